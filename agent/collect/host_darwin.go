@@ -1,0 +1,22 @@
+package collect
+
+import (
+	"context"
+	"regexp"
+	"strings"
+)
+
+var ioregSerial = regexp.MustCompile(`"IOPlatformSerialNumber" = "([^"]+)"`)
+
+// hardwareIdentity asks sysctl for the model and IOKit for the serial.
+func hardwareIdentity(ctx context.Context, env *Env) (model, serial string) {
+	if out, err := env.Command(ctx, "sysctl", "-n", "hw.model"); err == nil {
+		model = strings.TrimSpace(string(out))
+	}
+	if out, err := env.Command(ctx, "ioreg", "-rd1", "-c", "IOPlatformExpertDevice"); err == nil {
+		if m := ioregSerial.FindSubmatch(out); m != nil {
+			serial = string(m[1])
+		}
+	}
+	return model, serial
+}

@@ -1,0 +1,46 @@
+package collect
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
+)
+
+func init() { register("locale", 5*time.Second, collectLocale) }
+
+// collectLocale: IANA time zone, the current UTC offset and the locale.
+func collectLocale(ctx context.Context, env *Env, r *pb.Report) error {
+	zone, err := timeZone(ctx, env)
+	l := &pb.Locale{TimeZone: zone, Locale: localeName(env)}
+	now := env.Now()
+	if zone != "" {
+		if loc, lerr := time.LoadLocation(zone); lerr == nil {
+			now = now.In(loc)
+		}
+	}
+	_, off := now.Zone()
+	l.UtcOffsetSeconds = int32(off)
+	r.Locale = l
+	return err
+}
+
+func localeName(env *Env) string {
+	for _, k := range []string{"LC_ALL", "LC_MESSAGES", "LANG"} {
+		if v := env.Getenv(k); v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// zoneFromLink turns an /etc/localtime link target such as
+// "../usr/share/zoneinfo/America/Chicago" or
+// "/var/db/timezone/zoneinfo/Asia/Seoul" into the IANA name.
+func zoneFromLink(target string) string {
+	if i := strings.Index(target, "zoneinfo/"); i >= 0 {
+		return strings.TrimPrefix(target[i+len("zoneinfo/"):], "posix/")
+	}
+	return ""
+}

@@ -1,0 +1,68 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"time"
+)
+
+// installConfig is the one file IT pushes to every laptop, on every OS.
+type installConfig struct {
+	Collector      string `json:"collector"`
+	Token          string `json:"enrollment_token,omitempty"`
+	CAFingerprint  string `json:"ca_fingerprint,omitempty"`
+	ReportInterval string `json:"report_interval,omitempty"`
+	StateDir       string `json:"state_dir,omitempty"`
+	SpoolMax       int    `json:"spool_max_reports,omitempty"`
+	raw            []byte
+}
+
+func loadInstallConfig(path string) (*installConfig, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	c := &installConfig{raw: b}
+	dec := json.NewDecoder(bytesReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(c); err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	if c.Collector == "" {
+		return nil, fmt.Errorf("config %s: \"collector\" (HOST:PORT) is required", path)
+	}
+	if _, err := c.interval(); err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	return c, nil
+}
+
+func (c *installConfig) interval() (time.Duration, error) {
+	if c.ReportInterval == "" {
+		return 5 * time.Minute, nil
+	}
+	d, err := time.ParseDuration(c.ReportInterval)
+	if err != nil || d < 10*time.Second {
+		return 0, fmt.Errorf("report_interval %q: want a duration of at least 10s, e.g. \"5m\"", c.ReportInterval)
+	}
+	return d, nil
+}
+
+// defaultStateDir is where the agent keeps its identity and spool.
+func defaultStateDir() string {
+	switch runtime.GOOS {
+	case "windows":
+		pd := os.Getenv("ProgramData")
+		if pd == "" {
+			pd = `C:\ProgramData`
+		}
+		return filepath.Join(pd, "farmwatch", "agent")
+	case "darwin":
+		return "/Library/Application Support/farmwatch/agent"
+	default:
+		return "/var/lib/farmwatch-agent"
+	}
+}

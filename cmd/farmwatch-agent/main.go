@@ -1,0 +1,34 @@
+// Command farmwatch-agent runs on a newly issued laptop and reports the
+// laptop-farm signals of DESIGN section 3 to the farmwatch collector.
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/farmwatch/farmwatch/agent/collect"
+)
+
+func main() {
+	if err := newRoot().Execute(); err != nil {
+		fmt.Fprintln(os.Stderr, "farmwatch-agent:", err)
+		os.Exit(1)
+	}
+}
+
+func newRoot() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "farmwatch-agent",
+		Short: "Onboarding agent that reports laptop-farm signals to the farmwatch collector",
+		Long: `farmwatch-agent reports network, remote-access, peripheral, locale and location
+signals of this laptop to the company's farmwatch collector during onboarding.
+Run "farmwatch-agent collect --json" to see exactly what it sends.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Version:       collect.Version,
+	}
+	root.AddCommand(newCollectCmd(), newEnrollCmd(), newRunCmd())
+	return root
+}

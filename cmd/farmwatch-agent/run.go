@@ -1,0 +1,99 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/farmwatch/farmwatch/agent/collect"
+	"github.com/farmwatch/farmwatch/agent/reporter"
+	"github.com/farmwatch/farmwatch/agent/spool"
+	"github.com/farmwatch/farmwatch/agent/uplink"
+)
+
+func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
+
+func newRunCmd() *cobra.Command {
+	var configPath, stateDir string
+	var once bool
+	cmd := &cobra.Command{
+		Use:   "run [--config FILE]",
+		Short: "Run as the service: report every interval, spooling while the collector is unreachable",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return run(ctx, cmd, configPath, stateDir, once)
+		},
+	}
+	cmd.Flags().StringVar(&configPath, "config", "", "install config (JSON: collector, enrollment_token, ca_fingerprint, report_interval, state_dir)")
+	cmd.Flags().StringVar(&stateDir, "state", "", "directory for the device identity and spool (overrides the config)")
+	cmd.Flags().BoolVar(&once, "once", false, "run one cycle, deliver, and exit (non-zero if delivery failed)")
+	return cmd
+}
+
+func run(ctx context.Context, cmd *cobra.Command, configPath, stateDir string, once bool) error {
+	cfg := &installConfig{}
+	if configPath != "" {
+		var err error
+		if cfg, err = loadInstallConfig(configPath); err != nil {
+			return err
+		}
+	}
+	if stateDir == "" {
+		stateDir = cfg.StateDir
+	}
+	if stateDir == "" {
+		stateDir = defaultStateDir()
+	}
+	id, err := uplink.LoadIdentity(stateDir)
+	if errors.Is(err, uplink.ErrNotEnrolled) && cfg.Token != "" {
+		// First start after install: enroll with the token IT pushed.
+		if err := enroll(ctx, cmd, uplink.EnrollOptions{Collector: cfg.Collector, Token: cfg.Token,
+			CAFingerprint: cfg.CAFingerprint}, stateDir, false); err != nil {
+			return err
+		}
+		id, err = uplink.LoadIdentity(stateDir)
+	}
+	if err != nil {
+		return err
+	}
+	interval, _ := cfg.interval()
+	sp, err := spool.Open(filepath.Join(stateDir, "spool.db"), cfg.SpoolMax)
+	if err != nil {
+		return err
+	}
+	defer sp.Close()
+	conn, err := uplink.Dial(id)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	rep := &reporter.Reporter{Spool: sp, Conn: conn, Env: collect.HostEnv(), Interval: interval,
+		ConfigSHA256: reporter.HashConfig(cfg.raw), Log: slog.Default()}
+	if once {
+		if err := rep.Start(); err != nil {
+			return err
+		}
+		cctx, cancel := context.WithTimeout(ctx, time.Minute)
+		defer cancel()
+		if err := rep.Cycle(cctx); err != nil {
+			st, _ := sp.Stats()
+			return fmt.Errorf("delivery failed, %d report(s) kept in the spool: %w", st.Pending, err)
+		}
+		st, _ := sp.Stats()
+		fmt.Fprintf(cmd.OutOrStdout(), "device %s: report %d delivered, %d pending\n", id.DeviceID, st.NextSeq-1, st.Pending)
+		return nil
+	}
+	slog.Info("farmwatch-agent running", "device", id.DeviceID, "collector", id.Collector, "interval", interval)
+	return rep.Run(ctx)
+}

@@ -1,0 +1,114 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
+)
+
+func newDevicesCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "devices", Short: "Enrolled laptops"}
+	cmd.AddCommand(newDevicesListCmd(), newDevicesShowCmd())
+	return cmd
+}
+
+func newDevicesListCmd() *cobra.Command {
+	var hire, output string
+	cmd := &cobra.Command{
+		Use:   "list [--hire ID]",
+		Short: "List devices with their last location and score",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkOutput(output); err != nil {
+				return err
+			}
+			resp, err := call(cmd, func(ctx context.Context, c pb.AdminServiceClient) (*pb.ListDevicesResponse, error) {
+				return c.ListDevices(ctx, &pb.ListDevicesRequest{HireId: hire})
+			})
+			if err != nil {
+				return err
+			}
+			if output == "json" {
+				return printJSON(cmd.OutOrStdout(), resp)
+			}
+			tw := newTable(cmd.OutOrStdout(), "DEVICE", "HIRE", "HOSTNAME", "OS", "LAST SEEN", "PUBLIC IP", "WHERE", "REPORTS", "SCORE")
+			for _, d := range resp.GetDevices() {
+				row(tw, d.GetId(), d.GetHireId(), orDash(d.GetHostname()), orDash(d.GetOs()), ts(d.GetLastSeen()),
+					orDash(d.GetLastPublicIp()), orDash(where(d.GetLastCity(), d.GetLastCountry())), d.GetReports(),
+					fmt.Sprintf("%.2f", d.GetScore()))
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().StringVar(&hire, "hire", "", "only this hire's devices")
+	addOutputFlag(cmd, &output)
+	return cmd
+}
+
+func where(city, country string) string {
+	switch {
+	case city != "" && country != "":
+		return city + ", " + country
+	default:
+		return city + country
+	}
+}
+
+func newDevicesShowCmd() *cobra.Command {
+	var output string
+	cmd := &cobra.Command{
+		Use:   "show ID",
+		Short: "Show a device: hire, recent reports with locations and tools, alerts",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkOutput(output); err != nil {
+				return err
+			}
+			d, err := call(cmd, func(ctx context.Context, c pb.AdminServiceClient) (*pb.DeviceDetail, error) {
+				return c.GetDevice(ctx, &pb.GetDeviceRequest{Id: args[0]})
+			})
+			if err != nil {
+				return err
+			}
+			if output == "json" {
+				return printJSON(cmd.OutOrStdout(), d)
+			}
+			w := cmd.OutOrStdout()
+			dev := d.GetDevice()
+			fmt.Fprintf(w, "Device %s (%s, %s, agent %s)\n", dev.GetId(), orDash(dev.GetHostname()), orDash(dev.GetOs()), orDash(dev.GetAgentVersion()))
+			fmt.Fprintf(w, "  hire:     %s %s, claims %s\n", d.GetHire().GetId(), d.GetHire().GetName(), d.GetHire().GetHome().GetPlace())
+			fmt.Fprintf(w, "  enrolled: %s   last seen: %s   reports: %d   score: %.2f\n",
+				ts(dev.GetEnrolledAt()), ts(dev.GetLastSeen()), dev.GetReports(), dev.GetScore())
+			fmt.Fprintln(w, "\nRecent reports (newest first):")
+			tw := newTable(w, "  SEQ", "RECEIVED", "PUBLIC IP", "WHERE", "ASN", "GATEWAY MAC", "TZ", "TOOLS")
+			for _, sr := range d.GetRecentReports() {
+				r := sr.GetReport()
+				var tools []string
+				for _, t := range r.GetRemoteAccess().GetTools() {
+					tools = append(tools, t.GetName())
+				}
+				asn := "-"
+				if a := sr.GetLocation().GetAsn(); a != 0 {
+					asn = fmt.Sprintf("AS%d", a)
+				}
+				row(tw, fmt.Sprintf("  %d", r.GetSeq()), ts(sr.GetReceivedAt()), orDash(sr.GetPublicIp()),
+					orDash(where(sr.GetLocation().GetCity(), sr.GetLocation().GetCountry())), asn,
+					orDash(r.GetNetwork().GetGatewayMac()), orDash(r.GetLocale().GetTimeZone()), orDash(strings.Join(tools, ", ")))
+			}
+			tw.Flush()
+			fmt.Fprintln(w, "\nAlerts:")
+			if len(d.GetAlerts()) == 0 {
+				fmt.Fprintln(w, "  none")
+			}
+			for _, a := range d.GetAlerts() {
+				fmt.Fprintf(w, "  %s  %s  %-12s score %.2f  %s\n", a.GetId(), a.GetKind(), a.GetStatus(), a.GetScore(), a.GetSummary())
+			}
+			return nil
+		},
+	}
+	addOutputFlag(cmd, &output)
+	return cmd
+}

@@ -1,0 +1,213 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/netip"
+	"os"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/farmwatch/farmwatch/geo"
+)
+
+// Where `make geodata` writes the databases; MaxMind's files from geoipupdate work the same.
+const (
+	defaultGeoIPCity = "data/geo/GeoLite2-City.mmdb"
+	defaultGeoIPASN  = "data/geo/GeoLite2-ASN.mmdb"
+)
+
+func newGeoCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "geo",
+		Short: "Place IP addresses and claimed homes as farmwatch's rules see them",
+	}
+	cmd.AddCommand(newGeoLookupCmd(), newGeoPlaceCmd())
+	return cmd
+}
+
+func newGeoLookupCmd() *cobra.Command {
+	var cityPath, asnPath, output string
+	cmd := &cobra.Command{
+		Use:   "lookup IP...",
+		Short: "Geolocate IP addresses: place, accuracy, time zone, AS, and special-range or hosting/VPN flags",
+		Example: `  farmwatch geo lookup 8.8.8.8 2001:4860:4860::8888 100.64.1.1
+  farmwatch geo lookup --output json 175.45.176.1`,
+		Args:         cobra.MinimumNArgs(1),
+		SilenceUsage: true, // a missing database or an ambiguous place is not a usage mistake
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkOutput(output); err != nil {
+				return err
+			}
+			ips := make([]netip.Addr, 0, len(args))
+			for _, a := range args {
+				ip, err := netip.ParseAddr(strings.Trim(a, "[]"))
+				if err != nil {
+					return fmt.Errorf("%q is not an IP address", a)
+				}
+				ips = append(ips, ip)
+			}
+			if err := checkGeoFile("--geoip-city", cityPath, "City"); err != nil {
+				return err
+			}
+			if err := checkGeoFile("--geoip-asn", asnPath, "ASN"); err != nil {
+				return err
+			}
+			r, err := geo.Open(cityPath, asnPath)
+			if err != nil {
+				return err
+			}
+			defer r.Close()
+			locs := make([]geo.Location, len(ips))
+			for i, ip := range ips {
+				locs[i] = r.Lookup(ip)
+			}
+			if output == "json" {
+				return writeJSON(cmd.OutOrStdout(), locs)
+			}
+			return writeLocationTable(cmd.OutOrStdout(), locs, time.Now())
+		},
+	}
+	cmd.Flags().StringVar(&cityPath, "geoip-city", defaultGeoIPCity, `GeoIP2/GeoLite2 City database ("" to skip)`)
+	cmd.Flags().StringVar(&asnPath, "geoip-asn", defaultGeoIPASN, `GeoLite2 ASN database ("" to skip)`)
+	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table or json")
+	return cmd
+}
+
+func newGeoPlaceCmd() *cobra.Command {
+	var output string
+	cmd := &cobra.Command{
+		Use:   "place TEXT",
+		Short: `Resolve a claimed home ("CITY, REGION, COUNTRY" or "LAT,LON") to coordinates and a time zone`,
+		Example: `  farmwatch geo place "Austin, TX, US"
+  farmwatch geo place "Toronto, ON, CA" --output json
+  farmwatch geo place 30.27,-97.74`,
+		Args:         cobra.MinimumNArgs(1),
+		SilenceUsage: true, // a missing database or an ambiguous place is not a usage mistake
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkOutput(output); err != nil {
+				return err
+			}
+			p, err := geo.ParsePlace(strings.Join(args, " "))
+			var pe *geo.PlaceError
+			if errors.As(err, &pe) && len(pe.Candidates) > 0 && output == "table" {
+				fmt.Fprintf(cmd.ErrOrStderr(), "%s: %s; %s\n", pe.Input, pe.Problem, pe.Hint)
+				writePlaceTable(cmd.ErrOrStderr(), pe.Candidates, time.Now())
+				if pe.More > 0 {
+					fmt.Fprintf(cmd.ErrOrStderr(), "... and %d more\n", pe.More)
+				}
+				return fmt.Errorf("place %q is not one known place", pe.Input)
+			}
+			if err != nil {
+				return err
+			}
+			if output == "json" {
+				return writeJSON(cmd.OutOrStdout(), p)
+			}
+			return writePlaceTable(cmd.OutOrStdout(), []geo.Place{p}, time.Now())
+		},
+	}
+	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table or json")
+	return cmd
+}
+
+func checkOutput(output string) error {
+	if output != "table" && output != "json" {
+		return fmt.Errorf("--output %q: want table or json", output)
+	}
+	return nil
+}
+
+// checkGeoFile turns a missing database into advice rather than a bare "no such file".
+func checkGeoFile(flag, path, kind string) error {
+	if path == "" {
+		return nil
+	}
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("geo %s database %s not found: run `make geodata` to build it, or point %s at a MaxMind GeoIP2/GeoLite2 %s file (kept fresh by geoipupdate); %s \"\" skips it",
+			kind, path, flag, kind, flag)
+	}
+	return nil
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func writeLocationTable(w io.Writer, locs []geo.Location, now time.Time) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "IP\tCOUNTRY\tREGION\tCITY\tLAT,LON\tRADIUS\tTIME ZONE\tASN\tORGANISATION\tFLAGS")
+	for _, l := range locs {
+		coords, radius := "-", "-"
+		if l.HasCoords {
+			coords = fmt.Sprintf("%.4f,%.4f", l.Latitude, l.Longitude)
+			radius = fmt.Sprintf("%.0f km", l.AccuracyKM)
+		}
+		asn := "-"
+		if l.ASN != 0 {
+			asn = "AS" + strconv.FormatUint(uint64(l.ASN), 10)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", l.IP, orDash(l.Country), orDash(l.Region), orDash(l.City),
+			coords, radius, zoneWithOffset(l.TimeZone, now), asn, orDash(l.ASOrg), locationFlags(l))
+	}
+	return tw.Flush()
+}
+
+func locationFlags(l geo.Location) string {
+	var flags []string
+	if l.Range != "" {
+		flags = append(flags, l.Range)
+	}
+	if l.Anonymizer != "" {
+		flags = append(flags, l.Anonymizer+" ("+l.Provider+")")
+	}
+	if !l.Geolocatable && l.Range == "" {
+		flags = append(flags, "not-in-database")
+	}
+	return orDash(strings.Join(flags, ", "))
+}
+
+func writePlaceTable(w io.Writer, places []geo.Place, now time.Time) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "PLACE\tREGION\tCOUNTRY\tLAT,LON\tTIME ZONE\tPOPULATION")
+	for _, p := range places {
+		pop := "-"
+		if p.Population > 0 {
+			pop = strconv.Itoa(p.Population)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%.4f,%.4f\t%s\t%s\n", p.String(), orDash(p.Region), orDash(geo.CountryName(p.Country)),
+			p.Latitude, p.Longitude, zoneWithOffset(p.TimeZone, now), pop)
+	}
+	return tw.Flush()
+}
+
+// zoneWithOffset shows a zone with its offset now, which is what a reviewer compares.
+func zoneWithOffset(zone string, now time.Time) string {
+	if zone == "" {
+		return "-"
+	}
+	if _, off, _, err := geo.OffsetDiffers(zone, "UTC", now); err == nil {
+		sign := "+"
+		if off < 0 {
+			sign, off = "-", -off
+		}
+		return fmt.Sprintf("%s (UTC%s%02d:%02d)", zone, sign, off/3600, off%3600/60)
+	}
+	return zone
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}

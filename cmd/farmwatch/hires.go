@@ -1,0 +1,180 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/farmwatch/farmwatch/collector/hires"
+	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
+)
+
+func newHiresCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "hires", Short: "Hire records: who each laptop was issued to and what they claimed"}
+	cmd.AddCommand(newHiresAddCmd(), newHiresImportCmd(), newHiresListCmd(), newHiresShowCmd())
+	return cmd
+}
+
+func newHiresAddCmd() *cobra.Command {
+	h := &pb.Hire{}
+	var institutions []string
+	var output string
+	cmd := &cobra.Command{
+		Use:   "add --id ID --name NAME --claimed-home \"CITY, REGION, COUNTRY\" [flags]",
+		Short: "Add one hire",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkOutput(output); err != nil {
+				return err
+			}
+			h.Institutions = institutions
+			if err := hires.Resolve(h); err != nil {
+				return err
+			}
+			resp, err := call(cmd, func(ctx context.Context, c pb.AdminServiceClient) (*pb.AddHiresResponse, error) {
+				return c.AddHires(ctx, &pb.AddHiresRequest{Hires: []*pb.Hire{h}})
+			})
+			if err != nil {
+				return err
+			}
+			return printHires(cmd, output, resp.GetHires())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&h.Id, "id", "", "hire id (e.g. the HR system's id)")
+	f.StringVar(&h.Name, "name", "", "full name")
+	f.StringVar(&h.Email, "email", "", "email")
+	f.StringVar(&h.ClaimedHome, "claimed-home", "", `claimed home, "CITY, REGION, COUNTRY" or "LAT,LON"`)
+	f.StringVar(&h.ShippingAddress, "shipping-address", "", "where the laptop was shipped")
+	f.StringVar(&h.Phone, "phone", "", "phone number as given")
+	f.StringSliceVar(&institutions, "institution", nil, "school or employer listed (repeatable)")
+	f.StringVar(&h.StartDate, "start-date", "", "start date YYYY-MM-DD")
+	addOutputFlag(cmd, &output)
+	return cmd
+}
+
+func newHiresImportCmd() *cobra.Command {
+	var output string
+	cmd := &cobra.Command{
+		Use:   "import FILE.csv",
+		Short: "Import hires from CSV (all rows or none)",
+		Long: `Import hires from a CSV file with the header
+  ` + strings.Join(hires.Columns, ",") + `
+(id, name and claimed_home are required; institutions are separated by ';').
+Every row is checked first; if any row is wrong, every error is printed with
+its line number and nothing is imported.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkOutput(output); err != nil {
+				return err
+			}
+			f, err := os.Open(args[0])
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			list, rowErrs := hires.ParseCSV(f)
+			if len(rowErrs) > 0 {
+				for _, e := range rowErrs {
+					fmt.Fprintf(cmd.ErrOrStderr(), "%s:%v\n", args[0], e)
+				}
+				return fmt.Errorf("%d row(s) with errors in %s; nothing was imported", len(rowErrs), args[0])
+			}
+			resp, err := call(cmd, func(ctx context.Context, c pb.AdminServiceClient) (*pb.AddHiresResponse, error) {
+				return c.AddHires(ctx, &pb.AddHiresRequest{Hires: list})
+			})
+			if err != nil {
+				return err
+			}
+			if output == "table" {
+				fmt.Fprintf(cmd.OutOrStdout(), "imported %d hires from %s\n", len(resp.GetHires()), args[0])
+			}
+			return printHires(cmd, output, resp.GetHires())
+		},
+	}
+	addOutputFlag(cmd, &output)
+	return cmd
+}
+
+func newHiresListCmd() *cobra.Command {
+	var output string
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List hires",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkOutput(output); err != nil {
+				return err
+			}
+			resp, err := call(cmd, func(ctx context.Context, c pb.AdminServiceClient) (*pb.ListHiresResponse, error) {
+				return c.ListHires(ctx, &pb.ListHiresRequest{})
+			})
+			if err != nil {
+				return err
+			}
+			if output == "json" {
+				return printJSON(cmd.OutOrStdout(), resp)
+			}
+			return printHires(cmd, output, resp.GetHires())
+		},
+	}
+	addOutputFlag(cmd, &output)
+	return cmd
+}
+
+func printHires(cmd *cobra.Command, output string, list []*pb.Hire) error {
+	if output == "json" {
+		return printJSON(cmd.OutOrStdout(), &pb.ListHiresResponse{Hires: list})
+	}
+	tw := newTable(cmd.OutOrStdout(), "ID", "NAME", "CLAIMED HOME", "TIME ZONE", "START")
+	for _, h := range list {
+		row(tw, h.GetId(), h.GetName(), h.GetHome().GetPlace(), orDash(h.GetHome().GetTimeZone()), orDash(h.GetStartDate()))
+	}
+	return tw.Flush()
+}
+
+func newHiresShowCmd() *cobra.Command {
+	var output string
+	cmd := &cobra.Command{
+		Use:   "show ID",
+		Short: "Show one hire and their devices",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkOutput(output); err != nil {
+				return err
+			}
+			h, err := call(cmd, func(ctx context.Context, c pb.AdminServiceClient) (*pb.Hire, error) {
+				return c.GetHire(ctx, &pb.GetHireRequest{Id: args[0]})
+			})
+			if err != nil {
+				return err
+			}
+			if output == "json" {
+				return printJSON(cmd.OutOrStdout(), h)
+			}
+			devs, err := call(cmd, func(ctx context.Context, c pb.AdminServiceClient) (*pb.ListDevicesResponse, error) {
+				return c.ListDevices(ctx, &pb.ListDevicesRequest{HireId: args[0]})
+			})
+			if err != nil {
+				return err
+			}
+			w := cmd.OutOrStdout()
+			fmt.Fprintf(w, "Hire %s: %s <%s>\n", h.GetId(), h.GetName(), h.GetEmail())
+			fmt.Fprintf(w, "  claimed home:     %s (%.4f, %.4f, %s)\n", h.GetHome().GetPlace(),
+				h.GetHome().GetLatitude(), h.GetHome().GetLongitude(), h.GetHome().GetTimeZone())
+			fmt.Fprintf(w, "  shipping address: %s\n", orDash(h.GetShippingAddress()))
+			fmt.Fprintf(w, "  phone:            %s\n", orDash(h.GetPhone()))
+			fmt.Fprintf(w, "  institutions:     %s\n", orDash(strings.Join(h.GetInstitutions(), "; ")))
+			fmt.Fprintf(w, "  start date:       %s\n", orDash(h.GetStartDate()))
+			fmt.Fprintf(w, "  devices:          %d\n", len(devs.GetDevices()))
+			for _, d := range devs.GetDevices() {
+				fmt.Fprintf(w, "    %s  %s  last seen %s from %s\n", d.GetId(), d.GetHostname(), ts(d.GetLastSeen()), orDash(d.GetLastPublicIp()))
+			}
+			return nil
+		},
+	}
+	addOutputFlag(cmd, &output)
+	return cmd
+}
+

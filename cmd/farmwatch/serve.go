@@ -1,0 +1,76 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/farmwatch/farmwatch/collector/server"
+)
+
+func newServeCmd() *cobra.Command {
+	cfg := server.Config{}
+	var proxies []string
+	cmd := &cobra.Command{
+		Use:   "serve [--data DIR] [--listen ADDR] [--geoip-city FILE] [--geoip-asn FILE] [--config FILE]",
+		Short: "Run the collector: gRPC over mutual TLS, reports stored in bbolt",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg.DataDir = conn.data
+			for _, p := range proxies {
+				pfx, err := parsePrefix(p)
+				if err != nil {
+					return fmt.Errorf("--trusted-proxy %q: %w", p, err)
+				}
+				cfg.TrustedProxies = append(cfg.TrustedProxies, pfx)
+			}
+			srv, err := server.New(cfg)
+			if err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			errc := make(chan error, 1)
+			go func() { errc <- srv.Serve() }()
+			fmt.Fprintf(cmd.OutOrStdout(), "collector listening on %s; CA fingerprint sha256:%s\n", srv.Addr(), srv.CA().Fingerprint())
+			select {
+			case err := <-errc:
+				return err
+			case <-ctx.Done():
+			}
+			slog.Info("shutting down: finishing in-flight batches")
+			sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			srv.Stop(sctx)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfg.Listen, "listen", "127.0.0.1:7443", "address to listen on")
+	f.StringVar(&cfg.GeoCity, "geoip-city", "", "GeoIP2/GeoLite2 City database (MaxMind format)")
+	f.StringVar(&cfg.GeoASN, "geoip-asn", "", "GeoLite2 ASN database (MaxMind format)")
+	f.StringVar(&cfg.AnalysisConfig, "config", "", "analysis config (weights, thresholds, allowlists) overriding the defaults")
+	f.StringSliceVar(&proxies, "trusted-proxy", nil, "address or CIDR of a load balancer whose x-forwarded-for is believed (repeatable)")
+	f.StringSliceVar(&cfg.TLSHosts, "tls-san", nil, "extra DNS names or IPs for the server certificate")
+	f.DurationVar(&cfg.ReportInterval, "report-interval", 5*time.Minute, "report interval suggested to agents")
+	f.DurationVar(&cfg.TokenTTL, "token-ttl", 72*time.Hour, "default lifetime of enrollment tokens")
+	return cmd
+}
+
+func parsePrefix(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		return netip.ParsePrefix(s)
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}

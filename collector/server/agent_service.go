@@ -1,0 +1,193 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/netip"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/farmwatch/farmwatch/collector/store"
+	"github.com/farmwatch/farmwatch/geo"
+	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
+)
+
+type agentService struct {
+	pb.UnimplementedAgentServiceServer
+	s *Server
+}
+
+// deviceCertValidity is how long a device certificate lasts; onboarding
+// monitoring is bounded, and a revoked device is refused before expiry anyway.
+const deviceCertValidity = 365 * 24 * time.Hour
+
+func (a *agentService) Enroll(ctx context.Context, req *pb.EnrollRequest) (*pb.EnrollResponse, error) {
+	s := a.s
+	if req.GetToken() == "" {
+		return nil, status.Error(codes.InvalidArgument, "token: missing (create one with `farmwatch tokens create --hire ID`)")
+	}
+	if len(req.GetToken()) > 256 || len(req.GetCsrPem()) > 16<<10 || len(req.GetHostname()) > 255 ||
+		len(req.GetOs()) > 64 || len(req.GetAgentVersion()) > 64 {
+		return nil, status.Error(codes.InvalidArgument, "enrollment request: a field is over its size limit")
+	}
+	now := s.cfg.Now()
+	deviceID, err := newDeviceID()
+	if err != nil {
+		return nil, status.Errorf(codes.Internal, "device id: %v", err)
+	}
+	certPEM, err := s.ca.SignCSR(req.GetCsrPem(), deviceID, deviceCertValidity)
+	if err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "csr_pem: %v", err)
+	}
+	var hireID string
+	err = s.store.Update(func(tx *store.Tx) error {
+		rec, err := tx.Token(req.GetToken())
+		if errors.Is(err, store.ErrNotFound) {
+			return status.Error(codes.Unauthenticated, "enrollment token is not valid")
+		}
+		if err != nil {
+			return err
+		}
+		if !rec.UsedAt.IsZero() {
+			return status.Errorf(codes.Unauthenticated, "enrollment token was already used at %s; create a new one", rec.UsedAt.UTC().Format(time.RFC3339))
+		}
+		if now.After(rec.ExpiresAt) {
+			return status.Errorf(codes.Unauthenticated, "enrollment token expired at %s; create a new one", rec.ExpiresAt.UTC().Format(time.RFC3339))
+		}
+		if !tx.HireExists(rec.HireID) {
+			return status.Errorf(codes.FailedPrecondition, "the token's hire %q no longer exists", rec.HireID)
+		}
+		hireID = rec.HireID
+		rec.UsedAt = now
+		rec.DeviceID = deviceID
+		if err := tx.PutToken(req.GetToken(), rec); err != nil {
+			return err
+		}
+		return tx.PutDevice(&pb.Device{
+			Id: deviceID, HireId: rec.HireID, Hostname: req.GetHostname(), Os: req.GetOs(),
+			AgentVersion: req.GetAgentVersion(), EnrolledAt: timestamppb.New(now),
+		})
+	})
+	if err != nil {
+		if _, ok := status.FromError(err); ok {
+			return nil, err
+		}
+		return nil, status.Errorf(codes.Internal, "enroll: %v", err)
+	}
+	s.log.Info("device enrolled", "device", deviceID, "hire", hireID, "hostname", req.GetHostname())
+	return &pb.EnrollResponse{
+		DeviceId: deviceID, CertificatePem: certPEM, CaPem: s.ca.PEM, HireId: hireID,
+		ReportIntervalSeconds: uint32(s.cfg.ReportInterval / time.Second),
+	}, nil
+}
+
+func (a *agentService) Report(ctx context.Context, req *pb.ReportRequest) (*pb.ReportResponse, error) {
+	s := a.s
+	id := identityFrom(ctx)
+	if len(req.GetReports()) == 0 {
+		return nil, status.Error(codes.InvalidArgument, "reports: empty batch")
+	}
+	if len(req.GetReports()) > s.limits.MaxBatch {
+		return nil, status.Errorf(codes.InvalidArgument, "reports: %d in one batch, limit %d", len(req.GetReports()), s.limits.MaxBatch)
+	}
+	var known bool
+	if err := s.store.View(func(tx *store.Tx) error {
+		_, err := tx.Device(id.Name)
+		known = err == nil
+		return nil
+	}); err != nil {
+		return nil, status.Errorf(codes.Internal, "read device: %v", err)
+	}
+	if !known {
+		return nil, status.Errorf(codes.PermissionDenied, "device %s is not enrolled here (deleted or revoked): re-enroll with a new token", id.Name)
+	}
+	now := s.cfg.Now()
+	for i, r := range req.GetReports() {
+		if err := s.limits.ValidateReport(r, now); err != nil {
+			return nil, status.Errorf(codes.InvalidArgument, "reports[%d] (seq %d): %v", i, r.GetSeq(), err)
+		}
+	}
+	ip := publicIP(ctx, s.cfg.TrustedProxies)
+	loc := s.locate(ip)
+	stored := make([]*pb.StoredReport, 0, len(req.GetReports()))
+	for _, r := range req.GetReports() {
+		stored = append(stored, &pb.StoredReport{
+			Report: r, ReceivedAt: timestamppb.New(now), PublicIp: ip.String(), Location: loc,
+			Peers: s.locatePeers(r),
+		})
+	}
+	res, err := s.store.Ingest(id.Name, stored)
+	if err != nil {
+		if errors.Is(err, store.ErrClosed) {
+			return nil, status.Error(codes.Unavailable, "collector is shutting down; retry")
+		}
+		return nil, status.Errorf(codes.Unavailable, "store: %v; nothing from this batch was acknowledged, retry", err)
+	}
+	return &pb.ReportResponse{
+		Acknowledged: res.Acknowledged, Duplicates: res.Duplicates,
+		ServerTimeUnixMs:      s.cfg.Now().UnixMilli(),
+		ReportIntervalSeconds: uint32(s.cfg.ReportInterval / time.Second),
+	}, nil
+}
+
+func (s *Server) locate(ip netip.Addr) *pb.IPLocation {
+	if !ip.IsValid() {
+		return nil
+	}
+	if s.geo == nil {
+		return &pb.IPLocation{Range: geo.Classify(ip)}
+	}
+	return toIPLocation(s.geo.Lookup(ip))
+}
+
+// locatePeers geolocates the remote ends of remote-access connections.
+func (s *Server) locatePeers(r *pb.Report) []*pb.PeerLocation {
+	var out []*pb.PeerLocation
+	seen := map[string]bool{}
+	for _, t := range r.GetRemoteAccess().GetTools() {
+		for _, c := range t.GetConnections() {
+			ip, err := netip.ParseAddr(c.GetRemoteAddress())
+			if err != nil || seen[ip.String()] {
+				continue
+			}
+			seen[ip.String()] = true
+			loc := s.locate(ip.Unmap())
+			if loc.GetRange() != "" {
+				continue // loopback, private: not a place
+			}
+			out = append(out, &pb.PeerLocation{Ip: ip.String(), ToolId: t.GetToolId(), Location: loc})
+		}
+	}
+	return out
+}
+
+func toIPLocation(l geo.Location) *pb.IPLocation {
+	return &pb.IPLocation{
+		Country: l.Country, Region: l.Region, City: l.City, Latitude: l.Latitude, Longitude: l.Longitude,
+		AccuracyKm: l.AccuracyKM, TimeZone: l.TimeZone, Asn: l.ASN, AsOrg: l.ASOrg,
+		Geolocatable: l.Geolocatable, Range: l.Range, Anonymizer: l.Anonymizer,
+	}
+}
+
+func newDeviceID() (string, error) {
+	b := make([]byte, 8)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return "d-" + hex.EncodeToString(b), nil
+}
+
+// NewToken makes an enrollment token: 128 random bits.
+func NewToken() (string, error) {
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("token: %w", err)
+	}
+	return "fwt_" + hex.EncodeToString(b), nil
+}

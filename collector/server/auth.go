@@ -1,0 +1,93 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"strings"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/peer"
+	"google.golang.org/grpc/status"
+
+	"github.com/farmwatch/farmwatch/collector/pki"
+	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
+)
+
+// Identity is who is calling, from the verified client certificate.
+type Identity struct {
+	Name string // device id or admin name
+	Role string
+}
+
+type identityKey struct{}
+
+func identityFrom(ctx context.Context) Identity {
+	id, _ := ctx.Value(identityKey{}).(Identity)
+	return id
+}
+
+// Methods open to callers without a certificate.
+var anonymousMethods = map[string]bool{
+	pb.AgentService_Enroll_FullMethodName: true,
+	"/grpc.health.v1.Health/Check":        true,
+	"/grpc.health.v1.Health/List":         true,
+}
+
+// Admin methods that change state need the reviewer role.
+var reviewerMethods = map[string]bool{
+	pb.AdminService_AddHires_FullMethodName:    true,
+	pb.AdminService_CreateToken_FullMethodName: true,
+}
+
+func (s *Server) authInterceptor(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	if anonymousMethods[info.FullMethod] {
+		return handler(ctx, req)
+	}
+	id, err := peerIdentity(ctx)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case strings.HasPrefix(info.FullMethod, "/farmwatch.v1.AgentService/"):
+		if id.Role != pki.RoleDevice {
+			return nil, status.Errorf(codes.PermissionDenied, "%s calls need a device certificate, got role %q", info.FullMethod, id.Role)
+		}
+	case strings.HasPrefix(info.FullMethod, "/farmwatch.v1.AdminService/"):
+		if id.Role != pki.RoleViewer && id.Role != pki.RoleReviewer {
+			return nil, status.Errorf(codes.PermissionDenied, "%s needs an admin certificate (viewer or reviewer), got role %q", info.FullMethod, id.Role)
+		}
+		if reviewerMethods[info.FullMethod] && id.Role != pki.RoleReviewer {
+			return nil, status.Errorf(codes.PermissionDenied, "%s needs the reviewer role; %s is a %s", info.FullMethod, id.Name, id.Role)
+		}
+	default:
+		return nil, status.Errorf(codes.PermissionDenied, "unknown method %s", info.FullMethod)
+	}
+	return handler(context.WithValue(ctx, identityKey{}, id), req)
+}
+
+func peerIdentity(ctx context.Context) (Identity, error) {
+	p, ok := peer.FromContext(ctx)
+	if !ok {
+		return Identity{}, status.Error(codes.Unauthenticated, "no peer information")
+	}
+	ti, ok := p.AuthInfo.(credentials.TLSInfo)
+	if !ok || len(ti.State.VerifiedChains) == 0 || len(ti.State.VerifiedChains[0]) == 0 {
+		return Identity{}, status.Error(codes.Unauthenticated, "a client certificate issued by this collector is required (enroll the agent first, or use an admin certificate)")
+	}
+	leaf := ti.State.VerifiedChains[0][0]
+	return Identity{Name: leaf.Subject.CommonName, Role: pki.Role(leaf)}, nil
+}
+
+func (s *Server) recoverInterceptor(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (resp any, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			slog.Error("panic in handler", "method", info.FullMethod, "panic", r, "stack", string(debug.Stack()))
+			err = status.Error(codes.Internal, fmt.Sprintf("internal error in %s", info.FullMethod))
+		}
+	}()
+	return handler(ctx, req)
+}

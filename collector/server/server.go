@@ -1,0 +1,218 @@
+// Package server is the collector's gRPC front: the agent service (enroll,
+// report) and the admin service the CLI uses, behind mutual TLS.
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/keepalive"
+
+	"github.com/farmwatch/farmwatch/collector/analysis"
+	"github.com/farmwatch/farmwatch/collector/pki"
+	"github.com/farmwatch/farmwatch/collector/store"
+	"github.com/farmwatch/farmwatch/geo"
+	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
+)
+
+// AddrFile is written into the data dir once the collector listens, so the
+// CLI and scripts on the same host find it.
+const AddrFile = "collector.addr"
+
+// Config configures a collector.
+type Config struct {
+	DataDir string
+	Listen  string
+	// TrustedProxies are the addresses of load balancers whose forwarded
+	// client address (x-forwarded-for) is believed. Nobody else's is.
+	TrustedProxies []netip.Prefix
+	GeoCity        string
+	GeoASN         string
+	// TLSHosts are extra names and IPs for the server certificate.
+	TLSHosts       []string
+	AnalysisConfig string
+	ReportInterval time.Duration
+	TokenTTL       time.Duration
+	// Now is the collector's clock (tests replace it).
+	Now func() time.Time
+}
+
+// Server is a running collector.
+type Server struct {
+	cfg    Config
+	store  *store.Store
+	geo    *geo.Resolver
+	ca     *pki.CA
+	engine *analysis.Engine
+	grpc   *grpc.Server
+	health *health.Server
+	lis    net.Listener
+	log    *slog.Logger
+	limits Limits
+}
+
+// New opens the store, the CA and the geo databases and listens; Serve then
+// accepts calls.
+func New(cfg Config) (*Server, error) {
+	if cfg.DataDir == "" {
+		return nil, errors.New("a data dir is required (--data DIR)")
+	}
+	if cfg.Listen == "" {
+		cfg.Listen = "127.0.0.1:7443"
+	}
+	if cfg.ReportInterval == 0 {
+		cfg.ReportInterval = 5 * time.Minute
+	}
+	if cfg.TokenTTL == 0 {
+		cfg.TokenTTL = 72 * time.Hour
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	acfg, err := analysis.LoadConfig(cfg.AnalysisConfig)
+	if err != nil {
+		return nil, err
+	}
+	var resolver *geo.Resolver
+	if cfg.GeoCity != "" || cfg.GeoASN != "" {
+		resolver, err = geo.Open(cfg.GeoCity, cfg.GeoASN)
+		if err != nil {
+			return nil, err
+		}
+	}
+	tlsDir := filepath.Join(cfg.DataDir, "tls")
+	ca, created, err := pki.LoadOrCreateCA(tlsDir)
+	if err != nil {
+		return nil, fmt.Errorf("collector CA: %w", err)
+	}
+	log := slog.Default().With("component", "collector")
+	if created {
+		log.Info("created collector CA", "fingerprint", ca.Fingerprint(), "dir", tlsDir)
+	}
+	if err := ensureLocalAdmin(ca, tlsDir); err != nil {
+		return nil, err
+	}
+
+	lis, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+	}
+	hosts := append([]string{"localhost", "127.0.0.1", "::1"}, cfg.TLSHosts...)
+	if h, _, err := net.SplitHostPort(cfg.Listen); err == nil && h != "" {
+		hosts = append(hosts, h)
+	}
+	if hn, err := os.Hostname(); err == nil {
+		hosts = append(hosts, hn)
+	}
+	serverCert, err := ca.IssueServer(tlsDir, hosts)
+	if err != nil {
+		lis.Close()
+		return nil, fmt.Errorf("server certificate: %w", err)
+	}
+
+	engine := &analysis.Engine{Config: acfg}
+	st, err := store.Open(cfg.DataDir, store.Options{Analyze: engine.Analyze})
+	if err != nil {
+		lis.Close()
+		return nil, err
+	}
+
+	pool := x509.NewCertPool()
+	pool.AddCert(ca.Cert)
+	tlsCfg := &tls.Config{
+		Certificates: []tls.Certificate{serverCert},
+		ClientCAs:    pool,
+		// Enrollment happens before the agent has a certificate; every other
+		// method demands one (see the auth interceptor).
+		ClientAuth: tls.VerifyClientCertIfGiven,
+		MinVersion: tls.VersionTLS13,
+	}
+	s := &Server{cfg: cfg, store: st, geo: resolver, ca: ca, engine: engine, lis: lis, log: log,
+		limits: DefaultLimits()}
+	s.grpc = grpc.NewServer(
+		grpc.Creds(credentials.NewTLS(tlsCfg)),
+		grpc.MaxRecvMsgSize(s.limits.MaxMessageBytes),
+		grpc.ChainUnaryInterceptor(s.recoverInterceptor, s.authInterceptor),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 20 * time.Second, PermitWithoutStream: true}),
+	)
+	pb.RegisterAgentServiceServer(s.grpc, &agentService{s: s})
+	pb.RegisterAdminServiceServer(s.grpc, &adminService{s: s})
+	s.health = health.NewServer()
+	healthpb.RegisterHealthServer(s.grpc, s.health)
+	if err := pki.WriteFileAtomic(filepath.Join(cfg.DataDir, AddrFile), []byte(lis.Addr().String()+"\n"), 0o644); err != nil {
+		st.Close()
+		lis.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Addr is the address the collector listens on.
+func (s *Server) Addr() string { return s.lis.Addr().String() }
+
+// CA is the collector's certificate authority.
+func (s *Server) CA() *pki.CA { return s.ca }
+
+// Store is the collector's store (tests read it after Stop).
+func (s *Server) Store() *store.Store { return s.store }
+
+// Serve accepts calls until Stop.
+func (s *Server) Serve() error {
+	s.log.Info("collector listening", "addr", s.Addr(), "data", s.cfg.DataDir,
+		"ca_fingerprint", s.ca.Fingerprint(), "geo", s.geo != nil)
+	err := s.grpc.Serve(s.lis)
+	if errors.Is(err, grpc.ErrServerStopped) {
+		return nil
+	}
+	return err
+}
+
+// Stop finishes in-flight calls (so every batch being written is committed
+// and acknowledged), then closes the store.
+func (s *Server) Stop(ctx context.Context) {
+	s.health.Shutdown()
+	done := make(chan struct{})
+	go func() { s.grpc.GracefulStop(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		s.grpc.Stop()
+	}
+	if err := s.store.Close(); err != nil {
+		s.log.Error("close store", "err", err)
+	}
+	if s.geo != nil {
+		s.geo.Close()
+	}
+	os.Remove(filepath.Join(s.cfg.DataDir, AddrFile))
+}
+
+// ensureLocalAdmin gives the operator on the collector host a reviewer
+// certificate in DATA/tls, readable only by the collector's user.
+func ensureLocalAdmin(ca *pki.CA, dir string) error {
+	certPath := filepath.Join(dir, pki.AdminFile)
+	if _, err := os.Stat(certPath); err == nil {
+		return nil
+	}
+	certPEM, keyPEM, err := ca.IssueAdmin("local-operator", pki.RoleReviewer, 5*365*24*time.Hour)
+	if err != nil {
+		return err
+	}
+	if err := pki.WriteFileAtomic(filepath.Join(dir, pki.AdminKeyFile), keyPEM, 0o600); err != nil {
+		return err
+	}
+	return pki.WriteFileAtomic(certPath, certPEM, 0o600)
+}

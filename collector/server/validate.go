@@ -1,0 +1,175 @@
+package server
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"regexp"
+	"time"
+	"unicode/utf8"
+
+	"google.golang.org/protobuf/reflect/protoreflect"
+
+	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
+)
+
+// Limits bound what one call may carry. A report a laptop produces is a few
+// kilobytes; these limits are far above that and far below what would hurt.
+type Limits struct {
+	MaxMessageBytes int
+	MaxBatch        int
+	MaxString       int
+	MaxList         int
+	// Field-specific overrides by full field name.
+	StringLimits map[protoreflect.FullName]int
+	ListLimits   map[protoreflect.FullName]int
+	// How far a report's own clock may be from the collector's before the
+	// report is refused as nonsense (the skew itself is evidence, within it).
+	MaxClockSkew time.Duration
+}
+
+// DefaultLimits are the collector's defaults.
+func DefaultLimits() Limits {
+	return Limits{
+		MaxMessageBytes: 4 << 20,
+		MaxBatch:        500,
+		MaxString:       1024,
+		MaxList:         1024,
+		StringLimits: map[protoreflect.FullName]int{
+			"farmwatch.v1.Host.hostname":        255,
+			"farmwatch.v1.Interface.name":       64,
+			"farmwatch.v1.Interface.mac":        64,
+			"farmwatch.v1.ToolMatch.path":       4096,
+			"farmwatch.v1.CollectorError.error": 2048,
+		},
+		ListLimits: map[protoreflect.FullName]int{
+			"farmwatch.v1.Network.interfaces":   256,
+			"farmwatch.v1.RemoteAccess.tools":   256,
+			"farmwatch.v1.Peripherals.usb":      256,
+			"farmwatch.v1.Peripherals.displays": 32,
+		},
+		MaxClockSkew: 400 * 24 * time.Hour,
+	}
+}
+
+var macPattern = regexp.MustCompile(`^[0-9a-fA-F]{1,2}([:-][0-9a-fA-F]{1,2}){5,7}$`)
+
+// ValidateReport checks one report against the limits and the field formats;
+// the error names the field path and what is wrong with it.
+func (l Limits) ValidateReport(r *pb.Report, now time.Time) error {
+	if r.GetSeq() == 0 {
+		return fmt.Errorf("seq: must be 1 or more")
+	}
+	if r.CollectedAt == nil {
+		return fmt.Errorf("collected_at: missing")
+	}
+	if err := r.GetCollectedAt().CheckValid(); err != nil {
+		return fmt.Errorf("collected_at: %v", err)
+	}
+	if d := r.GetCollectedAt().AsTime().Sub(now); d > l.MaxClockSkew || d < -l.MaxClockSkew {
+		return fmt.Errorf("collected_at: %s is %s away from the collector's clock, limit %s",
+			r.GetCollectedAt().AsTime().Format(time.RFC3339), d.Round(time.Hour), l.MaxClockSkew)
+	}
+	if err := l.walk(r.ProtoReflect(), ""); err != nil {
+		return err
+	}
+	for i, ifc := range r.GetNetwork().GetInterfaces() {
+		if m := ifc.GetMac(); m != "" && !macPattern.MatchString(m) {
+			return fmt.Errorf("network.interfaces[%d].mac: %q is not a MAC address", i, m)
+		}
+		for j, a := range ifc.GetAddresses() {
+			if _, err := netip.ParsePrefix(a); err != nil {
+				if _, err := netip.ParseAddr(a); err != nil {
+					return fmt.Errorf("network.interfaces[%d].addresses[%d]: %q is not an IP address or prefix", i, j, a)
+				}
+			}
+		}
+	}
+	if g := r.GetNetwork().GetGatewayMac(); g != "" && !macPattern.MatchString(g) {
+		return fmt.Errorf("network.gateway_mac: %q is not a MAC address", g)
+	}
+	if g := r.GetNetwork().GetDefaultGateway(); g != "" {
+		if _, err := netip.ParseAddr(g); err != nil {
+			return fmt.Errorf("network.default_gateway: %q is not an IP address", g)
+		}
+	}
+	for i, t := range r.GetRemoteAccess().GetTools() {
+		if t.GetToolId() == "" {
+			return fmt.Errorf("remote_access.tools[%d].tool_id: missing", i)
+		}
+		for j, c := range t.GetConnections() {
+			if c.GetRemoteAddress() != "" && net.ParseIP(c.GetRemoteAddress()) == nil {
+				return fmt.Errorf("remote_access.tools[%d].connections[%d].remote_address: %q is not an IP address", i, j, c.GetRemoteAddress())
+			}
+			if c.GetRemotePort() > 65535 || c.GetLocalPort() > 65535 {
+				return fmt.Errorf("remote_access.tools[%d].connections[%d]: port out of range", i, j)
+			}
+		}
+	}
+	return nil
+}
+
+// walk enforces string, bytes and list limits on every field, generically, so
+// a field added to the proto is bounded without anyone remembering to.
+func (l Limits) walk(m protoreflect.Message, path string) error {
+	var err error
+	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+		name := string(fd.Name())
+		p := name
+		if path != "" {
+			p = path + "." + name
+		}
+		switch {
+		case fd.IsList():
+			list := v.List()
+			max := l.MaxList
+			if n, ok := l.ListLimits[fd.FullName()]; ok {
+				max = n
+			}
+			if list.Len() > max {
+				err = fmt.Errorf("%s: %d entries, limit %d", p, list.Len(), max)
+				return false
+			}
+			for i := 0; i < list.Len(); i++ {
+				if err = l.value(fd, list.Get(i), fmt.Sprintf("%s[%d]", p, i)); err != nil {
+					return false
+				}
+			}
+		case fd.IsMap():
+			if v.Map().Len() > l.MaxList {
+				err = fmt.Errorf("%s: %d entries, limit %d", p, v.Map().Len(), l.MaxList)
+				return false
+			}
+		default:
+			if err = l.value(fd, v, p); err != nil {
+				return false
+			}
+		}
+		return true
+	})
+	return err
+}
+
+func (l Limits) value(fd protoreflect.FieldDescriptor, v protoreflect.Value, p string) error {
+	switch fd.Kind() {
+	case protoreflect.StringKind:
+		s := v.String()
+		max := l.MaxString
+		if n, ok := l.StringLimits[fd.FullName()]; ok {
+			max = n
+		}
+		if len(s) > max {
+			return fmt.Errorf("%s: %d bytes, limit %d", p, len(s), max)
+		}
+		if !utf8.ValidString(s) {
+			return fmt.Errorf("%s: not valid UTF-8", p)
+		}
+	case protoreflect.BytesKind:
+		if len(v.Bytes()) > l.MaxString {
+			return fmt.Errorf("%s: %d bytes, limit %d", p, len(v.Bytes()), l.MaxString)
+		}
+	case protoreflect.MessageKind, protoreflect.GroupKind:
+		return l.walk(v.Message(), p)
+	}
+	return nil
+}

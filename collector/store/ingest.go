@@ -1,0 +1,195 @@
+package store
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	bolt "go.etcd.io/bbolt"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
+)
+
+// AnalyzeFunc updates analysis state and alerts for one newly stored report,
+// inside the transaction that stores it, so a report and what it caused
+// commit together. dev is the device record; changes to it are saved.
+type AnalyzeFunc func(tx *Tx, dev *pb.Device, sr *pb.StoredReport) error
+
+// IngestResult says which sequence numbers of a batch are now stored.
+type IngestResult struct {
+	Acknowledged []uint64
+	Duplicates   []uint64
+}
+
+// ErrClosed is returned for ingest calls after Close.
+var ErrClosed = errors.New("store is closed")
+
+type ingestJob struct {
+	deviceID string
+	reports  []*pb.StoredReport
+	done     chan ingestDone
+}
+
+type ingestDone struct {
+	res IngestResult
+	err error
+}
+
+// Ingest stores a device's reports and returns only after the transaction
+// holding them has been committed (fsynced). Reports already stored under the
+// same (device, seq) are reported as duplicates and not stored again.
+func (s *Store) Ingest(deviceID string, reports []*pb.StoredReport) (res IngestResult, err error) {
+	job := &ingestJob{deviceID: deviceID, reports: reports, done: make(chan ingestDone, 1)}
+	s.closeMu.RLock()
+	if s.closed {
+		s.closeMu.RUnlock()
+		return res, ErrClosed
+	}
+	s.ingest <- job
+	s.closeMu.RUnlock()
+	d := <-job.done
+	return d.res, d.err
+}
+
+// writer is the single goroutine that writes reports: it takes every job
+// queued while the previous transaction committed and commits them together,
+// so the fsync cost is shared by the whole batch.
+func (s *Store) writer() {
+	defer close(s.stopped)
+	for job := range s.ingest {
+		batch := []*ingestJob{job}
+		n := len(job.reports)
+	drain:
+		for n < s.maxBatch {
+			select {
+			case j, ok := <-s.ingest:
+				if !ok {
+					break drain
+				}
+				batch = append(batch, j)
+				n += len(j.reports)
+			default:
+				break drain
+			}
+		}
+		s.commit(batch)
+	}
+}
+
+func (s *Store) commit(batch []*ingestJob) {
+	results := make([]IngestResult, len(batch))
+	err := s.db.Update(func(btx *bolt.Tx) error {
+		tx := &Tx{tx: btx, s: s}
+		for i := range results {
+			results[i] = IngestResult{}
+		}
+		for i, job := range batch {
+			r, err := tx.ingestJob(job)
+			if err != nil {
+				return err
+			}
+			results[i] = r
+		}
+		return nil
+	})
+	for i, job := range batch {
+		job.done <- ingestDone{res: results[i], err: err}
+	}
+	if err != nil {
+		slog.Error("ingest transaction failed", "reports", len(batch), "err", err)
+	}
+}
+
+func (tx *Tx) ingestJob(job *ingestJob) (IngestResult, error) {
+	var res IngestResult
+	dev, err := tx.Device(job.deviceID)
+	if err != nil {
+		return res, fmt.Errorf("device %s: %w", job.deviceID, err)
+	}
+	reports := tx.tx.Bucket(bucketReports)
+	index := tx.tx.Bucket(bucketReportIndex)
+	meta := tx.tx.Bucket(bucketMeta)
+	counter := uint64(0)
+	if v := meta.Get(keyCounter); v != nil {
+		counter = binary.BigEndian.Uint64(v)
+	}
+	changed := false
+	for _, sr := range job.reports {
+		seq := sr.GetReport().GetSeq()
+		ikey := reportIndexKey(job.deviceID, seq)
+		if index.Get(ikey) != nil {
+			res.Acknowledged = append(res.Acknowledged, seq)
+			res.Duplicates = append(res.Duplicates, seq)
+			continue
+		}
+		counter++
+		rkey := make([]byte, 16)
+		binary.BigEndian.PutUint64(rkey, uint64(sr.GetReceivedAt().AsTime().UnixNano()))
+		binary.BigEndian.PutUint64(rkey[8:], counter)
+		sr.DeviceId = job.deviceID
+		val, err := tx.s.codec.encode(sr)
+		if err != nil {
+			return res, err
+		}
+		if err := reports.Put(rkey, val); err != nil {
+			return res, err
+		}
+		if err := index.Put(ikey, rkey); err != nil {
+			return res, err
+		}
+		updateDevice(dev, sr)
+		if tx.s.analyze != nil {
+			if err := tx.s.analyze(tx, dev, sr); err != nil {
+				return res, fmt.Errorf("analyse report %d of device %s: %w", seq, job.deviceID, err)
+			}
+		}
+		res.Acknowledged = append(res.Acknowledged, seq)
+		changed = true
+	}
+	if !changed {
+		return res, nil
+	}
+	if err := meta.Put(keyCounter, u64(counter)); err != nil {
+		return res, err
+	}
+	return res, tx.PutDevice(dev)
+}
+
+func updateDevice(dev *pb.Device, sr *pb.StoredReport) {
+	r := sr.GetReport()
+	dev.Reports++
+	if r.GetSeq() > dev.LastSeq {
+		dev.LastSeq = r.GetSeq()
+	}
+	if dev.LastSeen == nil || !sr.GetReceivedAt().AsTime().Before(dev.LastSeen.AsTime()) {
+		dev.LastSeen = timestamppb.New(sr.GetReceivedAt().AsTime())
+		dev.LastPublicIp = sr.GetPublicIp()
+		dev.LastCountry = sr.GetLocation().GetCountry()
+		dev.LastCity = sr.GetLocation().GetCity()
+		if h := r.GetHost(); h != nil {
+			if h.GetHostname() != "" {
+				dev.Hostname = h.GetHostname()
+			}
+			if h.GetOs() != "" {
+				dev.Os = h.GetOs()
+			}
+		}
+		if r.GetAgentVersion() != "" {
+			dev.AgentVersion = r.GetAgentVersion()
+		}
+	}
+}
+
+// reportIndexKey is the device id, a zero byte, then the big-endian seq, so
+// one device's reports sort by sequence (which is time order per device).
+func reportIndexKey(deviceID string, seq uint64) []byte {
+	k := make([]byte, 0, len(deviceID)+9)
+	k = append(k, deviceID...)
+	k = append(k, 0)
+	return binary.BigEndian.AppendUint64(k, seq)
+}
+
+func clone[T proto.Message](m T) T { return proto.Clone(m).(T) }

@@ -1,0 +1,142 @@
+// Package store keeps the collector's state in one bbolt file: hires,
+// enrollment tokens (hashed), devices, reports, alerts and the analysis state.
+package store
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// SchemaVersion is the layout this code reads and writes.
+const SchemaVersion = 1
+
+// Bucket names live here and nowhere else.
+var (
+	bucketMeta        = []byte("meta")
+	bucketHires       = []byte("hires")
+	bucketTokens      = []byte("tokens")
+	bucketDevices     = []byte("devices")
+	bucketReports     = []byte("reports")        // receive time + counter -> compressed StoredReport
+	bucketReportIndex = []byte("reports_by_dev") // device id + seq -> reports key
+	bucketAlerts      = []byte("alerts")         // alert id -> Alert
+	bucketAlertIndex  = []byte("alerts_by_key")  // device or cluster id + 0 + kind -> open alert id
+	bucketDeviceState = []byte("device_state")   // device id -> analysis state
+
+	allBuckets = [][]byte{bucketMeta, bucketHires, bucketTokens, bucketDevices, bucketReports,
+		bucketReportIndex, bucketAlerts, bucketAlertIndex, bucketDeviceState}
+
+	keySchema  = []byte("schema_version")
+	keyCounter = []byte("report_counter")
+)
+
+// ErrNotFound is returned when a hire, device, token or alert does not exist.
+var ErrNotFound = errors.New("not found")
+
+// Store is the collector's bbolt store. It is safe for concurrent use.
+type Store struct {
+	db      *bolt.DB
+	ingest  chan *ingestJob
+	stopped chan struct{}
+	codec   *codec
+	// Analyze runs inside each ingest transaction for every newly stored
+	// report; nil means no analysis.
+	analyze  AnalyzeFunc
+	maxBatch int
+
+	closeMu sync.RWMutex
+	closed  bool
+}
+
+// Options tune a Store.
+type Options struct {
+	// MaxBatchReports caps the reports committed in one transaction.
+	MaxBatchReports int
+	// Analyze, when set, is called inside the ingest transaction.
+	Analyze AnalyzeFunc
+	// NoSync turns off fsync; only for building benchmark stores.
+	NoSync bool
+}
+
+// Open opens (creating if needed) the store in dir/farmwatch.db.
+func Open(dir string, opts Options) (*Store, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data dir %s: %w", dir, err)
+	}
+	path := filepath.Join(dir, "farmwatch.db")
+	db, err := bolt.Open(path, 0o600, &bolt.Options{
+		Timeout:      2 * time.Second,
+		FreelistType: bolt.FreelistMapType,
+		NoSync:       opts.NoSync,
+	})
+	if err != nil {
+		if errors.Is(err, bolt.ErrTimeout) {
+			return nil, fmt.Errorf("open store %s: the file is locked by another process (is a collector already running on this data dir?)", path)
+		}
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	if err := db.Update(func(tx *bolt.Tx) error {
+		for _, b := range allBuckets {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		meta := tx.Bucket(bucketMeta)
+		v := meta.Get(keySchema)
+		switch {
+		case v == nil:
+			return meta.Put(keySchema, u64(SchemaVersion))
+		case binary.BigEndian.Uint64(v) > SchemaVersion:
+			return fmt.Errorf("store schema %d is newer than this collector understands (%d): upgrade farmwatch", binary.BigEndian.Uint64(v), SchemaVersion)
+		}
+		return nil
+	}); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("initialise store %s: %w", path, err)
+	}
+	max := opts.MaxBatchReports
+	if max <= 0 {
+		max = 4096
+	}
+	s := &Store{
+		db:       db,
+		ingest:   make(chan *ingestJob, 1024),
+		stopped:  make(chan struct{}),
+		codec:    newCodec(),
+		analyze:  opts.Analyze,
+		maxBatch: max,
+	}
+	go s.writer()
+	return s, nil
+}
+
+// Path is the bbolt file.
+func (s *Store) Path() string { return s.db.Path() }
+
+// DB exposes the bbolt handle for consistent backups and read-only tools.
+func (s *Store) DB() *bolt.DB { return s.db }
+
+// Close stops the ingest writer after it has committed every queued batch,
+// then closes the file.
+func (s *Store) Close() error {
+	s.closeMu.Lock()
+	if !s.closed {
+		s.closed = true
+		close(s.ingest)
+	}
+	s.closeMu.Unlock()
+	<-s.stopped
+	return s.db.Close()
+}
+
+func u64(v uint64) []byte {
+	b := make([]byte, 8)
+	binary.BigEndian.PutUint64(b, v)
+	return b
+}

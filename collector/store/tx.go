@@ -1,0 +1,196 @@
+package store
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	"google.golang.org/protobuf/proto"
+
+	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
+)
+
+// Tx is a store transaction, read-only or writable.
+type Tx struct {
+	tx *bolt.Tx
+	s  *Store
+}
+
+// View runs fn in a read-only transaction.
+func (s *Store) View(fn func(*Tx) error) error {
+	return s.db.View(func(btx *bolt.Tx) error { return fn(&Tx{tx: btx, s: s}) })
+}
+
+// Update runs fn in a writable transaction (outside the ingest writer).
+func (s *Store) Update(fn func(*Tx) error) error {
+	return s.db.Update(func(btx *bolt.Tx) error { return fn(&Tx{tx: btx, s: s}) })
+}
+
+func getProto[T proto.Message](b *bolt.Bucket, key []byte, m T) error {
+	v := b.Get(key)
+	if v == nil {
+		return ErrNotFound
+	}
+	return proto.Unmarshal(v, m)
+}
+
+func putProto(b *bolt.Bucket, key []byte, m proto.Message) error {
+	v, err := proto.MarshalOptions{Deterministic: true}.Marshal(m)
+	if err != nil {
+		return err
+	}
+	return b.Put(key, v)
+}
+
+// Hire returns one hire.
+func (tx *Tx) Hire(id string) (*pb.Hire, error) {
+	h := &pb.Hire{}
+	if err := getProto(tx.tx.Bucket(bucketHires), []byte(id), h); err != nil {
+		return nil, fmt.Errorf("hire %q: %w", id, err)
+	}
+	return h, nil
+}
+
+// PutHire stores a hire.
+func (tx *Tx) PutHire(h *pb.Hire) error {
+	return putProto(tx.tx.Bucket(bucketHires), []byte(h.GetId()), h)
+}
+
+// HireExists tells whether a hire id is taken.
+func (tx *Tx) HireExists(id string) bool {
+	return tx.tx.Bucket(bucketHires).Get([]byte(id)) != nil
+}
+
+// Hires lists every hire in id order.
+func (tx *Tx) Hires() ([]*pb.Hire, error) {
+	var out []*pb.Hire
+	err := tx.tx.Bucket(bucketHires).ForEach(func(_, v []byte) error {
+		h := &pb.Hire{}
+		if err := proto.Unmarshal(v, h); err != nil {
+			return err
+		}
+		out = append(out, h)
+		return nil
+	})
+	return out, err
+}
+
+// Device returns one device.
+func (tx *Tx) Device(id string) (*pb.Device, error) {
+	d := &pb.Device{}
+	if err := getProto(tx.tx.Bucket(bucketDevices), []byte(id), d); err != nil {
+		return nil, fmt.Errorf("device %q: %w", id, err)
+	}
+	return d, nil
+}
+
+// PutDevice stores a device.
+func (tx *Tx) PutDevice(d *pb.Device) error {
+	return putProto(tx.tx.Bucket(bucketDevices), []byte(d.GetId()), d)
+}
+
+// Devices lists devices, optionally of one hire.
+func (tx *Tx) Devices(hireID string) ([]*pb.Device, error) {
+	var out []*pb.Device
+	err := tx.tx.Bucket(bucketDevices).ForEach(func(_, v []byte) error {
+		d := &pb.Device{}
+		if err := proto.Unmarshal(v, d); err != nil {
+			return err
+		}
+		if hireID == "" || d.GetHireId() == hireID {
+			out = append(out, d)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// TokenRecord is what the collector keeps of an enrollment token: its hash,
+// never the token.
+type TokenRecord struct {
+	HireID    string    `json:"hire_id"`
+	CreatedAt time.Time `json:"created_at"`
+	ExpiresAt time.Time `json:"expires_at"`
+	UsedAt    time.Time `json:"used_at,omitzero"`
+	DeviceID  string    `json:"device_id,omitempty"`
+}
+
+// TokenHash is the key a token is stored under.
+func TokenHash(token string) []byte {
+	h := sha256.Sum256([]byte(token))
+	return h[:]
+}
+
+// PutToken stores a token record under the token's hash.
+func (tx *Tx) PutToken(token string, rec TokenRecord) error {
+	v, err := json.Marshal(rec)
+	if err != nil {
+		return err
+	}
+	return tx.tx.Bucket(bucketTokens).Put(TokenHash(token), v)
+}
+
+// Token returns the record of a token.
+func (tx *Tx) Token(token string) (TokenRecord, error) {
+	var rec TokenRecord
+	v := tx.tx.Bucket(bucketTokens).Get(TokenHash(token))
+	if v == nil {
+		return rec, ErrNotFound
+	}
+	return rec, json.Unmarshal(v, &rec)
+}
+
+// DeviceState returns the analysis state blob of a device (nil if none).
+func (tx *Tx) DeviceState(id string) []byte {
+	v := tx.tx.Bucket(bucketDeviceState).Get([]byte(id))
+	if v == nil {
+		return nil
+	}
+	return bytes.Clone(v)
+}
+
+// PutDeviceState stores the analysis state blob of a device.
+func (tx *Tx) PutDeviceState(id string, v []byte) error {
+	return tx.tx.Bucket(bucketDeviceState).Put([]byte(id), v)
+}
+
+// Reports returns a device's stored reports, newest first, at most limit.
+func (tx *Tx) Reports(deviceID string, limit int) ([]*pb.StoredReport, error) {
+	prefix := append([]byte(deviceID), 0)
+	c := tx.tx.Bucket(bucketReportIndex).Cursor()
+	reports := tx.tx.Bucket(bucketReports)
+	var out []*pb.StoredReport
+	// Seek past the device's last key, then walk back.
+	end := append(bytes.Clone(prefix), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff)
+	k, v := c.Seek(end)
+	if k == nil {
+		k, v = c.Last()
+	} else {
+		k, v = c.Prev()
+	}
+	for ; k != nil && bytes.HasPrefix(k, prefix) && len(out) < limit; k, v = c.Prev() {
+		raw := reports.Get(v)
+		if raw == nil {
+			continue // pruned by retention
+		}
+		sr, err := tx.s.codec.decode(raw)
+		if err != nil {
+			return nil, fmt.Errorf("report %x: %w", v, err)
+		}
+		out = append(out, sr)
+	}
+	return out, nil
+}
+
+// ReportCount counts every stored report (for tests and tools).
+func (tx *Tx) ReportCount() int {
+	return tx.tx.Bucket(bucketReports).Stats().KeyN
+}
+
+// HasReport tells whether (device, seq) is stored.
+func (tx *Tx) HasReport(deviceID string, seq uint64) bool {
+	return tx.tx.Bucket(bucketReportIndex).Get(reportIndexKey(deviceID, seq)) != nil
+}

@@ -1,0 +1,71 @@
+package main
+
+import (
+	"net/netip"
+	"path/filepath"
+	"testing"
+
+	"github.com/maxmind/mmdbwriter/mmdbtype"
+
+	"github.com/farmwatch/farmwatch/geo"
+)
+
+// A DB-IP record rewritten by cityValue reads back through geo.Resolver like a GeoLite2 record.
+func TestCityValueReadsAsGeoLite2(t *testing.T) {
+	tree, err := newTree("GeoLite2-City", cityPackage, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs := map[string]dbipRecord{
+		"67.198.0.0/16": {CountryCode: "US", State1: "Texas", City: "Austin", Latitude: 30.26715, Longitude: -97.74306,
+			TimeZone: "America/Chicago"},
+		"175.45.176.0/24": {CountryCode: "KP", Latitude: 39.0339, Longitude: 125.7543, TimeZone: "Asia/Pyongyang"},
+		"2a02:c7f::/32":   {CountryCode: "GB", State1: "Scotland", City: "Edinburgh", Latitude: 55.9533, Longitude: -3.1883},
+		"10.0.0.0/8":      {CountryCode: "ZZ"},
+	}
+	for prefix, rec := range recs {
+		if _, err := insert(tree, netip.MustParsePrefix(prefix), cityValue(rec)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	asnTree, err := newTree("GeoLite2-ASN", asnPackage, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	val := mmdbtype.Map{"autonomous_system_number": mmdbtype.Uint32(11427), "autonomous_system_organization": mmdbtype.String("Charter")}
+	if _, err := insertRange(asnTree, netip.MustParseAddr("67.198.0.0"), netip.MustParseAddr("67.198.255.255"), val); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	city, asn := filepath.Join(dir, "city.mmdb"), filepath.Join(dir, "asn.mmdb")
+	if err := writeTree(tree, city); err != nil {
+		t.Fatal(err)
+	}
+	if err := writeTree(asnTree, asn); err != nil {
+		t.Fatal(err)
+	}
+	r, err := geo.Open(city, asn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+
+	austin := r.Lookup(netip.MustParseAddr("67.198.1.2"))
+	if austin.City != "Austin" || austin.Region != "Texas" || austin.CountryName != "United States" ||
+		austin.AccuracyKM != geo.DefaultAccuracyKM || austin.Latitude != 30.2672 || austin.ASN != 11427 {
+		t.Errorf("Austin = %+v", austin)
+	}
+	kp := r.Lookup(netip.MustParseAddr("175.45.176.9"))
+	if kp.Country != "KP" || kp.AccuracyKM != geo.CountryAccuracyKM || kp.TimeZone != "Asia/Pyongyang" {
+		t.Errorf("North Korea = %+v", kp)
+	}
+	if ed := r.Lookup(netip.MustParseAddr("2a02:c7f::1")); ed.City != "Edinburgh" || !ed.Geolocatable {
+		t.Errorf("Edinburgh = %+v", ed)
+	}
+}
+
+func TestBuildEpoch(t *testing.T) {
+	if got := buildEpoch(cityPackage); got != 1780664400 { // 2026-06-05T13:00:00Z
+		t.Errorf("buildEpoch(%s) = %d", cityPackage, got)
+	}
+}

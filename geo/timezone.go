@@ -1,0 +1,66 @@
+package geo
+
+import (
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+	_ "time/tzdata" // zone rules in the binary, so Windows and minimal hosts agree with Linux
+
+	"github.com/ringsaturn/tzf"
+)
+
+// OffsetDiffers compares the UTC offsets of two IANA zones at one instant, so daylight saving is taken
+// into account: America/Phoenix and America/Denver agree in January and differ in July. Offsets are in
+// seconds east of UTC.
+func OffsetDiffers(zoneA, zoneB string, at time.Time) (differs bool, offA, offB int, err error) {
+	a, err := loadZone(zoneA)
+	if err != nil {
+		return false, 0, 0, err
+	}
+	b, err := loadZone(zoneB)
+	if err != nil {
+		return false, 0, 0, err
+	}
+	_, offA = at.In(a).Zone()
+	_, offB = at.In(b).Zone()
+	return offA != offB, offA, offB, nil
+}
+
+var zoneCache sync.Map // zone name -> *time.Location
+
+func loadZone(name string) (*time.Location, error) {
+	if name == "" {
+		return nil, fmt.Errorf("time zone is empty")
+	}
+	if l, ok := zoneCache.Load(name); ok {
+		return l.(*time.Location), nil
+	}
+	l, err := time.LoadLocation(name)
+	if err != nil {
+		return nil, fmt.Errorf("time zone %q: %w", name, err)
+	}
+	zoneCache.Store(name, l)
+	return l, nil
+}
+
+// zoneFinder holds tzf's zone boundaries; loading them takes a moment and some memory, so only callers
+// that need a zone for bare coordinates pay for it.
+var zoneFinder = sync.OnceValue(func() tzf.F {
+	f, err := tzf.NewDefaultFinder()
+	if err != nil {
+		slog.Error("load time zone boundaries", "err", err)
+		return nil
+	}
+	return f
+})
+
+// ZoneAt returns the IANA time zone at a coordinate from the embedded zone boundaries, or "" when none
+// is found. At sea it returns the nautical zone tzf knows (Etc/GMT±N).
+func ZoneAt(lat, lon float64) string {
+	f := zoneFinder()
+	if f == nil {
+		return ""
+	}
+	return f.GetTimezoneName(lon, lat)
+}
