@@ -7,7 +7,6 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
-
 	"net/netip"
 	"strconv"
 	"strings"
@@ -83,4 +82,3 @@ func parseProcARP(b []byte) map[arpKey]string {
 	}
 	return out
 }
-

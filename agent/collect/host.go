@@ -35,11 +35,27 @@ func collectHost(ctx context.Context, env *Env, r *pb.Report) error {
 	}
 	model, serial := hardwareIdentity(ctx, env)
 	h.HardwareModel = model
-	if serial != "" {
+	if serial != "" && !placeholderSerial(serial) {
 		h.SerialSha256 = hashSerial(serial)
 	}
 	r.Host = h
 	return nil
+}
+
+// placeholderSerials are what firmware reports when no serial was written:
+// hashed, they would make unrelated machines look like one.
+var placeholderSerials = []string{"", "0", "none", "n/a", "not specified", "not applicable",
+	"default string", "to be filled by o.e.m.", "system serial number", "0123456789", "serial number",
+	"chassis serial number", "invalid"}
+
+func placeholderSerial(s string) bool {
+	n := strings.ToLower(strings.TrimSpace(s))
+	for _, p := range placeholderSerials {
+		if n == p {
+			return true
+		}
+	}
+	return strings.Trim(n, "0") == "" || strings.Trim(n, "f") == ""
 }
 
 func hashSerial(s string) string {

@@ -37,10 +37,15 @@ func localeName(env *Env) string {
 
 // zoneFromLink turns an /etc/localtime link target such as
 // "../usr/share/zoneinfo/America/Chicago" or
-// "/var/db/timezone/zoneinfo/Asia/Seoul" into the IANA name.
+// "/var/db/timezone/zoneinfo/Asia/Seoul" into the IANA name. The posix/ and
+// right/ trees of tzdata hold the same zones (right/ with leap seconds).
 func zoneFromLink(target string) string {
 	if i := strings.Index(target, "zoneinfo/"); i >= 0 {
-		return strings.TrimPrefix(target[i+len("zoneinfo/"):], "posix/")
+		zone := target[i+len("zoneinfo/"):]
+		for _, tree := range []string{"posix/", "right/"} {
+			zone = strings.TrimPrefix(zone, tree)
+		}
+		return zone
 	}
 	return ""
 }

@@ -2,6 +2,7 @@ package collect
 
 import (
 	"context"
+	"net/netip"
 	"runtime"
 	"sort"
 	"strings"
@@ -93,15 +94,26 @@ func matchTools(ctx context.Context, cat *catalog.Catalog, goos string, procs []
 func addSockets(m *pb.ToolMatch, conns []psnet.ConnectionStat) {
 	for _, c := range conns {
 		proto := protoName(c.Type, c.Family)
+		noPeer := unspecified(c.Raddr.IP) || c.Raddr.Port == 0
 		switch {
-		case c.Status == "LISTEN" || (c.Type == 2 && c.Raddr.IP == "" && c.Laddr.Port != 0):
+		case c.Status == "LISTEN" || (c.Type == 2 && noPeer && c.Laddr.Port != 0):
 			m.Listening = append(m.Listening, &pb.Socket{Protocol: proto, Address: c.Laddr.IP, Port: c.Laddr.Port})
-		case c.Raddr.IP != "" && c.Raddr.Port != 0:
+		case !noPeer:
 			m.Connections = append(m.Connections, &pb.Connection{
 				Protocol: proto, LocalAddress: c.Laddr.IP, LocalPort: c.Laddr.Port,
 				RemoteAddress: c.Raddr.IP, RemotePort: c.Raddr.Port, State: strings.ToLower(c.Status)})
 		}
 	}
+}
+
+// unspecified reports a socket without a peer: gopsutil gives "" on Windows
+// and macOS but the decoded 0.0.0.0 or :: of /proc/net/udp on Linux.
+func unspecified(ip string) bool {
+	if ip == "" || ip == "*" {
+		return true
+	}
+	a, err := netip.ParseAddr(ip)
+	return err == nil && a.IsUnspecified()
 }
 
 func protoName(typ, family uint32) string {

@@ -2,23 +2,16 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
-	"errors"
 	"fmt"
-	"net"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials"
+
+	"github.com/farmwatch/farmwatch/collector/adminconn"
 	"google.golang.org/grpc/status"
 
-	"github.com/farmwatch/farmwatch/collector/pki"
-	"github.com/farmwatch/farmwatch/collector/server"
 	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
 )
 
@@ -48,41 +41,8 @@ func addConnFlags(root *cobra.Command) {
 }
 
 // adminClient dials the collector's admin API with the admin certificate.
-func adminClient() (pb.AdminServiceClient, func(), error) {
-	tlsDir := filepath.Join(conn.data, "tls")
-	addr := conn.server
-	if addr == "" {
-		b, err := os.ReadFile(filepath.Join(conn.data, server.AddrFile))
-		if err != nil {
-			return nil, nil, fmt.Errorf("no collector address: give --server HOST:PORT, or --data DIR of a running collector (%v)", err)
-		}
-		addr = strings.TrimSpace(string(b))
-	}
-	pick := func(flag, name string) string {
-		if flag != "" {
-			return flag
-		}
-		return filepath.Join(tlsDir, name)
-	}
-	caPEM, err := os.ReadFile(pick(conn.ca, pki.CAFile))
-	if err != nil {
-		return nil, nil, fmt.Errorf("collector CA: %w (give --ca FILE)", err)
-	}
-	cert, err := tls.LoadX509KeyPair(pick(conn.cert, pki.AdminFile), pick(conn.key, pki.AdminKeyFile))
-	if err != nil {
-		return nil, nil, fmt.Errorf("admin certificate: %w (give --cert and --key)", err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(caPEM) {
-		return nil, nil, errors.New("collector CA: no certificate in PEM")
-	}
-	host, _, _ := net.SplitHostPort(addr)
-	cc, err := grpc.NewClient(addr, grpc.WithTransportCredentials(credentials.NewTLS(&tls.Config{
-		Certificates: []tls.Certificate{cert}, RootCAs: pool, ServerName: host, MinVersion: tls.VersionTLS13})))
-	if err != nil {
-		return nil, nil, err
-	}
-	return pb.NewAdminServiceClient(cc), func() { cc.Close() }, nil
+func adminClient() (pb.AdminServiceClient, func() error, error) {
+	return adminconn.Dial(adminconn.Options{Data: conn.data, Server: conn.server, CA: conn.ca, Cert: conn.cert, Key: conn.key})
 }
 
 // call runs one admin call with the timeout, turning a gRPC status into a

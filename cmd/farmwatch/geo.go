@@ -54,10 +54,10 @@ func newGeoLookupCmd() *cobra.Command {
 				}
 				ips = append(ips, ip)
 			}
-			if err := checkGeoFile("--geoip-city", cityPath, "City"); err != nil {
+			if err := geoCheckFile("--geoip-city", cityPath, "City"); err != nil {
 				return err
 			}
-			if err := checkGeoFile("--geoip-asn", asnPath, "ASN"); err != nil {
+			if err := geoCheckFile("--geoip-asn", asnPath, "ASN"); err != nil {
 				return err
 			}
 			r, err := geo.Open(cityPath, asnPath)
@@ -70,9 +70,9 @@ func newGeoLookupCmd() *cobra.Command {
 				locs[i] = r.Lookup(ip)
 			}
 			if output == "json" {
-				return writeJSON(cmd.OutOrStdout(), locs)
+				return geoWriteJSON(cmd.OutOrStdout(), locs)
 			}
-			return writeLocationTable(cmd.OutOrStdout(), locs, time.Now())
+			return geoWriteLocationTable(cmd.OutOrStdout(), locs, time.Now())
 		},
 	}
 	cmd.Flags().StringVar(&cityPath, "geoip-city", defaultGeoIPCity, `GeoIP2/GeoLite2 City database ("" to skip)`)
@@ -99,7 +99,7 @@ func newGeoPlaceCmd() *cobra.Command {
 			var pe *geo.PlaceError
 			if errors.As(err, &pe) && len(pe.Candidates) > 0 && output == "table" {
 				fmt.Fprintf(cmd.ErrOrStderr(), "%s: %s; %s\n", pe.Input, pe.Problem, pe.Hint)
-				writePlaceTable(cmd.ErrOrStderr(), pe.Candidates, time.Now())
+				geoWritePlaceTable(cmd.ErrOrStderr(), pe.Candidates, time.Now())
 				if pe.More > 0 {
 					fmt.Fprintf(cmd.ErrOrStderr(), "... and %d more\n", pe.More)
 				}
@@ -109,15 +109,16 @@ func newGeoPlaceCmd() *cobra.Command {
 				return err
 			}
 			if output == "json" {
-				return writeJSON(cmd.OutOrStdout(), p)
+				return geoWriteJSON(cmd.OutOrStdout(), p)
 			}
-			return writePlaceTable(cmd.OutOrStdout(), []geo.Place{p}, time.Now())
+			return geoWritePlaceTable(cmd.OutOrStdout(), []geo.Place{p}, time.Now())
 		},
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table or json")
 	return cmd
 }
 
+// checkOutput and orDash are shared with the other commands of this binary, which call them too.
 func checkOutput(output string) error {
 	if output != "table" && output != "json" {
 		return fmt.Errorf("--output %q: want table or json", output)
@@ -125,8 +126,8 @@ func checkOutput(output string) error {
 	return nil
 }
 
-// checkGeoFile turns a missing database into advice rather than a bare "no such file".
-func checkGeoFile(flag, path, kind string) error {
+// geoCheckFile turns a missing database into advice rather than a bare "no such file".
+func geoCheckFile(flag, path, kind string) error {
 	if path == "" {
 		return nil
 	}
@@ -137,13 +138,13 @@ func checkGeoFile(flag, path, kind string) error {
 	return nil
 }
 
-func writeJSON(w io.Writer, v any) error {
+func geoWriteJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
 }
 
-func writeLocationTable(w io.Writer, locs []geo.Location, now time.Time) error {
+func geoWriteLocationTable(w io.Writer, locs []geo.Location, now time.Time) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "IP\tCOUNTRY\tREGION\tCITY\tLAT,LON\tRADIUS\tTIME ZONE\tASN\tORGANISATION\tFLAGS")
 	for _, l := range locs {
@@ -157,12 +158,12 @@ func writeLocationTable(w io.Writer, locs []geo.Location, now time.Time) error {
 			asn = "AS" + strconv.FormatUint(uint64(l.ASN), 10)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", l.IP, orDash(l.Country), orDash(l.Region), orDash(l.City),
-			coords, radius, zoneWithOffset(l.TimeZone, now), asn, orDash(l.ASOrg), locationFlags(l))
+			coords, radius, geoZoneWithOffset(l.TimeZone, now), asn, orDash(l.ASOrg), geoLocationFlags(l))
 	}
 	return tw.Flush()
 }
 
-func locationFlags(l geo.Location) string {
+func geoLocationFlags(l geo.Location) string {
 	var flags []string
 	if l.Range != "" {
 		flags = append(flags, l.Range)
@@ -176,7 +177,7 @@ func locationFlags(l geo.Location) string {
 	return orDash(strings.Join(flags, ", "))
 }
 
-func writePlaceTable(w io.Writer, places []geo.Place, now time.Time) error {
+func geoWritePlaceTable(w io.Writer, places []geo.Place, now time.Time) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "PLACE\tREGION\tCOUNTRY\tLAT,LON\tTIME ZONE\tPOPULATION")
 	for _, p := range places {
@@ -185,13 +186,13 @@ func writePlaceTable(w io.Writer, places []geo.Place, now time.Time) error {
 			pop = strconv.Itoa(p.Population)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%.4f,%.4f\t%s\t%s\n", p.String(), orDash(p.Region), orDash(geo.CountryName(p.Country)),
-			p.Latitude, p.Longitude, zoneWithOffset(p.TimeZone, now), pop)
+			p.Latitude, p.Longitude, geoZoneWithOffset(p.TimeZone, now), pop)
 	}
 	return tw.Flush()
 }
 
-// zoneWithOffset shows a zone with its offset now, which is what a reviewer compares.
-func zoneWithOffset(zone string, now time.Time) string {
+// geoZoneWithOffset shows a zone with its offset now, which is what a reviewer compares.
+func geoZoneWithOffset(zone string, now time.Time) string {
 	if zone == "" {
 		return "-"
 	}

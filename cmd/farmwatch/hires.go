@@ -177,4 +177,3 @@ func newHiresShowCmd() *cobra.Command {
 	addOutputFlag(cmd, &output)
 	return cmd
 }
-

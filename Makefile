@@ -1,0 +1,59 @@
+# farmwatch. The two commands that work on a fresh machine:
+#   make demo   build everything, run a collector with a simulated fleet and this machine's agent, print alerts
+#   make test   vet, race tests, stale-proto check, cross-compile for six targets
+GO      ?= go
+BIN     ?= bin
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -s -w -X github.com/farmwatch/farmwatch/agent/collect.Version=$(VERSION)
+PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 windows/arm64
+
+.PHONY: all build test vet gofmt unit proto proto-check cross demo clean tools
+
+all: build
+
+include geo/geo.mk
+
+build:
+	@mkdir -p $(BIN)
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/...
+
+test: gofmt vet proto-check unit cross
+
+gofmt:
+	@out="$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.tools/*'))"; \
+	if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet ./...
+	GOOS=darwin $(GO) vet ./agent/... ./cmd/farmwatch-agent/
+	GOOS=windows $(GO) vet ./agent/... ./cmd/farmwatch-agent/
+
+unit:
+	$(GO) test -race -count=1 ./...
+
+# Regenerate the committed Go code of proto/ with pinned generator versions.
+proto:
+	scripts/protogen.sh
+
+# Fail when the committed generated code differs from what the pinned
+# generators produce from the .proto files.
+proto-check:
+	@tmp="$$(mktemp -d)"; trap 'rm -rf "$$tmp"' EXIT; \
+	scripts/protogen.sh "$$tmp" && \
+	if ! diff -r -q -x '*.proto' "$$tmp/proto/farmwatch" proto/farmwatch; then \
+		echo "proto/: committed generated code is stale; run 'make proto' and commit"; exit 1; \
+	else echo "proto-check: generated code is up to date"; fi
+
+cross:
+	@set -e; for p in $(PLATFORMS); do \
+		os=$${p%/*}; arch=$${p#*/}; \
+		echo "cross-compile $$os/$$arch"; \
+		CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -o /dev/null ./cmd/farmwatch-agent; \
+		CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -o /dev/null ./cmd/farmwatch; \
+	done
+
+demo: build
+	scripts/demo.sh $(BIN)
+
+clean:
+	rm -rf $(BIN) .tools

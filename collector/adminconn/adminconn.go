@@ -1,0 +1,87 @@
+// Package adminconn dials a collector's admin API with an admin certificate,
+// finding the address and credentials in the collector's data dir when it
+// runs on the same host.
+package adminconn
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+
+	"github.com/farmwatch/farmwatch/collector/pki"
+	"github.com/farmwatch/farmwatch/collector/server"
+	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
+)
+
+// Options locate the collector and the admin credentials. Empty fields are
+// taken from Data: DATA/collector.addr and DATA/tls/{ca,admin,admin-key}.pem.
+type Options struct {
+	Data, Server, CA, Cert, Key string
+}
+
+// Addr is the collector address the options lead to.
+func (o Options) Addr() (string, error) {
+	if o.Server != "" {
+		return o.Server, nil
+	}
+	b, err := os.ReadFile(filepath.Join(o.Data, server.AddrFile))
+	if err != nil {
+		return "", fmt.Errorf("no collector address: give --server HOST:PORT, or --data DIR of a running collector (%v)", err)
+	}
+	return strings.TrimSpace(string(b)), nil
+}
+
+// CAFingerprint is the SHA-256 of the collector CA the options trust.
+func (o Options) CAFingerprint() (string, error) {
+	b, err := os.ReadFile(o.pick(o.CA, pki.CAFile))
+	if err != nil {
+		return "", err
+	}
+	c, err := pki.ParseCertPEM(b)
+	if err != nil {
+		return "", err
+	}
+	return pki.Fingerprint(c), nil
+}
+
+func (o Options) pick(flag, name string) string {
+	if flag != "" {
+		return flag
+	}
+	return filepath.Join(o.Data, "tls", name)
+}
+
+// Dial connects to the admin API.
+func Dial(o Options) (pb.AdminServiceClient, func() error, error) {
+	addr, err := o.Addr()
+	if err != nil {
+		return nil, nil, err
+	}
+	caPEM, err := os.ReadFile(o.pick(o.CA, pki.CAFile))
+	if err != nil {
+		return nil, nil, fmt.Errorf("collector CA: %w (give --ca FILE)", err)
+	}
+	cert, err := tls.LoadX509KeyPair(o.pick(o.Cert, pki.AdminFile), o.pick(o.Key, pki.AdminKeyFile))
+	if err != nil {
+		return nil, nil, fmt.Errorf("admin certificate: %w (give --cert and --key)", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(caPEM) {
+		return nil, nil, errors.New("collector CA: no certificate in PEM")
+	}
+	host, _, _ := net.SplitHostPort(addr)
+	cc, err := grpc.NewClient(addr, grpc.WithTransportCredentials(credentials.NewTLS(&tls.Config{
+		Certificates: []tls.Certificate{cert}, RootCAs: pool, ServerName: host, MinVersion: tls.VersionTLS13})))
+	if err != nil {
+		return nil, nil, err
+	}
+	return pb.NewAdminServiceClient(cc), cc.Close, nil
+}

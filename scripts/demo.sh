@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# farmwatch demo: a collector on a temporary data dir, a simulated fleet (a
+# laptop farm, a VPN user, a foreign remote controller, honest hires) plus the
+# real agent of this machine; prints what a reviewer would see, then stops
+# everything it started.
+set -euo pipefail
+bin="${1:-bin}"
+bin="$(cd "$bin" && pwd)"
+root="$(cd "$(dirname "$0")/.." && pwd)"
+work="$(mktemp -d -t farmwatch-demo.XXXXXX)"
+data="$work/collector"
+pid=""
+cleanup() {
+  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+    kill -TERM "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+fw() { "$bin/farmwatch" --data "$data" "$@"; }
+say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+city="$root/data/geo/GeoLite2-City.mmdb"
+asn="$root/data/geo/GeoLite2-ASN.mmdb"
+if [ -f "$city" ] && [ -f "$asn" ]; then
+  say "Geo data: the full databases built by 'make geodata'"
+else
+  say "Geo data: a small generated database of the demo networks (run 'make geodata' for full City and ASN data)"
+  "$bin/farmwatch-sim" geodb --out "$work/geo" >/dev/null
+  city="$work/geo/GeoLite2-City.mmdb"
+  asn="$work/geo/GeoLite2-ASN.mmdb"
+fi
+
+say "Starting the collector (mutual TLS on a loopback port, bbolt store in a temporary dir)"
+# The simulator reaches the collector through 127.0.0.1 and names each
+# device's public IP the way a load balancer would: 127.0.0.1 is the trusted proxy.
+"$bin/farmwatch" serve --data "$data" --listen 127.0.0.1:0 --trusted-proxy 127.0.0.1 \
+  --geoip-city "$city" --geoip-asn "$asn" >"$work/collector.log" 2>&1 &
+pid=$!
+for _ in $(seq 1 100); do
+  [ -s "$data/collector.addr" ] && break
+  kill -0 "$pid" 2>/dev/null || { cat "$work/collector.log"; exit 1; }
+  sleep 0.1
+done
+addr="$(cat "$data/collector.addr")"
+head -n 1 "$work/collector.log" | sed 's/^/  /' || true
+echo "  listening on $addr"
+
+say "Simulated fleet: hires registered, one-time tokens, enrollment, reports"
+"$bin/farmwatch-sim" run --data "$data" --devices 24 --rounds 3 --labels "$work/labels.json"
+
+say "This machine's real agent"
+fw hires add --id this-machine --name "This Machine" --claimed-home "Austin, TX, US" --email it@example.com >/dev/null
+token="$(fw tokens create --hire this-machine 2>/dev/null)"
+fp="$(openssl x509 -in "$data/tls/ca.pem" -noout -fingerprint -sha256 2>/dev/null | sed 's/.*=//' || true)"
+"$bin/farmwatch-agent" enroll --collector "$addr" --token "$token" ${fp:+--ca-fingerprint "$fp"} --state "$work/agent"
+"$bin/farmwatch-agent" run --once --state "$work/agent"
+
+say "Devices"
+fw devices list
+
+say "Open alerts, highest score first"
+fw alerts list --status open
+
+for id in $(fw alerts list --status open --output json | sed -n 's/^ *"id": "\(A-[0-9]*\)".*/\1/p' | head -n 3); do
+  echo
+  fw alerts show "$id"
+done
+
+say "An honest hire, for comparison"
+hid="$(grep -B2 '"scenario": "honest"' "$work/labels.json" | sed -n 's/.*"hire_id": "\(.*\)".*/\1/p' | head -n 1)"
+dev="$(grep -B1 "\"hire_id\": \"$hid\"" "$work/labels.json" | sed -n 's/.*"device_id": "\(.*\)".*/\1/p' | head -n 1)"
+fw devices show "$dev" | sed -n '1,4p;/^Alerts:/,$p'
+
+say "Done: stopping the collector"

@@ -1,0 +1,244 @@
+// Package sim is the fleet simulator: it speaks the real agent protocol
+// (enrollment with one-time tokens, mutual TLS, batched reports) for many
+// simulated laptops, each placed at a public IP through the collector's
+// trusted-proxy path. The demo, the end-to-end tests and the load tests use it.
+package sim
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net/netip"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/farmwatch/farmwatch/agent/uplink"
+	"github.com/farmwatch/farmwatch/collector/server"
+	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
+)
+
+// Scenario names.
+const (
+	Honest            = "honest"
+	Farm              = "farm"
+	VPN               = "vpn"
+	ForeignController = "foreign-controller"
+)
+
+// Device is one simulated laptop.
+type Device struct {
+	Hire     *pb.Hire
+	Scenario string
+	// Expected says whether a reviewer should see an alert for it.
+	Expected  bool
+	PublicIP  netip.Addr
+	Hostname  string
+	OS        string
+	TimeZone  string
+	Gateway   string
+	GatewayMA string
+	SSID      string
+	BSSID     string
+	Nearby    []string
+	LocalIP   string
+	Tools     []Tool
+	OnAC      bool
+	Lid       string
+
+	token    string
+	identity *uplink.Identity
+	conn     *uplink.Conn
+	seq      uint64
+}
+
+// Tool is a remote-access tool running on a simulated laptop.
+type Tool struct {
+	ID, Name, Process string
+	ListenPort        uint32
+	Peers             []netip.AddrPort
+}
+
+// ID is the device id the collector gave at enrollment.
+func (d *Device) ID() string {
+	if d.identity == nil {
+		return ""
+	}
+	return d.identity.DeviceID
+}
+
+// Fleet is a set of simulated devices.
+type Fleet struct {
+	Devices []*Device
+	rng     *rand.Rand
+}
+
+// Register adds the fleet's hires and creates one enrollment token each.
+func (f *Fleet) Register(ctx context.Context, admin pb.AdminServiceClient) error {
+	hires := make([]*pb.Hire, 0, len(f.Devices))
+	for _, d := range f.Devices {
+		hires = append(hires, d.Hire)
+	}
+	for start := 0; start < len(hires); start += 1000 {
+		end := min(start+1000, len(hires))
+		if _, err := admin.AddHires(ctx, &pb.AddHiresRequest{Hires: hires[start:end]}); err != nil {
+			return fmt.Errorf("add hires: %w", err)
+		}
+	}
+	for _, d := range f.Devices {
+		t, err := admin.CreateToken(ctx, &pb.CreateTokenRequest{HireId: d.Hire.GetId()})
+		if err != nil {
+			return fmt.Errorf("token for %s: %w", d.Hire.GetId(), err)
+		}
+		d.token = t.GetToken()
+	}
+	return nil
+}
+
+// Enroll enrolls every device with its token (concurrency at a time) and
+// opens its mutual-TLS connection.
+func (f *Fleet) Enroll(ctx context.Context, collector, caFingerprint string, concurrency int) error {
+	return f.each(concurrency, func(d *Device) error {
+		id, _, err := uplink.Enroll(ctx, uplink.EnrollOptions{Collector: collector, Token: d.token,
+			CAFingerprint: caFingerprint, Hostname: d.Hostname, OS: d.OS, AgentVersion: "sim"})
+		if err != nil {
+			return fmt.Errorf("enroll %s: %w", d.Hostname, err)
+		}
+		d.identity = id
+		d.conn, err = uplink.Dial(id)
+		return err
+	})
+}
+
+// SendStats count what a Send round did.
+type SendStats struct {
+	Reports   int
+	Acked     int
+	Latencies []time.Duration
+}
+
+// Send makes every device deliver `batch` new reports in one call, at most
+// concurrency devices at a time.
+func (f *Fleet) Send(ctx context.Context, now time.Time, batch, concurrency int) (SendStats, error) {
+	var mu sync.Mutex
+	var st SendStats
+	err := f.each(concurrency, func(d *Device) error {
+		reports := make([]*pb.Report, 0, batch)
+		for range batch {
+			d.seq++
+			reports = append(reports, d.Report(d.seq, now))
+		}
+		start := time.Now()
+		resp, err := d.Send(ctx, reports)
+		lat := time.Since(start)
+		if err != nil {
+			return fmt.Errorf("device %s: %w", d.ID(), err)
+		}
+		mu.Lock()
+		st.Reports += len(reports)
+		st.Acked += len(resp.GetAcknowledged())
+		st.Latencies = append(st.Latencies, lat)
+		mu.Unlock()
+		return nil
+	})
+	return st, err
+}
+
+// Send delivers reports as this device, from its public IP.
+func (d *Device) Send(ctx context.Context, reports []*pb.Report) (*pb.ReportResponse, error) {
+	ctx = metadata.AppendToOutgoingContext(ctx, server.ForwardedForKey, d.PublicIP.String())
+	return d.conn.Send(ctx, reports)
+}
+
+// Close closes every connection.
+func (f *Fleet) Close() {
+	for _, d := range f.Devices {
+		if d.conn != nil {
+			d.conn.Close()
+		}
+	}
+}
+
+func (f *Fleet) each(concurrency int, fn func(*Device) error) error {
+	if concurrency <= 0 {
+		concurrency = 16
+	}
+	sem := make(chan struct{}, concurrency)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var first error
+	for _, d := range f.Devices {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			if err := fn(d); err != nil {
+				mu.Lock()
+				if first == nil {
+					first = err
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return first
+}
+
+// Report builds the snapshot this device's agent would send.
+func (d *Device) Report(seq uint64, now time.Time) *pb.Report {
+	r := &pb.Report{
+		Seq: seq, CollectedAt: timestamppb.New(now), AgentVersion: "sim",
+		Host: &pb.Host{Hostname: d.Hostname, Os: d.OS, Platform: platformOf(d.OS), Arch: "arm64",
+			HardwareModel: "MacBookPro18,3"},
+		Network: &pb.Network{
+			Interfaces: []*pb.Interface{
+				{Name: "lo0", Kind: "loopback", Up: true, Addresses: []string{"127.0.0.1/8"}},
+				{Name: "en0", Kind: "wifi", Up: true, Mac: macFor(d.Hostname), Addresses: []string{d.LocalIP + "/24"}},
+			},
+			DefaultGateway: d.Gateway, GatewayMac: d.GatewayMA, DnsServers: []string{d.Gateway},
+			Wifi: &pb.Wifi{Ssid: d.SSID, Bssid: d.BSSID, SignalDbm: -52},
+		},
+		RemoteAccess: &pb.RemoteAccess{CatalogVersion: "sim"},
+		Locale:       &pb.Locale{TimeZone: d.TimeZone, Locale: "en_US.UTF-8", KeyboardLayouts: []string{"com.apple.keylayout.US"}},
+		Activity:     &pb.Activity{IdleSeconds: 120, ConsoleUserPresent: true},
+		Power:        &pb.Power{OnAc: d.OnAC, BatteryPresent: true, BatteryPercent: 100, Lid: d.Lid},
+		Health:       &pb.AgentHealth{},
+	}
+	if loc, err := time.LoadLocation(d.TimeZone); err == nil {
+		_, off := now.In(loc).Zone()
+		r.Locale.UtcOffsetSeconds = int32(off)
+	}
+	for _, b := range d.Nearby {
+		r.Network.Wifi.Nearby = append(r.Network.Wifi.Nearby, &pb.BSS{Bssid: b, Ssid: "neighbour", SignalDbm: -75})
+	}
+	if d.Scenario == VPN {
+		r.Network.Interfaces = append(r.Network.Interfaces, &pb.Interface{Name: "utun4", Kind: "vpn", Up: true,
+			Addresses: []string{"10.8.0.2/24"}})
+	}
+	for _, t := range d.Tools {
+		m := &pb.ToolMatch{ToolId: t.ID, Name: t.Name, Process: t.Process, Pid: 4242,
+			Path: "/Applications/" + t.Name + ".app/Contents/MacOS/" + t.Process}
+		if t.ListenPort != 0 {
+			m.Listening = []*pb.Socket{{Protocol: "tcp", Address: "0.0.0.0", Port: t.ListenPort}}
+		}
+		for _, p := range t.Peers {
+			m.Connections = append(m.Connections, &pb.Connection{Protocol: "tcp", LocalAddress: d.LocalIP,
+				LocalPort: 51000, RemoteAddress: p.Addr().String(), RemotePort: uint32(p.Port()), State: "established"})
+		}
+		r.RemoteAccess.Tools = append(r.RemoteAccess.Tools, m)
+	}
+	return r
+}
+
+func platformOf(os string) string {
+	switch os {
+	case "darwin":
+		return "macOS"
+	case "windows":
+		return "Microsoft Windows 11 Pro"
+	}
+	return "ubuntu"
+}
