@@ -4,6 +4,9 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
 	"runtime"
 	"strings"
 	"time"
@@ -17,21 +20,30 @@ import (
 func init() { register("host", 5*time.Second, collectHost) }
 
 // collectHost: identity of the machine. The serial is hashed on the laptop.
+// Each field is read on its own: host.Info gives up on the first field it
+// cannot read (boot time, host ID, process count), which would lose the
+// hostname and serial that identify the laptop.
 func collectHost(ctx context.Context, env *Env, r *pb.Report) error {
-	info, err := host.InfoWithContext(ctx)
-	if err != nil && info == nil {
-		return err
+	var errs []error
+	h := &pb.Host{Os: runtime.GOOS, Arch: runtime.GOARCH}
+	var err error
+	if h.Hostname, err = os.Hostname(); err != nil {
+		errs = append(errs, fmt.Errorf("hostname: %w", err))
 	}
-	h := &pb.Host{
-		Hostname: info.Hostname, Os: info.OS, Platform: info.Platform,
-		PlatformVersion: info.PlatformVersion, KernelVersion: info.KernelVersion,
-		Arch: runtime.GOARCH,
+	if h.Platform, _, h.PlatformVersion, err = host.PlatformInformationWithContext(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("platform: %w", err))
 	}
-	if info.BootTime > 0 {
-		h.BootTime = timestamppb.New(time.Unix(int64(info.BootTime), 0))
+	if h.KernelVersion, err = host.KernelVersionWithContext(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("kernel version: %w", err))
 	}
-	if info.VirtualizationRole == "guest" {
-		h.Virtualization = info.VirtualizationSystem
+	if boot, err := host.BootTimeWithContext(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("boot time: %w", err))
+	} else if boot > 0 {
+		h.BootTime = timestamppb.New(time.Unix(int64(boot), 0))
+	}
+	// Not implemented on every OS, and only a hint: no error when absent.
+	if system, role, err := host.VirtualizationWithContext(ctx); err == nil && role == "guest" {
+		h.Virtualization = system
 	}
 	model, serial := hardwareIdentity(ctx, env)
 	h.HardwareModel = model
@@ -39,7 +51,7 @@ func collectHost(ctx context.Context, env *Env, r *pb.Report) error {
 		h.SerialSha256 = hashSerial(serial)
 	}
 	r.Host = h
-	return nil
+	return errors.Join(errs...)
 }
 
 // placeholderSerials are what firmware reports when no serial was written:

@@ -21,6 +21,7 @@ var (
 	keyNextSeq    = []byte("next_seq")
 	keyDropped    = []byte("dropped")
 	keyRestarts   = []byte("restarts")
+	keyPending    = []byte("pending") // count of keys in bucketPending, kept in step
 )
 
 // Spool is the on-disk queue of unacknowledged reports.
@@ -79,7 +80,8 @@ func (s *Spool) Add(r *pb.Report) error {
 		r.Seq = seq
 		r.Health = ensureHealth(r.Health)
 		r.Health.Dropped = getU64(meta, keyDropped)
-		r.Health.Spooled = uint64(pending.Stats().KeyN)
+		count := getU64(meta, keyPending)
+		r.Health.Spooled = count
 		v, err := proto.Marshal(r)
 		if err != nil {
 			return err
@@ -90,25 +92,43 @@ func (s *Spool) Add(r *pb.Report) error {
 		if err := putU64(meta, keyNextSeq, seq+1); err != nil {
 			return err
 		}
-		return s.trim(meta, pending)
+		return s.trim(meta, pending, count+1)
 	})
 }
 
-func (s *Spool) trim(meta, pending *bolt.Bucket) error {
-	n := pending.Stats().KeyN
-	if n <= s.max {
-		return nil
+func (s *Spool) trim(meta, pending *bolt.Bucket, n uint64) error {
+	if n <= uint64(s.max) {
+		return putU64(meta, keyPending, n)
 	}
 	dropped := getU64(meta, keyDropped)
 	c := pending.Cursor()
-	for k, _ := c.First(); k != nil && n > s.max; k, _ = c.Next() {
+	for k, _ := c.First(); k != nil && n > uint64(s.max); k, _ = c.First() {
 		if err := c.Delete(); err != nil {
 			return err
 		}
 		n--
 		dropped++
 	}
+	if err := putU64(meta, keyPending, n); err != nil {
+		return err
+	}
 	return putU64(meta, keyDropped, dropped)
+}
+
+// remove deletes one pending report, keeping the count in step.
+func remove(tx *bolt.Tx, seq uint64) (bool, error) {
+	b, meta := tx.Bucket(bucketPending), tx.Bucket(bucketMeta)
+	k := binary.BigEndian.AppendUint64(nil, seq)
+	if b.Get(k) == nil {
+		return false, nil
+	}
+	if err := b.Delete(k); err != nil {
+		return false, err
+	}
+	if n := getU64(meta, keyPending); n > 0 {
+		return true, putU64(meta, keyPending, n-1)
+	}
+	return true, nil
 }
 
 func ensureHealth(h *pb.AgentHealth) *pb.AgentHealth {
@@ -141,9 +161,8 @@ func (s *Spool) Ack(seqs []uint64) error {
 		return nil
 	}
 	return s.db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketPending)
 		for _, q := range seqs {
-			if err := b.Delete(binary.BigEndian.AppendUint64(nil, q)); err != nil {
+			if _, err := remove(tx, q); err != nil {
 				return err
 			}
 		}
@@ -156,7 +175,7 @@ func (s *Spool) Ack(seqs []uint64) error {
 func (s *Spool) Drop(seq uint64) error {
 	return s.db.Update(func(tx *bolt.Tx) error {
 		meta := tx.Bucket(bucketMeta)
-		if err := tx.Bucket(bucketPending).Delete(binary.BigEndian.AppendUint64(nil, seq)); err != nil {
+		if ok, err := remove(tx, seq); err != nil || !ok {
 			return err
 		}
 		return putU64(meta, keyDropped, getU64(meta, keyDropped)+1)
@@ -176,7 +195,7 @@ func (s *Spool) Stats() (Stats, error) {
 	var st Stats
 	err := s.db.View(func(tx *bolt.Tx) error {
 		meta := tx.Bucket(bucketMeta)
-		st = Stats{Pending: tx.Bucket(bucketPending).Stats().KeyN, Dropped: getU64(meta, keyDropped),
+		st = Stats{Pending: int(getU64(meta, keyPending)), Dropped: getU64(meta, keyDropped),
 			NextSeq: getU64(meta, keyNextSeq), Restarts: getU64(meta, keyRestarts)}
 		return nil
 	})

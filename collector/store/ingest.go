@@ -7,7 +7,6 @@ import (
 	"log/slog"
 
 	bolt "go.etcd.io/bbolt"
-	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
@@ -192,4 +191,3 @@ func reportIndexKey(deviceID string, seq uint64) []byte {
 	return binary.BigEndian.AppendUint64(k, seq)
 }
 
-func clone[T proto.Message](m T) T { return proto.Clone(m).(T) }

@@ -21,6 +21,7 @@ type Collector struct {
 	*server.Server
 	Data  string
 	Admin pb.AdminServiceClient
+	cfg   server.Config
 	done  chan error
 }
 
@@ -40,12 +41,8 @@ func Start(t testing.TB, mutate func(*server.Config)) *Collector {
 	if mutate != nil {
 		mutate(&cfg)
 	}
-	srv, err := server.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := &Collector{Server: srv, Data: data, done: make(chan error, 1)}
-	go func() { c.done <- srv.Serve() }()
+	c := &Collector{Data: data, cfg: cfg}
+	c.serve(t)
 	admin, closeAdmin, err := adminconn.Dial(adminconn.Options{Data: data})
 	if err != nil {
 		t.Fatal(err)
@@ -56,6 +53,25 @@ func Start(t testing.TB, mutate func(*server.Config)) *Collector {
 		c.Stop()
 	})
 	return c
+}
+
+func (c *Collector) serve(t testing.TB) {
+	t.Helper()
+	srv, err := server.New(c.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Server = srv
+	c.done = make(chan error, 1)
+	go func() { c.done <- srv.Serve() }()
+}
+
+// Restart starts the stopped collector again on the same data dir and
+// address.
+func (c *Collector) Restart(t testing.TB) {
+	t.Helper()
+	c.cfg.Listen = c.Server.Addr()
+	c.serve(t)
 }
 
 // Stop stops the collector (idempotent).

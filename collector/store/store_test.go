@@ -1,0 +1,218 @@
+package store
+
+import (
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
+)
+
+func openTest(t *testing.T, dir string, analyze AnalyzeFunc) *Store {
+	t.Helper()
+	s, err := Open(dir, Options{Analyze: analyze})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func addDevice(t *testing.T, s *Store, id string) {
+	t.Helper()
+	if err := s.Update(func(tx *Tx) error {
+		if err := tx.PutHire(&pb.Hire{Id: "h-" + id, Name: "N"}); err != nil {
+			return err
+		}
+		return tx.PutDevice(&pb.Device{Id: id, HireId: "h-" + id})
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func stored(dev string, seq uint64, at time.Time) *pb.StoredReport {
+	return &pb.StoredReport{Report: &pb.Report{Seq: seq, CollectedAt: timestamppb.New(at),
+		Host: &pb.Host{Hostname: fmt.Sprintf("%s-host", dev)}}, ReceivedAt: timestamppb.New(at), PublicIp: "203.0.113.9"}
+}
+
+func TestIngestDedupeAndReopen(t *testing.T) {
+	dir := t.TempDir()
+	s := openTest(t, dir, nil)
+	addDevice(t, s, "d-1")
+	t0 := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+	res, err := s.Ingest("d-1", []*pb.StoredReport{stored("d-1", 1, t0), stored("d-1", 2, t0.Add(time.Minute)), stored("d-1", 2, t0.Add(time.Minute))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Acknowledged) != 3 || len(res.Duplicates) != 1 || res.Duplicates[0] != 2 {
+		t.Fatalf("result %+v: want 3 acknowledged, seq 2 once a duplicate", res)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Everything acknowledged is there after a reopen, and a replay is a duplicate.
+	s = openTest(t, dir, nil)
+	defer s.Close()
+	res, err = s.Ingest("d-1", []*pb.StoredReport{stored("d-1", 1, t0)})
+	if err != nil || len(res.Duplicates) != 1 {
+		t.Fatalf("replay after reopen: %+v %v", res, err)
+	}
+	var reports []*pb.StoredReport
+	var dev *pb.Device
+	if err := s.View(func(tx *Tx) error {
+		var err error
+		if reports, err = tx.Reports("d-1", 10); err != nil {
+			return err
+		}
+		dev, err = tx.Device("d-1")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(reports) != 2 || reports[0].GetReport().GetSeq() != 2 || reports[1].GetReport().GetSeq() != 1 {
+		t.Fatalf("reports newest first: got %d, seqs %v", len(reports), seqs(reports))
+	}
+	if reports[0].GetDeviceId() != "d-1" || reports[0].GetPublicIp() != "203.0.113.9" {
+		t.Errorf("stored report lost fields: %v", reports[0])
+	}
+	if dev.GetReports() != 2 || dev.GetLastSeq() != 2 || dev.GetHostname() != "d-1-host" {
+		t.Errorf("device record %v", dev)
+	}
+}
+
+func seqs(rs []*pb.StoredReport) []uint64 {
+	var out []uint64
+	for _, r := range rs {
+		out = append(out, r.GetReport().GetSeq())
+	}
+	return out
+}
+
+func TestReportsDoNotMixDevices(t *testing.T) {
+	s := openTest(t, t.TempDir(), nil)
+	defer s.Close()
+	// "d-1" is a prefix of "d-10": the index must keep them apart.
+	for _, d := range []string{"d-1", "d-10", "d-2"} {
+		addDevice(t, s, d)
+		for q := uint64(1); q <= 3; q++ {
+			if _, err := s.Ingest(d, []*pb.StoredReport{stored(d, q, time.Now())}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := s.View(func(tx *Tx) error {
+		for _, d := range []string{"d-1", "d-10", "d-2"} {
+			rs, err := tx.Reports(d, 100)
+			if err != nil {
+				return err
+			}
+			if len(rs) != 3 {
+				t.Errorf("%s: %d reports, want 3", d, len(rs))
+			}
+			for _, r := range rs {
+				if r.GetDeviceId() != d {
+					t.Errorf("%s: got a report of %s", d, r.GetDeviceId())
+				}
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestIngestUnknownDeviceFailsBatchOnly(t *testing.T) {
+	s := openTest(t, t.TempDir(), nil)
+	defer s.Close()
+	if _, err := s.Ingest("d-missing", []*pb.StoredReport{stored("d-missing", 1, time.Now())}); err == nil {
+		t.Fatal("ingest for a device that does not exist succeeded")
+	}
+	addDevice(t, s, "d-ok")
+	if _, err := s.Ingest("d-ok", []*pb.StoredReport{stored("d-ok", 1, time.Now())}); err != nil {
+		t.Fatalf("store unusable after a failed batch: %v", err)
+	}
+}
+
+// Concurrent writers share transactions; each gets exactly its own result.
+func TestConcurrentIngestBatches(t *testing.T) {
+	s := openTest(t, t.TempDir(), nil)
+	const devices, per = 20, 25
+	for i := range devices {
+		addDevice(t, s, fmt.Sprintf("d-%02d", i))
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, devices*per)
+	for i := range devices {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			id := fmt.Sprintf("d-%02d", i)
+			for q := uint64(1); q <= per; q++ {
+				res, err := s.Ingest(id, []*pb.StoredReport{stored(id, q, time.Now())})
+				if err != nil {
+					errs <- err
+					return
+				}
+				if len(res.Acknowledged) != 1 || res.Acknowledged[0] != q {
+					errs <- fmt.Errorf("%s seq %d: result %+v", id, q, res)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	n := 0
+	s.View(func(tx *Tx) error { n = tx.ReportCount(); return nil })
+	if n != devices*per {
+		t.Fatalf("%d reports stored, want %d", n, devices*per)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Ingest("d-00", nil); err != ErrClosed {
+		t.Fatalf("ingest after close: %v, want ErrClosed", err)
+	}
+}
+
+func TestStoredReportsAreCompact(t *testing.T) {
+	c := newCodec()
+	sr := stored("d-1", 1, time.Now())
+	for i := range 8 {
+		sr.Report.Network = &pb.Network{}
+		sr.Report.Network.Interfaces = append(sr.Report.Network.Interfaces, &pb.Interface{
+			Name: fmt.Sprintf("en%d", i), Mac: "a4:83:e7:00:00:01", Addresses: []string{"192.168.1.10/24", "fe80::1/64"}, Kind: "wifi"})
+	}
+	v, err := c.encode(sr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := c.decode(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if back.GetReport().GetSeq() != 1 || len(back.GetReport().GetNetwork().GetInterfaces()) != 1 {
+		t.Fatalf("round trip lost data: %v", back)
+	}
+	if len(v) > 1024 {
+		t.Errorf("encoded report is %d bytes; values over 1 KB waste bbolt pages", len(v))
+	}
+}
+
+func TestLockedStoreSaysWhy(t *testing.T) {
+	dir := t.TempDir()
+	s := openTest(t, dir, nil)
+	defer s.Close()
+	_, err := Open(dir, Options{})
+	if err == nil {
+		t.Fatal("second open of a locked store succeeded")
+	}
+	if want := "locked by another process"; !strings.Contains(err.Error(), want) {
+		t.Fatalf("error %q does not say %q", err, want)
+	}
+}
