@@ -190,4 +190,3 @@ func reportIndexKey(deviceID string, seq uint64) []byte {
 	k = append(k, 0)
 	return binary.BigEndian.AppendUint64(k, seq)
 }
-
