@@ -13,12 +13,12 @@ func TestDNSServers(t *testing.T) {
 	writeFiles(t, stubOnly, map[string]string{"etc/resolv.conf": "nameserver 127.0.0.53\noptions edns0 trust-ad\n"})
 	emptyUpstream := t.TempDir()
 	writeFiles(t, emptyUpstream, map[string]string{
-		"etc/resolv.conf":                  "nameserver 127.0.0.53\n",
+		"etc/resolv.conf":                 "nameserver 127.0.0.53\n",
 		"run/systemd/resolve/resolv.conf": "# no uplink yet\n",
 	})
 	stubAndOther := t.TempDir()
 	writeFiles(t, stubAndOther, map[string]string{
-		"etc/resolv.conf":                  "nameserver 127.0.0.53\nnameserver 10.0.0.1\n",
+		"etc/resolv.conf":                 "nameserver 127.0.0.53\nnameserver 10.0.0.1\n",
 		"run/systemd/resolve/resolv.conf": "nameserver 192.168.1.1\n",
 	})
 	noServer := t.TempDir()

@@ -5,6 +5,7 @@ package main
 import (
 	"fmt"
 	"os"
+	_ "time/tzdata" // Windows has no zoneinfo: embed it so offsets agree everywhere
 
 	"github.com/spf13/cobra"
 
