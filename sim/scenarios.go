@@ -16,20 +16,20 @@ type home struct {
 }
 
 var homes = []home{
-	{"Austin, TX, US", "America/Chicago", "70.112.0.0/16"},
-	{"Seattle, WA, US", "America/Los_Angeles", "73.53.0.0/16"},
-	{"Chicago, IL, US", "America/Chicago", "98.226.0.0/16"},
-	{"Denver, CO, US", "America/Denver", "67.176.0.0/16"},
-	{"New York, NY, US", "America/New_York", "72.229.0.0/16"},
-	{"Raleigh, NC, US", "America/New_York", "174.109.0.0/16"},
-	{"Atlanta, GA, US", "America/New_York", "73.207.0.0/16"},
+	{"Austin, TX, US", "America/Chicago", "70.112.1.0/24"},
+	{"Seattle, WA, US", "America/Los_Angeles", "73.53.1.0/24"},
+	{"Chicago, IL, US", "America/Chicago", "98.226.19.0/24"},
+	{"Denver, CO, US", "America/Denver", "67.176.1.0/24"},
+	{"New York, NY, US", "America/New_York", "72.229.1.0/24"},
+	{"Raleigh, NC, US", "America/New_York", "174.109.17.0/24"},
+	{"Atlanta, GA, US", "America/New_York", "73.207.1.0/24"},
 }
 
 const (
-	farmPrefix       = "68.2.0.0/16"     // Phoenix, AZ
-	vpnPrefix        = "146.70.0.0/16"   // M247, Amsterdam
-	controllerPrefix = "113.224.0.0/12"  // China Unicom, Shenyang
-	pyongyangPrefix  = "175.45.176.0/22" // Pyongyang
+	farmPrefix       = "68.2.1.0/24"     // Phoenix, AZ
+	vpnPrefix        = "146.70.35.0/24"  // M247, Amsterdam
+	controllerPrefix = "113.224.1.0/24"  // China Unicom, Shenyang
+	pyongyangPrefix  = "175.45.177.0/24" // Pyongyang
 )
 
 var firstNames = []string{"Alex", "Jordan", "Taylor", "Morgan", "Casey", "Riley", "Jamie", "Avery", "Quinn", "Drew",

@@ -1,0 +1,108 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/farmwatch/farmwatch/internal/testcollector"
+	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
+)
+
+// runCLI runs the farmwatch command in-process against a collector.
+func runCLI(t *testing.T, data string, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
+	root := newRoot()
+	var out, errb bytes.Buffer
+	root.SetOut(&out)
+	root.SetErr(&errb)
+	root.SetArgs(append([]string{"--data", data}, args...))
+	err = root.ExecuteContext(context.Background())
+	return out.String(), errb.String(), err
+}
+
+func TestHiresImportAllOrNothing(t *testing.T) {
+	c := testcollector.Start(t, nil)
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.csv")
+	os.WriteFile(bad, []byte("id,name,claimed_home\nh1,Ana,\"Austin, TX, US\"\nh2,,\"Austin, TX, US\"\nh3,Cy,\"Atlantis, ZZ, QQ\"\n"), 0o644)
+	_, stderr, err := runCLI(t, c.Data, "hires", "import", bad)
+	if err == nil || !strings.Contains(err.Error(), "2 row(s) with errors") || !strings.Contains(err.Error(), "nothing was imported") {
+		t.Fatalf("import of a bad file: %v", err)
+	}
+	for _, want := range []string{"bad.csv:line 3: name: missing", "bad.csv:line 4: claimed_home"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr)
+		}
+	}
+	list, _ := c.Admin.ListHires(context.Background(), &pb.ListHiresRequest{})
+	if len(list.GetHires()) != 0 {
+		t.Fatalf("%d hires stored after a refused import", len(list.GetHires()))
+	}
+
+	good := filepath.Join(dir, "good.csv")
+	os.WriteFile(good, []byte("id,name,claimed_home,start_date\nh1,Ana,\"Austin, TX, US\",2026-12-01\nh2,Bo,\"Toronto, ON, CA\",\n"), 0o644)
+	stdout, _, err := runCLI(t, c.Data, "hires", "import", good)
+	if err != nil || !strings.Contains(stdout, "imported 2 hires") {
+		t.Fatalf("import: %v\n%s", err, stdout)
+	}
+	stdout, _, err = runCLI(t, c.Data, "hires", "list", "--output", "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Hires []struct {
+			ID   string `json:"id"`
+			Home struct {
+				TimeZone string `json:"time_zone"`
+			} `json:"home"`
+		} `json:"hires"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &doc); err != nil {
+		t.Fatalf("hires list --output json is not JSON: %v\n%s", err, stdout)
+	}
+	if len(doc.Hires) != 2 || doc.Hires[1].Home.TimeZone != "America/Toronto" {
+		t.Fatalf("json hires: %+v", doc)
+	}
+}
+
+func TestTokensAndListsThroughCLI(t *testing.T) {
+	c := testcollector.Start(t, nil)
+	if _, _, err := runCLI(t, c.Data, "hires", "add", "--id", "h1", "--name", "Ana Lee", "--claimed-home", "Seattle, WA, US"); err != nil {
+		t.Fatal(err)
+	}
+	stdout, stderr, err := runCLI(t, c.Data, "tokens", "create", "--hire", "h1")
+	if err != nil || !strings.HasPrefix(stdout, "fwt_") || !strings.Contains(stderr, "shown only once") {
+		t.Fatalf("tokens create: %v %q %q", err, stdout, stderr)
+	}
+	if _, _, err := runCLI(t, c.Data, "tokens", "create", "--hire", "nobody"); err == nil || !strings.Contains(err.Error(), `hire "nobody" does not exist`) {
+		t.Fatalf("token for a missing hire: %v", err)
+	}
+	for _, args := range [][]string{{"devices", "list"}, {"alerts", "list"}, {"alerts", "list", "--status", "open", "--min-score", "0.5"}, {"hires", "show", "h1"}} {
+		for _, o := range []string{"table", "json"} {
+			if _, _, err := runCLI(t, c.Data, append(args, "--output", o)...); err != nil {
+				t.Errorf("%v --output %s: %v", args, o, err)
+			}
+		}
+	}
+	if _, _, err := runCLI(t, c.Data, "alerts", "list", "--output", "yaml"); err == nil || !strings.Contains(err.Error(), "want table or json") {
+		t.Errorf("bad --output: %v", err)
+	}
+	if _, _, err := runCLI(t, c.Data, "alerts", "list", "--status", "closed"); err == nil || !strings.Contains(err.Error(), "want open, acknowledged or resolved") {
+		t.Errorf("bad --status: %v", err)
+	}
+	if _, _, err := runCLI(t, c.Data, "alerts", "show", "A-999999"); err == nil || !strings.Contains(err.Error(), "not found") {
+		t.Errorf("missing alert: %v", err)
+	}
+}
+
+func TestCLIWithoutCollectorSaysWhatToDo(t *testing.T) {
+	_, _, err := runCLI(t, t.TempDir(), "alerts", "list")
+	if err == nil || !strings.Contains(err.Error(), "give --server HOST:PORT, or --data DIR of a running collector") {
+		t.Fatalf("error %v", err)
+	}
+}
