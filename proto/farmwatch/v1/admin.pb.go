@@ -561,6 +561,7 @@ type Device struct {
 	Reports       uint64                 `protobuf:"varint,12,opt,name=reports,proto3" json:"reports,omitempty"`
 	Score         float64                `protobuf:"fixed64,13,opt,name=score,proto3" json:"score,omitempty"`
 	OpenAlerts    uint32                 `protobuf:"varint,14,opt,name=open_alerts,json=openAlerts,proto3" json:"open_alerts,omitempty"`
+	ClusterId     string                 `protobuf:"bytes,15,opt,name=cluster_id,json=clusterId,proto3" json:"cluster_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -691,6 +692,13 @@ func (x *Device) GetOpenAlerts() uint32 {
 		return x.OpenAlerts
 	}
 	return 0
+}
+
+func (x *Device) GetClusterId() string {
+	if x != nil {
+		return x.ClusterId
+	}
+	return ""
 }
 
 type ListDevicesRequest struct {
@@ -831,6 +839,8 @@ type DeviceDetail struct {
 	Hire          *Hire                  `protobuf:"bytes,2,opt,name=hire,proto3" json:"hire,omitempty"`
 	RecentReports []*StoredReport        `protobuf:"bytes,3,rep,name=recent_reports,json=recentReports,proto3" json:"recent_reports,omitempty"`
 	Alerts        []*Alert               `protobuf:"bytes,4,rep,name=alerts,proto3" json:"alerts,omitempty"`
+	// The evidence behind the device's current score.
+	Evidence      []*Evidence `protobuf:"bytes,5,rep,name=evidence,proto3" json:"evidence,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -889,6 +899,13 @@ func (x *DeviceDetail) GetRecentReports() []*StoredReport {
 func (x *DeviceDetail) GetAlerts() []*Alert {
 	if x != nil {
 		return x.Alerts
+	}
+	return nil
+}
+
+func (x *DeviceDetail) GetEvidence() []*Evidence {
+	if x != nil {
+		return x.Evidence
 	}
 	return nil
 }
@@ -1360,6 +1377,13 @@ type Alert struct {
 	CreatedAt     *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
 	UpdatedAt     *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
 	MemberDevices []string               `protobuf:"bytes,11,rep,name=member_devices,json=memberDevices,proto3" json:"member_devices,omitempty"`
+	ClusterId     string                 `protobuf:"bytes,12,opt,name=cluster_id,json=clusterId,proto3" json:"cluster_id,omitempty"`
+	// Set when resolved: confirmed or false-positive.
+	Verdict       string                 `protobuf:"bytes,13,opt,name=verdict,proto3" json:"verdict,omitempty"`
+	Note          string                 `protobuf:"bytes,14,opt,name=note,proto3" json:"note,omitempty"`
+	ResolvedBy    string                 `protobuf:"bytes,15,opt,name=resolved_by,json=resolvedBy,proto3" json:"resolved_by,omitempty"`
+	ResolvedAt    *timestamppb.Timestamp `protobuf:"bytes,16,opt,name=resolved_at,json=resolvedAt,proto3" json:"resolved_at,omitempty"`
+	MemberHires   []string               `protobuf:"bytes,17,rep,name=member_hires,json=memberHires,proto3" json:"member_hires,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1471,6 +1495,1063 @@ func (x *Alert) GetMemberDevices() []string {
 	return nil
 }
 
+func (x *Alert) GetClusterId() string {
+	if x != nil {
+		return x.ClusterId
+	}
+	return ""
+}
+
+func (x *Alert) GetVerdict() string {
+	if x != nil {
+		return x.Verdict
+	}
+	return ""
+}
+
+func (x *Alert) GetNote() string {
+	if x != nil {
+		return x.Note
+	}
+	return ""
+}
+
+func (x *Alert) GetResolvedBy() string {
+	if x != nil {
+		return x.ResolvedBy
+	}
+	return ""
+}
+
+func (x *Alert) GetResolvedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ResolvedAt
+	}
+	return nil
+}
+
+func (x *Alert) GetMemberHires() []string {
+	if x != nil {
+		return x.MemberHires
+	}
+	return nil
+}
+
+type AckAlertRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Note          string                 `protobuf:"bytes,2,opt,name=note,proto3" json:"note,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AckAlertRequest) Reset() {
+	*x = AckAlertRequest{}
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AckAlertRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AckAlertRequest) ProtoMessage() {}
+
+func (x *AckAlertRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AckAlertRequest.ProtoReflect.Descriptor instead.
+func (*AckAlertRequest) Descriptor() ([]byte, []int) {
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *AckAlertRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *AckAlertRequest) GetNote() string {
+	if x != nil {
+		return x.Note
+	}
+	return ""
+}
+
+type ResolveAlertRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Verdict       string                 `protobuf:"bytes,2,opt,name=verdict,proto3" json:"verdict,omitempty"` // confirmed, false-positive
+	Note          string                 `protobuf:"bytes,3,opt,name=note,proto3" json:"note,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResolveAlertRequest) Reset() {
+	*x = ResolveAlertRequest{}
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResolveAlertRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResolveAlertRequest) ProtoMessage() {}
+
+func (x *ResolveAlertRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResolveAlertRequest.ProtoReflect.Descriptor instead.
+func (*ResolveAlertRequest) Descriptor() ([]byte, []int) {
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *ResolveAlertRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *ResolveAlertRequest) GetVerdict() string {
+	if x != nil {
+		return x.Verdict
+	}
+	return ""
+}
+
+func (x *ResolveAlertRequest) GetNote() string {
+	if x != nil {
+		return x.Note
+	}
+	return ""
+}
+
+// One change in the audit trail.
+type AuditEntry struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	At            *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=at,proto3" json:"at,omitempty"`
+	Actor         string                 `protobuf:"bytes,2,opt,name=actor,proto3" json:"actor,omitempty"`     // admin certificate name
+	Action        string                 `protobuf:"bytes,3,opt,name=action,proto3" json:"action,omitempty"`   // alert.ack, alert.resolve, hire.add, hire.update, token.create, config.apply
+	Subject       string                 `protobuf:"bytes,4,opt,name=subject,proto3" json:"subject,omitempty"` // alert, hire or config id
+	Detail        string                 `protobuf:"bytes,5,opt,name=detail,proto3" json:"detail,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AuditEntry) Reset() {
+	*x = AuditEntry{}
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AuditEntry) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AuditEntry) ProtoMessage() {}
+
+func (x *AuditEntry) ProtoReflect() protoreflect.Message {
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AuditEntry.ProtoReflect.Descriptor instead.
+func (*AuditEntry) Descriptor() ([]byte, []int) {
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *AuditEntry) GetAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.At
+	}
+	return nil
+}
+
+func (x *AuditEntry) GetActor() string {
+	if x != nil {
+		return x.Actor
+	}
+	return ""
+}
+
+func (x *AuditEntry) GetAction() string {
+	if x != nil {
+		return x.Action
+	}
+	return ""
+}
+
+func (x *AuditEntry) GetSubject() string {
+	if x != nil {
+		return x.Subject
+	}
+	return ""
+}
+
+func (x *AuditEntry) GetDetail() string {
+	if x != nil {
+		return x.Detail
+	}
+	return ""
+}
+
+type ListAuditRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Subject       string                 `protobuf:"bytes,1,opt,name=subject,proto3" json:"subject,omitempty"` // empty for all
+	Limit         uint32                 `protobuf:"varint,2,opt,name=limit,proto3" json:"limit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListAuditRequest) Reset() {
+	*x = ListAuditRequest{}
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListAuditRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListAuditRequest) ProtoMessage() {}
+
+func (x *ListAuditRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListAuditRequest.ProtoReflect.Descriptor instead.
+func (*ListAuditRequest) Descriptor() ([]byte, []int) {
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *ListAuditRequest) GetSubject() string {
+	if x != nil {
+		return x.Subject
+	}
+	return ""
+}
+
+func (x *ListAuditRequest) GetLimit() uint32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+type ListAuditResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Entries       []*AuditEntry          `protobuf:"bytes,1,rep,name=entries,proto3" json:"entries,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListAuditResponse) Reset() {
+	*x = ListAuditResponse{}
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListAuditResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListAuditResponse) ProtoMessage() {}
+
+func (x *ListAuditResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListAuditResponse.ProtoReflect.Descriptor instead.
+func (*ListAuditResponse) Descriptor() ([]byte, []int) {
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *ListAuditResponse) GetEntries() []*AuditEntry {
+	if x != nil {
+		return x.Entries
+	}
+	return nil
+}
+
+type UpdateHireRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Hire          *Hire                  `protobuf:"bytes,1,opt,name=hire,proto3" json:"hire,omitempty"` // id selects the hire; the other fields replace the record
+	Note          string                 `protobuf:"bytes,2,opt,name=note,proto3" json:"note,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateHireRequest) Reset() {
+	*x = UpdateHireRequest{}
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateHireRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateHireRequest) ProtoMessage() {}
+
+func (x *UpdateHireRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateHireRequest.ProtoReflect.Descriptor instead.
+func (*UpdateHireRequest) Descriptor() ([]byte, []int) {
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *UpdateHireRequest) GetHire() *Hire {
+	if x != nil {
+		return x.Hire
+	}
+	return nil
+}
+
+func (x *UpdateHireRequest) GetNote() string {
+	if x != nil {
+		return x.Note
+	}
+	return ""
+}
+
+type ClusterMember struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	DeviceId    string                 `protobuf:"bytes,1,opt,name=device_id,json=deviceId,proto3" json:"device_id,omitempty"`
+	HireId      string                 `protobuf:"bytes,2,opt,name=hire_id,json=hireId,proto3" json:"hire_id,omitempty"`
+	HireName    string                 `protobuf:"bytes,3,opt,name=hire_name,json=hireName,proto3" json:"hire_name,omitempty"`
+	ClaimedHome string                 `protobuf:"bytes,4,opt,name=claimed_home,json=claimedHome,proto3" json:"claimed_home,omitempty"`
+	// Distance from the claimed home to where the cluster is observed.
+	DistanceKm    float64                `protobuf:"fixed64,5,opt,name=distance_km,json=distanceKm,proto3" json:"distance_km,omitempty"`
+	Hostname      string                 `protobuf:"bytes,6,opt,name=hostname,proto3" json:"hostname,omitempty"`
+	JoinedAt      *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=joined_at,json=joinedAt,proto3" json:"joined_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ClusterMember) Reset() {
+	*x = ClusterMember{}
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ClusterMember) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ClusterMember) ProtoMessage() {}
+
+func (x *ClusterMember) ProtoReflect() protoreflect.Message {
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ClusterMember.ProtoReflect.Descriptor instead.
+func (*ClusterMember) Descriptor() ([]byte, []int) {
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *ClusterMember) GetDeviceId() string {
+	if x != nil {
+		return x.DeviceId
+	}
+	return ""
+}
+
+func (x *ClusterMember) GetHireId() string {
+	if x != nil {
+		return x.HireId
+	}
+	return ""
+}
+
+func (x *ClusterMember) GetHireName() string {
+	if x != nil {
+		return x.HireName
+	}
+	return ""
+}
+
+func (x *ClusterMember) GetClaimedHome() string {
+	if x != nil {
+		return x.ClaimedHome
+	}
+	return ""
+}
+
+func (x *ClusterMember) GetDistanceKm() float64 {
+	if x != nil {
+		return x.DistanceKm
+	}
+	return 0
+}
+
+func (x *ClusterMember) GetHostname() string {
+	if x != nil {
+		return x.Hostname
+	}
+	return ""
+}
+
+func (x *ClusterMember) GetJoinedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.JoinedAt
+	}
+	return nil
+}
+
+type SharedFingerprint struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Kind          string                 `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"` // gateway_mac, bssid, public_ip, nearby_bssid
+	Value         string                 `protobuf:"bytes,2,opt,name=value,proto3" json:"value,omitempty"`
+	DeviceIds     []string               `protobuf:"bytes,3,rep,name=device_ids,json=deviceIds,proto3" json:"device_ids,omitempty"`
+	Strength      string                 `protobuf:"bytes,4,opt,name=strength,proto3" json:"strength,omitempty"` // strong, weak
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SharedFingerprint) Reset() {
+	*x = SharedFingerprint{}
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SharedFingerprint) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SharedFingerprint) ProtoMessage() {}
+
+func (x *SharedFingerprint) ProtoReflect() protoreflect.Message {
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SharedFingerprint.ProtoReflect.Descriptor instead.
+func (*SharedFingerprint) Descriptor() ([]byte, []int) {
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *SharedFingerprint) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *SharedFingerprint) GetValue() string {
+	if x != nil {
+		return x.Value
+	}
+	return ""
+}
+
+func (x *SharedFingerprint) GetDeviceIds() []string {
+	if x != nil {
+		return x.DeviceIds
+	}
+	return nil
+}
+
+func (x *SharedFingerprint) GetStrength() string {
+	if x != nil {
+		return x.Strength
+	}
+	return ""
+}
+
+type Cluster struct {
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	Id           string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Members      []*ClusterMember       `protobuf:"bytes,2,rep,name=members,proto3" json:"members,omitempty"`
+	Fingerprints []*SharedFingerprint   `protobuf:"bytes,3,rep,name=fingerprints,proto3" json:"fingerprints,omitempty"`
+	// Where the cluster is: the newest located public IP among its members.
+	ObservedPlace     string                 `protobuf:"bytes,4,opt,name=observed_place,json=observedPlace,proto3" json:"observed_place,omitempty"`
+	ObservedLatitude  float64                `protobuf:"fixed64,5,opt,name=observed_latitude,json=observedLatitude,proto3" json:"observed_latitude,omitempty"`
+	ObservedLongitude float64                `protobuf:"fixed64,6,opt,name=observed_longitude,json=observedLongitude,proto3" json:"observed_longitude,omitempty"`
+	Farm              bool                   `protobuf:"varint,7,opt,name=farm,proto3" json:"farm,omitempty"`
+	Reason            string                 `protobuf:"bytes,8,opt,name=reason,proto3" json:"reason,omitempty"`
+	CreatedAt         *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	UpdatedAt         *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
+	AlertId           string                 `protobuf:"bytes,11,opt,name=alert_id,json=alertId,proto3" json:"alert_id,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *Cluster) Reset() {
+	*x = Cluster{}
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Cluster) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Cluster) ProtoMessage() {}
+
+func (x *Cluster) ProtoReflect() protoreflect.Message {
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Cluster.ProtoReflect.Descriptor instead.
+func (*Cluster) Descriptor() ([]byte, []int) {
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *Cluster) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *Cluster) GetMembers() []*ClusterMember {
+	if x != nil {
+		return x.Members
+	}
+	return nil
+}
+
+func (x *Cluster) GetFingerprints() []*SharedFingerprint {
+	if x != nil {
+		return x.Fingerprints
+	}
+	return nil
+}
+
+func (x *Cluster) GetObservedPlace() string {
+	if x != nil {
+		return x.ObservedPlace
+	}
+	return ""
+}
+
+func (x *Cluster) GetObservedLatitude() float64 {
+	if x != nil {
+		return x.ObservedLatitude
+	}
+	return 0
+}
+
+func (x *Cluster) GetObservedLongitude() float64 {
+	if x != nil {
+		return x.ObservedLongitude
+	}
+	return 0
+}
+
+func (x *Cluster) GetFarm() bool {
+	if x != nil {
+		return x.Farm
+	}
+	return false
+}
+
+func (x *Cluster) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *Cluster) GetCreatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedAt
+	}
+	return nil
+}
+
+func (x *Cluster) GetUpdatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UpdatedAt
+	}
+	return nil
+}
+
+func (x *Cluster) GetAlertId() string {
+	if x != nil {
+		return x.AlertId
+	}
+	return ""
+}
+
+type ListClustersRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	FarmsOnly     bool                   `protobuf:"varint,1,opt,name=farms_only,json=farmsOnly,proto3" json:"farms_only,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListClustersRequest) Reset() {
+	*x = ListClustersRequest{}
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListClustersRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListClustersRequest) ProtoMessage() {}
+
+func (x *ListClustersRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListClustersRequest.ProtoReflect.Descriptor instead.
+func (*ListClustersRequest) Descriptor() ([]byte, []int) {
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *ListClustersRequest) GetFarmsOnly() bool {
+	if x != nil {
+		return x.FarmsOnly
+	}
+	return false
+}
+
+type ListClustersResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Clusters      []*Cluster             `protobuf:"bytes,1,rep,name=clusters,proto3" json:"clusters,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListClustersResponse) Reset() {
+	*x = ListClustersResponse{}
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListClustersResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListClustersResponse) ProtoMessage() {}
+
+func (x *ListClustersResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListClustersResponse.ProtoReflect.Descriptor instead.
+func (*ListClustersResponse) Descriptor() ([]byte, []int) {
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *ListClustersResponse) GetClusters() []*Cluster {
+	if x != nil {
+		return x.Clusters
+	}
+	return nil
+}
+
+type GetClusterRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetClusterRequest) Reset() {
+	*x = GetClusterRequest{}
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetClusterRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetClusterRequest) ProtoMessage() {}
+
+func (x *GetClusterRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetClusterRequest.ProtoReflect.Descriptor instead.
+func (*GetClusterRequest) Descriptor() ([]byte, []int) {
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *GetClusterRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+type FitModelRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Apply         bool                   `protobuf:"varint,1,opt,name=apply,proto3" json:"apply,omitempty"`
+	L2            float64                `protobuf:"fixed64,2,opt,name=l2,proto3" json:"l2,omitempty"` // regularisation strength; 0 means the default
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FitModelRequest) Reset() {
+	*x = FitModelRequest{}
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FitModelRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FitModelRequest) ProtoMessage() {}
+
+func (x *FitModelRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FitModelRequest.ProtoReflect.Descriptor instead.
+func (*FitModelRequest) Descriptor() ([]byte, []int) {
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *FitModelRequest) GetApply() bool {
+	if x != nil {
+		return x.Apply
+	}
+	return false
+}
+
+func (x *FitModelRequest) GetL2() float64 {
+	if x != nil {
+		return x.L2
+	}
+	return 0
+}
+
+type RuleWeight struct {
+	state              protoimpl.MessageState `protogen:"open.v1"`
+	Rule               string                 `protobuf:"bytes,1,opt,name=rule,proto3" json:"rule,omitempty"`
+	OldWeight          float64                `protobuf:"fixed64,2,opt,name=old_weight,json=oldWeight,proto3" json:"old_weight,omitempty"`
+	NewWeight          float64                `protobuf:"fixed64,3,opt,name=new_weight,json=newWeight,proto3" json:"new_weight,omitempty"`
+	FiredConfirmed     uint32                 `protobuf:"varint,4,opt,name=fired_confirmed,json=firedConfirmed,proto3" json:"fired_confirmed,omitempty"`
+	FiredFalsePositive uint32                 `protobuf:"varint,5,opt,name=fired_false_positive,json=firedFalsePositive,proto3" json:"fired_false_positive,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
+}
+
+func (x *RuleWeight) Reset() {
+	*x = RuleWeight{}
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RuleWeight) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RuleWeight) ProtoMessage() {}
+
+func (x *RuleWeight) ProtoReflect() protoreflect.Message {
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RuleWeight.ProtoReflect.Descriptor instead.
+func (*RuleWeight) Descriptor() ([]byte, []int) {
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *RuleWeight) GetRule() string {
+	if x != nil {
+		return x.Rule
+	}
+	return ""
+}
+
+func (x *RuleWeight) GetOldWeight() float64 {
+	if x != nil {
+		return x.OldWeight
+	}
+	return 0
+}
+
+func (x *RuleWeight) GetNewWeight() float64 {
+	if x != nil {
+		return x.NewWeight
+	}
+	return 0
+}
+
+func (x *RuleWeight) GetFiredConfirmed() uint32 {
+	if x != nil {
+		return x.FiredConfirmed
+	}
+	return 0
+}
+
+func (x *RuleWeight) GetFiredFalsePositive() uint32 {
+	if x != nil {
+		return x.FiredFalsePositive
+	}
+	return 0
+}
+
+type FitModelResponse struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	Weights        []*RuleWeight          `protobuf:"bytes,1,rep,name=weights,proto3" json:"weights,omitempty"`
+	OldPrior       float64                `protobuf:"fixed64,2,opt,name=old_prior,json=oldPrior,proto3" json:"old_prior,omitempty"`
+	NewPrior       float64                `protobuf:"fixed64,3,opt,name=new_prior,json=newPrior,proto3" json:"new_prior,omitempty"`
+	Confirmed      uint32                 `protobuf:"varint,4,opt,name=confirmed,proto3" json:"confirmed,omitempty"`
+	FalsePositives uint32                 `protobuf:"varint,5,opt,name=false_positives,json=falsePositives,proto3" json:"false_positives,omitempty"`
+	OldPrecision   float64                `protobuf:"fixed64,6,opt,name=old_precision,json=oldPrecision,proto3" json:"old_precision,omitempty"`
+	OldRecall      float64                `protobuf:"fixed64,7,opt,name=old_recall,json=oldRecall,proto3" json:"old_recall,omitempty"`
+	NewPrecision   float64                `protobuf:"fixed64,8,opt,name=new_precision,json=newPrecision,proto3" json:"new_precision,omitempty"`
+	NewRecall      float64                `protobuf:"fixed64,9,opt,name=new_recall,json=newRecall,proto3" json:"new_recall,omitempty"`
+	Applied        bool                   `protobuf:"varint,10,opt,name=applied,proto3" json:"applied,omitempty"`
+	ConfigPath     string                 `protobuf:"bytes,11,opt,name=config_path,json=configPath,proto3" json:"config_path,omitempty"`
+	Note           string                 `protobuf:"bytes,12,opt,name=note,proto3" json:"note,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *FitModelResponse) Reset() {
+	*x = FitModelResponse{}
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FitModelResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FitModelResponse) ProtoMessage() {}
+
+func (x *FitModelResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FitModelResponse.ProtoReflect.Descriptor instead.
+func (*FitModelResponse) Descriptor() ([]byte, []int) {
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *FitModelResponse) GetWeights() []*RuleWeight {
+	if x != nil {
+		return x.Weights
+	}
+	return nil
+}
+
+func (x *FitModelResponse) GetOldPrior() float64 {
+	if x != nil {
+		return x.OldPrior
+	}
+	return 0
+}
+
+func (x *FitModelResponse) GetNewPrior() float64 {
+	if x != nil {
+		return x.NewPrior
+	}
+	return 0
+}
+
+func (x *FitModelResponse) GetConfirmed() uint32 {
+	if x != nil {
+		return x.Confirmed
+	}
+	return 0
+}
+
+func (x *FitModelResponse) GetFalsePositives() uint32 {
+	if x != nil {
+		return x.FalsePositives
+	}
+	return 0
+}
+
+func (x *FitModelResponse) GetOldPrecision() float64 {
+	if x != nil {
+		return x.OldPrecision
+	}
+	return 0
+}
+
+func (x *FitModelResponse) GetOldRecall() float64 {
+	if x != nil {
+		return x.OldRecall
+	}
+	return 0
+}
+
+func (x *FitModelResponse) GetNewPrecision() float64 {
+	if x != nil {
+		return x.NewPrecision
+	}
+	return 0
+}
+
+func (x *FitModelResponse) GetNewRecall() float64 {
+	if x != nil {
+		return x.NewRecall
+	}
+	return 0
+}
+
+func (x *FitModelResponse) GetApplied() bool {
+	if x != nil {
+		return x.Applied
+	}
+	return false
+}
+
+func (x *FitModelResponse) GetConfigPath() string {
+	if x != nil {
+		return x.ConfigPath
+	}
+	return ""
+}
+
+func (x *FitModelResponse) GetNote() string {
+	if x != nil {
+		return x.Note
+	}
+	return ""
+}
+
 type ListAlertsRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Status        string                 `protobuf:"bytes,1,opt,name=status,proto3" json:"status,omitempty"` // empty for all
@@ -1482,7 +2563,7 @@ type ListAlertsRequest struct {
 
 func (x *ListAlertsRequest) Reset() {
 	*x = ListAlertsRequest{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[21]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1494,7 +2575,7 @@ func (x *ListAlertsRequest) String() string {
 func (*ListAlertsRequest) ProtoMessage() {}
 
 func (x *ListAlertsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[21]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1507,7 +2588,7 @@ func (x *ListAlertsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAlertsRequest.ProtoReflect.Descriptor instead.
 func (*ListAlertsRequest) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{21}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *ListAlertsRequest) GetStatus() string {
@@ -1540,7 +2621,7 @@ type ListAlertsResponse struct {
 
 func (x *ListAlertsResponse) Reset() {
 	*x = ListAlertsResponse{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[22]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1552,7 +2633,7 @@ func (x *ListAlertsResponse) String() string {
 func (*ListAlertsResponse) ProtoMessage() {}
 
 func (x *ListAlertsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[22]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1565,7 +2646,7 @@ func (x *ListAlertsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAlertsResponse.ProtoReflect.Descriptor instead.
 func (*ListAlertsResponse) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{22}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *ListAlertsResponse) GetAlerts() []*Alert {
@@ -1584,7 +2665,7 @@ type GetAlertRequest struct {
 
 func (x *GetAlertRequest) Reset() {
 	*x = GetAlertRequest{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[23]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1596,7 +2677,7 @@ func (x *GetAlertRequest) String() string {
 func (*GetAlertRequest) ProtoMessage() {}
 
 func (x *GetAlertRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[23]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1609,7 +2690,7 @@ func (x *GetAlertRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAlertRequest.ProtoReflect.Descriptor instead.
 func (*GetAlertRequest) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{23}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *GetAlertRequest) GetId() string {
@@ -1661,7 +2742,7 @@ const file_farmwatch_v1_admin_proto_rawDesc = "" +
 	"\x05token\x18\x01 \x01(\tR\x05token\x12\x17\n" +
 	"\ahire_id\x18\x02 \x01(\tR\x06hireId\x129\n" +
 	"\n" +
-	"expires_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\"\xca\x03\n" +
+	"expires_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\"\xe9\x03\n" +
 	"\x06Device\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x17\n" +
 	"\ahire_id\x18\x02 \x01(\tR\x06hireId\x12\x1a\n" +
@@ -1679,18 +2760,21 @@ const file_farmwatch_v1_admin_proto_rawDesc = "" +
 	"\areports\x18\f \x01(\x04R\areports\x12\x14\n" +
 	"\x05score\x18\r \x01(\x01R\x05score\x12\x1f\n" +
 	"\vopen_alerts\x18\x0e \x01(\rR\n" +
-	"openAlerts\"-\n" +
+	"openAlerts\x12\x1d\n" +
+	"\n" +
+	"cluster_id\x18\x0f \x01(\tR\tclusterId\"-\n" +
 	"\x12ListDevicesRequest\x12\x17\n" +
 	"\ahire_id\x18\x01 \x01(\tR\x06hireId\"E\n" +
 	"\x13ListDevicesResponse\x12.\n" +
 	"\adevices\x18\x01 \x03(\v2\x14.farmwatch.v1.DeviceR\adevices\"\"\n" +
 	"\x10GetDeviceRequest\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\"\xd4\x01\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"\x88\x02\n" +
 	"\fDeviceDetail\x12,\n" +
 	"\x06device\x18\x01 \x01(\v2\x14.farmwatch.v1.DeviceR\x06device\x12&\n" +
 	"\x04hire\x18\x02 \x01(\v2\x12.farmwatch.v1.HireR\x04hire\x12A\n" +
 	"\x0erecent_reports\x18\x03 \x03(\v2\x1a.farmwatch.v1.StoredReportR\rrecentReports\x12+\n" +
-	"\x06alerts\x18\x04 \x03(\v2\x13.farmwatch.v1.AlertR\x06alerts\"\x9b\x02\n" +
+	"\x06alerts\x18\x04 \x03(\v2\x13.farmwatch.v1.AlertR\x06alerts\x122\n" +
+	"\bevidence\x18\x05 \x03(\v2\x16.farmwatch.v1.EvidenceR\bevidence\"\x9b\x02\n" +
 	"\fStoredReport\x12\x1b\n" +
 	"\tdevice_id\x18\x01 \x01(\tR\bdeviceId\x12,\n" +
 	"\x06report\x18\x02 \x01(\v2\x14.farmwatch.v1.ReportR\x06report\x12;\n" +
@@ -1736,7 +2820,7 @@ const file_farmwatch_v1_admin_proto_rawDesc = "" +
 	"\n" +
 	"FactsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xfa\x02\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xc8\x04\n" +
 	"\x05Alert\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x1b\n" +
@@ -1751,7 +2835,104 @@ const file_farmwatch_v1_admin_proto_rawDesc = "" +
 	"\n" +
 	"updated_at\x18\n" +
 	" \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\x12%\n" +
-	"\x0emember_devices\x18\v \x03(\tR\rmemberDevices\"e\n" +
+	"\x0emember_devices\x18\v \x03(\tR\rmemberDevices\x12\x1d\n" +
+	"\n" +
+	"cluster_id\x18\f \x01(\tR\tclusterId\x12\x18\n" +
+	"\averdict\x18\r \x01(\tR\averdict\x12\x12\n" +
+	"\x04note\x18\x0e \x01(\tR\x04note\x12\x1f\n" +
+	"\vresolved_by\x18\x0f \x01(\tR\n" +
+	"resolvedBy\x12;\n" +
+	"\vresolved_at\x18\x10 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"resolvedAt\x12!\n" +
+	"\fmember_hires\x18\x11 \x03(\tR\vmemberHires\"5\n" +
+	"\x0fAckAlertRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
+	"\x04note\x18\x02 \x01(\tR\x04note\"S\n" +
+	"\x13ResolveAlertRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
+	"\averdict\x18\x02 \x01(\tR\averdict\x12\x12\n" +
+	"\x04note\x18\x03 \x01(\tR\x04note\"\x98\x01\n" +
+	"\n" +
+	"AuditEntry\x12*\n" +
+	"\x02at\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\x12\x14\n" +
+	"\x05actor\x18\x02 \x01(\tR\x05actor\x12\x16\n" +
+	"\x06action\x18\x03 \x01(\tR\x06action\x12\x18\n" +
+	"\asubject\x18\x04 \x01(\tR\asubject\x12\x16\n" +
+	"\x06detail\x18\x05 \x01(\tR\x06detail\"B\n" +
+	"\x10ListAuditRequest\x12\x18\n" +
+	"\asubject\x18\x01 \x01(\tR\asubject\x12\x14\n" +
+	"\x05limit\x18\x02 \x01(\rR\x05limit\"G\n" +
+	"\x11ListAuditResponse\x122\n" +
+	"\aentries\x18\x01 \x03(\v2\x18.farmwatch.v1.AuditEntryR\aentries\"O\n" +
+	"\x11UpdateHireRequest\x12&\n" +
+	"\x04hire\x18\x01 \x01(\v2\x12.farmwatch.v1.HireR\x04hire\x12\x12\n" +
+	"\x04note\x18\x02 \x01(\tR\x04note\"\xfb\x01\n" +
+	"\rClusterMember\x12\x1b\n" +
+	"\tdevice_id\x18\x01 \x01(\tR\bdeviceId\x12\x17\n" +
+	"\ahire_id\x18\x02 \x01(\tR\x06hireId\x12\x1b\n" +
+	"\thire_name\x18\x03 \x01(\tR\bhireName\x12!\n" +
+	"\fclaimed_home\x18\x04 \x01(\tR\vclaimedHome\x12\x1f\n" +
+	"\vdistance_km\x18\x05 \x01(\x01R\n" +
+	"distanceKm\x12\x1a\n" +
+	"\bhostname\x18\x06 \x01(\tR\bhostname\x127\n" +
+	"\tjoined_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\bjoinedAt\"x\n" +
+	"\x11SharedFingerprint\x12\x12\n" +
+	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value\x12\x1d\n" +
+	"\n" +
+	"device_ids\x18\x03 \x03(\tR\tdeviceIds\x12\x1a\n" +
+	"\bstrength\x18\x04 \x01(\tR\bstrength\"\xd5\x03\n" +
+	"\aCluster\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x125\n" +
+	"\amembers\x18\x02 \x03(\v2\x1b.farmwatch.v1.ClusterMemberR\amembers\x12C\n" +
+	"\ffingerprints\x18\x03 \x03(\v2\x1f.farmwatch.v1.SharedFingerprintR\ffingerprints\x12%\n" +
+	"\x0eobserved_place\x18\x04 \x01(\tR\robservedPlace\x12+\n" +
+	"\x11observed_latitude\x18\x05 \x01(\x01R\x10observedLatitude\x12-\n" +
+	"\x12observed_longitude\x18\x06 \x01(\x01R\x11observedLongitude\x12\x12\n" +
+	"\x04farm\x18\a \x01(\bR\x04farm\x12\x16\n" +
+	"\x06reason\x18\b \x01(\tR\x06reason\x129\n" +
+	"\n" +
+	"created_at\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x129\n" +
+	"\n" +
+	"updated_at\x18\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\x12\x19\n" +
+	"\balert_id\x18\v \x01(\tR\aalertId\"4\n" +
+	"\x13ListClustersRequest\x12\x1d\n" +
+	"\n" +
+	"farms_only\x18\x01 \x01(\bR\tfarmsOnly\"I\n" +
+	"\x14ListClustersResponse\x121\n" +
+	"\bclusters\x18\x01 \x03(\v2\x15.farmwatch.v1.ClusterR\bclusters\"#\n" +
+	"\x11GetClusterRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"7\n" +
+	"\x0fFitModelRequest\x12\x14\n" +
+	"\x05apply\x18\x01 \x01(\bR\x05apply\x12\x0e\n" +
+	"\x02l2\x18\x02 \x01(\x01R\x02l2\"\xb9\x01\n" +
+	"\n" +
+	"RuleWeight\x12\x12\n" +
+	"\x04rule\x18\x01 \x01(\tR\x04rule\x12\x1d\n" +
+	"\n" +
+	"old_weight\x18\x02 \x01(\x01R\toldWeight\x12\x1d\n" +
+	"\n" +
+	"new_weight\x18\x03 \x01(\x01R\tnewWeight\x12'\n" +
+	"\x0ffired_confirmed\x18\x04 \x01(\rR\x0efiredConfirmed\x120\n" +
+	"\x14fired_false_positive\x18\x05 \x01(\rR\x12firedFalsePositive\"\x9e\x03\n" +
+	"\x10FitModelResponse\x122\n" +
+	"\aweights\x18\x01 \x03(\v2\x18.farmwatch.v1.RuleWeightR\aweights\x12\x1b\n" +
+	"\told_prior\x18\x02 \x01(\x01R\boldPrior\x12\x1b\n" +
+	"\tnew_prior\x18\x03 \x01(\x01R\bnewPrior\x12\x1c\n" +
+	"\tconfirmed\x18\x04 \x01(\rR\tconfirmed\x12'\n" +
+	"\x0ffalse_positives\x18\x05 \x01(\rR\x0efalsePositives\x12#\n" +
+	"\rold_precision\x18\x06 \x01(\x01R\foldPrecision\x12\x1d\n" +
+	"\n" +
+	"old_recall\x18\a \x01(\x01R\toldRecall\x12#\n" +
+	"\rnew_precision\x18\b \x01(\x01R\fnewPrecision\x12\x1d\n" +
+	"\n" +
+	"new_recall\x18\t \x01(\x01R\tnewRecall\x12\x18\n" +
+	"\aapplied\x18\n" +
+	" \x01(\bR\aapplied\x12\x1f\n" +
+	"\vconfig_path\x18\v \x01(\tR\n" +
+	"configPath\x12\x12\n" +
+	"\x04note\x18\f \x01(\tR\x04note\"e\n" +
 	"\x11ListAlertsRequest\x12\x16\n" +
 	"\x06status\x18\x01 \x01(\tR\x06status\x12\x1b\n" +
 	"\tmin_score\x18\x02 \x01(\x01R\bminScore\x12\x1b\n" +
@@ -1759,7 +2940,7 @@ const file_farmwatch_v1_admin_proto_rawDesc = "" +
 	"\x12ListAlertsResponse\x12+\n" +
 	"\x06alerts\x18\x01 \x03(\v2\x13.farmwatch.v1.AlertR\x06alerts\"!\n" +
 	"\x0fGetAlertRequest\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id2\xba\x05\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id2\xbb\t\n" +
 	"\fAdminService\x12I\n" +
 	"\bAddHires\x12\x1d.farmwatch.v1.AddHiresRequest\x1a\x1e.farmwatch.v1.AddHiresResponse\x12L\n" +
 	"\tListHires\x12\x1e.farmwatch.v1.ListHiresRequest\x1a\x1f.farmwatch.v1.ListHiresResponse\x12;\n" +
@@ -1770,7 +2951,16 @@ const file_farmwatch_v1_admin_proto_rawDesc = "" +
 	"\vListReports\x12 .farmwatch.v1.ListReportsRequest\x1a!.farmwatch.v1.ListReportsResponse\x12O\n" +
 	"\n" +
 	"ListAlerts\x12\x1f.farmwatch.v1.ListAlertsRequest\x1a .farmwatch.v1.ListAlertsResponse\x12>\n" +
-	"\bGetAlert\x12\x1d.farmwatch.v1.GetAlertRequest\x1a\x13.farmwatch.v1.AlertB?Z=github.com/farmwatch/farmwatch/proto/farmwatch/v1;farmwatchv1b\x06proto3"
+	"\bGetAlert\x12\x1d.farmwatch.v1.GetAlertRequest\x1a\x13.farmwatch.v1.Alert\x12>\n" +
+	"\bAckAlert\x12\x1d.farmwatch.v1.AckAlertRequest\x1a\x13.farmwatch.v1.Alert\x12F\n" +
+	"\fResolveAlert\x12!.farmwatch.v1.ResolveAlertRequest\x1a\x13.farmwatch.v1.Alert\x12L\n" +
+	"\tListAudit\x12\x1e.farmwatch.v1.ListAuditRequest\x1a\x1f.farmwatch.v1.ListAuditResponse\x12A\n" +
+	"\n" +
+	"UpdateHire\x12\x1f.farmwatch.v1.UpdateHireRequest\x1a\x12.farmwatch.v1.Hire\x12U\n" +
+	"\fListClusters\x12!.farmwatch.v1.ListClustersRequest\x1a\".farmwatch.v1.ListClustersResponse\x12D\n" +
+	"\n" +
+	"GetCluster\x12\x1f.farmwatch.v1.GetClusterRequest\x1a\x15.farmwatch.v1.Cluster\x12I\n" +
+	"\bFitModel\x12\x1d.farmwatch.v1.FitModelRequest\x1a\x1e.farmwatch.v1.FitModelResponseB?Z=github.com/farmwatch/farmwatch/proto/farmwatch/v1;farmwatchv1b\x06proto3"
 
 var (
 	file_farmwatch_v1_admin_proto_rawDescOnce sync.Once
@@ -1784,7 +2974,7 @@ func file_farmwatch_v1_admin_proto_rawDescGZIP() []byte {
 	return file_farmwatch_v1_admin_proto_rawDescData
 }
 
-var file_farmwatch_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
+var file_farmwatch_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 40)
 var file_farmwatch_v1_admin_proto_goTypes = []any{
 	(*Hire)(nil),                  // 0: farmwatch.v1.Hire
 	(*ClaimedHome)(nil),           // 1: farmwatch.v1.ClaimedHome
@@ -1807,62 +2997,103 @@ var file_farmwatch_v1_admin_proto_goTypes = []any{
 	(*ListReportsResponse)(nil),   // 18: farmwatch.v1.ListReportsResponse
 	(*Evidence)(nil),              // 19: farmwatch.v1.Evidence
 	(*Alert)(nil),                 // 20: farmwatch.v1.Alert
-	(*ListAlertsRequest)(nil),     // 21: farmwatch.v1.ListAlertsRequest
-	(*ListAlertsResponse)(nil),    // 22: farmwatch.v1.ListAlertsResponse
-	(*GetAlertRequest)(nil),       // 23: farmwatch.v1.GetAlertRequest
-	nil,                           // 24: farmwatch.v1.Evidence.FactsEntry
-	(*timestamppb.Timestamp)(nil), // 25: google.protobuf.Timestamp
-	(*Report)(nil),                // 26: farmwatch.v1.Report
+	(*AckAlertRequest)(nil),       // 21: farmwatch.v1.AckAlertRequest
+	(*ResolveAlertRequest)(nil),   // 22: farmwatch.v1.ResolveAlertRequest
+	(*AuditEntry)(nil),            // 23: farmwatch.v1.AuditEntry
+	(*ListAuditRequest)(nil),      // 24: farmwatch.v1.ListAuditRequest
+	(*ListAuditResponse)(nil),     // 25: farmwatch.v1.ListAuditResponse
+	(*UpdateHireRequest)(nil),     // 26: farmwatch.v1.UpdateHireRequest
+	(*ClusterMember)(nil),         // 27: farmwatch.v1.ClusterMember
+	(*SharedFingerprint)(nil),     // 28: farmwatch.v1.SharedFingerprint
+	(*Cluster)(nil),               // 29: farmwatch.v1.Cluster
+	(*ListClustersRequest)(nil),   // 30: farmwatch.v1.ListClustersRequest
+	(*ListClustersResponse)(nil),  // 31: farmwatch.v1.ListClustersResponse
+	(*GetClusterRequest)(nil),     // 32: farmwatch.v1.GetClusterRequest
+	(*FitModelRequest)(nil),       // 33: farmwatch.v1.FitModelRequest
+	(*RuleWeight)(nil),            // 34: farmwatch.v1.RuleWeight
+	(*FitModelResponse)(nil),      // 35: farmwatch.v1.FitModelResponse
+	(*ListAlertsRequest)(nil),     // 36: farmwatch.v1.ListAlertsRequest
+	(*ListAlertsResponse)(nil),    // 37: farmwatch.v1.ListAlertsResponse
+	(*GetAlertRequest)(nil),       // 38: farmwatch.v1.GetAlertRequest
+	nil,                           // 39: farmwatch.v1.Evidence.FactsEntry
+	(*timestamppb.Timestamp)(nil), // 40: google.protobuf.Timestamp
+	(*Report)(nil),                // 41: farmwatch.v1.Report
 }
 var file_farmwatch_v1_admin_proto_depIdxs = []int32{
 	1,  // 0: farmwatch.v1.Hire.home:type_name -> farmwatch.v1.ClaimedHome
-	25, // 1: farmwatch.v1.Hire.created_at:type_name -> google.protobuf.Timestamp
+	40, // 1: farmwatch.v1.Hire.created_at:type_name -> google.protobuf.Timestamp
 	0,  // 2: farmwatch.v1.AddHiresRequest.hires:type_name -> farmwatch.v1.Hire
 	0,  // 3: farmwatch.v1.AddHiresResponse.hires:type_name -> farmwatch.v1.Hire
 	0,  // 4: farmwatch.v1.ListHiresResponse.hires:type_name -> farmwatch.v1.Hire
-	25, // 5: farmwatch.v1.CreateTokenResponse.expires_at:type_name -> google.protobuf.Timestamp
-	25, // 6: farmwatch.v1.Device.enrolled_at:type_name -> google.protobuf.Timestamp
-	25, // 7: farmwatch.v1.Device.last_seen:type_name -> google.protobuf.Timestamp
+	40, // 5: farmwatch.v1.CreateTokenResponse.expires_at:type_name -> google.protobuf.Timestamp
+	40, // 6: farmwatch.v1.Device.enrolled_at:type_name -> google.protobuf.Timestamp
+	40, // 7: farmwatch.v1.Device.last_seen:type_name -> google.protobuf.Timestamp
 	9,  // 8: farmwatch.v1.ListDevicesResponse.devices:type_name -> farmwatch.v1.Device
 	9,  // 9: farmwatch.v1.DeviceDetail.device:type_name -> farmwatch.v1.Device
 	0,  // 10: farmwatch.v1.DeviceDetail.hire:type_name -> farmwatch.v1.Hire
 	14, // 11: farmwatch.v1.DeviceDetail.recent_reports:type_name -> farmwatch.v1.StoredReport
 	20, // 12: farmwatch.v1.DeviceDetail.alerts:type_name -> farmwatch.v1.Alert
-	26, // 13: farmwatch.v1.StoredReport.report:type_name -> farmwatch.v1.Report
-	25, // 14: farmwatch.v1.StoredReport.received_at:type_name -> google.protobuf.Timestamp
-	16, // 15: farmwatch.v1.StoredReport.location:type_name -> farmwatch.v1.IPLocation
-	15, // 16: farmwatch.v1.StoredReport.peers:type_name -> farmwatch.v1.PeerLocation
-	16, // 17: farmwatch.v1.PeerLocation.location:type_name -> farmwatch.v1.IPLocation
-	14, // 18: farmwatch.v1.ListReportsResponse.reports:type_name -> farmwatch.v1.StoredReport
-	24, // 19: farmwatch.v1.Evidence.facts:type_name -> farmwatch.v1.Evidence.FactsEntry
-	25, // 20: farmwatch.v1.Evidence.observed_at:type_name -> google.protobuf.Timestamp
-	19, // 21: farmwatch.v1.Alert.evidence:type_name -> farmwatch.v1.Evidence
-	25, // 22: farmwatch.v1.Alert.created_at:type_name -> google.protobuf.Timestamp
-	25, // 23: farmwatch.v1.Alert.updated_at:type_name -> google.protobuf.Timestamp
-	20, // 24: farmwatch.v1.ListAlertsResponse.alerts:type_name -> farmwatch.v1.Alert
-	2,  // 25: farmwatch.v1.AdminService.AddHires:input_type -> farmwatch.v1.AddHiresRequest
-	4,  // 26: farmwatch.v1.AdminService.ListHires:input_type -> farmwatch.v1.ListHiresRequest
-	6,  // 27: farmwatch.v1.AdminService.GetHire:input_type -> farmwatch.v1.GetHireRequest
-	7,  // 28: farmwatch.v1.AdminService.CreateToken:input_type -> farmwatch.v1.CreateTokenRequest
-	10, // 29: farmwatch.v1.AdminService.ListDevices:input_type -> farmwatch.v1.ListDevicesRequest
-	12, // 30: farmwatch.v1.AdminService.GetDevice:input_type -> farmwatch.v1.GetDeviceRequest
-	17, // 31: farmwatch.v1.AdminService.ListReports:input_type -> farmwatch.v1.ListReportsRequest
-	21, // 32: farmwatch.v1.AdminService.ListAlerts:input_type -> farmwatch.v1.ListAlertsRequest
-	23, // 33: farmwatch.v1.AdminService.GetAlert:input_type -> farmwatch.v1.GetAlertRequest
-	3,  // 34: farmwatch.v1.AdminService.AddHires:output_type -> farmwatch.v1.AddHiresResponse
-	5,  // 35: farmwatch.v1.AdminService.ListHires:output_type -> farmwatch.v1.ListHiresResponse
-	0,  // 36: farmwatch.v1.AdminService.GetHire:output_type -> farmwatch.v1.Hire
-	8,  // 37: farmwatch.v1.AdminService.CreateToken:output_type -> farmwatch.v1.CreateTokenResponse
-	11, // 38: farmwatch.v1.AdminService.ListDevices:output_type -> farmwatch.v1.ListDevicesResponse
-	13, // 39: farmwatch.v1.AdminService.GetDevice:output_type -> farmwatch.v1.DeviceDetail
-	18, // 40: farmwatch.v1.AdminService.ListReports:output_type -> farmwatch.v1.ListReportsResponse
-	22, // 41: farmwatch.v1.AdminService.ListAlerts:output_type -> farmwatch.v1.ListAlertsResponse
-	20, // 42: farmwatch.v1.AdminService.GetAlert:output_type -> farmwatch.v1.Alert
-	34, // [34:43] is the sub-list for method output_type
-	25, // [25:34] is the sub-list for method input_type
-	25, // [25:25] is the sub-list for extension type_name
-	25, // [25:25] is the sub-list for extension extendee
-	0,  // [0:25] is the sub-list for field type_name
+	19, // 13: farmwatch.v1.DeviceDetail.evidence:type_name -> farmwatch.v1.Evidence
+	41, // 14: farmwatch.v1.StoredReport.report:type_name -> farmwatch.v1.Report
+	40, // 15: farmwatch.v1.StoredReport.received_at:type_name -> google.protobuf.Timestamp
+	16, // 16: farmwatch.v1.StoredReport.location:type_name -> farmwatch.v1.IPLocation
+	15, // 17: farmwatch.v1.StoredReport.peers:type_name -> farmwatch.v1.PeerLocation
+	16, // 18: farmwatch.v1.PeerLocation.location:type_name -> farmwatch.v1.IPLocation
+	14, // 19: farmwatch.v1.ListReportsResponse.reports:type_name -> farmwatch.v1.StoredReport
+	39, // 20: farmwatch.v1.Evidence.facts:type_name -> farmwatch.v1.Evidence.FactsEntry
+	40, // 21: farmwatch.v1.Evidence.observed_at:type_name -> google.protobuf.Timestamp
+	19, // 22: farmwatch.v1.Alert.evidence:type_name -> farmwatch.v1.Evidence
+	40, // 23: farmwatch.v1.Alert.created_at:type_name -> google.protobuf.Timestamp
+	40, // 24: farmwatch.v1.Alert.updated_at:type_name -> google.protobuf.Timestamp
+	40, // 25: farmwatch.v1.Alert.resolved_at:type_name -> google.protobuf.Timestamp
+	40, // 26: farmwatch.v1.AuditEntry.at:type_name -> google.protobuf.Timestamp
+	23, // 27: farmwatch.v1.ListAuditResponse.entries:type_name -> farmwatch.v1.AuditEntry
+	0,  // 28: farmwatch.v1.UpdateHireRequest.hire:type_name -> farmwatch.v1.Hire
+	40, // 29: farmwatch.v1.ClusterMember.joined_at:type_name -> google.protobuf.Timestamp
+	27, // 30: farmwatch.v1.Cluster.members:type_name -> farmwatch.v1.ClusterMember
+	28, // 31: farmwatch.v1.Cluster.fingerprints:type_name -> farmwatch.v1.SharedFingerprint
+	40, // 32: farmwatch.v1.Cluster.created_at:type_name -> google.protobuf.Timestamp
+	40, // 33: farmwatch.v1.Cluster.updated_at:type_name -> google.protobuf.Timestamp
+	29, // 34: farmwatch.v1.ListClustersResponse.clusters:type_name -> farmwatch.v1.Cluster
+	34, // 35: farmwatch.v1.FitModelResponse.weights:type_name -> farmwatch.v1.RuleWeight
+	20, // 36: farmwatch.v1.ListAlertsResponse.alerts:type_name -> farmwatch.v1.Alert
+	2,  // 37: farmwatch.v1.AdminService.AddHires:input_type -> farmwatch.v1.AddHiresRequest
+	4,  // 38: farmwatch.v1.AdminService.ListHires:input_type -> farmwatch.v1.ListHiresRequest
+	6,  // 39: farmwatch.v1.AdminService.GetHire:input_type -> farmwatch.v1.GetHireRequest
+	7,  // 40: farmwatch.v1.AdminService.CreateToken:input_type -> farmwatch.v1.CreateTokenRequest
+	10, // 41: farmwatch.v1.AdminService.ListDevices:input_type -> farmwatch.v1.ListDevicesRequest
+	12, // 42: farmwatch.v1.AdminService.GetDevice:input_type -> farmwatch.v1.GetDeviceRequest
+	17, // 43: farmwatch.v1.AdminService.ListReports:input_type -> farmwatch.v1.ListReportsRequest
+	36, // 44: farmwatch.v1.AdminService.ListAlerts:input_type -> farmwatch.v1.ListAlertsRequest
+	38, // 45: farmwatch.v1.AdminService.GetAlert:input_type -> farmwatch.v1.GetAlertRequest
+	21, // 46: farmwatch.v1.AdminService.AckAlert:input_type -> farmwatch.v1.AckAlertRequest
+	22, // 47: farmwatch.v1.AdminService.ResolveAlert:input_type -> farmwatch.v1.ResolveAlertRequest
+	24, // 48: farmwatch.v1.AdminService.ListAudit:input_type -> farmwatch.v1.ListAuditRequest
+	26, // 49: farmwatch.v1.AdminService.UpdateHire:input_type -> farmwatch.v1.UpdateHireRequest
+	30, // 50: farmwatch.v1.AdminService.ListClusters:input_type -> farmwatch.v1.ListClustersRequest
+	32, // 51: farmwatch.v1.AdminService.GetCluster:input_type -> farmwatch.v1.GetClusterRequest
+	33, // 52: farmwatch.v1.AdminService.FitModel:input_type -> farmwatch.v1.FitModelRequest
+	3,  // 53: farmwatch.v1.AdminService.AddHires:output_type -> farmwatch.v1.AddHiresResponse
+	5,  // 54: farmwatch.v1.AdminService.ListHires:output_type -> farmwatch.v1.ListHiresResponse
+	0,  // 55: farmwatch.v1.AdminService.GetHire:output_type -> farmwatch.v1.Hire
+	8,  // 56: farmwatch.v1.AdminService.CreateToken:output_type -> farmwatch.v1.CreateTokenResponse
+	11, // 57: farmwatch.v1.AdminService.ListDevices:output_type -> farmwatch.v1.ListDevicesResponse
+	13, // 58: farmwatch.v1.AdminService.GetDevice:output_type -> farmwatch.v1.DeviceDetail
+	18, // 59: farmwatch.v1.AdminService.ListReports:output_type -> farmwatch.v1.ListReportsResponse
+	37, // 60: farmwatch.v1.AdminService.ListAlerts:output_type -> farmwatch.v1.ListAlertsResponse
+	20, // 61: farmwatch.v1.AdminService.GetAlert:output_type -> farmwatch.v1.Alert
+	20, // 62: farmwatch.v1.AdminService.AckAlert:output_type -> farmwatch.v1.Alert
+	20, // 63: farmwatch.v1.AdminService.ResolveAlert:output_type -> farmwatch.v1.Alert
+	25, // 64: farmwatch.v1.AdminService.ListAudit:output_type -> farmwatch.v1.ListAuditResponse
+	0,  // 65: farmwatch.v1.AdminService.UpdateHire:output_type -> farmwatch.v1.Hire
+	31, // 66: farmwatch.v1.AdminService.ListClusters:output_type -> farmwatch.v1.ListClustersResponse
+	29, // 67: farmwatch.v1.AdminService.GetCluster:output_type -> farmwatch.v1.Cluster
+	35, // 68: farmwatch.v1.AdminService.FitModel:output_type -> farmwatch.v1.FitModelResponse
+	53, // [53:69] is the sub-list for method output_type
+	37, // [37:53] is the sub-list for method input_type
+	37, // [37:37] is the sub-list for extension type_name
+	37, // [37:37] is the sub-list for extension extendee
+	0,  // [0:37] is the sub-list for field type_name
 }
 
 func init() { file_farmwatch_v1_admin_proto_init() }
@@ -1877,7 +3108,7 @@ func file_farmwatch_v1_admin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_farmwatch_v1_admin_proto_rawDesc), len(file_farmwatch_v1_admin_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   25,
+			NumMessages:   40,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

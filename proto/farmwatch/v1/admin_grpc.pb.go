@@ -22,15 +22,22 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	AdminService_AddHires_FullMethodName    = "/farmwatch.v1.AdminService/AddHires"
-	AdminService_ListHires_FullMethodName   = "/farmwatch.v1.AdminService/ListHires"
-	AdminService_GetHire_FullMethodName     = "/farmwatch.v1.AdminService/GetHire"
-	AdminService_CreateToken_FullMethodName = "/farmwatch.v1.AdminService/CreateToken"
-	AdminService_ListDevices_FullMethodName = "/farmwatch.v1.AdminService/ListDevices"
-	AdminService_GetDevice_FullMethodName   = "/farmwatch.v1.AdminService/GetDevice"
-	AdminService_ListReports_FullMethodName = "/farmwatch.v1.AdminService/ListReports"
-	AdminService_ListAlerts_FullMethodName  = "/farmwatch.v1.AdminService/ListAlerts"
-	AdminService_GetAlert_FullMethodName    = "/farmwatch.v1.AdminService/GetAlert"
+	AdminService_AddHires_FullMethodName     = "/farmwatch.v1.AdminService/AddHires"
+	AdminService_ListHires_FullMethodName    = "/farmwatch.v1.AdminService/ListHires"
+	AdminService_GetHire_FullMethodName      = "/farmwatch.v1.AdminService/GetHire"
+	AdminService_CreateToken_FullMethodName  = "/farmwatch.v1.AdminService/CreateToken"
+	AdminService_ListDevices_FullMethodName  = "/farmwatch.v1.AdminService/ListDevices"
+	AdminService_GetDevice_FullMethodName    = "/farmwatch.v1.AdminService/GetDevice"
+	AdminService_ListReports_FullMethodName  = "/farmwatch.v1.AdminService/ListReports"
+	AdminService_ListAlerts_FullMethodName   = "/farmwatch.v1.AdminService/ListAlerts"
+	AdminService_GetAlert_FullMethodName     = "/farmwatch.v1.AdminService/GetAlert"
+	AdminService_AckAlert_FullMethodName     = "/farmwatch.v1.AdminService/AckAlert"
+	AdminService_ResolveAlert_FullMethodName = "/farmwatch.v1.AdminService/ResolveAlert"
+	AdminService_ListAudit_FullMethodName    = "/farmwatch.v1.AdminService/ListAudit"
+	AdminService_UpdateHire_FullMethodName   = "/farmwatch.v1.AdminService/UpdateHire"
+	AdminService_ListClusters_FullMethodName = "/farmwatch.v1.AdminService/ListClusters"
+	AdminService_GetCluster_FullMethodName   = "/farmwatch.v1.AdminService/GetCluster"
+	AdminService_FitModel_FullMethodName     = "/farmwatch.v1.AdminService/FitModel"
 )
 
 // AdminServiceClient is the client API for AdminService service.
@@ -47,6 +54,17 @@ type AdminServiceClient interface {
 	ListReports(ctx context.Context, in *ListReportsRequest, opts ...grpc.CallOption) (*ListReportsResponse, error)
 	ListAlerts(ctx context.Context, in *ListAlertsRequest, opts ...grpc.CallOption) (*ListAlertsResponse, error)
 	GetAlert(ctx context.Context, in *GetAlertRequest, opts ...grpc.CallOption) (*Alert, error)
+	AckAlert(ctx context.Context, in *AckAlertRequest, opts ...grpc.CallOption) (*Alert, error)
+	ResolveAlert(ctx context.Context, in *ResolveAlertRequest, opts ...grpc.CallOption) (*Alert, error)
+	ListAudit(ctx context.Context, in *ListAuditRequest, opts ...grpc.CallOption) (*ListAuditResponse, error)
+	// A declared move or corrected record: the rules judge later reports
+	// against the updated claims.
+	UpdateHire(ctx context.Context, in *UpdateHireRequest, opts ...grpc.CallOption) (*Hire, error)
+	ListClusters(ctx context.Context, in *ListClustersRequest, opts ...grpc.CallOption) (*ListClustersResponse, error)
+	GetCluster(ctx context.Context, in *GetClusterRequest, opts ...grpc.CallOption) (*Cluster, error)
+	// Re-estimate rule weights from resolved alerts; with apply, write them
+	// to the collector's analysis config and use them from then on.
+	FitModel(ctx context.Context, in *FitModelRequest, opts ...grpc.CallOption) (*FitModelResponse, error)
 }
 
 type adminServiceClient struct {
@@ -147,6 +165,76 @@ func (c *adminServiceClient) GetAlert(ctx context.Context, in *GetAlertRequest, 
 	return out, nil
 }
 
+func (c *adminServiceClient) AckAlert(ctx context.Context, in *AckAlertRequest, opts ...grpc.CallOption) (*Alert, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Alert)
+	err := c.cc.Invoke(ctx, AdminService_AckAlert_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminServiceClient) ResolveAlert(ctx context.Context, in *ResolveAlertRequest, opts ...grpc.CallOption) (*Alert, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Alert)
+	err := c.cc.Invoke(ctx, AdminService_ResolveAlert_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminServiceClient) ListAudit(ctx context.Context, in *ListAuditRequest, opts ...grpc.CallOption) (*ListAuditResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListAuditResponse)
+	err := c.cc.Invoke(ctx, AdminService_ListAudit_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminServiceClient) UpdateHire(ctx context.Context, in *UpdateHireRequest, opts ...grpc.CallOption) (*Hire, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Hire)
+	err := c.cc.Invoke(ctx, AdminService_UpdateHire_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminServiceClient) ListClusters(ctx context.Context, in *ListClustersRequest, opts ...grpc.CallOption) (*ListClustersResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListClustersResponse)
+	err := c.cc.Invoke(ctx, AdminService_ListClusters_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminServiceClient) GetCluster(ctx context.Context, in *GetClusterRequest, opts ...grpc.CallOption) (*Cluster, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Cluster)
+	err := c.cc.Invoke(ctx, AdminService_GetCluster_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminServiceClient) FitModel(ctx context.Context, in *FitModelRequest, opts ...grpc.CallOption) (*FitModelResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(FitModelResponse)
+	err := c.cc.Invoke(ctx, AdminService_FitModel_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AdminServiceServer is the server API for AdminService service.
 // All implementations must embed UnimplementedAdminServiceServer
 // for forward compatibility.
@@ -161,6 +249,17 @@ type AdminServiceServer interface {
 	ListReports(context.Context, *ListReportsRequest) (*ListReportsResponse, error)
 	ListAlerts(context.Context, *ListAlertsRequest) (*ListAlertsResponse, error)
 	GetAlert(context.Context, *GetAlertRequest) (*Alert, error)
+	AckAlert(context.Context, *AckAlertRequest) (*Alert, error)
+	ResolveAlert(context.Context, *ResolveAlertRequest) (*Alert, error)
+	ListAudit(context.Context, *ListAuditRequest) (*ListAuditResponse, error)
+	// A declared move or corrected record: the rules judge later reports
+	// against the updated claims.
+	UpdateHire(context.Context, *UpdateHireRequest) (*Hire, error)
+	ListClusters(context.Context, *ListClustersRequest) (*ListClustersResponse, error)
+	GetCluster(context.Context, *GetClusterRequest) (*Cluster, error)
+	// Re-estimate rule weights from resolved alerts; with apply, write them
+	// to the collector's analysis config and use them from then on.
+	FitModel(context.Context, *FitModelRequest) (*FitModelResponse, error)
 	mustEmbedUnimplementedAdminServiceServer()
 }
 
@@ -197,6 +296,27 @@ func (UnimplementedAdminServiceServer) ListAlerts(context.Context, *ListAlertsRe
 }
 func (UnimplementedAdminServiceServer) GetAlert(context.Context, *GetAlertRequest) (*Alert, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetAlert not implemented")
+}
+func (UnimplementedAdminServiceServer) AckAlert(context.Context, *AckAlertRequest) (*Alert, error) {
+	return nil, status.Error(codes.Unimplemented, "method AckAlert not implemented")
+}
+func (UnimplementedAdminServiceServer) ResolveAlert(context.Context, *ResolveAlertRequest) (*Alert, error) {
+	return nil, status.Error(codes.Unimplemented, "method ResolveAlert not implemented")
+}
+func (UnimplementedAdminServiceServer) ListAudit(context.Context, *ListAuditRequest) (*ListAuditResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListAudit not implemented")
+}
+func (UnimplementedAdminServiceServer) UpdateHire(context.Context, *UpdateHireRequest) (*Hire, error) {
+	return nil, status.Error(codes.Unimplemented, "method UpdateHire not implemented")
+}
+func (UnimplementedAdminServiceServer) ListClusters(context.Context, *ListClustersRequest) (*ListClustersResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListClusters not implemented")
+}
+func (UnimplementedAdminServiceServer) GetCluster(context.Context, *GetClusterRequest) (*Cluster, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetCluster not implemented")
+}
+func (UnimplementedAdminServiceServer) FitModel(context.Context, *FitModelRequest) (*FitModelResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method FitModel not implemented")
 }
 func (UnimplementedAdminServiceServer) mustEmbedUnimplementedAdminServiceServer() {}
 func (UnimplementedAdminServiceServer) testEmbeddedByValue()                      {}
@@ -381,6 +501,132 @@ func _AdminService_GetAlert_Handler(srv interface{}, ctx context.Context, dec fu
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AdminService_AckAlert_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AckAlertRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).AckAlert(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_AckAlert_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).AckAlert(ctx, req.(*AckAlertRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AdminService_ResolveAlert_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ResolveAlertRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).ResolveAlert(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_ResolveAlert_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).ResolveAlert(ctx, req.(*ResolveAlertRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AdminService_ListAudit_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListAuditRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).ListAudit(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_ListAudit_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).ListAudit(ctx, req.(*ListAuditRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AdminService_UpdateHire_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdateHireRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).UpdateHire(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_UpdateHire_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).UpdateHire(ctx, req.(*UpdateHireRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AdminService_ListClusters_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListClustersRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).ListClusters(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_ListClusters_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).ListClusters(ctx, req.(*ListClustersRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AdminService_GetCluster_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetClusterRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).GetCluster(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_GetCluster_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).GetCluster(ctx, req.(*GetClusterRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AdminService_FitModel_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(FitModelRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).FitModel(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_FitModel_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).FitModel(ctx, req.(*FitModelRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // AdminService_ServiceDesc is the grpc.ServiceDesc for AdminService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -423,6 +669,34 @@ var AdminService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetAlert",
 			Handler:    _AdminService_GetAlert_Handler,
+		},
+		{
+			MethodName: "AckAlert",
+			Handler:    _AdminService_AckAlert_Handler,
+		},
+		{
+			MethodName: "ResolveAlert",
+			Handler:    _AdminService_ResolveAlert_Handler,
+		},
+		{
+			MethodName: "ListAudit",
+			Handler:    _AdminService_ListAudit_Handler,
+		},
+		{
+			MethodName: "UpdateHire",
+			Handler:    _AdminService_UpdateHire_Handler,
+		},
+		{
+			MethodName: "ListClusters",
+			Handler:    _AdminService_ListClusters_Handler,
+		},
+		{
+			MethodName: "GetCluster",
+			Handler:    _AdminService_GetCluster_Handler,
+		},
+		{
+			MethodName: "FitModel",
+			Handler:    _AdminService_FitModel_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

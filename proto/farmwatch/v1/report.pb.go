@@ -33,17 +33,19 @@ type Report struct {
 	// (device, seq) once.
 	Seq uint64 `protobuf:"varint,1,opt,name=seq,proto3" json:"seq,omitempty"`
 	// The laptop's clock when the snapshot was taken: evidence, not truth.
-	CollectedAt   *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=collected_at,json=collectedAt,proto3" json:"collected_at,omitempty"`
-	AgentVersion  string                 `protobuf:"bytes,3,opt,name=agent_version,json=agentVersion,proto3" json:"agent_version,omitempty"`
-	Host          *Host                  `protobuf:"bytes,4,opt,name=host,proto3" json:"host,omitempty"`
-	Network       *Network               `protobuf:"bytes,5,opt,name=network,proto3" json:"network,omitempty"`
-	RemoteAccess  *RemoteAccess          `protobuf:"bytes,6,opt,name=remote_access,json=remoteAccess,proto3" json:"remote_access,omitempty"`
-	Peripherals   *Peripherals           `protobuf:"bytes,7,opt,name=peripherals,proto3" json:"peripherals,omitempty"`
-	Locale        *Locale                `protobuf:"bytes,8,opt,name=locale,proto3" json:"locale,omitempty"`
-	Activity      *Activity              `protobuf:"bytes,9,opt,name=activity,proto3" json:"activity,omitempty"`
-	Power         *Power                 `protobuf:"bytes,10,opt,name=power,proto3" json:"power,omitempty"`
-	Health        *AgentHealth           `protobuf:"bytes,11,opt,name=health,proto3" json:"health,omitempty"`
-	Errors        []*CollectorError      `protobuf:"bytes,12,rep,name=errors,proto3" json:"errors,omitempty"`
+	CollectedAt  *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=collected_at,json=collectedAt,proto3" json:"collected_at,omitempty"`
+	AgentVersion string                 `protobuf:"bytes,3,opt,name=agent_version,json=agentVersion,proto3" json:"agent_version,omitempty"`
+	Host         *Host                  `protobuf:"bytes,4,opt,name=host,proto3" json:"host,omitempty"`
+	Network      *Network               `protobuf:"bytes,5,opt,name=network,proto3" json:"network,omitempty"`
+	RemoteAccess *RemoteAccess          `protobuf:"bytes,6,opt,name=remote_access,json=remoteAccess,proto3" json:"remote_access,omitempty"`
+	Peripherals  *Peripherals           `protobuf:"bytes,7,opt,name=peripherals,proto3" json:"peripherals,omitempty"`
+	Locale       *Locale                `protobuf:"bytes,8,opt,name=locale,proto3" json:"locale,omitempty"`
+	Activity     *Activity              `protobuf:"bytes,9,opt,name=activity,proto3" json:"activity,omitempty"`
+	Power        *Power                 `protobuf:"bytes,10,opt,name=power,proto3" json:"power,omitempty"`
+	Health       *AgentHealth           `protobuf:"bytes,11,opt,name=health,proto3" json:"health,omitempty"`
+	Errors       []*CollectorError      `protobuf:"bytes,12,rep,name=errors,proto3" json:"errors,omitempty"`
+	// Running VPN clients from the VPN catalog (Astrill, NordVPN, ...).
+	VpnClients    []*ToolMatch `protobuf:"bytes,13,rep,name=vpn_clients,json=vpnClients,proto3" json:"vpn_clients,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -158,6 +160,13 @@ func (x *Report) GetHealth() *AgentHealth {
 func (x *Report) GetErrors() []*CollectorError {
 	if x != nil {
 		return x.Errors
+	}
+	return nil
+}
+
+func (x *Report) GetVpnClients() []*ToolMatch {
+	if x != nil {
+		return x.VpnClients
 	}
 	return nil
 }
@@ -737,8 +746,11 @@ type Neighbor struct {
 	Interface string                 `protobuf:"bytes,3,opt,name=interface,proto3" json:"interface,omitempty"`
 	// Set when the MAC vendor prefix belongs to IP-KVM hardware.
 	FlaggedVendor string `protobuf:"bytes,4,opt,name=flagged_vendor,json=flaggedVendor,proto3" json:"flagged_vendor,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// low, medium, high: a vendor that also sells ordinary hardware (Raspberry
+	// Pi boards under PiKVM and TinyPilot) flags at low confidence.
+	FlagConfidence string `protobuf:"bytes,5,opt,name=flag_confidence,json=flagConfidence,proto3" json:"flag_confidence,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *Neighbor) Reset() {
@@ -795,6 +807,13 @@ func (x *Neighbor) GetInterface() string {
 func (x *Neighbor) GetFlaggedVendor() string {
 	if x != nil {
 		return x.FlaggedVendor
+	}
+	return ""
+}
+
+func (x *Neighbor) GetFlagConfidence() string {
+	if x != nil {
+		return x.FlagConfidence
 	}
 	return ""
 }
@@ -1222,11 +1241,13 @@ func (x *Session) GetState() string {
 }
 
 type Peripherals struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Usb           []*USBDevice           `protobuf:"bytes,1,rep,name=usb,proto3" json:"usb,omitempty"`
-	Displays      []*Display             `protobuf:"bytes,2,rep,name=displays,proto3" json:"displays,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Usb      []*USBDevice           `protobuf:"bytes,1,rep,name=usb,proto3" json:"usb,omitempty"`
+	Displays []*Display             `protobuf:"bytes,2,rep,name=displays,proto3" json:"displays,omitempty"`
+	// Version of the IP-KVM and mouse-jiggler catalog the devices were matched against.
+	CatalogVersion string `protobuf:"bytes,3,opt,name=catalog_version,json=catalogVersion,proto3" json:"catalog_version,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *Peripherals) Reset() {
@@ -1271,6 +1292,13 @@ func (x *Peripherals) GetDisplays() []*Display {
 		return x.Displays
 	}
 	return nil
+}
+
+func (x *Peripherals) GetCatalogVersion() string {
+	if x != nil {
+		return x.CatalogVersion
+	}
+	return ""
 }
 
 type USBDevice struct {
@@ -1372,6 +1400,8 @@ type Display struct {
 	Vendor        string                 `protobuf:"bytes,2,opt,name=vendor,proto3" json:"vendor,omitempty"` // EDID manufacturer ID, e.g. DEL
 	Name          string                 `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`     // EDID monitor name descriptor
 	Flagged       string                 `protobuf:"bytes,4,opt,name=flagged,proto3" json:"flagged,omitempty"`
+	MatchReason   string                 `protobuf:"bytes,5,opt,name=match_reason,json=matchReason,proto3" json:"match_reason,omitempty"`
+	Confidence    string                 `protobuf:"bytes,6,opt,name=confidence,proto3" json:"confidence,omitempty"` // low, medium, high
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1430,6 +1460,20 @@ func (x *Display) GetName() string {
 func (x *Display) GetFlagged() string {
 	if x != nil {
 		return x.Flagged
+	}
+	return ""
+}
+
+func (x *Display) GetMatchReason() string {
+	if x != nil {
+		return x.MatchReason
+	}
+	return ""
+}
+
+func (x *Display) GetConfidence() string {
+	if x != nil {
+		return x.Confidence
 	}
 	return ""
 }
@@ -1821,7 +1865,7 @@ var File_farmwatch_v1_report_proto protoreflect.FileDescriptor
 
 const file_farmwatch_v1_report_proto_rawDesc = "" +
 	"\n" +
-	"\x19farmwatch/v1/report.proto\x12\ffarmwatch.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xcb\x04\n" +
+	"\x19farmwatch/v1/report.proto\x12\ffarmwatch.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x85\x05\n" +
 	"\x06Report\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12=\n" +
 	"\fcollected_at\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\vcollectedAt\x12#\n" +
@@ -1835,7 +1879,9 @@ const file_farmwatch_v1_report_proto_rawDesc = "" +
 	"\x05power\x18\n" +
 	" \x01(\v2\x13.farmwatch.v1.PowerR\x05power\x121\n" +
 	"\x06health\x18\v \x01(\v2\x19.farmwatch.v1.AgentHealthR\x06health\x124\n" +
-	"\x06errors\x18\f \x03(\v2\x1c.farmwatch.v1.CollectorErrorR\x06errors\"D\n" +
+	"\x06errors\x18\f \x03(\v2\x1c.farmwatch.v1.CollectorErrorR\x06errors\x128\n" +
+	"\vvpn_clients\x18\r \x03(\v2\x17.farmwatch.v1.ToolMatchR\n" +
+	"vpnClients\"D\n" +
 	"\x0eCollectorError\x12\x1c\n" +
 	"\tcollector\x18\x01 \x01(\tR\tcollector\x12\x14\n" +
 	"\x05error\x18\x02 \x01(\tR\x05error\"\xe1\x02\n" +
@@ -1888,12 +1934,13 @@ const file_farmwatch_v1_report_proto_rawDesc = "" +
 	"\x04ssid\x18\x02 \x01(\tR\x04ssid\x12\x1d\n" +
 	"\n" +
 	"signal_dbm\x18\x03 \x01(\x05R\tsignalDbm\x12#\n" +
-	"\rfrequency_mhz\x18\x04 \x01(\rR\ffrequencyMhz\"q\n" +
+	"\rfrequency_mhz\x18\x04 \x01(\rR\ffrequencyMhz\"\x9a\x01\n" +
 	"\bNeighbor\x12\x0e\n" +
 	"\x02ip\x18\x01 \x01(\tR\x02ip\x12\x10\n" +
 	"\x03mac\x18\x02 \x01(\tR\x03mac\x12\x1c\n" +
 	"\tinterface\x18\x03 \x01(\tR\tinterface\x12%\n" +
-	"\x0eflagged_vendor\x18\x04 \x01(\tR\rflaggedVendor\"\xb2\x02\n" +
+	"\x0eflagged_vendor\x18\x04 \x01(\tR\rflaggedVendor\x12'\n" +
+	"\x0fflag_confidence\x18\x05 \x01(\tR\x0eflagConfidence\"\xb2\x02\n" +
 	"\fRemoteAccess\x12-\n" +
 	"\x05tools\x18\x01 \x03(\v2\x17.farmwatch.v1.ToolMatchR\x05tools\x12\x1f\n" +
 	"\vrdp_enabled\x18\x02 \x01(\bR\n" +
@@ -1936,10 +1983,11 @@ const file_farmwatch_v1_report_proto_rawDesc = "" +
 	"\vremote_host\x18\x03 \x01(\tR\n" +
 	"remoteHost\x124\n" +
 	"\astarted\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\astarted\x12\x14\n" +
-	"\x05state\x18\x05 \x01(\tR\x05state\"k\n" +
+	"\x05state\x18\x05 \x01(\tR\x05state\"\x94\x01\n" +
 	"\vPeripherals\x12)\n" +
 	"\x03usb\x18\x01 \x03(\v2\x17.farmwatch.v1.USBDeviceR\x03usb\x121\n" +
-	"\bdisplays\x18\x02 \x03(\v2\x15.farmwatch.v1.DisplayR\bdisplays\"\xe2\x01\n" +
+	"\bdisplays\x18\x02 \x03(\v2\x15.farmwatch.v1.DisplayR\bdisplays\x12'\n" +
+	"\x0fcatalog_version\x18\x03 \x01(\tR\x0ecatalogVersion\"\xe2\x01\n" +
 	"\tUSBDevice\x12\x1b\n" +
 	"\tvendor_id\x18\x01 \x01(\tR\bvendorId\x12\x1d\n" +
 	"\n" +
@@ -1950,12 +1998,16 @@ const file_farmwatch_v1_report_proto_rawDesc = "" +
 	"\fmatch_reason\x18\x06 \x01(\tR\vmatchReason\x12\x1e\n" +
 	"\n" +
 	"confidence\x18\a \x01(\tR\n" +
-	"confidence\"m\n" +
+	"confidence\"\xb0\x01\n" +
 	"\aDisplay\x12\x1c\n" +
 	"\tconnector\x18\x01 \x01(\tR\tconnector\x12\x16\n" +
 	"\x06vendor\x18\x02 \x01(\tR\x06vendor\x12\x12\n" +
 	"\x04name\x18\x03 \x01(\tR\x04name\x12\x18\n" +
-	"\aflagged\x18\x04 \x01(\tR\aflagged\"\xb2\x02\n" +
+	"\aflagged\x18\x04 \x01(\tR\aflagged\x12!\n" +
+	"\fmatch_reason\x18\x05 \x01(\tR\vmatchReason\x12\x1e\n" +
+	"\n" +
+	"confidence\x18\x06 \x01(\tR\n" +
+	"confidence\"\xb2\x02\n" +
 	"\x06Locale\x12\x1b\n" +
 	"\ttime_zone\x18\x01 \x01(\tR\btimeZone\x12,\n" +
 	"\x12utc_offset_seconds\x18\x02 \x01(\x05R\x10utcOffsetSeconds\x12\x16\n" +
@@ -2040,26 +2092,27 @@ var file_farmwatch_v1_report_proto_depIdxs = []int32{
 	19, // 7: farmwatch.v1.Report.power:type_name -> farmwatch.v1.Power
 	20, // 8: farmwatch.v1.Report.health:type_name -> farmwatch.v1.AgentHealth
 	1,  // 9: farmwatch.v1.Report.errors:type_name -> farmwatch.v1.CollectorError
-	22, // 10: farmwatch.v1.Host.boot_time:type_name -> google.protobuf.Timestamp
-	4,  // 11: farmwatch.v1.Network.interfaces:type_name -> farmwatch.v1.Interface
-	5,  // 12: farmwatch.v1.Network.proxy:type_name -> farmwatch.v1.Proxy
-	6,  // 13: farmwatch.v1.Network.wifi:type_name -> farmwatch.v1.Wifi
-	8,  // 14: farmwatch.v1.Network.neighbors:type_name -> farmwatch.v1.Neighbor
-	7,  // 15: farmwatch.v1.Wifi.nearby:type_name -> farmwatch.v1.BSS
-	10, // 16: farmwatch.v1.RemoteAccess.tools:type_name -> farmwatch.v1.ToolMatch
-	13, // 17: farmwatch.v1.RemoteAccess.sessions:type_name -> farmwatch.v1.Session
-	11, // 18: farmwatch.v1.ToolMatch.listening:type_name -> farmwatch.v1.Socket
-	12, // 19: farmwatch.v1.ToolMatch.connections:type_name -> farmwatch.v1.Connection
-	22, // 20: farmwatch.v1.Session.started:type_name -> google.protobuf.Timestamp
-	15, // 21: farmwatch.v1.Peripherals.usb:type_name -> farmwatch.v1.USBDevice
-	16, // 22: farmwatch.v1.Peripherals.displays:type_name -> farmwatch.v1.Display
-	22, // 23: farmwatch.v1.AgentHealth.started_at:type_name -> google.protobuf.Timestamp
-	21, // 24: farmwatch.v1.AgentHealth.collectors:type_name -> farmwatch.v1.CollectorRun
-	25, // [25:25] is the sub-list for method output_type
-	25, // [25:25] is the sub-list for method input_type
-	25, // [25:25] is the sub-list for extension type_name
-	25, // [25:25] is the sub-list for extension extendee
-	0,  // [0:25] is the sub-list for field type_name
+	10, // 10: farmwatch.v1.Report.vpn_clients:type_name -> farmwatch.v1.ToolMatch
+	22, // 11: farmwatch.v1.Host.boot_time:type_name -> google.protobuf.Timestamp
+	4,  // 12: farmwatch.v1.Network.interfaces:type_name -> farmwatch.v1.Interface
+	5,  // 13: farmwatch.v1.Network.proxy:type_name -> farmwatch.v1.Proxy
+	6,  // 14: farmwatch.v1.Network.wifi:type_name -> farmwatch.v1.Wifi
+	8,  // 15: farmwatch.v1.Network.neighbors:type_name -> farmwatch.v1.Neighbor
+	7,  // 16: farmwatch.v1.Wifi.nearby:type_name -> farmwatch.v1.BSS
+	10, // 17: farmwatch.v1.RemoteAccess.tools:type_name -> farmwatch.v1.ToolMatch
+	13, // 18: farmwatch.v1.RemoteAccess.sessions:type_name -> farmwatch.v1.Session
+	11, // 19: farmwatch.v1.ToolMatch.listening:type_name -> farmwatch.v1.Socket
+	12, // 20: farmwatch.v1.ToolMatch.connections:type_name -> farmwatch.v1.Connection
+	22, // 21: farmwatch.v1.Session.started:type_name -> google.protobuf.Timestamp
+	15, // 22: farmwatch.v1.Peripherals.usb:type_name -> farmwatch.v1.USBDevice
+	16, // 23: farmwatch.v1.Peripherals.displays:type_name -> farmwatch.v1.Display
+	22, // 24: farmwatch.v1.AgentHealth.started_at:type_name -> google.protobuf.Timestamp
+	21, // 25: farmwatch.v1.AgentHealth.collectors:type_name -> farmwatch.v1.CollectorRun
+	26, // [26:26] is the sub-list for method output_type
+	26, // [26:26] is the sub-list for method input_type
+	26, // [26:26] is the sub-list for extension type_name
+	26, // [26:26] is the sub-list for extension extendee
+	0,  // [0:26] is the sub-list for field type_name
 }
 
 func init() { file_farmwatch_v1_report_proto_init() }
