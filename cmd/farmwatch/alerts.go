@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -12,7 +13,7 @@ import (
 
 func newAlertsCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "alerts", Short: "Alerts for reviewers, highest score first"}
-	cmd.AddCommand(newAlertsListCmd(), newAlertsShowCmd())
+	cmd.AddCommand(newAlertsListCmd(), newAlertsShowCmd(), newAlertsAckCmd(), newAlertsResolveCmd())
 	return cmd
 }
 
@@ -81,12 +82,89 @@ func printAlert(cmd *cobra.Command, a *pb.Alert) {
 	w := cmd.OutOrStdout()
 	fmt.Fprintf(w, "Alert %s (%s, %s): score %.2f\n", a.GetId(), a.GetKind(), a.GetStatus(), a.GetScore())
 	fmt.Fprintf(w, "  %s\n", a.GetSummary())
-	fmt.Fprintf(w, "  device %s, hire %s; opened %s, updated %s\n", orDash(a.GetDeviceId()), orDash(a.GetHireId()),
-		ts(a.GetCreatedAt()), ts(a.GetUpdatedAt()))
+	if a.GetKind() == "farm" {
+		fmt.Fprintf(w, "  cluster %s: %d devices of %d hires; opened %s, updated %s\n", a.GetClusterId(), len(a.GetMemberDevices()),
+			len(a.GetMemberHires()), ts(a.GetCreatedAt()), ts(a.GetUpdatedAt()))
+		fmt.Fprintf(w, "  devices: %s\n  hires:   %s\n", strings.Join(a.GetMemberDevices(), ", "), strings.Join(a.GetMemberHires(), ", "))
+	} else {
+		fmt.Fprintf(w, "  device %s, hire %s; opened %s, updated %s\n", orDash(a.GetDeviceId()), orDash(a.GetHireId()),
+			ts(a.GetCreatedAt()), ts(a.GetUpdatedAt()))
+		if a.GetClusterId() != "" {
+			fmt.Fprintf(w, "  in cluster %s\n", a.GetClusterId())
+		}
+	}
+	if a.GetStatus() == "resolved" {
+		fmt.Fprintf(w, "  resolved %s by %s at %s: %s\n", a.GetVerdict(), a.GetResolvedBy(), ts(a.GetResolvedAt()), a.GetNote())
+	} else if a.GetNote() != "" {
+		fmt.Fprintf(w, "  note: %s\n", a.GetNote())
+	}
 	ev := append([]*pb.Evidence(nil), a.GetEvidence()...)
 	sort.SliceStable(ev, func(i, j int) bool { return ev[i].GetWeight() > ev[j].GetWeight() })
 	fmt.Fprintln(w, "  Evidence (log-odds added to the prior):")
 	for _, e := range ev {
 		fmt.Fprintf(w, "    %+5.2f  %-22s %s\n", e.GetWeight(), e.GetRule(), e.GetExplanation())
 	}
+}
+
+func newAlertsAckCmd() *cobra.Command {
+	var note, output string
+	cmd := &cobra.Command{
+		Use:   "ack ID [--note TEXT]",
+		Short: "Acknowledge an alert: someone is looking at it",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkOutput(output); err != nil {
+				return err
+			}
+			a, err := call(cmd, func(ctx context.Context, c pb.AdminServiceClient) (*pb.Alert, error) {
+				return c.AckAlert(ctx, &pb.AckAlertRequest{Id: args[0], Note: note})
+			})
+			if err != nil {
+				return err
+			}
+			if output == "json" {
+				return printJSON(cmd.OutOrStdout(), a)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "alert %s acknowledged\n", a.GetId())
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&note, "note", "", "what you are doing about it")
+	addOutputFlag(cmd, &output)
+	return cmd
+}
+
+func newAlertsResolveCmd() *cobra.Command {
+	var verdict, note, output string
+	cmd := &cobra.Command{
+		Use:   "resolve ID --verdict confirmed|false-positive --note TEXT",
+		Short: "Resolve an alert with a verdict; the verdicts train `farmwatch model fit`",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkOutput(output); err != nil {
+				return err
+			}
+			if verdict != "confirmed" && verdict != "false-positive" {
+				return fmt.Errorf("--verdict %q: want confirmed or false-positive", verdict)
+			}
+			if strings.TrimSpace(note) == "" {
+				return fmt.Errorf("--note is required: say why, for the audit trail")
+			}
+			a, err := call(cmd, func(ctx context.Context, c pb.AdminServiceClient) (*pb.Alert, error) {
+				return c.ResolveAlert(ctx, &pb.ResolveAlertRequest{Id: args[0], Verdict: verdict, Note: note})
+			})
+			if err != nil {
+				return err
+			}
+			if output == "json" {
+				return printJSON(cmd.OutOrStdout(), a)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "alert %s resolved: %s\n", a.GetId(), a.GetVerdict())
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&verdict, "verdict", "", "confirmed or false-positive")
+	cmd.Flags().StringVar(&note, "note", "", "why (kept in the audit trail)")
+	addOutputFlag(cmd, &output)
+	return cmd
 }

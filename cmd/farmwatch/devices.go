@@ -82,7 +82,17 @@ func newDevicesShowCmd() *cobra.Command {
 			fmt.Fprintf(w, "  hire:     %s %s, claims %s\n", d.GetHire().GetId(), d.GetHire().GetName(), d.GetHire().GetHome().GetPlace())
 			fmt.Fprintf(w, "  enrolled: %s   last seen: %s   reports: %d   score: %.2f\n",
 				ts(dev.GetEnrolledAt()), ts(dev.GetLastSeen()), dev.GetReports(), dev.GetScore())
-			fmt.Fprintln(w, "\nRecent reports (newest first):")
+			if dev.GetClusterId() != "" {
+				fmt.Fprintf(w, "  cluster:  %s (see `farmwatch clusters show %s`)\n", dev.GetClusterId(), dev.GetClusterId())
+			}
+			fmt.Fprintln(w, "\nCurrent evidence (log-odds added to the prior):")
+			if len(d.GetEvidence()) == 0 {
+				fmt.Fprintln(w, "  none")
+			}
+			for _, e := range d.GetEvidence() {
+				fmt.Fprintf(w, "  %+5.2f  %-26s %s\n", e.GetWeight(), e.GetRule(), e.GetExplanation())
+			}
+			fmt.Fprintln(w, "\nTimeline of recent reports (newest first):")
 			tw := newTable(w, "  SEQ", "RECEIVED", "PUBLIC IP", "WHERE", "ASN", "GATEWAY MAC", "TZ", "TOOLS")
 			for _, sr := range d.GetRecentReports() {
 				r := sr.GetReport()

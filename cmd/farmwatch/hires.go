@@ -14,7 +14,7 @@ import (
 
 func newHiresCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "hires", Short: "Hire records: who each laptop was issued to and what they claimed"}
-	cmd.AddCommand(newHiresAddCmd(), newHiresImportCmd(), newHiresListCmd(), newHiresShowCmd())
+	cmd.AddCommand(newHiresAddCmd(), newHiresImportCmd(), newHiresListCmd(), newHiresShowCmd(), newHiresUpdateCmd())
 	return cmd
 }
 
@@ -174,6 +174,51 @@ func newHiresShowCmd() *cobra.Command {
 			return nil
 		},
 	}
+	addOutputFlag(cmd, &output)
+	return cmd
+}
+
+func newHiresUpdateCmd() *cobra.Command {
+	var home, shipping, phone, note, output string
+	cmd := &cobra.Command{
+		Use:   "update ID [--claimed-home PLACE] [--shipping-address TEXT] [--phone TEXT] --note TEXT",
+		Short: "Update a hire's claims, e.g. a declared move; later reports are judged against them",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkOutput(output); err != nil {
+				return err
+			}
+			h, err := call(cmd, func(ctx context.Context, c pb.AdminServiceClient) (*pb.Hire, error) {
+				return c.GetHire(ctx, &pb.GetHireRequest{Id: args[0]})
+			})
+			if err != nil {
+				return err
+			}
+			if home != "" {
+				h.ClaimedHome = home
+			}
+			if cmd.Flags().Changed("shipping-address") {
+				h.ShippingAddress = shipping
+			}
+			if cmd.Flags().Changed("phone") {
+				h.Phone = phone
+			}
+			if err := hires.Resolve(h); err != nil {
+				return err
+			}
+			h, err = call(cmd, func(ctx context.Context, c pb.AdminServiceClient) (*pb.Hire, error) {
+				return c.UpdateHire(ctx, &pb.UpdateHireRequest{Hire: h, Note: note})
+			})
+			if err != nil {
+				return err
+			}
+			return printHires(cmd, output, []*pb.Hire{h})
+		},
+	}
+	cmd.Flags().StringVar(&home, "claimed-home", "", `new claimed home, "CITY, REGION, COUNTRY" or "LAT,LON"`)
+	cmd.Flags().StringVar(&shipping, "shipping-address", "", "new shipping address")
+	cmd.Flags().StringVar(&phone, "phone", "", "new phone number")
+	cmd.Flags().StringVar(&note, "note", "", "why (kept in the audit trail)")
 	addOutputFlag(cmd, &output)
 	return cmd
 }

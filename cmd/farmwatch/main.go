@@ -30,6 +30,7 @@ found there. Elsewhere give --server, --ca, --cert and --key.`,
 		SilenceErrors: true,
 	}
 	addConnFlags(root)
-	root.AddCommand(newServeCmd(), newHiresCmd(), newTokensCmd(), newDevicesCmd(), newAlertsCmd(), newGeoCmd())
+	root.AddCommand(newServeCmd(), newHiresCmd(), newTokensCmd(), newDevicesCmd(), newAlertsCmd(), newClustersCmd(),
+		newAuditCmd(), newModelCmd(), newGeoCmd())
 	return root
 }

@@ -60,7 +60,40 @@ func Resolve(h *pb.Hire) error {
 	}
 	h.Home = &pb.ClaimedHome{Place: name, Country: place.Country, Latitude: place.Latitude,
 		Longitude: place.Longitude, TimeZone: place.TimeZone}
+	h.Shipping = nil
+	if sp, ok := ShippingPlace(h.GetShippingAddress(), place.Country); ok {
+		h.Shipping = &pb.ClaimedHome{Place: sp.String(), Country: sp.Country, Latitude: sp.Latitude,
+			Longitude: sp.Longitude, TimeZone: sp.TimeZone}
+	}
 	return nil
+}
+
+var postalCode = regexp.MustCompile(`\b(\d{5}(-\d{4})?|[A-Z]\d[A-Z] ?\d[A-Z]\d)\b`)
+
+// ShippingPlace finds the city of a free-form shipping address
+// ("1 Main St, Apt 2, Austin, TX 78701") with the gazetteer, trying its last
+// parts with and without the claimed home's country.
+func ShippingPlace(addr, country string) (geo.Place, bool) {
+	var parts []string
+	for _, p := range strings.Split(addr, ",") {
+		p = strings.TrimSpace(postalCode.ReplaceAllString(p, ""))
+		if p != "" {
+			parts = append(parts, p)
+		}
+	}
+	var tries []string
+	if n := len(parts); n >= 3 {
+		tries = append(tries, strings.Join(parts[n-3:], ", "))
+	}
+	if n := len(parts); n >= 2 && country != "" {
+		tries = append(tries, strings.Join(parts[n-2:], ", ")+", "+country)
+	}
+	for _, t := range tries {
+		if p, err := geo.ParsePlace(t); err == nil {
+			return p, true
+		}
+	}
+	return geo.Place{}, false
 }
 
 // Columns are the CSV header, in any order; id, name and claimed_home are required.

@@ -57,3 +57,22 @@ func TestParseCSVHeaderProblems(t *testing.T) {
 		}
 	}
 }
+
+func TestShippingPlace(t *testing.T) {
+	tests := []struct {
+		addr, country, want string
+		ok                  bool
+	}{
+		{"1 Main St, Austin, TX 78701", "US", "Austin", true},
+		{"400 W Van Buren St, Apt 12, Phoenix, AZ 85003, US", "US", "Phoenix", true},
+		{"220 Yonge St, Toronto, ON M5B 2H1", "CA", "Toronto", true},
+		{"PO Box 12", "US", "", false},
+		{"", "US", "", false},
+	}
+	for _, tc := range tests {
+		p, ok := ShippingPlace(tc.addr, tc.country)
+		if ok != tc.ok || (ok && p.Name != tc.want) {
+			t.Errorf("%q: got %v %q, want %v %q", tc.addr, ok, p.Name, tc.ok, tc.want)
+		}
+	}
+}

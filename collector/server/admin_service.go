@@ -10,6 +10,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/farmwatch/farmwatch/collector/analysis"
 	"github.com/farmwatch/farmwatch/collector/hires"
 	"github.com/farmwatch/farmwatch/collector/store"
 	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
@@ -41,6 +42,9 @@ func (a *adminService) AddHires(ctx context.Context, req *pb.AddHiresRequest) (*
 				return status.Errorf(codes.AlreadyExists, "hire %d: id %q already exists; nothing was stored", i+1, h.GetId())
 			}
 			if err := tx.PutHire(h); err != nil {
+				return err
+			}
+			if err := tx.Audit(a.s.cfg.Now(), identityFrom(ctx).Name, "hire.add", h.GetId(), h.GetHome().GetPlace()); err != nil {
 				return err
 			}
 		}
@@ -82,6 +86,9 @@ func (a *adminService) CreateToken(ctx context.Context, req *pb.CreateTokenReque
 		if !tx.HireExists(req.GetHireId()) {
 			return status.Errorf(codes.NotFound, "hire %q does not exist; add it with `farmwatch hires add`", req.GetHireId())
 		}
+		if err := tx.Audit(now, identityFrom(ctx).Name, "token.create", req.GetHireId(), "expires "+exp.UTC().Format(time.RFC3339)); err != nil {
+			return err
+		}
 		return tx.PutToken(token, store.TokenRecord{HireID: req.GetHireId(), CreatedAt: now, ExpiresAt: exp})
 	})
 	if err != nil {
@@ -116,7 +123,18 @@ func (a *adminService) GetDevice(ctx context.Context, req *pb.GetDeviceRequest) 
 		if out.RecentReports, err = tx.Reports(d.GetId(), 20); err != nil {
 			return err
 		}
-		out.Alerts, err = tx.Alerts(func(al *pb.Alert) bool { return al.GetDeviceId() == d.GetId() })
+		out.Alerts, err = tx.Alerts(func(al *pb.Alert) bool {
+			if al.GetDeviceId() == d.GetId() {
+				return true
+			}
+			for _, m := range al.GetMemberDevices() {
+				if m == d.GetId() {
+					return true
+				}
+			}
+			return false
+		})
+		out.Evidence = analysis.CurrentEvidence(tx, d.GetId())
 		return err
 	})
 	return out, asStatus(err)

@@ -39,8 +39,11 @@ var anonymousMethods = map[string]bool{
 
 // Admin methods that change state need the reviewer role.
 var reviewerMethods = map[string]bool{
-	pb.AdminService_AddHires_FullMethodName:    true,
-	pb.AdminService_CreateToken_FullMethodName: true,
+	pb.AdminService_AddHires_FullMethodName:     true,
+	pb.AdminService_CreateToken_FullMethodName:  true,
+	pb.AdminService_AckAlert_FullMethodName:     true,
+	pb.AdminService_ResolveAlert_FullMethodName: true,
+	pb.AdminService_UpdateHire_FullMethodName:   true,
 }
 
 func (s *Server) authInterceptor(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {

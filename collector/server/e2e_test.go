@@ -135,7 +135,12 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	byDevice := map[string]*pb.Alert{}
+	var farms []*pb.Alert
 	for _, a := range alerts.GetAlerts() {
+		if a.GetKind() == "farm" {
+			farms = append(farms, a)
+			continue
+		}
 		if _, dup := byDevice[a.GetDeviceId()]; dup {
 			t.Errorf("device %s has two alerts of one kind", a.GetDeviceId())
 		}
@@ -156,24 +161,39 @@ func TestEndToEnd(t *testing.T) {
 				t.Errorf("honest hire %s raised alert %s: %s", d.Hire.GetId(), a.GetId(), a.GetSummary())
 			}
 		case sim.Farm:
-			if a == nil || !strings.Contains(rules(a), "rat.present") {
-				t.Errorf("farm device %s: alert %v, want rat.present", d.ID(), a)
+			if a == nil || !strings.Contains(rules(a), "net.colocated") || !strings.Contains(rules(a), "rat.present") {
+				t.Errorf("farm device %s: alert %v, want net.colocated and rat.present", d.ID(), a)
 			}
 		case sim.VPN:
 			if a == nil || !strings.Contains(rules(a), "geo.country_mismatch") {
 				t.Errorf("VPN hire %s: alert %v, want geo.country_mismatch", d.ID(), a)
 			}
 		case sim.ForeignController:
-			if a == nil || !strings.Contains(rules(a), "rat.present") {
-				t.Fatalf("foreign controller %s: alert %v, want rat.present", d.ID(), a)
+			if a == nil || !strings.Contains(rules(a), "geo.high_risk_peer") {
+				t.Fatalf("foreign controller %s: alert %v, want geo.high_risk_peer", d.ID(), a)
 			}
-			if !strings.Contains(a.GetEvidence()[0].GetExplanation(), "(KP)") {
-				t.Errorf("foreign controller evidence does not name the peer's country: %s", a.GetEvidence()[0].GetExplanation())
+			if !strings.Contains(a.GetEvidence()[0].GetExplanation(), "Pyongyang, KP") {
+				t.Errorf("foreign controller evidence does not name the peer's place: %s", a.GetEvidence()[0].GetExplanation())
 			}
 		}
 	}
-	if a := byDevice[id.DeviceID]; a != nil {
-		t.Errorf("this machine's agent raised %s: %s", a.GetId(), a.GetSummary())
+	// One farm alert naming every farm device.
+	if len(farms) != 1 {
+		t.Fatalf("%d farm alerts, want 1", len(farms))
+	}
+	var farmIDs []string
+	for _, d := range fleet.Devices {
+		if d.Scenario == sim.Farm {
+			farmIDs = append(farmIDs, d.ID())
+		}
+	}
+	if got := farms[0].GetMemberDevices(); len(got) != len(farmIDs) {
+		t.Errorf("farm alert members %v, want %v", got, farmIDs)
+	}
+	// This machine reports from loopback: no geo evidence; it may differ from
+	// the claimed home's time zone, which alone stays under the review threshold.
+	if a := byDevice[id.DeviceID]; a != nil && a.GetScore() >= 0.5 {
+		t.Errorf("this machine's agent reached review: %s", a.GetSummary())
 	}
 
 	// The collector restarts on the same data dir and still has everything.

@@ -28,6 +28,10 @@ import (
 	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
 )
 
+// AnalysisConfigFile is the analysis config in the data dir, used when
+// --config names none; `farmwatch model fit --apply` writes weights there.
+const AnalysisConfigFile = "analysis.yaml"
+
 // AddrFile is written into the data dir once the collector listens, so the
 // CLI and scripts on the same host find it.
 const AddrFile = "collector.addr"
@@ -46,6 +50,8 @@ type Config struct {
 	AnalysisConfig string
 	ReportInterval time.Duration
 	TokenTTL       time.Duration
+	// SweepInterval is how often silent agents are looked for (default 1 min).
+	SweepInterval time.Duration
 	// Now is the collector's clock (tests replace it).
 	Now func() time.Time
 }
@@ -62,6 +68,9 @@ type Server struct {
 	lis    net.Listener
 	log    *slog.Logger
 	limits Limits
+
+	stopSweep chan struct{}
+	sweepDone chan struct{}
 }
 
 // New opens the store, the CA and the geo databases and listens; Serve then
@@ -81,6 +90,12 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.AnalysisConfig == "" {
+		cfg.AnalysisConfig = filepath.Join(cfg.DataDir, AnalysisConfigFile)
+	}
+	if cfg.SweepInterval == 0 {
+		cfg.SweepInterval = time.Minute
 	}
 	acfg, err := analysis.LoadConfig(cfg.AnalysisConfig)
 	if err != nil {
@@ -123,7 +138,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("server certificate: %w", err)
 	}
 
-	engine := &analysis.Engine{Config: acfg}
+	engine := analysis.NewEngine(acfg)
 	st, err := store.Open(cfg.DataDir, store.Options{Analyze: engine.Analyze})
 	if err != nil {
 		lis.Close()
@@ -141,13 +156,14 @@ func New(cfg Config) (*Server, error) {
 		MinVersion: tls.VersionTLS13,
 	}
 	s := &Server{cfg: cfg, store: st, geo: resolver, ca: ca, engine: engine, lis: lis, log: log,
-		limits: DefaultLimits()}
+		limits: DefaultLimits(), stopSweep: make(chan struct{}), sweepDone: make(chan struct{})}
 	s.grpc = grpc.NewServer(
 		grpc.Creds(credentials.NewTLS(tlsCfg)),
 		grpc.MaxRecvMsgSize(s.limits.MaxMessageBytes),
 		grpc.ChainUnaryInterceptor(s.recoverInterceptor, s.authInterceptor),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 20 * time.Second, PermitWithoutStream: true}),
 	)
+	go s.sweepLoop()
 	pb.RegisterAgentServiceServer(s.grpc, &agentService{s: s})
 	pb.RegisterAdminServiceServer(s.grpc, &adminService{s: s})
 	s.health = health.NewServer()
@@ -184,12 +200,21 @@ func (s *Server) Serve() error {
 // and acknowledged), then closes the store.
 func (s *Server) Stop(ctx context.Context) {
 	s.health.Shutdown()
+	select {
+	case <-s.stopSweep:
+	default:
+		close(s.stopSweep)
+	}
 	done := make(chan struct{})
 	go func() { s.grpc.GracefulStop(); close(done) }()
 	select {
 	case <-done:
 	case <-ctx.Done():
 		s.grpc.Stop()
+	}
+	select {
+	case <-s.sweepDone:
+	case <-time.After(10 * time.Second):
 	}
 	if err := s.store.Close(); err != nil {
 		s.log.Error("close store", "err", err)
@@ -215,4 +240,31 @@ func ensureLocalAdmin(ca *pki.CA, dir string) error {
 		return err
 	}
 	return pki.WriteFileAtomic(certPath, certPEM, 0o600)
+}
+
+// sweepLoop looks for silent agents every SweepInterval.
+func (s *Server) sweepLoop() {
+	defer close(s.sweepDone)
+	t := time.NewTicker(s.cfg.SweepInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stopSweep:
+			return
+		case <-t.C:
+			if _, err := s.Sweep(); err != nil {
+				s.log.Error("silence sweep", "err", err)
+			}
+		}
+	}
+}
+
+// Sweep marks silent agents now; it returns how many were newly marked.
+func (s *Server) Sweep() (int, error) {
+	var n int
+	err := s.store.Update(func(tx *store.Tx) (err error) {
+		n, err = s.engine.Sweep(tx, s.cfg.Now())
+		return err
+	})
+	return n, err
 }

@@ -28,9 +28,20 @@ var (
 	bucketAlerts      = []byte("alerts")         // alert id -> Alert
 	bucketAlertIndex  = []byte("alerts_by_key")  // device or cluster id + 0 + kind -> open alert id
 	bucketDeviceState = []byte("device_state")   // device id -> analysis state
+	bucketAudit       = []byte("audit")          // time + seq -> AuditEntry
+
+	// Analysis buckets, read and written through Tx.Get/Put/Scan.
+
+	// BucketFingerprints maps kind 0 value 0 device id -> last seen (unix seconds).
+	BucketFingerprints = []byte("fingerprints")
+	// BucketClusters maps cluster id -> cluster record.
+	BucketClusters = []byte("clusters")
+	// BucketClusterOf maps device id -> cluster id.
+	BucketClusterOf = []byte("cluster_of")
 
 	allBuckets = [][]byte{bucketMeta, bucketHires, bucketTokens, bucketDevices, bucketReports,
-		bucketReportIndex, bucketAlerts, bucketAlertIndex, bucketDeviceState}
+		bucketReportIndex, bucketAlerts, bucketAlertIndex, bucketDeviceState, bucketAudit,
+		BucketFingerprints, BucketClusters, BucketClusterOf}
 
 	keySchema  = []byte("schema_version")
 	keyCounter = []byte("report_counter")

@@ -1,0 +1,442 @@
+package analysis
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"net/netip"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/farmwatch/farmwatch/collector/store"
+	"github.com/farmwatch/farmwatch/geo"
+	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
+)
+
+// Fingerprint kinds. Gateway MACs and the connected Wi-Fi BSSID are strong
+// links (one physical network); a public IP is weaker (CGNAT, offices,
+// coffee shops).
+const (
+	FPGatewayMAC = "gateway_mac"
+	FPBSSID      = "bssid"
+	FPPublicIP   = "public_ip"
+)
+
+// Fingerprint is one network identity a report shows.
+type Fingerprint struct {
+	Kind, Value string
+	Strong      bool
+}
+
+// Cluster is a set of devices linked by shared fingerprints.
+type Cluster struct {
+	ID       string                  `json:"id"`
+	Members  map[string]*Member      `json:"members"`
+	Links    map[string]*ClusterLink `json:"links"`
+	Farm     bool                    `json:"farm"`
+	IPOnly   bool                    `json:"ip_only,omitempty"`
+	Reason   string                  `json:"reason,omitempty"`
+	AlertID  string                  `json:"alert_id,omitempty"`
+	Created  time.Time               `json:"created"`
+	Updated  time.Time               `json:"updated"`
+	Observed *Observation            `json:"observed,omitempty"`
+}
+
+// Member is a device in a cluster.
+type Member struct {
+	HireID   string    `json:"hire_id"`
+	JoinedAt time.Time `json:"joined_at"`
+}
+
+// ClusterLink is a fingerprint shared inside a cluster.
+type ClusterLink struct {
+	Kind    string               `json:"kind"`
+	Value   string               `json:"value"`
+	Strong  bool                 `json:"strong"`
+	Devices map[string]time.Time `json:"devices"`
+}
+
+// fingerprints lists the identities of the network a report came from.
+func fingerprints(cfg *Config, sr *pb.StoredReport) []Fingerprint {
+	var out []Fingerprint
+	n := sr.GetReport().GetNetwork()
+	if m := normMAC(n.GetGatewayMac()); m != "" {
+		out = append(out, Fingerprint{FPGatewayMAC, m, true})
+	}
+	if b := normMAC(n.GetWifi().GetBssid()); b != "" {
+		out = append(out, Fingerprint{FPBSSID, b, true})
+	}
+	if ip := sr.GetPublicIp(); ip != "" && linkableIP(cfg, sr) {
+		out = append(out, Fingerprint{FPPublicIP, ip, false})
+	}
+	return out
+}
+
+func normMAC(m string) string {
+	m = strings.ToLower(strings.TrimSpace(m))
+	if m == "" || m == "00:00:00:00:00:00" || m == "ff:ff:ff:ff:ff:ff" {
+		return ""
+	}
+	return m
+}
+
+// linkableIP: a public IP links devices only when it is a real, ordinary
+// address: not special, not the company's egress, not a hosting/VPN network,
+// not a mobile carrier's CGNAT pool.
+func linkableIP(cfg *Config, sr *pb.StoredReport) bool {
+	loc := sr.GetLocation()
+	if a, err := netip.ParseAddr(sr.GetPublicIp()); err != nil || !a.IsGlobalUnicast() || a.IsPrivate() {
+		return false
+	}
+	if loc.GetRange() != "" || loc.GetAnonymizer() != "" || cfg.companyEgress(sr.GetPublicIp()) {
+		return false
+	}
+	return !slices.Contains(cfg.Cluster.SharedIPExcludeASNs, loc.GetAsn())
+}
+
+func fpKey(kind, value, device string) []byte {
+	return []byte(kind + "\x00" + value + "\x00" + device)
+}
+
+// clusterer keeps the fingerprint index and the clusters in the store.
+type clusterer struct {
+	cfg *Config
+}
+
+// observe records the report's fingerprints and links the device to other
+// devices that showed the same ones within the window. It returns the
+// device's cluster (nil if it has none) and whether the cluster changed.
+func (c clusterer) observe(tx *store.Tx, dev *pb.Device, sr *pb.StoredReport, now time.Time) (*Cluster, bool, error) {
+	window := time.Duration(c.cfg.Cluster.WindowHours * float64(time.Hour))
+	type link struct {
+		other string
+		fp    Fingerprint
+	}
+	var links []link
+	for _, fp := range fingerprints(c.cfg, sr) {
+		own := fpKey(fp.Kind, fp.Value, dev.GetId())
+		count := uint32(0)
+		if v := tx.Get(store.BucketFingerprints, own); len(v) == 12 {
+			count = binary.BigEndian.Uint32(v[8:])
+		}
+		count++
+		val := binary.BigEndian.AppendUint32(binary.BigEndian.AppendUint64(nil, uint64(now.Unix())), count)
+		if err := tx.Put(store.BucketFingerprints, own, val); err != nil {
+			return nil, false, err
+		}
+		if int(count) < c.cfg.Cluster.MinLinkReports {
+			continue
+		}
+		prefix := []byte(fp.Kind + "\x00" + fp.Value + "\x00")
+		tx.Scan(store.BucketFingerprints, prefix, func(k, v []byte) bool {
+			other := string(k[len(prefix):])
+			if other == dev.GetId() || len(v) != 12 {
+				return true
+			}
+			seen := time.Unix(int64(binary.BigEndian.Uint64(v)), 0)
+			if now.Sub(seen) <= window && int(binary.BigEndian.Uint32(v[8:])) >= c.cfg.Cluster.MinLinkReports {
+				links = append(links, link{other, fp})
+			}
+			return len(links) < 10000
+		})
+	}
+	cl, err := c.load(tx, dev.GetId())
+	if err != nil {
+		return nil, false, err
+	}
+	changed := false
+	for _, l := range links {
+		if cl, err = c.join(tx, cl, dev, l.other, l.fp, now); err != nil {
+			return nil, false, err
+		}
+		changed = true
+	}
+	if cl == nil {
+		return nil, false, nil
+	}
+	if loc := sr.GetLocation(); loc.GetGeolocatable() && !c.cfg.companyEgress(sr.GetPublicIp()) {
+		cl.Observed = &Observation{Lat: loc.GetLatitude(), Lon: loc.GetLongitude(), AccuracyKM: loc.GetAccuracyKm(),
+			At: now, IP: sr.GetPublicIp(), Place: place(loc)}
+	}
+	if changed {
+		if err := c.judge(tx, cl); err != nil {
+			return nil, false, err
+		}
+		cl.Updated = now
+	}
+	return cl, changed, c.save(tx, cl)
+}
+
+func (c clusterer) load(tx *store.Tx, device string) (*Cluster, error) {
+	id := tx.Get(store.BucketClusterOf, []byte(device))
+	if id == nil {
+		return nil, nil
+	}
+	return c.get(tx, string(id))
+}
+
+func (c clusterer) get(tx *store.Tx, id string) (*Cluster, error) {
+	v := tx.Get(store.BucketClusters, []byte(id))
+	if v == nil {
+		return nil, fmt.Errorf("cluster %s: %w", id, store.ErrNotFound)
+	}
+	cl := &Cluster{}
+	return cl, json.Unmarshal(v, cl)
+}
+
+func (c clusterer) save(tx *store.Tx, cl *Cluster) error {
+	b, err := json.Marshal(cl)
+	if err != nil {
+		return err
+	}
+	return tx.Put(store.BucketClusters, []byte(cl.ID), b)
+}
+
+// join links dev (whose cluster is cl, possibly nil) with other through fp,
+// merging clusters as needed (the larger absorbs the smaller, so ids stay
+// stable as a farm grows).
+func (c clusterer) join(tx *store.Tx, cl *Cluster, dev *pb.Device, other string, fp Fingerprint, now time.Time) (*Cluster, error) {
+	ocl, err := c.load(tx, other)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case cl == nil && ocl == nil:
+		id, err := tx.NextID(store.BucketClusters, "C")
+		if err != nil {
+			return nil, err
+		}
+		cl = &Cluster{ID: id, Members: map[string]*Member{}, Links: map[string]*ClusterLink{}, Created: now}
+		if err := c.addMember(tx, cl, other, now); err != nil {
+			return nil, err
+		}
+	case cl == nil:
+		cl = ocl
+	case ocl != nil && ocl.ID != cl.ID:
+		big, small := cl, ocl
+		if len(small.Members) > len(big.Members) || (len(small.Members) == len(big.Members) && small.ID < big.ID) {
+			big, small = small, big
+		}
+		for id, m := range small.Members {
+			big.Members[id] = m
+			if err := tx.Put(store.BucketClusterOf, []byte(id), []byte(big.ID)); err != nil {
+				return nil, err
+			}
+		}
+		for k, l := range small.Links {
+			if bl, ok := big.Links[k]; ok {
+				for d, t := range l.Devices {
+					bl.Devices[d] = t
+				}
+			} else {
+				big.Links[k] = l
+			}
+		}
+		if err := mergeAlert(tx, small, big, now); err != nil {
+			return nil, err
+		}
+		if err := tx.Delete(store.BucketClusters, []byte(small.ID)); err != nil {
+			return nil, err
+		}
+		cl = big
+	}
+	if _, ok := cl.Members[dev.GetId()]; !ok {
+		if err := c.addMember(tx, cl, dev.GetId(), now); err != nil {
+			return nil, err
+		}
+	}
+	if _, ok := cl.Members[other]; !ok {
+		if err := c.addMember(tx, cl, other, now); err != nil {
+			return nil, err
+		}
+	}
+	k := fp.Kind + "|" + fp.Value
+	l := cl.Links[k]
+	if l == nil {
+		l = &ClusterLink{Kind: fp.Kind, Value: fp.Value, Strong: fp.Strong, Devices: map[string]time.Time{}}
+		cl.Links[k] = l
+	}
+	l.Devices[dev.GetId()] = now
+	if _, ok := l.Devices[other]; !ok {
+		l.Devices[other] = now
+	}
+	// Saved at once: the next link of this report may reach the cluster
+	// again through another member.
+	return cl, c.save(tx, cl)
+}
+
+func (c clusterer) addMember(tx *store.Tx, cl *Cluster, device string, now time.Time) error {
+	d, err := tx.Device(device)
+	if err != nil {
+		return err
+	}
+	cl.Members[device] = &Member{HireID: d.GetHireId(), JoinedAt: now}
+	if err := tx.Put(store.BucketClusterOf, []byte(device), []byte(cl.ID)); err != nil {
+		return err
+	}
+	d.ClusterId = cl.ID
+	return tx.PutDevice(d)
+}
+
+// mergeAlert closes the absorbed cluster's farm alert, pointing at the
+// surviving cluster.
+func mergeAlert(tx *store.Tx, small, big *Cluster, now time.Time) error {
+	if small.AlertID == "" {
+		return nil
+	}
+	a, err := tx.Alert(small.AlertID)
+	if err != nil {
+		return err
+	}
+	if a.GetStatus() == "resolved" {
+		return nil
+	}
+	a.Status, a.Verdict = "resolved", "merged"
+	a.Note = "cluster " + small.ID + " merged into " + big.ID
+	a.UpdatedAt = tsOf(now)
+	a.ResolvedAt = tsOf(now)
+	a.ResolvedBy = "farmwatch"
+	if big.AlertID == "" {
+		big.AlertID = "" // the survivor opens its own alert when judged a farm
+	}
+	return tx.PutAlert(small.ID, a)
+}
+
+// judge decides whether a cluster is a laptop farm: devices of two or more
+// hires whose claimed homes are far apart, on one physical network (a strong
+// link), or behind one public IP with enough hires to rule out chance.
+func (c clusterer) judge(tx *store.Tx, cl *Cluster) error {
+	homes := map[string]*pb.ClaimedHome{}
+	for _, m := range cl.Members {
+		if _, ok := homes[m.HireID]; ok {
+			continue
+		}
+		h, err := tx.Hire(m.HireID)
+		if err != nil {
+			return err
+		}
+		homes[m.HireID] = h.GetHome()
+	}
+	strong := false
+	for _, l := range cl.Links {
+		strong = strong || l.Strong
+	}
+	// Group hires whose homes lie within min_home_distance_km of each other
+	// (roommates, a couple): each group is one claimed place.
+	var places [][]string
+	ids := make([]string, 0, len(homes))
+	for id := range homes {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		placed := false
+		for i, g := range places {
+			if homeDistance(homes[id], homes[g[0]]) <= c.cfg.Cluster.MinHomeDistanceKM {
+				places[i] = append(g, id)
+				placed = true
+				break
+			}
+		}
+		if !placed {
+			places = append(places, []string{id})
+		}
+	}
+	switch {
+	case len(places) >= 2 && strong:
+		cl.Farm, cl.IPOnly = true, false
+	case len(places) >= c.cfg.Cluster.IPOnlyMinHires:
+		cl.Farm, cl.IPOnly = true, true
+	default:
+		cl.Farm = false
+	}
+	var names []string
+	for _, g := range places {
+		names = append(names, homes[g[0]].GetPlace())
+	}
+	kinds := map[string]int{}
+	for _, l := range cl.Links {
+		kinds[l.Kind]++
+	}
+	var shared []string
+	for _, k := range []string{FPGatewayMAC, FPBSSID, FPPublicIP} {
+		if kinds[k] > 0 {
+			shared = append(shared, strings.ReplaceAll(k, "_", " "))
+		}
+	}
+	cl.Reason = fmt.Sprintf("%d devices of %d hires claiming %d different homes (%s) share %s",
+		len(cl.Members), len(homes), len(places), strings.Join(names, "; "), strings.Join(shared, ", "))
+	return nil
+}
+
+func homeDistance(a, b *pb.ClaimedHome) float64 {
+	if a == nil || b == nil {
+		return 0
+	}
+	return geo.DistanceKM(a.GetLatitude(), a.GetLongitude(), b.GetLatitude(), b.GetLongitude())
+}
+
+// ClusterView turns a stored cluster into the API's view.
+func ClusterView(tx *store.Tx, cl *Cluster) (*pb.Cluster, error) {
+	out := &pb.Cluster{Id: cl.ID, Farm: cl.Farm, Reason: cl.Reason, CreatedAt: tsOf(cl.Created), UpdatedAt: tsOf(cl.Updated), AlertId: cl.AlertID}
+	if o := cl.Observed; o != nil {
+		out.ObservedPlace, out.ObservedLatitude, out.ObservedLongitude = o.Place+" ("+o.IP+")", o.Lat, o.Lon
+	}
+	ids := make([]string, 0, len(cl.Members))
+	for id := range cl.Members {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		m := cl.Members[id]
+		cm := &pb.ClusterMember{DeviceId: id, HireId: m.HireID, JoinedAt: tsOf(m.JoinedAt), DistanceKm: -1}
+		if h, err := tx.Hire(m.HireID); err == nil {
+			cm.HireName, cm.ClaimedHome = h.GetName(), h.GetHome().GetPlace()
+			if o := cl.Observed; o != nil && h.GetHome() != nil {
+				cm.DistanceKm = geo.DistanceKM(h.GetHome().GetLatitude(), h.GetHome().GetLongitude(), o.Lat, o.Lon)
+			}
+		}
+		if d, err := tx.Device(id); err == nil {
+			cm.Hostname = d.GetHostname()
+		}
+		out.Members = append(out.Members, cm)
+	}
+	keys := make([]string, 0, len(cl.Links))
+	for k := range cl.Links {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		l := cl.Links[k]
+		sf := &pb.SharedFingerprint{Kind: l.Kind, Value: l.Value, Strength: "weak"}
+		if l.Strong {
+			sf.Strength = "strong"
+		}
+		for d := range l.Devices {
+			sf.DeviceIds = append(sf.DeviceIds, d)
+		}
+		sort.Strings(sf.DeviceIds)
+		out.Fingerprints = append(out.Fingerprints, sf)
+	}
+	return out, nil
+}
+
+// LoadCluster reads one cluster.
+func LoadCluster(tx *store.Tx, id string) (*Cluster, error) { return clusterer{}.get(tx, id) }
+
+// Clusters lists every cluster.
+func Clusters(tx *store.Tx) ([]*Cluster, error) {
+	var out []*Cluster
+	var err error
+	tx.Scan(store.BucketClusters, nil, func(_, v []byte) bool {
+		cl := &Cluster{}
+		if err = json.Unmarshal(v, cl); err != nil {
+			return false
+		}
+		out = append(out, cl)
+		return true
+	})
+	return out, err
+}

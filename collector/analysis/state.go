@@ -1,0 +1,149 @@
+package analysis
+
+import (
+	"encoding/json"
+	"math/bits"
+	"time"
+
+	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
+)
+
+// DeviceState is what the engine remembers of a device between reports, so
+// each report is judged without reading older reports.
+type DeviceState struct {
+	// Last is the newest located observation (for impossible travel).
+	Last *Observation `json:"last,omitempty"`
+	// Hours counts active local-input samples by hour of the week in the
+	// claimed home's time zone (0 = Sunday 00:00).
+	Hours         [168]uint32 `json:"hours"`
+	ActiveSamples uint32      `json:"active_samples"`
+	Samples       uint32      `json:"samples"`
+	FirstSample   time.Time   `json:"first_sample,omitzero"`
+	LastSample    time.Time   `json:"last_sample,omitzero"`
+	// Shelf is a ring of the last 64 power samples (bit set = shelf-like);
+	// PowerN how many of its bits are filled.
+	Shelf  uint64 `json:"shelf"`
+	PowerN int    `json:"power_n"`
+	// Sticky holds event evidence that outlives its report.
+	Sticky map[string]StickyEvidence `json:"sticky,omitempty"`
+	// Reviewed are the rules a reviewer has already judged in a resolved
+	// alert: they alone do not open a new one.
+	Reviewed []string `json:"reviewed,omitempty"`
+	// Silent is set by the silence sweep and cleared by the next report.
+	Silent bool `json:"silent,omitempty"`
+	// Current is the evidence behind the device's current score.
+	Current []StickyEvidence `json:"current,omitempty"`
+}
+
+// Observation is a located report.
+type Observation struct {
+	Lat, Lon, AccuracyKM float64
+	At                   time.Time
+	IP, Place            string
+}
+
+// StickyEvidence is evidence kept until a time.
+type StickyEvidence struct {
+	Rule        string            `json:"rule"`
+	Weight      float64           `json:"weight"`
+	Explanation string            `json:"explanation"`
+	Facts       map[string]string `json:"facts,omitempty"`
+	At          time.Time         `json:"at"`
+	Until       time.Time         `json:"until"`
+}
+
+func loadState(b []byte) (*DeviceState, error) {
+	s := &DeviceState{}
+	if len(b) == 0 {
+		return s, nil
+	}
+	return s, json.Unmarshal(b, s)
+}
+
+func (s *DeviceState) encode() ([]byte, error) { return json.Marshal(s) }
+
+// observe folds one report into the state, after the rules have seen the
+// state as it was.
+func (s *DeviceState) observe(cfg *Config, hire *pb.Hire, sr *pb.StoredReport, located *pb.IPLocation) {
+	now := sr.GetReceivedAt().AsTime()
+	if located != nil && (located.GetLatitude() != 0 || located.GetLongitude() != 0) {
+		s.Last = &Observation{Lat: located.GetLatitude(), Lon: located.GetLongitude(), AccuracyKM: located.GetAccuracyKm(),
+			At: now, IP: sr.GetPublicIp(), Place: place(located)}
+	}
+	r := sr.GetReport()
+	if act := r.GetActivity(); act != nil && act.GetIdleSeconds() >= 0 && (act.GetIdleSeconds() > 0 || act.GetConsoleUserPresent()) {
+		if s.FirstSample.IsZero() {
+			s.FirstSample = now
+		}
+		s.Samples++
+		s.LastSample = now
+		if act.GetIdleSeconds() < cfg.Activity.ActiveIdleSeconds {
+			local := now
+			if loc, err := time.LoadLocation(hire.GetHome().GetTimeZone()); err == nil && hire.GetHome().GetTimeZone() != "" {
+				local = now.In(loc)
+			}
+			s.Hours[int(local.Weekday())*24+local.Hour()]++
+			s.ActiveSamples++
+		}
+	}
+	if p := r.GetPower(); p != nil {
+		shelf := p.GetOnAc() && p.GetLid() == "closed" &&
+			(r.GetActivity() == nil || r.GetActivity().GetIdleSeconds() < 0 || r.GetActivity().GetIdleSeconds() >= cfg.Power.IdleSeconds)
+		s.Shelf <<= 1
+		if shelf {
+			s.Shelf |= 1
+		}
+		if s.PowerN < 64 {
+			s.PowerN++
+		}
+	}
+	for k, v := range s.Sticky {
+		if now.After(v.Until) {
+			delete(s.Sticky, k)
+		}
+	}
+	s.Silent = false
+}
+
+// powerCounts returns how many of the last window power samples exist and
+// how many were shelf-like.
+func (s *DeviceState) powerCounts(window int) (n, shelf int) {
+	n = min(s.PowerN, window, 64)
+	if n == 0 {
+		return 0, 0
+	}
+	mask := uint64(1)<<uint(n) - 1
+	if n == 64 {
+		mask = ^uint64(0)
+	}
+	return n, bits.OnesCount64(s.Shelf & mask)
+}
+
+func (s *DeviceState) nightActive(start, end int) uint32 {
+	var n uint32
+	for i, c := range s.Hours {
+		h := i % 24
+		inNight := h >= start || h < end
+		if start < end {
+			inNight = h >= start && h < end
+		}
+		if inNight {
+			n += c
+		}
+	}
+	return n
+}
+
+func (s *DeviceState) peakHour() int {
+	var byHour [24]uint32
+	for i, c := range s.Hours {
+		byHour[i%24] += c
+	}
+	best := 0
+	for h, c := range byHour {
+		if c > byHour[best] {
+			best = h
+		}
+	}
+	return best
+}

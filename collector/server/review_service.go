@@ -1,0 +1,243 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/farmwatch/farmwatch/collector/analysis"
+	"github.com/farmwatch/farmwatch/collector/hires"
+	"github.com/farmwatch/farmwatch/collector/store"
+	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
+)
+
+// The reviewer's workflow: acknowledge, resolve with a verdict, audit trail,
+// declared moves, clusters and model fitting.
+
+func (a *adminService) AckAlert(ctx context.Context, req *pb.AckAlertRequest) (*pb.Alert, error) {
+	now := a.s.cfg.Now()
+	var out *pb.Alert
+	err := a.s.store.Update(func(tx *store.Tx) error {
+		al, err := tx.Alert(req.GetId())
+		if err != nil {
+			return err
+		}
+		if al.GetStatus() != "open" {
+			return status.Errorf(codes.FailedPrecondition, "alert %s is %s, not open", al.GetId(), al.GetStatus())
+		}
+		al.Status, al.UpdatedAt = "acknowledged", timestamppb.New(now)
+		if req.GetNote() != "" {
+			al.Note = req.GetNote()
+		}
+		if err := tx.PutAlert(alertSubject(al), al); err != nil {
+			return err
+		}
+		out = al
+		return tx.Audit(now, identityFrom(ctx).Name, "alert.ack", al.GetId(), req.GetNote())
+	})
+	return out, asStatus(err)
+}
+
+var verdicts = map[string]bool{"confirmed": true, "false-positive": true}
+
+func (a *adminService) ResolveAlert(ctx context.Context, req *pb.ResolveAlertRequest) (*pb.Alert, error) {
+	if !verdicts[req.GetVerdict()] {
+		return nil, status.Errorf(codes.InvalidArgument, "verdict %q: want confirmed or false-positive", req.GetVerdict())
+	}
+	if strings.TrimSpace(req.GetNote()) == "" {
+		return nil, status.Error(codes.InvalidArgument, "note: say why (it goes in the audit trail)")
+	}
+	if len(req.GetNote()) > 4096 {
+		return nil, status.Error(codes.InvalidArgument, "note: over 4096 bytes")
+	}
+	now := a.s.cfg.Now()
+	who := identityFrom(ctx).Name
+	var out *pb.Alert
+	err := a.s.store.Update(func(tx *store.Tx) error {
+		al, err := tx.Alert(req.GetId())
+		if err != nil {
+			return err
+		}
+		if al.GetStatus() == "resolved" {
+			return status.Errorf(codes.FailedPrecondition, "alert %s is already resolved (%s by %s)", al.GetId(), al.GetVerdict(), al.GetResolvedBy())
+		}
+		al.Status, al.Verdict, al.Note = "resolved", req.GetVerdict(), req.GetNote()
+		al.ResolvedBy, al.ResolvedAt, al.UpdatedAt = who, timestamppb.New(now), timestamppb.New(now)
+		if err := tx.PutAlert(alertSubject(al), al); err != nil {
+			return err
+		}
+		// The rules the reviewer has judged do not reopen an alert alone.
+		var rules []string
+		for _, e := range al.GetEvidence() {
+			rules = append(rules, e.GetRule())
+		}
+		devices := al.GetMemberDevices()
+		if al.GetDeviceId() != "" {
+			devices = append(devices, al.GetDeviceId())
+		}
+		for _, d := range devices {
+			if err := analysis.Reviewed(tx, d, rules); err != nil {
+				return err
+			}
+			if dev, err := tx.Device(d); err == nil && al.GetKind() == analysis.AlertKindDevice {
+				dev.OpenAlerts = 0
+				if err := tx.PutDevice(dev); err != nil {
+					return err
+				}
+			}
+		}
+		out = al
+		return tx.Audit(now, who, "alert.resolve", al.GetId(), req.GetVerdict()+": "+req.GetNote())
+	})
+	return out, asStatus(err)
+}
+
+func alertSubject(al *pb.Alert) string {
+	if al.GetKind() == analysis.AlertKindFarm {
+		return al.GetClusterId()
+	}
+	return al.GetDeviceId()
+}
+
+func (a *adminService) ListAudit(ctx context.Context, req *pb.ListAuditRequest) (*pb.ListAuditResponse, error) {
+	limit := int(req.GetLimit())
+	if limit == 0 {
+		limit = 100
+	}
+	var out []*pb.AuditEntry
+	err := a.s.store.View(func(tx *store.Tx) (err error) { out, err = tx.AuditEntries(req.GetSubject(), limit); return })
+	return &pb.ListAuditResponse{Entries: out}, asStatus(err)
+}
+
+func (a *adminService) UpdateHire(ctx context.Context, req *pb.UpdateHireRequest) (*pb.Hire, error) {
+	h := req.GetHire()
+	if err := hires.Resolve(h); err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "hire %s: %v", h.GetId(), err)
+	}
+	now := a.s.cfg.Now()
+	err := a.s.store.Update(func(tx *store.Tx) error {
+		old, err := tx.Hire(h.GetId())
+		if err != nil {
+			return err
+		}
+		h.CreatedAt, h.UpdatedAt = old.GetCreatedAt(), timestamppb.New(now)
+		if err := tx.PutHire(h); err != nil {
+			return err
+		}
+		detail := req.GetNote()
+		if old.GetClaimedHome() != h.GetClaimedHome() {
+			detail = fmt.Sprintf("claimed home %q -> %q; %s", old.GetHome().GetPlace(), h.GetHome().GetPlace(), detail)
+		}
+		return tx.Audit(now, identityFrom(ctx).Name, "hire.update", h.GetId(), detail)
+	})
+	return h, asStatus(err)
+}
+
+func (a *adminService) ListClusters(ctx context.Context, req *pb.ListClustersRequest) (*pb.ListClustersResponse, error) {
+	out := &pb.ListClustersResponse{}
+	err := a.s.store.View(func(tx *store.Tx) error {
+		cls, err := analysis.Clusters(tx)
+		if err != nil {
+			return err
+		}
+		for _, cl := range cls {
+			if req.GetFarmsOnly() && !cl.Farm {
+				continue
+			}
+			v, err := analysis.ClusterView(tx, cl)
+			if err != nil {
+				return err
+			}
+			out.Clusters = append(out.Clusters, v)
+		}
+		return nil
+	})
+	sort.SliceStable(out.Clusters, func(i, j int) bool {
+		if out.Clusters[i].GetFarm() != out.Clusters[j].GetFarm() {
+			return out.Clusters[i].GetFarm()
+		}
+		return len(out.Clusters[i].GetMembers()) > len(out.Clusters[j].GetMembers())
+	})
+	return out, asStatus(err)
+}
+
+func (a *adminService) GetCluster(ctx context.Context, req *pb.GetClusterRequest) (*pb.Cluster, error) {
+	var out *pb.Cluster
+	err := a.s.store.View(func(tx *store.Tx) error {
+		cl, err := analysis.LoadCluster(tx, req.GetId())
+		if err != nil {
+			return err
+		}
+		out, err = analysis.ClusterView(tx, cl)
+		return err
+	})
+	return out, asStatus(err)
+}
+
+func (a *adminService) FitModel(ctx context.Context, req *pb.FitModelRequest) (*pb.FitModelResponse, error) {
+	var vs []analysis.Verdict
+	err := a.s.store.View(func(tx *store.Tx) error {
+		_, err := tx.Alerts(func(al *pb.Alert) bool {
+			if v, ok := analysis.VerdictFromAlert(al); ok && al.GetKind() == analysis.AlertKindDevice {
+				vs = append(vs, v)
+			}
+			return false
+		})
+		return err
+	})
+	if err != nil {
+		return nil, asStatus(err)
+	}
+	cfg := a.s.engine.Config()
+	res := analysis.Fit(cfg, vs, req.GetL2())
+	out := &pb.FitModelResponse{OldPrior: cfg.Prior, NewPrior: res.Prior, Confirmed: uint32(res.Confirmed),
+		FalsePositives: uint32(res.FalsePos), OldPrecision: res.OldPrecision, OldRecall: res.OldRecall,
+		NewPrecision: res.NewPrecision, NewRecall: res.NewRecall, ConfigPath: a.s.cfg.AnalysisConfig}
+	for _, r := range analysis.RuleNames() {
+		f := res.Fired[r]
+		out.Weights = append(out.Weights, &pb.RuleWeight{Rule: r, OldWeight: cfg.Weights[r], NewWeight: res.Weights[r],
+			FiredConfirmed: uint32(f[0]), FiredFalsePositive: uint32(f[1])})
+	}
+	if res.Confirmed == 0 || res.FalsePos == 0 {
+		out.Note = "fewer than one verdict of each kind: the fit only shrinks towards the current weights"
+	}
+	if !req.GetApply() {
+		return out, nil
+	}
+	if len(vs) == 0 {
+		return nil, status.Error(codes.FailedPrecondition, "no resolved device alerts with a verdict: nothing to learn from")
+	}
+	if identityFrom(ctx).Role != "reviewer" {
+		return nil, status.Error(codes.PermissionDenied, "applying weights needs the reviewer role")
+	}
+	next := cfg
+	next.Prior = res.Prior
+	next.Weights = res.Weights
+	now := a.s.cfg.Now()
+	stamp := fmt.Sprintf("weights and prior fitted by `farmwatch model fit --apply` on %s from %d confirmed and %d false-positive verdicts",
+		now.UTC().Format(time.RFC3339), res.Confirmed, res.FalsePos)
+	if err := analysis.WriteWeights(a.s.cfg.AnalysisConfig, next, stamp); err != nil {
+		return nil, status.Errorf(codes.Internal, "write %s: %v", a.s.cfg.AnalysisConfig, err)
+	}
+	reloaded, err := analysis.LoadConfig(a.s.cfg.AnalysisConfig)
+	if err != nil {
+		return nil, status.Errorf(codes.Internal, "reload: %v", err)
+	}
+	a.s.engine.SetConfig(reloaded)
+	err = a.s.store.Update(func(tx *store.Tx) error {
+		return tx.Audit(now, identityFrom(ctx).Name, "config.apply", a.s.cfg.AnalysisConfig,
+			fmt.Sprintf("prior %.3f -> %.3f; precision %.2f -> %.2f, recall %.2f -> %.2f", cfg.Prior, res.Prior,
+				res.OldPrecision, res.NewPrecision, res.OldRecall, res.NewRecall))
+	})
+	if err != nil {
+		return nil, asStatus(err)
+	}
+	out.Applied = true
+	return out, nil
+}
