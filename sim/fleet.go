@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/farmwatch/farmwatch/agent/uplink"
@@ -20,24 +21,17 @@ import (
 	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
 )
 
-// Scenario names.
-const (
-	Honest            = "honest"
-	Farm              = "farm"
-	VPN               = "vpn"
-	ForeignController = "foreign-controller"
-)
-
 // Device is one simulated laptop.
 type Device struct {
 	Hire     *pb.Hire
 	Scenario string
-	// Expected says whether a reviewer should see an alert for it.
+	// Expected says whether a reviewer should see it.
 	Expected  bool
 	PublicIP  netip.Addr
 	Hostname  string
 	OS        string
-	TimeZone  string
+	TimeZone  string // the laptop's clock
+	HomeZone  string // the claimed home's zone
 	Gateway   string
 	GatewayMA string
 	SSID      string
@@ -46,12 +40,49 @@ type Device struct {
 	LocalIP   string
 	Tools     []Tool
 	OnAC      bool
+	Battery   bool
 	Lid       string
+	// ActiveHours are the local hours (in ActiveZone, or TimeZone when
+	// empty) in which someone types on the laptop; none for a laptop on a shelf.
+	ActiveHours  []int
+	ActiveZone   string
+	VPNInterface string
+	USB          []*pb.USBDevice
+	Displays     []*pb.Display
+	Trip         *Trip
+	Move         *Move
 
 	token    string
 	identity *uplink.Identity
 	conn     *uplink.Conn
 	seq      uint64
+}
+
+// Trip puts a device elsewhere on days [FromDay, ToDay].
+type Trip struct {
+	FromDay, ToDay int
+	IP             netip.Addr
+	Zone           string
+}
+
+// Move is a declared move: from Day on the hire claims NewHome and the
+// device is there.
+type Move struct {
+	Day     int
+	IP      netip.Addr
+	Zone    string
+	NewHome string
+}
+
+// At returns where the device is on a day: public IP and clock zone.
+func (d *Device) At(day int) (netip.Addr, string) {
+	switch {
+	case d.Trip != nil && day >= d.Trip.FromDay && day <= d.Trip.ToDay:
+		return d.Trip.IP, d.Trip.Zone
+	case d.Move != nil && day >= d.Move.Day:
+		return d.Move.IP, d.Move.Zone
+	}
+	return d.PublicIP, d.TimeZone
 }
 
 // Tool is a remote-access tool running on a simulated laptop.
@@ -119,19 +150,41 @@ type SendStats struct {
 	Latencies []time.Duration
 }
 
-// Send makes every device deliver `batch` new reports in one call, at most
-// concurrency devices at a time.
+// Send makes every device deliver `batch` new reports taken at now in one
+// call, at most concurrency devices at a time.
 func (f *Fleet) Send(ctx context.Context, now time.Time, batch, concurrency int) (SendStats, error) {
-	var mu sync.Mutex
-	var st SendStats
-	err := f.each(concurrency, func(d *Device) error {
+	return f.send(concurrency, func(d *Device) ([]*pb.Report, netip.Addr) {
 		reports := make([]*pb.Report, 0, batch)
 		for range batch {
 			d.seq++
-			reports = append(reports, d.Report(d.seq, now))
+			reports = append(reports, d.Report(d.seq, now, 0))
 		}
+		return reports, d.PublicIP
+	}, ctx)
+}
+
+// SendDay makes every device deliver one report per hour of day (which
+// starts at start), as an agent that spooled them would, from where the
+// device is that day.
+func (f *Fleet) SendDay(ctx context.Context, day int, start time.Time, concurrency int) (SendStats, error) {
+	return f.send(concurrency, func(d *Device) ([]*pb.Report, netip.Addr) {
+		ip, _ := d.At(day)
+		reports := make([]*pb.Report, 0, 24)
+		for h := range 24 {
+			d.seq++
+			reports = append(reports, d.Report(d.seq, start.Add(time.Duration(h)*time.Hour), day))
+		}
+		return reports, ip
+	}, ctx)
+}
+
+func (f *Fleet) send(concurrency int, build func(*Device) ([]*pb.Report, netip.Addr), ctx context.Context) (SendStats, error) {
+	var mu sync.Mutex
+	var st SendStats
+	err := f.each(concurrency, func(d *Device) error {
+		reports, ip := build(d)
 		start := time.Now()
-		resp, err := d.Send(ctx, reports)
+		resp, err := d.SendFrom(ctx, ip, reports)
 		lat := time.Since(start)
 		if err != nil {
 			return fmt.Errorf("device %s: %w", d.ID(), err)
@@ -146,10 +199,32 @@ func (f *Fleet) Send(ctx context.Context, now time.Time, batch, concurrency int)
 	return st, err
 }
 
-// Send delivers reports as this device, from its public IP.
+// Send delivers reports as this device, from its home public IP.
 func (d *Device) Send(ctx context.Context, reports []*pb.Report) (*pb.ReportResponse, error) {
-	ctx = metadata.AppendToOutgoingContext(ctx, server.ForwardedForKey, d.PublicIP.String())
+	return d.SendFrom(ctx, d.PublicIP, reports)
+}
+
+// SendFrom delivers reports as this device from ip, named to the collector
+// the way a trusted load balancer names a client.
+func (d *Device) SendFrom(ctx context.Context, ip netip.Addr, reports []*pb.Report) (*pb.ReportResponse, error) {
+	ctx = metadata.AppendToOutgoingContext(ctx, server.ForwardedForKey, ip.String())
 	return d.conn.Send(ctx, reports)
+}
+
+// Moves applies the declared moves due on day through the admin API.
+func (f *Fleet) Moves(ctx context.Context, admin pb.AdminServiceClient, day int) error {
+	for _, d := range f.Devices {
+		if d.Move == nil || d.Move.Day != day {
+			continue
+		}
+		h := proto.Clone(d.Hire).(*pb.Hire)
+		h.ClaimedHome = d.Move.NewHome
+		h.ShippingAddress = ""
+		if _, err := admin.UpdateHire(ctx, &pb.UpdateHireRequest{Hire: h, Note: "declared move"}); err != nil {
+			return fmt.Errorf("move %s: %w", d.Hire.GetId(), err)
+		}
+	}
+	return nil
 }
 
 // Close closes every connection.
@@ -187,10 +262,11 @@ func (f *Fleet) each(concurrency int, fn func(*Device) error) error {
 	return first
 }
 
-// Report builds the snapshot this device's agent would send.
-func (d *Device) Report(seq uint64, now time.Time) *pb.Report {
+// Report builds the snapshot this device's agent would take at `at` on day.
+func (d *Device) Report(seq uint64, at time.Time, day int) *pb.Report {
+	_, zone := d.At(day)
 	r := &pb.Report{
-		Seq: seq, CollectedAt: timestamppb.New(now), AgentVersion: "sim",
+		Seq: seq, CollectedAt: timestamppb.New(at), AgentVersion: "sim",
 		Host: &pb.Host{Hostname: d.Hostname, Os: d.OS, Platform: platformOf(d.OS), Arch: "arm64",
 			HardwareModel: "MacBookPro18,3"},
 		Network: &pb.Network{
@@ -202,20 +278,21 @@ func (d *Device) Report(seq uint64, now time.Time) *pb.Report {
 			Wifi: &pb.Wifi{Ssid: d.SSID, Bssid: d.BSSID, SignalDbm: -52},
 		},
 		RemoteAccess: &pb.RemoteAccess{CatalogVersion: "sim"},
-		Locale:       &pb.Locale{TimeZone: d.TimeZone, Locale: "en_US.UTF-8", KeyboardLayouts: []string{"com.apple.keylayout.US"}},
-		Activity:     &pb.Activity{IdleSeconds: 120, ConsoleUserPresent: true},
-		Power:        &pb.Power{OnAc: d.OnAC, BatteryPresent: true, BatteryPercent: 100, Lid: d.Lid},
+		Locale:       &pb.Locale{TimeZone: zone, Locale: "en_US.UTF-8", KeyboardLayouts: []string{"com.apple.keylayout.US"}},
+		Activity:     &pb.Activity{IdleSeconds: d.idle(at, zone), ConsoleUserPresent: len(d.ActiveHours) > 0},
+		Power:        &pb.Power{OnAc: d.OnAC, BatteryPresent: d.Battery, BatteryPercent: 100, Lid: d.Lid},
+		Peripherals:  &pb.Peripherals{Usb: d.USB, Displays: d.Displays},
 		Health:       &pb.AgentHealth{},
 	}
-	if loc, err := time.LoadLocation(d.TimeZone); err == nil {
-		_, off := now.In(loc).Zone()
+	if loc, err := time.LoadLocation(zone); err == nil {
+		_, off := at.In(loc).Zone()
 		r.Locale.UtcOffsetSeconds = int32(off)
 	}
 	for _, b := range d.Nearby {
 		r.Network.Wifi.Nearby = append(r.Network.Wifi.Nearby, &pb.BSS{Bssid: b, Ssid: "neighbour", SignalDbm: -75})
 	}
-	if d.Scenario == VPN {
-		r.Network.Interfaces = append(r.Network.Interfaces, &pb.Interface{Name: "utun4", Kind: "vpn", Up: true,
+	if d.VPNInterface != "" {
+		r.Network.Interfaces = append(r.Network.Interfaces, &pb.Interface{Name: d.VPNInterface, Kind: "vpn", Up: true,
 			Addresses: []string{"10.8.0.2/24"}})
 	}
 	for _, t := range d.Tools {
@@ -231,6 +308,24 @@ func (d *Device) Report(seq uint64, now time.Time) *pb.Report {
 		r.RemoteAccess.Tools = append(r.RemoteAccess.Tools, m)
 	}
 	return r
+}
+
+// idle is how long since local input at `at`: half a minute in working
+// hours, hours otherwise.
+func (d *Device) idle(at time.Time, zone string) int64 {
+	if d.ActiveZone != "" {
+		zone = d.ActiveZone
+	}
+	local := at
+	if loc, err := time.LoadLocation(zone); err == nil {
+		local = at.In(loc)
+	}
+	for _, h := range d.ActiveHours {
+		if local.Hour() == h {
+			return 30
+		}
+	}
+	return 4 * 3600
 }
 
 func platformOf(os string) string {

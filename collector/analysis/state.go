@@ -71,16 +71,19 @@ func (s *DeviceState) observe(cfg *Config, hire *pb.Hire, sr *pb.StoredReport, l
 			At: now, IP: sr.GetPublicIp(), Place: place(located)}
 	}
 	r := sr.GetReport()
+	at := sampleTime(sr)
 	if act := r.GetActivity(); act != nil && act.GetIdleSeconds() >= 0 && (act.GetIdleSeconds() > 0 || act.GetConsoleUserPresent()) {
-		if s.FirstSample.IsZero() {
-			s.FirstSample = now
+		if s.FirstSample.IsZero() || at.Before(s.FirstSample) {
+			s.FirstSample = at
 		}
 		s.Samples++
-		s.LastSample = now
+		if at.After(s.LastSample) {
+			s.LastSample = at
+		}
 		if act.GetIdleSeconds() < cfg.Activity.ActiveIdleSeconds {
-			local := now
+			local := at
 			if loc, err := time.LoadLocation(hire.GetHome().GetTimeZone()); err == nil && hire.GetHome().GetTimeZone() != "" {
-				local = now.In(loc)
+				local = at.In(loc)
 			}
 			s.Hours[int(local.Weekday())*24+local.Hour()]++
 			s.ActiveSamples++
@@ -146,4 +149,25 @@ func (s *DeviceState) peakHour() int {
 		}
 	}
 	return best
+}
+
+// sampleTime is when a report's local facts (input, power) were true: the
+// laptop's collection time corrected by the clock skew the agent measured
+// against the collector, and never later than its arrival. Spooled reports
+// thus land in the hours they describe. The public IP, in contrast, belongs
+// to the delivery and is judged at the receive time.
+func sampleTime(sr *pb.StoredReport) time.Time {
+	recv := sr.GetReceivedAt().AsTime()
+	r := sr.GetReport()
+	if r.GetCollectedAt() == nil {
+		return recv
+	}
+	at := r.GetCollectedAt().AsTime()
+	if l := r.GetLocale(); l.GetClockSkewKnown() {
+		at = at.Add(time.Duration(l.GetClockSkewMs()) * time.Millisecond)
+	}
+	if at.After(recv) {
+		return recv
+	}
+	return at
 }
