@@ -1,7 +1,19 @@
 package collect
 
-import "context"
+import (
+	"context"
+	"errors"
+)
 
-// dnsServers on Windows comes from GetAdaptersAddresses with the full agent
-// signal set.
-func dnsServers(_ context.Context, _ *Env) ([]string, error) { return nil, ErrNotSupported }
+// dnsServers lists the DNS servers of the adapters that are up, from
+// GetAdaptersAddresses.
+func dnsServers(_ context.Context, _ *Env) ([]string, error) {
+	adapters, err := windowsAdapters()
+	if err != nil {
+		return nil, err
+	}
+	if s := windowsDNSServers(adapters); len(s) > 0 {
+		return s, nil
+	}
+	return nil, errors.New("no adapter that is up has a DNS server")
+}

@@ -65,20 +65,12 @@ func parseProcRoute(b []byte) (gw, ifc string, err error) {
 
 type arpKey struct{ ip, ifc string }
 
-// parseProcARP reads complete entries of /proc/net/arp.
+// parseProcARP maps the complete entries of /proc/net/arp by address and
+// interface.
 func parseProcARP(b []byte) map[arpKey]string {
 	out := map[arpKey]string{}
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	for sc.Scan() {
-		f := strings.Fields(sc.Text())
-		if len(f) < 6 || f[0] == "IP" {
-			continue
-		}
-		flags, _ := strconv.ParseUint(strings.TrimPrefix(f[2], "0x"), 16, 32)
-		if flags&0x2 == 0 || f[3] == "00:00:00:00:00:00" { // ATF_COM
-			continue
-		}
-		out[arpKey{f[0], f[5]}] = strings.ToLower(f[3])
+	for _, n := range parseProcNeighbors(b) {
+		out[arpKey{n.GetIp(), n.GetInterface()}] = n.GetMac()
 	}
 	return out
 }

@@ -74,6 +74,8 @@ func TestParseProcARP(t *testing.T) {
 			{"192.168.1.1", "wlp2s0"}:  "a4:2b:b0:c1:7e:02",
 			{"192.168.1.23", "wlp2s0"}: "3c:22:fb:8a:51:d4",
 			{"172.17.0.2", "docker0"}:  "02:42:ac:11:00:02",
+			{"192.168.1.40", "wlp2s0"}: "30:52:53:0a:09:87",
+			{"192.168.1.41", "wlp2s0"}: "dc:a6:32:4e:7b:10",
 		}},
 		{name: "permanent complete entry, upper-case MAC", in: header +
 			"10.0.0.1         0x1         0x6         AA:BB:CC:DD:EE:FF     *        eth0\n",
@@ -84,6 +86,10 @@ func TestParseProcARP(t *testing.T) {
 			want: map[arpKey]string{{"10.0.0.1", "eth0"}: "aa:bb:cc:dd:ee:01", {"10.0.0.1", "eth1"}: "aa:bb:cc:dd:ee:02"}},
 		{name: "complete flag with zero MAC", in: header +
 			"10.0.0.9         0x1         0x2         00:00:00:00:00:00     *        eth0\n",
+			want: map[arpKey]string{}},
+		{name: "broadcast and multicast entries are not hosts", in: header +
+			"10.0.0.255       0x1         0x6         ff:ff:ff:ff:ff:ff     *        eth0\n" +
+			"224.0.0.251      0x1         0x6         01:00:5e:00:00:fb     *        eth0\n",
 			want: map[arpKey]string{}},
 		{name: "header only", in: header, want: map[arpKey]string{}},
 	}

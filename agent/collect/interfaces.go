@@ -30,6 +30,7 @@ func collectInterfaces(ctx context.Context, env *Env, r *pb.Report) error {
 	if r.Network == nil {
 		r.Network = &pb.Network{}
 	}
+	kind := interfaceClassifier(ctx, env)
 	for _, i := range ifs {
 		out := &pb.Interface{Name: i.Name, Mac: strings.ToLower(i.HardwareAddr), Mtu: uint32(i.MTU)}
 		for _, f := range i.Flags {
@@ -40,7 +41,7 @@ func collectInterfaces(ctx context.Context, env *Env, r *pb.Report) error {
 		for _, a := range i.Addrs {
 			out.Addresses = append(out.Addresses, a.Addr)
 		}
-		out.Kind = interfaceKind(env, i.Name, i.Flags)
+		out.Kind = kind(i.Name, i.Flags)
 		r.Network.Interfaces = append(r.Network.Interfaces, out)
 	}
 	return nil

@@ -1,9 +1,15 @@
 package collect
 
 import (
+	"context"
 	"os"
 	"strings"
 )
+
+// interfaceClassifier classifies each interface from sysfs.
+func interfaceClassifier(_ context.Context, env *Env) func(name string, flags []string) string {
+	return func(name string, flags []string) string { return interfaceKind(env, name, flags) }
+}
 
 // interfaceKind uses sysfs: a wireless/ or phy80211 entry means Wi-Fi, ARP
 // type 65534 (ARPHRD_NONE) or 512 (PPP) a tunnel, no device link a virtual

@@ -2,6 +2,7 @@ package collect
 
 import (
 	"context"
+	"fmt"
 	"net/netip"
 	"runtime"
 	"sort"
@@ -55,7 +56,7 @@ func gopsutilConnections(ctx context.Context, pid int32) ([]psnet.ConnectionStat
 
 // collectRemoteAccess matches running processes against the remote-access
 // catalog and, for matches only, lists their listening sockets and
-// established connections.
+// established connections with the RTT the OS measured for each.
 func collectRemoteAccess(ctx context.Context, _ *Env, r *pb.Report) error {
 	cat := catalog.RemoteAccess()
 	procs, err := listProcesses(ctx)
@@ -65,6 +66,9 @@ func collectRemoteAccess(ctx context.Context, _ *Env, r *pb.Report) error {
 	ra := &pb.RemoteAccess{CatalogVersion: cat.Version}
 	ra.Tools = matchTools(ctx, cat, runtime.GOOS, procs)
 	r.RemoteAccess = ra
+	if err := fillRTT(ctx, ra.Tools); err != nil {
+		return fmt.Errorf("rtt: %w", err)
+	}
 	return nil
 }
 

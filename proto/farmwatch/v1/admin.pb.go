@@ -37,8 +37,11 @@ type Hire struct {
 	Institutions    []string `protobuf:"bytes,7,rep,name=institutions,proto3" json:"institutions,omitempty"`
 	StartDate       string   `protobuf:"bytes,8,opt,name=start_date,json=startDate,proto3" json:"start_date,omitempty"` // YYYY-MM-DD
 	// The claimed home resolved by the gazetteer.
-	Home          *ClaimedHome           `protobuf:"bytes,9,opt,name=home,proto3" json:"home,omitempty"`
-	CreatedAt     *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	Home      *ClaimedHome           `protobuf:"bytes,9,opt,name=home,proto3" json:"home,omitempty"`
+	CreatedAt *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	// The shipping address's city, when the gazetteer could place it.
+	Shipping      *ClaimedHome           `protobuf:"bytes,11,opt,name=shipping,proto3" json:"shipping,omitempty"`
+	UpdatedAt     *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -139,6 +142,20 @@ func (x *Hire) GetHome() *ClaimedHome {
 func (x *Hire) GetCreatedAt() *timestamppb.Timestamp {
 	if x != nil {
 		return x.CreatedAt
+	}
+	return nil
+}
+
+func (x *Hire) GetShipping() *ClaimedHome {
+	if x != nil {
+		return x.Shipping
+	}
+	return nil
+}
+
+func (x *Hire) GetUpdatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UpdatedAt
 	}
 	return nil
 }
@@ -2704,7 +2721,7 @@ var File_farmwatch_v1_admin_proto protoreflect.FileDescriptor
 
 const file_farmwatch_v1_admin_proto_rawDesc = "" +
 	"\n" +
-	"\x18farmwatch/v1/admin.proto\x12\ffarmwatch.v1\x1a\x19farmwatch/v1/report.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd1\x02\n" +
+	"\x18farmwatch/v1/admin.proto\x12\ffarmwatch.v1\x1a\x19farmwatch/v1/report.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc3\x03\n" +
 	"\x04Hire\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x14\n" +
@@ -2718,7 +2735,10 @@ const file_farmwatch_v1_admin_proto_rawDesc = "" +
 	"\x04home\x18\t \x01(\v2\x19.farmwatch.v1.ClaimedHomeR\x04home\x129\n" +
 	"\n" +
 	"created_at\x18\n" +
-	" \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\"\x94\x01\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x125\n" +
+	"\bshipping\x18\v \x01(\v2\x19.farmwatch.v1.ClaimedHomeR\bshipping\x129\n" +
+	"\n" +
+	"updated_at\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\"\x94\x01\n" +
 	"\vClaimedHome\x12\x14\n" +
 	"\x05place\x18\x01 \x01(\tR\x05place\x12\x18\n" +
 	"\acountry\x18\x02 \x01(\tR\acountry\x12\x1a\n" +
@@ -3022,78 +3042,80 @@ var file_farmwatch_v1_admin_proto_goTypes = []any{
 var file_farmwatch_v1_admin_proto_depIdxs = []int32{
 	1,  // 0: farmwatch.v1.Hire.home:type_name -> farmwatch.v1.ClaimedHome
 	40, // 1: farmwatch.v1.Hire.created_at:type_name -> google.protobuf.Timestamp
-	0,  // 2: farmwatch.v1.AddHiresRequest.hires:type_name -> farmwatch.v1.Hire
-	0,  // 3: farmwatch.v1.AddHiresResponse.hires:type_name -> farmwatch.v1.Hire
-	0,  // 4: farmwatch.v1.ListHiresResponse.hires:type_name -> farmwatch.v1.Hire
-	40, // 5: farmwatch.v1.CreateTokenResponse.expires_at:type_name -> google.protobuf.Timestamp
-	40, // 6: farmwatch.v1.Device.enrolled_at:type_name -> google.protobuf.Timestamp
-	40, // 7: farmwatch.v1.Device.last_seen:type_name -> google.protobuf.Timestamp
-	9,  // 8: farmwatch.v1.ListDevicesResponse.devices:type_name -> farmwatch.v1.Device
-	9,  // 9: farmwatch.v1.DeviceDetail.device:type_name -> farmwatch.v1.Device
-	0,  // 10: farmwatch.v1.DeviceDetail.hire:type_name -> farmwatch.v1.Hire
-	14, // 11: farmwatch.v1.DeviceDetail.recent_reports:type_name -> farmwatch.v1.StoredReport
-	20, // 12: farmwatch.v1.DeviceDetail.alerts:type_name -> farmwatch.v1.Alert
-	19, // 13: farmwatch.v1.DeviceDetail.evidence:type_name -> farmwatch.v1.Evidence
-	41, // 14: farmwatch.v1.StoredReport.report:type_name -> farmwatch.v1.Report
-	40, // 15: farmwatch.v1.StoredReport.received_at:type_name -> google.protobuf.Timestamp
-	16, // 16: farmwatch.v1.StoredReport.location:type_name -> farmwatch.v1.IPLocation
-	15, // 17: farmwatch.v1.StoredReport.peers:type_name -> farmwatch.v1.PeerLocation
-	16, // 18: farmwatch.v1.PeerLocation.location:type_name -> farmwatch.v1.IPLocation
-	14, // 19: farmwatch.v1.ListReportsResponse.reports:type_name -> farmwatch.v1.StoredReport
-	39, // 20: farmwatch.v1.Evidence.facts:type_name -> farmwatch.v1.Evidence.FactsEntry
-	40, // 21: farmwatch.v1.Evidence.observed_at:type_name -> google.protobuf.Timestamp
-	19, // 22: farmwatch.v1.Alert.evidence:type_name -> farmwatch.v1.Evidence
-	40, // 23: farmwatch.v1.Alert.created_at:type_name -> google.protobuf.Timestamp
-	40, // 24: farmwatch.v1.Alert.updated_at:type_name -> google.protobuf.Timestamp
-	40, // 25: farmwatch.v1.Alert.resolved_at:type_name -> google.protobuf.Timestamp
-	40, // 26: farmwatch.v1.AuditEntry.at:type_name -> google.protobuf.Timestamp
-	23, // 27: farmwatch.v1.ListAuditResponse.entries:type_name -> farmwatch.v1.AuditEntry
-	0,  // 28: farmwatch.v1.UpdateHireRequest.hire:type_name -> farmwatch.v1.Hire
-	40, // 29: farmwatch.v1.ClusterMember.joined_at:type_name -> google.protobuf.Timestamp
-	27, // 30: farmwatch.v1.Cluster.members:type_name -> farmwatch.v1.ClusterMember
-	28, // 31: farmwatch.v1.Cluster.fingerprints:type_name -> farmwatch.v1.SharedFingerprint
-	40, // 32: farmwatch.v1.Cluster.created_at:type_name -> google.protobuf.Timestamp
-	40, // 33: farmwatch.v1.Cluster.updated_at:type_name -> google.protobuf.Timestamp
-	29, // 34: farmwatch.v1.ListClustersResponse.clusters:type_name -> farmwatch.v1.Cluster
-	34, // 35: farmwatch.v1.FitModelResponse.weights:type_name -> farmwatch.v1.RuleWeight
-	20, // 36: farmwatch.v1.ListAlertsResponse.alerts:type_name -> farmwatch.v1.Alert
-	2,  // 37: farmwatch.v1.AdminService.AddHires:input_type -> farmwatch.v1.AddHiresRequest
-	4,  // 38: farmwatch.v1.AdminService.ListHires:input_type -> farmwatch.v1.ListHiresRequest
-	6,  // 39: farmwatch.v1.AdminService.GetHire:input_type -> farmwatch.v1.GetHireRequest
-	7,  // 40: farmwatch.v1.AdminService.CreateToken:input_type -> farmwatch.v1.CreateTokenRequest
-	10, // 41: farmwatch.v1.AdminService.ListDevices:input_type -> farmwatch.v1.ListDevicesRequest
-	12, // 42: farmwatch.v1.AdminService.GetDevice:input_type -> farmwatch.v1.GetDeviceRequest
-	17, // 43: farmwatch.v1.AdminService.ListReports:input_type -> farmwatch.v1.ListReportsRequest
-	36, // 44: farmwatch.v1.AdminService.ListAlerts:input_type -> farmwatch.v1.ListAlertsRequest
-	38, // 45: farmwatch.v1.AdminService.GetAlert:input_type -> farmwatch.v1.GetAlertRequest
-	21, // 46: farmwatch.v1.AdminService.AckAlert:input_type -> farmwatch.v1.AckAlertRequest
-	22, // 47: farmwatch.v1.AdminService.ResolveAlert:input_type -> farmwatch.v1.ResolveAlertRequest
-	24, // 48: farmwatch.v1.AdminService.ListAudit:input_type -> farmwatch.v1.ListAuditRequest
-	26, // 49: farmwatch.v1.AdminService.UpdateHire:input_type -> farmwatch.v1.UpdateHireRequest
-	30, // 50: farmwatch.v1.AdminService.ListClusters:input_type -> farmwatch.v1.ListClustersRequest
-	32, // 51: farmwatch.v1.AdminService.GetCluster:input_type -> farmwatch.v1.GetClusterRequest
-	33, // 52: farmwatch.v1.AdminService.FitModel:input_type -> farmwatch.v1.FitModelRequest
-	3,  // 53: farmwatch.v1.AdminService.AddHires:output_type -> farmwatch.v1.AddHiresResponse
-	5,  // 54: farmwatch.v1.AdminService.ListHires:output_type -> farmwatch.v1.ListHiresResponse
-	0,  // 55: farmwatch.v1.AdminService.GetHire:output_type -> farmwatch.v1.Hire
-	8,  // 56: farmwatch.v1.AdminService.CreateToken:output_type -> farmwatch.v1.CreateTokenResponse
-	11, // 57: farmwatch.v1.AdminService.ListDevices:output_type -> farmwatch.v1.ListDevicesResponse
-	13, // 58: farmwatch.v1.AdminService.GetDevice:output_type -> farmwatch.v1.DeviceDetail
-	18, // 59: farmwatch.v1.AdminService.ListReports:output_type -> farmwatch.v1.ListReportsResponse
-	37, // 60: farmwatch.v1.AdminService.ListAlerts:output_type -> farmwatch.v1.ListAlertsResponse
-	20, // 61: farmwatch.v1.AdminService.GetAlert:output_type -> farmwatch.v1.Alert
-	20, // 62: farmwatch.v1.AdminService.AckAlert:output_type -> farmwatch.v1.Alert
-	20, // 63: farmwatch.v1.AdminService.ResolveAlert:output_type -> farmwatch.v1.Alert
-	25, // 64: farmwatch.v1.AdminService.ListAudit:output_type -> farmwatch.v1.ListAuditResponse
-	0,  // 65: farmwatch.v1.AdminService.UpdateHire:output_type -> farmwatch.v1.Hire
-	31, // 66: farmwatch.v1.AdminService.ListClusters:output_type -> farmwatch.v1.ListClustersResponse
-	29, // 67: farmwatch.v1.AdminService.GetCluster:output_type -> farmwatch.v1.Cluster
-	35, // 68: farmwatch.v1.AdminService.FitModel:output_type -> farmwatch.v1.FitModelResponse
-	53, // [53:69] is the sub-list for method output_type
-	37, // [37:53] is the sub-list for method input_type
-	37, // [37:37] is the sub-list for extension type_name
-	37, // [37:37] is the sub-list for extension extendee
-	0,  // [0:37] is the sub-list for field type_name
+	1,  // 2: farmwatch.v1.Hire.shipping:type_name -> farmwatch.v1.ClaimedHome
+	40, // 3: farmwatch.v1.Hire.updated_at:type_name -> google.protobuf.Timestamp
+	0,  // 4: farmwatch.v1.AddHiresRequest.hires:type_name -> farmwatch.v1.Hire
+	0,  // 5: farmwatch.v1.AddHiresResponse.hires:type_name -> farmwatch.v1.Hire
+	0,  // 6: farmwatch.v1.ListHiresResponse.hires:type_name -> farmwatch.v1.Hire
+	40, // 7: farmwatch.v1.CreateTokenResponse.expires_at:type_name -> google.protobuf.Timestamp
+	40, // 8: farmwatch.v1.Device.enrolled_at:type_name -> google.protobuf.Timestamp
+	40, // 9: farmwatch.v1.Device.last_seen:type_name -> google.protobuf.Timestamp
+	9,  // 10: farmwatch.v1.ListDevicesResponse.devices:type_name -> farmwatch.v1.Device
+	9,  // 11: farmwatch.v1.DeviceDetail.device:type_name -> farmwatch.v1.Device
+	0,  // 12: farmwatch.v1.DeviceDetail.hire:type_name -> farmwatch.v1.Hire
+	14, // 13: farmwatch.v1.DeviceDetail.recent_reports:type_name -> farmwatch.v1.StoredReport
+	20, // 14: farmwatch.v1.DeviceDetail.alerts:type_name -> farmwatch.v1.Alert
+	19, // 15: farmwatch.v1.DeviceDetail.evidence:type_name -> farmwatch.v1.Evidence
+	41, // 16: farmwatch.v1.StoredReport.report:type_name -> farmwatch.v1.Report
+	40, // 17: farmwatch.v1.StoredReport.received_at:type_name -> google.protobuf.Timestamp
+	16, // 18: farmwatch.v1.StoredReport.location:type_name -> farmwatch.v1.IPLocation
+	15, // 19: farmwatch.v1.StoredReport.peers:type_name -> farmwatch.v1.PeerLocation
+	16, // 20: farmwatch.v1.PeerLocation.location:type_name -> farmwatch.v1.IPLocation
+	14, // 21: farmwatch.v1.ListReportsResponse.reports:type_name -> farmwatch.v1.StoredReport
+	39, // 22: farmwatch.v1.Evidence.facts:type_name -> farmwatch.v1.Evidence.FactsEntry
+	40, // 23: farmwatch.v1.Evidence.observed_at:type_name -> google.protobuf.Timestamp
+	19, // 24: farmwatch.v1.Alert.evidence:type_name -> farmwatch.v1.Evidence
+	40, // 25: farmwatch.v1.Alert.created_at:type_name -> google.protobuf.Timestamp
+	40, // 26: farmwatch.v1.Alert.updated_at:type_name -> google.protobuf.Timestamp
+	40, // 27: farmwatch.v1.Alert.resolved_at:type_name -> google.protobuf.Timestamp
+	40, // 28: farmwatch.v1.AuditEntry.at:type_name -> google.protobuf.Timestamp
+	23, // 29: farmwatch.v1.ListAuditResponse.entries:type_name -> farmwatch.v1.AuditEntry
+	0,  // 30: farmwatch.v1.UpdateHireRequest.hire:type_name -> farmwatch.v1.Hire
+	40, // 31: farmwatch.v1.ClusterMember.joined_at:type_name -> google.protobuf.Timestamp
+	27, // 32: farmwatch.v1.Cluster.members:type_name -> farmwatch.v1.ClusterMember
+	28, // 33: farmwatch.v1.Cluster.fingerprints:type_name -> farmwatch.v1.SharedFingerprint
+	40, // 34: farmwatch.v1.Cluster.created_at:type_name -> google.protobuf.Timestamp
+	40, // 35: farmwatch.v1.Cluster.updated_at:type_name -> google.protobuf.Timestamp
+	29, // 36: farmwatch.v1.ListClustersResponse.clusters:type_name -> farmwatch.v1.Cluster
+	34, // 37: farmwatch.v1.FitModelResponse.weights:type_name -> farmwatch.v1.RuleWeight
+	20, // 38: farmwatch.v1.ListAlertsResponse.alerts:type_name -> farmwatch.v1.Alert
+	2,  // 39: farmwatch.v1.AdminService.AddHires:input_type -> farmwatch.v1.AddHiresRequest
+	4,  // 40: farmwatch.v1.AdminService.ListHires:input_type -> farmwatch.v1.ListHiresRequest
+	6,  // 41: farmwatch.v1.AdminService.GetHire:input_type -> farmwatch.v1.GetHireRequest
+	7,  // 42: farmwatch.v1.AdminService.CreateToken:input_type -> farmwatch.v1.CreateTokenRequest
+	10, // 43: farmwatch.v1.AdminService.ListDevices:input_type -> farmwatch.v1.ListDevicesRequest
+	12, // 44: farmwatch.v1.AdminService.GetDevice:input_type -> farmwatch.v1.GetDeviceRequest
+	17, // 45: farmwatch.v1.AdminService.ListReports:input_type -> farmwatch.v1.ListReportsRequest
+	36, // 46: farmwatch.v1.AdminService.ListAlerts:input_type -> farmwatch.v1.ListAlertsRequest
+	38, // 47: farmwatch.v1.AdminService.GetAlert:input_type -> farmwatch.v1.GetAlertRequest
+	21, // 48: farmwatch.v1.AdminService.AckAlert:input_type -> farmwatch.v1.AckAlertRequest
+	22, // 49: farmwatch.v1.AdminService.ResolveAlert:input_type -> farmwatch.v1.ResolveAlertRequest
+	24, // 50: farmwatch.v1.AdminService.ListAudit:input_type -> farmwatch.v1.ListAuditRequest
+	26, // 51: farmwatch.v1.AdminService.UpdateHire:input_type -> farmwatch.v1.UpdateHireRequest
+	30, // 52: farmwatch.v1.AdminService.ListClusters:input_type -> farmwatch.v1.ListClustersRequest
+	32, // 53: farmwatch.v1.AdminService.GetCluster:input_type -> farmwatch.v1.GetClusterRequest
+	33, // 54: farmwatch.v1.AdminService.FitModel:input_type -> farmwatch.v1.FitModelRequest
+	3,  // 55: farmwatch.v1.AdminService.AddHires:output_type -> farmwatch.v1.AddHiresResponse
+	5,  // 56: farmwatch.v1.AdminService.ListHires:output_type -> farmwatch.v1.ListHiresResponse
+	0,  // 57: farmwatch.v1.AdminService.GetHire:output_type -> farmwatch.v1.Hire
+	8,  // 58: farmwatch.v1.AdminService.CreateToken:output_type -> farmwatch.v1.CreateTokenResponse
+	11, // 59: farmwatch.v1.AdminService.ListDevices:output_type -> farmwatch.v1.ListDevicesResponse
+	13, // 60: farmwatch.v1.AdminService.GetDevice:output_type -> farmwatch.v1.DeviceDetail
+	18, // 61: farmwatch.v1.AdminService.ListReports:output_type -> farmwatch.v1.ListReportsResponse
+	37, // 62: farmwatch.v1.AdminService.ListAlerts:output_type -> farmwatch.v1.ListAlertsResponse
+	20, // 63: farmwatch.v1.AdminService.GetAlert:output_type -> farmwatch.v1.Alert
+	20, // 64: farmwatch.v1.AdminService.AckAlert:output_type -> farmwatch.v1.Alert
+	20, // 65: farmwatch.v1.AdminService.ResolveAlert:output_type -> farmwatch.v1.Alert
+	25, // 66: farmwatch.v1.AdminService.ListAudit:output_type -> farmwatch.v1.ListAuditResponse
+	0,  // 67: farmwatch.v1.AdminService.UpdateHire:output_type -> farmwatch.v1.Hire
+	31, // 68: farmwatch.v1.AdminService.ListClusters:output_type -> farmwatch.v1.ListClustersResponse
+	29, // 69: farmwatch.v1.AdminService.GetCluster:output_type -> farmwatch.v1.Cluster
+	35, // 70: farmwatch.v1.AdminService.FitModel:output_type -> farmwatch.v1.FitModelResponse
+	55, // [55:71] is the sub-list for method output_type
+	39, // [39:55] is the sub-list for method input_type
+	39, // [39:39] is the sub-list for extension type_name
+	39, // [39:39] is the sub-list for extension extendee
+	0,  // [0:39] is the sub-list for field type_name
 }
 
 func init() { file_farmwatch_v1_admin_proto_init() }

@@ -518,12 +518,14 @@ func (x *Interface) GetMtu() uint32 {
 }
 
 type Proxy struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Http          string                 `protobuf:"bytes,1,opt,name=http,proto3" json:"http,omitempty"`
-	Https         string                 `protobuf:"bytes,2,opt,name=https,proto3" json:"https,omitempty"`
-	PacUrl        string                 `protobuf:"bytes,3,opt,name=pac_url,json=pacUrl,proto3" json:"pac_url,omitempty"`
-	NoProxy       string                 `protobuf:"bytes,4,opt,name=no_proxy,json=noProxy,proto3" json:"no_proxy,omitempty"`
-	Source        string                 `protobuf:"bytes,5,opt,name=source,proto3" json:"source,omitempty"` // env, gsettings, scutil, registry, ...
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Http    string                 `protobuf:"bytes,1,opt,name=http,proto3" json:"http,omitempty"`
+	Https   string                 `protobuf:"bytes,2,opt,name=https,proto3" json:"https,omitempty"`
+	PacUrl  string                 `protobuf:"bytes,3,opt,name=pac_url,json=pacUrl,proto3" json:"pac_url,omitempty"`
+	NoProxy string                 `protobuf:"bytes,4,opt,name=no_proxy,json=noProxy,proto3" json:"no_proxy,omitempty"`
+	Source  string                 `protobuf:"bytes,5,opt,name=source,proto3" json:"source,omitempty"` // env, gsettings, scutil, registry, ...
+	// SOCKS proxy (host:port), as SSH tunnels and some VPN clients set it.
+	Socks         string `protobuf:"bytes,6,opt,name=socks,proto3" json:"socks,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -589,6 +591,13 @@ func (x *Proxy) GetNoProxy() string {
 func (x *Proxy) GetSource() string {
 	if x != nil {
 		return x.Source
+	}
+	return ""
+}
+
+func (x *Proxy) GetSocks() string {
+	if x != nil {
+		return x.Socks
 	}
 	return ""
 }
@@ -1915,13 +1924,14 @@ const file_farmwatch_v1_report_proto_rawDesc = "" +
 	"\taddresses\x18\x03 \x03(\tR\taddresses\x12\x12\n" +
 	"\x04kind\x18\x04 \x01(\tR\x04kind\x12\x0e\n" +
 	"\x02up\x18\x05 \x01(\bR\x02up\x12\x10\n" +
-	"\x03mtu\x18\x06 \x01(\rR\x03mtu\"}\n" +
+	"\x03mtu\x18\x06 \x01(\rR\x03mtu\"\x93\x01\n" +
 	"\x05Proxy\x12\x12\n" +
 	"\x04http\x18\x01 \x01(\tR\x04http\x12\x14\n" +
 	"\x05https\x18\x02 \x01(\tR\x05https\x12\x17\n" +
 	"\apac_url\x18\x03 \x01(\tR\x06pacUrl\x12\x19\n" +
 	"\bno_proxy\x18\x04 \x01(\tR\anoProxy\x12\x16\n" +
-	"\x06source\x18\x05 \x01(\tR\x06source\"\x8e\x01\n" +
+	"\x06source\x18\x05 \x01(\tR\x06source\x12\x14\n" +
+	"\x05socks\x18\x06 \x01(\tR\x05socks\"\x8e\x01\n" +
 	"\x04Wifi\x12\x12\n" +
 	"\x04ssid\x18\x01 \x01(\tR\x04ssid\x12\x14\n" +
 	"\x05bssid\x18\x02 \x01(\tR\x05bssid\x12\x1d\n" +

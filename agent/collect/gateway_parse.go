@@ -1,0 +1,92 @@
+package collect
+
+import (
+	"bufio"
+	"bytes"
+	"net/netip"
+	"strings"
+)
+
+// parseRouteGetDefault reads macOS `route -n get default`:
+//
+//	   route to: default
+//	destination: default
+//	    gateway: 192.168.1.254
+//	  interface: en0
+//
+// gw is empty when the default route has no gateway address, as when a VPN's
+// utun interface holds it.
+func parseRouteGetDefault(b []byte) (gw, ifc string) {
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for sc.Scan() {
+		k, v, ok := strings.Cut(sc.Text(), ":")
+		if !ok {
+			continue
+		}
+		v = strings.TrimSpace(v)
+		switch strings.TrimSpace(k) {
+		case "gateway":
+			if a, err := netip.ParseAddr(v); err == nil && a.Is4() {
+				gw = a.String()
+			}
+		case "interface":
+			ifc = v
+		}
+	}
+	return gw, ifc
+}
+
+// parseNetstatDefault reads macOS `netstat -rn -f inet` and returns the
+// first default route through a gateway address on an interface that is not
+// a tunnel. With a VPN up, the unscoped default points at utun and the home
+// router's default survives only as an interface-scoped (flag I) route.
+func parseNetstatDefault(b []byte) (gw, ifc string) {
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) < 4 || f[0] != "default" {
+			continue
+		}
+		a, err := netip.ParseAddr(f[1])
+		if err != nil || !a.Is4() || !strings.Contains(f[2], "G") {
+			continue
+		}
+		if kindFromName(f[3], nil) == KindVPN {
+			continue
+		}
+		return a.String(), f[3]
+	}
+	return "", ""
+}
+
+// winRoute is the part of a Windows MIB_IPFORWARD_ROW2 the agent reads.
+type winRoute struct {
+	IfIndex uint32
+	Dest    netip.Prefix
+	NextHop netip.Addr
+	Metric  uint32
+}
+
+// pickWindowsDefaultRoute picks the IPv4 default route (0.0.0.0/0 through a
+// gateway) with the lowest effective metric, which Windows computes as the
+// route metric plus the interface metric; equal metrics keep the first.
+func pickWindowsDefaultRoute(routes []winRoute, ifMetric map[uint32]uint32) (winRoute, bool) {
+	var best winRoute
+	found := false
+	var bestMetric uint64
+	for _, r := range routes {
+		if !r.Dest.IsValid() || r.Dest.Bits() != 0 || !r.Dest.Addr().Is4() {
+			continue
+		}
+		hop := r.NextHop.Unmap()
+		if !hop.Is4() || hop.IsUnspecified() {
+			continue // on-link default, no gateway
+		}
+		m := uint64(r.Metric) + uint64(ifMetric[r.IfIndex])
+		if !found || m < bestMetric {
+			best, bestMetric, found = r, m, true
+			best.NextHop = hop
+		}
+	}
+	return best, found
+}

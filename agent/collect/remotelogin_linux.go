@@ -1,0 +1,94 @@
+package collect
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"time"
+
+	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
+)
+
+// listeningTCPPorts is swapped in tests.
+var listeningTCPPorts = func(ctx context.Context) ([]uint16, error) {
+	socks, err := dumpTCPSockets(ctx, 1<<tcpListen)
+	ports := make([]uint16, 0, len(socks))
+	for _, s := range socks {
+		ports = append(ports, s.Local.Port())
+	}
+	return ports, err
+}
+
+// systemdRemoteUnits are unit names (globs) whose presence in a target's
+// .wants directory means systemd starts a remote-login service at boot:
+// what `systemctl is-enabled` reports, read without running systemctl.
+var systemdRemoteUnits = []struct {
+	glob string
+	set  func(*pb.RemoteAccess)
+}{
+	{"ssh.service", func(ra *pb.RemoteAccess) { ra.SshEnabled = true }},
+	{"sshd.service", func(ra *pb.RemoteAccess) { ra.SshEnabled = true }},
+	{"ssh.socket", func(ra *pb.RemoteAccess) { ra.SshEnabled = true }},
+	{"sshd.socket", func(ra *pb.RemoteAccess) { ra.SshEnabled = true }},
+	{"xrdp.service", func(ra *pb.RemoteAccess) { ra.RdpEnabled = true }},
+	{"gnome-remote-desktop.service", func(ra *pb.RemoteAccess) { ra.RdpEnabled = true }},
+	{"x11vnc*.service", func(ra *pb.RemoteAccess) { ra.VncEnabled = true }},
+	{"vncserver@*.service", func(ra *pb.RemoteAccess) { ra.VncEnabled = true }},
+	{"vncserver-x11-serviced.service", func(ra *pb.RemoteAccess) { ra.VncEnabled = true }},
+}
+
+// readRemoteLogin on Linux: listening sockets on 22, 3389 and 5900-5909
+// from inet_diag; systemd units enabled in /etc/systemd/system/*.wants;
+// sessions from systemd-logind (loginctl), else from utmp through `who`.
+func readRemoteLogin(ctx context.Context, env *Env, ra *pb.RemoteAccess) error {
+	var errs []error
+	if ports, err := listeningTCPPorts(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("listening sockets: %w", err))
+	} else {
+		applyListeners(ra, ports)
+	}
+	for _, u := range systemdRemoteUnits {
+		if m, _ := filepath.Glob(env.Path("etc/systemd/system", "*.wants", u.glob)); len(m) > 0 {
+			u.set(ra)
+		}
+	}
+	sessions, err := linuxSessions(ctx, env)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	ra.Sessions = sessions
+	return errors.Join(errs...)
+}
+
+// linuxSessions asks systemd-logind through loginctl, else reads utmp
+// through who (machines without systemd).
+func linuxSessions(ctx context.Context, env *Env) ([]*pb.Session, error) {
+	list, err := env.Command(ctx, "loginctl", "list-sessions", "--no-legend", "--no-pager")
+	if err == nil {
+		ids := parseLoginctlSessionIDs(list)
+		if len(ids) == 0 {
+			return nil, nil
+		}
+		args := append([]string{"show-session", "--no-pager"}, ids...)
+		for _, p := range sessionProperties {
+			args = append(args, "-p", p)
+		}
+		out, err := env.Command(ctx, "loginctl", args...)
+		if err != nil && len(out) == 0 { // a session that ended meanwhile fails only its block
+			return nil, fmt.Errorf("sessions: %w", err)
+		}
+		var sessions []*pb.Session
+		for _, kv := range parseLoginctlShow(out) {
+			if s, ok := logindSession(kv, time.Local); ok {
+				sessions = append(sessions, s)
+			}
+		}
+		return sessions, nil
+	}
+	out, werr := env.Command(ctx, "who")
+	if werr != nil {
+		return nil, fmt.Errorf("sessions: loginctl failed (%v) and who failed: %w", err, werr)
+	}
+	return parseWho(out, env.Now(), time.Local), nil
+}

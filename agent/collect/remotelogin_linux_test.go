@@ -1,0 +1,56 @@
+package collect
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"testing"
+)
+
+func TestReadRemoteLoginLinux(t *testing.T) {
+	old := listeningTCPPorts
+	t.Cleanup(func() { listeningTCPPorts = old })
+	listeningTCPPorts = func(context.Context) ([]uint16, error) { return []uint16{631, 5901}, nil }
+
+	env := fixtureEnv(t, filepath.Join("remotelogin", "root"), january)
+	var ran [][]string
+	env.Command = func(_ context.Context, name string, args ...string) ([]byte, error) {
+		ran = append(ran, append([]string{name}, args...))
+		switch {
+		case name == "loginctl" && args[0] == "list-sessions":
+			return testdataFile(t, "linux", "remotelogin/loginctl-list-sessions.txt"), nil
+		case name == "loginctl" && args[0] == "show-session":
+			return testdataFile(t, "linux", "remotelogin/loginctl-show-session.txt"), nil
+		}
+		return nil, fmt.Errorf("%s: not expected", name)
+	}
+	r := Collect(context.Background(), env, Options{Only: []string{"remote_login"}})
+	if len(r.GetErrors()) != 0 {
+		t.Fatalf("errors: %v", r.GetErrors())
+	}
+	ra := r.GetRemoteAccess()
+	// ssh and xrdp from the .wants links, VNC from the listener on 5901;
+	// cups.socket is no remote login.
+	if !ra.GetSshEnabled() || !ra.GetRdpEnabled() || !ra.GetVncEnabled() || ra.GetScreenSharingEnabled() {
+		t.Errorf("enabled flags: %v", ra)
+	}
+	if len(ra.GetSessions()) != 3 {
+		t.Errorf("sessions: %v", ra.GetSessions())
+	}
+	if len(ran) != 2 || !slices.Contains(ran[1], "2") || !slices.Contains(ran[1], "c1") || !slices.Contains(ran[1], "RemoteHost") {
+		t.Errorf("commands: %q", ran)
+	}
+
+	// Without logind, utmp through who.
+	env.Command = func(_ context.Context, name string, _ ...string) ([]byte, error) {
+		if name == "who" {
+			return testdataFile(t, "linux", "remotelogin/who.txt"), nil
+		}
+		return nil, fmt.Errorf("%s: executable file not found", name)
+	}
+	r = Collect(context.Background(), env, Options{Only: []string{"remote_login"}})
+	if len(r.GetErrors()) != 0 || len(r.GetRemoteAccess().GetSessions()) != 4 {
+		t.Errorf("who fallback: %v, errors %v", r.GetRemoteAccess().GetSessions(), r.GetErrors())
+	}
+}
