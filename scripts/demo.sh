@@ -49,10 +49,18 @@ head -n 1 "$work/collector.log" | sed 's/^/  /' || true
 echo "  listening on $addr"
 
 say "Simulated fleet: hires registered, one-time tokens, enrollment, reports"
-"$bin/farmwatch-sim" run --data "$data" --devices 24 --rounds 3 --labels "$work/labels.json"
+"$bin/farmwatch-sim" run --data "$data" --devices 24 --days 4 --rounds 1 --labels "$work/labels.json"
 
 say "This machine's real agent"
-fw hires add --id this-machine --name "This Machine" --claimed-home "Austin, TX, US" --email it@example.com >/dev/null
+# The hire of this machine claims a home in the machine's own time zone.
+zone="$(readlink /etc/localtime 2>/dev/null | sed 's|.*zoneinfo/||')"
+case "$zone" in
+  America/Chicago) home="Austin, TX, US" ;; America/New_York) home="New York, NY, US" ;;
+  America/Denver) home="Denver, CO, US" ;; America/Los_Angeles) home="Seattle, WA, US" ;;
+  Europe/London) home="London, ENG, GB" ;; Europe/Berlin) home="Berlin, DE" ;;
+  *) home="Reykjavik, IS" ;;  # UTC all year
+esac
+fw hires add --id this-machine --name "This Machine" --claimed-home "$home" --email it@example.com >/dev/null
 token="$(fw tokens create --hire this-machine 2>/dev/null)"
 fp="$(openssl x509 -in "$data/tls/ca.pem" -noout -fingerprint -sha256 2>/dev/null | sed 's/.*=//' || true)"
 "$bin/farmwatch-agent" enroll --collector "$addr" --token "$token" ${fp:+--ca-fingerprint "$fp"} --state "$work/agent"
@@ -64,7 +72,24 @@ fw devices list
 say "Open alerts, highest score first"
 fw alerts list --status open
 
-for id in $(fw alerts list --status open --output json | sed -n 's/^ *"id": "\(A-[0-9]*\)".*/\1/p' | head -n 3); do
+say "Laptop-farm clusters"
+fw clusters list --farms
+farm="$(fw clusters list --farms --output json | sed -n 's/.*"id": *"\(C-[0-9]*\)".*/\1/p' | head -n 1)"
+if [ -n "$farm" ]; then
+  echo
+  fw clusters show "$farm"
+fi
+
+say "The alerts explained: every sign with its contribution"
+device_of() { grep -B2 "\"scenario\": \"$1\"" "$work/labels.json" | sed -n 's/.*"device_id": "\(.*\)".*/\1/p' | head -n 1; }
+farm_alert="$(fw clusters list --farms --output json | sed -n 's/.*"alert_id": *"\(A-[0-9]*\)".*/\1/p' | head -n 1)"
+shown="$farm_alert"
+for scenario in farm foreign-controller vpn-tz ip-kvm; do
+  dev="$(device_of "$scenario")"
+  id="$(fw alerts list --device "$dev" --output json | sed -n 's/^ *"id": *"\(A-[0-9]*\)".*/\1/p' | head -n 1)"
+  shown="$shown $id"
+done
+for id in $shown; do
   echo
   fw alerts show "$id"
 done
@@ -72,6 +97,6 @@ done
 say "An honest hire, for comparison"
 hid="$(grep -B2 '"scenario": "honest"' "$work/labels.json" | sed -n 's/.*"hire_id": "\(.*\)".*/\1/p' | head -n 1)"
 dev="$(grep -B1 "\"hire_id\": \"$hid\"" "$work/labels.json" | sed -n 's/.*"device_id": "\(.*\)".*/\1/p' | head -n 1)"
-fw devices show "$dev" | sed -n '1,4p;/^Alerts:/,$p'
+fw devices show "$dev" | sed -n '1,12p;/^Alerts:/,$p'
 
 say "Done: stopping the collector"

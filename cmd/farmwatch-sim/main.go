@@ -25,6 +25,7 @@ import (
 
 func main() {
 	root := &cobra.Command{Use: "farmwatch-sim", Short: "Simulate a fleet of farmwatch agents", SilenceUsage: true, SilenceErrors: true}
+	root.CompletionOptions.DisableDefaultCmd = true
 	root.AddCommand(newRunCmd(), newGeoDBCmd())
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -66,7 +67,7 @@ type label struct {
 
 func newRunCmd() *cobra.Command {
 	var o adminconn.Options
-	var devices, rounds, batch, concurrency int
+	var devices, rounds, batch, concurrency, days int
 	var seed uint64
 	var interval time.Duration
 	var labels string
@@ -101,6 +102,21 @@ func newRunCmd() *cobra.Command {
 			var total, acked int
 			var lats []time.Duration
 			start = time.Now()
+			// History first: each device delivers the hourly reports of past
+			// days as an agent that spooled them would.
+			first := time.Now().UTC().Truncate(24*time.Hour).Add(-time.Duration(days) * 24 * time.Hour)
+			for day := range days {
+				if err := fleet.Moves(ctx, admin, day); err != nil {
+					return err
+				}
+				st, err := fleet.SendDay(ctx, day, first.Add(time.Duration(day)*24*time.Hour), concurrency)
+				if err != nil {
+					return err
+				}
+				total += st.Reports
+				acked += st.Acked
+				lats = append(lats, st.Latencies...)
+			}
 			for r := range rounds {
 				if r > 0 && interval > 0 {
 					select {
@@ -141,7 +157,8 @@ func newRunCmd() *cobra.Command {
 	f.StringVar(&o.Cert, "cert", "", "admin certificate (default DATA/tls/admin.pem)")
 	f.StringVar(&o.Key, "key", "", "admin key (default DATA/tls/admin-key.pem)")
 	f.IntVar(&devices, "devices", 24, "number of simulated laptops")
-	f.IntVar(&rounds, "rounds", 2, "report rounds")
+	f.IntVar(&rounds, "rounds", 2, "report rounds at the current time")
+	f.IntVar(&days, "days", 0, "first deliver this many past days of hourly reports per device")
 	f.IntVar(&batch, "batch", 1, "reports per device per call")
 	f.IntVar(&concurrency, "concurrency", 32, "devices sending at once")
 	f.Uint64Var(&seed, "seed", 1, "random seed of the fleet layout")

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the real-machine tests need: a virtual X
+# display and a VNC server for the remote-access test, and Prometheus'
+# node_exporter as the footprint benchmark's baseline. Idempotent: installs
+# only what is missing. Run as root (CI images) or with sudo.
+set -euo pipefail
+
+packages=(xvfb x11vnc prometheus-node-exporter)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$p")
+  fi
+done
+if [ "${#missing[@]}" -eq 0 ]; then
+  echo "ci-packages: ${packages[*]} already installed"
+  exit 0
+fi
+
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+  sudo="sudo"
+fi
+echo "ci-packages: installing ${missing[*]}"
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}"
+# The Debian package starts node_exporter as a service where systemd runs;
+# the benchmark starts its own copy on a loopback port, so the service is
+# not needed.
+if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+  $sudo systemctl disable --now prometheus-node-exporter >/dev/null 2>&1 || true
+fi
