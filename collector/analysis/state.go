@@ -105,7 +105,9 @@ func (s *DeviceState) observe(cfg *Config, hire *pb.Hire, sr *pb.StoredReport, l
 			delete(s.Sticky, k)
 		}
 	}
+	// A report ends any silence.
 	s.Silent = false
+	delete(s.Sticky, RuleSilent)
 }
 
 // powerCounts returns how many of the last window power samples exist and
