@@ -104,7 +104,7 @@ func newRunCmd() *cobra.Command {
 			start = time.Now()
 			// History first: each device delivers the hourly reports of past
 			// days as an agent that spooled them would.
-			first := time.Now().UTC().Truncate(24*time.Hour).Add(-time.Duration(days) * 24 * time.Hour)
+			first := time.Now().UTC().Truncate(24 * time.Hour).Add(-time.Duration(days) * 24 * time.Hour)
 			for day := range days {
 				if err := fleet.Moves(ctx, admin, day); err != nil {
 					return err
