@@ -315,11 +315,35 @@ func methodLanguage(goos, method string) string {
 	return engineLanguages[method]
 }
 
+// macWordLanguage prefers a word naming a language other than English:
+// "Canadian French - CSA" types French.
 func macWordLanguage(words []string) string {
+	found := ""
 	for _, w := range words {
 		if l, ok := macLanguages[w]; ok {
-			return l
+			if l != "en" {
+				return l
+			}
+			found = l
 		}
 	}
-	return ""
+	return found
+}
+
+// windowsPreload turns a user's Keyboard Layout\Preload KLIDs, in order,
+// into layouts and input methods, after Keyboard Layout\Substitutes.
+func windowsPreload(klids []string, substitutes map[string]string) inputSources {
+	var s inputSources
+	for _, k := range klids {
+		k = strings.ToUpper(strings.TrimSpace(k))
+		if sub, ok := substitutes[k]; ok && sub != "" {
+			k = strings.ToUpper(sub)
+		}
+		if klidIsIME(k) {
+			s.add(inputSources{Methods: []string{k}})
+		} else {
+			s.add(inputSources{Layouts: []string{k}})
+		}
+	}
+	return s
 }

@@ -2,6 +2,9 @@ package collect
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"runtime"
 	"strings"
 	"time"
 
@@ -10,10 +13,21 @@ import (
 
 func init() { register("locale", 5*time.Second, collectLocale) }
 
-// collectLocale: IANA time zone, the current UTC offset and the locale.
+// collectLocale: IANA time zone, the current UTC offset, the locale, and
+// the keyboard layouts and input methods of the machine and its logged-on
+// users with the languages they type. Clock skew is stamped by the reporter.
 func collectLocale(ctx context.Context, env *Env, r *pb.Report) error {
 	zone, err := timeZone(ctx, env)
 	l := &pb.Locale{TimeZone: zone, Locale: localeName(env)}
+	if l.Locale == "" {
+		l.Locale = osLocaleName(ctx, env)
+	}
+	src, ierr := readInputSources(ctx, env)
+	l.KeyboardLayouts, l.InputMethods = src.Layouts, src.Methods
+	l.InputLanguages = inputLanguages(runtime.GOOS, src)
+	if ierr != nil {
+		err = errors.Join(err, fmt.Errorf("input sources: %w", ierr))
+	}
 	now := env.Now()
 	if zone != "" {
 		if loc, lerr := time.LoadLocation(zone); lerr == nil {
