@@ -12,6 +12,9 @@ PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 win
 all: build
 
 include geo/geo.mk
+# Packaging (make package) and benchmarks (make bench) live beside their code.
+-include packaging/package.mk
+-include bench/bench.mk
 
 build:
 	@mkdir -p $(BIN)
