@@ -8,9 +8,11 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/farmwatch/farmwatch/internal/testcollector"
 	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
+	"github.com/farmwatch/farmwatch/sim"
 )
 
 // runCLI runs the farmwatch command in-process against a collector.
@@ -104,5 +106,77 @@ func TestCLIWithoutCollectorSaysWhatToDo(t *testing.T) {
 	_, _, err := runCLI(t, t.TempDir(), "alerts", "list")
 	if err == nil || !strings.Contains(err.Error(), "give --server HOST:PORT, or --data DIR of a running collector") {
 		t.Fatalf("error %v", err)
+	}
+}
+
+func TestReviewerCommands(t *testing.T) {
+	c := testcollector.Start(t, nil)
+	ctx := context.Background()
+	fp, _ := c.Options().CAFingerprint()
+	fleet := sim.Plan(8, 5)
+	defer fleet.Close()
+	if err := fleet.Register(ctx, c.Admin); err != nil {
+		t.Fatal(err)
+	}
+	if err := fleet.Enroll(ctx, c.Addr(), fp, 4); err != nil {
+		t.Fatal(err)
+	}
+	for round := 0; round < 2; round++ {
+		if _, err := fleet.Send(ctx, time.Now(), 1, 4); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, _, err := runCLI(t, c.Data, "clusters", "list", "--farms")
+	if err != nil || !strings.Contains(out, "C-000001") || !strings.Contains(out, "yes") {
+		t.Fatalf("clusters list: %v\n%s", err, out)
+	}
+	out, _, err = runCLI(t, c.Data, "clusters", "show", "C-000001")
+	if err != nil || !strings.Contains(out, "LAPTOP FARM") || !strings.Contains(out, "gateway mac") || !strings.Contains(out, "KM TO OBSERVED PLACE") {
+		t.Fatalf("clusters show: %v\n%s", err, out)
+	}
+	resp, _ := c.Admin.ListAlerts(ctx, &pb.ListAlertsRequest{Status: "open", MinScore: 0.5})
+	if len(resp.GetAlerts()) == 0 {
+		t.Fatal("no alerts to review")
+	}
+	id := resp.GetAlerts()[0].GetId()
+	out, _, err = runCLI(t, c.Data, "alerts", "show", id)
+	if err != nil || !strings.Contains(out, "Evidence (log-odds added to the prior)") {
+		t.Fatalf("alerts show: %v\n%s", err, out)
+	}
+	if _, _, err := runCLI(t, c.Data, "alerts", "ack", id, "--note", "looking"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := runCLI(t, c.Data, "alerts", "resolve", id, "--verdict", "confirmed"); err == nil || !strings.Contains(err.Error(), "--note is required") {
+		t.Fatalf("resolve without note: %v", err)
+	}
+	out, _, err = runCLI(t, c.Data, "alerts", "resolve", id, "--verdict", "confirmed", "--note", "farm")
+	if err != nil || !strings.Contains(out, "resolved: confirmed") {
+		t.Fatalf("resolve: %v %s", err, out)
+	}
+	out, _, err = runCLI(t, c.Data, "audit", "--subject", id)
+	if err != nil || !strings.Contains(out, "alert.resolve") || !strings.Contains(out, "alert.ack") || !strings.Contains(out, "local-operator") {
+		t.Fatalf("audit: %v\n%s", err, out)
+	}
+	out, _, err = runCLI(t, c.Data, "model", "fit")
+	if err != nil || !strings.Contains(out, "Fitted on 1 confirmed and 0 false-positive") || !strings.Contains(out, "Nothing changed") {
+		t.Fatalf("model fit: %v\n%s", err, out)
+	}
+	var dev string
+	for _, d := range fleet.Devices {
+		if d.Scenario == sim.Farm {
+			dev = d.ID()
+		}
+	}
+	out, _, err = runCLI(t, c.Data, "devices", "show", dev)
+	if err != nil || !strings.Contains(out, "net.colocated") || !strings.Contains(out, "Timeline of recent reports") || !strings.Contains(out, "AnyDesk") {
+		t.Fatalf("devices show: %v\n%s", err, out)
+	}
+	out, _, err = runCLI(t, c.Data, "hires", "update", fleet.Devices[len(fleet.Devices)-1].Hire.GetId(), "--claimed-home", "Lisbon, PT", "--note", "moved")
+	if err != nil || !strings.Contains(out, "Europe/Lisbon") {
+		t.Fatalf("hires update: %v\n%s", err, out)
+	}
+	out, _, err = runCLI(t, c.Data, "model", "config")
+	if err != nil || !strings.Contains(out, "net.colocated: 3.5") {
+		t.Fatalf("model config: %v", err)
 	}
 }

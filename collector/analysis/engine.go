@@ -113,11 +113,7 @@ func (e *Engine) Analyze(tx *store.Tx, dev *pb.Device, sr *pb.StoredReport) erro
 	}
 	ev = withSticky(ev, state, now)
 	if !late { // an older report fills history but does not overrule the current state
-		state.Current = state.Current[:0]
-		for _, x := range ev {
-			state.Current = append(state.Current, StickyEvidence{Rule: x.GetRule(), Weight: x.GetWeight(),
-				Explanation: x.GetExplanation(), Facts: x.GetFacts(), At: now})
-		}
+		state.Current = currentOf(ev, now)
 	}
 	if err := putState(tx, dev.GetId(), state); err != nil {
 		return err
@@ -131,6 +127,9 @@ func (e *Engine) Analyze(tx *store.Tx, dev *pb.Device, sr *pb.StoredReport) erro
 	}
 	if cl != nil && cl.Farm && (changed || cl.AlertID == "") {
 		if err := e.updateFarmAlert(tx, &cfg, cl, dev, now); err != nil {
+			return err
+		}
+		if err := e.refreshMembers(tx, &cfg, cl, dev.GetId(), now); err != nil {
 			return err
 		}
 		return clusterer{cfg: &cfg}.save(tx, cl)
@@ -300,6 +299,61 @@ func (e *Engine) updateFarmAlert(tx *store.Tx, cfg *Config, cl *Cluster, dev *pb
 	alert.UpdatedAt = tsOf(now)
 	alert.Score = math.Max(Score(cfg.Prior, alert.Evidence), dev.GetScore())
 	return tx.PutAlert(cl.ID, alert)
+}
+
+// refreshMembers gives every other member of a farm cluster its
+// net.colocated evidence now, rather than at its next report.
+func (e *Engine) refreshMembers(tx *store.Tx, cfg *Config, cl *Cluster, except string, now time.Time) error {
+	for id, m := range cl.Members {
+		if id == except {
+			continue
+		}
+		dev, err := tx.Device(id)
+		if err != nil {
+			return err
+		}
+		hire, err := tx.Hire(m.HireID)
+		if err != nil {
+			return err
+		}
+		state, err := loadState(tx.DeviceState(id))
+		if err != nil {
+			return err
+		}
+		var ev []*pb.Evidence
+		for _, x := range state.Current {
+			if x.Rule != RuleColocated {
+				ev = append(ev, &pb.Evidence{Rule: x.Rule, Weight: x.Weight, Explanation: x.Explanation, Facts: x.Facts, ObservedAt: tsOf(x.At)})
+			}
+		}
+		col := colocatedEvidence(tx, cfg, cl, dev, now)
+		ev = append(ev, col)
+		state.Current = append(state.Current[:0:0], currentOf(ev, now)...)
+		if err := putState(tx, id, state); err != nil {
+			return err
+		}
+		dev.ClusterId = cl.ID
+		dev.Score = Score(cfg.Prior, ev)
+		if err := e.updateDeviceAlert(tx, cfg, hire, dev, state, ev, now); err != nil {
+			return err
+		}
+		if err := tx.PutDevice(dev); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func currentOf(ev []*pb.Evidence, now time.Time) []StickyEvidence {
+	out := make([]StickyEvidence, 0, len(ev))
+	for _, x := range ev {
+		at := now
+		if x.GetObservedAt() != nil {
+			at = x.GetObservedAt().AsTime()
+		}
+		out = append(out, StickyEvidence{Rule: x.GetRule(), Weight: x.GetWeight(), Explanation: x.GetExplanation(), Facts: x.GetFacts(), At: at})
+	}
+	return out
 }
 
 func (e *Engine) refreshFarmScore(tx *store.Tx, cl *Cluster, dev *pb.Device, now time.Time) error {

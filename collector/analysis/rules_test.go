@@ -249,6 +249,14 @@ func TestShelfPattern(t *testing.T) {
 	st.observe(&cfg, austinHire(), &pb.StoredReport{ReceivedAt: timestamppb.New(t0), Report: docked}, nil)
 	st.observe(&cfg, austinHire(), &pb.StoredReport{ReceivedAt: timestamppb.New(t0), Report: docked}, nil)
 	fires(t, "12 of 14 (86%, under 90%)", shelfPattern, in(func(i *Input) { i.State = st }), false)
+	// Exactly on the threshold: 18 of 20 is 90%.
+	for n := 0; n < 6; n++ {
+		st.observe(&cfg, austinHire(), &pb.StoredReport{ReceivedAt: timestamppb.New(t0), Report: shelf}, nil)
+	}
+	if n, shelfN := st.powerCounts(cfg.Power.Window); n != 20 || shelfN != 18 {
+		t.Fatalf("ring holds %d samples, %d shelf; want 20 and 18", n, shelfN)
+	}
+	fires(t, "18 of 20 (exactly 90%)", shelfPattern, in(func(i *Input) { i.State = st }), true)
 }
 
 func TestHireRules(t *testing.T) {

@@ -184,7 +184,7 @@ func (a *adminService) FitModel(ctx context.Context, req *pb.FitModelRequest) (*
 	var vs []analysis.Verdict
 	err := a.s.store.View(func(tx *store.Tx) error {
 		_, err := tx.Alerts(func(al *pb.Alert) bool {
-			if v, ok := analysis.VerdictFromAlert(al); ok && al.GetKind() == analysis.AlertKindDevice {
+			if v, ok := analysis.VerdictFromAlert(al); ok {
 				vs = append(vs, v)
 			}
 			return false
@@ -211,7 +211,7 @@ func (a *adminService) FitModel(ctx context.Context, req *pb.FitModelRequest) (*
 		return out, nil
 	}
 	if len(vs) == 0 {
-		return nil, status.Error(codes.FailedPrecondition, "no resolved device alerts with a verdict: nothing to learn from")
+		return nil, status.Error(codes.FailedPrecondition, "no resolved alerts with a verdict: nothing to learn from")
 	}
 	if identityFrom(ctx).Role != "reviewer" {
 		return nil, status.Error(codes.PermissionDenied, "applying weights needs the reviewer role")
