@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
@@ -62,33 +64,52 @@ func readRemoteLogin(ctx context.Context, env *Env, ra *pb.RemoteAccess) error {
 }
 
 // linuxSessions asks systemd-logind through loginctl, else reads utmp
-// through who (machines without systemd).
+// through who (machines not booted with systemd). The session IDs come from
+// the directory sd_get_sessions(3) lists, which saves running
+// `loginctl list-sessions` (and anything at all when nobody is logged in).
 func linuxSessions(ctx context.Context, env *Env) ([]*pb.Session, error) {
-	list, err := env.Command(ctx, "loginctl", "list-sessions", "--no-legend", "--no-pager")
-	if err == nil {
-		ids := parseLoginctlSessionIDs(list)
-		if len(ids) == 0 {
-			return nil, nil
+	if _, err := os.Stat(env.Path("run/systemd/system")); err != nil { // sd_booted(3)
+		out, werr := env.Command(ctx, "who")
+		if werr != nil {
+			return nil, fmt.Errorf("sessions: not booted with systemd and who failed: %w", werr)
 		}
-		args := append([]string{"show-session", "--no-pager"}, ids...)
-		for _, p := range sessionProperties {
-			args = append(args, "-p", p)
-		}
-		out, err := env.Command(ctx, "loginctl", args...)
-		if err != nil && len(out) == 0 { // a session that ended meanwhile fails only its block
-			return nil, fmt.Errorf("sessions: %w", err)
-		}
-		var sessions []*pb.Session
-		for _, kv := range parseLoginctlShow(out) {
-			if s, ok := logindSession(kv, time.Local); ok {
-				sessions = append(sessions, s)
-			}
-		}
-		return sessions, nil
+		return parseWho(out, env.Now(), time.Local), nil
 	}
-	out, werr := env.Command(ctx, "who")
-	if werr != nil {
-		return nil, fmt.Errorf("sessions: loginctl failed (%v) and who failed: %w", err, werr)
+	ids, err := logindSessionIDs(ctx, env)
+	if err != nil || len(ids) == 0 {
+		return nil, err
 	}
-	return parseWho(out, env.Now(), time.Local), nil
+	args := append([]string{"show-session", "--no-pager"}, ids...)
+	for _, p := range sessionProperties {
+		args = append(args, "-p", p)
+	}
+	out, err := env.Command(ctx, "loginctl", args...)
+	if err != nil && len(out) == 0 { // a session that ended meanwhile fails only its block
+		return nil, fmt.Errorf("sessions: %w", err)
+	}
+	var sessions []*pb.Session
+	for _, kv := range parseLoginctlShow(out) {
+		if s, ok := logindSession(kv, time.Local); ok {
+			sessions = append(sessions, s)
+		}
+	}
+	return sessions, nil
+}
+
+func logindSessionIDs(ctx context.Context, env *Env) ([]string, error) {
+	entries, err := os.ReadDir(env.Path("run/systemd/sessions"))
+	if err != nil {
+		list, lerr := env.Command(ctx, "loginctl", "list-sessions", "--no-legend", "--no-pager")
+		if lerr != nil {
+			return nil, fmt.Errorf("sessions: %w", lerr)
+		}
+		return parseLoginctlSessionIDs(list), nil
+	}
+	var ids []string
+	for _, e := range entries {
+		if !e.IsDir() && !strings.Contains(e.Name(), ".") { // skip the *.ref FIFOs
+			ids = append(ids, e.Name())
+		}
+	}
+	return ids, nil
 }

@@ -38,11 +38,23 @@ func TestReadRemoteLoginLinux(t *testing.T) {
 	if len(ra.GetSessions()) != 3 {
 		t.Errorf("sessions: %v", ra.GetSessions())
 	}
-	if len(ran) != 2 || !slices.Contains(ran[1], "2") || !slices.Contains(ran[1], "c1") || !slices.Contains(ran[1], "RemoteHost") {
+	// The IDs come from /run/systemd/sessions: one loginctl call.
+	if len(ran) != 1 || !slices.Contains(ran[0], "2") || !slices.Contains(ran[0], "c1") || slices.Contains(ran[0], "2.ref") ||
+		!slices.Contains(ran[0], "RemoteHost") {
 		t.Errorf("commands: %q", ran)
 	}
 
-	// Without logind, utmp through who.
+	// systemd without the sessions directory: loginctl lists them.
+	noDir := t.TempDir()
+	writeFiles(t, noDir, map[string]string{"run/systemd/system/.keep": ""})
+	env.Root, ran = noDir, nil
+	r = Collect(context.Background(), env, Options{Only: []string{"remote_login"}})
+	if len(r.GetErrors()) != 0 || len(r.GetRemoteAccess().GetSessions()) != 3 || len(ran) != 2 || ran[0][1] != "list-sessions" {
+		t.Errorf("loginctl list-sessions: %v, commands %q, errors %v", r.GetRemoteAccess().GetSessions(), ran, r.GetErrors())
+	}
+
+	// Not booted with systemd: utmp through who.
+	env.Root = t.TempDir()
 	env.Command = func(_ context.Context, name string, _ ...string) ([]byte, error) {
 		if name == "who" {
 			return testdataFile(t, "linux", "remotelogin/who.txt"), nil

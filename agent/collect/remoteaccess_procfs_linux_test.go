@@ -1,0 +1,42 @@
+package collect
+
+import (
+	"context"
+	"os"
+	"slices"
+	"testing"
+)
+
+// procfsProcesses agrees with gopsutil on what the catalog needs, on this
+// machine's /proc.
+func TestProcfsProcessesMatchesGopsutil(t *testing.T) {
+	ctx := context.Background()
+	fast, err := procfsProcesses(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	self := int32(os.Getpid())
+	i := slices.IndexFunc(fast, func(p Proc) bool { return p.PID == self })
+	if i < 0 {
+		t.Fatalf("own pid %d not listed among %d processes", self, len(fast))
+	}
+	exe, _ := os.Executable()
+	if fast[i].Exe != exe {
+		t.Errorf("own exe %q, want %q", fast[i].Exe, exe)
+	}
+	slow, err := gopsutilProcesses(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range slow {
+		j := slices.IndexFunc(fast, func(p Proc) bool { return p.PID == g.PID })
+		if j < 0 {
+			continue // started or ended between the walks
+		}
+		// gopsutil completes a 15-byte comm from cmdline; the catalog's
+		// prefix rule covers the truncated name.
+		if f := fast[j]; (f.Name != g.Name && !(len(f.Name) == 15 && len(g.Name) > 15)) || f.Exe != g.Exe {
+			t.Errorf("pid %d: procfs %+v, gopsutil %+v", g.PID, f, g)
+		}
+	}
+}
