@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
+	"strings"
 
 	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
 )
@@ -15,14 +17,28 @@ import (
 // an active desktop too, but both need the user's display or session bus,
 // which a system service does not have.
 func readActivity(ctx context.Context, env *Env) (*pb.Activity, error) {
-	out, err := env.Command(ctx, "loginctl", "list-sessions", "--no-legend")
-	if err != nil {
-		if errors.Is(err, exec.ErrNotFound) {
-			return nil, fmt.Errorf("loginctl: %w", ErrNotSupported)
-		}
-		return nil, fmt.Errorf("logind: %w (%w)", err, ErrNotSupported)
+	// logind keeps /run/systemd/seats while it runs; without it there is
+	// nobody to ask, and running loginctl only to fail costs a process.
+	if _, err := os.Stat(env.Path("run/systemd/seats")); err != nil {
+		return nil, fmt.Errorf("systemd-logind is not running: %w", ErrNotSupported)
 	}
-	ids := parseLoginctlSessionIDs(out)
+	var ids []string
+	if entries, err := os.ReadDir(env.Path("run/systemd/sessions")); err == nil {
+		for _, e := range entries {
+			if !e.IsDir() && !strings.Contains(e.Name(), ".") {
+				ids = append(ids, e.Name())
+			}
+		}
+	} else {
+		out, err := env.Command(ctx, "loginctl", "list-sessions", "--no-legend")
+		if err != nil {
+			if errors.Is(err, exec.ErrNotFound) {
+				return nil, fmt.Errorf("loginctl: %w", ErrNotSupported)
+			}
+			return nil, fmt.Errorf("logind: %w (%w)", err, ErrNotSupported)
+		}
+		ids = parseLoginctlSessionIDs(out)
+	}
 	if len(ids) == 0 {
 		return activityFromLogind(nil, env.Now()), nil
 	}
@@ -30,7 +46,7 @@ func readActivity(ctx context.Context, env *Env) (*pb.Activity, error) {
 	for _, p := range loginctlProperties {
 		args = append(args, "-p", p)
 	}
-	out, err = env.Command(ctx, "loginctl", args...)
+	out, err := env.Command(ctx, "loginctl", args...)
 	if err != nil {
 		return nil, err
 	}

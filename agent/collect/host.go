@@ -30,7 +30,7 @@ func collectHost(ctx context.Context, env *Env, r *pb.Report) error {
 	if h.Hostname, err = os.Hostname(); err != nil {
 		errs = append(errs, fmt.Errorf("hostname: %w", err))
 	}
-	if h.Platform, _, h.PlatformVersion, err = host.PlatformInformationWithContext(ctx); err != nil {
+	if h.Platform, h.PlatformVersion, err = platformInfo(ctx, env); err != nil {
 		errs = append(errs, fmt.Errorf("platform: %w", err))
 	}
 	if h.KernelVersion, err = host.KernelVersionWithContext(ctx); err != nil {

@@ -1,6 +1,8 @@
 package collect
 
 import (
+	"github.com/shirou/gopsutil/v4/host"
+
 	"context"
 	"regexp"
 	"strings"
@@ -19,4 +21,10 @@ func hardwareIdentity(ctx context.Context, env *Env) (model, serial string) {
 		}
 	}
 	return model, serial
+}
+
+// platformInfo asks gopsutil (sw_vers underneath).
+func platformInfo(ctx context.Context, _ *Env) (platform, version string, err error) {
+	platform, _, version, err = host.PlatformInformationWithContext(ctx)
+	return platform, version, err
 }

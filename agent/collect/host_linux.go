@@ -1,6 +1,8 @@
 package collect
 
 import (
+	"github.com/shirou/gopsutil/v4/host"
+
 	"context"
 	"strings"
 )
@@ -15,4 +17,22 @@ func hardwareIdentity(_ context.Context, env *Env) (model, serial string) {
 		serial = strings.TrimSpace(string(b))
 	}
 	return model, serial
+}
+
+// platformInfo reads the distribution from os-release (as systemd and every
+// current distribution provide it) instead of gopsutil's lsb_release
+// fallback, which starts a shell script and four processes every cycle.
+func platformInfo(ctx context.Context, env *Env) (platform, version string, err error) {
+	for _, p := range []string{"etc/os-release", "usr/lib/os-release"} {
+		b, rerr := env.ReadFile(p)
+		if rerr != nil {
+			continue
+		}
+		kv := parseOSRelease(b)
+		if kv["ID"] != "" {
+			return kv["ID"], kv["VERSION_ID"], nil
+		}
+	}
+	platform, _, version, err = host.PlatformInformationWithContext(ctx)
+	return platform, version, err
 }

@@ -39,3 +39,10 @@ func TestPlaceholderSerial(t *testing.T) {
 		}
 	}
 }
+
+func TestParseOSRelease(t *testing.T) {
+	kv := parseOSRelease([]byte("# comment\nPRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nNAME=\"Debian GNU/Linux\"\nVERSION_ID=\"12\"\nID=debian\nID_LIKE='rhel fedora'\nbroken line\n"))
+	if kv["ID"] != "debian" || kv["VERSION_ID"] != "12" || kv["ID_LIKE"] != "rhel fedora" || kv["PRETTY_NAME"] != "Debian GNU/Linux 12 (bookworm)" {
+		t.Fatalf("parsed %v", kv)
+	}
+}

@@ -1,6 +1,8 @@
 package collect
 
 import (
+	"github.com/shirou/gopsutil/v4/host"
+
 	"context"
 
 	"golang.org/x/sys/windows/registry"
@@ -20,4 +22,10 @@ func hardwareIdentity(_ context.Context, _ *Env) (model, serial string) {
 		return maker + " " + product, ""
 	}
 	return maker + product, ""
+}
+
+// platformInfo asks gopsutil (the registry underneath).
+func platformInfo(ctx context.Context, _ *Env) (platform, version string, err error) {
+	platform, _, version, err = host.PlatformInformationWithContext(ctx)
+	return platform, version, err
 }

@@ -15,8 +15,11 @@ func TestCollectNetworkFixture(t *testing.T) {
 		"gsettings list-recursively org.gnome.system.proxy": testdataFile(t, "linux", "commands/gsettings-proxy-manual.txt"),
 	})
 	env.Getenv = func(k string) string {
-		if k == "https_proxy" {
+		switch k {
+		case "https_proxy":
 			return "http://10.0.0.5:3128"
+		case "DBUS_SESSION_BUS_ADDRESS": // inside a desktop session: gsettings is asked
+			return "unix:path=/run/user/1000/bus"
 		}
 		return ""
 	}
