@@ -12,7 +12,7 @@ import (
 
 func newDevicesCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "devices", Short: "Enrolled laptops"}
-	cmd.AddCommand(newDevicesListCmd(), newDevicesShowCmd())
+	cmd.AddCommand(newDevicesListCmd(), newDevicesShowCmd(), newDevicesRevokeCmd())
 	return cmd
 }
 
@@ -80,6 +80,9 @@ func newDevicesShowCmd() *cobra.Command {
 			dev := d.GetDevice()
 			fmt.Fprintf(w, "Device %s (%s, %s, agent %s)\n", dev.GetId(), orDash(dev.GetHostname()), orDash(dev.GetOs()), orDash(dev.GetAgentVersion()))
 			fmt.Fprintf(w, "  hire:     %s %s, claims %s\n", d.GetHire().GetId(), d.GetHire().GetName(), d.GetHire().GetHome().GetPlace())
+			if dev.GetRevokedAt() != nil {
+				fmt.Fprintf(w, "  REVOKED at %s by %s: %s\n", ts(dev.GetRevokedAt()), dev.GetRevokedBy(), dev.GetRevokeNote())
+			}
 			fmt.Fprintf(w, "  enrolled: %s   last seen: %s   reports: %d   score: %.2f\n",
 				ts(dev.GetEnrolledAt()), ts(dev.GetLastSeen()), dev.GetReports(), dev.GetScore())
 			if dev.GetClusterId() != "" {
@@ -119,6 +122,37 @@ func newDevicesShowCmd() *cobra.Command {
 			return nil
 		},
 	}
+	addOutputFlag(cmd, &output)
+	return cmd
+}
+
+func newDevicesRevokeCmd() *cobra.Command {
+	var note, output string
+	cmd := &cobra.Command{
+		Use:   "revoke ID --note TEXT",
+		Short: "Revoke a device: its certificate is refused from the next call on",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkOutput(output); err != nil {
+				return err
+			}
+			if strings.TrimSpace(note) == "" {
+				return fmt.Errorf("--note is required: say why, for the audit trail")
+			}
+			d, err := call(cmd, func(ctx context.Context, c pb.AdminServiceClient) (*pb.Device, error) {
+				return c.RevokeDevice(ctx, &pb.RevokeDeviceRequest{Id: args[0], Note: note})
+			})
+			if err != nil {
+				return err
+			}
+			if output == "json" {
+				return printJSON(cmd.OutOrStdout(), d)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "device %s revoked at %s\n", d.GetId(), ts(d.GetRevokedAt()))
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&note, "note", "", "why (kept in the audit trail)")
 	addOutputFlag(cmd, &output)
 	return cmd
 }

@@ -59,6 +59,8 @@ func newServeCmd() *cobra.Command {
 	f.StringVar(&cfg.AnalysisConfig, "config", "", "analysis config (weights, thresholds, allowlists) overriding the defaults")
 	f.StringSliceVar(&proxies, "trusted-proxy", nil, "address or CIDR of a load balancer whose x-forwarded-for is believed (repeatable)")
 	f.StringSliceVar(&cfg.TLSHosts, "tls-san", nil, "extra DNS names or IPs for the server certificate")
+	f.StringVar(&cfg.CACert, "ca-cert", "", "operator-supplied CA certificate (default: the collector creates one in DATA/tls)")
+	f.StringVar(&cfg.CAKey, "ca-key", "", "operator-supplied CA key (PKCS#8 or EC PEM), with --ca-cert")
 	f.DurationVar(&cfg.ReportInterval, "report-interval", 5*time.Minute, "report interval suggested to agents")
 	f.DurationVar(&cfg.TokenTTL, "token-ttl", 72*time.Hour, "default lifetime of enrollment tokens")
 	return cmd

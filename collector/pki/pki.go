@@ -196,6 +196,11 @@ func (ca *CA) IssueAdmin(name, role string, validity time.Duration) (certPEM, ke
 	return certPEM, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), nil
 }
 
+// SignRole signs a public key (from a checked CSR) for a named admin with a role.
+func (ca *CA) SignRole(pub any, name, role string, validity time.Duration) ([]byte, error) {
+	return ca.sign(pub, name, role, validity)
+}
+
 func (ca *CA) sign(pub any, cn, role string, validity time.Duration) ([]byte, error) {
 	tmpl := &x509.Certificate{
 		SerialNumber: serial(),

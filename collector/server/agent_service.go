@@ -96,16 +96,19 @@ func (a *agentService) Report(ctx context.Context, req *pb.ReportRequest) (*pb.R
 	if len(req.GetReports()) > s.limits.MaxBatch {
 		return nil, status.Errorf(codes.InvalidArgument, "reports: %d in one batch, limit %d", len(req.GetReports()), s.limits.MaxBatch)
 	}
-	var known bool
+	var dev *pb.Device
 	if err := s.store.View(func(tx *store.Tx) error {
-		_, err := tx.Device(id.Name)
-		known = err == nil
+		dev, _ = tx.Device(id.Name)
 		return nil
 	}); err != nil {
 		return nil, status.Errorf(codes.Internal, "read device: %v", err)
 	}
-	if !known {
-		return nil, status.Errorf(codes.PermissionDenied, "device %s is not enrolled here (deleted or revoked): re-enroll with a new token", id.Name)
+	if dev == nil {
+		return nil, status.Errorf(codes.PermissionDenied, "device %s is not enrolled here (deleted): re-enroll with a new token", id.Name)
+	}
+	if dev.GetRevokedAt() != nil {
+		return nil, status.Errorf(codes.PermissionDenied, "device %s was revoked at %s: its reports are refused",
+			id.Name, dev.GetRevokedAt().AsTime().UTC().Format(time.RFC3339))
 	}
 	now := s.cfg.Now()
 	for i, r := range req.GetReports() {

@@ -44,32 +44,60 @@ var reviewerMethods = map[string]bool{
 	pb.AdminService_AckAlert_FullMethodName:     true,
 	pb.AdminService_ResolveAlert_FullMethodName: true,
 	pb.AdminService_UpdateHire_FullMethodName:   true,
+	pb.AdminService_RevokeDevice_FullMethodName: true,
+	pb.AdminService_IssueAdmin_FullMethodName:   true,
+	pb.AdminService_Backup_FullMethodName:       true,
 }
 
 func (s *Server) authInterceptor(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-	if anonymousMethods[info.FullMethod] {
-		return handler(ctx, req)
+	ctx, err := authorize(ctx, info.FullMethod)
+	if err != nil {
+		return nil, err
+	}
+	return handler(ctx, req)
+}
+
+func (s *Server) streamAuthInterceptor(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+	ctx, err := authorize(ss.Context(), info.FullMethod)
+	if err != nil {
+		return err
+	}
+	return handler(srv, &identityStream{ServerStream: ss, ctx: ctx})
+}
+
+type identityStream struct {
+	grpc.ServerStream
+	ctx context.Context
+}
+
+func (s *identityStream) Context() context.Context { return s.ctx }
+
+// authorize checks the caller's certificate against the method's role and
+// returns a context carrying the caller's identity.
+func authorize(ctx context.Context, method string) (context.Context, error) {
+	if anonymousMethods[method] {
+		return ctx, nil
 	}
 	id, err := peerIdentity(ctx)
 	if err != nil {
 		return nil, err
 	}
 	switch {
-	case strings.HasPrefix(info.FullMethod, "/farmwatch.v1.AgentService/"):
+	case strings.HasPrefix(method, "/farmwatch.v1.AgentService/"):
 		if id.Role != pki.RoleDevice {
-			return nil, status.Errorf(codes.PermissionDenied, "%s calls need a device certificate, got role %q", info.FullMethod, id.Role)
+			return nil, status.Errorf(codes.PermissionDenied, "%s calls need a device certificate, got role %q", method, id.Role)
 		}
-	case strings.HasPrefix(info.FullMethod, "/farmwatch.v1.AdminService/"):
+	case strings.HasPrefix(method, "/farmwatch.v1.AdminService/"):
 		if id.Role != pki.RoleViewer && id.Role != pki.RoleReviewer {
-			return nil, status.Errorf(codes.PermissionDenied, "%s needs an admin certificate (viewer or reviewer), got role %q", info.FullMethod, id.Role)
+			return nil, status.Errorf(codes.PermissionDenied, "%s needs an admin certificate (viewer or reviewer), got role %q", method, id.Role)
 		}
-		if reviewerMethods[info.FullMethod] && id.Role != pki.RoleReviewer {
-			return nil, status.Errorf(codes.PermissionDenied, "%s needs the reviewer role; %s is a %s", info.FullMethod, id.Name, id.Role)
+		if reviewerMethods[method] && id.Role != pki.RoleReviewer {
+			return nil, status.Errorf(codes.PermissionDenied, "%s needs the reviewer role; %s is a %s", method, id.Name, id.Role)
 		}
 	default:
-		return nil, status.Errorf(codes.PermissionDenied, "unknown method %s", info.FullMethod)
+		return nil, status.Errorf(codes.PermissionDenied, "unknown method %s", method)
 	}
-	return handler(context.WithValue(ctx, identityKey{}, id), req)
+	return context.WithValue(ctx, identityKey{}, id), nil
 }
 
 func peerIdentity(ctx context.Context) (Identity, error) {

@@ -68,3 +68,13 @@ func isTrusted(ip netip.Addr, trusted []netip.Prefix) bool {
 	}
 	return false
 }
+
+// peerAddr is the TCP peer, for limits that must not trust forwarded
+// addresses (a lockout keyed on a header could be dodged or aimed).
+func peerAddr(ctx context.Context) netip.Addr {
+	p, ok := peer.FromContext(ctx)
+	if !ok || p.Addr == nil {
+		return netip.Addr{}
+	}
+	return addrOf(p.Addr)
+}

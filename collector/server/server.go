@@ -52,22 +52,28 @@ type Config struct {
 	TokenTTL       time.Duration
 	// SweepInterval is how often silent agents are looked for (default 1 min).
 	SweepInterval time.Duration
+	// RateLimits; zero means DefaultRateLimits.
+	RateLimits RateLimits
+	// CACert and CAKey name an operator-supplied CA instead of the one the
+	// collector creates in DATA/tls.
+	CACert, CAKey string
 	// Now is the collector's clock (tests replace it).
 	Now func() time.Time
 }
 
 // Server is a running collector.
 type Server struct {
-	cfg    Config
-	store  *store.Store
-	geo    *geo.Resolver
-	ca     *pki.CA
-	engine *analysis.Engine
-	grpc   *grpc.Server
-	health *health.Server
-	lis    net.Listener
-	log    *slog.Logger
-	limits Limits
+	cfg     Config
+	store   *store.Store
+	geo     *geo.Resolver
+	ca      *pki.CA
+	engine  *analysis.Engine
+	grpc    *grpc.Server
+	health  *health.Server
+	lis     net.Listener
+	log     *slog.Logger
+	limits  Limits
+	limiter *limiter
 
 	stopSweep chan struct{}
 	sweepDone chan struct{}
@@ -109,7 +115,22 @@ func New(cfg Config) (*Server, error) {
 		}
 	}
 	tlsDir := filepath.Join(cfg.DataDir, "tls")
-	ca, created, err := pki.LoadOrCreateCA(tlsDir)
+	var ca *pki.CA
+	created := false
+	if cfg.CACert != "" || cfg.CAKey != "" {
+		if cfg.CACert == "" || cfg.CAKey == "" {
+			return nil, errors.New("an operator CA needs both --ca-cert and --ca-key")
+		}
+		ca, err = pki.LoadCA(cfg.CACert, cfg.CAKey)
+		if err == nil {
+			err = os.MkdirAll(tlsDir, 0o700)
+		}
+		if err == nil {
+			err = pki.WriteFileAtomic(filepath.Join(tlsDir, pki.CAFile), ca.PEM, 0o644)
+		}
+	} else {
+		ca, created, err = pki.LoadOrCreateCA(tlsDir)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("collector CA: %w", err)
 	}
@@ -157,10 +178,15 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, store: st, geo: resolver, ca: ca, engine: engine, lis: lis, log: log,
 		limits: DefaultLimits(), stopSweep: make(chan struct{}), sweepDone: make(chan struct{})}
+	if cfg.RateLimits == (RateLimits{}) {
+		cfg.RateLimits = DefaultRateLimits()
+	}
+	s.limiter = newLimiter(cfg.RateLimits, cfg.Now)
 	s.grpc = grpc.NewServer(
 		grpc.Creds(credentials.NewTLS(tlsCfg)),
 		grpc.MaxRecvMsgSize(s.limits.MaxMessageBytes),
-		grpc.ChainUnaryInterceptor(s.recoverInterceptor, s.authInterceptor),
+		grpc.ChainUnaryInterceptor(s.recoverInterceptor, s.authInterceptor, s.limitInterceptor),
+		grpc.ChainStreamInterceptor(s.streamAuthInterceptor),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 20 * time.Second, PermitWithoutStream: true}),
 	)
 	go s.sweepLoop()
@@ -229,8 +255,11 @@ func (s *Server) Stop(ctx context.Context) {
 // certificate in DATA/tls, readable only by the collector's user.
 func ensureLocalAdmin(ca *pki.CA, dir string) error {
 	certPath := filepath.Join(dir, pki.AdminFile)
-	if _, err := os.Stat(certPath); err == nil {
-		return nil
+	if b, err := os.ReadFile(certPath); err == nil {
+		if c, err := pki.ParseCertPEM(b); err == nil && c.CheckSignatureFrom(ca.Cert) == nil && time.Now().Before(c.NotAfter) {
+			return nil
+		}
+		// Issued by another CA (the operator supplied a new one) or expired.
 	}
 	certPEM, keyPEM, err := ca.IssueAdmin("local-operator", pki.RoleReviewer, 5*365*24*time.Hour)
 	if err != nil {

@@ -14,8 +14,9 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// SchemaVersion is the layout this code reads and writes.
-const SchemaVersion = 1
+// SchemaVersion is the layout this code reads and writes; migrations.go
+// brings older files up to it.
+const SchemaVersion = 2
 
 // Bucket names live here and nowhere else.
 var (
@@ -23,12 +24,13 @@ var (
 	bucketHires       = []byte("hires")
 	bucketTokens      = []byte("tokens")
 	bucketDevices     = []byte("devices")
-	bucketReports     = []byte("reports")        // receive time + counter -> compressed StoredReport
-	bucketReportIndex = []byte("reports_by_dev") // device id + seq -> reports key
-	bucketAlerts      = []byte("alerts")         // alert id -> Alert
-	bucketAlertIndex  = []byte("alerts_by_key")  // device or cluster id + 0 + kind -> open alert id
-	bucketDeviceState = []byte("device_state")   // device id -> analysis state
-	bucketAudit       = []byte("audit")          // time + seq -> AuditEntry
+	bucketReports     = []byte("reports")         // receive time + counter -> compressed StoredReport
+	bucketReportIndex = []byte("reports_by_dev")  // device id + seq -> reports key
+	bucketAlerts      = []byte("alerts")          // alert id -> Alert
+	bucketAlertIndex  = []byte("alerts_by_key")   // device or cluster id + 0 + kind -> open alert id
+	bucketDeviceState = []byte("device_state")    // device id -> analysis state
+	bucketAudit       = []byte("audit")           // time + seq -> AuditEntry
+	bucketDevByHire   = []byte("devices_by_hire") // hire id + 0 + device id -> nothing (schema 2)
 
 	// Analysis buckets, read and written through Tx.Get/Put/Scan.
 
@@ -40,7 +42,7 @@ var (
 	BucketClusterOf = []byte("cluster_of")
 
 	allBuckets = [][]byte{bucketMeta, bucketHires, bucketTokens, bucketDevices, bucketReports,
-		bucketReportIndex, bucketAlerts, bucketAlertIndex, bucketDeviceState, bucketAudit,
+		bucketReportIndex, bucketAlerts, bucketAlertIndex, bucketDeviceState, bucketAudit, bucketDevByHire,
 		BucketFingerprints, BucketClusters, BucketClusterOf}
 
 	keySchema  = []byte("schema_version")
@@ -98,15 +100,7 @@ func Open(dir string, opts Options) (*Store, error) {
 				return err
 			}
 		}
-		meta := tx.Bucket(bucketMeta)
-		v := meta.Get(keySchema)
-		switch {
-		case v == nil:
-			return meta.Put(keySchema, u64(SchemaVersion))
-		case binary.BigEndian.Uint64(v) > SchemaVersion:
-			return fmt.Errorf("store schema %d is newer than this collector understands (%d): upgrade farmwatch", binary.BigEndian.Uint64(v), SchemaVersion)
-		}
-		return nil
+		return migrate(tx)
 	}); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("initialise store %s: %w", path, err)

@@ -89,20 +89,31 @@ func (tx *Tx) Device(id string) (*pb.Device, error) {
 
 // PutDevice stores a device.
 func (tx *Tx) PutDevice(d *pb.Device) error {
-	return putProto(tx.tx.Bucket(bucketDevices), []byte(d.GetId()), d)
+	if err := putProto(tx.tx.Bucket(bucketDevices), []byte(d.GetId()), d); err != nil {
+		return err
+	}
+	return tx.tx.Bucket(bucketDevByHire).Put(devByHireKey(d.GetHireId(), d.GetId()), nil)
 }
 
 // Devices lists devices, optionally of one hire.
 func (tx *Tx) Devices(hireID string) ([]*pb.Device, error) {
 	var out []*pb.Device
+	if hireID != "" {
+		for _, id := range tx.devicesOfHire(hireID) {
+			d, err := tx.Device(id)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, d)
+		}
+		return out, nil
+	}
 	err := tx.tx.Bucket(bucketDevices).ForEach(func(_, v []byte) error {
 		d := &pb.Device{}
 		if err := proto.Unmarshal(v, d); err != nil {
 			return err
 		}
-		if hireID == "" || d.GetHireId() == hireID {
-			out = append(out, d)
-		}
+		out = append(out, d)
 		return nil
 	})
 	return out, err

@@ -25,6 +25,275 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+type RevokeDeviceRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Note          string                 `protobuf:"bytes,2,opt,name=note,proto3" json:"note,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeDeviceRequest) Reset() {
+	*x = RevokeDeviceRequest{}
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeDeviceRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeDeviceRequest) ProtoMessage() {}
+
+func (x *RevokeDeviceRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeDeviceRequest.ProtoReflect.Descriptor instead.
+func (*RevokeDeviceRequest) Descriptor() ([]byte, []int) {
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *RevokeDeviceRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *RevokeDeviceRequest) GetNote() string {
+	if x != nil {
+		return x.Note
+	}
+	return ""
+}
+
+type IssueAdminRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Role          string                 `protobuf:"bytes,2,opt,name=role,proto3" json:"role,omitempty"` // viewer, reviewer
+	CsrPem        []byte                 `protobuf:"bytes,3,opt,name=csr_pem,json=csrPem,proto3" json:"csr_pem,omitempty"`
+	ValidDays     uint32                 `protobuf:"varint,4,opt,name=valid_days,json=validDays,proto3" json:"valid_days,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *IssueAdminRequest) Reset() {
+	*x = IssueAdminRequest{}
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *IssueAdminRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*IssueAdminRequest) ProtoMessage() {}
+
+func (x *IssueAdminRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use IssueAdminRequest.ProtoReflect.Descriptor instead.
+func (*IssueAdminRequest) Descriptor() ([]byte, []int) {
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *IssueAdminRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *IssueAdminRequest) GetRole() string {
+	if x != nil {
+		return x.Role
+	}
+	return ""
+}
+
+func (x *IssueAdminRequest) GetCsrPem() []byte {
+	if x != nil {
+		return x.CsrPem
+	}
+	return nil
+}
+
+func (x *IssueAdminRequest) GetValidDays() uint32 {
+	if x != nil {
+		return x.ValidDays
+	}
+	return 0
+}
+
+type IssueAdminResponse struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	CertificatePem []byte                 `protobuf:"bytes,1,opt,name=certificate_pem,json=certificatePem,proto3" json:"certificate_pem,omitempty"`
+	CaPem          []byte                 `protobuf:"bytes,2,opt,name=ca_pem,json=caPem,proto3" json:"ca_pem,omitempty"`
+	ExpiresAt      *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=expires_at,json=expiresAt,proto3" json:"expires_at,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *IssueAdminResponse) Reset() {
+	*x = IssueAdminResponse{}
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *IssueAdminResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*IssueAdminResponse) ProtoMessage() {}
+
+func (x *IssueAdminResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use IssueAdminResponse.ProtoReflect.Descriptor instead.
+func (*IssueAdminResponse) Descriptor() ([]byte, []int) {
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *IssueAdminResponse) GetCertificatePem() []byte {
+	if x != nil {
+		return x.CertificatePem
+	}
+	return nil
+}
+
+func (x *IssueAdminResponse) GetCaPem() []byte {
+	if x != nil {
+		return x.CaPem
+	}
+	return nil
+}
+
+func (x *IssueAdminResponse) GetExpiresAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpiresAt
+	}
+	return nil
+}
+
+type BackupRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BackupRequest) Reset() {
+	*x = BackupRequest{}
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BackupRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BackupRequest) ProtoMessage() {}
+
+func (x *BackupRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BackupRequest.ProtoReflect.Descriptor instead.
+func (*BackupRequest) Descriptor() ([]byte, []int) {
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{3}
+}
+
+type BackupChunk struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Data  []byte                 `protobuf:"bytes,1,opt,name=data,proto3" json:"data,omitempty"`
+	// Set on the first chunk: the size of the whole copy.
+	Size          uint64 `protobuf:"varint,2,opt,name=size,proto3" json:"size,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BackupChunk) Reset() {
+	*x = BackupChunk{}
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BackupChunk) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BackupChunk) ProtoMessage() {}
+
+func (x *BackupChunk) ProtoReflect() protoreflect.Message {
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BackupChunk.ProtoReflect.Descriptor instead.
+func (*BackupChunk) Descriptor() ([]byte, []int) {
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *BackupChunk) GetData() []byte {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
+func (x *BackupChunk) GetSize() uint64 {
+	if x != nil {
+		return x.Size
+	}
+	return 0
+}
+
 type Hire struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
@@ -48,7 +317,7 @@ type Hire struct {
 
 func (x *Hire) Reset() {
 	*x = Hire{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[0]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -60,7 +329,7 @@ func (x *Hire) String() string {
 func (*Hire) ProtoMessage() {}
 
 func (x *Hire) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[0]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -73,7 +342,7 @@ func (x *Hire) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Hire.ProtoReflect.Descriptor instead.
 func (*Hire) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{0}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Hire) GetId() string {
@@ -173,7 +442,7 @@ type ClaimedHome struct {
 
 func (x *ClaimedHome) Reset() {
 	*x = ClaimedHome{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[1]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -185,7 +454,7 @@ func (x *ClaimedHome) String() string {
 func (*ClaimedHome) ProtoMessage() {}
 
 func (x *ClaimedHome) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[1]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -198,7 +467,7 @@ func (x *ClaimedHome) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClaimedHome.ProtoReflect.Descriptor instead.
 func (*ClaimedHome) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{1}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ClaimedHome) GetPlace() string {
@@ -245,7 +514,7 @@ type AddHiresRequest struct {
 
 func (x *AddHiresRequest) Reset() {
 	*x = AddHiresRequest{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[2]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -257,7 +526,7 @@ func (x *AddHiresRequest) String() string {
 func (*AddHiresRequest) ProtoMessage() {}
 
 func (x *AddHiresRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[2]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -270,7 +539,7 @@ func (x *AddHiresRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddHiresRequest.ProtoReflect.Descriptor instead.
 func (*AddHiresRequest) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{2}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *AddHiresRequest) GetHires() []*Hire {
@@ -289,7 +558,7 @@ type AddHiresResponse struct {
 
 func (x *AddHiresResponse) Reset() {
 	*x = AddHiresResponse{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[3]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -301,7 +570,7 @@ func (x *AddHiresResponse) String() string {
 func (*AddHiresResponse) ProtoMessage() {}
 
 func (x *AddHiresResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[3]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -314,7 +583,7 @@ func (x *AddHiresResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddHiresResponse.ProtoReflect.Descriptor instead.
 func (*AddHiresResponse) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{3}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *AddHiresResponse) GetHires() []*Hire {
@@ -332,7 +601,7 @@ type ListHiresRequest struct {
 
 func (x *ListHiresRequest) Reset() {
 	*x = ListHiresRequest{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[4]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -344,7 +613,7 @@ func (x *ListHiresRequest) String() string {
 func (*ListHiresRequest) ProtoMessage() {}
 
 func (x *ListHiresRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[4]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -357,7 +626,7 @@ func (x *ListHiresRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListHiresRequest.ProtoReflect.Descriptor instead.
 func (*ListHiresRequest) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{4}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{9}
 }
 
 type ListHiresResponse struct {
@@ -369,7 +638,7 @@ type ListHiresResponse struct {
 
 func (x *ListHiresResponse) Reset() {
 	*x = ListHiresResponse{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[5]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -381,7 +650,7 @@ func (x *ListHiresResponse) String() string {
 func (*ListHiresResponse) ProtoMessage() {}
 
 func (x *ListHiresResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[5]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -394,7 +663,7 @@ func (x *ListHiresResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListHiresResponse.ProtoReflect.Descriptor instead.
 func (*ListHiresResponse) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{5}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ListHiresResponse) GetHires() []*Hire {
@@ -413,7 +682,7 @@ type GetHireRequest struct {
 
 func (x *GetHireRequest) Reset() {
 	*x = GetHireRequest{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[6]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -425,7 +694,7 @@ func (x *GetHireRequest) String() string {
 func (*GetHireRequest) ProtoMessage() {}
 
 func (x *GetHireRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[6]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -438,7 +707,7 @@ func (x *GetHireRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetHireRequest.ProtoReflect.Descriptor instead.
 func (*GetHireRequest) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{6}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *GetHireRequest) GetId() string {
@@ -459,7 +728,7 @@ type CreateTokenRequest struct {
 
 func (x *CreateTokenRequest) Reset() {
 	*x = CreateTokenRequest{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[7]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -471,7 +740,7 @@ func (x *CreateTokenRequest) String() string {
 func (*CreateTokenRequest) ProtoMessage() {}
 
 func (x *CreateTokenRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[7]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -484,7 +753,7 @@ func (x *CreateTokenRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateTokenRequest.ProtoReflect.Descriptor instead.
 func (*CreateTokenRequest) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{7}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *CreateTokenRequest) GetHireId() string {
@@ -513,7 +782,7 @@ type CreateTokenResponse struct {
 
 func (x *CreateTokenResponse) Reset() {
 	*x = CreateTokenResponse{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[8]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -525,7 +794,7 @@ func (x *CreateTokenResponse) String() string {
 func (*CreateTokenResponse) ProtoMessage() {}
 
 func (x *CreateTokenResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[8]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -538,7 +807,7 @@ func (x *CreateTokenResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateTokenResponse.ProtoReflect.Descriptor instead.
 func (*CreateTokenResponse) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{8}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *CreateTokenResponse) GetToken() string {
@@ -579,13 +848,16 @@ type Device struct {
 	Score         float64                `protobuf:"fixed64,13,opt,name=score,proto3" json:"score,omitempty"`
 	OpenAlerts    uint32                 `protobuf:"varint,14,opt,name=open_alerts,json=openAlerts,proto3" json:"open_alerts,omitempty"`
 	ClusterId     string                 `protobuf:"bytes,15,opt,name=cluster_id,json=clusterId,proto3" json:"cluster_id,omitempty"`
+	RevokedAt     *timestamppb.Timestamp `protobuf:"bytes,16,opt,name=revoked_at,json=revokedAt,proto3" json:"revoked_at,omitempty"`
+	RevokedBy     string                 `protobuf:"bytes,17,opt,name=revoked_by,json=revokedBy,proto3" json:"revoked_by,omitempty"`
+	RevokeNote    string                 `protobuf:"bytes,18,opt,name=revoke_note,json=revokeNote,proto3" json:"revoke_note,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Device) Reset() {
 	*x = Device{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[9]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -597,7 +869,7 @@ func (x *Device) String() string {
 func (*Device) ProtoMessage() {}
 
 func (x *Device) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[9]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -610,7 +882,7 @@ func (x *Device) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Device.ProtoReflect.Descriptor instead.
 func (*Device) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{9}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Device) GetId() string {
@@ -718,6 +990,27 @@ func (x *Device) GetClusterId() string {
 	return ""
 }
 
+func (x *Device) GetRevokedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.RevokedAt
+	}
+	return nil
+}
+
+func (x *Device) GetRevokedBy() string {
+	if x != nil {
+		return x.RevokedBy
+	}
+	return ""
+}
+
+func (x *Device) GetRevokeNote() string {
+	if x != nil {
+		return x.RevokeNote
+	}
+	return ""
+}
+
 type ListDevicesRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	HireId        string                 `protobuf:"bytes,1,opt,name=hire_id,json=hireId,proto3" json:"hire_id,omitempty"`
@@ -727,7 +1020,7 @@ type ListDevicesRequest struct {
 
 func (x *ListDevicesRequest) Reset() {
 	*x = ListDevicesRequest{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[10]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -739,7 +1032,7 @@ func (x *ListDevicesRequest) String() string {
 func (*ListDevicesRequest) ProtoMessage() {}
 
 func (x *ListDevicesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[10]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -752,7 +1045,7 @@ func (x *ListDevicesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDevicesRequest.ProtoReflect.Descriptor instead.
 func (*ListDevicesRequest) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{10}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ListDevicesRequest) GetHireId() string {
@@ -771,7 +1064,7 @@ type ListDevicesResponse struct {
 
 func (x *ListDevicesResponse) Reset() {
 	*x = ListDevicesResponse{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[11]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -783,7 +1076,7 @@ func (x *ListDevicesResponse) String() string {
 func (*ListDevicesResponse) ProtoMessage() {}
 
 func (x *ListDevicesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[11]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -796,7 +1089,7 @@ func (x *ListDevicesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDevicesResponse.ProtoReflect.Descriptor instead.
 func (*ListDevicesResponse) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{11}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ListDevicesResponse) GetDevices() []*Device {
@@ -815,7 +1108,7 @@ type GetDeviceRequest struct {
 
 func (x *GetDeviceRequest) Reset() {
 	*x = GetDeviceRequest{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[12]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -827,7 +1120,7 @@ func (x *GetDeviceRequest) String() string {
 func (*GetDeviceRequest) ProtoMessage() {}
 
 func (x *GetDeviceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[12]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -840,7 +1133,7 @@ func (x *GetDeviceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetDeviceRequest.ProtoReflect.Descriptor instead.
 func (*GetDeviceRequest) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{12}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *GetDeviceRequest) GetId() string {
@@ -864,7 +1157,7 @@ type DeviceDetail struct {
 
 func (x *DeviceDetail) Reset() {
 	*x = DeviceDetail{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[13]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -876,7 +1169,7 @@ func (x *DeviceDetail) String() string {
 func (*DeviceDetail) ProtoMessage() {}
 
 func (x *DeviceDetail) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[13]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -889,7 +1182,7 @@ func (x *DeviceDetail) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeviceDetail.ProtoReflect.Descriptor instead.
 func (*DeviceDetail) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{13}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *DeviceDetail) GetDevice() *Device {
@@ -945,7 +1238,7 @@ type StoredReport struct {
 
 func (x *StoredReport) Reset() {
 	*x = StoredReport{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[14]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -957,7 +1250,7 @@ func (x *StoredReport) String() string {
 func (*StoredReport) ProtoMessage() {}
 
 func (x *StoredReport) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[14]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -970,7 +1263,7 @@ func (x *StoredReport) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StoredReport.ProtoReflect.Descriptor instead.
 func (*StoredReport) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{14}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *StoredReport) GetDeviceId() string {
@@ -1026,7 +1319,7 @@ type PeerLocation struct {
 
 func (x *PeerLocation) Reset() {
 	*x = PeerLocation{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[15]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1038,7 +1331,7 @@ func (x *PeerLocation) String() string {
 func (*PeerLocation) ProtoMessage() {}
 
 func (x *PeerLocation) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[15]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1051,7 +1344,7 @@ func (x *PeerLocation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PeerLocation.ProtoReflect.Descriptor instead.
 func (*PeerLocation) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{15}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *PeerLocation) GetIp() string {
@@ -1095,7 +1388,7 @@ type IPLocation struct {
 
 func (x *IPLocation) Reset() {
 	*x = IPLocation{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[16]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1107,7 +1400,7 @@ func (x *IPLocation) String() string {
 func (*IPLocation) ProtoMessage() {}
 
 func (x *IPLocation) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[16]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1120,7 +1413,7 @@ func (x *IPLocation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IPLocation.ProtoReflect.Descriptor instead.
 func (*IPLocation) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{16}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *IPLocation) GetCountry() string {
@@ -1218,7 +1511,7 @@ type ListReportsRequest struct {
 
 func (x *ListReportsRequest) Reset() {
 	*x = ListReportsRequest{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[17]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1230,7 +1523,7 @@ func (x *ListReportsRequest) String() string {
 func (*ListReportsRequest) ProtoMessage() {}
 
 func (x *ListReportsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[17]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1243,7 +1536,7 @@ func (x *ListReportsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListReportsRequest.ProtoReflect.Descriptor instead.
 func (*ListReportsRequest) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{17}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ListReportsRequest) GetDeviceId() string {
@@ -1269,7 +1562,7 @@ type ListReportsResponse struct {
 
 func (x *ListReportsResponse) Reset() {
 	*x = ListReportsResponse{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[18]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1281,7 +1574,7 @@ func (x *ListReportsResponse) String() string {
 func (*ListReportsResponse) ProtoMessage() {}
 
 func (x *ListReportsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[18]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1294,7 +1587,7 @@ func (x *ListReportsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListReportsResponse.ProtoReflect.Descriptor instead.
 func (*ListReportsResponse) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{18}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ListReportsResponse) GetReports() []*StoredReport {
@@ -1318,7 +1611,7 @@ type Evidence struct {
 
 func (x *Evidence) Reset() {
 	*x = Evidence{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[19]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1330,7 +1623,7 @@ func (x *Evidence) String() string {
 func (*Evidence) ProtoMessage() {}
 
 func (x *Evidence) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[19]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1343,7 +1636,7 @@ func (x *Evidence) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Evidence.ProtoReflect.Descriptor instead.
 func (*Evidence) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{19}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *Evidence) GetRule() string {
@@ -1407,7 +1700,7 @@ type Alert struct {
 
 func (x *Alert) Reset() {
 	*x = Alert{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[20]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1419,7 +1712,7 @@ func (x *Alert) String() string {
 func (*Alert) ProtoMessage() {}
 
 func (x *Alert) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[20]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1432,7 +1725,7 @@ func (x *Alert) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Alert.ProtoReflect.Descriptor instead.
 func (*Alert) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{20}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *Alert) GetId() string {
@@ -1564,7 +1857,7 @@ type AckAlertRequest struct {
 
 func (x *AckAlertRequest) Reset() {
 	*x = AckAlertRequest{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[21]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1576,7 +1869,7 @@ func (x *AckAlertRequest) String() string {
 func (*AckAlertRequest) ProtoMessage() {}
 
 func (x *AckAlertRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[21]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1589,7 +1882,7 @@ func (x *AckAlertRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AckAlertRequest.ProtoReflect.Descriptor instead.
 func (*AckAlertRequest) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{21}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *AckAlertRequest) GetId() string {
@@ -1617,7 +1910,7 @@ type ResolveAlertRequest struct {
 
 func (x *ResolveAlertRequest) Reset() {
 	*x = ResolveAlertRequest{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[22]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1629,7 +1922,7 @@ func (x *ResolveAlertRequest) String() string {
 func (*ResolveAlertRequest) ProtoMessage() {}
 
 func (x *ResolveAlertRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[22]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1642,7 +1935,7 @@ func (x *ResolveAlertRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResolveAlertRequest.ProtoReflect.Descriptor instead.
 func (*ResolveAlertRequest) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{22}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ResolveAlertRequest) GetId() string {
@@ -1680,7 +1973,7 @@ type AuditEntry struct {
 
 func (x *AuditEntry) Reset() {
 	*x = AuditEntry{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[23]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1692,7 +1985,7 @@ func (x *AuditEntry) String() string {
 func (*AuditEntry) ProtoMessage() {}
 
 func (x *AuditEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[23]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1705,7 +1998,7 @@ func (x *AuditEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditEntry.ProtoReflect.Descriptor instead.
 func (*AuditEntry) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{23}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *AuditEntry) GetAt() *timestamppb.Timestamp {
@@ -1753,7 +2046,7 @@ type ListAuditRequest struct {
 
 func (x *ListAuditRequest) Reset() {
 	*x = ListAuditRequest{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[24]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1765,7 +2058,7 @@ func (x *ListAuditRequest) String() string {
 func (*ListAuditRequest) ProtoMessage() {}
 
 func (x *ListAuditRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[24]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1778,7 +2071,7 @@ func (x *ListAuditRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAuditRequest.ProtoReflect.Descriptor instead.
 func (*ListAuditRequest) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{24}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ListAuditRequest) GetSubject() string {
@@ -1804,7 +2097,7 @@ type ListAuditResponse struct {
 
 func (x *ListAuditResponse) Reset() {
 	*x = ListAuditResponse{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[25]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1816,7 +2109,7 @@ func (x *ListAuditResponse) String() string {
 func (*ListAuditResponse) ProtoMessage() {}
 
 func (x *ListAuditResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[25]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1829,7 +2122,7 @@ func (x *ListAuditResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAuditResponse.ProtoReflect.Descriptor instead.
 func (*ListAuditResponse) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{25}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ListAuditResponse) GetEntries() []*AuditEntry {
@@ -1849,7 +2142,7 @@ type UpdateHireRequest struct {
 
 func (x *UpdateHireRequest) Reset() {
 	*x = UpdateHireRequest{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[26]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1861,7 +2154,7 @@ func (x *UpdateHireRequest) String() string {
 func (*UpdateHireRequest) ProtoMessage() {}
 
 func (x *UpdateHireRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[26]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1874,7 +2167,7 @@ func (x *UpdateHireRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateHireRequest.ProtoReflect.Descriptor instead.
 func (*UpdateHireRequest) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{26}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *UpdateHireRequest) GetHire() *Hire {
@@ -1907,7 +2200,7 @@ type ClusterMember struct {
 
 func (x *ClusterMember) Reset() {
 	*x = ClusterMember{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[27]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1919,7 +2212,7 @@ func (x *ClusterMember) String() string {
 func (*ClusterMember) ProtoMessage() {}
 
 func (x *ClusterMember) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[27]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1932,7 +2225,7 @@ func (x *ClusterMember) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClusterMember.ProtoReflect.Descriptor instead.
 func (*ClusterMember) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{27}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *ClusterMember) GetDeviceId() string {
@@ -1996,7 +2289,7 @@ type SharedFingerprint struct {
 
 func (x *SharedFingerprint) Reset() {
 	*x = SharedFingerprint{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[28]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2008,7 +2301,7 @@ func (x *SharedFingerprint) String() string {
 func (*SharedFingerprint) ProtoMessage() {}
 
 func (x *SharedFingerprint) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[28]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2021,7 +2314,7 @@ func (x *SharedFingerprint) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SharedFingerprint.ProtoReflect.Descriptor instead.
 func (*SharedFingerprint) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{28}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *SharedFingerprint) GetKind() string {
@@ -2072,7 +2365,7 @@ type Cluster struct {
 
 func (x *Cluster) Reset() {
 	*x = Cluster{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[29]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2084,7 +2377,7 @@ func (x *Cluster) String() string {
 func (*Cluster) ProtoMessage() {}
 
 func (x *Cluster) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[29]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2097,7 +2390,7 @@ func (x *Cluster) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Cluster.ProtoReflect.Descriptor instead.
 func (*Cluster) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{29}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *Cluster) GetId() string {
@@ -2186,7 +2479,7 @@ type ListClustersRequest struct {
 
 func (x *ListClustersRequest) Reset() {
 	*x = ListClustersRequest{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[30]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2198,7 +2491,7 @@ func (x *ListClustersRequest) String() string {
 func (*ListClustersRequest) ProtoMessage() {}
 
 func (x *ListClustersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[30]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2211,7 +2504,7 @@ func (x *ListClustersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListClustersRequest.ProtoReflect.Descriptor instead.
 func (*ListClustersRequest) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{30}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *ListClustersRequest) GetFarmsOnly() bool {
@@ -2230,7 +2523,7 @@ type ListClustersResponse struct {
 
 func (x *ListClustersResponse) Reset() {
 	*x = ListClustersResponse{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[31]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2242,7 +2535,7 @@ func (x *ListClustersResponse) String() string {
 func (*ListClustersResponse) ProtoMessage() {}
 
 func (x *ListClustersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[31]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2255,7 +2548,7 @@ func (x *ListClustersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListClustersResponse.ProtoReflect.Descriptor instead.
 func (*ListClustersResponse) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{31}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *ListClustersResponse) GetClusters() []*Cluster {
@@ -2274,7 +2567,7 @@ type GetClusterRequest struct {
 
 func (x *GetClusterRequest) Reset() {
 	*x = GetClusterRequest{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[32]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2286,7 +2579,7 @@ func (x *GetClusterRequest) String() string {
 func (*GetClusterRequest) ProtoMessage() {}
 
 func (x *GetClusterRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[32]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2299,7 +2592,7 @@ func (x *GetClusterRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetClusterRequest.ProtoReflect.Descriptor instead.
 func (*GetClusterRequest) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{32}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *GetClusterRequest) GetId() string {
@@ -2319,7 +2612,7 @@ type FitModelRequest struct {
 
 func (x *FitModelRequest) Reset() {
 	*x = FitModelRequest{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[33]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2331,7 +2624,7 @@ func (x *FitModelRequest) String() string {
 func (*FitModelRequest) ProtoMessage() {}
 
 func (x *FitModelRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[33]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2344,7 +2637,7 @@ func (x *FitModelRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FitModelRequest.ProtoReflect.Descriptor instead.
 func (*FitModelRequest) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{33}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *FitModelRequest) GetApply() bool {
@@ -2374,7 +2667,7 @@ type RuleWeight struct {
 
 func (x *RuleWeight) Reset() {
 	*x = RuleWeight{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[34]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2386,7 +2679,7 @@ func (x *RuleWeight) String() string {
 func (*RuleWeight) ProtoMessage() {}
 
 func (x *RuleWeight) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[34]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2399,7 +2692,7 @@ func (x *RuleWeight) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RuleWeight.ProtoReflect.Descriptor instead.
 func (*RuleWeight) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{34}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *RuleWeight) GetRule() string {
@@ -2457,7 +2750,7 @@ type FitModelResponse struct {
 
 func (x *FitModelResponse) Reset() {
 	*x = FitModelResponse{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[35]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2469,7 +2762,7 @@ func (x *FitModelResponse) String() string {
 func (*FitModelResponse) ProtoMessage() {}
 
 func (x *FitModelResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[35]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2482,7 +2775,7 @@ func (x *FitModelResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FitModelResponse.ProtoReflect.Descriptor instead.
 func (*FitModelResponse) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{35}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *FitModelResponse) GetWeights() []*RuleWeight {
@@ -2580,7 +2873,7 @@ type ListAlertsRequest struct {
 
 func (x *ListAlertsRequest) Reset() {
 	*x = ListAlertsRequest{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[36]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2592,7 +2885,7 @@ func (x *ListAlertsRequest) String() string {
 func (*ListAlertsRequest) ProtoMessage() {}
 
 func (x *ListAlertsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[36]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2605,7 +2898,7 @@ func (x *ListAlertsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAlertsRequest.ProtoReflect.Descriptor instead.
 func (*ListAlertsRequest) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{36}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *ListAlertsRequest) GetStatus() string {
@@ -2638,7 +2931,7 @@ type ListAlertsResponse struct {
 
 func (x *ListAlertsResponse) Reset() {
 	*x = ListAlertsResponse{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[37]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2650,7 +2943,7 @@ func (x *ListAlertsResponse) String() string {
 func (*ListAlertsResponse) ProtoMessage() {}
 
 func (x *ListAlertsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[37]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2663,7 +2956,7 @@ func (x *ListAlertsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAlertsResponse.ProtoReflect.Descriptor instead.
 func (*ListAlertsResponse) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{37}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *ListAlertsResponse) GetAlerts() []*Alert {
@@ -2682,7 +2975,7 @@ type GetAlertRequest struct {
 
 func (x *GetAlertRequest) Reset() {
 	*x = GetAlertRequest{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[38]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2694,7 +2987,7 @@ func (x *GetAlertRequest) String() string {
 func (*GetAlertRequest) ProtoMessage() {}
 
 func (x *GetAlertRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[38]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2707,7 +3000,7 @@ func (x *GetAlertRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAlertRequest.ProtoReflect.Descriptor instead.
 func (*GetAlertRequest) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{38}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *GetAlertRequest) GetId() string {
@@ -2721,7 +3014,25 @@ var File_farmwatch_v1_admin_proto protoreflect.FileDescriptor
 
 const file_farmwatch_v1_admin_proto_rawDesc = "" +
 	"\n" +
-	"\x18farmwatch/v1/admin.proto\x12\ffarmwatch.v1\x1a\x19farmwatch/v1/report.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc3\x03\n" +
+	"\x18farmwatch/v1/admin.proto\x12\ffarmwatch.v1\x1a\x19farmwatch/v1/report.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"9\n" +
+	"\x13RevokeDeviceRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
+	"\x04note\x18\x02 \x01(\tR\x04note\"s\n" +
+	"\x11IssueAdminRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
+	"\x04role\x18\x02 \x01(\tR\x04role\x12\x17\n" +
+	"\acsr_pem\x18\x03 \x01(\fR\x06csrPem\x12\x1d\n" +
+	"\n" +
+	"valid_days\x18\x04 \x01(\rR\tvalidDays\"\x8f\x01\n" +
+	"\x12IssueAdminResponse\x12'\n" +
+	"\x0fcertificate_pem\x18\x01 \x01(\fR\x0ecertificatePem\x12\x15\n" +
+	"\x06ca_pem\x18\x02 \x01(\fR\x05caPem\x129\n" +
+	"\n" +
+	"expires_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\"\x0f\n" +
+	"\rBackupRequest\"5\n" +
+	"\vBackupChunk\x12\x12\n" +
+	"\x04data\x18\x01 \x01(\fR\x04data\x12\x12\n" +
+	"\x04size\x18\x02 \x01(\x04R\x04size\"\xc3\x03\n" +
 	"\x04Hire\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x14\n" +
@@ -2762,7 +3073,7 @@ const file_farmwatch_v1_admin_proto_rawDesc = "" +
 	"\x05token\x18\x01 \x01(\tR\x05token\x12\x17\n" +
 	"\ahire_id\x18\x02 \x01(\tR\x06hireId\x129\n" +
 	"\n" +
-	"expires_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\"\xe9\x03\n" +
+	"expires_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\"\xe4\x04\n" +
 	"\x06Device\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x17\n" +
 	"\ahire_id\x18\x02 \x01(\tR\x06hireId\x12\x1a\n" +
@@ -2782,7 +3093,13 @@ const file_farmwatch_v1_admin_proto_rawDesc = "" +
 	"\vopen_alerts\x18\x0e \x01(\rR\n" +
 	"openAlerts\x12\x1d\n" +
 	"\n" +
-	"cluster_id\x18\x0f \x01(\tR\tclusterId\"-\n" +
+	"cluster_id\x18\x0f \x01(\tR\tclusterId\x129\n" +
+	"\n" +
+	"revoked_at\x18\x10 \x01(\v2\x1a.google.protobuf.TimestampR\trevokedAt\x12\x1d\n" +
+	"\n" +
+	"revoked_by\x18\x11 \x01(\tR\trevokedBy\x12\x1f\n" +
+	"\vrevoke_note\x18\x12 \x01(\tR\n" +
+	"revokeNote\"-\n" +
 	"\x12ListDevicesRequest\x12\x17\n" +
 	"\ahire_id\x18\x01 \x01(\tR\x06hireId\"E\n" +
 	"\x13ListDevicesResponse\x12.\n" +
@@ -2960,7 +3277,7 @@ const file_farmwatch_v1_admin_proto_rawDesc = "" +
 	"\x12ListAlertsResponse\x12+\n" +
 	"\x06alerts\x18\x01 \x03(\v2\x13.farmwatch.v1.AlertR\x06alerts\"!\n" +
 	"\x0fGetAlertRequest\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id2\xbb\t\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id2\x99\v\n" +
 	"\fAdminService\x12I\n" +
 	"\bAddHires\x12\x1d.farmwatch.v1.AddHiresRequest\x1a\x1e.farmwatch.v1.AddHiresResponse\x12L\n" +
 	"\tListHires\x12\x1e.farmwatch.v1.ListHiresRequest\x1a\x1f.farmwatch.v1.ListHiresResponse\x12;\n" +
@@ -2980,7 +3297,11 @@ const file_farmwatch_v1_admin_proto_rawDesc = "" +
 	"\fListClusters\x12!.farmwatch.v1.ListClustersRequest\x1a\".farmwatch.v1.ListClustersResponse\x12D\n" +
 	"\n" +
 	"GetCluster\x12\x1f.farmwatch.v1.GetClusterRequest\x1a\x15.farmwatch.v1.Cluster\x12I\n" +
-	"\bFitModel\x12\x1d.farmwatch.v1.FitModelRequest\x1a\x1e.farmwatch.v1.FitModelResponseB?Z=github.com/farmwatch/farmwatch/proto/farmwatch/v1;farmwatchv1b\x06proto3"
+	"\bFitModel\x12\x1d.farmwatch.v1.FitModelRequest\x1a\x1e.farmwatch.v1.FitModelResponse\x12G\n" +
+	"\fRevokeDevice\x12!.farmwatch.v1.RevokeDeviceRequest\x1a\x14.farmwatch.v1.Device\x12O\n" +
+	"\n" +
+	"IssueAdmin\x12\x1f.farmwatch.v1.IssueAdminRequest\x1a .farmwatch.v1.IssueAdminResponse\x12B\n" +
+	"\x06Backup\x12\x1b.farmwatch.v1.BackupRequest\x1a\x19.farmwatch.v1.BackupChunk0\x01B?Z=github.com/farmwatch/farmwatch/proto/farmwatch/v1;farmwatchv1b\x06proto3"
 
 var (
 	file_farmwatch_v1_admin_proto_rawDescOnce sync.Once
@@ -2994,128 +3315,141 @@ func file_farmwatch_v1_admin_proto_rawDescGZIP() []byte {
 	return file_farmwatch_v1_admin_proto_rawDescData
 }
 
-var file_farmwatch_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 40)
+var file_farmwatch_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 45)
 var file_farmwatch_v1_admin_proto_goTypes = []any{
-	(*Hire)(nil),                  // 0: farmwatch.v1.Hire
-	(*ClaimedHome)(nil),           // 1: farmwatch.v1.ClaimedHome
-	(*AddHiresRequest)(nil),       // 2: farmwatch.v1.AddHiresRequest
-	(*AddHiresResponse)(nil),      // 3: farmwatch.v1.AddHiresResponse
-	(*ListHiresRequest)(nil),      // 4: farmwatch.v1.ListHiresRequest
-	(*ListHiresResponse)(nil),     // 5: farmwatch.v1.ListHiresResponse
-	(*GetHireRequest)(nil),        // 6: farmwatch.v1.GetHireRequest
-	(*CreateTokenRequest)(nil),    // 7: farmwatch.v1.CreateTokenRequest
-	(*CreateTokenResponse)(nil),   // 8: farmwatch.v1.CreateTokenResponse
-	(*Device)(nil),                // 9: farmwatch.v1.Device
-	(*ListDevicesRequest)(nil),    // 10: farmwatch.v1.ListDevicesRequest
-	(*ListDevicesResponse)(nil),   // 11: farmwatch.v1.ListDevicesResponse
-	(*GetDeviceRequest)(nil),      // 12: farmwatch.v1.GetDeviceRequest
-	(*DeviceDetail)(nil),          // 13: farmwatch.v1.DeviceDetail
-	(*StoredReport)(nil),          // 14: farmwatch.v1.StoredReport
-	(*PeerLocation)(nil),          // 15: farmwatch.v1.PeerLocation
-	(*IPLocation)(nil),            // 16: farmwatch.v1.IPLocation
-	(*ListReportsRequest)(nil),    // 17: farmwatch.v1.ListReportsRequest
-	(*ListReportsResponse)(nil),   // 18: farmwatch.v1.ListReportsResponse
-	(*Evidence)(nil),              // 19: farmwatch.v1.Evidence
-	(*Alert)(nil),                 // 20: farmwatch.v1.Alert
-	(*AckAlertRequest)(nil),       // 21: farmwatch.v1.AckAlertRequest
-	(*ResolveAlertRequest)(nil),   // 22: farmwatch.v1.ResolveAlertRequest
-	(*AuditEntry)(nil),            // 23: farmwatch.v1.AuditEntry
-	(*ListAuditRequest)(nil),      // 24: farmwatch.v1.ListAuditRequest
-	(*ListAuditResponse)(nil),     // 25: farmwatch.v1.ListAuditResponse
-	(*UpdateHireRequest)(nil),     // 26: farmwatch.v1.UpdateHireRequest
-	(*ClusterMember)(nil),         // 27: farmwatch.v1.ClusterMember
-	(*SharedFingerprint)(nil),     // 28: farmwatch.v1.SharedFingerprint
-	(*Cluster)(nil),               // 29: farmwatch.v1.Cluster
-	(*ListClustersRequest)(nil),   // 30: farmwatch.v1.ListClustersRequest
-	(*ListClustersResponse)(nil),  // 31: farmwatch.v1.ListClustersResponse
-	(*GetClusterRequest)(nil),     // 32: farmwatch.v1.GetClusterRequest
-	(*FitModelRequest)(nil),       // 33: farmwatch.v1.FitModelRequest
-	(*RuleWeight)(nil),            // 34: farmwatch.v1.RuleWeight
-	(*FitModelResponse)(nil),      // 35: farmwatch.v1.FitModelResponse
-	(*ListAlertsRequest)(nil),     // 36: farmwatch.v1.ListAlertsRequest
-	(*ListAlertsResponse)(nil),    // 37: farmwatch.v1.ListAlertsResponse
-	(*GetAlertRequest)(nil),       // 38: farmwatch.v1.GetAlertRequest
-	nil,                           // 39: farmwatch.v1.Evidence.FactsEntry
-	(*timestamppb.Timestamp)(nil), // 40: google.protobuf.Timestamp
-	(*Report)(nil),                // 41: farmwatch.v1.Report
+	(*RevokeDeviceRequest)(nil),   // 0: farmwatch.v1.RevokeDeviceRequest
+	(*IssueAdminRequest)(nil),     // 1: farmwatch.v1.IssueAdminRequest
+	(*IssueAdminResponse)(nil),    // 2: farmwatch.v1.IssueAdminResponse
+	(*BackupRequest)(nil),         // 3: farmwatch.v1.BackupRequest
+	(*BackupChunk)(nil),           // 4: farmwatch.v1.BackupChunk
+	(*Hire)(nil),                  // 5: farmwatch.v1.Hire
+	(*ClaimedHome)(nil),           // 6: farmwatch.v1.ClaimedHome
+	(*AddHiresRequest)(nil),       // 7: farmwatch.v1.AddHiresRequest
+	(*AddHiresResponse)(nil),      // 8: farmwatch.v1.AddHiresResponse
+	(*ListHiresRequest)(nil),      // 9: farmwatch.v1.ListHiresRequest
+	(*ListHiresResponse)(nil),     // 10: farmwatch.v1.ListHiresResponse
+	(*GetHireRequest)(nil),        // 11: farmwatch.v1.GetHireRequest
+	(*CreateTokenRequest)(nil),    // 12: farmwatch.v1.CreateTokenRequest
+	(*CreateTokenResponse)(nil),   // 13: farmwatch.v1.CreateTokenResponse
+	(*Device)(nil),                // 14: farmwatch.v1.Device
+	(*ListDevicesRequest)(nil),    // 15: farmwatch.v1.ListDevicesRequest
+	(*ListDevicesResponse)(nil),   // 16: farmwatch.v1.ListDevicesResponse
+	(*GetDeviceRequest)(nil),      // 17: farmwatch.v1.GetDeviceRequest
+	(*DeviceDetail)(nil),          // 18: farmwatch.v1.DeviceDetail
+	(*StoredReport)(nil),          // 19: farmwatch.v1.StoredReport
+	(*PeerLocation)(nil),          // 20: farmwatch.v1.PeerLocation
+	(*IPLocation)(nil),            // 21: farmwatch.v1.IPLocation
+	(*ListReportsRequest)(nil),    // 22: farmwatch.v1.ListReportsRequest
+	(*ListReportsResponse)(nil),   // 23: farmwatch.v1.ListReportsResponse
+	(*Evidence)(nil),              // 24: farmwatch.v1.Evidence
+	(*Alert)(nil),                 // 25: farmwatch.v1.Alert
+	(*AckAlertRequest)(nil),       // 26: farmwatch.v1.AckAlertRequest
+	(*ResolveAlertRequest)(nil),   // 27: farmwatch.v1.ResolveAlertRequest
+	(*AuditEntry)(nil),            // 28: farmwatch.v1.AuditEntry
+	(*ListAuditRequest)(nil),      // 29: farmwatch.v1.ListAuditRequest
+	(*ListAuditResponse)(nil),     // 30: farmwatch.v1.ListAuditResponse
+	(*UpdateHireRequest)(nil),     // 31: farmwatch.v1.UpdateHireRequest
+	(*ClusterMember)(nil),         // 32: farmwatch.v1.ClusterMember
+	(*SharedFingerprint)(nil),     // 33: farmwatch.v1.SharedFingerprint
+	(*Cluster)(nil),               // 34: farmwatch.v1.Cluster
+	(*ListClustersRequest)(nil),   // 35: farmwatch.v1.ListClustersRequest
+	(*ListClustersResponse)(nil),  // 36: farmwatch.v1.ListClustersResponse
+	(*GetClusterRequest)(nil),     // 37: farmwatch.v1.GetClusterRequest
+	(*FitModelRequest)(nil),       // 38: farmwatch.v1.FitModelRequest
+	(*RuleWeight)(nil),            // 39: farmwatch.v1.RuleWeight
+	(*FitModelResponse)(nil),      // 40: farmwatch.v1.FitModelResponse
+	(*ListAlertsRequest)(nil),     // 41: farmwatch.v1.ListAlertsRequest
+	(*ListAlertsResponse)(nil),    // 42: farmwatch.v1.ListAlertsResponse
+	(*GetAlertRequest)(nil),       // 43: farmwatch.v1.GetAlertRequest
+	nil,                           // 44: farmwatch.v1.Evidence.FactsEntry
+	(*timestamppb.Timestamp)(nil), // 45: google.protobuf.Timestamp
+	(*Report)(nil),                // 46: farmwatch.v1.Report
 }
 var file_farmwatch_v1_admin_proto_depIdxs = []int32{
-	1,  // 0: farmwatch.v1.Hire.home:type_name -> farmwatch.v1.ClaimedHome
-	40, // 1: farmwatch.v1.Hire.created_at:type_name -> google.protobuf.Timestamp
-	1,  // 2: farmwatch.v1.Hire.shipping:type_name -> farmwatch.v1.ClaimedHome
-	40, // 3: farmwatch.v1.Hire.updated_at:type_name -> google.protobuf.Timestamp
-	0,  // 4: farmwatch.v1.AddHiresRequest.hires:type_name -> farmwatch.v1.Hire
-	0,  // 5: farmwatch.v1.AddHiresResponse.hires:type_name -> farmwatch.v1.Hire
-	0,  // 6: farmwatch.v1.ListHiresResponse.hires:type_name -> farmwatch.v1.Hire
-	40, // 7: farmwatch.v1.CreateTokenResponse.expires_at:type_name -> google.protobuf.Timestamp
-	40, // 8: farmwatch.v1.Device.enrolled_at:type_name -> google.protobuf.Timestamp
-	40, // 9: farmwatch.v1.Device.last_seen:type_name -> google.protobuf.Timestamp
-	9,  // 10: farmwatch.v1.ListDevicesResponse.devices:type_name -> farmwatch.v1.Device
-	9,  // 11: farmwatch.v1.DeviceDetail.device:type_name -> farmwatch.v1.Device
-	0,  // 12: farmwatch.v1.DeviceDetail.hire:type_name -> farmwatch.v1.Hire
-	14, // 13: farmwatch.v1.DeviceDetail.recent_reports:type_name -> farmwatch.v1.StoredReport
-	20, // 14: farmwatch.v1.DeviceDetail.alerts:type_name -> farmwatch.v1.Alert
-	19, // 15: farmwatch.v1.DeviceDetail.evidence:type_name -> farmwatch.v1.Evidence
-	41, // 16: farmwatch.v1.StoredReport.report:type_name -> farmwatch.v1.Report
-	40, // 17: farmwatch.v1.StoredReport.received_at:type_name -> google.protobuf.Timestamp
-	16, // 18: farmwatch.v1.StoredReport.location:type_name -> farmwatch.v1.IPLocation
-	15, // 19: farmwatch.v1.StoredReport.peers:type_name -> farmwatch.v1.PeerLocation
-	16, // 20: farmwatch.v1.PeerLocation.location:type_name -> farmwatch.v1.IPLocation
-	14, // 21: farmwatch.v1.ListReportsResponse.reports:type_name -> farmwatch.v1.StoredReport
-	39, // 22: farmwatch.v1.Evidence.facts:type_name -> farmwatch.v1.Evidence.FactsEntry
-	40, // 23: farmwatch.v1.Evidence.observed_at:type_name -> google.protobuf.Timestamp
-	19, // 24: farmwatch.v1.Alert.evidence:type_name -> farmwatch.v1.Evidence
-	40, // 25: farmwatch.v1.Alert.created_at:type_name -> google.protobuf.Timestamp
-	40, // 26: farmwatch.v1.Alert.updated_at:type_name -> google.protobuf.Timestamp
-	40, // 27: farmwatch.v1.Alert.resolved_at:type_name -> google.protobuf.Timestamp
-	40, // 28: farmwatch.v1.AuditEntry.at:type_name -> google.protobuf.Timestamp
-	23, // 29: farmwatch.v1.ListAuditResponse.entries:type_name -> farmwatch.v1.AuditEntry
-	0,  // 30: farmwatch.v1.UpdateHireRequest.hire:type_name -> farmwatch.v1.Hire
-	40, // 31: farmwatch.v1.ClusterMember.joined_at:type_name -> google.protobuf.Timestamp
-	27, // 32: farmwatch.v1.Cluster.members:type_name -> farmwatch.v1.ClusterMember
-	28, // 33: farmwatch.v1.Cluster.fingerprints:type_name -> farmwatch.v1.SharedFingerprint
-	40, // 34: farmwatch.v1.Cluster.created_at:type_name -> google.protobuf.Timestamp
-	40, // 35: farmwatch.v1.Cluster.updated_at:type_name -> google.protobuf.Timestamp
-	29, // 36: farmwatch.v1.ListClustersResponse.clusters:type_name -> farmwatch.v1.Cluster
-	34, // 37: farmwatch.v1.FitModelResponse.weights:type_name -> farmwatch.v1.RuleWeight
-	20, // 38: farmwatch.v1.ListAlertsResponse.alerts:type_name -> farmwatch.v1.Alert
-	2,  // 39: farmwatch.v1.AdminService.AddHires:input_type -> farmwatch.v1.AddHiresRequest
-	4,  // 40: farmwatch.v1.AdminService.ListHires:input_type -> farmwatch.v1.ListHiresRequest
-	6,  // 41: farmwatch.v1.AdminService.GetHire:input_type -> farmwatch.v1.GetHireRequest
-	7,  // 42: farmwatch.v1.AdminService.CreateToken:input_type -> farmwatch.v1.CreateTokenRequest
-	10, // 43: farmwatch.v1.AdminService.ListDevices:input_type -> farmwatch.v1.ListDevicesRequest
-	12, // 44: farmwatch.v1.AdminService.GetDevice:input_type -> farmwatch.v1.GetDeviceRequest
-	17, // 45: farmwatch.v1.AdminService.ListReports:input_type -> farmwatch.v1.ListReportsRequest
-	36, // 46: farmwatch.v1.AdminService.ListAlerts:input_type -> farmwatch.v1.ListAlertsRequest
-	38, // 47: farmwatch.v1.AdminService.GetAlert:input_type -> farmwatch.v1.GetAlertRequest
-	21, // 48: farmwatch.v1.AdminService.AckAlert:input_type -> farmwatch.v1.AckAlertRequest
-	22, // 49: farmwatch.v1.AdminService.ResolveAlert:input_type -> farmwatch.v1.ResolveAlertRequest
-	24, // 50: farmwatch.v1.AdminService.ListAudit:input_type -> farmwatch.v1.ListAuditRequest
-	26, // 51: farmwatch.v1.AdminService.UpdateHire:input_type -> farmwatch.v1.UpdateHireRequest
-	30, // 52: farmwatch.v1.AdminService.ListClusters:input_type -> farmwatch.v1.ListClustersRequest
-	32, // 53: farmwatch.v1.AdminService.GetCluster:input_type -> farmwatch.v1.GetClusterRequest
-	33, // 54: farmwatch.v1.AdminService.FitModel:input_type -> farmwatch.v1.FitModelRequest
-	3,  // 55: farmwatch.v1.AdminService.AddHires:output_type -> farmwatch.v1.AddHiresResponse
-	5,  // 56: farmwatch.v1.AdminService.ListHires:output_type -> farmwatch.v1.ListHiresResponse
-	0,  // 57: farmwatch.v1.AdminService.GetHire:output_type -> farmwatch.v1.Hire
-	8,  // 58: farmwatch.v1.AdminService.CreateToken:output_type -> farmwatch.v1.CreateTokenResponse
-	11, // 59: farmwatch.v1.AdminService.ListDevices:output_type -> farmwatch.v1.ListDevicesResponse
-	13, // 60: farmwatch.v1.AdminService.GetDevice:output_type -> farmwatch.v1.DeviceDetail
-	18, // 61: farmwatch.v1.AdminService.ListReports:output_type -> farmwatch.v1.ListReportsResponse
-	37, // 62: farmwatch.v1.AdminService.ListAlerts:output_type -> farmwatch.v1.ListAlertsResponse
-	20, // 63: farmwatch.v1.AdminService.GetAlert:output_type -> farmwatch.v1.Alert
-	20, // 64: farmwatch.v1.AdminService.AckAlert:output_type -> farmwatch.v1.Alert
-	20, // 65: farmwatch.v1.AdminService.ResolveAlert:output_type -> farmwatch.v1.Alert
-	25, // 66: farmwatch.v1.AdminService.ListAudit:output_type -> farmwatch.v1.ListAuditResponse
-	0,  // 67: farmwatch.v1.AdminService.UpdateHire:output_type -> farmwatch.v1.Hire
-	31, // 68: farmwatch.v1.AdminService.ListClusters:output_type -> farmwatch.v1.ListClustersResponse
-	29, // 69: farmwatch.v1.AdminService.GetCluster:output_type -> farmwatch.v1.Cluster
-	35, // 70: farmwatch.v1.AdminService.FitModel:output_type -> farmwatch.v1.FitModelResponse
-	55, // [55:71] is the sub-list for method output_type
-	39, // [39:55] is the sub-list for method input_type
-	39, // [39:39] is the sub-list for extension type_name
-	39, // [39:39] is the sub-list for extension extendee
-	0,  // [0:39] is the sub-list for field type_name
+	45, // 0: farmwatch.v1.IssueAdminResponse.expires_at:type_name -> google.protobuf.Timestamp
+	6,  // 1: farmwatch.v1.Hire.home:type_name -> farmwatch.v1.ClaimedHome
+	45, // 2: farmwatch.v1.Hire.created_at:type_name -> google.protobuf.Timestamp
+	6,  // 3: farmwatch.v1.Hire.shipping:type_name -> farmwatch.v1.ClaimedHome
+	45, // 4: farmwatch.v1.Hire.updated_at:type_name -> google.protobuf.Timestamp
+	5,  // 5: farmwatch.v1.AddHiresRequest.hires:type_name -> farmwatch.v1.Hire
+	5,  // 6: farmwatch.v1.AddHiresResponse.hires:type_name -> farmwatch.v1.Hire
+	5,  // 7: farmwatch.v1.ListHiresResponse.hires:type_name -> farmwatch.v1.Hire
+	45, // 8: farmwatch.v1.CreateTokenResponse.expires_at:type_name -> google.protobuf.Timestamp
+	45, // 9: farmwatch.v1.Device.enrolled_at:type_name -> google.protobuf.Timestamp
+	45, // 10: farmwatch.v1.Device.last_seen:type_name -> google.protobuf.Timestamp
+	45, // 11: farmwatch.v1.Device.revoked_at:type_name -> google.protobuf.Timestamp
+	14, // 12: farmwatch.v1.ListDevicesResponse.devices:type_name -> farmwatch.v1.Device
+	14, // 13: farmwatch.v1.DeviceDetail.device:type_name -> farmwatch.v1.Device
+	5,  // 14: farmwatch.v1.DeviceDetail.hire:type_name -> farmwatch.v1.Hire
+	19, // 15: farmwatch.v1.DeviceDetail.recent_reports:type_name -> farmwatch.v1.StoredReport
+	25, // 16: farmwatch.v1.DeviceDetail.alerts:type_name -> farmwatch.v1.Alert
+	24, // 17: farmwatch.v1.DeviceDetail.evidence:type_name -> farmwatch.v1.Evidence
+	46, // 18: farmwatch.v1.StoredReport.report:type_name -> farmwatch.v1.Report
+	45, // 19: farmwatch.v1.StoredReport.received_at:type_name -> google.protobuf.Timestamp
+	21, // 20: farmwatch.v1.StoredReport.location:type_name -> farmwatch.v1.IPLocation
+	20, // 21: farmwatch.v1.StoredReport.peers:type_name -> farmwatch.v1.PeerLocation
+	21, // 22: farmwatch.v1.PeerLocation.location:type_name -> farmwatch.v1.IPLocation
+	19, // 23: farmwatch.v1.ListReportsResponse.reports:type_name -> farmwatch.v1.StoredReport
+	44, // 24: farmwatch.v1.Evidence.facts:type_name -> farmwatch.v1.Evidence.FactsEntry
+	45, // 25: farmwatch.v1.Evidence.observed_at:type_name -> google.protobuf.Timestamp
+	24, // 26: farmwatch.v1.Alert.evidence:type_name -> farmwatch.v1.Evidence
+	45, // 27: farmwatch.v1.Alert.created_at:type_name -> google.protobuf.Timestamp
+	45, // 28: farmwatch.v1.Alert.updated_at:type_name -> google.protobuf.Timestamp
+	45, // 29: farmwatch.v1.Alert.resolved_at:type_name -> google.protobuf.Timestamp
+	45, // 30: farmwatch.v1.AuditEntry.at:type_name -> google.protobuf.Timestamp
+	28, // 31: farmwatch.v1.ListAuditResponse.entries:type_name -> farmwatch.v1.AuditEntry
+	5,  // 32: farmwatch.v1.UpdateHireRequest.hire:type_name -> farmwatch.v1.Hire
+	45, // 33: farmwatch.v1.ClusterMember.joined_at:type_name -> google.protobuf.Timestamp
+	32, // 34: farmwatch.v1.Cluster.members:type_name -> farmwatch.v1.ClusterMember
+	33, // 35: farmwatch.v1.Cluster.fingerprints:type_name -> farmwatch.v1.SharedFingerprint
+	45, // 36: farmwatch.v1.Cluster.created_at:type_name -> google.protobuf.Timestamp
+	45, // 37: farmwatch.v1.Cluster.updated_at:type_name -> google.protobuf.Timestamp
+	34, // 38: farmwatch.v1.ListClustersResponse.clusters:type_name -> farmwatch.v1.Cluster
+	39, // 39: farmwatch.v1.FitModelResponse.weights:type_name -> farmwatch.v1.RuleWeight
+	25, // 40: farmwatch.v1.ListAlertsResponse.alerts:type_name -> farmwatch.v1.Alert
+	7,  // 41: farmwatch.v1.AdminService.AddHires:input_type -> farmwatch.v1.AddHiresRequest
+	9,  // 42: farmwatch.v1.AdminService.ListHires:input_type -> farmwatch.v1.ListHiresRequest
+	11, // 43: farmwatch.v1.AdminService.GetHire:input_type -> farmwatch.v1.GetHireRequest
+	12, // 44: farmwatch.v1.AdminService.CreateToken:input_type -> farmwatch.v1.CreateTokenRequest
+	15, // 45: farmwatch.v1.AdminService.ListDevices:input_type -> farmwatch.v1.ListDevicesRequest
+	17, // 46: farmwatch.v1.AdminService.GetDevice:input_type -> farmwatch.v1.GetDeviceRequest
+	22, // 47: farmwatch.v1.AdminService.ListReports:input_type -> farmwatch.v1.ListReportsRequest
+	41, // 48: farmwatch.v1.AdminService.ListAlerts:input_type -> farmwatch.v1.ListAlertsRequest
+	43, // 49: farmwatch.v1.AdminService.GetAlert:input_type -> farmwatch.v1.GetAlertRequest
+	26, // 50: farmwatch.v1.AdminService.AckAlert:input_type -> farmwatch.v1.AckAlertRequest
+	27, // 51: farmwatch.v1.AdminService.ResolveAlert:input_type -> farmwatch.v1.ResolveAlertRequest
+	29, // 52: farmwatch.v1.AdminService.ListAudit:input_type -> farmwatch.v1.ListAuditRequest
+	31, // 53: farmwatch.v1.AdminService.UpdateHire:input_type -> farmwatch.v1.UpdateHireRequest
+	35, // 54: farmwatch.v1.AdminService.ListClusters:input_type -> farmwatch.v1.ListClustersRequest
+	37, // 55: farmwatch.v1.AdminService.GetCluster:input_type -> farmwatch.v1.GetClusterRequest
+	38, // 56: farmwatch.v1.AdminService.FitModel:input_type -> farmwatch.v1.FitModelRequest
+	0,  // 57: farmwatch.v1.AdminService.RevokeDevice:input_type -> farmwatch.v1.RevokeDeviceRequest
+	1,  // 58: farmwatch.v1.AdminService.IssueAdmin:input_type -> farmwatch.v1.IssueAdminRequest
+	3,  // 59: farmwatch.v1.AdminService.Backup:input_type -> farmwatch.v1.BackupRequest
+	8,  // 60: farmwatch.v1.AdminService.AddHires:output_type -> farmwatch.v1.AddHiresResponse
+	10, // 61: farmwatch.v1.AdminService.ListHires:output_type -> farmwatch.v1.ListHiresResponse
+	5,  // 62: farmwatch.v1.AdminService.GetHire:output_type -> farmwatch.v1.Hire
+	13, // 63: farmwatch.v1.AdminService.CreateToken:output_type -> farmwatch.v1.CreateTokenResponse
+	16, // 64: farmwatch.v1.AdminService.ListDevices:output_type -> farmwatch.v1.ListDevicesResponse
+	18, // 65: farmwatch.v1.AdminService.GetDevice:output_type -> farmwatch.v1.DeviceDetail
+	23, // 66: farmwatch.v1.AdminService.ListReports:output_type -> farmwatch.v1.ListReportsResponse
+	42, // 67: farmwatch.v1.AdminService.ListAlerts:output_type -> farmwatch.v1.ListAlertsResponse
+	25, // 68: farmwatch.v1.AdminService.GetAlert:output_type -> farmwatch.v1.Alert
+	25, // 69: farmwatch.v1.AdminService.AckAlert:output_type -> farmwatch.v1.Alert
+	25, // 70: farmwatch.v1.AdminService.ResolveAlert:output_type -> farmwatch.v1.Alert
+	30, // 71: farmwatch.v1.AdminService.ListAudit:output_type -> farmwatch.v1.ListAuditResponse
+	5,  // 72: farmwatch.v1.AdminService.UpdateHire:output_type -> farmwatch.v1.Hire
+	36, // 73: farmwatch.v1.AdminService.ListClusters:output_type -> farmwatch.v1.ListClustersResponse
+	34, // 74: farmwatch.v1.AdminService.GetCluster:output_type -> farmwatch.v1.Cluster
+	40, // 75: farmwatch.v1.AdminService.FitModel:output_type -> farmwatch.v1.FitModelResponse
+	14, // 76: farmwatch.v1.AdminService.RevokeDevice:output_type -> farmwatch.v1.Device
+	2,  // 77: farmwatch.v1.AdminService.IssueAdmin:output_type -> farmwatch.v1.IssueAdminResponse
+	4,  // 78: farmwatch.v1.AdminService.Backup:output_type -> farmwatch.v1.BackupChunk
+	60, // [60:79] is the sub-list for method output_type
+	41, // [41:60] is the sub-list for method input_type
+	41, // [41:41] is the sub-list for extension type_name
+	41, // [41:41] is the sub-list for extension extendee
+	0,  // [0:41] is the sub-list for field type_name
 }
 
 func init() { file_farmwatch_v1_admin_proto_init() }
@@ -3130,7 +3464,7 @@ func file_farmwatch_v1_admin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_farmwatch_v1_admin_proto_rawDesc), len(file_farmwatch_v1_admin_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   40,
+			NumMessages:   45,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -38,6 +38,9 @@ const (
 	AdminService_ListClusters_FullMethodName = "/farmwatch.v1.AdminService/ListClusters"
 	AdminService_GetCluster_FullMethodName   = "/farmwatch.v1.AdminService/GetCluster"
 	AdminService_FitModel_FullMethodName     = "/farmwatch.v1.AdminService/FitModel"
+	AdminService_RevokeDevice_FullMethodName = "/farmwatch.v1.AdminService/RevokeDevice"
+	AdminService_IssueAdmin_FullMethodName   = "/farmwatch.v1.AdminService/IssueAdmin"
+	AdminService_Backup_FullMethodName       = "/farmwatch.v1.AdminService/Backup"
 )
 
 // AdminServiceClient is the client API for AdminService service.
@@ -65,6 +68,12 @@ type AdminServiceClient interface {
 	// Re-estimate rule weights from resolved alerts; with apply, write them
 	// to the collector's analysis config and use them from then on.
 	FitModel(ctx context.Context, in *FitModelRequest, opts ...grpc.CallOption) (*FitModelResponse, error)
+	// Revoke a device: its certificate is refused from the next call on.
+	RevokeDevice(ctx context.Context, in *RevokeDeviceRequest, opts ...grpc.CallOption) (*Device, error)
+	// Sign an admin certificate request with a role (reviewer only).
+	IssueAdmin(ctx context.Context, in *IssueAdminRequest, opts ...grpc.CallOption) (*IssueAdminResponse, error)
+	// A consistent copy of the store, taken online, in chunks.
+	Backup(ctx context.Context, in *BackupRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[BackupChunk], error)
 }
 
 type adminServiceClient struct {
@@ -235,6 +244,45 @@ func (c *adminServiceClient) FitModel(ctx context.Context, in *FitModelRequest, 
 	return out, nil
 }
 
+func (c *adminServiceClient) RevokeDevice(ctx context.Context, in *RevokeDeviceRequest, opts ...grpc.CallOption) (*Device, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Device)
+	err := c.cc.Invoke(ctx, AdminService_RevokeDevice_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminServiceClient) IssueAdmin(ctx context.Context, in *IssueAdminRequest, opts ...grpc.CallOption) (*IssueAdminResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(IssueAdminResponse)
+	err := c.cc.Invoke(ctx, AdminService_IssueAdmin_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminServiceClient) Backup(ctx context.Context, in *BackupRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[BackupChunk], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &AdminService_ServiceDesc.Streams[0], AdminService_Backup_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[BackupRequest, BackupChunk]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type AdminService_BackupClient = grpc.ServerStreamingClient[BackupChunk]
+
 // AdminServiceServer is the server API for AdminService service.
 // All implementations must embed UnimplementedAdminServiceServer
 // for forward compatibility.
@@ -260,6 +308,12 @@ type AdminServiceServer interface {
 	// Re-estimate rule weights from resolved alerts; with apply, write them
 	// to the collector's analysis config and use them from then on.
 	FitModel(context.Context, *FitModelRequest) (*FitModelResponse, error)
+	// Revoke a device: its certificate is refused from the next call on.
+	RevokeDevice(context.Context, *RevokeDeviceRequest) (*Device, error)
+	// Sign an admin certificate request with a role (reviewer only).
+	IssueAdmin(context.Context, *IssueAdminRequest) (*IssueAdminResponse, error)
+	// A consistent copy of the store, taken online, in chunks.
+	Backup(*BackupRequest, grpc.ServerStreamingServer[BackupChunk]) error
 	mustEmbedUnimplementedAdminServiceServer()
 }
 
@@ -317,6 +371,15 @@ func (UnimplementedAdminServiceServer) GetCluster(context.Context, *GetClusterRe
 }
 func (UnimplementedAdminServiceServer) FitModel(context.Context, *FitModelRequest) (*FitModelResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method FitModel not implemented")
+}
+func (UnimplementedAdminServiceServer) RevokeDevice(context.Context, *RevokeDeviceRequest) (*Device, error) {
+	return nil, status.Error(codes.Unimplemented, "method RevokeDevice not implemented")
+}
+func (UnimplementedAdminServiceServer) IssueAdmin(context.Context, *IssueAdminRequest) (*IssueAdminResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method IssueAdmin not implemented")
+}
+func (UnimplementedAdminServiceServer) Backup(*BackupRequest, grpc.ServerStreamingServer[BackupChunk]) error {
+	return status.Error(codes.Unimplemented, "method Backup not implemented")
 }
 func (UnimplementedAdminServiceServer) mustEmbedUnimplementedAdminServiceServer() {}
 func (UnimplementedAdminServiceServer) testEmbeddedByValue()                      {}
@@ -627,6 +690,53 @@ func _AdminService_FitModel_Handler(srv interface{}, ctx context.Context, dec fu
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AdminService_RevokeDevice_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RevokeDeviceRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).RevokeDevice(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_RevokeDevice_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).RevokeDevice(ctx, req.(*RevokeDeviceRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AdminService_IssueAdmin_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(IssueAdminRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).IssueAdmin(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_IssueAdmin_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).IssueAdmin(ctx, req.(*IssueAdminRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AdminService_Backup_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(BackupRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(AdminServiceServer).Backup(m, &grpc.GenericServerStream[BackupRequest, BackupChunk]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type AdminService_BackupServer = grpc.ServerStreamingServer[BackupChunk]
+
 // AdminService_ServiceDesc is the grpc.ServiceDesc for AdminService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -698,7 +808,21 @@ var AdminService_ServiceDesc = grpc.ServiceDesc{
 			MethodName: "FitModel",
 			Handler:    _AdminService_FitModel_Handler,
 		},
+		{
+			MethodName: "RevokeDevice",
+			Handler:    _AdminService_RevokeDevice_Handler,
+		},
+		{
+			MethodName: "IssueAdmin",
+			Handler:    _AdminService_IssueAdmin_Handler,
+		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "Backup",
+			Handler:       _AdminService_Backup_Handler,
+			ServerStreams: true,
+		},
+	},
 	Metadata: "farmwatch/v1/admin.proto",
 }

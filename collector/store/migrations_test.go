@@ -1,0 +1,112 @@
+package store
+
+import (
+	"encoding/binary"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	bolt "go.etcd.io/bbolt"
+	"google.golang.org/protobuf/proto"
+
+	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
+)
+
+// writeV1 makes a store as schema 1 left it: devices but no hire index.
+func writeV1(t *testing.T, dir string) {
+	t.Helper()
+	db, err := bolt.Open(filepath.Join(dir, "farmwatch.db"), 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	err = db.Update(func(tx *bolt.Tx) error {
+		meta, _ := tx.CreateBucketIfNotExists(bucketMeta)
+		meta.Put(keySchema, u64(1))
+		hires, _ := tx.CreateBucketIfNotExists(bucketHires)
+		devs, _ := tx.CreateBucketIfNotExists(bucketDevices)
+		for _, d := range []*pb.Device{{Id: "d-1", HireId: "h1"}, {Id: "d-2", HireId: "h1"}, {Id: "d-3", HireId: "h2"}} {
+			v, _ := proto.Marshal(d)
+			devs.Put([]byte(d.Id), v)
+		}
+		for _, h := range []string{"h1", "h2"} {
+			v, _ := proto.Marshal(&pb.Hire{Id: h})
+			hires.Put([]byte(h), v)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestMigrateV1ToCurrent(t *testing.T) {
+	dir := t.TempDir()
+	writeV1(t, dir)
+	s, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	s.View(func(tx *Tx) error {
+		if v := tx.tx.Bucket(bucketMeta).Get(keySchema); binary.BigEndian.Uint64(v) != SchemaVersion {
+			t.Errorf("schema %d after migration, want %d", binary.BigEndian.Uint64(v), SchemaVersion)
+		}
+		got, err := tx.Devices("h1")
+		if err != nil || len(got) != 2 {
+			t.Errorf("devices of h1 through the new index: %v %v", got, err)
+		}
+		if got, _ := tx.Devices("h2"); len(got) != 1 || got[0].GetId() != "d-3" {
+			t.Errorf("devices of h2: %v", got)
+		}
+		return nil
+	})
+}
+
+func TestRefuseNewerSchema(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Update(func(tx *Tx) error { return tx.tx.Bucket(bucketMeta).Put(keySchema, u64(SchemaVersion+1)) })
+	s.Close()
+	_, err = Open(dir, Options{})
+	if err == nil || !strings.Contains(err.Error(), "newer than this collector understands") {
+		t.Fatalf("opening a newer store: %v", err)
+	}
+}
+
+func TestFailedMigrationChangesNothing(t *testing.T) {
+	dir := t.TempDir()
+	writeV1(t, dir)
+	saved := migrations
+	t.Cleanup(func() { migrations = saved })
+	migrations = append([]migration(nil), saved...)
+	migrations[0].Run = func(tx *bolt.Tx) error {
+		if err := indexDevicesByHire(tx); err != nil {
+			return err
+		}
+		return errBoom
+	}
+	if _, err := Open(dir, Options{}); err == nil || !strings.Contains(err.Error(), "boom") {
+		t.Fatalf("open with a failing migration: %v", err)
+	}
+	db, _ := bolt.Open(filepath.Join(dir, "farmwatch.db"), 0o600, &bolt.Options{ReadOnly: true})
+	defer db.Close()
+	db.View(func(tx *bolt.Tx) error {
+		if v := binary.BigEndian.Uint64(tx.Bucket(bucketMeta).Get(keySchema)); v != 1 {
+			t.Errorf("schema %d after a failed migration, want 1", v)
+		}
+		if tx.Bucket(bucketDevByHire) != nil {
+			t.Error("half a migration was committed")
+		}
+		return nil
+	})
+}
+
+var errBoom = errString("boom")
+
+type errString string
+
+func (e errString) Error() string { return string(e) }
