@@ -152,14 +152,21 @@ func ParseCSV(r io.Reader) ([]*pb.Hire, []RowError) {
 		if errors.Is(err, io.EOF) {
 			break
 		}
-		line, _ := cr.FieldPos(0)
 		if err != nil {
-			errs = append(errs, RowError{line, err})
+			// FieldPos is only valid after a successful Read: the parse
+			// error carries its own line.
+			line := 0
+			var pe *csv.ParseError
+			if errors.As(err, &pe) {
+				line = pe.StartLine
+			}
+			errs = append(errs, RowError{max(line, 1), err})
 			if len(errs) > 100 {
 				break
 			}
 			continue
 		}
+		line, _ := cr.FieldPos(0)
 		if len(out)+len(errs) >= MaxRows {
 			errs = append(errs, RowError{line, fmt.Errorf("more than %d rows; split the file", MaxRows)})
 			break

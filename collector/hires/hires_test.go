@@ -76,3 +76,12 @@ func TestShippingPlace(t *testing.T) {
 		}
 	}
 }
+
+// A malformed quote used to panic (FieldPos after a failed Read); found by
+// FuzzParseCSV, kept as a regression seed in testdata/fuzz.
+func TestParseCSVMalformedQuote(t *testing.T) {
+	_, errs := ParseCSV(strings.NewReader("id,name,claimed_home\nh1,Ana,\"Austin, TX, US\"\n\"unterminated,x,y\n"))
+	if len(errs) != 1 || errs[0].Line != 3 || !strings.Contains(errs[0].Error(), "quote") {
+		t.Fatalf("errors %v, want one on line 3 about the quote", errs)
+	}
+}
