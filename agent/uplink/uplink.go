@@ -8,8 +8,10 @@ import (
 	"fmt"
 	"net"
 	"strings"
+	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/credentials"
 
 	"github.com/farmwatch/farmwatch/collector/pki"
@@ -94,7 +96,15 @@ func Dial(id *Identity, opts ...grpc.DialOption) (*Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	opts = append([]grpc.DialOption{grpc.WithTransportCredentials(credentials.NewTLS(tcfg))}, opts...)
+	opts = append([]grpc.DialOption{
+		grpc.WithTransportCredentials(credentials.NewTLS(tcfg)),
+		// The reporter has its own backoff between cycles; the connection
+		// should not wait minutes to retry once the collector is back.
+		grpc.WithConnectParams(grpc.ConnectParams{
+			Backoff:           backoff.Config{BaseDelay: time.Second, Multiplier: 1.6, Jitter: 0.2, MaxDelay: 30 * time.Second},
+			MinConnectTimeout: 10 * time.Second,
+		}),
+	}, opts...)
 	cc, err := grpc.NewClient(id.Collector, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("connect to %s: %w", id.Collector, err)
