@@ -180,3 +180,34 @@ func TestReviewerCommands(t *testing.T) {
 		t.Fatalf("model config: %v", err)
 	}
 }
+
+func TestBackupAndAdminIssueThroughCLI(t *testing.T) {
+	c := testcollector.Start(t, nil)
+	if _, _, err := runCLI(t, c.Data, "hires", "add", "--id", "h1", "--name", "Ana", "--claimed-home", "Austin, TX, US"); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "backup.db")
+	stdout, _, err := runCLI(t, c.Data, "backup", out)
+	if err != nil || !strings.Contains(stdout, "backup of") {
+		t.Fatalf("backup: %v %s", err, stdout)
+	}
+	if st, err := os.Stat(out); err != nil || st.Mode().Perm() != 0o600 || st.Size() == 0 {
+		t.Fatalf("backup file: %v %v", st, err)
+	}
+	dir := t.TempDir()
+	stdout, _, err = runCLI(t, c.Data, "admin", "issue", "--name", "auditor", "--role", "viewer", "--out", dir)
+	if err != nil || !strings.Contains(stdout, "viewer certificate for auditor") {
+		t.Fatalf("admin issue: %v %s", err, stdout)
+	}
+	if st, err := os.Stat(filepath.Join(dir, "auditor-key.pem")); err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("key file: %v %v", st, err)
+	}
+	// The new viewer reads, and may not change anything.
+	viewerArgs := []string{"--server", c.Addr(), "--ca", filepath.Join(dir, "ca.pem"), "--cert", filepath.Join(dir, "auditor.pem"), "--key", filepath.Join(dir, "auditor-key.pem")}
+	if stdout, _, err := runCLI(t, t.TempDir(), append(viewerArgs, "hires", "list")...); err != nil || !strings.Contains(stdout, "Ana") {
+		t.Fatalf("viewer hires list: %v %s", err, stdout)
+	}
+	if _, _, err := runCLI(t, t.TempDir(), append(viewerArgs, "tokens", "create", "--hire", "h1")...); err == nil || !strings.Contains(err.Error(), "reviewer role") {
+		t.Fatalf("viewer token create: %v", err)
+	}
+}

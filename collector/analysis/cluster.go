@@ -148,6 +148,15 @@ func (c clusterer) observe(tx *store.Tx, dev *pb.Device, sr *pb.StoredReport, no
 	}
 	changed := false
 	for _, l := range links {
+		// A link the cluster already holds only gets the device's time: no
+		// reload, merge, save or re-judging per member, which made every report
+		// of a farm of n devices cost O(n) cluster decodes.
+		if cl != nil && cl.Members[l.other] != nil {
+			if cl.Links[l.fp.Kind+"|"+l.fp.Value].has(dev.GetId(), l.other) {
+				cl.Links[l.fp.Kind+"|"+l.fp.Value].Devices[dev.GetId()] = now
+				continue
+			}
+		}
 		if cl, err = c.join(tx, cl, dev, l.other, l.fp, now); err != nil {
 			return nil, false, err
 		}
@@ -156,9 +165,13 @@ func (c clusterer) observe(tx *store.Tx, dev *pb.Device, sr *pb.StoredReport, no
 	if cl == nil {
 		return nil, false, nil
 	}
+	dirty := changed
 	if loc := sr.GetLocation(); loc.GetGeolocatable() && !c.cfg.companyEgress(sr.GetPublicIp()) {
-		cl.Observed = &Observation{Lat: loc.GetLatitude(), Lon: loc.GetLongitude(), AccuracyKM: loc.GetAccuracyKm(),
+		o := &Observation{Lat: loc.GetLatitude(), Lon: loc.GetLongitude(), AccuracyKM: loc.GetAccuracyKm(),
 			At: now, IP: sr.GetPublicIp(), Place: place(loc)}
+		dirty = dirty || cl.Observed == nil || cl.Observed.IP != o.IP || cl.Observed.Place != o.Place ||
+			cl.Observed.Lat != o.Lat || cl.Observed.Lon != o.Lon
+		cl.Observed = o
 	}
 	if changed {
 		if err := c.judge(tx, cl); err != nil {
@@ -166,7 +179,23 @@ func (c clusterer) observe(tx *store.Tx, dev *pb.Device, sr *pb.StoredReport, no
 		}
 		cl.Updated = now
 	}
+	if !dirty {
+		// Same members, links and place: only times moved, which nobody
+		// reads back; rewriting the whole cluster for them made each report
+		// of a farm cost a write the size of the farm.
+		return cl, false, nil
+	}
 	return cl, changed, c.save(tx, cl)
+}
+
+// has tells whether the link already joins both devices.
+func (l *ClusterLink) has(a, b string) bool {
+	if l == nil {
+		return false
+	}
+	_, okA := l.Devices[a]
+	_, okB := l.Devices[b]
+	return okA && okB
 }
 
 func (c clusterer) load(tx *store.Tx, device string) (*Cluster, error) {

@@ -331,14 +331,14 @@ func tzMismatch(in Input) *pb.Evidence {
 		return nil
 	}
 	at := in.Report.GetReceivedAt().AsTime()
-	homeLoc, err := time.LoadLocation(home.GetTimeZone())
+	homeLoc, err := loadLocation(home.GetTimeZone())
 	if err != nil {
 		return nil
 	}
 	_, homeOff := at.In(homeLoc).Zone()
 	devOff := int(l.GetUtcOffsetSeconds())
 	if l.GetTimeZone() != "" {
-		if dl, err := time.LoadLocation(l.GetTimeZone()); err == nil {
+		if dl, err := loadLocation(l.GetTimeZone()); err == nil {
 			_, devOff = at.In(dl).Zone()
 		}
 	}

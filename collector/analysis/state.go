@@ -3,6 +3,7 @@ package analysis
 import (
 	"encoding/json"
 	"math/bits"
+	"sync"
 	"time"
 
 	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
@@ -52,6 +53,23 @@ type StickyEvidence struct {
 	Until       time.Time         `json:"until"`
 }
 
+// zones caches loaded time zones: time.LoadLocation reads and parses the
+// zone file on every call, and the rules need two or three per report. Only
+// zones that exist are kept, so the cache is bounded by the IANA database.
+var zones sync.Map // name -> *time.Location
+
+func loadLocation(name string) (*time.Location, error) {
+	if l, ok := zones.Load(name); ok {
+		return l.(*time.Location), nil
+	}
+	l, err := time.LoadLocation(name)
+	if err != nil {
+		return nil, err
+	}
+	zones.Store(name, l)
+	return l, nil
+}
+
 func loadState(b []byte) (*DeviceState, error) {
 	s := &DeviceState{}
 	if len(b) == 0 {
@@ -82,7 +100,7 @@ func (s *DeviceState) observe(cfg *Config, hire *pb.Hire, sr *pb.StoredReport, l
 		}
 		if act.GetIdleSeconds() < cfg.Activity.ActiveIdleSeconds {
 			local := at
-			if loc, err := time.LoadLocation(hire.GetHome().GetTimeZone()); err == nil && hire.GetHome().GetTimeZone() != "" {
+			if loc, err := loadLocation(hire.GetHome().GetTimeZone()); err == nil && hire.GetHome().GetTimeZone() != "" {
 				local = at.In(loc)
 			}
 			s.Hours[int(local.Weekday())*24+local.Hour()]++

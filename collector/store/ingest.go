@@ -29,6 +29,7 @@ var ErrClosed = errors.New("store is closed")
 type ingestJob struct {
 	deviceID string
 	reports  []*pb.StoredReport
+	values   [][]byte // reports encoded, index for index
 	done     chan ingestDone
 }
 
@@ -41,7 +42,15 @@ type ingestDone struct {
 // holding them has been committed (fsynced). Reports already stored under the
 // same (device, seq) are reported as duplicates and not stored again.
 func (s *Store) Ingest(deviceID string, reports []*pb.StoredReport) (res IngestResult, err error) {
-	job := &ingestJob{deviceID: deviceID, reports: reports, done: make(chan ingestDone, 1)}
+	job := &ingestJob{deviceID: deviceID, reports: reports, values: make([][]byte, len(reports)), done: make(chan ingestDone, 1)}
+	// Encoding happens here, on the caller's goroutine, so that the single
+	// writer spends its time on the transaction alone.
+	for i, sr := range reports {
+		sr.DeviceId = deviceID
+		if job.values[i], err = s.codec.encode(sr); err != nil {
+			return res, err
+		}
+	}
 	s.closeMu.RLock()
 	if s.closed {
 		s.closeMu.RUnlock()
@@ -116,7 +125,7 @@ func (tx *Tx) ingestJob(job *ingestJob) (IngestResult, error) {
 		counter = binary.BigEndian.Uint64(v)
 	}
 	changed := false
-	for _, sr := range job.reports {
+	for i, sr := range job.reports {
 		seq := sr.GetReport().GetSeq()
 		ikey := reportIndexKey(job.deviceID, seq)
 		if index.Get(ikey) != nil {
@@ -128,12 +137,7 @@ func (tx *Tx) ingestJob(job *ingestJob) (IngestResult, error) {
 		rkey := make([]byte, 16)
 		binary.BigEndian.PutUint64(rkey, uint64(sr.GetReceivedAt().AsTime().UnixNano()))
 		binary.BigEndian.PutUint64(rkey[8:], counter)
-		sr.DeviceId = job.deviceID
-		val, err := tx.s.codec.encode(sr)
-		if err != nil {
-			return res, err
-		}
-		if err := reports.Put(rkey, val); err != nil {
+		if err := reports.Put(rkey, job.values[i]); err != nil {
 			return res, err
 		}
 		if err := index.Put(ikey, rkey); err != nil {
