@@ -21,6 +21,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/farmwatch/farmwatch/agent/uplink"
@@ -56,10 +57,14 @@ func TestCertificateFromAnotherCARefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
+	// The server rejects the chain during the TLS 1.3 handshake; depending
+	// on timing the client reads the alert ("bad certificate") or finds the
+	// connection already closed. Either way the call fails and nothing is stored.
 	_, err = conn.Send(context.Background(), []*pb.Report{report(1)})
-	if err == nil || !strings.Contains(err.Error(), "certificate") {
-		t.Fatalf("a certificate from another CA: %v, want a TLS certificate error", err)
+	if status.Code(err) != codes.Unavailable {
+		t.Fatalf("a certificate from another CA: %v, want the connection refused", err)
 	}
+	t.Logf("refused: %v", err)
 	if n := storedCount(t, c); n != 0 {
 		t.Fatalf("%d reports stored", n)
 	}
