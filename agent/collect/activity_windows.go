@@ -11,8 +11,6 @@ import (
 )
 
 var (
-	modWtsapi32                    = windows.NewLazySystemDLL("wtsapi32.dll")
-	procWTSQuerySessionInformation = modWtsapi32.NewProc("WTSQuerySessionInformationW")
 	modUser32                      = windows.NewLazySystemDLL("user32.dll")
 	procGetLastInputInfo           = modUser32.NewProc("GetLastInputInfo")
 	procGetTickCount               = windows.NewLazySystemDLL("kernel32.dll").NewProc("GetTickCount")
@@ -23,26 +21,6 @@ const (
 	wtsSessionInfo   = 24
 	wtsSessionInfoEx = 25
 )
-
-// wtsInfo is WTSINFOW.
-type wtsInfo struct {
-	State                   int32
-	SessionID               uint32
-	IncomingBytes           uint32
-	OutgoingBytes           uint32
-	IncomingFrames          uint32
-	OutgoingFrames          uint32
-	IncomingCompressedBytes uint32
-	OutgoingCompressedBytes uint32
-	WinStationName          [32]uint16
-	Domain                  [17]uint16
-	UserName                [21]uint16
-	ConnectTime             int64
-	DisconnectTime          int64
-	LastInputTime           int64
-	LogonTime               int64
-	CurrentTime             int64
-}
 
 // wtsInfoExHead is the start of WTSINFOEXW: Level, then (aligned to 8, as
 // the union holds LARGE_INTEGERs) WTSINFOEX_LEVEL1_W's first fields.
@@ -72,31 +50,21 @@ func readActivity(_ context.Context, _ *Env) (*pb.Activity, error) {
 	if console == 0xFFFFFFFF {
 		return a, nil // no session attached to the console (switching)
 	}
-	var buf *byte
-	var n uint32
-	r, _, err := procWTSQuerySessionInformation.Call(0, uintptr(console), wtsSessionInfo,
-		uintptr(unsafe.Pointer(&buf)), uintptr(unsafe.Pointer(&n)))
-	if r == 0 {
-		return a, fmt.Errorf("WTSQuerySessionInformation(WTSSessionInfo): %w", err)
+	b := wtsQuery(console, wtsSessionInfo)
+	if b == nil {
+		return a, fmt.Errorf("WTSQuerySessionInformation(WTSSessionInfo) failed for the console session %d", console)
 	}
-	if uintptr(n) >= unsafe.Sizeof(wtsInfo{}) {
-		info := (*wtsInfo)(unsafe.Pointer(buf))
+	if uintptr(len(b)) >= unsafe.Sizeof(wtsInfoW{}) {
+		info := (*wtsInfoW)(unsafe.Pointer(&b[0]))
 		a.ConsoleUser = windows.UTF16ToString(info.UserName[:])
 		a.ConsoleUserPresent = info.State == windows.WTSActive && a.ConsoleUser != ""
 		a.IdleSeconds = wtsIdleSeconds(info.CurrentTime, info.LastInputTime)
 	}
-	windows.WTSFreeMemory(uintptr(unsafe.Pointer(buf)))
-
-	buf, n = nil, 0
-	if r, _, _ := procWTSQuerySessionInformation.Call(0, uintptr(console), wtsSessionInfoEx,
-		uintptr(unsafe.Pointer(&buf)), uintptr(unsafe.Pointer(&n))); r != 0 {
-		if uintptr(n) >= unsafe.Sizeof(wtsInfoExHead{}) {
-			head := (*wtsInfoExHead)(unsafe.Pointer(buf))
-			if head.Level == 1 {
-				a.ScreenLocked, _ = wtsLocked(head.SessionFlags)
-			}
+	if b := wtsQuery(console, wtsSessionInfoEx); uintptr(len(b)) >= unsafe.Sizeof(wtsInfoExHead{}) {
+		head := (*wtsInfoExHead)(unsafe.Pointer(&b[0]))
+		if head.Level == 1 {
+			a.ScreenLocked, _ = wtsLocked(head.SessionFlags)
 		}
-		windows.WTSFreeMemory(uintptr(unsafe.Pointer(buf)))
 	}
 
 	var own uint32

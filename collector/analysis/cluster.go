@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/netip"
 	"slices"
 	"sort"
@@ -355,11 +356,7 @@ func (c clusterer) judge(tx *store.Tx, cl *Cluster) error {
 	// Group hires whose homes lie within min_home_distance_km of each other
 	// (roommates, a couple): each group is one claimed place.
 	var places [][]string
-	ids := make([]string, 0, len(homes))
-	for id := range homes {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
+	ids := slices.Sorted(maps.Keys(homes))
 	for _, id := range ids {
 		placed := false
 		for i, g := range places {
@@ -413,11 +410,7 @@ func ClusterView(tx *store.Tx, cl *Cluster) (*pb.Cluster, error) {
 	if o := cl.Observed; o != nil {
 		out.ObservedPlace, out.ObservedLatitude, out.ObservedLongitude = o.Place+" ("+o.IP+")", o.Lat, o.Lon
 	}
-	ids := make([]string, 0, len(cl.Members))
-	for id := range cl.Members {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
+	ids := slices.Sorted(maps.Keys(cl.Members))
 	for _, id := range ids {
 		m := cl.Members[id]
 		cm := &pb.ClusterMember{DeviceId: id, HireId: m.HireID, JoinedAt: tsOf(m.JoinedAt), DistanceKm: -1}
@@ -432,11 +425,7 @@ func ClusterView(tx *store.Tx, cl *Cluster) (*pb.Cluster, error) {
 		}
 		out.Members = append(out.Members, cm)
 	}
-	keys := make([]string, 0, len(cl.Links))
-	for k := range cl.Links {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := slices.Sorted(maps.Keys(cl.Links))
 	for _, k := range keys {
 		l := cl.Links[k]
 		sf := &pb.SharedFingerprint{Kind: l.Kind, Value: l.Value, Strength: "weak"}

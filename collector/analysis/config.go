@@ -8,10 +8,10 @@ import (
 	"bytes"
 	_ "embed"
 	"fmt"
+	"maps"
 	"net/netip"
 	"os"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
@@ -205,11 +205,7 @@ func setKey(m *yaml.Node, key string, val *yaml.Node) {
 }
 
 func sortedKeys(m map[string]float64) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
+	out := slices.Sorted(maps.Keys(m))
 	return out
 }
 

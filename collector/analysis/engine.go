@@ -2,7 +2,9 @@ package analysis
 
 import (
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -153,11 +155,7 @@ func withSticky(ev []*pb.Evidence, s *DeviceState, now time.Time) []*pb.Evidence
 	for _, e := range ev {
 		have[e.GetRule()] = true
 	}
-	keys := make([]string, 0, len(s.Sticky))
-	for k := range s.Sticky {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := slices.Sorted(maps.Keys(s.Sticky))
 	for _, k := range keys {
 		st := s.Sticky[k]
 		if have[st.Rule] || now.After(st.Until) {
@@ -171,11 +169,7 @@ func withSticky(ev []*pb.Evidence, s *DeviceState, now time.Time) []*pb.Evidence
 
 func colocatedEvidence(tx *store.Tx, cfg *Config, cl *Cluster, dev *pb.Device, now time.Time) *pb.Evidence {
 	var others []string
-	ids := make([]string, 0, len(cl.Members))
-	for id := range cl.Members {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
+	ids := slices.Sorted(maps.Keys(cl.Members))
 	for _, id := range ids {
 		m := cl.Members[id]
 		if id == dev.GetId() {
