@@ -206,7 +206,7 @@ func (f *Fleet) addFarm(scenario string, size int) {
 	for i := 0; i < size; i++ {
 		d := f.device(scenario, homes[(len(f.Devices)+i)%len(homes)])
 		d.PublicIP, d.GatewayMA, d.SSID, d.BSSID, d.Nearby = ip, gw, "NETGEAR-5G", bssid, nearby
-		d.Gateway, d.LocalIP = "192.168.0.1", fmt.Sprintf("192.168.0.%d", 20+i)
+		d.Gateway, d.LocalIP = "192.168.0.1", fmt.Sprintf("192.168.%d.%d", i/200, 20+i%200) // a /16 LAN past 200 laptops
 		d.OnAC, d.Lid, d.ActiveHours = true, "closed", nil
 		d.Tools = []Tool{{ID: "anydesk", Name: "AnyDesk", Process: "AnyDesk", ListenPort: 7070,
 			Peers: []netip.AddrPort{netip.AddrPortFrom(controller, 443)}}}

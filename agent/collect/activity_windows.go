@@ -11,9 +11,9 @@ import (
 )
 
 var (
-	modUser32                      = windows.NewLazySystemDLL("user32.dll")
-	procGetLastInputInfo           = modUser32.NewProc("GetLastInputInfo")
-	procGetTickCount               = windows.NewLazySystemDLL("kernel32.dll").NewProc("GetTickCount")
+	modUser32            = windows.NewLazySystemDLL("user32.dll")
+	procGetLastInputInfo = modUser32.NewProc("GetLastInputInfo")
+	procGetTickCount     = windows.NewLazySystemDLL("kernel32.dll").NewProc("GetTickCount")
 )
 
 // WTS_INFO_CLASS values (wtsapi32.h).
