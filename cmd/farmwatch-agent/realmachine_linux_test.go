@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -12,7 +13,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -101,7 +104,7 @@ func TestRealMachineVNC(t *testing.T) {
 func startXvfb(t *testing.T) string {
 	t.Helper()
 	for n := 99; n >= 90; n-- {
-		if _, err := os.Stat(fmt.Sprintf("/tmp/.X%d-lock", n)); err == nil {
+		if !displayFree(n) {
 			continue
 		}
 		display := fmt.Sprintf(":%d", n)
@@ -122,8 +125,31 @@ func startXvfb(t *testing.T) string {
 	return ""
 }
 
-// startProcess starts a server in the foreground of the test and kills it
-// at cleanup.
+// displayFree tells whether display :n can be used: no lock file, or a
+// stale one left by an X server that was killed (its pid is gone), which
+// is removed.
+func displayFree(n int) bool {
+	lock := fmt.Sprintf("/tmp/.X%d-lock", n)
+	b, err := os.ReadFile(lock)
+	if os.IsNotExist(err) {
+		return true
+	}
+	if err != nil {
+		return false
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || pid <= 0 {
+		return false
+	}
+	if syscall.Kill(pid, 0) == nil || !errors.Is(syscall.Kill(pid, 0), syscall.ESRCH) {
+		return false // alive, or not ours to signal
+	}
+	os.Remove(fmt.Sprintf("/tmp/.X11-unix/X%d", n))
+	return os.Remove(lock) == nil
+}
+
+// startProcess starts a server in the foreground of the test and stops it
+// at cleanup (SIGTERM, so an X server removes its lock; SIGKILL after 2 s).
 func startProcess(t *testing.T, name string, args ...string) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command(name, args...)
@@ -135,8 +161,13 @@ func startProcess(t *testing.T, name string, args ...string) *exec.Cmd {
 	done := make(chan struct{})
 	go func() { cmd.Wait(); close(done) }()
 	t.Cleanup(func() {
-		cmd.Process.Kill()
-		<-done
+		cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-done:
+		case <-time.After(2 * time.Second):
+			cmd.Process.Kill()
+			<-done
+		}
 		if t.Failed() {
 			t.Logf("%s output:\n%s", name, out.String())
 		}
