@@ -12,8 +12,10 @@ import (
 //   - `wdutil info` needs root and prints SSID/BSSID redacted anyway;
 //   - CoreWLAN (and system_profiler) redact SSID and BSSID unless the reading
 //     process has Location Services permission (macOS 14.4 and later; macOS
-//     15 extends this to system_profiler's current-network SSID), which a
-//     daemon gets only through an MDM privacy (PPPC) profile;
+//     15 extends this to system_profiler's current-network SSID). No MDM
+//     profile can grant Location Services (PPPC has no such service): a user
+//     must allow it in System Settings, and a daemon cannot ask, so the agent
+//     usually reports Wi-Fi with SSID and BSSID redacted and says so;
 //   - nearby networks come with SSID, channel and signal but never a BSSID.
 //
 // Whatever is redacted is said in Wifi.note; the signal levels and channels

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -26,7 +27,8 @@ func loadInstallConfig(path string) (*installConfig, error) {
 		return nil, fmt.Errorf("read config: %w", err)
 	}
 	c := &installConfig{raw: b}
-	dec := json.NewDecoder(bytesReader(b))
+	// Notepad and PowerShell 5 write a byte-order mark; JSON has none.
+	dec := json.NewDecoder(bytesReader(bytes.TrimPrefix(b, []byte("\xef\xbb\xbf"))))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(c); err != nil {
 		return nil, fmt.Errorf("config %s: %w", path, err)

@@ -13,6 +13,9 @@ import (
 )
 
 func main() {
+	if code, ok := runUnderServiceManager(); ok {
+		os.Exit(code) // started by the Windows service manager (service_windows.go)
+	}
 	if err := newRoot().Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "farmwatch-agent:", err)
 		os.Exit(1)
@@ -30,6 +33,6 @@ Run "farmwatch-agent collect --json" to see exactly what it sends.`,
 		SilenceErrors: true,
 		Version:       collect.Version,
 	}
-	root.AddCommand(newCollectCmd(), newEnrollCmd(), newRunCmd())
+	root.AddCommand(newCollectCmd(), newEnrollCmd(), newRunCmd(), newServiceCmd())
 	return root
 }

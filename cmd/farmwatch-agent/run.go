@@ -48,6 +48,15 @@ func run(ctx context.Context, cmd *cobra.Command, configPath, stateDir string, o
 		if cfg, err = loadInstallConfig(configPath); err != nil {
 			return err
 		}
+	} else if managedInstallConfig != nil {
+		// macOS: the config an MDM pushed as managed preferences.
+		mc, err := managedInstallConfig()
+		if err != nil {
+			return err
+		}
+		if mc != nil {
+			cfg = mc
+		}
 	}
 	if stateDir == "" {
 		stateDir = cfg.StateDir

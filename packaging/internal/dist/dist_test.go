@@ -1,0 +1,193 @@
+package dist
+
+import (
+	"archive/tar"
+	"archive/zip"
+	"bytes"
+	"compress/gzip"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+var epoch = time.Unix(1767225600, 0).UTC() // 2026-01-01
+
+// fakeBinaries writes stand-ins for the compiled binaries: the packaging,
+// not the compiler, is under test here.
+func fakeBinaries(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	for _, p := range []string{"linux_amd64/farmwatch-agent", "linux_amd64/farmwatch",
+		"darwin_arm64/farmwatch-agent", "windows_amd64/farmwatch-agent.exe"} {
+		path := filepath.Join(dir, filepath.FromSlash(p))
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte("binary "+p), 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+func build(t *testing.T, bin string) string {
+	t.Helper()
+	out := t.TempDir()
+	err := Build(Options{Root: "../../..", Out: out, Version: "v1.2.0-3-gabc1234", Epoch: epoch, BinDir: bin,
+		Platforms: []string{"linux/amd64", "darwin/arm64", "windows/amd64"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func TestBuildIsReproducible(t *testing.T) {
+	bin := fakeBinaries(t)
+	a, b := build(t, bin), build(t, bin)
+	sa, _ := os.ReadFile(filepath.Join(a, "SHA256SUMS"))
+	sb, _ := os.ReadFile(filepath.Join(b, "SHA256SUMS"))
+	if !bytes.Equal(sa, sb) {
+		t.Errorf("two builds differ:\n%s\n%s", sa, sb)
+	}
+	for _, want := range []string{
+		"farmwatch-agent_1.2.0+3.gabc1234-1_amd64.deb", "farmwatch_1.2.0+3.gabc1234-1_amd64.deb",
+		"farmwatch-agent-1.2.0+3.gabc1234-1.x86_64.rpm", "farmwatch-1.2.0+3.gabc1234-1.x86_64.rpm",
+		"farmwatch-agent_1.2.0+3.gabc1234_darwin_arm64.tar.gz", "farmwatch-agent_1.2.0+3.gabc1234_windows_amd64.zip",
+	} {
+		if !strings.Contains(string(sa), "  "+want+"\n") {
+			t.Errorf("SHA256SUMS lacks %s:\n%s", want, sa)
+		}
+	}
+}
+
+type entry struct {
+	mode  os.FileMode
+	mtime time.Time
+	data  string
+}
+
+func TestDarwinArchive(t *testing.T) {
+	out := build(t, fakeBinaries(t))
+	f, err := os.Open(filepath.Join(out, ArchiveName("v1.2.0-3-gabc1234", "darwin", "arm64")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	gz, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !gz.ModTime.IsZero() || gz.Name != "" {
+		t.Errorf("gzip header carries time %v or name %q", gz.ModTime, gz.Name)
+	}
+	got := map[string]entry{}
+	var names []string
+	tr := tar.NewReader(gz)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(tr)
+		if h.Uid != 0 || h.Gid != 0 {
+			t.Errorf("%s: owner %d:%d", h.Name, h.Uid, h.Gid)
+		}
+		names = append(names, h.Name)
+		got[strings.TrimPrefix(h.Name, "farmwatch-agent_1.2.0+3.gabc1234_darwin_arm64/")] = entry{os.FileMode(h.Mode).Perm(), h.ModTime, string(b)}
+	}
+	checkEntries(t, names, got, map[string]os.FileMode{
+		"farmwatch-agent":           0o755,
+		"com.farmwatch.agent.plist": 0o644,
+		"farmwatch.mobileconfig":    0o644,
+		"build-pkg.sh":              0o755,
+		"scripts/preinstall":        0o755,
+		"scripts/postinstall":       0o755,
+		"uninstall.sh":              0o755,
+		"agent.json.example":        0o644,
+		"DEPLOY.md":                 0o644,
+	}, "binary darwin_arm64/farmwatch-agent")
+	if !strings.Contains(got["com.farmwatch.agent.plist"].data, "<string>/usr/local/bin/farmwatch-agent</string>") {
+		t.Error("launchd plist does not run the installed binary")
+	}
+}
+
+func TestWindowsArchive(t *testing.T) {
+	out := build(t, fakeBinaries(t))
+	zr, err := zip.OpenReader(filepath.Join(out, ArchiveName("v1.2.0-3-gabc1234", "windows", "amd64")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zr.Close()
+	got := map[string]entry{}
+	var names []string
+	for _, f := range zr.File {
+		rc, err := f.Open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(rc)
+		rc.Close()
+		names = append(names, f.Name)
+		got[strings.TrimPrefix(f.Name, "farmwatch-agent_1.2.0+3.gabc1234_windows_amd64/")] = entry{f.Mode().Perm(), f.Modified.UTC(), string(b)}
+	}
+	checkEntries(t, names, got, map[string]os.FileMode{
+		"farmwatch-agent.exe": 0o755,
+		"farmwatch-agent.wxs": 0o644,
+		"install.ps1":         0o644,
+		"agent.json.example":  0o644,
+		"DEPLOY.md":           0o644,
+	}, "binary windows_amd64/farmwatch-agent.exe")
+	if !strings.Contains(got["farmwatch-agent.wxs"].data, `Name="farmwatch-agent"`) {
+		t.Error("WiX recipe does not install the farmwatch-agent service")
+	}
+}
+
+func checkEntries(t *testing.T, names []string, got map[string]entry, want map[string]os.FileMode, binary string) {
+	t.Helper()
+	for i := 1; i < len(names); i++ {
+		if names[i-1] >= names[i] {
+			t.Errorf("entries not sorted: %q before %q", names[i-1], names[i])
+		}
+	}
+	for name, mode := range want {
+		e, ok := got[name]
+		if !ok {
+			t.Errorf("archive lacks %s (has %v)", name, names)
+			continue
+		}
+		if e.mode != mode {
+			t.Errorf("%s: mode %o, want %o", name, e.mode, mode)
+		}
+		if !e.mtime.Equal(epoch) {
+			t.Errorf("%s: mtime %v, want %v", name, e.mtime, epoch)
+		}
+	}
+	for _, name := range []string{"farmwatch-agent", "farmwatch-agent.exe"} {
+		if e, ok := got[name]; ok && e.data != binary {
+			t.Errorf("%s holds %q, want the built binary", name, e.data)
+		}
+	}
+}
+
+func TestPackageVersion(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"v1.2.0", "1.2.0"},
+		{"1.2.0", "1.2.0"},
+		{"v1.2.0-3-gabc1234", "1.2.0+3.gabc1234"},
+		{"v1.2.0-3-gabc1234-dirty", "1.2.0+3.gabc1234.dirty"},
+		{"abc1234", "0.0.0+git.abc1234"},
+		{"8c201ae-dirty", "0.0.0+git.8c201ae.dirty"},
+		{"dev", "0.0.0+git.dev"},
+	}
+	for _, tt := range tests {
+		if got := PackageVersion(tt.in); got != tt.want {
+			t.Errorf("PackageVersion(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
