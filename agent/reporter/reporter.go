@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"time"
@@ -20,6 +21,10 @@ import (
 	"github.com/farmwatch/farmwatch/agent/uplink"
 	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
 )
+
+// ErrMonitoringEnded means the collector says the hire's onboarding period
+// is over: the agent stops for good (IT can then remove it).
+var ErrMonitoringEnded = errors.New("monitoring period ended")
 
 // Reporter runs collection and delivery for one device.
 type Reporter struct {
@@ -91,6 +96,9 @@ func (r *Reporter) Flush(ctx context.Context) error {
 		}
 		sent := time.Now()
 		resp, err := r.Conn.Send(ctx, pending)
+		if status.Code(err) == codes.FailedPrecondition {
+			return fmt.Errorf("%w: %s", ErrMonitoringEnded, status.Convert(err).Message())
+		}
 		if status.Code(err) == codes.InvalidArgument {
 			if err := r.sendOneByOne(ctx, pending); err != nil {
 				return err
@@ -163,6 +171,10 @@ func (r *Reporter) Run(ctx context.Context) error {
 			err = r.Flush(ctx)
 		}
 		wait := time.Until(next)
+		if errors.Is(err, ErrMonitoringEnded) {
+			r.log().Info("the collector ended monitoring of this laptop; the agent stops", "reason", err)
+			return err
+		}
 		if err != nil {
 			backoff = min(max(2*backoff, 5*time.Second), 10*time.Minute)
 			st, _ := r.Spool.Stats()

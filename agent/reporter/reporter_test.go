@@ -2,6 +2,8 @@ package reporter
 
 import (
 	"context"
+	"errors"
+	"google.golang.org/protobuf/types/known/timestamppb"
 	"path/filepath"
 	"testing"
 	"time"
@@ -87,5 +89,44 @@ func TestOutageSpoolsThenDeliversOnce(t *testing.T) {
 	}
 	if !rs.GetReports()[0].GetReport().GetLocale().GetClockSkewKnown() {
 		t.Error("reports after a delivery should carry the measured clock skew")
+	}
+}
+
+// After the hire's end date the collector refuses reports and the agent
+// stops for good.
+func TestMonitoringEndStopsTheAgent(t *testing.T) {
+	c := testcollector.Start(t, nil)
+	ctx := context.Background()
+	if _, err := c.Admin.AddHires(ctx, &pb.AddHiresRequest{Hires: []*pb.Hire{{Id: "h1", Name: "H", ClaimedHome: "Denver, CO, US",
+		StartDate: "2026-01-01", EndDate: time.Now().AddDate(0, 0, 1).Format("2006-01-02")}}}); err != nil {
+		t.Fatal(err)
+	}
+	tok, _ := c.Admin.CreateToken(ctx, &pb.CreateTokenRequest{HireId: "h1"})
+	id, _, err := uplink.Enroll(ctx, uplink.EnrollOptions{Collector: c.Addr(), Token: tok.GetToken(), Hostname: "h"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp, _ := spool.Open(filepath.Join(t.TempDir(), "spool.db"), 100)
+	defer sp.Close()
+	conn, _ := uplink.Dial(id)
+	defer conn.Close()
+	r := &Reporter{Spool: sp, Conn: conn, Env: collect.HostEnv(), Interval: time.Minute}
+	if err := r.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	sp.Add(&pb.Report{CollectedAt: timestamppb.Now()})
+	if err := r.Flush(ctx); err != nil {
+		t.Fatalf("before the end date: %v", err)
+	}
+	h, _ := c.Admin.GetHire(ctx, &pb.GetHireRequest{Id: "h1"})
+	h.EndDate = "2026-01-31"
+	if _, err := c.Admin.UpdateHire(ctx, &pb.UpdateHireRequest{Hire: h, Note: "onboarding over"}); err != nil {
+		t.Fatal(err)
+	}
+	sp.Add(&pb.Report{CollectedAt: timestamppb.Now()})
+	runCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := r.Run(runCtx); !errors.Is(err, ErrMonitoringEnded) {
+		t.Fatalf("Run after the end date returned %v, want ErrMonitoringEnded", err)
 	}
 }

@@ -95,7 +95,10 @@ func run(ctx context.Context, cmd *cobra.Command, configPath, stateDir string, o
 		}
 		cctx, cancel := context.WithTimeout(ctx, time.Minute)
 		defer cancel()
-		if err := rep.Cycle(cctx); err != nil {
+		if err := rep.Cycle(cctx); errors.Is(err, reporter.ErrMonitoringEnded) {
+			fmt.Fprintln(cmd.OutOrStdout(), "farmwatch-agent: the onboarding period of this laptop has ended; nothing was sent")
+			return nil
+		} else if err != nil {
 			st, _ := sp.Stats()
 			return fmt.Errorf("delivery failed, %d report(s) kept in the spool: %w", st.Pending, err)
 		}
@@ -104,5 +107,10 @@ func run(ctx context.Context, cmd *cobra.Command, configPath, stateDir string, o
 		return nil
 	}
 	slog.Info("farmwatch-agent running", "device", id.DeviceID, "collector", id.Collector, "interval", interval)
-	return rep.Run(ctx)
+	if err := rep.Run(ctx); !errors.Is(err, reporter.ErrMonitoringEnded) {
+		return err
+	}
+	// Not a failure: the service manager must not restart the agent.
+	fmt.Fprintln(cmd.OutOrStdout(), "farmwatch-agent: the onboarding period of this laptop has ended; nothing more is sent, and IT can remove the agent")
+	return nil
 }

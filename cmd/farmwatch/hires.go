@@ -51,6 +51,7 @@ func newHiresAddCmd() *cobra.Command {
 	f.StringVar(&h.Phone, "phone", "", "phone number as given")
 	f.StringSliceVar(&institutions, "institution", nil, "school or employer listed (repeatable)")
 	f.StringVar(&h.StartDate, "start-date", "", "start date YYYY-MM-DD")
+	f.StringVar(&h.EndDate, "end-date", "", "end of the onboarding period YYYY-MM-DD: the agent stops reporting after it")
 	addOutputFlag(cmd, &output)
 	return cmd
 }
@@ -167,6 +168,7 @@ func newHiresShowCmd() *cobra.Command {
 			fmt.Fprintf(w, "  phone:            %s\n", orDash(h.GetPhone()))
 			fmt.Fprintf(w, "  institutions:     %s\n", orDash(strings.Join(h.GetInstitutions(), "; ")))
 			fmt.Fprintf(w, "  start date:       %s\n", orDash(h.GetStartDate()))
+			fmt.Fprintf(w, "  end date:         %s\n", orDash(h.GetEndDate()))
 			fmt.Fprintf(w, "  devices:          %d\n", len(devs.GetDevices()))
 			for _, d := range devs.GetDevices() {
 				fmt.Fprintf(w, "    %s  %s  last seen %s from %s\n", d.GetId(), d.GetHostname(), ts(d.GetLastSeen()), orDash(d.GetLastPublicIp()))
@@ -179,7 +181,7 @@ func newHiresShowCmd() *cobra.Command {
 }
 
 func newHiresUpdateCmd() *cobra.Command {
-	var home, shipping, phone, note, output string
+	var home, shipping, phone, endDate, note, output string
 	cmd := &cobra.Command{
 		Use:   "update ID [--claimed-home PLACE] [--shipping-address TEXT] [--phone TEXT] --note TEXT",
 		Short: "Update a hire's claims, e.g. a declared move; later reports are judged against them",
@@ -203,6 +205,9 @@ func newHiresUpdateCmd() *cobra.Command {
 			if cmd.Flags().Changed("phone") {
 				h.Phone = phone
 			}
+			if cmd.Flags().Changed("end-date") {
+				h.EndDate = endDate
+			}
 			if err := hires.Resolve(h); err != nil {
 				return err
 			}
@@ -218,6 +223,7 @@ func newHiresUpdateCmd() *cobra.Command {
 	cmd.Flags().StringVar(&home, "claimed-home", "", `new claimed home, "CITY, REGION, COUNTRY" or "LAT,LON"`)
 	cmd.Flags().StringVar(&shipping, "shipping-address", "", "new shipping address")
 	cmd.Flags().StringVar(&phone, "phone", "", "new phone number")
+	cmd.Flags().StringVar(&endDate, "end-date", "", "new end of the onboarding period YYYY-MM-DD")
 	cmd.Flags().StringVar(&note, "note", "", "why (kept in the audit trail)")
 	addOutputFlag(cmd, &output)
 	return cmd

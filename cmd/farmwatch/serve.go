@@ -63,6 +63,7 @@ func newServeCmd() *cobra.Command {
 	f.StringVar(&cfg.CAKey, "ca-key", "", "operator-supplied CA key (PKCS#8 or EC PEM), with --ca-cert")
 	f.DurationVar(&cfg.ReportInterval, "report-interval", 5*time.Minute, "report interval suggested to agents")
 	f.DurationVar(&cfg.TokenTTL, "token-ttl", 72*time.Hour, "default lifetime of enrollment tokens")
+	f.DurationVar(&cfg.Retention, "retention", 0, "delete stored reports older than this, e.g. 4320h (180 days); 0 keeps them")
 	return cmd
 }
 

@@ -47,6 +47,15 @@ func Resolve(h *pb.Hire) error {
 			return fmt.Errorf("start_date %q: want YYYY-MM-DD", d)
 		}
 	}
+	if d := h.GetEndDate(); d != "" {
+		end, err := time.Parse("2006-01-02", d)
+		if err != nil {
+			return fmt.Errorf("end_date %q: want YYYY-MM-DD", d)
+		}
+		if start, err := time.Parse("2006-01-02", h.GetStartDate()); err == nil && end.Before(start) {
+			return fmt.Errorf("end_date %s is before start_date %s", d, h.GetStartDate())
+		}
+	}
 	place, err := geo.ParsePlace(h.GetClaimedHome())
 	if err != nil {
 		return fmt.Errorf("claimed_home: %w", err)
@@ -97,7 +106,7 @@ func ShippingPlace(addr, country string) (geo.Place, bool) {
 }
 
 // Columns are the CSV header, in any order; id, name and claimed_home are required.
-var Columns = []string{"id", "name", "email", "claimed_home", "shipping_address", "phone", "institutions", "start_date"}
+var Columns = []string{"id", "name", "email", "claimed_home", "shipping_address", "phone", "institutions", "start_date", "end_date"}
 
 // RowError is a problem with one line of a CSV file.
 type RowError struct {
@@ -182,7 +191,7 @@ func ParseCSV(r io.Reader) ([]*pb.Hire, []RowError) {
 			continue
 		}
 		h := &pb.Hire{Id: get("id"), Name: get("name"), Email: get("email"), ClaimedHome: get("claimed_home"),
-			ShippingAddress: get("shipping_address"), Phone: get("phone"), StartDate: get("start_date")}
+			ShippingAddress: get("shipping_address"), Phone: get("phone"), StartDate: get("start_date"), EndDate: get("end_date")}
 		for _, inst := range strings.Split(get("institutions"), ";") {
 			if inst = strings.TrimSpace(inst); inst != "" {
 				h.Institutions = append(h.Institutions, inst)

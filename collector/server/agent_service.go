@@ -60,8 +60,12 @@ func (a *agentService) Enroll(ctx context.Context, req *pb.EnrollRequest) (*pb.E
 		if now.After(rec.ExpiresAt) {
 			return status.Errorf(codes.Unauthenticated, "enrollment token expired at %s; create a new one", rec.ExpiresAt.UTC().Format(time.RFC3339))
 		}
-		if !tx.HireExists(rec.HireID) {
+		h, err := tx.Hire(rec.HireID)
+		if err != nil {
 			return status.Errorf(codes.FailedPrecondition, "the token's hire %q no longer exists", rec.HireID)
+		}
+		if ended, day := monitoringEnded(h, now); ended {
+			return status.Errorf(codes.FailedPrecondition, "monitoring of hire %s ended on %s: nothing to enroll", h.GetId(), day)
 		}
 		hireID = rec.HireID
 		rec.UsedAt = now
@@ -97,8 +101,12 @@ func (a *agentService) Report(ctx context.Context, req *pb.ReportRequest) (*pb.R
 		return nil, status.Errorf(codes.InvalidArgument, "reports: %d in one batch, limit %d", len(req.GetReports()), s.limits.MaxBatch)
 	}
 	var dev *pb.Device
+	var hire *pb.Hire
 	if err := s.store.View(func(tx *store.Tx) error {
 		dev, _ = tx.Device(id.Name)
+		if dev != nil {
+			hire, _ = tx.Hire(dev.GetHireId())
+		}
 		return nil
 	}); err != nil {
 		return nil, status.Errorf(codes.Internal, "read device: %v", err)
@@ -111,6 +119,9 @@ func (a *agentService) Report(ctx context.Context, req *pb.ReportRequest) (*pb.R
 			id.Name, dev.GetRevokedAt().AsTime().UTC().Format(time.RFC3339))
 	}
 	now := s.cfg.Now()
+	if ended, day := monitoringEnded(hire, now); ended {
+		return nil, status.Errorf(codes.FailedPrecondition, "monitoring of hire %s ended on %s: the agent stops and can be removed", hire.GetId(), day)
+	}
 	for i, r := range req.GetReports() {
 		if err := s.limits.ValidateReport(r, now); err != nil {
 			return nil, status.Errorf(codes.InvalidArgument, "reports[%d] (seq %d): %v", i, r.GetSeq(), err)
@@ -193,4 +204,19 @@ func NewToken() (string, error) {
 		return "", fmt.Errorf("token: %w", err)
 	}
 	return "fwt_" + hex.EncodeToString(b), nil
+}
+
+// monitoringEnded tells whether the hire's onboarding period is over: the
+// end date is inclusive and read generously (the whole day everywhere on
+// Earth), so no agent stops early.
+func monitoringEnded(h *pb.Hire, now time.Time) (bool, string) {
+	d := h.GetEndDate()
+	if d == "" {
+		return false, ""
+	}
+	end, err := time.Parse("2006-01-02", d)
+	if err != nil {
+		return false, ""
+	}
+	return now.After(end.Add(24*time.Hour + 14*time.Hour)), d
 }

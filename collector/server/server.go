@@ -52,6 +52,9 @@ type Config struct {
 	TokenTTL       time.Duration
 	// SweepInterval is how often silent agents are looked for (default 1 min).
 	SweepInterval time.Duration
+	// Retention: stored reports older than this are deleted in the
+	// background; 0 keeps them.
+	Retention time.Duration
 	// RateLimits; zero means DefaultRateLimits.
 	RateLimits RateLimits
 	// CACert and CAKey name an operator-supplied CA instead of the one the
@@ -284,6 +287,11 @@ func (s *Server) sweepLoop() {
 			if _, err := s.Sweep(); err != nil {
 				s.log.Error("silence sweep", "err", err)
 			}
+			if n, err := s.PruneReports(); err != nil {
+				s.log.Error("retention", "err", err)
+			} else if n > 0 {
+				s.log.Info("retention: deleted old reports", "reports", n, "older_than", s.cfg.Retention)
+			}
 		}
 	}
 }
@@ -296,4 +304,21 @@ func (s *Server) Sweep() (int, error) {
 		return err
 	})
 	return n, err
+}
+
+// PruneReports deletes reports past the retention period, in batches so
+// ingest is never held up for long.
+func (s *Server) PruneReports() (int, error) {
+	if s.cfg.Retention <= 0 {
+		return 0, nil
+	}
+	cutoff := s.cfg.Now().Add(-s.cfg.Retention)
+	total := 0
+	for {
+		n, err := s.store.Prune(cutoff, 5000)
+		total += n
+		if err != nil || n < 5000 {
+			return total, err
+		}
+	}
 }

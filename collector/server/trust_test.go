@@ -238,3 +238,33 @@ func TestOperatorSuppliedCA(t *testing.T) {
 	}
 	_ = timestamppb.Now
 }
+
+func TestRetentionPrunesOldReports(t *testing.T) {
+	now := time.Now()
+	clock := func() time.Time { return now }
+	c, conn, id := enrolled(t, func(cfg *server.Config) {
+		cfg.Now = func() time.Time { return clock() }
+		cfg.Retention = 30 * 24 * time.Hour
+	})
+	ctx := context.Background()
+	for q := uint64(1); q <= 3; q++ {
+		if _, err := conn.Send(ctx, []*pb.Report{report(q)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	clock = func() time.Time { return now.Add(20 * 24 * time.Hour) }
+	r := report(4)
+	r.CollectedAt = timestamppb.New(clock())
+	if _, err := conn.Send(ctx, []*pb.Report{r}); err != nil {
+		t.Fatal(err)
+	}
+	clock = func() time.Time { return now.Add(31 * 24 * time.Hour) }
+	n, err := c.PruneReports()
+	if err != nil || n != 3 {
+		t.Fatalf("pruned %d (%v), want the 3 reports older than 30 days", n, err)
+	}
+	rs, _ := c.Admin.ListReports(ctx, &pb.ListReportsRequest{DeviceId: id.DeviceID})
+	if len(rs.GetReports()) != 1 || rs.GetReports()[0].GetReport().GetSeq() != 4 {
+		t.Fatalf("left %v", rs.GetReports())
+	}
+}

@@ -309,8 +309,11 @@ type Hire struct {
 	Home      *ClaimedHome           `protobuf:"bytes,9,opt,name=home,proto3" json:"home,omitempty"`
 	CreatedAt *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
 	// The shipping address's city, when the gazetteer could place it.
-	Shipping      *ClaimedHome           `protobuf:"bytes,11,opt,name=shipping,proto3" json:"shipping,omitempty"`
-	UpdatedAt     *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
+	Shipping  *ClaimedHome           `protobuf:"bytes,11,opt,name=shipping,proto3" json:"shipping,omitempty"`
+	UpdatedAt *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
+	// The end of the onboarding period (YYYY-MM-DD, inclusive): afterwards the
+	// collector refuses this hire's reports and the agent stops.
+	EndDate       string `protobuf:"bytes,13,opt,name=end_date,json=endDate,proto3" json:"end_date,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -427,6 +430,13 @@ func (x *Hire) GetUpdatedAt() *timestamppb.Timestamp {
 		return x.UpdatedAt
 	}
 	return nil
+}
+
+func (x *Hire) GetEndDate() string {
+	if x != nil {
+		return x.EndDate
+	}
+	return ""
 }
 
 type ClaimedHome struct {
@@ -3032,7 +3042,7 @@ const file_farmwatch_v1_admin_proto_rawDesc = "" +
 	"\rBackupRequest\"5\n" +
 	"\vBackupChunk\x12\x12\n" +
 	"\x04data\x18\x01 \x01(\fR\x04data\x12\x12\n" +
-	"\x04size\x18\x02 \x01(\x04R\x04size\"\xc3\x03\n" +
+	"\x04size\x18\x02 \x01(\x04R\x04size\"\xde\x03\n" +
 	"\x04Hire\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x14\n" +
@@ -3049,7 +3059,8 @@ const file_farmwatch_v1_admin_proto_rawDesc = "" +
 	" \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x125\n" +
 	"\bshipping\x18\v \x01(\v2\x19.farmwatch.v1.ClaimedHomeR\bshipping\x129\n" +
 	"\n" +
-	"updated_at\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\"\x94\x01\n" +
+	"updated_at\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\x12\x19\n" +
+	"\bend_date\x18\r \x01(\tR\aendDate\"\x94\x01\n" +
 	"\vClaimedHome\x12\x14\n" +
 	"\x05place\x18\x01 \x01(\tR\x05place\x12\x18\n" +
 	"\acountry\x18\x02 \x01(\tR\acountry\x12\x1a\n" +
