@@ -212,8 +212,7 @@ func (c clusterer) get(tx *store.Tx, id string) (*Cluster, error) {
 	if v == nil {
 		return nil, fmt.Errorf("cluster %s: %w", id, store.ErrNotFound)
 	}
-	cl := &Cluster{}
-	return cl, json.Unmarshal(v, cl)
+	return decodedClusters.decode(id, v)
 }
 
 func (c clusterer) save(tx *store.Tx, cl *Cluster) error {
@@ -228,9 +227,12 @@ func (c clusterer) save(tx *store.Tx, cl *Cluster) error {
 // merging clusters as needed (the larger absorbs the smaller, so ids stay
 // stable as a farm grows).
 func (c clusterer) join(tx *store.Tx, cl *Cluster, dev *pb.Device, other string, fp Fingerprint, now time.Time) (*Cluster, error) {
-	ocl, err := c.load(tx, other)
-	if err != nil {
-		return nil, err
+	ocl := cl // a member of cl: the copy in hand is newer than the stored one
+	if cl == nil || cl.Members[other] == nil {
+		var err error
+		if ocl, err = c.load(tx, other); err != nil {
+			return nil, err
+		}
 	}
 	switch {
 	case cl == nil && ocl == nil:
@@ -292,9 +294,9 @@ func (c clusterer) join(tx *store.Tx, cl *Cluster, dev *pb.Device, other string,
 	if _, ok := l.Devices[other]; !ok {
 		l.Devices[other] = now
 	}
-	// Saved at once: the next link of this report may reach the cluster
-	// again through another member.
-	return cl, c.save(tx, cl)
+	// observe saves the cluster once, after every link of the report: its
+	// members are found in cl above, never reloaded from the store.
+	return cl, nil
 }
 
 func (c clusterer) addMember(tx *store.Tx, cl *Cluster, device string, now time.Time) error {
@@ -448,9 +450,9 @@ func LoadCluster(tx *store.Tx, id string) (*Cluster, error) { return clusterer{}
 func Clusters(tx *store.Tx) ([]*Cluster, error) {
 	var out []*Cluster
 	var err error
-	tx.Scan(store.BucketClusters, nil, func(_, v []byte) bool {
-		cl := &Cluster{}
-		if err = json.Unmarshal(v, cl); err != nil {
+	tx.Scan(store.BucketClusters, nil, func(k, v []byte) bool {
+		var cl *Cluster
+		if cl, err = decodedClusters.decode(string(k), v); err != nil {
 			return false
 		}
 		out = append(out, cl)

@@ -131,8 +131,13 @@ func (e *Engine) Analyze(tx *store.Tx, dev *pb.Device, sr *pb.StoredReport) erro
 		if err := e.updateFarmAlert(tx, &cfg, cl, dev, now); err != nil {
 			return err
 		}
-		if err := e.refreshMembers(tx, &cfg, cl, dev.GetId(), now); err != nil {
-			return err
+		// Past refreshMembersMax members, the others pick the change up at
+		// their next report: rewriting all n of them on each of the n joins
+		// of a forming farm is O(n²) work inside the ingest transaction.
+		if len(cl.Members) <= refreshMembersMax {
+			if err := e.refreshMembers(tx, &cfg, cl, dev.GetId(), now); err != nil {
+				return err
+			}
 		}
 		return clusterer{cfg: &cfg}.save(tx, cl)
 	}
@@ -167,19 +172,42 @@ func withSticky(ev []*pb.Evidence, s *DeviceState, now time.Time) []*pb.Evidence
 	return ev
 }
 
-func colocatedEvidence(tx *store.Tx, cfg *Config, cl *Cluster, dev *pb.Device, now time.Time) *pb.Evidence {
-	var others []string
-	ids := slices.Sorted(maps.Keys(cl.Members))
-	for _, id := range ids {
-		m := cl.Members[id]
-		if id == dev.GetId() {
+// colocatedNames is how many other members a device's colocation evidence
+// names; the cluster view lists them all.
+const colocatedNames = 25
+
+// firstIDs returns the n smallest member ids other than except, in order,
+// without sorting every member.
+func firstIDs(members map[string]*Member, except string, n int) []string {
+	out := make([]string, 0, n+1)
+	for id := range members {
+		if id == except || (len(out) == n && id >= out[n-1]) {
 			continue
 		}
+		i, _ := slices.BinarySearch(out, id)
+		out = slices.Insert(out, i, id)
+		if len(out) > n {
+			out = out[:n]
+		}
+	}
+	return out
+}
+
+func colocatedEvidence(tx *store.Tx, cfg *Config, cl *Cluster, dev *pb.Device, now time.Time) *pb.Evidence {
+	var others []string
+	// Every member's evidence names the others: unbounded, a farm of n
+	// devices cost n hire reads and a sort of n ids per report.
+	ids := firstIDs(cl.Members, dev.GetId(), colocatedNames)
+	for _, id := range ids {
+		m := cl.Members[id]
 		name := m.HireID
 		if h, err := tx.Hire(m.HireID); err == nil {
 			name = fmt.Sprintf("%s (claims %s)", h.GetName(), h.GetHome().GetPlace())
 		}
 		others = append(others, fmt.Sprintf("%s %s", id, name))
+	}
+	if more := len(cl.Members) - 1 - len(ids); more > 0 {
+		others = append(others, fmt.Sprintf("and %d more (farmwatch clusters show %s)", more, cl.ID))
 	}
 	w := cfg.Weights[RuleColocated]
 	if cl.IPOnly {
@@ -294,6 +322,10 @@ func (e *Engine) updateFarmAlert(tx *store.Tx, cfg *Config, cl *Cluster, dev *pb
 	alert.Score = math.Max(Score(cfg.Prior, alert.Evidence), dev.GetScore())
 	return tx.PutAlert(cl.ID, alert)
 }
+
+// refreshMembersMax bounds the farms whose members are all refreshed when
+// the farm changes.
+const refreshMembersMax = 50
 
 // refreshMembers gives every other member of a farm cluster its
 // net.colocated evidence now, rather than at its next report.

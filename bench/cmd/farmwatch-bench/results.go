@@ -1,0 +1,103 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+)
+
+// benchMetrics parses `go test -bench` output: benchmark name (without the
+// -GOMAXPROCS suffix) -> unit -> value.
+func benchMetrics(path string) (map[string]map[string]float64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	out := map[string]map[string]float64{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) < 4 || !strings.HasPrefix(fields[0], "Benchmark") {
+			continue
+		}
+		name := fields[0]
+		if i := strings.LastIndexByte(name, '-'); i > 0 {
+			name = name[:i]
+		}
+		m := map[string]float64{}
+		for i := 2; i+1 < len(fields); i += 2 {
+			if v, err := strconv.ParseFloat(fields[i], 64); err == nil {
+				m[fields[i+1]] = v
+			}
+		}
+		out[name] = m
+	}
+	return out, sc.Err()
+}
+
+// footprintRows adds the agent footprint against node_exporter
+// (cmd/farmwatch-agent/footprint_linux_test.go; goals from there).
+func footprintRows(path string, t *table) error {
+	all, err := benchMetrics(path)
+	if err != nil {
+		return err
+	}
+	m, ok := all["BenchmarkFootprint"]
+	if !ok {
+		t.add("agent footprint", "not measured", skipReason(path), "below node_exporter", false)
+		return nil
+	}
+	cpu, ne := m["agent_cpu_ms/cycle"], m["node_exporter_cpu_ms/scrape"]
+	t.add("agent CPU per collection cycle", fmt.Sprintf("%.1f ms", cpu),
+		fmt.Sprintf("node_exporter %.1f ms per scrape", ne), "< 100 ms and below node_exporter", cpu < 100 && cpu < ne)
+	rss, nrss := m["agent_rss_MB"], m["node_exporter_rss_MB"]
+	t.add("agent peak resident memory", fmt.Sprintf("%.1f MB", rss),
+		fmt.Sprintf("node_exporter %.1f MB", nrss), "< 30 MB and below node_exporter", rss < 30 && rss < nrss)
+	return nil
+}
+
+// geoRows adds the geo lookup benchmarks (geo/bench_test.go). The goal is
+// headroom: lookups must cost a small part of a report's budget at the
+// ingest goal, so uncached at least 10x and cached at least 100x the
+// 10,000 reports/s.
+func geoRows(path string, t *table) error {
+	all, err := benchMetrics(path)
+	if err != nil {
+		return err
+	}
+	data := "synthetic 50,000-network databases"
+	if b, err := os.ReadFile(path); err == nil && strings.Contains(string(b), "real databases") {
+		data = "full City + ASN databases"
+	}
+	for _, b := range []struct {
+		name, figure string
+		goal         float64
+	}{
+		{"BenchmarkLookupUncached", "geo lookup, uncached", 10 * ingestGoal},
+		{"BenchmarkLookupColdCache", "geo lookup, cache missing", 10 * ingestGoal},
+		{"BenchmarkLookupWarmCache", "geo lookup, warm cache", 100 * ingestGoal},
+		{"BenchmarkLookupWarmCacheParallel", "geo lookup, warm cache, all cores", 100 * ingestGoal},
+	} {
+		m, ok := all[b.name]
+		if !ok {
+			continue
+		}
+		t.add(b.figure, rate(m["lookups/s"], "/s")+fmt.Sprintf(" (%.2f µs)", m["ns/op"]/1000),
+			fmt.Sprintf("ingest goal %s reports/s; %s", thousands(ingestGoal), data),
+			">= "+rate(b.goal, "/s"), m["lookups/s"] >= b.goal)
+	}
+	return nil
+}
+
+func skipReason(path string) string {
+	b, _ := os.ReadFile(path)
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.Contains(l, "SKIP") || strings.Contains(l, "skip") {
+			return strings.TrimSpace(l)
+		}
+	}
+	return "see " + path
+}
