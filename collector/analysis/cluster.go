@@ -97,6 +97,10 @@ func linkableIP(cfg *Config, sr *pb.StoredReport) bool {
 	return !slices.Contains(cfg.Cluster.SharedIPExcludeASNs, loc.GetAsn())
 }
 
+// fpRefresh is how often a linkable device's fingerprint entry is renewed
+// and its links looked up again; far below the link window.
+const fpRefresh = time.Hour
+
 func fpKey(kind, value, device string) []byte {
 	return []byte(kind + "\x00" + value + "\x00" + device)
 }
@@ -119,15 +123,27 @@ func (c clusterer) observe(tx *store.Tx, dev *pb.Device, sr *pb.StoredReport, no
 	for _, fp := range fingerprints(c.cfg, sr) {
 		own := fpKey(fp.Kind, fp.Value, dev.GetId())
 		count := uint32(0)
+		var last time.Time
 		if v := tx.Get(store.BucketFingerprints, own); len(v) == 12 {
+			last = time.Unix(int64(binary.BigEndian.Uint64(v)), 0)
 			count = binary.BigEndian.Uint32(v[8:])
 		}
-		count++
+		// Once a device is linkable on a fingerprint, its entry is rewritten
+		// (and the others looked up) only every fpRefresh: a farm member's
+		// every report would otherwise write three keys and scan every other
+		// member, O(n) per report.
+		min := uint32(c.cfg.Cluster.MinLinkReports)
+		if count >= min && now.Sub(last) < fpRefresh && !now.Before(last) {
+			continue
+		}
+		if count < 1<<31 {
+			count++
+		}
 		val := binary.BigEndian.AppendUint32(binary.BigEndian.AppendUint64(nil, uint64(now.Unix())), count)
 		if err := tx.Put(store.BucketFingerprints, own, val); err != nil {
 			return nil, false, err
 		}
-		if int(count) < c.cfg.Cluster.MinLinkReports {
+		if count < min {
 			continue
 		}
 		prefix := []byte(fp.Kind + "\x00" + fp.Value + "\x00")
@@ -137,7 +153,7 @@ func (c clusterer) observe(tx *store.Tx, dev *pb.Device, sr *pb.StoredReport, no
 				return true
 			}
 			seen := time.Unix(int64(binary.BigEndian.Uint64(v)), 0)
-			if now.Sub(seen) <= window && int(binary.BigEndian.Uint32(v[8:])) >= c.cfg.Cluster.MinLinkReports {
+			if now.Sub(seen) <= window && binary.BigEndian.Uint32(v[8:]) >= min {
 				links = append(links, link{other, fp})
 			}
 			return len(links) < 10000

@@ -24,12 +24,13 @@ const (
 
 // Engine evaluates the rules for each newly stored report.
 type Engine struct {
-	mu  sync.RWMutex
-	cfg Config
+	mu     sync.RWMutex
+	cfg    Config
+	states *stateCache
 }
 
 // NewEngine makes an engine with a config.
-func NewEngine(cfg Config) *Engine { return &Engine{cfg: cfg} }
+func NewEngine(cfg Config) *Engine { return &Engine{cfg: cfg, states: newStateCache(50000)} }
 
 // Config returns the engine's current config.
 func (e *Engine) Config() Config {
@@ -83,7 +84,7 @@ func (e *Engine) Analyze(tx *store.Tx, dev *pb.Device, sr *pb.StoredReport) erro
 	if err != nil {
 		return err
 	}
-	state, err := loadState(tx.DeviceState(dev.GetId()))
+	state, err := e.states.load(tx, dev.GetId())
 	if err != nil {
 		return fmt.Errorf("device state %s: %w", dev.GetId(), err)
 	}
@@ -117,7 +118,7 @@ func (e *Engine) Analyze(tx *store.Tx, dev *pb.Device, sr *pb.StoredReport) erro
 	if !late { // an older report fills history but does not overrule the current state
 		state.Current = currentOf(ev, now)
 	}
-	if err := putState(tx, dev.GetId(), state); err != nil {
+	if err := e.states.save(tx, dev.GetId(), state); err != nil {
 		return err
 	}
 	if late {
