@@ -243,12 +243,16 @@ func (e *Engine) updateDeviceAlert(tx *store.Tx, cfg *Config, hire *pb.Hire, dev
 		}
 		alert = &pb.Alert{Id: id, Kind: AlertKindDevice, DeviceId: dev.GetId(), HireId: hire.GetId(), Status: "open", CreatedAt: tsOf(now)}
 	}
+	dev.OpenAlerts = 1
+	if alert.GetCreatedAt() != nil && alert.GetScore() == score && alert.GetClusterId() == dev.GetClusterId() &&
+		sameEvidence(alert.GetEvidence(), ev) {
+		return nil // nothing a reviewer would see changed: no rewrite per report
+	}
 	alert.Score = score
 	alert.Evidence = ev
 	alert.ClusterId = dev.GetClusterId()
 	alert.UpdatedAt = tsOf(now)
 	alert.Summary = Summary(hire, dev, ev, score)
-	dev.OpenAlerts = 1
 	return tx.PutAlert(dev.GetId(), alert)
 }
 
@@ -507,4 +511,17 @@ func CurrentEvidence(tx *store.Tx, deviceID string) []*pb.Evidence {
 		out = append(out, &pb.Evidence{Rule: x.Rule, Weight: x.Weight, Explanation: x.Explanation, Facts: x.Facts, ObservedAt: tsOf(x.At)})
 	}
 	return out
+}
+
+// sameEvidence compares what a reviewer reads: rules, weights and sentences.
+func sameEvidence(a, b []*pb.Evidence) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].GetRule() != b[i].GetRule() || a[i].GetWeight() != b[i].GetWeight() || a[i].GetExplanation() != b[i].GetExplanation() {
+			return false
+		}
+	}
+	return true
 }

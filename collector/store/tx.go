@@ -92,7 +92,11 @@ func (tx *Tx) PutDevice(d *pb.Device) error {
 	if err := putProto(tx.tx.Bucket(bucketDevices), []byte(d.GetId()), d); err != nil {
 		return err
 	}
-	return tx.tx.Bucket(bucketDevByHire).Put(devByHireKey(d.GetHireId(), d.GetId()), nil)
+	idx, key := tx.tx.Bucket(bucketDevByHire), devByHireKey(d.GetHireId(), d.GetId())
+	if idx.Get(key) != nil {
+		return nil // a device's hire never changes: written once
+	}
+	return idx.Put(key, nil)
 }
 
 // Devices lists devices, optionally of one hire.
