@@ -79,7 +79,9 @@ func Dial(o Options) (pb.AdminServiceClient, func() error, error) {
 	}
 	host, _, _ := net.SplitHostPort(addr)
 	cc, err := grpc.NewClient(addr, grpc.WithTransportCredentials(credentials.NewTLS(&tls.Config{
-		Certificates: []tls.Certificate{cert}, RootCAs: pool, ServerName: host, MinVersion: tls.VersionTLS13})))
+		Certificates: []tls.Certificate{cert}, RootCAs: pool, ServerName: host, MinVersion: tls.VersionTLS13})),
+		// Lists (alerts, clusters) of a large fleet exceed gRPC's 4 MB default.
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(256<<20)))
 	if err != nil {
 		return nil, nil, err
 	}
