@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"strings"
 
 	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
 )
@@ -22,22 +21,12 @@ func readActivity(ctx context.Context, env *Env) (*pb.Activity, error) {
 	if _, err := os.Stat(env.Path("run/systemd/seats")); err != nil {
 		return nil, fmt.Errorf("systemd-logind is not running: %w", ErrNotSupported)
 	}
-	var ids []string
-	if entries, err := os.ReadDir(env.Path("run/systemd/sessions")); err == nil {
-		for _, e := range entries {
-			if !e.IsDir() && !strings.Contains(e.Name(), ".") {
-				ids = append(ids, e.Name())
-			}
+	ids, err := logindSessionIDs(ctx, env)
+	if err != nil {
+		if errors.Is(err, exec.ErrNotFound) {
+			return nil, fmt.Errorf("loginctl: %w", ErrNotSupported)
 		}
-	} else {
-		out, err := env.Command(ctx, "loginctl", "list-sessions", "--no-legend")
-		if err != nil {
-			if errors.Is(err, exec.ErrNotFound) {
-				return nil, fmt.Errorf("loginctl: %w", ErrNotSupported)
-			}
-			return nil, fmt.Errorf("logind: %w (%w)", err, ErrNotSupported)
-		}
-		ids = parseLoginctlSessionIDs(out)
+		return nil, fmt.Errorf("logind: %w (%w)", err, ErrNotSupported)
 	}
 	if len(ids) == 0 {
 		return activityFromLogind(nil, env.Now()), nil

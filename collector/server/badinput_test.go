@@ -239,24 +239,11 @@ func TestAuthentication(t *testing.T) {
 		wantStatus(t, err, codes.PermissionDenied, "needs an admin certificate")
 	})
 	t.Run("viewer cannot add hires", func(t *testing.T) {
-		certPEM, keyPEM, err := c.CA().IssueAdmin("auditor", pki.RoleViewer, time.Hour)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cert, _ := tls.X509KeyPair(certPEM, keyPEM)
-		pool := x509.NewCertPool()
-		pool.AddCert(c.CA().Cert)
-		cc, err := grpc.NewClient(c.Addr(), grpc.WithTransportCredentials(credentials.NewTLS(&tls.Config{
-			Certificates: []tls.Certificate{cert}, RootCAs: pool, ServerName: "127.0.0.1"})))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer cc.Close()
-		admin := pb.NewAdminServiceClient(cc)
+		admin := viewer(t, c)
 		if _, err := admin.ListHires(ctx, &pb.ListHiresRequest{}); err != nil {
 			t.Fatalf("viewer should read: %v", err)
 		}
-		_, err = admin.AddHires(ctx, &pb.AddHiresRequest{Hires: []*pb.Hire{{Id: "h2", Name: "X", ClaimedHome: "Austin, TX, US"}}})
+		_, err := admin.AddHires(ctx, &pb.AddHiresRequest{Hires: []*pb.Hire{{Id: "h2", Name: "X", ClaimedHome: "Austin, TX, US"}}})
 		wantStatus(t, err, codes.PermissionDenied, "needs the reviewer role")
 	})
 	_ = conn
