@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"regexp"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -52,7 +52,28 @@ func DefaultLimits() Limits {
 	}
 }
 
-var macPattern = regexp.MustCompile(`^[0-9a-fA-F]{1,2}([:-][0-9a-fA-F]{1,2}){5,7}$`)
+// isMAC accepts 6 to 8 groups of one or two hex digits separated by ':' or
+// '-' (as ^[0-9a-fA-F]{1,2}([:-][0-9a-fA-F]{1,2}){5,7}$ would, without a
+// regular expression on every interface of every report).
+func isMAC(s string) bool {
+	groups, digits := 1, 0
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case '0' <= c && c <= '9', 'a' <= c && c <= 'f', 'A' <= c && c <= 'F':
+			if digits++; digits > 2 {
+				return false
+			}
+		case c == ':' || c == '-':
+			if digits == 0 {
+				return false
+			}
+			groups, digits = groups+1, 0
+		default:
+			return false
+		}
+	}
+	return digits > 0 && groups >= 6 && groups <= 8
+}
 
 // ValidateReport checks one report against the limits and the field formats;
 // the error names the field path and what is wrong with it.
@@ -70,11 +91,11 @@ func (l Limits) ValidateReport(r *pb.Report, now time.Time) error {
 		return fmt.Errorf("collected_at: %s is %s away from the collector's clock, limit %s",
 			r.GetCollectedAt().AsTime().Format(time.RFC3339), d.Round(time.Hour), l.MaxClockSkew)
 	}
-	if err := l.walk(r.ProtoReflect(), ""); err != nil {
+	if err := l.walk(r.ProtoReflect(), &fieldPath{elems: make([]pathElem, 0, 8)}); err != nil {
 		return err
 	}
 	for i, ifc := range r.GetNetwork().GetInterfaces() {
-		if m := ifc.GetMac(); m != "" && !macPattern.MatchString(m) {
+		if m := ifc.GetMac(); m != "" && !isMAC(m) {
 			return fmt.Errorf("network.interfaces[%d].mac: %q is not a MAC address", i, m)
 		}
 		for j, a := range ifc.GetAddresses() {
@@ -85,7 +106,7 @@ func (l Limits) ValidateReport(r *pb.Report, now time.Time) error {
 			}
 		}
 	}
-	if g := r.GetNetwork().GetGatewayMac(); g != "" && !macPattern.MatchString(g) {
+	if g := r.GetNetwork().GetGatewayMac(); g != "" && !isMAC(g) {
 		return fmt.Errorf("network.gateway_mac: %q is not a MAC address", g)
 	}
 	if g := r.GetNetwork().GetDefaultGateway(); g != "" {
@@ -110,15 +131,14 @@ func (l Limits) ValidateReport(r *pb.Report, now time.Time) error {
 }
 
 // walk enforces string, bytes and list limits on every field, generically, so
-// a field added to the proto is bounded without anyone remembering to.
-func (l Limits) walk(m protoreflect.Message, path string) error {
+// a field added to the proto is bounded without anyone remembering to. The
+// field path is kept as a stack and spelled out only for an error: a valid
+// report, the common case, costs no strings.
+func (l Limits) walk(m protoreflect.Message, path *fieldPath) error {
 	var err error
 	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
-		name := string(fd.Name())
-		p := name
-		if path != "" {
-			p = path + "." + name
-		}
+		path.push(fd.Name(), -1)
+		defer path.pop()
 		switch {
 		case fd.IsList():
 			list := v.List()
@@ -127,21 +147,22 @@ func (l Limits) walk(m protoreflect.Message, path string) error {
 				max = n
 			}
 			if list.Len() > max {
-				err = fmt.Errorf("%s: %d entries, limit %d", p, list.Len(), max)
+				err = fmt.Errorf("%s: %d entries, limit %d", path, list.Len(), max)
 				return false
 			}
 			for i := 0; i < list.Len(); i++ {
-				if err = l.value(fd, list.Get(i), fmt.Sprintf("%s[%d]", p, i)); err != nil {
+				path.index(i)
+				if err = l.value(fd, list.Get(i), path); err != nil {
 					return false
 				}
 			}
 		case fd.IsMap():
 			if v.Map().Len() > l.MaxList {
-				err = fmt.Errorf("%s: %d entries, limit %d", p, v.Map().Len(), l.MaxList)
+				err = fmt.Errorf("%s: %d entries, limit %d", path, v.Map().Len(), l.MaxList)
 				return false
 			}
 		default:
-			if err = l.value(fd, v, p); err != nil {
+			if err = l.value(fd, v, path); err != nil {
 				return false
 			}
 		}
@@ -150,7 +171,9 @@ func (l Limits) walk(m protoreflect.Message, path string) error {
 	return err
 }
 
-func (l Limits) value(fd protoreflect.FieldDescriptor, v protoreflect.Value, p string) error {
+// value checks one value. Strings need no UTF-8 check here: the protobuf
+// decoder has already refused a proto3 string that is not valid UTF-8.
+func (l Limits) value(fd protoreflect.FieldDescriptor, v protoreflect.Value, path *fieldPath) error {
 	switch fd.Kind() {
 	case protoreflect.StringKind:
 		s := v.String()
@@ -159,17 +182,51 @@ func (l Limits) value(fd protoreflect.FieldDescriptor, v protoreflect.Value, p s
 			max = n
 		}
 		if len(s) > max {
-			return fmt.Errorf("%s: %d bytes, limit %d", p, len(s), max)
+			return fmt.Errorf("%s: %d bytes, limit %d", path, len(s), max)
 		}
-		if !utf8.ValidString(s) {
-			return fmt.Errorf("%s: not valid UTF-8", p)
+		if !utf8.ValidString(s) { // reports built in-process (tests, tools) skip the decoder
+			return fmt.Errorf("%s: not valid UTF-8", path)
 		}
 	case protoreflect.BytesKind:
 		if len(v.Bytes()) > l.MaxString {
-			return fmt.Errorf("%s: %d bytes, limit %d", p, len(v.Bytes()), l.MaxString)
+			return fmt.Errorf("%s: %d bytes, limit %d", path, len(v.Bytes()), l.MaxString)
 		}
 	case protoreflect.MessageKind, protoreflect.GroupKind:
-		return l.walk(v.Message(), p)
+		return l.walk(v.Message(), path)
 	}
 	return nil
+}
+
+// fieldPath is the path from the report to the field being checked, such as
+// network.interfaces[3].mac.
+type fieldPath struct {
+	elems []pathElem
+}
+
+type pathElem struct {
+	name  protoreflect.Name
+	index int // -1: not a list element
+}
+
+func (p *fieldPath) push(name protoreflect.Name, index int) {
+	p.elems = append(p.elems, pathElem{name: name, index: index})
+}
+
+func (p *fieldPath) pop() { p.elems = p.elems[:len(p.elems)-1] }
+
+// index marks the innermost field as list element i.
+func (p *fieldPath) index(i int) { p.elems[len(p.elems)-1].index = i }
+
+func (p *fieldPath) String() string {
+	var b strings.Builder
+	for i, e := range p.elems {
+		if i > 0 {
+			b.WriteByte('.')
+		}
+		b.WriteString(string(e.name))
+		if e.index >= 0 {
+			fmt.Fprintf(&b, "[%d]", e.index)
+		}
+	}
+	return b.String()
 }
