@@ -361,7 +361,7 @@ func (c clusterer) judge(tx *store.Tx, cl *Cluster) error {
 		if _, ok := homes[m.HireID]; ok {
 			continue
 		}
-		h, err := tx.Hire(m.HireID)
+		h, err := tx.HireShared(m.HireID)
 		if err != nil {
 			return err
 		}
@@ -432,7 +432,7 @@ func ClusterView(tx *store.Tx, cl *Cluster) (*pb.Cluster, error) {
 	for _, id := range ids {
 		m := cl.Members[id]
 		cm := &pb.ClusterMember{DeviceId: id, HireId: m.HireID, JoinedAt: tsOf(m.JoinedAt), DistanceKm: -1}
-		if h, err := tx.Hire(m.HireID); err == nil {
+		if h, err := tx.HireShared(m.HireID); err == nil {
 			cm.HireName, cm.ClaimedHome = h.GetName(), h.GetHome().GetPlace()
 			if o := cl.Observed; o != nil && h.GetHome() != nil {
 				cm.DistanceKm = geo.DistanceKM(h.GetHome().GetLatitude(), h.GetHome().GetLongitude(), o.Lat, o.Lon)

@@ -80,7 +80,7 @@ func Evaluate(cfg *Config, hire *pb.Hire, state *DeviceState, sr *pb.StoredRepor
 // or updates its alerts, all in the ingest transaction.
 func (e *Engine) Analyze(tx *store.Tx, dev *pb.Device, sr *pb.StoredReport) error {
 	cfg := e.Config()
-	hire, err := tx.Hire(dev.GetHireId())
+	hire, err := tx.HireShared(dev.GetHireId())
 	if err != nil {
 		return err
 	}
@@ -202,7 +202,7 @@ func colocatedEvidence(tx *store.Tx, cfg *Config, cl *Cluster, dev *pb.Device, n
 	for _, id := range ids {
 		m := cl.Members[id]
 		name := m.HireID
-		if h, err := tx.Hire(m.HireID); err == nil {
+		if h, err := tx.HireShared(m.HireID); err == nil {
 			name = fmt.Sprintf("%s (claims %s)", h.GetName(), h.GetHome().GetPlace())
 		}
 		others = append(others, fmt.Sprintf("%s %s", id, name))
@@ -343,7 +343,7 @@ func (e *Engine) refreshMembers(tx *store.Tx, cfg *Config, cl *Cluster, except s
 		if err != nil {
 			return err
 		}
-		hire, err := tx.Hire(m.HireID)
+		hire, err := tx.HireShared(m.HireID)
 		if err != nil {
 			return err
 		}
@@ -454,7 +454,7 @@ func (e *Engine) Sweep(tx *store.Tx, now time.Time) (int, error) {
 		if err := putState(tx, dev.GetId(), state); err != nil {
 			return n, err
 		}
-		hire, err := tx.Hire(dev.GetHireId())
+		hire, err := tx.HireShared(dev.GetHireId())
 		if err != nil {
 			return n, err
 		}

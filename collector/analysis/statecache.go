@@ -30,7 +30,7 @@ func newStateCache(max int) *stateCache {
 // load returns the device's state; the caller may change it and must store
 // it with save (the cached copy is the caller's to mutate).
 func (c *stateCache) load(tx *store.Tx, id string) (*DeviceState, error) {
-	b := tx.DeviceState(id)
+	b := tx.DeviceStateView(id) // compared or decoded here, never kept
 	c.mu.Lock()
 	e, ok := c.m[id]
 	delete(c.m, id) // handed out: the caller now owns it until save

@@ -100,28 +100,7 @@ func (a *agentService) Report(ctx context.Context, req *pb.ReportRequest) (*pb.R
 	if len(req.GetReports()) > s.limits.MaxBatch {
 		return nil, status.Errorf(codes.InvalidArgument, "reports: %d in one batch, limit %d", len(req.GetReports()), s.limits.MaxBatch)
 	}
-	var dev *pb.Device
-	var hire *pb.Hire
-	if err := s.store.View(func(tx *store.Tx) error {
-		dev, _ = tx.Device(id.Name)
-		if dev != nil {
-			hire, _ = tx.Hire(dev.GetHireId())
-		}
-		return nil
-	}); err != nil {
-		return nil, status.Errorf(codes.Internal, "read device: %v", err)
-	}
-	if dev == nil {
-		return nil, status.Errorf(codes.PermissionDenied, "device %s is not enrolled here (deleted): re-enroll with a new token", id.Name)
-	}
-	if dev.GetRevokedAt() != nil {
-		return nil, status.Errorf(codes.PermissionDenied, "device %s was revoked at %s: its reports are refused",
-			id.Name, dev.GetRevokedAt().AsTime().UTC().Format(time.RFC3339))
-	}
 	now := s.cfg.Now()
-	if ended, day := monitoringEnded(hire, now); ended {
-		return nil, status.Errorf(codes.FailedPrecondition, "monitoring of hire %s ended on %s: the agent stops and can be removed", hire.GetId(), day)
-	}
 	for i, r := range req.GetReports() {
 		if err := s.limits.ValidateReport(r, now); err != nil {
 			return nil, status.Errorf(codes.InvalidArgument, "reports[%d] (seq %d): %v", i, r.GetSeq(), err)
@@ -136,8 +115,30 @@ func (a *agentService) Report(ctx context.Context, req *pb.ReportRequest) (*pb.R
 			Peers: s.locatePeers(r),
 		})
 	}
-	res, err := s.store.Ingest(id.Name, stored)
+	// Whether the device may report is decided by the store's writer, on the
+	// device record it reads for the write: no read here, and no window
+	// between the check and the write for a revocation to slip through.
+	res, err := s.store.IngestAdmitted(id.Name, stored, func(tx *store.Tx, dev *pb.Device) error {
+		if dev.GetRevokedAt() != nil {
+			return status.Errorf(codes.PermissionDenied, "device %s was revoked at %s: its reports are refused",
+				id.Name, dev.GetRevokedAt().AsTime().UTC().Format(time.RFC3339))
+		}
+		hire, err := tx.HireShared(dev.GetHireId())
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return status.Errorf(codes.Internal, "read hire: %v", err)
+		}
+		if ended, day := monitoringEnded(hire, now); ended {
+			return status.Errorf(codes.FailedPrecondition, "monitoring of hire %s ended on %s: the agent stops and can be removed", hire.GetId(), day)
+		}
+		return nil
+	})
 	if err != nil {
+		if _, ok := status.FromError(err); ok {
+			return nil, err
+		}
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, status.Errorf(codes.PermissionDenied, "device %s is not enrolled here (deleted): re-enroll with a new token", id.Name)
+		}
 		if errors.Is(err, store.ErrClosed) {
 			return nil, status.Error(codes.Unavailable, "collector is shutting down; retry")
 		}

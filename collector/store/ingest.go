@@ -17,6 +17,12 @@ import (
 // commit together. dev is the device record; changes to it are saved.
 type AnalyzeFunc func(tx *Tx, dev *pb.Device, sr *pb.StoredReport) error
 
+// AdmitFunc decides, inside the ingest transaction and before anything of the
+// batch is written, whether the device may store it (not revoked, still
+// monitored). Its error fails that one call, unchanged, and nothing else in
+// the transaction.
+type AdmitFunc func(tx *Tx, dev *pb.Device) error
+
 // IngestResult says which sequence numbers of a batch are now stored.
 type IngestResult struct {
 	Acknowledged []uint64
@@ -30,6 +36,7 @@ type ingestJob struct {
 	deviceID string
 	reports  []*pb.StoredReport
 	values   [][]byte // reports encoded, index for index
+	admit    AdmitFunc
 	done     chan ingestDone
 }
 
@@ -40,9 +47,19 @@ type ingestDone struct {
 
 // Ingest stores a device's reports and returns only after the transaction
 // holding them has been committed (fsynced). Reports already stored under the
-// same (device, seq) are reported as duplicates and not stored again.
-func (s *Store) Ingest(deviceID string, reports []*pb.StoredReport) (res IngestResult, err error) {
-	job := &ingestJob{deviceID: deviceID, reports: reports, values: make([][]byte, len(reports)), done: make(chan ingestDone, 1)}
+// same (device, seq) are reported as duplicates and not stored again. A
+// device that does not exist fails the call with an error wrapping
+// ErrNotFound.
+func (s *Store) Ingest(deviceID string, reports []*pb.StoredReport) (IngestResult, error) {
+	return s.IngestAdmitted(deviceID, reports, nil)
+}
+
+// IngestAdmitted is Ingest with an admission check made by the writer on the
+// device record it reads anyway, so the check and the write see the same
+// state and the caller reads nothing before queueing.
+func (s *Store) IngestAdmitted(deviceID string, reports []*pb.StoredReport, admit AdmitFunc) (res IngestResult, err error) {
+	job := &ingestJob{deviceID: deviceID, reports: reports, values: make([][]byte, len(reports)), admit: admit,
+		done: make(chan ingestDone, 1)}
 	// Encoding happens here, on the caller's goroutine, so that the single
 	// writer spends its time on the transaction alone.
 	for i, sr := range reports {
@@ -87,15 +104,26 @@ func (s *Store) writer() {
 	}
 }
 
+// refusal is an ingest job turned away before it wrote anything: it fails
+// that job alone, and the transaction goes on with the others.
+type refusal struct{ err error }
+
+func (r *refusal) Error() string { return r.err.Error() }
+
 func (s *Store) commit(batch []*ingestJob) {
 	results := make([]IngestResult, len(batch))
+	refused := make([]error, len(batch))
 	err := s.db.Update(func(btx *bolt.Tx) error {
 		tx := &Tx{tx: btx, s: s}
 		for i := range results {
-			results[i] = IngestResult{}
+			results[i], refused[i] = IngestResult{}, nil
 		}
 		for i, job := range batch {
 			r, err := tx.ingestJob(job)
+			if ref, ok := err.(*refusal); ok {
+				refused[i] = ref.err
+				continue
+			}
 			if err != nil {
 				return err
 			}
@@ -104,6 +132,10 @@ func (s *Store) commit(batch []*ingestJob) {
 		return nil
 	})
 	for i, job := range batch {
+		if err == nil && refused[i] != nil {
+			job.done <- ingestDone{err: refused[i]}
+			continue
+		}
 		job.done <- ingestDone{res: results[i], err: err}
 	}
 	if err != nil {
@@ -114,8 +146,16 @@ func (s *Store) commit(batch []*ingestJob) {
 func (tx *Tx) ingestJob(job *ingestJob) (IngestResult, error) {
 	var res IngestResult
 	dev, err := tx.Device(job.deviceID)
+	if errors.Is(err, ErrNotFound) {
+		return res, &refusal{err: err}
+	}
 	if err != nil {
 		return res, fmt.Errorf("device %s: %w", job.deviceID, err)
+	}
+	if job.admit != nil {
+		if err := job.admit(tx, dev); err != nil {
+			return res, &refusal{err: err}
+		}
 	}
 	reports := tx.tx.Bucket(bucketReports)
 	index := tx.tx.Bucket(bucketReportIndex)

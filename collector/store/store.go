@@ -62,6 +62,7 @@ type Store struct {
 	// report; nil means no analysis.
 	analyze  AnalyzeFunc
 	maxBatch int
+	hires    *hireCache
 
 	closeMu sync.RWMutex
 	closed  bool
@@ -116,6 +117,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		codec:    newCodec(),
 		analyze:  opts.Analyze,
 		maxBatch: max,
+		hires:    newHireCache(200000),
 	}
 	go s.writer()
 	return s, nil

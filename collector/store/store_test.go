@@ -1,6 +1,7 @@
 package store
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -124,16 +125,96 @@ func TestReportsDoNotMixDevices(t *testing.T) {
 	}
 }
 
-func TestIngestUnknownDeviceFailsBatchOnly(t *testing.T) {
+// A call for a device that does not exist, or one its admission check turns
+// away, fails alone: calls of other devices committed in the same
+// transaction are stored, and the refused call stores nothing.
+func TestIngestRefusalFailsThatCallOnly(t *testing.T) {
 	s := openTest(t, t.TempDir(), nil)
 	defer s.Close()
-	if _, err := s.Ingest("d-missing", []*pb.StoredReport{stored("d-missing", 1, time.Now())}); err == nil {
-		t.Fatal("ingest for a device that does not exist succeeded")
+	const devices, per = 8, 20
+	for i := range devices {
+		addDevice(t, s, fmt.Sprintf("d-%02d", i))
 	}
-	addDevice(t, s, "d-ok")
-	if _, err := s.Ingest("d-ok", []*pb.StoredReport{stored("d-ok", 1, time.Now())}); err != nil {
-		t.Fatalf("store unusable after a failed batch: %v", err)
+	errRevoked := errors.New("revoked")
+	admit := func(tx *Tx, dev *pb.Device) error {
+		if _, err := tx.HireShared(dev.GetHireId()); err != nil {
+			return err
+		}
+		if dev.GetId() == "d-07" {
+			return errRevoked
+		}
+		return nil
 	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 2*devices*per)
+	for i := range devices {
+		wg.Add(2)
+		go func() { // a known device, d-07 refused by admission
+			defer wg.Done()
+			id := fmt.Sprintf("d-%02d", i)
+			for q := uint64(1); q <= per; q++ {
+				_, err := s.IngestAdmitted(id, []*pb.StoredReport{stored(id, q, time.Now())}, admit)
+				switch {
+				case id == "d-07" && err != errRevoked:
+					errs <- fmt.Errorf("%s seq %d: got %v, want the admission error unchanged", id, q, err)
+				case id != "d-07" && err != nil:
+					errs <- fmt.Errorf("%s seq %d: %v", id, q, err)
+				}
+			}
+		}()
+		go func() { // a device that does not exist, interleaved with the others
+			defer wg.Done()
+			id := fmt.Sprintf("d-missing-%02d", i)
+			for q := uint64(1); q <= per; q++ {
+				if _, err := s.Ingest(id, []*pb.StoredReport{stored(id, q, time.Now())}); !errors.Is(err, ErrNotFound) {
+					errs <- fmt.Errorf("%s seq %d: got %v, want ErrNotFound", id, q, err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	s.View(func(tx *Tx) error {
+		if n := tx.ReportCount(); n != (devices-1)*per {
+			t.Errorf("%d reports stored, want %d", n, (devices-1)*per)
+		}
+		if tx.HasReport("d-07", 1) {
+			t.Error("a refused call stored a report")
+		}
+		if d, _ := tx.Device("d-07"); d.GetReports() != 0 {
+			t.Errorf("a refused call changed its device: %d reports", d.GetReports())
+		}
+		return nil
+	})
+}
+
+// A shared hire is decoded once and reused while its bytes are unchanged; an
+// update is seen at once.
+func TestHireSharedFollowsUpdates(t *testing.T) {
+	s := openTest(t, t.TempDir(), nil)
+	defer s.Close()
+	addDevice(t, s, "d-1")
+	var first, again *pb.Hire
+	s.View(func(tx *Tx) error { first, _ = tx.HireShared("h-d-1"); again, _ = tx.HireShared("h-d-1"); return nil })
+	if first == nil || first != again {
+		t.Fatalf("unchanged hire decoded twice (%p, %p)", first, again)
+	}
+	if err := s.Update(func(tx *Tx) error { return tx.PutHire(&pb.Hire{Id: "h-d-1", Name: "Renamed"}) }); err != nil {
+		t.Fatal(err)
+	}
+	s.View(func(tx *Tx) error { again, _ = tx.HireShared("h-d-1"); return nil })
+	if again.GetName() != "Renamed" || first.GetName() != "N" {
+		t.Fatalf("after an update: %q (the earlier copy %q)", again.GetName(), first.GetName())
+	}
+	s.View(func(tx *Tx) error {
+		if _, err := tx.HireShared("h-none"); !errors.Is(err, ErrNotFound) {
+			t.Errorf("missing hire: %v", err)
+		}
+		return nil
+	})
 }
 
 // Concurrent writers share transactions; each gets exactly its own result.

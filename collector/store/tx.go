@@ -167,6 +167,12 @@ func (tx *Tx) DeviceState(id string) []byte {
 	return bytes.Clone(v)
 }
 
+// DeviceStateView is DeviceState without the copy: the bytes are valid only
+// until the transaction ends and must not be changed.
+func (tx *Tx) DeviceStateView(id string) []byte {
+	return tx.tx.Bucket(bucketDeviceState).Get([]byte(id))
+}
+
 // PutDeviceState stores the analysis state blob of a device.
 func (tx *Tx) PutDeviceState(id string, v []byte) error {
 	return tx.tx.Bucket(bucketDeviceState).Put([]byte(id), v)
