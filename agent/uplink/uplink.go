@@ -104,6 +104,12 @@ func Dial(id *Identity, opts ...grpc.DialOption) (*Conn, error) {
 			Backoff:           backoff.Config{BaseDelay: time.Second, Multiplier: 1.6, Jitter: 0.2, MaxDelay: 30 * time.Second},
 			MinConnectTimeout: 10 * time.Second,
 		}),
+		// Fixed flow-control windows: the collector's answers are a few
+		// bytes, so grpc-go's bandwidth estimate (a PING after the first data
+		// of each call on an idle connection) would cost a frame and a reply
+		// per report for nothing.
+		grpc.WithStaticStreamWindowSize(64<<10),
+		grpc.WithStaticConnWindowSize(64<<10),
 	}, opts...)
 	cc, err := grpc.NewClient(id.Collector, opts...)
 	if err != nil {

@@ -191,6 +191,14 @@ func New(cfg Config) (*Server, error) {
 		grpc.ChainUnaryInterceptor(s.recoverInterceptor, s.authInterceptor, s.limitInterceptor),
 		grpc.ChainStreamInterceptor(s.streamAuthInterceptor),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 20 * time.Second, PermitWithoutStream: true}),
+		// Fixed flow-control windows. grpc-go's default estimates each
+		// connection's bandwidth-delay product with a PING after the first
+		// data of every call on an idle connection: for an agent's one small
+		// call every few minutes that is an extra frame, write and reply per
+		// call for a window that never needs to grow. 1 MiB covers a report
+		// several hundred times over and a spool flush in a few round trips.
+		grpc.StaticStreamWindowSize(1<<20),
+		grpc.StaticConnWindowSize(1<<20),
 	)
 	go s.sweepLoop()
 	pb.RegisterAgentServiceServer(s.grpc, &agentService{s: s})
