@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/klauspost/compress/zstd"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
@@ -264,8 +266,8 @@ func TestConcurrentIngestBatches(t *testing.T) {
 func TestStoredReportsAreCompact(t *testing.T) {
 	c := newCodec()
 	sr := stored("d-1", 1, time.Now())
+	sr.Report.Network = &pb.Network{}
 	for i := range 8 {
-		sr.Report.Network = &pb.Network{}
 		sr.Report.Network.Interfaces = append(sr.Report.Network.Interfaces, &pb.Interface{
 			Name: fmt.Sprintf("en%d", i), Mac: "a4:83:e7:00:00:01", Addresses: []string{"192.168.1.10/24", "fe80::1/64"}, Kind: "wifi"})
 	}
@@ -277,11 +279,51 @@ func TestStoredReportsAreCompact(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if back.GetReport().GetSeq() != 1 || len(back.GetReport().GetNetwork().GetInterfaces()) != 1 {
+	if back.GetReport().GetSeq() != 1 || len(back.GetReport().GetNetwork().GetInterfaces()) != 8 {
 		t.Fatalf("round trip lost data: %v", back)
 	}
 	if len(v) > 1024 {
 		t.Errorf("encoded report is %d bytes; values over 1 KB waste bbolt pages", len(v))
+	}
+	if raw, _ := proto.Marshal(sr); len(v) >= len(raw) {
+		t.Errorf("encoded report is %d bytes, its protobuf %d: not compressed", len(v), len(raw))
+	}
+}
+
+// Reports written before S2 were zstd frames; they must still read back, as
+// must new ones, and a value of neither format is an error, not a panic.
+func TestCodecReadsEveryFormat(t *testing.T) {
+	c := newCodec()
+	sr := stored("d-1", 7, time.Now())
+	raw, err := proto.MarshalOptions{Deterministic: true}.Marshal(sr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest))
+	if err != nil {
+		t.Fatal(err)
+	}
+	legacy := enc.EncodeAll(raw, nil)
+	current, err := c.encode(sr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if current[0] != formatS2 {
+		t.Fatalf("new value starts with 0x%02x, want the S2 format byte", current[0])
+	}
+	for name, v := range map[string][]byte{"zstd (legacy)": legacy, "s2": current} {
+		back, err := c.decode(v)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if !proto.Equal(back, sr) {
+			t.Fatalf("%s: round trip changed the report", name)
+		}
+	}
+	for _, bad := range [][]byte{nil, {0x7f, 1, 2}, {formatS2, 0xff, 0xff, 0xff}} {
+		if _, err := c.decode(bad); err == nil {
+			t.Errorf("value %x decoded without error", bad)
+		}
 	}
 }
 

@@ -14,17 +14,16 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/klauspost/compress/zstd"
 	bolt "go.etcd.io/bbolt"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/metadata"
-	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/farmwatch/farmwatch/collector/adminconn"
 	"github.com/farmwatch/farmwatch/collector/pki"
 	"github.com/farmwatch/farmwatch/collector/server"
+	"github.com/farmwatch/farmwatch/collector/store"
 	"github.com/farmwatch/farmwatch/geo/geotest"
 	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
 	"github.com/farmwatch/farmwatch/sim"
@@ -292,16 +291,6 @@ func benchCollector(ctx context.Context, data, city, asn string, fleet *sim.Flee
 	return res, nil
 }
 
-// encodeValue is what the store keeps of a report: deterministic protobuf,
-// then zstd at its fastest level (collector/store/codec.go).
-func encodeValue(enc *zstd.Encoder, sr *pb.StoredReport) ([]byte, error) {
-	raw, err := proto.MarshalOptions{Deterministic: true}.Marshal(sr)
-	if err != nil {
-		return nil, err
-	}
-	return enc.EncodeAll(raw, nil), nil
-}
-
 // benchRawBolt writes records of the fleet's encoded reports in the store's
 // layout (time-ordered reports bucket plus a device+seq index), devices
 // interleaved, rawBoltBatch per transaction with fsync, from one writer: the
@@ -311,10 +300,6 @@ func benchRawBolt(dir string, fleet *sim.Fleet, tmpl []*pb.Report, records int) 
 		return 0, err
 	}
 	defer os.RemoveAll(dir)
-	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1))
-	if err != nil {
-		return 0, err
-	}
 	n := len(fleet.Devices)
 	values := make([][]byte, n)
 	ids := make([]string, n)
@@ -324,7 +309,8 @@ func benchRawBolt(dir string, fleet *sim.Fleet, tmpl []*pb.Report, records int) 
 		sr := &pb.StoredReport{Report: r, ReceivedAt: timestamppb.New(now), PublicIp: fleet.Devices[i].PublicIP.String(), DeviceId: ids[i],
 			Location: &pb.IPLocation{Country: "US", City: "Austin", Latitude: 30.27, Longitude: -97.74, AccuracyKm: 20,
 				TimeZone: "America/Chicago", Asn: 11427, AsOrg: "Charter Communications Inc", Geolocatable: true}}
-		if values[i], err = encodeValue(enc, sr); err != nil {
+		var err error
+		if values[i], err = store.EncodeReport(sr); err != nil {
 			return 0, err
 		}
 	}
