@@ -108,8 +108,8 @@ func Dial(id *Identity, opts ...grpc.DialOption) (*Conn, error) {
 		// bytes, so grpc-go's bandwidth estimate (a PING after the first data
 		// of each call on an idle connection) would cost a frame and a reply
 		// per report for nothing.
-		grpc.WithStaticStreamWindowSize(64<<10),
-		grpc.WithStaticConnWindowSize(64<<10),
+		grpc.WithStaticStreamWindowSize(64 << 10),
+		grpc.WithStaticConnWindowSize(64 << 10),
 	}, opts...)
 	cc, err := grpc.NewClient(id.Collector, opts...)
 	if err != nil {

@@ -63,7 +63,7 @@ func encodeS2(sr *pb.StoredReport, scratch []byte) ([]byte, error) {
 	v := make([]byte, 1+s2.MaxEncodedLen(len(raw)))
 	v[0] = formatS2
 	n := len(s2.Encode(v[1:], raw))
-	return v[:1+n:1+n], nil
+	return v[: 1+n : 1+n], nil
 }
 
 func (c *codec) decode(v []byte) (*pb.StoredReport, error) {
