@@ -236,7 +236,11 @@ func (c clusterer) save(tx *store.Tx, cl *Cluster) error {
 	if err != nil {
 		return err
 	}
-	return tx.Put(store.BucketClusters, []byte(cl.ID), b)
+	if err := tx.Put(store.BucketClusters, []byte(cl.ID), b); err != nil {
+		return err
+	}
+	decodedClusters.saved(cl.ID, b, cl)
+	return nil
 }
 
 // join links dev (whose cluster is cl, possibly nil) with other through fp,

@@ -7,23 +7,21 @@ import (
 	"sync"
 )
 
-// decodedClusters keeps the decoded form of large cluster records. A farm's
-// record grows with its members, and every report of every member reads it:
-// parsing the JSON each time made a farm of 1,000 laptops cost
-// milliseconds per report. An entry is used only while the stored bytes are
-// exactly those it was decoded from, and callers get a copy, so a rolled
-// back transaction or another store in the same process never sees it.
-var decodedClusters = &clusterCache{entries: map[string]cachedCluster{}}
-
-const (
-	// clusterCacheMinBytes: smaller records decode faster than they copy.
-	clusterCacheMinBytes = 8 << 10
-	clusterCacheEntries  = 64
-)
+// decodedClusters keeps the decoded form of cluster records. A farm's record
+// grows with its members, and every report of every member reads it; an
+// ordinary report reads its device's cluster too. Decoding the JSON costs
+// about ten times a deep copy at every size (7 µs against 0.6 µs for two
+// members, 1.4 ms against 0.1 ms for a thousand), so records are decoded once
+// and copied out. An entry is used only while the stored bytes are exactly
+// those it was made from, and callers get a copy, so a rolled back
+// transaction or another store in the same process never sees it.
+var decodedClusters = newClusterCache(32 << 20)
 
 type clusterCache struct {
-	mu      sync.Mutex
-	entries map[string]cachedCluster
+	mu       sync.Mutex
+	entries  map[string]cachedCluster
+	bytes    int // raw bytes held
+	maxBytes int
 }
 
 type cachedCluster struct {
@@ -31,12 +29,12 @@ type cachedCluster struct {
 	cl  *Cluster
 }
 
+func newClusterCache(maxBytes int) *clusterCache {
+	return &clusterCache{entries: map[string]cachedCluster{}, maxBytes: maxBytes}
+}
+
 // decode parses the stored record raw of cluster id.
 func (c *clusterCache) decode(id string, raw []byte) (*Cluster, error) {
-	if len(raw) < clusterCacheMinBytes {
-		cl := &Cluster{}
-		return cl, json.Unmarshal(raw, cl)
-	}
 	c.mu.Lock()
 	e, ok := c.entries[id]
 	c.mu.Unlock()
@@ -47,16 +45,35 @@ func (c *clusterCache) decode(id string, raw []byte) (*Cluster, error) {
 	if err := json.Unmarshal(raw, cl); err != nil {
 		return cl, err
 	}
+	c.put(id, bytes.Clone(raw), cl.clone())
+	return cl, nil
+}
+
+// saved remembers a record the caller has just stored as raw, so the next
+// report reads it without decoding; cl stays the caller's.
+func (c *clusterCache) saved(id string, raw []byte, cl *Cluster) {
+	c.put(id, raw, cl.clone())
+}
+
+func (c *clusterCache) put(id string, raw []byte, cl *Cluster) {
+	if len(raw) > c.maxBytes/4 {
+		return // one record may not take the whole cache
+	}
 	c.mu.Lock()
-	if _, ok := c.entries[id]; !ok && len(c.entries) >= clusterCacheEntries {
-		for k := range c.entries { // any entry: the hot ones come back
-			delete(c.entries, k)
+	defer c.mu.Unlock()
+	if old, ok := c.entries[id]; ok {
+		c.bytes -= len(old.raw)
+		delete(c.entries, id)
+	}
+	for k, e := range c.entries { // evict arbitrary entries: the hot ones come back
+		if c.bytes+len(raw) <= c.maxBytes {
 			break
 		}
+		c.bytes -= len(e.raw)
+		delete(c.entries, k)
 	}
-	c.entries[id] = cachedCluster{raw: bytes.Clone(raw), cl: cl.clone()}
-	c.mu.Unlock()
-	return cl, nil
+	c.entries[id] = cachedCluster{raw: raw, cl: cl}
+	c.bytes += len(raw)
 }
 
 // clone is a deep copy: callers change members, links and the observation.

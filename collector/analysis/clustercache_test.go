@@ -28,10 +28,7 @@ func TestClusterCacheCopiesAndValidates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(raw) < clusterCacheMinBytes {
-		t.Fatalf("test cluster is %d bytes, below the cache threshold", len(raw))
-	}
-	c := &clusterCache{entries: map[string]cachedCluster{}}
+	c := newClusterCache(32 << 20)
 	a, err := c.decode("C-000001", raw)
 	if err != nil {
 		t.Fatal(err)
@@ -52,5 +49,36 @@ func TestClusterCacheCopiesAndValidates(t *testing.T) {
 	d, err := c.decode("C-000001", raw2)
 	if err != nil || len(d.Members) != 201 {
 		t.Fatalf("stale cache entry used: %d members, %v", len(d.Members), err)
+	}
+}
+
+// The cache holds at most its byte budget, and a record saved by the writer
+// is read back without decoding, as a copy.
+func TestClusterCacheBudgetAndWriteThrough(t *testing.T) {
+	c := newClusterCache(64 << 10)
+	for i := range 50 {
+		raw, _ := json.Marshal(bigCluster(10))
+		if _, err := c.decode(fmt.Sprintf("C-%06d", i), raw); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if c.bytes > c.maxBytes || len(c.entries) == 0 {
+		t.Fatalf("cache holds %d bytes in %d entries, budget %d", c.bytes, len(c.entries), c.maxBytes)
+	}
+	cl := bigCluster(3)
+	raw, _ := json.Marshal(cl)
+	c.saved(cl.ID, raw, cl)
+	cl.Members["d-later"] = &Member{HireID: "h-later"} // the writer's copy moves on
+	got, err := c.decode(cl.ID, raw)
+	if err != nil || len(got.Members) != 3 {
+		t.Fatalf("saved record read back with %d members (%v), want the 3 it was saved with", len(got.Members), err)
+	}
+	if e := c.entries[cl.ID]; e.cl == got {
+		t.Fatal("cache handed out its own copy")
+	}
+	huge, _ := json.Marshal(bigCluster(2000))
+	c.saved("C-huge", huge, bigCluster(1))
+	if _, ok := c.entries["C-huge"]; ok {
+		t.Fatal("a record over a quarter of the budget was cached")
 	}
 }

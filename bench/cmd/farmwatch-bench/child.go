@@ -212,6 +212,7 @@ var echoDesc = grpc.ServiceDesc{
 func runEchoChild(args []string) error {
 	fs := flag.NewFlagSet("echo-server", flag.ContinueOnError)
 	dir := fs.String("dir", "", "directory of the CA; the address is written there")
+	static := fs.Bool("static-windows", false, "fixed flow-control windows, as the collector sets them")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -229,9 +230,13 @@ func runEchoChild(args []string) error {
 	if err != nil {
 		return err
 	}
-	srv := grpc.NewServer(grpc.Creds(credentials.NewTLS(&tls.Config{Certificates: []tls.Certificate{cert},
+	opts := []grpc.ServerOption{grpc.Creds(credentials.NewTLS(&tls.Config{Certificates: []tls.Certificate{cert},
 		ClientCAs: pool, ClientAuth: tls.RequireAndVerifyClientCert, MinVersion: tls.VersionTLS13})),
-		grpc.MaxRecvMsgSize(server.DefaultLimits().MaxMessageBytes))
+		grpc.MaxRecvMsgSize(server.DefaultLimits().MaxMessageBytes)}
+	if *static {
+		opts = append(opts, grpc.StaticStreamWindowSize(1<<20), grpc.StaticConnWindowSize(1<<20))
+	}
+	srv := grpc.NewServer(opts...)
 	srv.RegisterService(&echoDesc, echo{})
 	if err := pki.WriteFileAtomic(filepath.Join(*dir, "echo.addr"), []byte(lis.Addr().String()), 0o644); err != nil {
 		return err

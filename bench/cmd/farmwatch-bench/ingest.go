@@ -168,11 +168,19 @@ func benchIngest(ctx context.Context, o options, t *table) error {
 			return fmt.Errorf("raw bbolt: %w", err)
 		}
 		logf("raw bbolt, %d devices: %.0f records/s", n, rawBolt)
-		echo, err := benchEcho(ctx, filepath.Join(o.tmp, fmt.Sprintf("echo-%d", n)), fleet, tmpl, o)
+		echo, err := benchEcho(ctx, filepath.Join(o.tmp, fmt.Sprintf("echo-%d", n)), fleet, tmpl, o, false)
 		if err != nil {
 			return fmt.Errorf("grpc echo: %w", err)
 		}
 		logf("grpc echo, %d connections: %.0f calls/s, p50 %s, p99 %s", n, echo.perSecond(), echo.pct(50), echo.pct(99))
+		// The same echo with the flow-control setting the collector and the
+		// agent use (no bandwidth-estimate PINGs): what grpc-go itself gains
+		// from it, shown beside the bare call the goal is measured against.
+		echoStatic, err := benchEcho(ctx, filepath.Join(o.tmp, fmt.Sprintf("echo-static-%d", n)), fleet, tmpl, o, true)
+		if err != nil {
+			return fmt.Errorf("grpc echo, fixed windows: %w", err)
+		}
+		logf("grpc echo with fixed windows, %d connections: %.0f calls/s, p50 %s, p99 %s", n, echoStatic.perSecond(), echoStatic.pct(50), echoStatic.pct(99))
 		profile := ""
 		if n == largest {
 			profile = o.cpuProfile
@@ -190,6 +198,8 @@ func benchIngest(ctx context.Context, o options, t *table) error {
 		t.info(fmt.Sprintf("ingest %s agents: ack latency p50 / p99", thousands(int64(n))),
 			ms(ing.stats.pct(50))+" / "+ms(ing.stats.pct(99)),
 			"grpc echo "+ms(echo.pct(50))+" / "+ms(echo.pct(99)))
+		t.info(fmt.Sprintf("grpc echo %s connections, fixed flow-control windows", thousands(int64(n))), rate(echoStatic.perSecond(), "/s"),
+			fmt.Sprintf("bare grpc echo %s; ingest is %.0f%% of this", rate(echo.perSecond(), "/s"), 100*rps/echoStatic.perSecond()))
 		t.info(fmt.Sprintf("ingest %s agents: collector CPU per report", thousands(int64(n))),
 			fmt.Sprintf("%.0f µs", ing.cpuPerReport), fmt.Sprintf("%d report calls in flight, analysis on", o.concurrency))
 		t.info(fmt.Sprintf("enroll %s agents (ECDSA CSR + signing)", thousands(int64(n))),
@@ -356,7 +366,7 @@ func benchRawBolt(dir string, fleet *sim.Fleet, tmpl []*pb.Report, records int) 
 // benchEcho measures a bare grpc-go unary call over mutual TLS on loopback
 // with the fleet's report requests as payload, one connection per device and
 // the same calls in flight as the ingest run.
-func benchEcho(ctx context.Context, dir string, fleet *sim.Fleet, tmpl []*pb.Report, o options) (callStats, error) {
+func benchEcho(ctx context.Context, dir string, fleet *sim.Fleet, tmpl []*pb.Report, o options, staticWindows bool) (callStats, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return callStats{}, err
 	}
@@ -365,7 +375,13 @@ func benchEcho(ctx context.Context, dir string, fleet *sim.Fleet, tmpl []*pb.Rep
 	if err != nil {
 		return callStats{}, err
 	}
-	c, err := startChild("echo-server", "--dir", dir)
+	args := []string{"echo-server", "--dir", dir}
+	dialOpts := []grpc.DialOption{}
+	if staticWindows {
+		args = append(args, "--static-windows")
+		dialOpts = append(dialOpts, grpc.WithStaticStreamWindowSize(64<<10), grpc.WithStaticConnWindowSize(64<<10))
+	}
+	c, err := startChild(args...)
 	if err != nil {
 		return callStats{}, err
 	}
@@ -389,7 +405,7 @@ func benchEcho(ctx context.Context, dir string, fleet *sim.Fleet, tmpl []*pb.Rep
 	n := len(fleet.Devices)
 	conns := make([]*grpc.ClientConn, n)
 	for i := range conns {
-		if conns[i], err = grpc.NewClient(addr, grpc.WithTransportCredentials(creds)); err != nil {
+		if conns[i], err = grpc.NewClient(addr, append([]grpc.DialOption{grpc.WithTransportCredentials(creds)}, dialOpts...)...); err != nil {
 			return callStats{}, err
 		}
 		defer conns[i].Close()
