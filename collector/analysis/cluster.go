@@ -43,6 +43,10 @@ type Cluster struct {
 	Created  time.Time               `json:"created"`
 	Updated  time.Time               `json:"updated"`
 	Observed *Observation            `json:"observed,omitempty"`
+
+	// readOnly marks the decoded-cluster cache's own copy, handed out by
+	// loadShared: clone it before changing anything.
+	readOnly bool
 }
 
 // Member is a device in a cluster.
@@ -159,21 +163,33 @@ func (c clusterer) observe(tx *store.Tx, dev *pb.Device, sr *pb.StoredReport, no
 			return len(links) < 10000
 		})
 	}
-	cl, err := c.load(tx, dev.GetId())
+	// The device's cluster is read shared, without a copy: most reports of a
+	// member change nothing in it that is stored (a held link's time, the
+	// same place), and copying a farm of a thousand for each of them was a
+	// tenth of the collector's time. It is copied once something will be
+	// saved.
+	cl, err := c.loadShared(tx, dev.GetId())
 	if err != nil {
 		return nil, false, err
 	}
+	own := func() {
+		if cl != nil && cl.readOnly {
+			cl = cl.clone()
+		}
+	}
 	changed := false
+	var held []string // links the cluster holds: only the device's time moves
 	for _, l := range links {
 		// A link the cluster already holds only gets the device's time: no
 		// reload, merge, save or re-judging per member, which made every report
 		// of a farm of n devices cost O(n) cluster decodes.
 		if cl != nil && cl.Members[l.other] != nil {
-			if cl.Links[l.fp.Kind+"|"+l.fp.Value].has(dev.GetId(), l.other) {
-				cl.Links[l.fp.Kind+"|"+l.fp.Value].Devices[dev.GetId()] = now
+			if key := l.fp.Kind + "|" + l.fp.Value; cl.Links[key].has(dev.GetId(), l.other) {
+				held = append(held, key)
 				continue
 			}
 		}
+		own()
 		if cl, err = c.join(tx, cl, dev, l.other, l.fp, now); err != nil {
 			return nil, false, err
 		}
@@ -183,24 +199,33 @@ func (c clusterer) observe(tx *store.Tx, dev *pb.Device, sr *pb.StoredReport, no
 		return nil, false, nil
 	}
 	dirty := changed
+	var observed *Observation
 	if loc := sr.GetLocation(); loc.GetGeolocatable() && !c.cfg.companyEgress(sr.GetPublicIp()) {
 		o := &Observation{Lat: loc.GetLatitude(), Lon: loc.GetLongitude(), AccuracyKM: loc.GetAccuracyKm(),
 			At: now, IP: sr.GetPublicIp(), Place: place(loc)}
 		dirty = dirty || cl.Observed == nil || cl.Observed.IP != o.IP || cl.Observed.Place != o.Place ||
 			cl.Observed.Lat != o.Lat || cl.Observed.Lon != o.Lon
-		cl.Observed = o
+		observed = o
+	}
+	if !dirty {
+		// Same members, links and place: only times moved, which nobody
+		// reads back; rewriting the whole cluster for them made each report
+		// of a farm cost a write the size of the farm. cl may be the shared
+		// copy: the caller reads it and copies it before any change.
+		return cl, false, nil
+	}
+	own()
+	for _, key := range held {
+		cl.Links[key].Devices[dev.GetId()] = now
+	}
+	if observed != nil {
+		cl.Observed = observed
 	}
 	if changed {
 		if err := c.judge(tx, cl); err != nil {
 			return nil, false, err
 		}
 		cl.Updated = now
-	}
-	if !dirty {
-		// Same members, links and place: only times moved, which nobody
-		// reads back; rewriting the whole cluster for them made each report
-		// of a farm cost a write the size of the farm.
-		return cl, false, nil
 	}
 	return cl, changed, c.save(tx, cl)
 }
@@ -221,6 +246,20 @@ func (c clusterer) load(tx *store.Tx, device string) (*Cluster, error) {
 		return nil, nil
 	}
 	return c.get(tx, string(id))
+}
+
+// loadShared is load without the copy: the cluster returned is marked
+// readOnly when it is the cache's, and must be cloned before any change.
+func (c clusterer) loadShared(tx *store.Tx, device string) (*Cluster, error) {
+	id := tx.Get(store.BucketClusterOf, []byte(device))
+	if id == nil {
+		return nil, nil
+	}
+	v := tx.Get(store.BucketClusters, id)
+	if v == nil {
+		return nil, fmt.Errorf("cluster %s: %w", id, store.ErrNotFound)
+	}
+	return decodedClusters.shared(string(id), v)
 }
 
 func (c clusterer) get(tx *store.Tx, id string) (*Cluster, error) {

@@ -49,6 +49,19 @@ func (c *clusterCache) decode(id string, raw []byte) (*Cluster, error) {
 	return cl, nil
 }
 
+// shared is decode without the copy when the record is cached: the cluster
+// returned is then the cache's own, marked readOnly, and the caller must
+// clone it before changing anything.
+func (c *clusterCache) shared(id string, raw []byte) (*Cluster, error) {
+	c.mu.Lock()
+	e, ok := c.entries[id]
+	c.mu.Unlock()
+	if ok && bytes.Equal(e.raw, raw) {
+		return e.cl, nil
+	}
+	return c.decode(id, raw)
+}
+
 // saved remembers a record the caller has just stored as raw, so the next
 // report reads it without decoding; cl stays the caller's.
 func (c *clusterCache) saved(id string, raw []byte, cl *Cluster) {
@@ -72,6 +85,7 @@ func (c *clusterCache) put(id string, raw []byte, cl *Cluster) {
 		c.bytes -= len(e.raw)
 		delete(c.entries, k)
 	}
+	cl.readOnly = true
 	c.entries[id] = cachedCluster{raw: raw, cl: cl}
 	c.bytes += len(raw)
 }
@@ -79,6 +93,7 @@ func (c *clusterCache) put(id string, raw []byte, cl *Cluster) {
 // clone is a deep copy: callers change members, links and the observation.
 func (cl *Cluster) clone() *Cluster {
 	out := *cl
+	out.readOnly = false
 	if cl.Members != nil {
 		out.Members = make(map[string]*Member, len(cl.Members))
 		for k, m := range cl.Members {

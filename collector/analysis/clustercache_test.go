@@ -1,10 +1,16 @@
 package analysis
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"testing"
 	"time"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/farmwatch/farmwatch/collector/store"
+	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
 )
 
 func bigCluster(n int) *Cluster {
@@ -80,5 +86,83 @@ func TestClusterCacheBudgetAndWriteThrough(t *testing.T) {
 	c.saved("C-huge", huge, bigCluster(1))
 	if _, ok := c.entries["C-huge"]; ok {
 		t.Fatal("a record over a quarter of the budget was cached")
+	}
+}
+
+// Reports of a farm's members read its cluster shared, without a copy: no
+// report may change the cache's copy, which must always be what its stored
+// bytes say, and the farm must still form and hold every member.
+func TestSharedClusterNeverChanged(t *testing.T) {
+	st, err := store.Open(t.TempDir(), store.Options{Analyze: NewEngine(DefaultConfig()).Analyze})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	homes := []*pb.ClaimedHome{
+		{Place: "Austin, Texas, US", Country: "US", Latitude: 30.27, Longitude: -97.74, TimeZone: "America/Chicago"},
+		{Place: "Seattle, Washington, US", Country: "US", Latitude: 47.61, Longitude: -122.33, TimeZone: "America/Los_Angeles"},
+		{Place: "Boston, Massachusetts, US", Country: "US", Latitude: 42.36, Longitude: -71.06, TimeZone: "America/New_York"},
+	}
+	const members = 12
+	if err := st.Update(func(tx *store.Tx) error {
+		for i := range members {
+			h := &pb.Hire{Id: fmt.Sprintf("h-%02d", i), Name: fmt.Sprintf("Hire %d", i), Home: homes[i%len(homes)]}
+			if err := tx.PutHire(h); err != nil {
+				return err
+			}
+			if err := tx.PutDevice(&pb.Device{Id: fmt.Sprintf("d-%02d", i), HireId: h.Id}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2026, 11, 2, 15, 0, 0, 0, time.UTC)
+	for round := range 6 {
+		for i := range members {
+			at := t0.Add(time.Duration(round)*61*time.Minute + time.Duration(i)*time.Second) // past fpRefresh: links are looked up again
+			id := fmt.Sprintf("d-%02d", i)
+			sr := &pb.StoredReport{ReceivedAt: timestamppb.New(at), PublicIp: "68.2.1.7",
+				Location: &pb.IPLocation{Country: "US", City: "Phoenix", Latitude: 33.45, Longitude: -112.07, AccuracyKm: 20,
+					TimeZone: "America/Phoenix", Geolocatable: true},
+				Report: &pb.Report{Seq: uint64(round + 1), CollectedAt: timestamppb.New(at),
+					Network: &pb.Network{GatewayMac: "50:c7:bf:00:00:01", Wifi: &pb.Wifi{Bssid: "50:c7:bf:00:00:02"}}}}
+			if _, err := st.Ingest(id, []*pb.StoredReport{sr}); err != nil {
+				t.Fatal(err)
+			}
+			checkClusterCache(t, st, round, id)
+		}
+	}
+	var farm *Cluster
+	st.View(func(tx *store.Tx) error {
+		farm, err = clusterer{}.load(tx, "d-00")
+		return err
+	})
+	if farm == nil || !farm.Farm || len(farm.Members) != members {
+		t.Fatalf("farm not formed: %+v", farm)
+	}
+}
+
+// checkClusterCache fails if a cached cluster is no longer exactly the bytes
+// it was cached for (changed in place by a report), or if the device's
+// cluster is not cached at all (every report should leave it there).
+func checkClusterCache(t *testing.T, st *store.Store, round int, after string) {
+	t.Helper()
+	var clusterID string
+	st.View(func(tx *store.Tx) error { clusterID = string(tx.Get(store.BucketClusterOf, []byte(after))); return nil })
+	decodedClusters.mu.Lock()
+	defer decodedClusters.mu.Unlock()
+	for id, e := range decodedClusters.entries {
+		now, err := json.Marshal(e.cl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(now, e.raw) {
+			t.Fatalf("round %d, after %s: cached cluster %s was changed in place", round, after, id)
+		}
+	}
+	if _, ok := decodedClusters.entries[clusterID]; clusterID != "" && !ok {
+		t.Fatalf("round %d, after %s: its cluster %s is not cached", round, after, clusterID)
 	}
 }

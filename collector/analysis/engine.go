@@ -2,6 +2,7 @@ package analysis
 
 import (
 	"fmt"
+	"google.golang.org/protobuf/proto"
 	"maps"
 	"math"
 	"slices"
@@ -129,6 +130,9 @@ func (e *Engine) Analyze(tx *store.Tx, dev *pb.Device, sr *pb.StoredReport) erro
 		return err
 	}
 	if cl != nil && cl.Farm && (changed || cl.AlertID == "") {
+		if cl.readOnly {
+			cl = cl.clone() // the shared copy of the cache: changed below
+		}
 		if err := e.updateFarmAlert(tx, &cfg, cl, dev, now); err != nil {
 			return err
 		}
@@ -388,11 +392,14 @@ func currentOf(ev []*pb.Evidence, now time.Time) []StickyEvidence {
 }
 
 func (e *Engine) refreshFarmScore(tx *store.Tx, cl *Cluster, dev *pb.Device, now time.Time) error {
-	alert, err := tx.Alert(cl.AlertID)
-	if err != nil || alert.GetStatus() == "resolved" {
+	// Read shared: a farm member's every report comes here, and the farm's
+	// alert grows with the farm; it is copied only when it changes.
+	shared, err := tx.AlertShared(cl.AlertID)
+	if err != nil || shared.GetStatus() == "resolved" {
 		return err
 	}
-	if dev.GetScore() > alert.GetScore() {
+	if dev.GetScore() > shared.GetScore() {
+		alert := proto.Clone(shared).(*pb.Alert)
 		alert.Score = dev.GetScore()
 		alert.UpdatedAt = tsOf(now)
 		return tx.PutAlert(cl.ID, alert)

@@ -2,7 +2,6 @@ package store
 
 import (
 	"bytes"
-	"fmt"
 	"sync"
 
 	"google.golang.org/protobuf/proto"
@@ -10,57 +9,69 @@ import (
 	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
 )
 
-// hireCache keeps decoded hires next to the bytes they were decoded from. A
-// report is analysed against its hire, and a farm member's report against the
-// hires of up to 25 other members, so the same few hundred bytes would
-// otherwise be decoded again and again. An entry is used only while the
-// stored bytes are exactly the ones it was made from, so an update of a hire,
-// or a rolled-back transaction, makes it miss.
-type hireCache struct {
-	mu  sync.Mutex
-	max int
-	m   map[string]hireEntry
+// sharedCache keeps decoded records next to the bytes they were decoded from,
+// for records the ingest path reads far more often than they change: a
+// report is analysed against its hire, a farm member's report against the
+// hires of up to 25 other members and against the farm's alert, whose record
+// grows with the farm. An entry is used only while the stored bytes are
+// exactly the ones it was made from, so an update, or a rolled-back
+// transaction, makes it miss. Records are handed out shared: callers must
+// not change them.
+type sharedCache[T proto.Message] struct {
+	mu       sync.Mutex
+	entries  map[string]sharedEntry[T]
+	bytes    int
+	maxBytes int
+	fresh    func() T
 }
 
-type hireEntry struct {
+type sharedEntry[T proto.Message] struct {
 	raw []byte
-	h   *pb.Hire
+	msg T
 }
 
-func newHireCache(max int) *hireCache {
-	return &hireCache{max: max, m: make(map[string]hireEntry, 1024)}
+func newSharedCache[T proto.Message](maxBytes int, fresh func() T) *sharedCache[T] {
+	return &sharedCache[T]{entries: make(map[string]sharedEntry[T], 1024), maxBytes: maxBytes, fresh: fresh}
 }
 
-func (c *hireCache) get(id string, raw []byte) (*pb.Hire, error) {
+func (c *sharedCache[T]) get(id string, raw []byte) (T, error) {
 	c.mu.Lock()
-	e, ok := c.m[id]
+	e, ok := c.entries[id]
 	c.mu.Unlock()
 	if ok && bytes.Equal(e.raw, raw) {
-		return e.h, nil
+		return e.msg, nil
 	}
-	h := &pb.Hire{}
-	if err := proto.Unmarshal(raw, h); err != nil {
-		return nil, fmt.Errorf("hire %q: %w", id, err)
+	m := c.fresh()
+	if err := proto.Unmarshal(raw, m); err != nil {
+		var zero T
+		return zero, err
+	}
+	if len(raw) > c.maxBytes/4 {
+		return m, nil // one record may not take the whole cache
 	}
 	c.mu.Lock()
-	if len(c.m) >= c.max {
-		for k := range c.m { // drop an arbitrary entry
-			delete(c.m, k)
+	defer c.mu.Unlock()
+	if old, ok := c.entries[id]; ok {
+		c.bytes -= len(old.raw)
+		delete(c.entries, id)
+	}
+	for k, e := range c.entries { // evict arbitrary entries: the hot ones come back
+		if c.bytes+len(raw) <= c.maxBytes {
 			break
 		}
+		c.bytes -= len(e.raw)
+		delete(c.entries, k)
 	}
 	// raw points into the memory-mapped file, valid only in this transaction.
-	c.m[id] = hireEntry{raw: bytes.Clone(raw), h: h}
-	c.mu.Unlock()
-	return h, nil
+	c.entries[id] = sharedEntry[T]{raw: bytes.Clone(raw), msg: m}
+	c.bytes += len(raw)
+	return m, nil
 }
 
-// HireShared returns a hire for reading only: the record is shared with other
-// callers and must not be modified (use Hire for a copy to change).
-func (tx *Tx) HireShared(id string) (*pb.Hire, error) {
-	raw := tx.tx.Bucket(bucketHires).Get([]byte(id))
-	if raw == nil {
-		return nil, fmt.Errorf("hire %q: %w", id, ErrNotFound)
-	}
-	return tx.s.hires.get(id, raw)
+func newHireCache() *sharedCache[*pb.Hire] {
+	return newSharedCache(64<<20, func() *pb.Hire { return &pb.Hire{} })
+}
+
+func newAlertCache() *sharedCache[*pb.Alert] {
+	return newSharedCache(32<<20, func() *pb.Alert { return &pb.Alert{} })
 }

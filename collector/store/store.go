@@ -12,6 +12,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
 )
 
 // SchemaVersion is the layout this code reads and writes; migrations.go
@@ -62,7 +64,8 @@ type Store struct {
 	// report; nil means no analysis.
 	analyze  AnalyzeFunc
 	maxBatch int
-	hires    *hireCache
+	hires    *sharedCache[*pb.Hire]
+	alerts   *sharedCache[*pb.Alert]
 
 	closeMu sync.RWMutex
 	closed  bool
@@ -117,7 +120,8 @@ func Open(dir string, opts Options) (*Store, error) {
 		codec:    newCodec(),
 		analyze:  opts.Analyze,
 		maxBatch: max,
-		hires:    newHireCache(200000),
+		hires:    newHireCache(),
+		alerts:   newAlertCache(),
 	}
 	go s.writer()
 	return s, nil

@@ -339,3 +339,29 @@ func TestLockedStoreSaysWhy(t *testing.T) {
 		t.Fatalf("error %q does not say %q", err, want)
 	}
 }
+
+// A shared alert follows the stored bytes too: the farm's alert is read on
+// every member's report and changed on few.
+func TestAlertSharedFollowsUpdates(t *testing.T) {
+	s := openTest(t, t.TempDir(), nil)
+	defer s.Close()
+	put := func(score float64) {
+		t.Helper()
+		if err := s.Update(func(tx *Tx) error {
+			return tx.PutAlert("C-000001", &pb.Alert{Id: "A-1", Status: "open", Score: score})
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put(0.5)
+	var a, b *pb.Alert
+	s.View(func(tx *Tx) error { a, _ = tx.AlertShared("A-1"); b, _ = tx.AlertShared("A-1"); return nil })
+	if a == nil || a != b || a.GetScore() != 0.5 {
+		t.Fatalf("unchanged alert: %v, %p %p", a, a, b)
+	}
+	put(0.9)
+	s.View(func(tx *Tx) error { b, _ = tx.AlertShared("A-1"); return nil })
+	if b.GetScore() != 0.9 || a.GetScore() != 0.5 {
+		t.Fatalf("after an update: %v (earlier copy %v)", b.GetScore(), a.GetScore())
+	}
+}
