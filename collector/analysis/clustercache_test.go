@@ -166,3 +166,32 @@ func checkClusterCache(t *testing.T, st *store.Store, round int, after string) {
 		t.Fatalf("round %d, after %s: its cluster %s is not cached", round, after, clusterID)
 	}
 }
+
+// BenchmarkClusterDecodeVsClone is why every cluster record is cached: a deep
+// copy costs about a tenth of decoding the JSON, at every size.
+//
+//	go test -run '^$' -bench ClusterDecodeVsClone ./collector/analysis/
+func BenchmarkClusterDecodeVsClone(b *testing.B) {
+	for _, n := range []int{2, 10, 100, 1000} {
+		cl := bigCluster(n)
+		raw, err := json.Marshal(cl)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(fmt.Sprintf("decode/members=%d", n), func(b *testing.B) {
+			b.SetBytes(int64(len(raw)))
+			for i := 0; i < b.N; i++ {
+				var c Cluster
+				if err := json.Unmarshal(raw, &c); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(fmt.Sprintf("clone/members=%d", n), func(b *testing.B) {
+			b.SetBytes(int64(len(raw)))
+			for i := 0; i < b.N; i++ {
+				cl.clone()
+			}
+		})
+	}
+}
