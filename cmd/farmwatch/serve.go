@@ -19,6 +19,7 @@ import (
 func newServeCmd() *cobra.Command {
 	cfg := server.Config{}
 	var proxies []string
+	var gcPercent int
 	cmd := &cobra.Command{
 		Use:   "serve [--data DIR] [--listen ADDR] [--geoip-city FILE] [--geoip-asn FILE] [--config FILE]",
 		Short: "Run the collector: gRPC over mutual TLS, reports stored in bbolt",
@@ -30,6 +31,9 @@ func newServeCmd() *cobra.Command {
 					return fmt.Errorf("--trusted-proxy %q: %w", p, err)
 				}
 				cfg.TrustedProxies = append(cfg.TrustedProxies, pfx)
+			}
+			if gc, fromEnv := server.TuneGC(gcPercent); fromEnv {
+				slog.Info("garbage collection target from GOGC", "percent", gc)
 			}
 			srv, err := server.New(cfg)
 			if err != nil {
@@ -63,6 +67,7 @@ func newServeCmd() *cobra.Command {
 	f.StringVar(&cfg.CAKey, "ca-key", "", "operator-supplied CA key (PKCS#8 or EC PEM), with --ca-cert")
 	f.DurationVar(&cfg.ReportInterval, "report-interval", 5*time.Minute, "report interval suggested to agents")
 	f.DurationVar(&cfg.TokenTTL, "token-ttl", 72*time.Hour, "default lifetime of enrollment tokens")
+	f.IntVar(&gcPercent, "gc-percent", server.DefaultGCPercent, "garbage-collection target (Go's GOGC; the GOGC environment variable wins): lower trades CPU for memory")
 	f.DurationVar(&cfg.Retention, "retention", 0, "delete stored reports older than this, e.g. 4320h (180 days); 0 keeps them")
 	return cmd
 }
