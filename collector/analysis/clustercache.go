@@ -4,7 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"maps"
-	"sync"
+
+	"github.com/farmwatch/farmwatch/internal/rawcache"
 )
 
 // decodedClusters keeps the decoded form of cluster records. A farm's record
@@ -18,34 +19,24 @@ import (
 var decodedClusters = newClusterCache(32 << 20)
 
 type clusterCache struct {
-	mu       sync.Mutex
-	entries  map[string]cachedCluster
-	bytes    int // raw bytes held
-	maxBytes int
-}
-
-type cachedCluster struct {
-	raw []byte
-	cl  *Cluster
+	c *rawcache.Cache[*Cluster] // the cache's own copies, marked readOnly
 }
 
 func newClusterCache(maxBytes int) *clusterCache {
-	return &clusterCache{entries: map[string]cachedCluster{}, maxBytes: maxBytes}
+	return &clusterCache{c: rawcache.New[*Cluster](maxBytes)}
 }
 
-// decode parses the stored record raw of cluster id.
+// decode parses the stored record raw of cluster id into a copy the caller
+// may change.
 func (c *clusterCache) decode(id string, raw []byte) (*Cluster, error) {
-	c.mu.Lock()
-	e, ok := c.entries[id]
-	c.mu.Unlock()
-	if ok && bytes.Equal(e.raw, raw) {
-		return e.cl.clone(), nil
+	if cl, ok := c.c.Get(id, raw); ok {
+		return cl.clone(), nil
 	}
 	cl := &Cluster{}
 	if err := json.Unmarshal(raw, cl); err != nil {
 		return cl, err
 	}
-	c.put(id, bytes.Clone(raw), cl.clone())
+	c.put(id, bytes.Clone(raw), cl)
 	return cl, nil
 }
 
@@ -53,11 +44,8 @@ func (c *clusterCache) decode(id string, raw []byte) (*Cluster, error) {
 // returned is then the cache's own, marked readOnly, and the caller must
 // clone it before changing anything.
 func (c *clusterCache) shared(id string, raw []byte) (*Cluster, error) {
-	c.mu.Lock()
-	e, ok := c.entries[id]
-	c.mu.Unlock()
-	if ok && bytes.Equal(e.raw, raw) {
-		return e.cl, nil
+	if cl, ok := c.c.Get(id, raw); ok {
+		return cl, nil
 	}
 	return c.decode(id, raw)
 }
@@ -65,29 +53,14 @@ func (c *clusterCache) shared(id string, raw []byte) (*Cluster, error) {
 // saved remembers a record the caller has just stored as raw, so the next
 // report reads it without decoding; cl stays the caller's.
 func (c *clusterCache) saved(id string, raw []byte, cl *Cluster) {
-	c.put(id, raw, cl.clone())
+	c.put(id, raw, cl)
 }
 
+// put keeps a read-only copy of cl as the decoded form of raw.
 func (c *clusterCache) put(id string, raw []byte, cl *Cluster) {
-	if len(raw) > c.maxBytes/4 {
-		return // one record may not take the whole cache
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if old, ok := c.entries[id]; ok {
-		c.bytes -= len(old.raw)
-		delete(c.entries, id)
-	}
-	for k, e := range c.entries { // evict arbitrary entries: the hot ones come back
-		if c.bytes+len(raw) <= c.maxBytes {
-			break
-		}
-		c.bytes -= len(e.raw)
-		delete(c.entries, k)
-	}
-	cl.readOnly = true
-	c.entries[id] = cachedCluster{raw: raw, cl: cl}
-	c.bytes += len(raw)
+	own := cl.clone()
+	own.readOnly = true
+	c.c.Put(id, raw, own)
 }
 
 // clone is a deep copy: callers change members, links and the observation.

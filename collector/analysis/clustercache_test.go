@@ -68,8 +68,8 @@ func TestClusterCacheBudgetAndWriteThrough(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if c.bytes > c.maxBytes || len(c.entries) == 0 {
-		t.Fatalf("cache holds %d bytes in %d entries, budget %d", c.bytes, len(c.entries), c.maxBytes)
+	if c.c.Bytes() > 64<<10 || c.c.Len() == 0 {
+		t.Fatalf("cache holds %d bytes in %d entries, budget %d", c.c.Bytes(), c.c.Len(), 64<<10)
 	}
 	cl := bigCluster(3)
 	raw, _ := json.Marshal(cl)
@@ -79,12 +79,12 @@ func TestClusterCacheBudgetAndWriteThrough(t *testing.T) {
 	if err != nil || len(got.Members) != 3 {
 		t.Fatalf("saved record read back with %d members (%v), want the 3 it was saved with", len(got.Members), err)
 	}
-	if e := c.entries[cl.ID]; e.cl == got {
-		t.Fatal("cache handed out its own copy")
+	if own, _ := c.c.Get(cl.ID, raw); own == got || !own.readOnly || got.readOnly {
+		t.Fatal("decode handed out the cache's own copy")
 	}
 	huge, _ := json.Marshal(bigCluster(2000))
 	c.saved("C-huge", huge, bigCluster(1))
-	if _, ok := c.entries["C-huge"]; ok {
+	if _, ok := c.c.Get("C-huge", huge); ok {
 		t.Fatal("a record over a quarter of the budget was cached")
 	}
 }
@@ -151,18 +151,18 @@ func checkClusterCache(t *testing.T, st *store.Store, round int, after string) {
 	t.Helper()
 	var clusterID string
 	st.View(func(tx *store.Tx) error { clusterID = string(tx.Get(store.BucketClusterOf, []byte(after))); return nil })
-	decodedClusters.mu.Lock()
-	defer decodedClusters.mu.Unlock()
-	for id, e := range decodedClusters.entries {
-		now, err := json.Marshal(e.cl)
+	cached := false
+	decodedClusters.c.Each(func(id string, raw []byte, cl *Cluster) {
+		now, err := json.Marshal(cl)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !bytes.Equal(now, e.raw) {
+		if !bytes.Equal(now, raw) {
 			t.Fatalf("round %d, after %s: cached cluster %s was changed in place", round, after, id)
 		}
-	}
-	if _, ok := decodedClusters.entries[clusterID]; clusterID != "" && !ok {
+		cached = cached || id == clusterID
+	})
+	if clusterID != "" && !cached {
 		t.Fatalf("round %d, after %s: its cluster %s is not cached", round, after, clusterID)
 	}
 }
