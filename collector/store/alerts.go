@@ -34,15 +34,7 @@ func (tx *Tx) Alert(id string) (*pb.Alert, error) {
 // AlertShared returns an alert for reading only: the record is shared with
 // other callers and must not be changed (Alert returns a copy to change).
 func (tx *Tx) AlertShared(id string) (*pb.Alert, error) {
-	raw := tx.tx.Bucket(bucketAlerts).Get([]byte(id))
-	if raw == nil {
-		return nil, fmt.Errorf("alert %q: %w", id, ErrNotFound)
-	}
-	a, err := tx.s.alerts.get(id, raw)
-	if err != nil {
-		return nil, fmt.Errorf("alert %q: %w", id, err)
-	}
-	return a, nil
+	return sharedRecord(tx.tx.Bucket(bucketAlerts), tx.s.alerts, "alert", id)
 }
 
 // PutAlert stores an alert and keeps the open-alert index of its subject in

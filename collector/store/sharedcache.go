@@ -2,6 +2,9 @@ package store
 
 import (
 	"bytes"
+	"fmt"
+
+	bolt "go.etcd.io/bbolt"
 
 	"google.golang.org/protobuf/proto"
 
@@ -32,6 +35,21 @@ func (s *sharedCache[T]) get(id string, raw []byte) (T, error) {
 	}
 	// raw points into the memory-mapped file, valid only in this transaction.
 	s.c.Put(id, bytes.Clone(raw), m)
+	return m, nil
+}
+
+// sharedRecord reads record id of a bucket through its shared cache; kind
+// names it in errors.
+func sharedRecord[T proto.Message](b *bolt.Bucket, c *sharedCache[T], kind, id string) (T, error) {
+	raw := b.Get([]byte(id))
+	if raw == nil {
+		var zero T
+		return zero, fmt.Errorf("%s %q: %w", kind, id, ErrNotFound)
+	}
+	m, err := c.get(id, raw)
+	if err != nil {
+		return m, fmt.Errorf("%s %q: %w", kind, id, err)
+	}
 	return m, nil
 }
 

@@ -81,15 +81,7 @@ func (tx *Tx) Hires() ([]*pb.Hire, error) {
 // HireShared returns a hire for reading only: the record is shared with other
 // callers and must not be changed (Hire returns a copy to change).
 func (tx *Tx) HireShared(id string) (*pb.Hire, error) {
-	raw := tx.tx.Bucket(bucketHires).Get([]byte(id))
-	if raw == nil {
-		return nil, fmt.Errorf("hire %q: %w", id, ErrNotFound)
-	}
-	h, err := tx.s.hires.get(id, raw)
-	if err != nil {
-		return nil, fmt.Errorf("hire %q: %w", id, err)
-	}
-	return h, nil
+	return sharedRecord(tx.tx.Bucket(bucketHires), tx.s.hires, "hire", id)
 }
 
 // Device returns one device.
