@@ -2,7 +2,6 @@ package analysis
 
 import (
 	"fmt"
-	"google.golang.org/protobuf/proto"
 	"maps"
 	"math"
 	"slices"
@@ -11,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/farmwatch/farmwatch/collector/store"
