@@ -132,48 +132,70 @@ func (l Limits) ValidateReport(r *pb.Report, now time.Time) error {
 
 // walk enforces string, bytes and list limits on every field, generically, so
 // a field added to the proto is bounded without anyone remembering to. The
-// field path is kept as a stack and spelled out only for an error: a valid
-// report, the common case, costs no strings.
-func (l Limits) walk(m protoreflect.Message, path *fieldPath) error {
-	var err error
-	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+// field path is kept as a stack and spelled out only for an error, and fields
+// are visited through the descriptor rather than Range's callback: a valid
+// report, the common case, allocates nothing here.
+func (l *Limits) walk(m protoreflect.Message, path *fieldPath) error {
+	fields := m.Descriptor().Fields()
+	for i, n := 0, fields.Len(); i < n; i++ {
+		fd := fields.Get(i)
+		if !fd.IsList() && !fd.IsMap() && !bounded(fd.Kind()) {
+			continue // a number or a bool: nothing to bound
+		}
+		if !m.Has(fd) {
+			continue
+		}
 		path.push(fd.Name(), -1)
-		defer path.pop()
-		switch {
-		case fd.IsList():
-			list := v.List()
-			max := l.MaxList
-			if n, ok := l.ListLimits[fd.FullName()]; ok {
-				max = n
-			}
-			if list.Len() > max {
-				err = fmt.Errorf("%s: %d entries, limit %d", path, list.Len(), max)
-				return false
-			}
-			for i := 0; i < list.Len(); i++ {
-				path.index(i)
-				if err = l.value(fd, list.Get(i), path); err != nil {
-					return false
-				}
-			}
-		case fd.IsMap():
-			if v.Map().Len() > l.MaxList {
-				err = fmt.Errorf("%s: %d entries, limit %d", path, v.Map().Len(), l.MaxList)
-				return false
-			}
-		default:
-			if err = l.value(fd, v, path); err != nil {
-				return false
+		if err := l.field(m, fd, path); err != nil {
+			return err
+		}
+		path.pop()
+	}
+	return nil
+}
+
+// bounded tells whether values of a kind have a size to check.
+func bounded(k protoreflect.Kind) bool {
+	switch k {
+	case protoreflect.StringKind, protoreflect.BytesKind, protoreflect.MessageKind, protoreflect.GroupKind:
+		return true
+	}
+	return false
+}
+
+func (l *Limits) field(m protoreflect.Message, fd protoreflect.FieldDescriptor, path *fieldPath) error {
+	switch {
+	case fd.IsList():
+		list := m.Get(fd).List()
+		max := l.MaxList
+		if n, ok := l.ListLimits[fd.FullName()]; ok {
+			max = n
+		}
+		if list.Len() > max {
+			return fmt.Errorf("%s: %d entries, limit %d", path, list.Len(), max)
+		}
+		if !bounded(fd.Kind()) {
+			return nil
+		}
+		for i := 0; i < list.Len(); i++ {
+			path.index(i)
+			if err := l.value(fd, list.Get(i), path); err != nil {
+				return err
 			}
 		}
-		return true
-	})
-	return err
+	case fd.IsMap():
+		if n := m.Get(fd).Map().Len(); n > l.MaxList {
+			return fmt.Errorf("%s: %d entries, limit %d", path, n, l.MaxList)
+		}
+	default:
+		return l.value(fd, m.Get(fd), path)
+	}
+	return nil
 }
 
 // value checks one value. Strings need no UTF-8 check here: the protobuf
 // decoder has already refused a proto3 string that is not valid UTF-8.
-func (l Limits) value(fd protoreflect.FieldDescriptor, v protoreflect.Value, path *fieldPath) error {
+func (l *Limits) value(fd protoreflect.FieldDescriptor, v protoreflect.Value, path *fieldPath) error {
 	switch fd.Kind() {
 	case protoreflect.StringKind:
 		s := v.String()
