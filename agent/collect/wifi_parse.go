@@ -326,19 +326,28 @@ func parseNetshInterfaces(b []byte) (cur []scanBSS, interfaces int, denied bool)
 			if mac, ok := normalizeMAC(v); ok {
 				c.BSSID = mac
 			}
-		case netshPercent.MatchString(v):
-			p, _ := strconv.Atoi(netshPercent.FindStringSubmatch(v)[1])
-			c.SignalDBm = percentToDBm(p)
-		case netshChannels[strings.ToLower(k)]:
-			ch, _ = strconv.Atoi(v)
 		default:
-			if f, ok := netshBandGHz(v); ok {
-				band = f
-			}
+			netshRadio(k, v, c, &ch, &band)
 		}
 	}
 	flush()
 	return cur, interfaces, denied
+}
+
+// netshRadio reads a signal, channel or band line of a netsh block (both
+// netsh outputs write them alike) into c, ch and band.
+func netshRadio(k, v string, c *scanBSS, ch *int, band *float64) {
+	switch {
+	case netshPercent.MatchString(v):
+		p, _ := strconv.Atoi(netshPercent.FindStringSubmatch(v)[1])
+		c.SignalDBm = percentToDBm(p)
+	case netshChannels[strings.ToLower(k)]:
+		*ch, _ = strconv.Atoi(v)
+	default:
+		if f, ok := netshBandGHz(v); ok {
+			*band = f
+		}
+	}
 }
 
 // parseNetshNetworks reads `netsh wlan show networks mode=bssid`: "SSID n"
@@ -372,15 +381,8 @@ func parseNetshNetworks(b []byte) (list []scanBSS, denied bool) {
 				c = &scanBSS{BSSID: mac, SSID: ssid}
 			}
 		case c == nil:
-		case netshPercent.MatchString(v):
-			p, _ := strconv.Atoi(netshPercent.FindStringSubmatch(v)[1])
-			c.SignalDBm = percentToDBm(p)
-		case netshChannels[strings.ToLower(k)]:
-			ch, _ = strconv.Atoi(v)
 		default:
-			if f, ok := netshBandGHz(v); ok {
-				band = f
-			}
+			netshRadio(k, v, c, &ch, &band)
 		}
 	}
 	flush()
