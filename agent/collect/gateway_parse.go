@@ -17,14 +17,8 @@ import (
 // gw is empty when the default route has no gateway address, as when a VPN's
 // utun interface holds it.
 func parseRouteGetDefault(b []byte) (gw, ifc string) {
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	for sc.Scan() {
-		k, v, ok := strings.Cut(sc.Text(), ":")
-		if !ok {
-			continue
-		}
-		v = strings.TrimSpace(v)
-		switch strings.TrimSpace(k) {
+	colonLines(b, func(k, v string) {
+		switch k {
 		case "gateway":
 			if a, err := netip.ParseAddr(v); err == nil && a.Is4() {
 				gw = a.String()
@@ -32,7 +26,7 @@ func parseRouteGetDefault(b []byte) (gw, ifc string) {
 		case "interface":
 			ifc = v
 		}
-	}
+	})
 	return gw, ifc
 }
 

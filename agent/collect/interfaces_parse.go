@@ -1,8 +1,6 @@
 package collect
 
 import (
-	"bufio"
-	"bytes"
 	"net/netip"
 	"strings"
 )
@@ -21,24 +19,17 @@ import (
 func parseHardwarePorts(b []byte) map[string]string {
 	out := map[string]string{}
 	port := ""
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	for sc.Scan() {
-		k, v, ok := strings.Cut(sc.Text(), ":")
-		if !ok {
-			continue
-		}
-		v = strings.TrimSpace(v)
-		switch strings.TrimSpace(k) {
+	colonLines(b, func(k, v string) {
+		switch k {
 		case "Hardware Port":
 			port = v
 		case "Device":
-			if port == "" || v == "" {
-				continue
+			if port != "" && v != "" {
+				out[v] = hardwarePortKind(port)
+				port = ""
 			}
-			out[v] = hardwarePortKind(port)
-			port = ""
 		}
-	}
+	})
 	return out
 }
 
