@@ -145,9 +145,7 @@ func newHiresShowCmd() *cobra.Command {
 			if err := checkOutput(output); err != nil {
 				return err
 			}
-			h, err := call(cmd, func(ctx context.Context, c pb.AdminServiceClient) (*pb.Hire, error) {
-				return c.GetHire(ctx, &pb.GetHireRequest{Id: args[0]})
-			})
+			h, err := getHire(cmd, args[0])
 			if err != nil {
 				return err
 			}
@@ -180,6 +178,13 @@ func newHiresShowCmd() *cobra.Command {
 	return cmd
 }
 
+// getHire reads one hire through the admin API.
+func getHire(cmd *cobra.Command, id string) (*pb.Hire, error) {
+	return call(cmd, func(ctx context.Context, c pb.AdminServiceClient) (*pb.Hire, error) {
+		return c.GetHire(ctx, &pb.GetHireRequest{Id: id})
+	})
+}
+
 func newHiresUpdateCmd() *cobra.Command {
 	var home, shipping, phone, endDate, note, output string
 	cmd := &cobra.Command{
@@ -190,9 +195,7 @@ func newHiresUpdateCmd() *cobra.Command {
 			if err := checkOutput(output); err != nil {
 				return err
 			}
-			h, err := call(cmd, func(ctx context.Context, c pb.AdminServiceClient) (*pb.Hire, error) {
-				return c.GetHire(ctx, &pb.GetHireRequest{Id: args[0]})
-			})
+			h, err := getHire(cmd, args[0])
 			if err != nil {
 				return err
 			}
