@@ -107,12 +107,12 @@ func (a *agentService) Report(ctx context.Context, req *pb.ReportRequest) (*pb.R
 		}
 	}
 	ip := publicIP(ctx, s.cfg.TrustedProxies)
-	loc := s.locate(ip)
+	loc := Locate(s.geo, ip)
 	stored := make([]*pb.StoredReport, 0, len(req.GetReports()))
 	for _, r := range req.GetReports() {
 		stored = append(stored, &pb.StoredReport{
 			Report: r, ReceivedAt: timestamppb.New(now), PublicIp: ip.String(), Location: loc,
-			Peers: s.locatePeers(r),
+			Peers: LocatePeers(s.geo, r),
 		})
 	}
 	// Whether the device may report is decided by the store's writer, on the
@@ -151,28 +151,31 @@ func (a *agentService) Report(ctx context.Context, req *pb.ReportRequest) (*pb.R
 	}, nil
 }
 
-func (s *Server) locate(ip netip.Addr) *pb.IPLocation {
+// Locate geolocates the address a report came from; r may be nil (no
+// databases), which leaves only the special-range classification.
+func Locate(r *geo.Resolver, ip netip.Addr) *pb.IPLocation {
 	if !ip.IsValid() {
 		return nil
 	}
-	if s.geo == nil {
+	if r == nil {
 		return &pb.IPLocation{Range: geo.Classify(ip)}
 	}
-	return toIPLocation(s.geo.Lookup(ip))
+	return toIPLocation(r.Lookup(ip))
 }
 
-// locatePeers geolocates the remote ends of remote-access connections.
-func (s *Server) locatePeers(r *pb.Report) []*pb.PeerLocation {
+// LocatePeers geolocates the remote ends of a report's remote-access
+// connections, once per address, leaving out loopback and private ones.
+func LocatePeers(r *geo.Resolver, rep *pb.Report) []*pb.PeerLocation {
 	var out []*pb.PeerLocation
 	seen := map[string]bool{}
-	for _, t := range r.GetRemoteAccess().GetTools() {
+	for _, t := range rep.GetRemoteAccess().GetTools() {
 		for _, c := range t.GetConnections() {
 			ip, err := netip.ParseAddr(c.GetRemoteAddress())
 			if err != nil || seen[ip.String()] {
 				continue
 			}
 			seen[ip.String()] = true
-			loc := s.locate(ip.Unmap())
+			loc := Locate(r, ip.Unmap())
 			if loc.GetRange() != "" {
 				continue // loopback, private: not a place
 			}

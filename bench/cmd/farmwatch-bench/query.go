@@ -235,8 +235,8 @@ func buildQueryStore(ctx context.Context, data, city, asn string, devs []*sim.De
 	peers := make([][]*pb.PeerLocation, n)
 	if err := forEach(n, 4, func(i int) error {
 		tmpl[i] = devs[i].Report(1, start, 0)
-		locs[i] = ipLocation(resolver, devs[i].PublicIP)
-		peers[i] = peerLocations(resolver, tmpl[i])
+		locs[i] = server.Locate(resolver, devs[i].PublicIP)
+		peers[i] = server.LocatePeers(resolver, tmpl[i])
 		return nil
 	}); err != nil {
 		st.Close()
@@ -298,28 +298,4 @@ func buildQueryStore(ctx context.Context, data, city, asn string, devs []*sim.De
 		logf("query store: %d reports", count)
 	}
 	return ids, count, ctx.Err()
-}
-
-// ipLocation is what the collector attaches to a report from ip.
-func ipLocation(r *geo.Resolver, ip netip.Addr) *pb.IPLocation {
-	l := r.Lookup(ip)
-	return &pb.IPLocation{Country: l.Country, Region: l.Region, City: l.City, Latitude: l.Latitude, Longitude: l.Longitude,
-		AccuracyKm: l.AccuracyKM, TimeZone: l.TimeZone, Asn: l.ASN, AsOrg: l.ASOrg,
-		Geolocatable: l.Geolocatable, Range: l.Range, Anonymizer: l.Anonymizer}
-}
-
-func peerLocations(r *geo.Resolver, rep *pb.Report) []*pb.PeerLocation {
-	var out []*pb.PeerLocation
-	for _, t := range rep.GetRemoteAccess().GetTools() {
-		for _, c := range t.GetConnections() {
-			ip, err := netip.ParseAddr(c.GetRemoteAddress())
-			if err != nil {
-				continue
-			}
-			if loc := ipLocation(r, ip.Unmap()); loc.GetRange() == "" {
-				out = append(out, &pb.PeerLocation{Ip: ip.String(), ToolId: t.GetToolId(), Location: loc})
-			}
-		}
-	}
-	return out
 }
