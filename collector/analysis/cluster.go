@@ -45,8 +45,10 @@ type Cluster struct {
 	Observed *Observation            `json:"observed,omitempty"`
 
 	// readOnly marks the decoded-cluster cache's own copy, handed out by
-	// loadShared: clone it before changing anything.
+	// loadShared: clone it before changing anything. memo holds what is
+	// derived from that copy, computed once.
 	readOnly bool
+	memo     *clusterMemo
 }
 
 // Member is a device in a cluster.
@@ -251,11 +253,13 @@ func (c clusterer) load(tx *store.Tx, device string) (*Cluster, error) {
 // loadShared is load without the copy: the cluster returned is marked
 // readOnly when it is the cache's, and must be cloned before any change.
 func (c clusterer) loadShared(tx *store.Tx, device string) (*Cluster, error) {
-	id := tx.Get(store.BucketClusterOf, []byte(device))
+	id := tx.GetView(store.BucketClusterOf, []byte(device))
 	if id == nil {
 		return nil, nil
 	}
-	v := tx.Get(store.BucketClusters, id)
+	// A view, not a copy: a farm's record is hundreds of kilobytes, and the
+	// cache copies it only when it keeps a newly decoded one.
+	v := tx.GetView(store.BucketClusters, id)
 	if v == nil {
 		return nil, fmt.Errorf("cluster %s: %w", id, store.ErrNotFound)
 	}
@@ -263,7 +267,7 @@ func (c clusterer) loadShared(tx *store.Tx, device string) (*Cluster, error) {
 }
 
 func (c clusterer) get(tx *store.Tx, id string) (*Cluster, error) {
-	v := tx.Get(store.BucketClusters, []byte(id))
+	v := tx.GetView(store.BucketClusters, []byte(id)) // decode copies what it keeps
 	if v == nil {
 		return nil, fmt.Errorf("cluster %s: %w", id, store.ErrNotFound)
 	}

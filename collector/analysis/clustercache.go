@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"maps"
+	"sync"
 
 	"github.com/farmwatch/farmwatch/internal/rawcache"
 )
@@ -60,13 +61,38 @@ func (c *clusterCache) saved(id string, raw []byte, cl *Cluster) {
 func (c *clusterCache) put(id string, raw []byte, cl *Cluster) {
 	own := cl.clone()
 	own.readOnly = true
+	own.memo = &clusterMemo{}
 	c.c.Put(id, raw, own)
+}
+
+// clusterMemo is what reports derive from a cached, read-only cluster,
+// computed once for all of them.
+type clusterMemo struct {
+	once  sync.Once
+	first []string // the colocatedNames+1 smallest member ids
+}
+
+// firstMembers returns the colocatedNames smallest member ids other than
+// except, in order. Every report of a farm member names them; on the cache's
+// copy they are found once, not by a pass over the farm per report.
+func (cl *Cluster) firstMembers(except string) []string {
+	if cl.memo == nil {
+		return firstIDs(cl.Members, except, colocatedNames)
+	}
+	cl.memo.once.Do(func() { cl.memo.first = firstIDs(cl.Members, "", colocatedNames+1) })
+	out := make([]string, 0, colocatedNames)
+	for _, id := range cl.memo.first {
+		if id != except && len(out) < colocatedNames {
+			out = append(out, id)
+		}
+	}
+	return out
 }
 
 // clone is a deep copy: callers change members, links and the observation.
 func (cl *Cluster) clone() *Cluster {
 	out := *cl
-	out.readOnly = false
+	out.readOnly, out.memo = false, nil
 	if cl.Members != nil {
 		out.Members = make(map[string]*Member, len(cl.Members))
 		for k, m := range cl.Members {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -193,5 +194,36 @@ func BenchmarkClusterDecodeVsClone(b *testing.B) {
 				cl.clone()
 			}
 		})
+	}
+}
+
+// The cache's copy names the same first members as a pass over the farm, for
+// every member it is asked for, and a copy taken from it recomputes them.
+func TestFirstMembersMemo(t *testing.T) {
+	raw, err := json.Marshal(bigCluster(60))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newClusterCache(32 << 20)
+	shared, err := c.shared("C-000001", raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if shared, err = c.shared("C-000001", raw); err != nil || shared.memo == nil {
+		t.Fatalf("second read is not the cache's copy: memo %v, %v", shared.memo, err)
+	}
+	for _, except := range []string{"d-0000000000000000", "d-0000000000000018", "d-0000000000000019", "d-000000000000003b", "d-none"} {
+		want := firstIDs(shared.Members, except, colocatedNames)
+		if got := shared.firstMembers(except); !slices.Equal(got, want) {
+			t.Fatalf("except %s: memo %v, pass %v", except, got, want)
+		}
+		if len(want) != colocatedNames || slices.Contains(want, except) {
+			t.Fatalf("except %s: %d names, %v", except, len(want), want)
+		}
+	}
+	own := shared.clone()
+	delete(own.Members, "d-0000000000000001")
+	if got := own.firstMembers("d-0000000000000000"); slices.Contains(got, "d-0000000000000001") || own.memo != nil {
+		t.Fatalf("a changed copy used the shared memo: %v", got)
 	}
 }

@@ -202,7 +202,7 @@ func colocatedEvidence(tx *store.Tx, cfg *Config, cl *Cluster, dev *pb.Device, n
 	var others []string
 	// Every member's evidence names the others: unbounded, a farm of n
 	// devices cost n hire reads and a sort of n ids per report.
-	ids := firstIDs(cl.Members, dev.GetId(), colocatedNames)
+	ids := cl.firstMembers(dev.GetId())
 	for _, id := range ids {
 		m := cl.Members[id]
 		name := m.HireID

@@ -25,6 +25,10 @@ func (tx *Tx) Get(bucket, key []byte) []byte {
 	return bytes.Clone(v)
 }
 
+// GetView is Get without the copy: the value is valid only until the
+// transaction ends, and must not be changed.
+func (tx *Tx) GetView(bucket, key []byte) []byte { return tx.tx.Bucket(bucket).Get(key) }
+
 // Put writes a key of an analysis bucket.
 func (tx *Tx) Put(bucket, key, value []byte) error { return tx.tx.Bucket(bucket).Put(key, value) }
 
