@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/farmwatch/farmwatch/collector/store"
+	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
 )
 
 // A cached state is used only while the stored bytes match: after a
@@ -17,6 +18,11 @@ func TestStateCacheFollowsTheStore(t *testing.T) {
 	defer st.Close()
 	c := newStateCache(2)
 	err = st.Update(func(tx *store.Tx) error {
+		for _, id := range []string{"d-1", "a", "b", "c", "d"} {
+			if err := tx.PutDevice(&pb.Device{Id: id, HireId: "h1"}); err != nil {
+				return err
+			}
+		}
 		s, err := c.load(tx, "d-1")
 		if err != nil {
 			return err
@@ -46,7 +52,9 @@ func TestStateCacheFollowsTheStore(t *testing.T) {
 	st.Update(func(tx *store.Tx) error {
 		for _, id := range []string{"a", "b", "c", "d"} {
 			s, _ := c.load(tx, id)
-			c.save(tx, id, s)
+			if err := c.save(tx, id, s); err != nil {
+				t.Error(err)
+			}
 		}
 		return nil
 	})

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 
 	bolt "go.etcd.io/bbolt"
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
 	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
@@ -23,6 +24,7 @@ type migration struct {
 // migrations, in order. Never edit a released one; add the next.
 var migrations = []migration{
 	{To: 2, Name: "index devices by hire", Run: indexDevicesByHire},
+	{To: 3, Name: "keep the analysis state in the device record", Run: deviceStateIntoDevices},
 }
 
 // migrate stamps a new store with the current schema, runs the migrations
@@ -80,6 +82,86 @@ func indexDevicesByHire(tx *bolt.Tx) error {
 		}
 		return idx.Put(devByHireKey(d.GetHireId(), d.GetId()), nil)
 	})
+}
+
+// deviceStateIntoDevices (schema 3) moves each device's analysis state from
+// its own bucket into the device record, which every report rewrites anyway:
+// a report then writes one record, and one page, where it wrote two.
+func deviceStateIntoDevices(tx *bolt.Tx) error {
+	states := tx.Bucket(bucketDeviceState)
+	devs := tx.Bucket(bucketDevices)
+	type record struct{ k, v []byte }
+	var out []record // bbolt's buckets must not change under ForEach
+	if err := devs.ForEach(func(k, v []byte) error {
+		var state []byte
+		if states != nil {
+			state = states.Get(k)
+		}
+		out = append(out, record{bytes.Clone(k), joinDeviceRecord(v, state)})
+		return nil
+	}); err != nil {
+		return err
+	}
+	for _, r := range out {
+		if err := devs.Put(r.k, r.v); err != nil {
+			return err
+		}
+	}
+	if states == nil {
+		return nil
+	}
+	return tx.DeleteBucket(bucketDeviceState)
+}
+
+// A device record (schema 3) is protobuf wire format: field 1 the device's
+// own protobuf bytes, field 2 its analysis state (absent until the first
+// report). Both are read in place, without a copy.
+const (
+	deviceRecordDevice = 1
+	deviceRecordState  = 2
+)
+
+func joinDeviceRecord(dev, state []byte) []byte {
+	b := make([]byte, 0, len(dev)+len(state)+12)
+	b = protowire.AppendTag(b, deviceRecordDevice, protowire.BytesType)
+	b = protowire.AppendBytes(b, dev)
+	if len(state) > 0 {
+		b = protowire.AppendTag(b, deviceRecordState, protowire.BytesType)
+		b = protowire.AppendBytes(b, state)
+	}
+	return b
+}
+
+func splitDeviceRecord(v []byte) (dev, state []byte, err error) {
+	for len(v) > 0 {
+		num, typ, n := protowire.ConsumeTag(v)
+		if n < 0 {
+			return nil, nil, fmt.Errorf("device record: %w", protowire.ParseError(n))
+		}
+		v = v[n:]
+		if typ != protowire.BytesType {
+			if n = protowire.ConsumeFieldValue(num, typ, v); n < 0 {
+				return nil, nil, fmt.Errorf("device record: %w", protowire.ParseError(n))
+			}
+			v = v[n:]
+			continue
+		}
+		b, n := protowire.ConsumeBytes(v)
+		if n < 0 {
+			return nil, nil, fmt.Errorf("device record: %w", protowire.ParseError(n))
+		}
+		v = v[n:]
+		switch num {
+		case deviceRecordDevice:
+			dev = b
+		case deviceRecordState:
+			state = b
+		}
+	}
+	if dev == nil {
+		return nil, nil, fmt.Errorf("device record without a device")
+	}
+	return dev, state, nil
 }
 
 // devicesOfHire lists a hire's device ids through the index.

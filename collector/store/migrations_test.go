@@ -2,6 +2,7 @@ package store
 
 import (
 	"encoding/binary"
+	"errors"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -33,6 +34,11 @@ func writeV1(t *testing.T, dir string) {
 			v, _ := proto.Marshal(&pb.Hire{Id: h})
 			hires.Put([]byte(h), v)
 		}
+		// The analysis state had a bucket of its own before schema 3; a
+		// state whose device is gone is dropped.
+		states, _ := tx.CreateBucketIfNotExists(bucketDeviceState)
+		states.Put([]byte("d-1"), []byte(`{"reports":7}`))
+		states.Put([]byte("d-gone"), []byte(`{"reports":1}`))
 		return nil
 	})
 	if err != nil {
@@ -58,6 +64,42 @@ func TestMigrateV1ToCurrent(t *testing.T) {
 		}
 		if got, _ := tx.Devices("h2"); len(got) != 1 || got[0].GetId() != "d-3" {
 			t.Errorf("devices of h2: %v", got)
+		}
+		if got := string(tx.DeviceState("d-1")); got != `{"reports":7}` {
+			t.Errorf("state of d-1 after the move into its record: %q", got)
+		}
+		if got := tx.DeviceState("d-2"); got != nil {
+			t.Errorf("d-2 had no state, now %q", got)
+		}
+		if tx.tx.Bucket(bucketDeviceState) != nil {
+			t.Error("the old state bucket is still there")
+		}
+		// The device and its state are written independently.
+		if err := tx.PutDeviceState("d-2", []byte(`{"reports":2}`)); err == nil {
+			t.Error("a read-only transaction wrote")
+		}
+		return nil
+	})
+	s.Update(func(tx *Tx) error {
+		d, err := tx.Device("d-1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		d.Hostname = "renamed"
+		if err := tx.PutDevice(d); err != nil {
+			t.Fatal(err)
+		}
+		if got := string(tx.DeviceState("d-1")); got != `{"reports":7}` {
+			t.Errorf("state of d-1 after PutDevice: %q", got)
+		}
+		if err := tx.PutDeviceState("d-1", []byte(`{"reports":8}`)); err != nil {
+			t.Fatal(err)
+		}
+		if d, _ := tx.Device("d-1"); d.GetHostname() != "renamed" || string(tx.DeviceState("d-1")) != `{"reports":8}` {
+			t.Errorf("after PutDeviceState: host %q, state %q", d.GetHostname(), tx.DeviceState("d-1"))
+		}
+		if err := tx.PutDeviceState("d-gone", []byte(`{}`)); !errors.Is(err, ErrNotFound) {
+			t.Errorf("state of an unknown device: %v", err)
 		}
 		return nil
 	})

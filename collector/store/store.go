@@ -18,19 +18,19 @@ import (
 
 // SchemaVersion is the layout this code reads and writes; migrations.go
 // brings older files up to it.
-const SchemaVersion = 2
+const SchemaVersion = 3
 
 // Bucket names live here and nowhere else.
 var (
 	bucketMeta        = []byte("meta")
 	bucketHires       = []byte("hires")
 	bucketTokens      = []byte("tokens")
-	bucketDevices     = []byte("devices")
+	bucketDevices     = []byte("devices")         // device id -> device record: the device and its analysis state (schema 3)
 	bucketReports     = []byte("reports")         // receive time + counter -> compressed StoredReport
 	bucketReportIndex = []byte("reports_by_dev")  // device id + seq -> reports key
 	bucketAlerts      = []byte("alerts")          // alert id -> Alert
 	bucketAlertIndex  = []byte("alerts_by_key")   // device or cluster id + 0 + kind -> open alert id
-	bucketDeviceState = []byte("device_state")    // device id -> analysis state
+	bucketDeviceState = []byte("device_state")    // device id -> analysis state (until schema 3)
 	bucketAudit       = []byte("audit")           // time + seq -> AuditEntry
 	bucketDevByHire   = []byte("devices_by_hire") // hire id + 0 + device id -> nothing (schema 2)
 
@@ -44,7 +44,7 @@ var (
 	BucketClusterOf = []byte("cluster_of")
 
 	allBuckets = [][]byte{bucketMeta, bucketHires, bucketTokens, bucketDevices, bucketReports,
-		bucketReportIndex, bucketAlerts, bucketAlertIndex, bucketDeviceState, bucketAudit, bucketDevByHire,
+		bucketReportIndex, bucketAlerts, bucketAlertIndex, bucketAudit, bucketDevByHire,
 		BucketFingerprints, BucketClusters, BucketClusterOf}
 
 	keySchema  = []byte("schema_version")

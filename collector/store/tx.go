@@ -86,16 +86,40 @@ func (tx *Tx) HireShared(id string) (*pb.Hire, error) {
 
 // Device returns one device.
 func (tx *Tx) Device(id string) (*pb.Device, error) {
+	v := tx.tx.Bucket(bucketDevices).Get([]byte(id))
+	if v == nil {
+		return nil, fmt.Errorf("device %q: %w", id, ErrNotFound)
+	}
+	return decodeDevice(id, v)
+}
+
+func decodeDevice(id string, v []byte) (*pb.Device, error) {
+	dev, _, err := splitDeviceRecord(v)
+	if err != nil {
+		return nil, fmt.Errorf("device %q: %w", id, err)
+	}
 	d := &pb.Device{}
-	if err := getProto(tx.tx.Bucket(bucketDevices), []byte(id), d); err != nil {
+	if err := proto.Unmarshal(dev, d); err != nil {
 		return nil, fmt.Errorf("device %q: %w", id, err)
 	}
 	return d, nil
 }
 
-// PutDevice stores a device.
+// PutDevice stores a device, keeping its analysis state.
 func (tx *Tx) PutDevice(d *pb.Device) error {
-	if err := putProto(tx.tx.Bucket(bucketDevices), []byte(d.GetId()), d); err != nil {
+	b := tx.tx.Bucket(bucketDevices)
+	var state []byte
+	if old := b.Get([]byte(d.GetId())); old != nil {
+		var err error
+		if _, state, err = splitDeviceRecord(old); err != nil {
+			return fmt.Errorf("device %q: %w", d.GetId(), err)
+		}
+	}
+	v, err := proto.MarshalOptions{Deterministic: true}.Marshal(d)
+	if err != nil {
+		return err
+	}
+	if err := b.Put([]byte(d.GetId()), joinDeviceRecord(v, state)); err != nil {
 		return err
 	}
 	idx, key := tx.tx.Bucket(bucketDevByHire), devByHireKey(d.GetHireId(), d.GetId())
@@ -118,9 +142,9 @@ func (tx *Tx) Devices(hireID string) ([]*pb.Device, error) {
 		}
 		return out, nil
 	}
-	err := tx.tx.Bucket(bucketDevices).ForEach(func(_, v []byte) error {
-		d := &pb.Device{}
-		if err := proto.Unmarshal(v, d); err != nil {
+	err := tx.tx.Bucket(bucketDevices).ForEach(func(k, v []byte) error {
+		d, err := decodeDevice(string(k), v)
+		if err != nil {
 			return err
 		}
 		out = append(out, d)
@@ -166,22 +190,37 @@ func (tx *Tx) Token(token string) (TokenRecord, error) {
 
 // DeviceState returns the analysis state blob of a device (nil if none).
 func (tx *Tx) DeviceState(id string) []byte {
-	v := tx.tx.Bucket(bucketDeviceState).Get([]byte(id))
-	if v == nil {
-		return nil
-	}
-	return bytes.Clone(v)
+	return bytes.Clone(tx.DeviceStateView(id))
 }
 
 // DeviceStateView is DeviceState without the copy: the bytes are valid only
 // until the transaction ends and must not be changed.
 func (tx *Tx) DeviceStateView(id string) []byte {
-	return tx.tx.Bucket(bucketDeviceState).Get([]byte(id))
+	v := tx.tx.Bucket(bucketDevices).Get([]byte(id))
+	if v == nil {
+		return nil
+	}
+	_, state, err := splitDeviceRecord(v)
+	if err != nil {
+		return nil // the device itself reads as an error
+	}
+	return state
 }
 
-// PutDeviceState stores the analysis state blob of a device.
-func (tx *Tx) PutDeviceState(id string, v []byte) error {
-	return tx.tx.Bucket(bucketDeviceState).Put([]byte(id), v)
+// PutDeviceState stores the analysis state blob of a device, in its device
+// record: the report that changes the state changes the device too, so one
+// record (one page) is written for both.
+func (tx *Tx) PutDeviceState(id string, state []byte) error {
+	b := tx.tx.Bucket(bucketDevices)
+	old := b.Get([]byte(id))
+	if old == nil {
+		return fmt.Errorf("device %q: %w", id, ErrNotFound)
+	}
+	dev, _, err := splitDeviceRecord(old)
+	if err != nil {
+		return fmt.Errorf("device %q: %w", id, err)
+	}
+	return b.Put([]byte(id), joinDeviceRecord(dev, state))
 }
 
 // Reports returns a device's stored reports, newest first, at most limit.
