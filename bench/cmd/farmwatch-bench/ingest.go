@@ -9,8 +9,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -181,11 +183,11 @@ func benchIngest(ctx context.Context, o options, t *table) error {
 			return fmt.Errorf("grpc echo, fixed windows: %w", err)
 		}
 		logf("grpc echo with fixed windows, %d connections: %.0f calls/s, p50 %s, p99 %s", n, echoStatic.perSecond(), echoStatic.pct(50), echoStatic.pct(99))
-		profile := ""
+		profile, loadProfile := "", ""
 		if n == largest {
-			profile = o.cpuProfile
+			profile, loadProfile = o.cpuProfile, o.loadProfile
 		}
-		ing, err := benchCollector(ctx, filepath.Join(o.tmp, fmt.Sprintf("ingest-%d", n)), city, asn, fleet, tmpl, o, profile)
+		ing, err := benchCollector(ctx, filepath.Join(o.tmp, fmt.Sprintf("ingest-%d", n)), city, asn, fleet, tmpl, o, profile, loadProfile)
 		if err != nil {
 			return fmt.Errorf("ingest of %d agents: %w", n, err)
 		}
@@ -201,7 +203,8 @@ func benchIngest(ctx context.Context, o options, t *table) error {
 		t.info(fmt.Sprintf("grpc echo %s connections, fixed flow-control windows", thousands(int64(n))), rate(echoStatic.perSecond(), "/s"),
 			fmt.Sprintf("bare grpc echo %s; ingest is %.0f%% of this", rate(echo.perSecond(), "/s"), 100*rps/echoStatic.perSecond()))
 		t.info(fmt.Sprintf("ingest %s agents: collector CPU per report", thousands(int64(n))),
-			fmt.Sprintf("%.0f µs", ing.cpuPerReport), fmt.Sprintf("%d report calls in flight, analysis on", o.concurrency))
+			fmt.Sprintf("%.0f µs", ing.cpuPerReport), fmt.Sprintf("load generator (the simulated agents) %.0f µs on the same cores; %d report calls in flight, analysis on",
+				ing.loadCPUPerReport, o.concurrency))
 		t.info(fmt.Sprintf("enroll %s agents (ECDSA CSR + signing)", thousands(int64(n))),
 			rate(float64(n)/ing.enroll.Seconds(), "/s"), fmt.Sprintf("register %s hires + tokens: %s; reports/s of 1st report (TLS handshake) %s, 2nd (farm forms) %s",
 				thousands(int64(n)), ing.register.Round(100*time.Millisecond), thousands(int64(float64(n)/ing.rounds[0].Seconds())), thousands(int64(float64(n)/ing.rounds[1].Seconds()))))
@@ -211,16 +214,26 @@ func benchIngest(ctx context.Context, o options, t *table) error {
 
 type ingestResult struct {
 	stats            callStats
-	cpuPerReport     float64 // µs
+	cpuPerReport     float64 // µs of the collector
+	loadCPUPerReport float64 // µs of this process: the simulated agents
 	enroll, register time.Duration
 	rounds           [2]time.Duration // first and second report of every device
 }
 
-func benchCollector(ctx context.Context, data, city, asn string, fleet *sim.Fleet, tmpl []*pb.Report, o options, profile string) (ingestResult, error) {
+func benchCollector(ctx context.Context, data, city, asn string, fleet *sim.Fleet, tmpl []*pb.Report, o options, profile, loadProfilePath string) (ingestResult, error) {
 	var res ingestResult
 	args := []string{"collector", "--data", data, "--geoip-city", city, "--geoip-asn", asn}
 	if profile != "" {
 		args = append(args, "--cpuprofile", profile)
+	}
+	var loadProfile *os.File
+	if loadProfilePath != "" {
+		f, err := os.Create(loadProfilePath)
+		if err != nil {
+			return res, err
+		}
+		defer f.Close()
+		loadProfile = f
 	}
 	c, err := startChild(args...)
 	if err != nil {
@@ -272,13 +285,17 @@ func benchCollector(ctx context.Context, data, city, asn string, fleet *sim.Flee
 		logf("collector, %d agents: report %d of each device in %s", n, round+1, res.rounds[round].Round(time.Millisecond))
 	}
 
-	var cpu0 time.Duration
+	var cpu0, load0 time.Duration
+	var profiling atomic.Bool
 	go func() {
-		// The profile and the CPU count start with the measured window.
+		// The profiles and the CPU counts start with the measured window.
 		select {
 		case <-time.After(o.warmup):
-			cpu0 = c.cpu()
+			cpu0, load0 = c.cpu(), procCPU(os.Getpid())
 			c.signal(syscall.SIGUSR1)
+			if loadProfile != nil {
+				profiling.Store(pprof.StartCPUProfile(loadProfile) == nil)
+			}
 		case <-ctx.Done():
 		}
 	}()
@@ -291,13 +308,18 @@ func benchCollector(ctx context.Context, data, city, asn string, fleet *sim.Flee
 		}
 		return err
 	})
-	cpu := c.cpu() - cpu0
+	cpu, load := c.cpu()-cpu0, procCPU(os.Getpid())-load0
+	if profiling.Load() {
+		pprof.StopCPUProfile()
+	}
 	if st.errors > 0 {
 		return res, fmt.Errorf("%d report calls failed, first: %v", st.errors, st.firstErr)
 	}
 	res.stats = st
 	res.cpuPerReport = float64(cpu.Microseconds()) / float64(max(st.calls, 1))
-	logf("collector, %d agents: %.0f reports/s, p50 %s, p99 %s, %.0f µs CPU/report", n, st.perSecond(), st.pct(50), st.pct(99), res.cpuPerReport)
+	res.loadCPUPerReport = float64(load.Microseconds()) / float64(max(st.calls, 1))
+	logf("collector, %d agents: %.0f reports/s, p50 %s, p99 %s, %.0f µs CPU/report (load generator %.0f µs)", n, st.perSecond(), st.pct(50), st.pct(99),
+		res.cpuPerReport, res.loadCPUPerReport)
 	return res, nil
 }
 

@@ -58,6 +58,7 @@ type options struct {
 	geoFile       string
 	tmp           string
 	cpuProfile    string
+	loadProfile   string
 	skipQueries   bool
 	markdown      string
 }
@@ -78,6 +79,7 @@ func run(args []string) error {
 	fs.StringVar(&o.geoFile, "geo", "", "output of the geo lookup benchmarks (go test -bench Lookup)")
 	fs.StringVar(&o.tmp, "tmp", "", "directory for stores and databases (default: a new temporary directory, removed afterwards)")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the collector during the largest ingest run to this file")
+	fs.StringVar(&o.loadProfile, "loadprofile", "", "write a CPU profile of the load generator (the simulated agents) during the largest ingest run to this file")
 	fs.BoolVar(&o.skipQueries, "skip-queries", false, "skip the 100,000-device query store")
 	fs.StringVar(&o.markdown, "markdown", "", "also write the table as Markdown to this file")
 	if err := fs.Parse(args); err != nil {
