@@ -158,7 +158,7 @@ func (tx *Tx) ingestJob(job *ingestJob) (IngestResult, error) {
 		}
 	}
 	reports := tx.tx.Bucket(bucketReports)
-	index := tx.tx.Bucket(bucketReportIndex)
+	index := tx.tx.Bucket(bucketDevices)
 	meta := tx.tx.Bucket(bucketMeta)
 	counter := uint64(0)
 	if v := meta.Get(keyCounter); v != nil {
@@ -167,7 +167,7 @@ func (tx *Tx) ingestJob(job *ingestJob) (IngestResult, error) {
 	changed := false
 	for i, sr := range job.reports {
 		seq := sr.GetReport().GetSeq()
-		ikey := reportIndexKey(job.deviceID, seq)
+		ikey := ReportIndexKey(job.deviceID, seq)
 		if index.Get(ikey) != nil {
 			res.Acknowledged = append(res.Acknowledged, seq)
 			res.Duplicates = append(res.Duplicates, seq)
@@ -226,11 +226,13 @@ func updateDevice(dev *pb.Device, sr *pb.StoredReport) {
 	}
 }
 
-// reportIndexKey is the device id, a zero byte, then the big-endian seq, so
-// one device's reports sort by sequence (which is time order per device).
-func reportIndexKey(deviceID string, seq uint64) []byte {
+// ReportIndexKey is the key of a device's report index entry (schema 4): the
+// device id, a zero byte, then the seq's complement, big-endian, so that a
+// device's entries sort newest first, right after its record in the same
+// bucket.
+func ReportIndexKey(deviceID string, seq uint64) []byte {
 	k := make([]byte, 0, len(deviceID)+9)
 	k = append(k, deviceID...)
 	k = append(k, 0)
-	return binary.BigEndian.AppendUint64(k, seq)
+	return binary.BigEndian.AppendUint64(k, ^seq)
 }

@@ -25,6 +25,7 @@ type migration struct {
 var migrations = []migration{
 	{To: 2, Name: "index devices by hire", Run: indexDevicesByHire},
 	{To: 3, Name: "keep the analysis state in the device record", Run: deviceStateIntoDevices},
+	{To: 4, Name: "keep each device's report index after its record", Run: reportIndexIntoDevices},
 }
 
 // migrate stamps a new store with the current schema, runs the migrations
@@ -111,6 +112,28 @@ func deviceStateIntoDevices(tx *bolt.Tx) error {
 		return nil
 	}
 	return tx.DeleteBucket(bucketDeviceState)
+}
+
+// reportIndexIntoDevices (schema 4) moves the (device, seq) report index
+// from its own bucket into the devices bucket, newest first after each
+// device's record (ReportIndexKey), so that a report's index entry lands on
+// the page its device record is rewritten on anyway.
+func reportIndexIntoDevices(tx *bolt.Tx) error {
+	old := tx.Bucket(bucketReportIndex)
+	if old == nil {
+		return nil
+	}
+	devs := tx.Bucket(bucketDevices)
+	if err := old.ForEach(func(k, v []byte) error {
+		if len(k) < 9 || k[len(k)-9] != 0 {
+			return fmt.Errorf("report index key %x", k)
+		}
+		seq := binary.BigEndian.Uint64(k[len(k)-8:])
+		return devs.Put(ReportIndexKey(string(k[:len(k)-9]), seq), bytes.Clone(v))
+	}); err != nil {
+		return err
+	}
+	return tx.DeleteBucket(bucketReportIndex)
 }
 
 // A device record (schema 3) is protobuf wire format: field 1 the device's

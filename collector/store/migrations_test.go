@@ -39,6 +39,19 @@ func writeV1(t *testing.T, dir string) {
 		states, _ := tx.CreateBucketIfNotExists(bucketDeviceState)
 		states.Put([]byte("d-1"), []byte(`{"reports":7}`))
 		states.Put([]byte("d-gone"), []byte(`{"reports":1}`))
+		// The report index had a bucket of its own, oldest seq first, before
+		// schema 4.
+		reports, _ := tx.CreateBucketIfNotExists(bucketReports)
+		index, _ := tx.CreateBucketIfNotExists(bucketReportIndex)
+		for seq := uint64(1); seq <= 3; seq++ {
+			v, err := EncodeReport(&pb.StoredReport{DeviceId: "d-1", Report: &pb.Report{Seq: seq}})
+			if err != nil {
+				return err
+			}
+			rkey := append(u64(seq*1000), u64(seq)...)
+			reports.Put(rkey, v)
+			index.Put(binary.BigEndian.AppendUint64([]byte("d-1\x00"), seq), rkey)
+		}
 		return nil
 	})
 	if err != nil {
@@ -71,8 +84,19 @@ func TestMigrateV1ToCurrent(t *testing.T) {
 		if got := tx.DeviceState("d-2"); got != nil {
 			t.Errorf("d-2 had no state, now %q", got)
 		}
-		if tx.tx.Bucket(bucketDeviceState) != nil {
-			t.Error("the old state bucket is still there")
+		if tx.tx.Bucket(bucketDeviceState) != nil || tx.tx.Bucket(bucketReportIndex) != nil {
+			t.Error("an old bucket is still there")
+		}
+		got, err = tx.Devices("")
+		if err != nil || len(got) != 3 {
+			t.Errorf("all devices, with d-1's index among them: %v %v", got, err)
+		}
+		reports, err := tx.Reports("d-1", 2)
+		if err != nil || len(reports) != 2 || reports[0].GetReport().GetSeq() != 3 || reports[1].GetReport().GetSeq() != 2 {
+			t.Errorf("d-1's newest two reports through the moved index: %v %v", reports, err)
+		}
+		if !tx.HasReport("d-1", 1) || tx.HasReport("d-1", 4) || tx.HasReport("d-2", 1) {
+			t.Error("HasReport after the move of the index")
 		}
 		// The device and its state are written independently.
 		if err := tx.PutDeviceState("d-2", []byte(`{"reports":2}`)); err == nil {

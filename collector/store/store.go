@@ -18,16 +18,20 @@ import (
 
 // SchemaVersion is the layout this code reads and writes; migrations.go
 // brings older files up to it.
-const SchemaVersion = 3
+const SchemaVersion = 4
 
 // Bucket names live here and nowhere else.
 var (
-	bucketMeta        = []byte("meta")
-	bucketHires       = []byte("hires")
-	bucketTokens      = []byte("tokens")
-	bucketDevices     = []byte("devices")         // device id -> device record: the device and its analysis state (schema 3)
+	bucketMeta   = []byte("meta")
+	bucketHires  = []byte("hires")
+	bucketTokens = []byte("tokens")
+	// devices: device id -> device record, the device and its analysis
+	// state (schema 3); device id + 0 + ^seq -> reports key, the device's
+	// report index (schema 4). Newest first, a device's latest index entry
+	// sorts right after its record: a report rewrites one page for both.
+	bucketDevices     = []byte("devices")
 	bucketReports     = []byte("reports")         // receive time + counter -> compressed StoredReport
-	bucketReportIndex = []byte("reports_by_dev")  // device id + seq -> reports key
+	bucketReportIndex = []byte("reports_by_dev")  // device id + 0 + seq -> reports key (until schema 4)
 	bucketAlerts      = []byte("alerts")          // alert id -> Alert
 	bucketAlertIndex  = []byte("alerts_by_key")   // device or cluster id + 0 + kind -> open alert id
 	bucketDeviceState = []byte("device_state")    // device id -> analysis state (until schema 3)
@@ -44,7 +48,7 @@ var (
 	BucketClusterOf = []byte("cluster_of")
 
 	allBuckets = [][]byte{bucketMeta, bucketHires, bucketTokens, bucketDevices, bucketReports,
-		bucketReportIndex, bucketAlerts, bucketAlertIndex, bucketAudit, bucketDevByHire,
+		bucketAlerts, bucketAlertIndex, bucketAudit, bucketDevByHire,
 		BucketFingerprints, BucketClusters, BucketClusterOf}
 
 	keySchema  = []byte("schema_version")

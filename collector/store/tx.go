@@ -142,15 +142,22 @@ func (tx *Tx) Devices(hireID string) ([]*pb.Device, error) {
 		}
 		return out, nil
 	}
-	err := tx.tx.Bucket(bucketDevices).ForEach(func(k, v []byte) error {
+	// The bucket holds each device's report index after its record: skip
+	// from one record to the next.
+	c := tx.tx.Bucket(bucketDevices).Cursor()
+	for k, v := c.First(); k != nil; {
+		if i := bytes.IndexByte(k, 0); i >= 0 { // index entries without a record
+			k, v = c.Seek(append(bytes.Clone(k[:i]), 1))
+			continue
+		}
 		d, err := decodeDevice(string(k), v)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		out = append(out, d)
-		return nil
-	})
-	return out, err
+		k, v = c.Seek(append(bytes.Clone(k), 1))
+	}
+	return out, nil
 }
 
 // TokenRecord is what the collector keeps of an enrollment token: its hash,
@@ -226,18 +233,10 @@ func (tx *Tx) PutDeviceState(id string, state []byte) error {
 // Reports returns a device's stored reports, newest first, at most limit.
 func (tx *Tx) Reports(deviceID string, limit int) ([]*pb.StoredReport, error) {
 	prefix := append([]byte(deviceID), 0)
-	c := tx.tx.Bucket(bucketReportIndex).Cursor()
+	c := tx.tx.Bucket(bucketDevices).Cursor()
 	reports := tx.tx.Bucket(bucketReports)
 	var out []*pb.StoredReport
-	// Seek past the device's last key, then walk back.
-	end := append(bytes.Clone(prefix), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff)
-	k, v := c.Seek(end)
-	if k == nil {
-		k, v = c.Last()
-	} else {
-		k, v = c.Prev()
-	}
-	for ; k != nil && bytes.HasPrefix(k, prefix) && len(out) < limit; k, v = c.Prev() {
+	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix) && len(out) < limit; k, v = c.Next() {
 		raw := reports.Get(v)
 		if raw == nil {
 			continue // pruned by retention
@@ -258,5 +257,5 @@ func (tx *Tx) ReportCount() int {
 
 // HasReport tells whether (device, seq) is stored.
 func (tx *Tx) HasReport(deviceID string, seq uint64) bool {
-	return tx.tx.Bucket(bucketReportIndex).Get(reportIndexKey(deviceID, seq)) != nil
+	return tx.tx.Bucket(bucketDevices).Get(ReportIndexKey(deviceID, seq)) != nil
 }
