@@ -145,13 +145,17 @@ func (s *Store) commit(batch []*ingestJob) {
 
 func (tx *Tx) ingestJob(job *ingestJob) (IngestResult, error) {
 	var res IngestResult
-	dev, err := tx.Device(job.deviceID)
-	if errors.Is(err, ErrNotFound) {
-		return res, &refusal{err: err}
+	raw := tx.tx.Bucket(bucketDevices).Get([]byte(job.deviceID))
+	if raw == nil {
+		return res, &refusal{err: fmt.Errorf("device %q: %w", job.deviceID, ErrNotFound)}
 	}
+	dev, err := decodeDevice(job.deviceID, raw)
 	if err != nil {
-		return res, fmt.Errorf("device %s: %w", job.deviceID, err)
+		return res, err
 	}
+	_, state, _ := splitDeviceRecord(raw) // decodeDevice checked the record
+	tx.held = &heldDevice{id: job.deviceID, state: state}
+	defer func() { tx.held = nil }()
 	if job.admit != nil {
 		if err := job.admit(tx, dev); err != nil {
 			return res, &refusal{err: err}

@@ -17,6 +17,15 @@ import (
 type Tx struct {
 	tx *bolt.Tx
 	s  *Store
+	// held is the device an ingest job is writing: its state is kept here
+	// until the job stores the device, so that a report reads and writes
+	// the device record once, not once for the device and once for the state.
+	held *heldDevice
+}
+
+type heldDevice struct {
+	id    string
+	state []byte
 }
 
 // View runs fn in a read-only transaction.
@@ -109,11 +118,16 @@ func decodeDevice(id string, v []byte) (*pb.Device, error) {
 func (tx *Tx) PutDevice(d *pb.Device) error {
 	b := tx.tx.Bucket(bucketDevices)
 	var state []byte
-	if old := b.Get([]byte(d.GetId())); old != nil {
+	existed := true
+	if h := tx.held; h != nil && h.id == d.GetId() {
+		state = h.state
+	} else if old := b.Get([]byte(d.GetId())); old != nil {
 		var err error
 		if _, state, err = splitDeviceRecord(old); err != nil {
 			return fmt.Errorf("device %q: %w", d.GetId(), err)
 		}
+	} else {
+		existed = false
 	}
 	v, err := proto.MarshalOptions{Deterministic: true}.Marshal(d)
 	if err != nil {
@@ -121,6 +135,9 @@ func (tx *Tx) PutDevice(d *pb.Device) error {
 	}
 	if err := b.Put([]byte(d.GetId()), joinDeviceRecord(v, state)); err != nil {
 		return err
+	}
+	if existed {
+		return nil // indexed by hire when it was first stored: a device's hire never changes
 	}
 	idx, key := tx.tx.Bucket(bucketDevByHire), devByHireKey(d.GetHireId(), d.GetId())
 	if idx.Get(key) != nil {
@@ -203,6 +220,9 @@ func (tx *Tx) DeviceState(id string) []byte {
 // DeviceStateView is DeviceState without the copy: the bytes are valid only
 // until the transaction ends and must not be changed.
 func (tx *Tx) DeviceStateView(id string) []byte {
+	if h := tx.held; h != nil && h.id == id {
+		return h.state
+	}
 	v := tx.tx.Bucket(bucketDevices).Get([]byte(id))
 	if v == nil {
 		return nil
@@ -218,6 +238,10 @@ func (tx *Tx) DeviceStateView(id string) []byte {
 // record: the report that changes the state changes the device too, so one
 // record (one page) is written for both.
 func (tx *Tx) PutDeviceState(id string, state []byte) error {
+	if h := tx.held; h != nil && h.id == id {
+		h.state = state // stored with the device at the end of its ingest job
+		return nil
+	}
 	b := tx.tx.Bucket(bucketDevices)
 	old := b.Get([]byte(id))
 	if old == nil {
