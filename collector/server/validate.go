@@ -91,7 +91,14 @@ func (l Limits) ValidateReport(r *pb.Report, now time.Time) error {
 		return fmt.Errorf("collected_at: %s is %s away from the collector's clock, limit %s",
 			r.GetCollectedAt().AsTime().Format(time.RFC3339), d.Round(time.Hour), l.MaxClockSkew)
 	}
-	if err := l.walk(r.ProtoReflect(), &fieldPath{elems: make([]pathElem, 0, 8)}); err != nil {
+	w := walker{Limits: &l, path: fieldPath{elems: make([]pathElem, 0, 8)}, fewest: l.MaxList, shortest: l.MaxString}
+	for _, n := range l.ListLimits {
+		w.fewest = min(w.fewest, n)
+	}
+	for _, n := range l.StringLimits {
+		w.shortest = min(w.shortest, n)
+	}
+	if err := w.walk(r.ProtoReflect()); err != nil {
 		return err
 	}
 	for i, ifc := range r.GetNetwork().GetInterfaces() {
@@ -130,12 +137,21 @@ func (l Limits) ValidateReport(r *pb.Report, now time.Time) error {
 	return nil
 }
 
-// walk enforces string, bytes and list limits on every field, generically, so
-// a field added to the proto is bounded without anyone remembering to. The
-// field path is kept as a stack and spelled out only for an error, and fields
-// are visited through the descriptor rather than Range's callback: a valid
-// report, the common case, allocates nothing here.
-func (l *Limits) walk(m protoreflect.Message, path *fieldPath) error {
+// walker enforces string, bytes and list limits on every field,
+// generically, so a field added to the proto is bounded without anyone
+// remembering to. The field path is kept as a stack and spelled out only for
+// an error, fields are visited through the descriptor rather than Range's
+// callback, and a field's own limit is looked up only for a list or string
+// longer than the smallest limit: a valid report, the common case, allocates
+// nothing here.
+type walker struct {
+	*Limits
+	path     fieldPath
+	fewest   int // the smallest list limit
+	shortest int // the smallest string limit
+}
+
+func (w *walker) walk(m protoreflect.Message) error {
 	fields := m.Descriptor().Fields()
 	for i, n := 0, fields.Len(); i < n; i++ {
 		fd := fields.Get(i)
@@ -145,11 +161,11 @@ func (l *Limits) walk(m protoreflect.Message, path *fieldPath) error {
 		if !m.Has(fd) {
 			continue
 		}
-		path.push(fd.Name(), -1)
-		if err := l.field(m, fd, path); err != nil {
+		w.path.push(fd.Name(), -1)
+		if err := w.field(m, fd); err != nil {
 			return err
 		}
-		path.pop()
+		w.path.pop()
 	}
 	return nil
 }
@@ -163,58 +179,62 @@ func bounded(k protoreflect.Kind) bool {
 	return false
 }
 
-func (l *Limits) field(m protoreflect.Message, fd protoreflect.FieldDescriptor, path *fieldPath) error {
+func (w *walker) field(m protoreflect.Message, fd protoreflect.FieldDescriptor) error {
 	switch {
 	case fd.IsList():
 		list := m.Get(fd).List()
-		max := l.MaxList
-		if n, ok := l.ListLimits[fd.FullName()]; ok {
-			max = n
-		}
-		if list.Len() > max {
-			return fmt.Errorf("%s: %d entries, limit %d", path, list.Len(), max)
+		if list.Len() > w.fewest {
+			max := w.MaxList
+			if n, ok := w.ListLimits[fd.FullName()]; ok {
+				max = n
+			}
+			if list.Len() > max {
+				return fmt.Errorf("%s: %d entries, limit %d", &w.path, list.Len(), max)
+			}
 		}
 		if !bounded(fd.Kind()) {
 			return nil
 		}
 		for i := 0; i < list.Len(); i++ {
-			path.index(i)
-			if err := l.value(fd, list.Get(i), path); err != nil {
+			w.path.index(i)
+			if err := w.value(fd, list.Get(i)); err != nil {
 				return err
 			}
 		}
 	case fd.IsMap():
-		if n := m.Get(fd).Map().Len(); n > l.MaxList {
-			return fmt.Errorf("%s: %d entries, limit %d", path, n, l.MaxList)
+		if n := m.Get(fd).Map().Len(); n > w.MaxList {
+			return fmt.Errorf("%s: %d entries, limit %d", &w.path, n, w.MaxList)
 		}
 	default:
-		return l.value(fd, m.Get(fd), path)
+		return w.value(fd, m.Get(fd))
 	}
 	return nil
 }
 
 // value checks one value. Strings need no UTF-8 check here: the protobuf
 // decoder has already refused a proto3 string that is not valid UTF-8.
-func (l *Limits) value(fd protoreflect.FieldDescriptor, v protoreflect.Value, path *fieldPath) error {
+func (w *walker) value(fd protoreflect.FieldDescriptor, v protoreflect.Value) error {
 	switch fd.Kind() {
 	case protoreflect.StringKind:
 		s := v.String()
-		max := l.MaxString
-		if n, ok := l.StringLimits[fd.FullName()]; ok {
-			max = n
-		}
-		if len(s) > max {
-			return fmt.Errorf("%s: %d bytes, limit %d", path, len(s), max)
+		if len(s) > w.shortest {
+			max := w.MaxString
+			if n, ok := w.StringLimits[fd.FullName()]; ok {
+				max = n
+			}
+			if len(s) > max {
+				return fmt.Errorf("%s: %d bytes, limit %d", &w.path, len(s), max)
+			}
 		}
 		if !utf8.ValidString(s) { // reports built in-process (tests, tools) skip the decoder
-			return fmt.Errorf("%s: not valid UTF-8", path)
+			return fmt.Errorf("%s: not valid UTF-8", &w.path)
 		}
 	case protoreflect.BytesKind:
-		if len(v.Bytes()) > l.MaxString {
-			return fmt.Errorf("%s: %d bytes, limit %d", path, len(v.Bytes()), l.MaxString)
+		if len(v.Bytes()) > w.MaxString {
+			return fmt.Errorf("%s: %d bytes, limit %d", &w.path, len(v.Bytes()), w.MaxString)
 		}
 	case protoreflect.MessageKind, protoreflect.GroupKind:
-		return l.walk(v.Message(), path)
+		return w.walk(v.Message())
 	}
 	return nil
 }

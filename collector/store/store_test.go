@@ -211,6 +211,19 @@ func TestHireSharedFollowsUpdates(t *testing.T) {
 	if again.GetName() != "Renamed" || first.GetName() != "N" {
 		t.Fatalf("after an update: %q (the earlier copy %q)", again.GetName(), first.GetName())
 	}
+	// Within one transaction too: an update after a shared read is seen.
+	s.Update(func(tx *Tx) error {
+		if h, _ := tx.HireShared("h-d-1"); h.GetName() != "Renamed" {
+			t.Errorf("before the update: %q", h.GetName())
+		}
+		if err := tx.PutHire(&pb.Hire{Id: "h-d-1", Name: "Again"}); err != nil {
+			return err
+		}
+		if h, _ := tx.HireShared("h-d-1"); h.GetName() != "Again" {
+			t.Errorf("an update in the same transaction is not seen: %q", h.GetName())
+		}
+		return nil
+	})
 	s.View(func(tx *Tx) error {
 		if _, err := tx.HireShared("h-none"); !errors.Is(err, ErrNotFound) {
 			t.Errorf("missing hire: %v", err)

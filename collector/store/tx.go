@@ -21,6 +21,9 @@ type Tx struct {
 	// until the job stores the device, so that a report reads and writes
 	// the device record once, not once for the device and once for the state.
 	held *heldDevice
+	// hires read shared in this transaction: a batch reads the same hires
+	// for many reports (a farm member's evidence names 25 other members).
+	hires map[string]*pb.Hire
 }
 
 type heldDevice struct {
@@ -65,6 +68,7 @@ func (tx *Tx) Hire(id string) (*pb.Hire, error) {
 
 // PutHire stores a hire.
 func (tx *Tx) PutHire(h *pb.Hire) error {
+	delete(tx.hires, h.GetId())
 	return putProto(tx.tx.Bucket(bucketHires), []byte(h.GetId()), h)
 }
 
@@ -90,7 +94,18 @@ func (tx *Tx) Hires() ([]*pb.Hire, error) {
 // HireShared returns a hire for reading only: the record is shared with other
 // callers and must not be changed (Hire returns a copy to change).
 func (tx *Tx) HireShared(id string) (*pb.Hire, error) {
-	return sharedRecord(tx.tx.Bucket(bucketHires), tx.s.hires, "hire", id)
+	if h, ok := tx.hires[id]; ok {
+		return h, nil
+	}
+	h, err := sharedRecord(tx.tx.Bucket(bucketHires), tx.s.hires, "hire", id)
+	if err != nil {
+		return nil, err
+	}
+	if tx.hires == nil {
+		tx.hires = make(map[string]*pb.Hire, 64)
+	}
+	tx.hires[id] = h
+	return h, nil
 }
 
 // Device returns one device.
