@@ -199,6 +199,11 @@ func New(cfg Config) (*Server, error) {
 		// several hundred times over and a spool flush in a few round trips.
 		grpc.StaticStreamWindowSize(1<<20),
 		grpc.StaticConnWindowSize(1<<20),
+		// Calls run on long-lived worker goroutines whose stacks have
+		// already grown to what a report needs, not on a new goroutine per
+		// call that grows its stack (and copies it) on every report. Past
+		// streamWorkers concurrent calls, grpc-go starts goroutines as usual.
+		grpc.NumStreamWorkers(streamWorkers),
 	)
 	go s.sweepLoop()
 	pb.RegisterAgentServiceServer(s.grpc, &agentService{s: s})
@@ -281,6 +286,10 @@ func ensureLocalAdmin(ca *pki.CA, dir string) error {
 	}
 	return pki.WriteFileAtomic(certPath, certPEM, 0o600)
 }
+
+// streamWorkers is comfortably above the calls a collector has in flight
+// at its measured capacity (about 128 at 10,000 reports/s and 13 ms each).
+const streamWorkers = 256
 
 // sweepLoop looks for silent agents every SweepInterval.
 func (s *Server) sweepLoop() {
