@@ -509,13 +509,15 @@ func ClusterView(tx *store.Tx, cl *Cluster) (*pb.Cluster, error) {
 // LoadCluster reads one cluster.
 func LoadCluster(tx *store.Tx, id string) (*Cluster, error) { return clusterer{}.get(tx, id) }
 
-// Clusters lists every cluster.
+// Clusters lists every cluster for reading only: cached clusters are the
+// cache's own copies, not copied for a list that only reads them (a deep copy
+// of every cluster, farms of hundreds included, on each `clusters list`).
 func Clusters(tx *store.Tx) ([]*Cluster, error) {
 	var out []*Cluster
 	var err error
 	tx.Scan(store.BucketClusters, nil, func(k, v []byte) bool {
 		var cl *Cluster
-		if cl, err = decodedClusters.decode(string(k), v); err != nil {
+		if cl, err = decodedClusters.shared(string(k), v); err != nil {
 			return false
 		}
 		out = append(out, cl)
