@@ -17,7 +17,9 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/farmwatch/farmwatch/agent/uplink"
+	"github.com/farmwatch/farmwatch/collector/hires"
 	"github.com/farmwatch/farmwatch/collector/server"
+	"github.com/farmwatch/farmwatch/collector/store"
 	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
 )
 
@@ -336,4 +338,21 @@ func platformOf(os string) string {
 		return "Microsoft Windows 11 Pro"
 	}
 	return "ubuntu"
+}
+
+// StoreDevice writes device i's hire and an enrolled device record straight
+// into a store, as registration and enrollment would through the API, for
+// benchmarks that build a store without it. It returns the device's id.
+func (f *Fleet) StoreDevice(tx *store.Tx, i int, enrolled time.Time) (string, error) {
+	d := f.Devices[i]
+	if err := hires.Resolve(d.Hire); err != nil {
+		return "", fmt.Errorf("hire %s: %w", d.Hire.GetId(), err)
+	}
+	d.Hire.CreatedAt = timestamppb.New(enrolled)
+	if err := tx.PutHire(d.Hire); err != nil {
+		return "", err
+	}
+	id := fmt.Sprintf("d-%016x", uint64(i+1)*0x9e3779b97f4a7c15)
+	return id, tx.PutDevice(&pb.Device{Id: id, HireId: d.Hire.GetId(), Hostname: d.Hostname, Os: d.OS,
+		AgentVersion: "sim", EnrolledAt: timestamppb.New(enrolled)})
 }

@@ -14,7 +14,6 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/farmwatch/farmwatch/collector/analysis"
-	"github.com/farmwatch/farmwatch/collector/hires"
 	"github.com/farmwatch/farmwatch/collector/server"
 	"github.com/farmwatch/farmwatch/collector/store"
 	"github.com/farmwatch/farmwatch/geo"
@@ -65,17 +64,9 @@ func benchIngestWriter(b *testing.B, n int) {
 	devs := fleet.Devices
 	ids := make([]string, len(devs))
 	now := time.Now()
-	if err := st.Update(func(tx *store.Tx) error {
-		for i, d := range devs {
-			if err := hires.Resolve(d.Hire); err != nil {
-				return err
-			}
-			if err := tx.PutHire(d.Hire); err != nil {
-				return err
-			}
-			ids[i] = fmt.Sprintf("d-%016x", uint64(i+1)*0x9e3779b97f4a7c15)
-			if err := tx.PutDevice(&pb.Device{Id: ids[i], HireId: d.Hire.GetId(), Hostname: d.Hostname, Os: d.OS,
-				AgentVersion: "sim", EnrolledAt: timestamppb.New(now)}); err != nil {
+	if err := st.Update(func(tx *store.Tx) (err error) {
+		for i := range devs {
+			if ids[i], err = fleet.StoreDevice(tx, i, now); err != nil {
 				return err
 			}
 		}

@@ -15,7 +15,6 @@ import (
 
 	"github.com/farmwatch/farmwatch/collector/adminconn"
 	"github.com/farmwatch/farmwatch/collector/analysis"
-	"github.com/farmwatch/farmwatch/collector/hires"
 	"github.com/farmwatch/farmwatch/collector/server"
 	"github.com/farmwatch/farmwatch/collector/store"
 	"github.com/farmwatch/farmwatch/geo"
@@ -204,22 +203,13 @@ func buildQueryStore(ctx context.Context, data, city, asn string, devs []*sim.De
 	}
 	n := len(devs)
 	ids := make([]string, n)
+	fleet := &sim.Fleet{Devices: devs}
 	perDevice := max(total/n, analysedRounds+1)
 	start := time.Now().Add(-time.Duration(perDevice) * time.Hour).Truncate(time.Hour)
 	for lo := 0; lo < n; lo += 10000 {
-		if err := st.Update(func(tx *store.Tx) error {
+		if err := st.Update(func(tx *store.Tx) (err error) {
 			for i := lo; i < min(lo+10000, n); i++ {
-				d := devs[i]
-				if err := hires.Resolve(d.Hire); err != nil {
-					return fmt.Errorf("hire %s: %w", d.Hire.GetId(), err)
-				}
-				d.Hire.CreatedAt = timestamppb.New(start)
-				if err := tx.PutHire(d.Hire); err != nil {
-					return err
-				}
-				ids[i] = fmt.Sprintf("d-%016x", uint64(i+1)*0x9e3779b97f4a7c15)
-				if err := tx.PutDevice(&pb.Device{Id: ids[i], HireId: d.Hire.GetId(), Hostname: d.Hostname, Os: d.OS,
-					AgentVersion: "sim", EnrolledAt: timestamppb.New(start)}); err != nil {
+				if ids[i], err = fleet.StoreDevice(tx, i, start); err != nil {
 					return err
 				}
 			}
