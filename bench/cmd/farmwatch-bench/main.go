@@ -74,7 +74,7 @@ func run(args []string) error {
 	fs.IntVar(&o.rawRecords, "raw-records", 200000, "records written by the raw bbolt limit")
 	fs.IntVar(&o.queryDevices, "query-devices", 100000, "devices in the query store")
 	fs.IntVar(&o.queryReports, "query-reports", 10000000, "reports in the query store")
-	fs.IntVar(&o.queryRepeats, "query-repeats", 40, "calls of each list query (devices show: 5x as many)")
+	fs.IntVar(&o.queryRepeats, "query-repeats", 100, "calls of each list query (devices show: 5x as many); a p99 needs 100")
 	fs.StringVar(&o.footprintFile, "footprint", "", "output of the agent footprint benchmark (go test -bench Footprint)")
 	fs.StringVar(&o.geoFile, "geo", "", "output of the geo lookup benchmarks (go test -bench Lookup)")
 	fs.StringVar(&o.tmp, "tmp", "", "directory for stores and databases (default: a new temporary directory, removed afterwards)")
