@@ -91,14 +91,7 @@ func (l Limits) ValidateReport(r *pb.Report, now time.Time) error {
 		return fmt.Errorf("collected_at: %s is %s away from the collector's clock, limit %s",
 			r.GetCollectedAt().AsTime().Format(time.RFC3339), d.Round(time.Hour), l.MaxClockSkew)
 	}
-	w := walker{Limits: &l, path: fieldPath{elems: make([]pathElem, 0, 8)}, fewest: l.MaxList, shortest: l.MaxString}
-	for _, n := range l.ListLimits {
-		w.fewest = min(w.fewest, n)
-	}
-	for _, n := range l.StringLimits {
-		w.shortest = min(w.shortest, n)
-	}
-	if err := w.walk(r.ProtoReflect()); err != nil {
+	if err := l.walk(r.ProtoReflect(), &fieldPath{elems: make([]pathElem, 0, 8)}); err != nil {
 		return err
 	}
 	for i, ifc := range r.GetNetwork().GetInterfaces() {
@@ -137,21 +130,12 @@ func (l Limits) ValidateReport(r *pb.Report, now time.Time) error {
 	return nil
 }
 
-// walker enforces string, bytes and list limits on every field,
-// generically, so a field added to the proto is bounded without anyone
-// remembering to. The field path is kept as a stack and spelled out only for
-// an error, fields are visited through the descriptor rather than Range's
-// callback, and a field's own limit is looked up only for a list or string
-// longer than the smallest limit: a valid report, the common case, allocates
-// nothing here.
-type walker struct {
-	*Limits
-	path     fieldPath
-	fewest   int // the smallest list limit
-	shortest int // the smallest string limit
-}
-
-func (w *walker) walk(m protoreflect.Message) error {
+// walk enforces string, bytes and list limits on every field, generically, so
+// a field added to the proto is bounded without anyone remembering to. The
+// field path is kept as a stack and spelled out only for an error, and fields
+// are visited through the descriptor rather than Range's callback: a valid
+// report, the common case, allocates nothing here.
+func (l *Limits) walk(m protoreflect.Message, path *fieldPath) error {
 	fields := m.Descriptor().Fields()
 	for i, n := 0, fields.Len(); i < n; i++ {
 		fd := fields.Get(i)
@@ -161,11 +145,11 @@ func (w *walker) walk(m protoreflect.Message) error {
 		if !m.Has(fd) {
 			continue
 		}
-		w.path.push(fd.Name(), -1)
-		if err := w.field(m, fd); err != nil {
+		path.push(fd.Name(), -1)
+		if err := l.field(m, fd, path); err != nil {
 			return err
 		}
-		w.path.pop()
+		path.pop()
 	}
 	return nil
 }
@@ -179,62 +163,58 @@ func bounded(k protoreflect.Kind) bool {
 	return false
 }
 
-func (w *walker) field(m protoreflect.Message, fd protoreflect.FieldDescriptor) error {
+func (l *Limits) field(m protoreflect.Message, fd protoreflect.FieldDescriptor, path *fieldPath) error {
 	switch {
 	case fd.IsList():
 		list := m.Get(fd).List()
-		if list.Len() > w.fewest {
-			max := w.MaxList
-			if n, ok := w.ListLimits[fd.FullName()]; ok {
-				max = n
-			}
-			if list.Len() > max {
-				return fmt.Errorf("%s: %d entries, limit %d", &w.path, list.Len(), max)
-			}
+		max := l.MaxList
+		if n, ok := l.ListLimits[fd.FullName()]; ok {
+			max = n
+		}
+		if list.Len() > max {
+			return fmt.Errorf("%s: %d entries, limit %d", path, list.Len(), max)
 		}
 		if !bounded(fd.Kind()) {
 			return nil
 		}
 		for i := 0; i < list.Len(); i++ {
-			w.path.index(i)
-			if err := w.value(fd, list.Get(i)); err != nil {
+			path.index(i)
+			if err := l.value(fd, list.Get(i), path); err != nil {
 				return err
 			}
 		}
 	case fd.IsMap():
-		if n := m.Get(fd).Map().Len(); n > w.MaxList {
-			return fmt.Errorf("%s: %d entries, limit %d", &w.path, n, w.MaxList)
+		if n := m.Get(fd).Map().Len(); n > l.MaxList {
+			return fmt.Errorf("%s: %d entries, limit %d", path, n, l.MaxList)
 		}
 	default:
-		return w.value(fd, m.Get(fd))
+		return l.value(fd, m.Get(fd), path)
 	}
 	return nil
 }
 
 // value checks one value. Strings need no UTF-8 check here: the protobuf
 // decoder has already refused a proto3 string that is not valid UTF-8.
-func (w *walker) value(fd protoreflect.FieldDescriptor, v protoreflect.Value) error {
+func (l *Limits) value(fd protoreflect.FieldDescriptor, v protoreflect.Value, path *fieldPath) error {
 	switch fd.Kind() {
 	case protoreflect.StringKind:
 		s := v.String()
-		if len(s) > w.shortest {
-			max := w.MaxString
-			if n, ok := w.StringLimits[fd.FullName()]; ok {
-				max = n
-			}
-			if len(s) > max {
-				return fmt.Errorf("%s: %d bytes, limit %d", &w.path, len(s), max)
-			}
+		max := l.MaxString
+		if n, ok := l.StringLimits[fd.FullName()]; ok {
+			max = n
+		}
+		if len(s) > max {
+			return fmt.Errorf("%s: %d bytes, limit %d", path, len(s), max)
 		}
 		if !utf8.ValidString(s) { // reports built in-process (tests, tools) skip the decoder
-			return fmt.Errorf("%s: not valid UTF-8", &w.path)
+			return fmt.Errorf("%s: not valid UTF-8", path)
 		}
 	case protoreflect.BytesKind:
-		if len(v.Bytes()) > w.MaxString {
-			return fmt.Errorf("%s: %d bytes, limit %d", &w.path, len(v.Bytes()), w.MaxString)
+		if len(v.Bytes()) > l.MaxString {
+			return fmt.Errorf("%s: %d bytes, limit %d", path, len(v.Bytes()), l.MaxString)
 		}
 	case protoreflect.MessageKind, protoreflect.GroupKind:
-		return w.walk(v.Message())
+		return l.walk(v.Message(), path)
 	}
 	return nil
 }
