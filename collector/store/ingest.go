@@ -158,11 +158,10 @@ func (tx *Tx) ingestJob(job *ingestJob) (IngestResult, error) {
 	if raw == nil {
 		return res, &refusal{err: fmt.Errorf("device %q: %w", job.deviceID, ErrNotFound)}
 	}
-	dev, err := decodeDevice(job.deviceID, raw)
+	dev, state, err := decodeDevice(job.deviceID, raw)
 	if err != nil {
 		return res, err
 	}
-	_, state, _ := splitDeviceRecord(raw) // decodeDevice checked the record
 	tx.held = &heldDevice{id: job.deviceID, state: state}
 	defer func() { tx.held = nil }()
 	if job.admit != nil {

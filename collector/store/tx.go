@@ -114,19 +114,22 @@ func (tx *Tx) Device(id string) (*pb.Device, error) {
 	if v == nil {
 		return nil, fmt.Errorf("device %q: %w", id, ErrNotFound)
 	}
-	return decodeDevice(id, v)
+	d, _, err := decodeDevice(id, v)
+	return d, err
 }
 
-func decodeDevice(id string, v []byte) (*pb.Device, error) {
-	dev, _, err := splitDeviceRecord(v)
+// decodeDevice reads a device record: the device, and a view of its
+// analysis state.
+func decodeDevice(id string, v []byte) (*pb.Device, []byte, error) {
+	dev, state, err := splitDeviceRecord(v)
 	if err != nil {
-		return nil, fmt.Errorf("device %q: %w", id, err)
+		return nil, nil, fmt.Errorf("device %q: %w", id, err)
 	}
 	d := &pb.Device{}
 	if err := proto.Unmarshal(dev, d); err != nil {
-		return nil, fmt.Errorf("device %q: %w", id, err)
+		return nil, nil, fmt.Errorf("device %q: %w", id, err)
 	}
-	return d, nil
+	return d, state, nil
 }
 
 // PutDevice stores a device, keeping its analysis state.
@@ -182,7 +185,7 @@ func (tx *Tx) Devices(hireID string) ([]*pb.Device, error) {
 			k, v = c.Seek(append(bytes.Clone(k[:i]), 1))
 			continue
 		}
-		d, err := decodeDevice(string(k), v)
+		d, _, err := decodeDevice(string(k), v)
 		if err != nil {
 			return nil, err
 		}
