@@ -204,6 +204,12 @@ func New(cfg Config) (*Server, error) {
 		// call that grows its stack (and copies it) on every report. Past
 		// streamWorkers concurrent calls, grpc-go starts goroutines as usual.
 		grpc.NumStreamWorkers(streamWorkers),
+		// No read buffer of grpc-go's own: the TLS connection under it
+		// already keeps what it has decrypted, and a second, 32 KiB buffer
+		// per connection was half the live heap with 10,000 agents
+		// connected (RssAnon 2.6 GiB before, 1.5 GiB after, at the same
+		// report rate).
+		grpc.ReadBufferSize(0),
 	)
 	go s.sweepLoop()
 	pb.RegisterAgentServiceServer(s.grpc, &agentService{s: s})

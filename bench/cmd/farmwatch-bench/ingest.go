@@ -205,6 +205,8 @@ func benchIngest(ctx context.Context, o options, t *table) error {
 		t.info(fmt.Sprintf("ingest %s agents: collector CPU per report", thousands(int64(n))),
 			fmt.Sprintf("%.0f µs", ing.cpuPerReport), fmt.Sprintf("load generator (the simulated agents) %.0f µs on the same cores; %d report calls in flight, analysis on",
 				ing.loadCPUPerReport, o.concurrency))
+		t.info(fmt.Sprintf("ingest %s agents: collector resident memory", thousands(int64(n))), fmt.Sprintf("%d MiB peak", ing.hwm>>20),
+			fmt.Sprintf("heap and stacks %d MiB at the end, %d KiB per connected agent", ing.anon>>20, ing.anon>>10/int64(n)))
 		t.info(fmt.Sprintf("enroll %s agents (ECDSA CSR + signing)", thousands(int64(n))),
 			rate(float64(n)/ing.enroll.Seconds(), "/s"), fmt.Sprintf("register %s hires + tokens: %s; reports/s of 1st report (TLS handshake) %s, 2nd (farm forms) %s",
 				thousands(int64(n)), ing.register.Round(100*time.Millisecond), thousands(int64(float64(n)/ing.rounds[0].Seconds())), thousands(int64(float64(n)/ing.rounds[1].Seconds()))))
@@ -218,6 +220,7 @@ type ingestResult struct {
 	loadCPUPerReport float64 // µs of this process: the simulated agents
 	enroll, register time.Duration
 	rounds           [2]time.Duration // first and second report of every device
+	hwm, anon        int64            // the collector's peak resident set, and its heap and stacks at the end
 }
 
 func benchCollector(ctx context.Context, data, city, asn string, fleet *sim.Fleet, tmpl []*pb.Report, o options, profile, loadProfilePath string) (ingestResult, error) {
@@ -309,6 +312,7 @@ func benchCollector(ctx context.Context, data, city, asn string, fleet *sim.Flee
 		return err
 	})
 	cpu, load := c.cpu()-cpu0, procCPU(os.Getpid())-load0
+	res.hwm, _, res.anon = c.memory()
 	if profiling.Load() {
 		pprof.StopCPUProfile()
 	}
