@@ -20,6 +20,7 @@ func newServeCmd() *cobra.Command {
 	cfg := server.Config{}
 	var proxies []string
 	var gcPercent int
+	var memLimit string
 	cmd := &cobra.Command{
 		Use:   "serve [--data DIR] [--listen ADDR] [--geoip-city FILE] [--geoip-asn FILE] [--config FILE]",
 		Short: "Run the collector: gRPC over mutual TLS, reports stored in bbolt",
@@ -32,8 +33,15 @@ func newServeCmd() *cobra.Command {
 				}
 				cfg.TrustedProxies = append(cfg.TrustedProxies, pfx)
 			}
+			limit, err := server.ParseMemoryLimit(memLimit)
+			if err != nil {
+				return fmt.Errorf("--memory-limit: %w", err)
+			}
 			if gc, fromEnv := server.TuneGC(gcPercent); fromEnv {
 				slog.Info("garbage collection target from GOGC", "percent", gc)
+			}
+			if l, from := server.TuneMemoryLimit(limit); from != "none" {
+				slog.Info("soft memory limit", "MiB", l>>20, "from", from)
 			}
 			srv, err := server.New(cfg)
 			if err != nil {
@@ -68,6 +76,7 @@ func newServeCmd() *cobra.Command {
 	f.DurationVar(&cfg.ReportInterval, "report-interval", 5*time.Minute, "report interval suggested to agents")
 	f.DurationVar(&cfg.TokenTTL, "token-ttl", 72*time.Hour, "default lifetime of enrollment tokens")
 	f.IntVar(&gcPercent, "gc-percent", server.DefaultGCPercent, "garbage-collection target (Go's GOGC; the GOGC environment variable wins): lower trades CPU for memory")
+	f.StringVar(&memLimit, "memory-limit", "auto", "soft memory limit past which garbage collection works harder, e.g. 12GiB; auto is 3/4 of the machine's or cgroup's memory, none disables it (GOMEMLIMIT wins when set)")
 	f.DurationVar(&cfg.Retention, "retention", 0, "delete stored reports older than this, e.g. 4320h (180 days); 0 keeps them")
 	return cmd
 }

@@ -1,8 +1,14 @@
 package server
 
 import (
+	"fmt"
+	"math"
 	"os"
 	"runtime/debug"
+	"strconv"
+	"strings"
+
+	"github.com/shirou/gopsutil/v4/mem"
 )
 
 // DefaultGCPercent is the collector's garbage-collection target. Its live
@@ -25,4 +31,98 @@ func TuneGC(percent int) (int, bool) {
 	}
 	debug.SetGCPercent(percent)
 	return percent, false
+}
+
+// TuneMemoryLimit sets Go's soft memory limit, so that a collector whose live
+// heap grows (every connected agent holds about 40 KiB of TLS and HTTP/2
+// state) collects more often as it nears the limit instead of letting the
+// heap reach four times the live one (DefaultGCPercent) and the machine run
+// out. limit > 0 is taken as is; limit == 0 means three quarters of the
+// memory available to the process (the cgroup's limit when there is one,
+// else the machine's); limit < 0 means no limit. GOMEMLIMIT in the
+// environment wins. It returns the limit in effect (math.MaxInt64 for none)
+// and where it came from: "GOMEMLIMIT", "flag", "auto" or "none".
+func TuneMemoryLimit(limit int64) (int64, string) {
+	if _, ok := os.LookupEnv("GOMEMLIMIT"); ok {
+		return debug.SetMemoryLimit(-1), "GOMEMLIMIT"
+	}
+	switch {
+	case limit > 0:
+		debug.SetMemoryLimit(limit)
+		return limit, "flag"
+	case limit < 0:
+		debug.SetMemoryLimit(math.MaxInt64)
+		return math.MaxInt64, "none"
+	}
+	avail := availableMemory()
+	if avail <= 0 {
+		debug.SetMemoryLimit(math.MaxInt64)
+		return math.MaxInt64, "none"
+	}
+	limit = avail / 4 * 3
+	debug.SetMemoryLimit(limit)
+	return limit, "auto"
+}
+
+// availableMemory is the cgroup (v2, then v1) memory limit of this process
+// when one is set, else the machine's physical memory, in bytes; 0 when
+// neither can be read.
+func availableMemory() int64 {
+	total := int64(0)
+	if vm, err := mem.VirtualMemory(); err == nil {
+		total = int64(vm.Total)
+	}
+	if c := cgroupLimit(cgroupFiles); c > 0 && (total == 0 || c < total) {
+		return c
+	}
+	return total
+}
+
+var cgroupFiles = []string{
+	"/sys/fs/cgroup/memory.max",                   // cgroup v2
+	"/sys/fs/cgroup/memory/memory.limit_in_bytes", // cgroup v1
+}
+
+// cgroupLimit reads the first of files that holds a number ("max", a
+// missing file or an unreadable one give none).
+func cgroupLimit(files []string) int64 {
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		n, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+		if err == nil && n > 0 && n < 1<<60 { // v1 spells "no limit" as a huge number
+			return n
+		}
+	}
+	return 0
+}
+
+// ParseMemoryLimit reads --memory-limit: "auto" (0), "none" (-1), or a size
+// in GOMEMLIMIT's spelling, a whole number of bytes with an optional B, KiB,
+// MiB, GiB or TiB suffix, e.g. "12GiB".
+func ParseMemoryLimit(s string) (int64, error) {
+	switch s = strings.TrimSpace(s); s {
+	case "auto", "":
+		return 0, nil
+	case "none":
+		return -1, nil
+	}
+	units := []struct {
+		suffix string
+		shift  uint
+	}{{"TiB", 40}, {"GiB", 30}, {"MiB", 20}, {"KiB", 10}, {"B", 0}}
+	num, shift := s, uint(0)
+	for _, u := range units {
+		if strings.HasSuffix(s, u.suffix) {
+			num, shift = strings.TrimSuffix(s, u.suffix), u.shift
+			break
+		}
+	}
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || n <= 0 || n > math.MaxInt64>>shift {
+		return 0, fmt.Errorf("%q is not auto, none or a size such as 12GiB (B, KiB, MiB, GiB, TiB)", s)
+	}
+	return n << shift, nil
 }

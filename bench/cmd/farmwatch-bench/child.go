@@ -46,6 +46,7 @@ func runCollectorChild(args []string) error {
 	cfg.Listen = "127.0.0.1:0"
 	cfg.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
 	server.TuneGC(server.DefaultGCPercent) // as farmwatch serve does
+	server.TuneMemoryLimit(0)
 	srv, err := server.New(cfg)
 	if err != nil {
 		return err
