@@ -162,6 +162,7 @@ func benchIngest(ctx context.Context, o options, t *table) error {
 		return err
 	}
 	largest := slices.Max(o.fleets)
+	var prevN, prevAnon int64 // the previous fleet's size and heap, for memory per agent
 	for _, n := range o.fleets {
 		fleet := sim.Plan(n, 1)
 		tmpl := templates(fleet)
@@ -205,8 +206,13 @@ func benchIngest(ctx context.Context, o options, t *table) error {
 		t.info(fmt.Sprintf("ingest %s agents: collector CPU per report", thousands(int64(n))),
 			fmt.Sprintf("%.0f µs", ing.cpuPerReport), fmt.Sprintf("load generator (the simulated agents) %.0f µs on the same cores; %d report calls in flight, analysis on",
 				ing.loadCPUPerReport, o.concurrency))
-		t.info(fmt.Sprintf("ingest %s agents: collector resident memory", thousands(int64(n))), fmt.Sprintf("%d MiB peak", ing.hwm>>20),
-			fmt.Sprintf("heap and stacks %d MiB at the end, %d KiB per connected agent", ing.anon>>20, ing.anon>>10/int64(n)))
+		memWhat := fmt.Sprintf("heap and stacks %d MiB at the end", ing.anon>>20)
+		if prevN > 0 && int64(n) > prevN {
+			// The collector's fixed part (gazetteer, caches) cancels out.
+			memWhat += fmt.Sprintf(", %d KiB more per connected agent than with %s", (ing.anon-prevAnon)>>10/(int64(n)-prevN), thousands(prevN))
+		}
+		prevN, prevAnon = int64(n), ing.anon
+		t.info(fmt.Sprintf("ingest %s agents: collector resident memory", thousands(int64(n))), fmt.Sprintf("%d MiB peak", ing.hwm>>20), memWhat)
 		t.info(fmt.Sprintf("enroll %s agents (ECDSA CSR + signing)", thousands(int64(n))),
 			rate(float64(n)/ing.enroll.Seconds(), "/s"), fmt.Sprintf("register %s hires + tokens: %s; reports/s of 1st report (TLS handshake) %s, 2nd (farm forms) %s",
 				thousands(int64(n)), ing.register.Round(100*time.Millisecond), thousands(int64(float64(n)/ing.rounds[0].Seconds())), thousands(int64(float64(n)/ing.rounds[1].Seconds()))))
