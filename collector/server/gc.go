@@ -5,6 +5,7 @@ import (
 	"math"
 	"os"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -72,15 +73,35 @@ func availableMemory() int64 {
 	if vm, err := mem.VirtualMemory(); err == nil {
 		total = int64(vm.Total)
 	}
-	if c := cgroupLimit(cgroupFiles); c > 0 && (total == 0 || c < total) {
+	self, _ := os.ReadFile("/proc/self/cgroup")
+	if c := cgroupLimit(cgroupFiles(string(self))); c > 0 && (total == 0 || c < total) {
 		return c
 	}
 	return total
 }
 
-var cgroupFiles = []string{
-	"/sys/fs/cgroup/memory.max",                   // cgroup v2
-	"/sys/fs/cgroup/memory/memory.limit_in_bytes", // cgroup v1
+// cgroupFiles lists where the memory limit of this process's cgroup can be
+// read, given /proc/self/cgroup: its own cgroup's file first (a systemd
+// unit's MemoryMax, say), then the root of the mounted hierarchy, which is
+// the process's own cgroup inside a container with a cgroup namespace.
+func cgroupFiles(self string) []string {
+	var own []string
+	for _, line := range strings.Split(self, "\n") {
+		parts := strings.SplitN(line, ":", 3)
+		if len(parts) != 3 || !strings.HasPrefix(parts[2], "/") || parts[2] == "/" {
+			continue
+		}
+		switch {
+		case parts[0] == "0" && parts[1] == "": // cgroup v2
+			own = append(own, "/sys/fs/cgroup"+parts[2]+"/memory.max")
+		case slices.Contains(strings.Split(parts[1], ","), "memory"): // cgroup v1
+			own = append(own, "/sys/fs/cgroup/memory"+parts[2]+"/memory.limit_in_bytes")
+		}
+	}
+	return append(own,
+		"/sys/fs/cgroup/memory.max",                   // cgroup v2
+		"/sys/fs/cgroup/memory/memory.limit_in_bytes", // cgroup v1
+	)
 }
 
 // cgroupLimit reads the first of files that holds a number ("max", a

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"testing"
 )
 
@@ -75,6 +76,20 @@ func TestCgroupLimit(t *testing.T) {
 	} {
 		if got := cgroupLimit(c.files); got != c.want {
 			t.Errorf("cgroupLimit(%v) = %d, want %d", c.files, got, c.want)
+		}
+	}
+}
+
+func TestCgroupFiles(t *testing.T) {
+	roots := []string{"/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"}
+	for self, want := range map[string][]string{
+		"0::/system.slice/farmwatch.service\n": append([]string{"/sys/fs/cgroup/system.slice/farmwatch.service/memory.max"}, roots...),
+		"0::/\n":                               roots,
+		"12:cpu,cpuacct:/a\n4:memory:/process_api/151713fb\n0::/\n": append([]string{"/sys/fs/cgroup/memory/process_api/151713fb/memory.limit_in_bytes"}, roots...),
+		"": roots,
+	} {
+		if got := cgroupFiles(self); !slices.Equal(got, want) {
+			t.Errorf("cgroupFiles(%q) = %q, want %q", self, got, want)
 		}
 	}
 }
