@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -23,6 +24,37 @@ type AnalyzeFunc func(tx *Tx, dev *pb.Device, sr *pb.StoredReport) error
 // monitored). Its error fails that one call, unchanged, and nothing else in
 // the transaction.
 type AdmitFunc func(tx *Tx, dev *pb.Device) error
+
+// IngestEvent is something the collector saw of a device's delivery rather
+// than in a report's contents: reports refused over the byte budget, a spool
+// that was reset, a sequence jump, a second machine with the same identity.
+// The analysis turns it into evidence (Options.Event).
+type IngestEvent struct {
+	Kind  string // one of the Event* constants
+	At    time.Time
+	Text  string // the sentence a reviewer reads
+	Facts map[string]string
+}
+
+// Ingest event kinds.
+const (
+	EventOverBudget     = "over_budget"
+	EventSpoolReset     = "spool_reset"
+	EventSeqJump        = "seq_jump"
+	EventClonedIdentity = "cloned_identity"
+)
+
+// EventFunc records an ingest event inside the ingest transaction; changes
+// it makes to dev are saved by the caller.
+type EventFunc func(tx *Tx, dev *pb.Device, ev IngestEvent) error
+
+// RecordEvent hands an ingest event to the store's EventFunc, if any.
+func (tx *Tx) RecordEvent(dev *pb.Device, ev IngestEvent) error {
+	if tx.s == nil || tx.s.event == nil {
+		return nil
+	}
+	return tx.s.event(tx, dev, ev)
+}
 
 // IngestResult says which sequence numbers of a batch are now stored.
 type IngestResult struct {

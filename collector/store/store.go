@@ -67,6 +67,7 @@ type Store struct {
 	// Analyze runs inside each ingest transaction for every newly stored
 	// report; nil means no analysis.
 	analyze  AnalyzeFunc
+	event    EventFunc
 	maxBatch int
 	hires    *sharedCache[*pb.Hire]
 	alerts   *sharedCache[*pb.Alert]
@@ -81,6 +82,8 @@ type Options struct {
 	MaxBatchReports int
 	// Analyze, when set, is called inside the ingest transaction.
 	Analyze AnalyzeFunc
+	// Event, when set, records ingest events (Tx.RecordEvent) as evidence.
+	Event EventFunc
 	// NoSync turns off fsync; only for building benchmark stores.
 	NoSync bool
 }
@@ -123,6 +126,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		stopped:  make(chan struct{}),
 		codec:    newCodec(),
 		analyze:  opts.Analyze,
+		event:    opts.Event,
 		maxBatch: max,
 		hires:    newHireCache(),
 		alerts:   newAlertCache(),

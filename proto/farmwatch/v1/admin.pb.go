@@ -842,27 +842,34 @@ func (x *CreateTokenResponse) GetExpiresAt() *timestamppb.Timestamp {
 }
 
 type Device struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	HireId        string                 `protobuf:"bytes,2,opt,name=hire_id,json=hireId,proto3" json:"hire_id,omitempty"`
-	Hostname      string                 `protobuf:"bytes,3,opt,name=hostname,proto3" json:"hostname,omitempty"`
-	Os            string                 `protobuf:"bytes,4,opt,name=os,proto3" json:"os,omitempty"`
-	AgentVersion  string                 `protobuf:"bytes,5,opt,name=agent_version,json=agentVersion,proto3" json:"agent_version,omitempty"`
-	EnrolledAt    *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=enrolled_at,json=enrolledAt,proto3" json:"enrolled_at,omitempty"`
-	LastSeen      *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=last_seen,json=lastSeen,proto3" json:"last_seen,omitempty"`
-	LastPublicIp  string                 `protobuf:"bytes,8,opt,name=last_public_ip,json=lastPublicIp,proto3" json:"last_public_ip,omitempty"`
-	LastCountry   string                 `protobuf:"bytes,9,opt,name=last_country,json=lastCountry,proto3" json:"last_country,omitempty"`
-	LastCity      string                 `protobuf:"bytes,10,opt,name=last_city,json=lastCity,proto3" json:"last_city,omitempty"`
-	LastSeq       uint64                 `protobuf:"varint,11,opt,name=last_seq,json=lastSeq,proto3" json:"last_seq,omitempty"`
-	Reports       uint64                 `protobuf:"varint,12,opt,name=reports,proto3" json:"reports,omitempty"`
-	Score         float64                `protobuf:"fixed64,13,opt,name=score,proto3" json:"score,omitempty"`
-	OpenAlerts    uint32                 `protobuf:"varint,14,opt,name=open_alerts,json=openAlerts,proto3" json:"open_alerts,omitempty"`
-	ClusterId     string                 `protobuf:"bytes,15,opt,name=cluster_id,json=clusterId,proto3" json:"cluster_id,omitempty"`
-	RevokedAt     *timestamppb.Timestamp `protobuf:"bytes,16,opt,name=revoked_at,json=revokedAt,proto3" json:"revoked_at,omitempty"`
-	RevokedBy     string                 `protobuf:"bytes,17,opt,name=revoked_by,json=revokedBy,proto3" json:"revoked_by,omitempty"`
-	RevokeNote    string                 `protobuf:"bytes,18,opt,name=revoke_note,json=revokeNote,proto3" json:"revoke_note,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	Id           string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	HireId       string                 `protobuf:"bytes,2,opt,name=hire_id,json=hireId,proto3" json:"hire_id,omitempty"`
+	Hostname     string                 `protobuf:"bytes,3,opt,name=hostname,proto3" json:"hostname,omitempty"`
+	Os           string                 `protobuf:"bytes,4,opt,name=os,proto3" json:"os,omitempty"`
+	AgentVersion string                 `protobuf:"bytes,5,opt,name=agent_version,json=agentVersion,proto3" json:"agent_version,omitempty"`
+	EnrolledAt   *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=enrolled_at,json=enrolledAt,proto3" json:"enrolled_at,omitempty"`
+	LastSeen     *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=last_seen,json=lastSeen,proto3" json:"last_seen,omitempty"`
+	LastPublicIp string                 `protobuf:"bytes,8,opt,name=last_public_ip,json=lastPublicIp,proto3" json:"last_public_ip,omitempty"`
+	LastCountry  string                 `protobuf:"bytes,9,opt,name=last_country,json=lastCountry,proto3" json:"last_country,omitempty"`
+	LastCity     string                 `protobuf:"bytes,10,opt,name=last_city,json=lastCity,proto3" json:"last_city,omitempty"`
+	LastSeq      uint64                 `protobuf:"varint,11,opt,name=last_seq,json=lastSeq,proto3" json:"last_seq,omitempty"`
+	Reports      uint64                 `protobuf:"varint,12,opt,name=reports,proto3" json:"reports,omitempty"`
+	Score        float64                `protobuf:"fixed64,13,opt,name=score,proto3" json:"score,omitempty"`
+	OpenAlerts   uint32                 `protobuf:"varint,14,opt,name=open_alerts,json=openAlerts,proto3" json:"open_alerts,omitempty"`
+	ClusterId    string                 `protobuf:"bytes,15,opt,name=cluster_id,json=clusterId,proto3" json:"cluster_id,omitempty"`
+	RevokedAt    *timestamppb.Timestamp `protobuf:"bytes,16,opt,name=revoked_at,json=revokedAt,proto3" json:"revoked_at,omitempty"`
+	RevokedBy    string                 `protobuf:"bytes,17,opt,name=revoked_by,json=revokedBy,proto3" json:"revoked_by,omitempty"`
+	RevokeNote   string                 `protobuf:"bytes,18,opt,name=revoke_note,json=revokeNote,proto3" json:"revoke_note,omitempty"`
+	// The spool epoch of the newest report stored (see Report.spool_epoch).
+	SpoolEpoch uint64 `protobuf:"varint,19,opt,name=spool_epoch,json=spoolEpoch,proto3" json:"spool_epoch,omitempty"`
+	// The ingest budget: bytes of reports stored on budget_day (UTC,
+	// YYYY-MM-DD), and reports refused over the budget since enrollment.
+	BudgetDay         string `protobuf:"bytes,20,opt,name=budget_day,json=budgetDay,proto3" json:"budget_day,omitempty"`
+	BudgetBytes       uint64 `protobuf:"varint,21,opt,name=budget_bytes,json=budgetBytes,proto3" json:"budget_bytes,omitempty"`
+	RefusedOverBudget uint64 `protobuf:"varint,22,opt,name=refused_over_budget,json=refusedOverBudget,proto3" json:"refused_over_budget,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *Device) Reset() {
@@ -1019,6 +1026,34 @@ func (x *Device) GetRevokeNote() string {
 		return x.RevokeNote
 	}
 	return ""
+}
+
+func (x *Device) GetSpoolEpoch() uint64 {
+	if x != nil {
+		return x.SpoolEpoch
+	}
+	return 0
+}
+
+func (x *Device) GetBudgetDay() string {
+	if x != nil {
+		return x.BudgetDay
+	}
+	return ""
+}
+
+func (x *Device) GetBudgetBytes() uint64 {
+	if x != nil {
+		return x.BudgetBytes
+	}
+	return 0
+}
+
+func (x *Device) GetRefusedOverBudget() uint64 {
+	if x != nil {
+		return x.RefusedOverBudget
+	}
+	return 0
 }
 
 type ListDevicesRequest struct {
@@ -3084,7 +3119,7 @@ const file_farmwatch_v1_admin_proto_rawDesc = "" +
 	"\x05token\x18\x01 \x01(\tR\x05token\x12\x17\n" +
 	"\ahire_id\x18\x02 \x01(\tR\x06hireId\x129\n" +
 	"\n" +
-	"expires_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\"\xe4\x04\n" +
+	"expires_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\"\xf7\x05\n" +
 	"\x06Device\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x17\n" +
 	"\ahire_id\x18\x02 \x01(\tR\x06hireId\x12\x1a\n" +
@@ -3110,7 +3145,13 @@ const file_farmwatch_v1_admin_proto_rawDesc = "" +
 	"\n" +
 	"revoked_by\x18\x11 \x01(\tR\trevokedBy\x12\x1f\n" +
 	"\vrevoke_note\x18\x12 \x01(\tR\n" +
-	"revokeNote\"-\n" +
+	"revokeNote\x12\x1f\n" +
+	"\vspool_epoch\x18\x13 \x01(\x04R\n" +
+	"spoolEpoch\x12\x1d\n" +
+	"\n" +
+	"budget_day\x18\x14 \x01(\tR\tbudgetDay\x12!\n" +
+	"\fbudget_bytes\x18\x15 \x01(\x04R\vbudgetBytes\x12.\n" +
+	"\x13refused_over_budget\x18\x16 \x01(\x04R\x11refusedOverBudget\"-\n" +
 	"\x12ListDevicesRequest\x12\x17\n" +
 	"\ahire_id\x18\x01 \x01(\tR\x06hireId\"E\n" +
 	"\x13ListDevicesResponse\x12.\n" +

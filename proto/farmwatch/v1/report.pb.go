@@ -29,8 +29,8 @@ const (
 
 type Report struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Per-device sequence number, starting at 1; the collector stores each
-	// (device, seq) once.
+	// Per-device sequence number within the spool epoch, starting at 1; the
+	// collector stores each (device, spool_epoch, seq) once.
 	Seq uint64 `protobuf:"varint,1,opt,name=seq,proto3" json:"seq,omitempty"`
 	// The laptop's clock when the snapshot was taken: evidence, not truth.
 	CollectedAt  *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=collected_at,json=collectedAt,proto3" json:"collected_at,omitempty"`
@@ -45,7 +45,11 @@ type Report struct {
 	Health       *AgentHealth           `protobuf:"bytes,11,opt,name=health,proto3" json:"health,omitempty"`
 	Errors       []*CollectorError      `protobuf:"bytes,12,rep,name=errors,proto3" json:"errors,omitempty"`
 	// Running VPN clients from the VPN catalog (Astrill, NordVPN, ...).
-	VpnClients    []*ToolMatch `protobuf:"bytes,13,rep,name=vpn_clients,json=vpnClients,proto3" json:"vpn_clients,omitempty"`
+	VpnClients []*ToolMatch `protobuf:"bytes,13,rep,name=vpn_clients,json=vpnClients,proto3" json:"vpn_clients,omitempty"`
+	// A random number the agent draws when it creates its spool: a spool
+	// that is lost and recreated starts a new sequence under a new epoch
+	// instead of colliding with the old one. 0 from agents that predate it.
+	SpoolEpoch    uint64 `protobuf:"varint,14,opt,name=spool_epoch,json=spoolEpoch,proto3" json:"spool_epoch,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -169,6 +173,13 @@ func (x *Report) GetVpnClients() []*ToolMatch {
 		return x.VpnClients
 	}
 	return nil
+}
+
+func (x *Report) GetSpoolEpoch() uint64 {
+	if x != nil {
+		return x.SpoolEpoch
+	}
+	return 0
 }
 
 type CollectorError struct {
@@ -1727,13 +1738,16 @@ func (x *Power) GetLid() string {
 }
 
 type AgentHealth struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	StartedAt     *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=started_at,json=startedAt,proto3" json:"started_at,omitempty"`
-	Restarts      uint32                 `protobuf:"varint,2,opt,name=restarts,proto3" json:"restarts,omitempty"`
-	ConfigSha256  string                 `protobuf:"bytes,3,opt,name=config_sha256,json=configSha256,proto3" json:"config_sha256,omitempty"`
-	Spooled       uint64                 `protobuf:"varint,4,opt,name=spooled,proto3" json:"spooled,omitempty"` // reports waiting in the spool when this one was made
-	Dropped       uint64                 `protobuf:"varint,5,opt,name=dropped,proto3" json:"dropped,omitempty"` // reports dropped by the spool cap since install
-	Collectors    []*CollectorRun        `protobuf:"bytes,6,rep,name=collectors,proto3" json:"collectors,omitempty"`
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	StartedAt    *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=started_at,json=startedAt,proto3" json:"started_at,omitempty"`
+	Restarts     uint32                 `protobuf:"varint,2,opt,name=restarts,proto3" json:"restarts,omitempty"`
+	ConfigSha256 string                 `protobuf:"bytes,3,opt,name=config_sha256,json=configSha256,proto3" json:"config_sha256,omitempty"`
+	Spooled      uint64                 `protobuf:"varint,4,opt,name=spooled,proto3" json:"spooled,omitempty"` // reports waiting in the spool when this one was made
+	Dropped      uint64                 `protobuf:"varint,5,opt,name=dropped,proto3" json:"dropped,omitempty"` // reports dropped by the spool cap since install
+	Collectors   []*CollectorRun        `protobuf:"bytes,6,rep,name=collectors,proto3" json:"collectors,omitempty"`
+	// Reports taken but never spooled because the spool could not store them
+	// (disk full, spool unreadable) since the agent started.
+	Unspooled     uint64 `protobuf:"varint,7,opt,name=unspooled,proto3" json:"unspooled,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1810,6 +1824,13 @@ func (x *AgentHealth) GetCollectors() []*CollectorRun {
 	return nil
 }
 
+func (x *AgentHealth) GetUnspooled() uint64 {
+	if x != nil {
+		return x.Unspooled
+	}
+	return 0
+}
+
 type CollectorRun struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
@@ -1874,7 +1895,7 @@ var File_farmwatch_v1_report_proto protoreflect.FileDescriptor
 
 const file_farmwatch_v1_report_proto_rawDesc = "" +
 	"\n" +
-	"\x19farmwatch/v1/report.proto\x12\ffarmwatch.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x85\x05\n" +
+	"\x19farmwatch/v1/report.proto\x12\ffarmwatch.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa6\x05\n" +
 	"\x06Report\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12=\n" +
 	"\fcollected_at\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\vcollectedAt\x12#\n" +
@@ -1890,7 +1911,9 @@ const file_farmwatch_v1_report_proto_rawDesc = "" +
 	"\x06health\x18\v \x01(\v2\x19.farmwatch.v1.AgentHealthR\x06health\x124\n" +
 	"\x06errors\x18\f \x03(\v2\x1c.farmwatch.v1.CollectorErrorR\x06errors\x128\n" +
 	"\vvpn_clients\x18\r \x03(\v2\x17.farmwatch.v1.ToolMatchR\n" +
-	"vpnClients\"D\n" +
+	"vpnClients\x12\x1f\n" +
+	"\vspool_epoch\x18\x0e \x01(\x04R\n" +
+	"spoolEpoch\"D\n" +
 	"\x0eCollectorError\x12\x1c\n" +
 	"\tcollector\x18\x01 \x01(\tR\tcollector\x12\x14\n" +
 	"\x05error\x18\x02 \x01(\tR\x05error\"\xe1\x02\n" +
@@ -2036,7 +2059,7 @@ const file_farmwatch_v1_report_proto_rawDesc = "" +
 	"\x05on_ac\x18\x01 \x01(\bR\x04onAc\x12'\n" +
 	"\x0fbattery_present\x18\x02 \x01(\bR\x0ebatteryPresent\x12'\n" +
 	"\x0fbattery_percent\x18\x03 \x01(\x05R\x0ebatteryPercent\x12\x10\n" +
-	"\x03lid\x18\x04 \x01(\tR\x03lid\"\xf9\x01\n" +
+	"\x03lid\x18\x04 \x01(\tR\x03lid\"\x97\x02\n" +
 	"\vAgentHealth\x129\n" +
 	"\n" +
 	"started_at\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\tstartedAt\x12\x1a\n" +
@@ -2046,7 +2069,8 @@ const file_farmwatch_v1_report_proto_rawDesc = "" +
 	"\adropped\x18\x05 \x01(\x04R\adropped\x12:\n" +
 	"\n" +
 	"collectors\x18\x06 \x03(\v2\x1a.farmwatch.v1.CollectorRunR\n" +
-	"collectors\"S\n" +
+	"collectors\x12\x1c\n" +
+	"\tunspooled\x18\a \x01(\x04R\tunspooled\"S\n" +
 	"\fCollectorRun\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1f\n" +
 	"\vduration_ms\x18\x02 \x01(\rR\n" +
