@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -176,7 +177,7 @@ func TestReviewerCommands(t *testing.T) {
 		t.Fatalf("hires update: %v\n%s", err, out)
 	}
 	out, _, err = runCLI(t, c.Data, "model", "config")
-	if err != nil || !strings.Contains(out, "net.colocated: 3.5") {
+	if err != nil || !regexp.MustCompile(`net\.colocated: +3\.6 +# proof`).MatchString(out) {
 		t.Fatalf("model config: %v", err)
 	}
 }

@@ -16,12 +16,13 @@ import (
 	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
 )
 
-// Fingerprint kinds. Gateway MACs and the connected Wi-Fi BSSID are strong
-// links (one physical network); a public IP is weaker (CGNAT, offices,
-// coffee shops).
+// Fingerprint kinds. Gateway MACs, the connected Wi-Fi BSSID and the
+// neighbouring Wi-Fi networks a laptop sees are strong links (one physical
+// place); a public IP is weaker (CGNAT, offices, coffee shops).
 const (
 	FPGatewayMAC = "gateway_mac"
 	FPBSSID      = "bssid"
+	FPNearby     = "nearby_bssid"
 	FPPublicIP   = "public_ip"
 )
 
@@ -43,6 +44,11 @@ type Cluster struct {
 	Created  time.Time               `json:"created"`
 	Updated  time.Time               `json:"updated"`
 	Observed *Observation            `json:"observed,omitempty"`
+	// What judge found: hires, the places they claim (hires whose homes lie
+	// within min_home_distance_km are one place) and those places' names.
+	Hires      int      `json:"hires,omitempty"`
+	Places     int      `json:"places,omitempty"`
+	PlaceNames []string `json:"place_names,omitempty"`
 
 	// readOnly marks the decoded-cluster cache's own copy, handed out by
 	// loadShared: clone it before changing anything. memo holds what is
@@ -65,26 +71,109 @@ type ClusterLink struct {
 	Devices map[string]time.Time `json:"devices"`
 }
 
-// fingerprints lists the identities of the network a report came from.
+// fingerprints lists the identities of the network a report came from. A
+// report taken at one of the company's offices (its Wi-Fi or router is in
+// allow.office_*, and its public IP is the company's egress when one is
+// configured) has none: an onboarding week at headquarters links nobody.
+// Office networks never link anywhere else either.
 func fingerprints(cfg *Config, sr *pb.StoredReport) []Fingerprint {
-	var out []Fingerprint
 	n := sr.GetReport().GetNetwork()
-	if m := normMAC(n.GetGatewayMac()); m != "" {
-		out = append(out, Fingerprint{FPGatewayMAC, m, true})
+	gw, bssid := normMAC(n.GetGatewayMac()), normMAC(n.GetWifi().GetBssid())
+	officeGW, officeWifi := officeMAC(cfg.Allow.OfficeGatewayMACs, gw), officeMAC(cfg.Allow.OfficeBSSIDs, bssid)
+	if (officeGW || officeWifi) && (len(cfg.egress) == 0 || cfg.companyEgress(sr.GetPublicIp())) {
+		return nil
 	}
-	if b := normMAC(n.GetWifi().GetBssid()); b != "" {
-		out = append(out, Fingerprint{FPBSSID, b, true})
+	var out []Fingerprint
+	if gw != "" && !officeGW {
+		out = append(out, Fingerprint{FPGatewayMAC, gw, true})
 	}
+	if bssid != "" && !officeWifi {
+		out = append(out, Fingerprint{FPBSSID, bssid, true})
+	}
+	out = append(out, nearbyFingerprints(cfg, n.GetWifi(), bssid)...)
 	if ip := sr.GetPublicIp(); ip != "" && linkableIP(cfg, sr) {
 		out = append(out, Fingerprint{FPPublicIP, ip, false})
 	}
 	return out
 }
 
+// nearbyFingerprints are the strongest neighbouring Wi-Fi networks a report
+// saw: laptops on one shelf see the same ones even each behind its own
+// travel router. Locally administered BSSIDs (phone hotspots, randomised
+// addresses) move with their owners and say nothing about a place.
+func nearbyFingerprints(cfg *Config, w *pb.Wifi, connected string) []Fingerprint {
+	if cfg.Cluster.NearbyPerReport <= 0 || len(w.GetNearby()) == 0 {
+		return nil
+	}
+	type seen struct {
+		mac    string
+		signal int32
+	}
+	var cand []seen
+	for _, b := range w.GetNearby() {
+		m := normMAC(b.GetBssid())
+		if m == "" || m == connected || locallyAdministered(m) || officeMAC(cfg.Allow.OfficeBSSIDs, m) {
+			continue
+		}
+		sig := b.GetSignalDbm()
+		if sig == 0 {
+			sig = -127 // unknown signal is the weakest, never the strongest
+		}
+		cand = append(cand, seen{m, sig})
+	}
+	sort.SliceStable(cand, func(i, j int) bool {
+		if cand[i].signal != cand[j].signal {
+			return cand[i].signal > cand[j].signal
+		}
+		return cand[i].mac < cand[j].mac
+	})
+	var out []Fingerprint
+	for _, c := range cand {
+		if len(out) == cfg.Cluster.NearbyPerReport {
+			break
+		}
+		if len(out) > 0 && out[len(out)-1].Value == c.mac {
+			continue
+		}
+		out = append(out, Fingerprint{FPNearby, c.mac, true})
+	}
+	return out
+}
+
+// locallyAdministered tells a randomised or hotspot MAC (bit 1 of the first
+// octet) from one a vendor assigned.
+func locallyAdministered(mac string) bool {
+	if len(mac) < 2 {
+		return false
+	}
+	var b byte
+	if _, err := fmt.Sscanf(mac[:2], "%02x", &b); err != nil {
+		return false
+	}
+	return b&0x02 != 0
+}
+
 func normMAC(m string) string {
 	m = strings.ToLower(strings.TrimSpace(m))
+	m = strings.ReplaceAll(m, "-", ":")
 	if m == "" || m == "00:00:00:00:00:00" || m == "ff:ff:ff:ff:ff:ff" {
 		return ""
+	}
+	return m
+}
+
+// normMACPrefix normalises a MAC address or prefix of whole octets from the
+// config ("A4:83:E7", "a4-83-e7-12-34-56"); "" if it is neither.
+func normMACPrefix(m string) string {
+	m = normMAC(m)
+	parts := strings.Split(m, ":")
+	if m == "" || len(parts) > 6 {
+		return ""
+	}
+	for _, p := range parts {
+		if len(p) != 2 || strings.Trim(p, "0123456789abcdef") != "" {
+			return ""
+		}
 	}
 	return m
 }
@@ -100,7 +189,7 @@ func linkableIP(cfg *Config, sr *pb.StoredReport) bool {
 	if loc.GetRange() != "" || loc.GetAnonymizer() != "" || cfg.companyEgress(sr.GetPublicIp()) {
 		return false
 	}
-	return !slices.Contains(cfg.Cluster.SharedIPExcludeASNs, loc.GetAsn())
+	return !cfg.excludedASN(loc.GetAsn())
 }
 
 // fpRefresh is how often a linkable device's fingerprint entry is renewed
@@ -126,27 +215,28 @@ func (c clusterer) observe(tx *store.Tx, dev *pb.Device, sr *pb.StoredReport, no
 		fp    Fingerprint
 	}
 	var links []link
-	for _, fp := range fingerprints(c.cfg, sr) {
-		own := fpKey(fp.Kind, fp.Value, dev.GetId())
-		count := uint32(0)
-		var last time.Time
-		if v := tx.Get(store.BucketFingerprints, own); len(v) == 12 {
-			last = time.Unix(int64(binary.BigEndian.Uint64(v)), 0)
-			count = binary.BigEndian.Uint32(v[8:])
+	fps := fingerprints(c.cfg, sr)
+	min := uint32(c.cfg.Cluster.MinLinkReports)
+	// Neighbouring networks link only in numbers (nearby_min_shared of them
+	// shared with one device), so they are refreshed and looked up together.
+	nearbyDue := false
+	for _, fp := range fps {
+		if fp.Kind == FPNearby && c.due(tx, fp, dev.GetId(), now) {
+			nearbyDue = true
+			break
 		}
+	}
+	nearby := map[string][]Fingerprint{}
+	for _, fp := range fps {
 		// Once a device is linkable on a fingerprint, its entry is rewritten
 		// (and the others looked up) only every fpRefresh: a farm member's
 		// every report would otherwise write three keys and scan every other
 		// member, O(n) per report.
-		min := uint32(c.cfg.Cluster.MinLinkReports)
-		if count >= min && now.Sub(last) < fpRefresh && !now.Before(last) {
+		if (fp.Kind == FPNearby && !nearbyDue) || (fp.Kind != FPNearby && !c.due(tx, fp, dev.GetId(), now)) {
 			continue
 		}
-		if count < 1<<31 {
-			count++
-		}
-		val := binary.BigEndian.AppendUint32(binary.BigEndian.AppendUint64(nil, uint64(now.Unix())), count)
-		if err := tx.Put(store.BucketFingerprints, own, val); err != nil {
+		count, err := c.touch(tx, fp, dev.GetId(), now)
+		if err != nil {
 			return nil, false, err
 		}
 		if count < min {
@@ -160,16 +250,26 @@ func (c clusterer) observe(tx *store.Tx, dev *pb.Device, sr *pb.StoredReport, no
 			}
 			seen := time.Unix(int64(binary.BigEndian.Uint64(v)), 0)
 			if now.Sub(seen) <= window && binary.BigEndian.Uint32(v[8:]) >= min {
-				links = append(links, link{other, fp})
+				if fp.Kind == FPNearby {
+					nearby[other] = append(nearby[other], fp)
+				} else {
+					links = append(links, link{other, fp})
+				}
 			}
-			return len(links) < 10000
+			return len(links)+len(nearby) < 10000
 		})
 	}
+	for _, other := range slices.Sorted(maps.Keys(nearby)) {
+		if shared := nearby[other]; len(shared) >= c.cfg.Cluster.NearbyMinShared {
+			for _, fp := range shared {
+				links = append(links, link{other, fp})
+			}
+		}
+	}
 	// The device's cluster is read shared, without a copy: most reports of a
-	// member change nothing in it that is stored (a held link's time, the
-	// same place), and copying a farm of a thousand for each of them was a
-	// tenth of the collector's time. It is copied once something will be
-	// saved.
+	// member change nothing in it that is stored (a held link, the same
+	// place), and copying a farm of a thousand for each of them was a tenth
+	// of the collector's time. It is copied once something will be saved.
 	cl, err := c.loadShared(tx, dev.GetId())
 	if err != nil {
 		return nil, false, err
@@ -180,14 +280,13 @@ func (c clusterer) observe(tx *store.Tx, dev *pb.Device, sr *pb.StoredReport, no
 		}
 	}
 	changed := false
-	var held []string // links the cluster holds: only the device's time moves
 	for _, l := range links {
-		// A link the cluster already holds only gets the device's time: no
-		// reload, merge, save or re-judging per member, which made every report
-		// of a farm of n devices cost O(n) cluster decodes.
+		// A link the cluster already holds needs nothing: no reload, merge,
+		// save or re-judging per member, which made every report of a farm
+		// of n devices cost O(n) cluster decodes. Whether it still holds is
+		// read from the fingerprint index when links expire.
 		if cl != nil && cl.Members[l.other] != nil {
 			if key := l.fp.Kind + "|" + l.fp.Value; cl.Links[key].has(dev.GetId(), l.other) {
-				held = append(held, key)
 				continue
 			}
 		}
@@ -201,8 +300,10 @@ func (c clusterer) observe(tx *store.Tx, dev *pb.Device, sr *pb.StoredReport, no
 		return nil, false, nil
 	}
 	dirty := changed
+	// The cluster's place comes from reports that carry one of its shared
+	// fingerprints: a member away on a hotspot does not move the farm.
 	var observed *Observation
-	if loc := sr.GetLocation(); loc.GetGeolocatable() && !c.cfg.companyEgress(sr.GetPublicIp()) {
+	if loc := sr.GetLocation(); loc.GetGeolocatable() && !c.cfg.companyEgress(sr.GetPublicIp()) && carriesLink(cl, fps) {
 		o := &Observation{Lat: loc.GetLatitude(), Lon: loc.GetLongitude(), AccuracyKM: loc.GetAccuracyKm(),
 			At: now, IP: sr.GetPublicIp(), Place: place(loc)}
 		dirty = dirty || cl.Observed == nil || cl.Observed.IP != o.IP || cl.Observed.Place != o.Place ||
@@ -210,16 +311,13 @@ func (c clusterer) observe(tx *store.Tx, dev *pb.Device, sr *pb.StoredReport, no
 		observed = o
 	}
 	if !dirty {
-		// Same members, links and place: only times moved, which nobody
-		// reads back; rewriting the whole cluster for them made each report
-		// of a farm cost a write the size of the farm. cl may be the shared
-		// copy: the caller reads it and copies it before any change.
+		// Same members, links and place: rewriting the whole cluster for
+		// nothing made each report of a farm cost a write the size of the
+		// farm. cl may be the shared copy: the caller reads it and copies it
+		// before any change.
 		return cl, false, nil
 	}
 	own()
-	for _, key := range held {
-		cl.Links[key].Devices[dev.GetId()] = now
-	}
 	if observed != nil {
 		cl.Observed = observed
 	}
@@ -230,6 +328,53 @@ func (c clusterer) observe(tx *store.Tx, dev *pb.Device, sr *pb.StoredReport, no
 		cl.Updated = now
 	}
 	return cl, changed, c.save(tx, cl)
+}
+
+// due tells whether the device's index entry for fp must be written (and
+// others looked up): when it is new, not yet linkable, or older than
+// fpRefresh.
+func (c clusterer) due(tx *store.Tx, fp Fingerprint, device string, now time.Time) bool {
+	v := tx.Get(store.BucketFingerprints, fpKey(fp.Kind, fp.Value, device))
+	if len(v) != 12 {
+		return true
+	}
+	last := time.Unix(int64(binary.BigEndian.Uint64(v)), 0)
+	return binary.BigEndian.Uint32(v[8:]) < uint32(c.cfg.Cluster.MinLinkReports) || now.Sub(last) >= fpRefresh || now.Before(last)
+}
+
+// touch writes the device's index entry for fp: the time and one more
+// report; it returns the count.
+func (c clusterer) touch(tx *store.Tx, fp Fingerprint, device string, now time.Time) (uint32, error) {
+	key := fpKey(fp.Kind, fp.Value, device)
+	count := uint32(0)
+	if v := tx.Get(store.BucketFingerprints, key); len(v) == 12 {
+		count = binary.BigEndian.Uint32(v[8:])
+	}
+	if count < 1<<31 {
+		count++
+	}
+	val := binary.BigEndian.AppendUint32(binary.BigEndian.AppendUint64(nil, uint64(now.Unix())), count)
+	return count, tx.Put(store.BucketFingerprints, key, val)
+}
+
+// seenAt is when the device last showed fp, per the index.
+func seenAt(tx *store.Tx, kind, value, device string) (time.Time, bool) {
+	v := tx.Get(store.BucketFingerprints, fpKey(kind, value, device))
+	if len(v) != 12 {
+		return time.Time{}, false
+	}
+	return time.Unix(int64(binary.BigEndian.Uint64(v)), 0), true
+}
+
+// carriesLink tells whether a report shows one of the cluster's shared
+// fingerprints.
+func carriesLink(cl *Cluster, fps []Fingerprint) bool {
+	for _, fp := range fps {
+		if l := cl.Links[fp.Kind+"|"+fp.Value]; l != nil && len(l.Devices) >= 2 {
+			return true
+		}
+	}
+	return false
 }
 
 // has tells whether the link already joins both devices.
@@ -401,7 +546,9 @@ func mergeAlert(tx *store.Tx, small, big *Cluster, now time.Time) error {
 
 // judge decides whether a cluster is a laptop farm: devices of two or more
 // hires whose claimed homes are far apart, on one physical network (a strong
-// link), or behind one public IP with enough hires to rule out chance.
+// link), or behind one public IP with enough hires to rule out chance
+// (ip_only_min_hires places: roommates and a couple are one place each, and
+// mobile carriers' shared addresses never link).
 func (c clusterer) judge(tx *store.Tx, cl *Cluster) error {
 	homes := map[string]*pb.ClaimedHome{}
 	for _, m := range cl.Members {
@@ -439,20 +586,21 @@ func (c clusterer) judge(tx *store.Tx, cl *Cluster) error {
 	case len(places) >= 2 && strong:
 		cl.Farm, cl.IPOnly = true, false
 	case len(places) >= c.cfg.Cluster.IPOnlyMinHires:
-		cl.Farm, cl.IPOnly = true, true
+		cl.Farm, cl.IPOnly = true, !strong
 	default:
-		cl.Farm = false
+		cl.Farm, cl.IPOnly = false, !strong
 	}
 	var names []string
 	for _, g := range places {
 		names = append(names, homes[g[0]].GetPlace())
 	}
+	cl.Hires, cl.Places, cl.PlaceNames = len(homes), len(places), names
 	kinds := map[string]int{}
 	for _, l := range cl.Links {
 		kinds[l.Kind]++
 	}
 	var shared []string
-	for _, k := range []string{FPGatewayMAC, FPBSSID, FPPublicIP} {
+	for _, k := range []string{FPGatewayMAC, FPBSSID, FPNearby, FPPublicIP} {
 		if kinds[k] > 0 {
 			shared = append(shared, strings.ReplaceAll(k, "_", " "))
 		}

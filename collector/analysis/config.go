@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/farmwatch/farmwatch/geo"
 )
 
 //go:embed default-config.yaml
@@ -35,11 +37,16 @@ type Config struct {
 		ImpossibleSpeedKMH float64  `yaml:"impossible_speed_kmh"`
 		MinJumpKM          float64  `yaml:"min_jump_km"`
 		HighRiskCountries  []string `yaml:"high_risk_countries"`
+		RTTPathFactor      float64  `yaml:"rtt_path_factor"`
+		RTTOverheadMS      float64  `yaml:"rtt_overhead_ms"`
+		RTTMinMS           float64  `yaml:"rtt_min_ms"`
 	} `yaml:"geo"`
 	Allow struct {
 		Tools                []string `yaml:"tools"`
 		EgressCIDRs          []string `yaml:"egress_cidrs"`
 		VPNInterfacePrefixes []string `yaml:"vpn_interface_prefixes"`
+		OfficeBSSIDs         []string `yaml:"office_bssids"`
+		OfficeGatewayMACs    []string `yaml:"office_gateway_macs"`
 	} `yaml:"allow"`
 	Locale struct {
 		ForeignInputLanguages []string `yaml:"foreign_input_languages"`
@@ -53,39 +60,70 @@ type Config struct {
 		NightFraction     float64 `yaml:"night_fraction"`
 	} `yaml:"activity"`
 	Power struct {
-		Window        int     `yaml:"window"`
-		MinSamples    int     `yaml:"min_samples"`
+		WindowHours   int     `yaml:"window_hours"`
+		MinHours      int     `yaml:"min_hours"`
 		ShelfFraction float64 `yaml:"shelf_fraction"`
 		IdleSeconds   int64   `yaml:"idle_seconds"`
+		// Until schema 5 the window counted reports; read and ignored.
+		Window     *int `yaml:"window,omitempty"`
+		MinSamples *int `yaml:"min_samples,omitempty"`
 	} `yaml:"power"`
 	Silence struct {
-		Intervals      float64       `yaml:"intervals"`
-		ReportInterval time.Duration `yaml:"report_interval"`
+		Intervals float64       `yaml:"intervals"`
+		MinSilent time.Duration `yaml:"min_silent"`
+		// Until schema 5 silence had its own interval; the collector's
+		// --report-interval is now the only one. Read and ignored.
+		ReportInterval *time.Duration `yaml:"report_interval,omitempty"`
 	} `yaml:"silence"`
 	Cluster struct {
-		WindowHours         float64  `yaml:"window_hours"`
-		MinLinkReports      int      `yaml:"min_link_reports"`
-		MinHomeDistanceKM   float64  `yaml:"min_home_distance_km"`
+		WindowHours       float64 `yaml:"window_hours"`
+		MinLinkReports    int     `yaml:"min_link_reports"`
+		MinHomeDistanceKM float64 `yaml:"min_home_distance_km"`
+		// Public IPs of these networks never link devices, in addition to
+		// the mobile carriers of geo/carriers.csv.
 		SharedIPExcludeASNs []uint32 `yaml:"shared_ip_exclude_asns"`
 		IPOnlyMinHires      int      `yaml:"ip_only_min_hires"`
 		IPOnlyFactor        float64  `yaml:"ip_only_factor"`
+		NearbyMinShared     int      `yaml:"nearby_min_shared"`
+		NearbyPerReport     int      `yaml:"nearby_per_report"`
 	} `yaml:"cluster"`
 	Hire struct {
 		ShippingFarKM       float64 `yaml:"shipping_far_km"`
 		PhoneMismatchFactor float64 `yaml:"phone_mismatch_factor"`
 	} `yaml:"hire"`
 	Evidence struct {
-		StickyHours float64 `yaml:"sticky_hours"`
+		// Decay overrides a rule's documented decay.
+		Decay map[string]DecayConfig `yaml:"decay"`
+		// Until schema 5 event evidence stayed this long; each rule's decay
+		// replaces it. Read and ignored.
+		StickyHours *float64 `yaml:"sticky_hours,omitempty"`
 	} `yaml:"evidence"`
 
+	// ReportInterval is the collector's report interval (farmwatch serve
+	// --report-interval), the one every agent adopts: silence counts in it.
+	// Not a key of the file.
+	ReportInterval time.Duration `yaml:"-"`
+
 	egress []netip.Prefix
+	// excludeASNs is carriers.csv plus shared_ip_exclude_asns.
+	excludeASNs map[uint32]bool
 }
 
-// DefaultConfig is the shipped configuration.
+// DecayConfig is a decay override in the config file.
+type DecayConfig struct {
+	Hold time.Duration `yaml:"hold"`
+	Fade time.Duration `yaml:"fade"`
+}
+
+// DefaultConfig is the shipped configuration. It must pass Check with no
+// problem: a default in which a weak sign reaches review alone does not start.
 func DefaultConfig() Config {
 	cfg, err := ParseConfig(nil)
 	if err != nil {
 		panic("default analysis config: " + err.Error()) // caught by tests
+	}
+	if p := cfg.Check(); len(p) > 0 {
+		panic("default analysis config: " + strings.Join(p, "; "))
 	}
 	return cfg
 }
@@ -96,22 +134,32 @@ func ParseConfig(b []byte) (Config, error) {
 	if err := decodeStrict(defaultConfigYAML, &cfg); err != nil {
 		return cfg, err
 	}
-	defaults := make(map[string]bool, len(cfg.Weights))
-	for k := range cfg.Weights {
-		defaults[k] = true
-	}
 	if len(bytes.TrimSpace(b)) > 0 {
 		if err := decodeStrict(b, &cfg); err != nil {
 			return cfg, err
 		}
 	}
 	for k := range cfg.Weights {
-		if !defaults[k] {
+		if _, ok := LookupRule(k); !ok {
 			return cfg, fmt.Errorf("weights: unknown rule %q (rules: %s)", k, strings.Join(RuleNames(), ", "))
+		}
+	}
+	for k, d := range cfg.Evidence.Decay {
+		if _, ok := LookupRule(k); !ok {
+			return cfg, fmt.Errorf("evidence.decay: unknown rule %q", k)
+		}
+		if d.Hold < 0 || d.Fade < 0 || d.Hold+d.Fade <= 0 {
+			return cfg, fmt.Errorf("evidence.decay.%s: hold and fade must not be negative, and not both zero", k)
 		}
 	}
 	if cfg.ReviewThreshold <= 0 || cfg.ReviewThreshold >= 1 || cfg.AlertThreshold <= 0 || cfg.AlertThreshold >= 1 {
 		return cfg, fmt.Errorf("alert_threshold and review_threshold must lie between 0 and 1")
+	}
+	if cfg.ReviewThreshold-Margin <= 0 || cfg.ReviewThreshold+Margin >= 1 {
+		return cfg, fmt.Errorf("review_threshold must lie between %.1f and %.1f, so that cases can keep a margin on both sides", Margin, 1-Margin)
+	}
+	if cfg.Power.WindowHours < 1 || cfg.Power.WindowHours > 64 || cfg.Power.MinHours > cfg.Power.WindowHours {
+		return cfg, fmt.Errorf("power: window_hours must lie between 1 and 64, min_hours not above it")
 	}
 	cfg.egress = nil
 	for _, c := range cfg.Allow.EgressCIDRs {
@@ -123,9 +171,74 @@ func ParseConfig(b []byte) (Config, error) {
 			}
 			p = netip.PrefixFrom(a, a.BitLen())
 		}
-		cfg.egress = append(cfg.egress, p)
+		cfg.egress = append(cfg.egress, p.Masked())
+	}
+	for i, m := range cfg.Allow.OfficeBSSIDs {
+		if cfg.Allow.OfficeBSSIDs[i] = normMACPrefix(m); cfg.Allow.OfficeBSSIDs[i] == "" {
+			return cfg, fmt.Errorf("allow.office_bssids: %q is not a MAC address or prefix", m)
+		}
+	}
+	for i, m := range cfg.Allow.OfficeGatewayMACs {
+		if cfg.Allow.OfficeGatewayMACs[i] = normMACPrefix(m); cfg.Allow.OfficeGatewayMACs[i] == "" {
+			return cfg, fmt.Errorf("allow.office_gateway_macs: %q is not a MAC address or prefix", m)
+		}
+	}
+	cfg.excludeASNs = map[uint32]bool{}
+	for _, c := range geo.Carriers() {
+		cfg.excludeASNs[c.ASN] = true
+	}
+	for _, a := range cfg.Cluster.SharedIPExcludeASNs {
+		cfg.excludeASNs[a] = true
 	}
 	return cfg, nil
+}
+
+// Check lists what is wrong with the config's weights against the margins
+// the rule classes promise: a weak sign alone must stay at least Margin
+// under the review threshold, a proof-grade one alone and the smallest farm
+// at least Margin over it; and keys that are read no more. The defaults have
+// no problem (DefaultConfig panics otherwise); for an operator's config
+// each is a warning at start-up.
+func (c *Config) Check() []string {
+	var out []string
+	under := logit(c.ReviewThreshold-Margin) - c.Prior
+	over := logit(c.ReviewThreshold+Margin) - c.Prior
+	for _, r := range Rules() {
+		w := c.Weights[r.ID] * r.maxFactor(c)
+		switch r.Class {
+		case ClassWeak:
+			if w > under+1e-9 {
+				out = append(out, fmt.Sprintf("weak sign %s alone scores %.2f (weight %.2f), not %.1f under review %.2f: give it %.2f or less, or combine it with others",
+					r.ID, sigmoid(c.Prior+w), w, Margin, c.ReviewThreshold, under))
+			}
+		case ClassProof:
+			if w < over-1e-9 {
+				out = append(out, fmt.Sprintf("proof-grade sign %s alone scores %.2f (weight %.2f), not %.1f over review %.2f: give it %.2f or more",
+					r.ID, sigmoid(c.Prior+w), w, Margin, c.ReviewThreshold, over))
+			}
+		}
+	}
+	// Membership of a farm that shares only a public IP is a weak sign.
+	if w := c.Weights[RuleColocated] * c.Cluster.IPOnlyFactor; w > under+1e-9 {
+		out = append(out, fmt.Sprintf("net.colocated in a public-IP-only farm (weight %.2f x ip_only_factor %.2f) alone scores %.2f, not %.1f under review %.2f",
+			c.Weights[RuleColocated], c.Cluster.IPOnlyFactor, sigmoid(c.Prior+w), Margin, c.ReviewThreshold))
+	}
+	for _, f := range c.smallestFarms() {
+		if f.weight < over-1e-9 {
+			out = append(out, fmt.Sprintf("the smallest %s farm scores %.2f (farm lines %.2f), not %.1f over review %.2f: raise the farm.* weights",
+				f.kind, sigmoid(c.Prior+f.weight), f.weight, Margin, c.ReviewThreshold))
+		}
+	}
+	if c.Power.Window != nil || c.Power.MinSamples != nil {
+		out = append(out, "power.window and power.min_samples are read no more: the shelf pattern is judged by the hour (power.window_hours, power.min_hours)")
+	}
+	if c.Silence.ReportInterval != nil {
+		out = append(out, "silence.report_interval is read no more: silence counts in the collector's --report-interval, the one interval agents adopt")
+	}
+	if c.Evidence.StickyHours != nil {
+		out = append(out, "evidence.sticky_hours is read no more: every rule's evidence decays as docs/ANALYSIS.md says (evidence.decay overrides)")
+	}
+	return out
 }
 
 func decodeStrict(b []byte, v any) error {
@@ -223,6 +336,32 @@ func (c *Config) companyEgress(ip string) bool {
 	}
 	for _, p := range c.egress {
 		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// silenceAfter is how long without a report makes an agent silent: the
+// configured number of report intervals, and never less than min_silent (a
+// laptop asleep overnight is not silent).
+func (c *Config) silenceAfter() time.Duration {
+	interval := c.ReportInterval
+	if interval <= 0 {
+		interval = 5 * time.Minute
+	}
+	return max(time.Duration(c.Silence.Intervals*float64(interval)), c.Silence.MinSilent)
+}
+
+// excludedASN tells whether a public IP in this network never links
+// devices (a mobile carrier's CGNAT pool, or an operator's addition).
+func (c *Config) excludedASN(asn uint32) bool { return c.excludeASNs[asn] }
+
+// officeNetwork tells whether a MAC (a BSSID or gateway MAC, normalised) is
+// one of the company's offices.
+func officeMAC(list []string, mac string) bool {
+	for _, p := range list {
+		if mac != "" && strings.HasPrefix(mac, p) {
 			return true
 		}
 	}

@@ -28,6 +28,9 @@ type Engine struct {
 	mu     sync.RWMutex
 	cfg    Config
 	states *stateCache
+
+	expireMu   sync.Mutex
+	lastExpiry time.Time
 }
 
 // NewEngine makes an engine with a config.
@@ -40,9 +43,13 @@ func (e *Engine) Config() Config {
 	return e.cfg
 }
 
-// SetConfig replaces the config for reports from now on.
+// SetConfig replaces the config for reports from now on; the report
+// interval the collector runs with is kept.
 func (e *Engine) SetConfig(cfg Config) {
 	e.mu.Lock()
+	if cfg.ReportInterval == 0 {
+		cfg.ReportInterval = e.cfg.ReportInterval
+	}
 	e.cfg = cfg
 	e.mu.Unlock()
 }
@@ -53,7 +60,7 @@ func Score(prior float64, ev []*pb.Evidence) float64 {
 	for _, e := range ev {
 		z += e.GetWeight()
 	}
-	return 1 / (1 + math.Exp(-z))
+	return sigmoid(z)
 }
 
 func tsOf(t time.Time) *timestamppb.Timestamp {
@@ -67,8 +74,8 @@ func tsOf(t time.Time) *timestamppb.Timestamp {
 func Evaluate(cfg *Config, hire *pb.Hire, state *DeviceState, sr *pb.StoredReport) []*pb.Evidence {
 	in := Input{Hire: hire, Report: sr, State: state, Config: cfg, Now: sr.GetReceivedAt().AsTime()}
 	var out []*pb.Evidence
-	for _, r := range reportRules {
-		if ev := r(in); ev != nil {
+	for _, r := range reportRuleList() {
+		if ev := r.Eval(in); ev != nil {
 			ev.ObservedAt = sr.GetReceivedAt()
 			out = append(out, ev)
 		}
@@ -77,8 +84,12 @@ func Evaluate(cfg *Config, hire *pb.Hire, state *DeviceState, sr *pb.StoredRepor
 }
 
 // Analyze is a store.AnalyzeFunc: it folds one report into the device's
-// state, the fingerprint index and the clusters, scores the device and opens
-// or updates its alerts, all in the ingest transaction.
+// state, its evidence memory, the fingerprint index and the clusters, scores
+// the device and opens or updates its alerts, all in the ingest transaction.
+// Every report is analysed, whatever its sequence number: a report that
+// waited in a spool fills the hours it describes, and its evidence is
+// remembered as seen when it arrived (the collector's clock, never the
+// laptop's).
 func (e *Engine) Analyze(tx *store.Tx, dev *pb.Device, sr *pb.StoredReport) error {
 	cfg := e.Config()
 	hire, err := tx.HireShared(dev.GetHireId())
@@ -90,20 +101,15 @@ func (e *Engine) Analyze(tx *store.Tx, dev *pb.Device, sr *pb.StoredReport) erro
 		return fmt.Errorf("device state %s: %w", dev.GetId(), err)
 	}
 	now := sr.GetReceivedAt().AsTime()
-	late := dev.GetLastSeq() > sr.GetReport().GetSeq()
+	state.advance(now, cfg.silenceAfter())
+	if state.Silent {
+		state.Silent = false
+		silenceEnded(state.Memory[RuleSilent], now)
+	}
 
-	ev := Evaluate(&cfg, hire, state, sr)
+	fired := Evaluate(&cfg, hire, state, sr)
 	in := Input{Hire: hire, Report: sr, State: state, Config: &cfg, Now: now}
 	state.observe(&cfg, hire, sr, in.located())
-	for _, x := range ev {
-		if x.GetRule() == RuleImpossibleTravel {
-			if state.Sticky == nil {
-				state.Sticky = map[string]StickyEvidence{}
-			}
-			state.Sticky[x.GetRule()] = StickyEvidence{Rule: x.GetRule(), Weight: x.GetWeight(), Explanation: x.GetExplanation(),
-				Facts: x.GetFacts(), At: now, Until: now.Add(time.Duration(cfg.Evidence.StickyHours * float64(time.Hour)))}
-		}
-	}
 
 	cl, changed, err := clusterer{cfg: &cfg}.observe(tx, dev, sr, now)
 	if err != nil {
@@ -112,29 +118,27 @@ func (e *Engine) Analyze(tx *store.Tx, dev *pb.Device, sr *pb.StoredReport) erro
 	if cl != nil {
 		dev.ClusterId = cl.ID
 		if cl.Farm {
-			ev = append(ev, colocatedEvidence(tx, &cfg, cl, dev, now))
+			fired = append(fired, colocatedEvidence(tx, &cfg, cl, dev, now))
 		}
 	}
-	ev = withSticky(ev, state, now)
-	if !late { // an older report fills history but does not overrule the current state
-		state.Current = currentOf(ev, now)
+	for _, ev := range fired {
+		state.remember(&cfg, ev, now, state.Clock)
 	}
+	state.forget(&cfg, state.Clock)
+	lines := state.lines(&cfg, now)
 	if err := e.states.save(tx, dev.GetId(), state); err != nil {
 		return err
 	}
-	if late {
-		return nil
-	}
-	dev.Score = Score(cfg.Prior, ev)
-	if err := e.updateDeviceAlert(tx, &cfg, hire, dev, state, ev, now); err != nil {
+	dev.Score = Score(cfg.Prior, lines)
+	if err := e.updateDeviceAlert(tx, &cfg, hire, dev, state, lines, now); err != nil {
 		return err
 	}
-	if cl != nil && cl.Farm && (changed || cl.AlertID == "") {
+	if cl == nil || !cl.Farm {
+		return nil
+	}
+	if changed || cl.AlertID == "" {
 		if cl.readOnly {
 			cl = cl.clone() // the shared copy of the cache: changed below
-		}
-		if err := e.updateFarmAlert(tx, &cfg, cl, dev, now); err != nil {
-			return err
 		}
 		// Past refreshMembersMax members, the others pick the change up at
 		// their next report: rewriting all n of them on each of the n joins
@@ -144,12 +148,39 @@ func (e *Engine) Analyze(tx *store.Tx, dev *pb.Device, sr *pb.StoredReport) erro
 				return err
 			}
 		}
+		if err := e.updateFarmAlert(tx, &cfg, cl, dev, now); err != nil {
+			return err
+		}
 		return clusterer{cfg: &cfg}.save(tx, cl)
 	}
-	if cl != nil && cl.Farm && cl.AlertID != "" {
-		return e.refreshFarmScore(tx, cl, dev, now)
+	return e.refreshMemberScore(tx, cl, dev, now)
+}
+
+// RecordEvent is a store.EventFunc: what the collector saw of a device's
+// delivery (a reset spool, a refused sequence jump, a cloned identity, a
+// spent byte budget) becomes remembered evidence like any rule's.
+func (e *Engine) RecordEvent(tx *store.Tx, dev *pb.Device, ev store.IngestEvent) error {
+	rule, ok := ingestRules[ev.Kind]
+	if !ok {
+		return fmt.Errorf("ingest event %q: no rule reads it", ev.Kind)
 	}
-	return nil
+	cfg := e.Config()
+	hire, err := tx.HireShared(dev.GetHireId())
+	if err != nil {
+		return err
+	}
+	state, err := e.states.load(tx, dev.GetId())
+	if err != nil {
+		return fmt.Errorf("device state %s: %w", dev.GetId(), err)
+	}
+	state.remember(&cfg, &pb.Evidence{Rule: rule, Weight: cfg.Weights[rule], Explanation: ev.Text, Facts: ev.Facts},
+		ev.At, state.clockAt(ev.At, cfg.silenceAfter()))
+	lines := state.lines(&cfg, ev.At)
+	if err := e.states.save(tx, dev.GetId(), state); err != nil {
+		return err
+	}
+	dev.Score = Score(cfg.Prior, lines)
+	return e.updateDeviceAlert(tx, &cfg, hire, dev, state, lines, ev.At)
 }
 
 func putState(tx *store.Tx, id string, s *DeviceState) error {
@@ -159,27 +190,6 @@ func putState(tx *store.Tx, id string, s *DeviceState) error {
 	}
 	return tx.PutDeviceState(id, b)
 }
-
-func withSticky(ev []*pb.Evidence, s *DeviceState, now time.Time) []*pb.Evidence {
-	have := map[string]bool{}
-	for _, e := range ev {
-		have[e.GetRule()] = true
-	}
-	keys := slices.Sorted(maps.Keys(s.Sticky))
-	for _, k := range keys {
-		st := s.Sticky[k]
-		if have[st.Rule] || now.After(st.Until) {
-			continue
-		}
-		ev = append(ev, &pb.Evidence{Rule: st.Rule, Weight: st.Weight, Explanation: st.Explanation + " (seen " +
-			st.At.UTC().Format(time.RFC3339) + ")", Facts: st.Facts, ObservedAt: tsOf(st.At)})
-	}
-	return ev
-}
-
-// colocatedNames is how many other members a device's colocation evidence
-// names; the cluster view lists them all.
-const colocatedNames = 25
 
 // firstIDs returns the n smallest member ids other than except, in order,
 // without sorting every member.
@@ -198,46 +208,18 @@ func firstIDs(members map[string]*Member, except string, n int) []string {
 	return out
 }
 
-func colocatedEvidence(tx *store.Tx, cfg *Config, cl *Cluster, dev *pb.Device, now time.Time) *pb.Evidence {
-	var others []string
-	// Every member's evidence names the others: unbounded, a farm of n
-	// devices cost n hire reads and a sort of n ids per report.
-	ids := cl.firstMembers(dev.GetId())
-	for _, id := range ids {
-		m := cl.Members[id]
-		name := m.HireID
-		if h, err := tx.HireShared(m.HireID); err == nil {
-			name = fmt.Sprintf("%s (claims %s)", h.GetName(), h.GetHome().GetPlace())
-		}
-		others = append(others, fmt.Sprintf("%s %s", id, name))
-	}
-	if more := len(cl.Members) - 1 - len(ids); more > 0 {
-		others = append(others, fmt.Sprintf("and %d more (farmwatch clusters show %s)", more, cl.ID))
-	}
-	w := cfg.Weights[RuleColocated]
-	if cl.IPOnly {
-		w *= cfg.Cluster.IPOnlyFactor
-	}
-	where := ""
-	if cl.Observed != nil {
-		where = " in " + cl.Observed.Place
-	}
-	return &pb.Evidence{Rule: RuleColocated, Weight: w, ObservedAt: tsOf(now),
-		Explanation: fmt.Sprintf("Laptop farm %s%s: %s. Shares the network with %s.", cl.ID, where, cl.Reason, strings.Join(others, "; ")),
-		Facts:       map[string]string{"cluster": cl.ID, "members": fmt.Sprint(len(cl.Members))}}
-}
-
 // updateDeviceAlert keeps one open alert per device: opened when the score
 // reaches the alert threshold with evidence a reviewer has not judged yet,
-// updated as evidence changes, never silently closed.
-func (e *Engine) updateDeviceAlert(tx *store.Tx, cfg *Config, hire *pb.Hire, dev *pb.Device, state *DeviceState, ev []*pb.Evidence, now time.Time) error {
+// updated as evidence changes, never closed but by a reviewer. Its peak
+// score keeps a device that once reached review in the reviewers' queue.
+func (e *Engine) updateDeviceAlert(tx *store.Tx, cfg *Config, hire *pb.Hire, dev *pb.Device, state *DeviceState, lines []*pb.Evidence, now time.Time) error {
 	alert, err := tx.OpenAlert(dev.GetId(), AlertKindDevice)
 	if err != nil {
 		return err
 	}
 	score := dev.GetScore()
 	if alert == nil {
-		if score < cfg.AlertThreshold || !hasUnreviewed(ev, state.Reviewed) {
+		if score < cfg.AlertThreshold || !hasUnreviewed(live(lines), state.Reviewed) {
 			dev.OpenAlerts = 0
 			return nil
 		}
@@ -248,88 +230,31 @@ func (e *Engine) updateDeviceAlert(tx *store.Tx, cfg *Config, hire *pb.Hire, dev
 		alert = &pb.Alert{Id: id, Kind: AlertKindDevice, DeviceId: dev.GetId(), HireId: hire.GetId(), Status: "open", CreatedAt: tsOf(now)}
 	}
 	dev.OpenAlerts = 1
-	if alert.GetCreatedAt() != nil && alert.GetScore() == score && alert.GetClusterId() == dev.GetClusterId() &&
-		sameEvidence(alert.GetEvidence(), ev) {
+	if alert.GetCreatedAt() != nil && math.Abs(alert.GetScore()-score) < scoreStep && score <= alert.GetPeakScore() &&
+		alert.GetClusterId() == dev.GetClusterId() && sameEvidence(alert.GetEvidence(), lines) {
 		return nil // nothing a reviewer would see changed: no rewrite per report
 	}
 	alert.Score = score
-	alert.Evidence = ev
+	if score > alert.GetPeakScore() {
+		alert.PeakScore, alert.PeakAt = score, tsOf(now)
+	}
+	alert.Evidence = lines
 	alert.ClusterId = dev.GetClusterId()
 	alert.UpdatedAt = tsOf(now)
-	alert.Summary = Summary(hire, dev, ev, score)
+	alert.Summary = Summary(hire, dev, lines, score)
 	return tx.PutAlert(dev.GetId(), alert)
 }
 
+// scoreStep is the smallest change of a score worth rewriting an alert for.
+const scoreStep = 0.0005
+
 func hasUnreviewed(ev []*pb.Evidence, reviewed []string) bool {
 	for _, e := range ev {
-		found := false
-		for _, r := range reviewed {
-			found = found || r == e.GetRule()
-		}
-		if !found {
+		if !slices.Contains(reviewed, e.GetRule()) {
 			return true
 		}
 	}
 	return false
-}
-
-// updateFarmAlert opens or grows the cluster's farm alert, naming every member.
-func (e *Engine) updateFarmAlert(tx *store.Tx, cfg *Config, cl *Cluster, dev *pb.Device, now time.Time) error {
-	var alert *pb.Alert
-	var err error
-	if cl.AlertID != "" {
-		if alert, err = tx.Alert(cl.AlertID); err != nil {
-			return err
-		}
-		if alert.GetStatus() == "resolved" {
-			alert = nil
-		}
-	}
-	if alert == nil {
-		id, err := tx.NextAlertID()
-		if err != nil {
-			return err
-		}
-		alert = &pb.Alert{Id: id, Kind: AlertKindFarm, Status: "open", CreatedAt: tsOf(now), ClusterId: cl.ID}
-		cl.AlertID = id
-	}
-	view, err := ClusterView(tx, cl)
-	if err != nil {
-		return err
-	}
-	alert.MemberDevices, alert.MemberHires = nil, nil
-	var lines []string
-	seenHire := map[string]bool{}
-	for _, m := range view.GetMembers() {
-		alert.MemberDevices = append(alert.MemberDevices, m.GetDeviceId())
-		if !seenHire[m.GetHireId()] {
-			alert.MemberHires = append(alert.MemberHires, m.GetHireId())
-			seenHire[m.GetHireId()] = true
-		}
-		dist := ""
-		if m.GetDistanceKm() >= 0 {
-			dist = fmt.Sprintf(", %.0f km from the observed place", m.GetDistanceKm())
-		}
-		lines = append(lines, fmt.Sprintf("%s %s (%s) claims %s%s", m.GetDeviceId(), m.GetHireName(), m.GetHireId(), m.GetClaimedHome(), dist))
-	}
-	w := cfg.Weights[RuleColocated]
-	if cl.IPOnly {
-		w *= cfg.Cluster.IPOnlyFactor
-	}
-	facts := map[string]string{"cluster": cl.ID}
-	for _, f := range view.GetFingerprints() {
-		facts[f.GetKind()+"."+f.GetValue()] = fmt.Sprintf("%s link, %d devices", f.GetStrength(), len(f.GetDeviceIds()))
-	}
-	where := "one network"
-	if cl.Observed != nil {
-		where = "one network in " + cl.Observed.Place
-	}
-	alert.Evidence = []*pb.Evidence{{Rule: RuleColocated, Weight: w, ObservedAt: tsOf(now), Facts: facts,
-		Explanation: fmt.Sprintf("%s. Members: %s.", cl.Reason, strings.Join(lines, "; "))}}
-	alert.Summary = fmt.Sprintf("Laptop farm %s: %d devices of %d hires on %s", cl.ID, len(alert.MemberDevices), len(alert.MemberHires), where)
-	alert.UpdatedAt = tsOf(now)
-	alert.Score = math.Max(Score(cfg.Prior, alert.Evidence), dev.GetScore())
-	return tx.PutAlert(cl.ID, alert)
 }
 
 // refreshMembersMax bounds the farms whose members are all refreshed when
@@ -339,10 +264,11 @@ const refreshMembersMax = 50
 // refreshMembers gives every other member of a farm cluster its
 // net.colocated evidence now, rather than at its next report.
 func (e *Engine) refreshMembers(tx *store.Tx, cfg *Config, cl *Cluster, except string, now time.Time) error {
-	for id, m := range cl.Members {
+	for _, id := range slices.Sorted(maps.Keys(cl.Members)) {
 		if id == except {
 			continue
 		}
+		m := cl.Members[id]
 		dev, err := tx.Device(id)
 		if err != nil {
 			return err
@@ -355,21 +281,14 @@ func (e *Engine) refreshMembers(tx *store.Tx, cfg *Config, cl *Cluster, except s
 		if err != nil {
 			return err
 		}
-		var ev []*pb.Evidence
-		for _, x := range state.Current {
-			if x.Rule != RuleColocated {
-				ev = append(ev, &pb.Evidence{Rule: x.Rule, Weight: x.Weight, Explanation: x.Explanation, Facts: x.Facts, ObservedAt: tsOf(x.At)})
-			}
-		}
-		col := colocatedEvidence(tx, cfg, cl, dev, now)
-		ev = append(ev, col)
-		state.Current = append(state.Current[:0:0], currentOf(ev, now)...)
+		state.remember(cfg, colocatedEvidence(tx, cfg, cl, dev, now), now, state.clockAt(now, cfg.silenceAfter()))
+		lines := state.lines(cfg, now)
 		if err := putState(tx, id, state); err != nil {
 			return err
 		}
 		dev.ClusterId = cl.ID
-		dev.Score = Score(cfg.Prior, ev)
-		if err := e.updateDeviceAlert(tx, cfg, hire, dev, state, ev, now); err != nil {
+		dev.Score = Score(cfg.Prior, lines)
+		if err := e.updateDeviceAlert(tx, cfg, hire, dev, state, lines, now); err != nil {
 			return err
 		}
 		if err := tx.PutDevice(dev); err != nil {
@@ -379,54 +298,55 @@ func (e *Engine) refreshMembers(tx *store.Tx, cfg *Config, cl *Cluster, except s
 	return nil
 }
 
-func currentOf(ev []*pb.Evidence, now time.Time) []StickyEvidence {
-	out := make([]StickyEvidence, 0, len(ev))
-	for _, x := range ev {
-		at := now
-		if x.GetObservedAt() != nil {
-			at = x.GetObservedAt().AsTime()
-		}
-		out = append(out, StickyEvidence{Rule: x.GetRule(), Weight: x.GetWeight(), Explanation: x.GetExplanation(), Facts: x.GetFacts(), At: at})
-	}
-	return out
-}
-
-func (e *Engine) refreshFarmScore(tx *store.Tx, cl *Cluster, dev *pb.Device, now time.Time) error {
-	// Read shared: a farm member's every report comes here, and the farm's
-	// alert grows with the farm; it is copied only when it changes.
-	shared, err := tx.AlertShared(cl.AlertID)
-	if err != nil || shared.GetStatus() == "resolved" {
-		return err
-	}
-	if dev.GetScore() > shared.GetScore() {
-		alert := proto.Clone(shared).(*pb.Alert)
-		alert.Score = dev.GetScore()
-		alert.UpdatedAt = tsOf(now)
-		return tx.PutAlert(cl.ID, alert)
-	}
-	return nil
-}
-
 // Summary is the one line a reviewer reads first.
 func Summary(hire *pb.Hire, dev *pb.Device, ev []*pb.Evidence, score float64) string {
-	if len(ev) == 0 {
+	now := live(ev)
+	if len(now) == 0 {
+		if len(ev) > 0 {
+			return fmt.Sprintf("%s (%s): no current evidence; earlier %s", hire.GetName(), dev.GetHostname(), ruleList(ev))
+		}
 		return fmt.Sprintf("%s (%s): no current evidence", hire.GetName(), dev.GetHostname())
 	}
+	return fmt.Sprintf("%s (%s): %s", hire.GetName(), dev.GetHostname(), ruleList(now))
+}
+
+func ruleList(ev []*pb.Evidence) string {
 	sorted := append([]*pb.Evidence(nil), ev...)
-	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].GetWeight() > sorted[j].GetWeight() })
+	sortLines(sorted)
 	rules := make([]string, 0, len(sorted))
 	for _, e := range sorted {
 		rules = append(rules, e.GetRule())
 	}
-	return fmt.Sprintf("%s (%s): %s", hire.GetName(), dev.GetHostname(), strings.Join(rules, ", "))
+	return strings.Join(rules, ", ")
 }
 
-// Sweep marks devices whose agent stopped reporting: agent.silent evidence is
-// added to their alert until the next report arrives. It reads device
-// records, never reports.
+// Sweep marks devices whose agent stopped reporting (agent.silent joins
+// their remembered evidence until it fades after they are back), and, at
+// most once per fpRefresh, lets cluster links that no device has shown
+// within the window expire. It reads device records and clusters, never
+// reports.
 func (e *Engine) Sweep(tx *store.Tx, now time.Time) (int, error) {
 	cfg := e.Config()
-	limit := time.Duration(cfg.Silence.Intervals * float64(cfg.Silence.ReportInterval))
+	n, err := e.sweepSilence(tx, &cfg, now)
+	if err != nil {
+		return n, err
+	}
+	e.expireMu.Lock()
+	due := now.Sub(e.lastExpiry) >= fpRefresh || now.Before(e.lastExpiry)
+	if due {
+		e.lastExpiry = now
+	}
+	e.expireMu.Unlock()
+	if due {
+		if err := e.expireClusters(tx, &cfg, now); err != nil {
+			return n, fmt.Errorf("expire clusters: %w", err)
+		}
+	}
+	return n, nil
+}
+
+func (e *Engine) sweepSilence(tx *store.Tx, cfg *Config, now time.Time) (int, error) {
+	limit := cfg.silenceAfter()
 	if limit <= 0 {
 		return 0, nil
 	}
@@ -440,7 +360,7 @@ func (e *Engine) Sweep(tx *store.Tx, now time.Time) (int, error) {
 		if dev.GetLastSeen() == nil {
 			last = dev.GetEnrolledAt().AsTime()
 		}
-		if now.Sub(last) < limit {
+		if now.Sub(last) < limit || dev.GetRevokedAt() != nil {
 			continue
 		}
 		state, err := loadState(tx.DeviceState(dev.GetId()))
@@ -451,13 +371,8 @@ func (e *Engine) Sweep(tx *store.Tx, now time.Time) (int, error) {
 			continue
 		}
 		state.Silent = true
-		if state.Sticky == nil {
-			state.Sticky = map[string]StickyEvidence{}
-		}
-		state.Sticky[RuleSilent] = StickyEvidence{Rule: RuleSilent, Weight: cfg.Weights[RuleSilent], At: now,
-			Until: now.Add(100 * 365 * 24 * time.Hour),
-			Explanation: fmt.Sprintf("The agent has not reported since %s (%s, more than %.0f report intervals).",
-				last.UTC().Format(time.RFC3339), now.Sub(last).Round(time.Minute), cfg.Silence.Intervals)}
+		state.remember(cfg, silentEvidence(cfg, last, now), now, state.clockAt(now, limit))
+		lines := state.lines(cfg, now)
 		if err := putState(tx, dev.GetId(), state); err != nil {
 			return n, err
 		}
@@ -465,17 +380,8 @@ func (e *Engine) Sweep(tx *store.Tx, now time.Time) (int, error) {
 		if err != nil {
 			return n, err
 		}
-		var ev []*pb.Evidence
-		if a, err := tx.OpenAlert(dev.GetId(), AlertKindDevice); err == nil && a != nil {
-			for _, x := range a.GetEvidence() {
-				if x.GetRule() != RuleSilent {
-					ev = append(ev, x)
-				}
-			}
-		}
-		ev = withSticky(ev, state, now)
-		dev.Score = Score(cfg.Prior, ev)
-		if err := e.updateDeviceAlert(tx, &cfg, hire, dev, state, ev, now); err != nil {
+		dev.Score = Score(cfg.Prior, lines)
+		if err := e.updateDeviceAlert(tx, cfg, hire, dev, state, lines, now); err != nil {
 			return n, err
 		}
 		if err := tx.PutDevice(dev); err != nil {
@@ -494,41 +400,47 @@ func Reviewed(tx *store.Tx, deviceID string, rules []string) error {
 		return err
 	}
 	for _, r := range rules {
-		found := false
-		for _, x := range state.Reviewed {
-			found = found || x == r
-		}
-		if !found {
+		if !slices.Contains(state.Reviewed, r) {
 			state.Reviewed = append(state.Reviewed, r)
 		}
 	}
-	// Sticky silence is judged too: drop it so a resolved alert stays resolved.
-	delete(state.Sticky, RuleSilent)
 	return putState(tx, deviceID, state)
 }
 
-// CurrentEvidence is the evidence behind a device's current score.
-func CurrentEvidence(tx *store.Tx, deviceID string) []*pb.Evidence {
+// CurrentEvidence is the evidence behind a device's score at time now: each
+// remembered line with what it adds now.
+func CurrentEvidence(tx *store.Tx, cfg Config, deviceID string, now time.Time) []*pb.Evidence {
 	state, err := loadState(tx.DeviceState(deviceID))
 	if err != nil {
 		return nil
 	}
-	var out []*pb.Evidence
-	for _, x := range state.Current {
-		out = append(out, &pb.Evidence{Rule: x.Rule, Weight: x.Weight, Explanation: x.Explanation, Facts: x.Facts, ObservedAt: tsOf(x.At)})
-	}
-	return out
+	return state.lines(&cfg, now)
 }
 
-// sameEvidence compares what a reviewer reads: rules, weights and sentences.
+// sameEvidence compares what a reviewer reads: rules, weights (to the
+// hundredth), peaks and sentences.
 func sameEvidence(a, b []*pb.Evidence) bool {
 	if len(a) != len(b) {
 		return false
 	}
 	for i := range a {
-		if a[i].GetRule() != b[i].GetRule() || a[i].GetWeight() != b[i].GetWeight() || a[i].GetExplanation() != b[i].GetExplanation() {
+		if a[i].GetRule() != b[i].GetRule() || math.Abs(a[i].GetWeight()-b[i].GetWeight()) >= 0.005 ||
+			math.Abs(a[i].GetPeakWeight()-b[i].GetPeakWeight()) >= 0.005 || a[i].GetExplanation() != b[i].GetExplanation() {
 			return false
 		}
 	}
 	return true
 }
+
+// sortedRules lists rule ids of evidence, for tests and messages.
+func sortedRules(ev []*pb.Evidence) []string {
+	out := make([]string, 0, len(ev))
+	for _, e := range ev {
+		out = append(out, e.GetRule())
+	}
+	sort.Strings(out)
+	return out
+}
+
+// cloneAlert copies a shared alert before it is changed.
+func cloneAlert(a *pb.Alert) *pb.Alert { return proto.Clone(a).(*pb.Alert) }

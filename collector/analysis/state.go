@@ -3,7 +3,9 @@ package analysis
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math/bits"
+	"slices"
 	"sync"
 	"time"
 
@@ -24,19 +26,29 @@ type DeviceState struct {
 	Samples       uint32      `json:"samples"`
 	FirstSample   time.Time   `json:"first_sample,omitzero"`
 	LastSample    time.Time   `json:"last_sample,omitzero"`
-	// Shelf is a ring of the last 64 power samples (bit set = shelf-like);
-	// PowerN how many of its bits are filled.
-	Shelf  uint64 `json:"shelf"`
-	PowerN int    `json:"power_n"`
-	// Sticky holds event evidence that outlives its report.
-	Sticky map[string]StickyEvidence `json:"sticky,omitempty"`
+	// PowerHours and ShelfHours hold the last 64 hours of power samples:
+	// bit i stands for the hour PowerHour-i (Unix hours). A PowerHours bit
+	// says the hour had a sample, a ShelfHours bit that all its samples were
+	// shelf-like. By the hour, not by the report: the pattern means the same
+	// at any report interval.
+	PowerHours, ShelfHours uint64
+	PowerHour              int64
+	// Memory is each rule's remembered evidence, by rule id.
+	Memory map[string]*Memory
+	// Clock is the device's observed time: collector time that passed while
+	// the agent reported, a gap counted up to the silence limit only; ClockAt
+	// the collector time it last advanced. Evidence decays on this clock, so
+	// an agent switched off does not age its evidence away.
+	Clock   time.Duration
+	ClockAt time.Time
+	// LostReports is the agent's count of reports it lost, as of its latest
+	// report.
+	LostReports uint64
 	// Reviewed are the rules a reviewer has already judged in a resolved
 	// alert: they alone do not open a new one.
 	Reviewed []string `json:"reviewed,omitempty"`
 	// Silent is set by the silence sweep and cleared by the next report.
 	Silent bool `json:"silent,omitempty"`
-	// Current is the evidence behind the device's current score.
-	Current []StickyEvidence `json:"current,omitempty"`
 }
 
 // Observation is a located report.
@@ -46,7 +58,36 @@ type Observation struct {
 	IP, Place            string
 }
 
-// StickyEvidence is evidence kept until a time.
+// Memory is one rule's remembered evidence on a device: when it was first
+// and last seen, in how many reports, the weight it carries when fresh, the
+// most it ever carried, and the sentence of its strongest recent firing.
+type Memory struct {
+	Rule        string
+	Weight      float64
+	Peak        float64
+	FirstSeen   time.Time
+	LastSeen    time.Time
+	LastClock   time.Duration
+	Count       uint32
+	Explanation string
+	Facts       map[string]string
+}
+
+// legacyState is a state as schema 2 stored it, in JSON.
+type legacyState struct {
+	Last          *Observation              `json:"last,omitempty"`
+	Hours         [168]uint32               `json:"hours"`
+	ActiveSamples uint32                    `json:"active_samples"`
+	Samples       uint32                    `json:"samples"`
+	FirstSample   time.Time                 `json:"first_sample,omitzero"`
+	LastSample    time.Time                 `json:"last_sample,omitzero"`
+	Sticky        map[string]StickyEvidence `json:"sticky,omitempty"`
+	Reviewed      []string                  `json:"reviewed,omitempty"`
+	Silent        bool                      `json:"silent,omitempty"`
+}
+
+// StickyEvidence is event evidence as states before schema 5 kept it: it
+// is read into Memory.
 type StickyEvidence struct {
 	Rule        string            `json:"rule"`
 	Weight      float64           `json:"weight"`
@@ -84,7 +125,14 @@ func loadState(b []byte) (*DeviceState, error) {
 		return s, nil
 	}
 	if b[0] == '{' {
-		return s, json.Unmarshal(b, s)
+		var l legacyState
+		if err := json.Unmarshal(b, &l); err != nil {
+			return s, err
+		}
+		s.Last, s.Hours, s.ActiveSamples, s.Samples = l.Last, l.Hours, l.ActiveSamples, l.Samples
+		s.FirstSample, s.LastSample, s.Reviewed, s.Silent = l.FirstSample, l.LastSample, l.Reviewed, l.Silent
+		s.rememberSticky(l.Sticky)
+		return s, nil
 	}
 	var r pb.StoredDeviceState
 	if err := proto.Unmarshal(b, &r); err != nil {
@@ -100,50 +148,60 @@ func loadState(b []byte) (*DeviceState, error) {
 	copy(s.Hours[:], r.GetHours())
 	s.ActiveSamples, s.Samples = r.GetActiveSamples(), r.GetSamples()
 	s.FirstSample, s.LastSample = fromNanos(r.GetFirstSample()), fromNanos(r.GetLastSample())
-	s.Shelf, s.PowerN = r.GetShelf(), int(r.GetPowerN())
-	if len(r.GetSticky()) > 0 {
-		s.Sticky = make(map[string]StickyEvidence, len(r.GetSticky()))
-		for k, e := range r.GetSticky() {
-			s.Sticky[k] = evidenceOf(e)
+	s.PowerHours, s.ShelfHours, s.PowerHour = r.GetPowerHours(), r.GetShelfHours(), r.GetPowerHour()
+	s.Clock, s.ClockAt, s.LostReports = time.Duration(r.GetClock()), fromNanos(r.GetClockAt()), r.GetLostReports()
+	s.Reviewed, s.Silent = r.GetReviewed(), r.GetSilent()
+	if len(r.GetMemory()) > 0 {
+		s.Memory = make(map[string]*Memory, len(r.GetMemory()))
+		for _, m := range r.GetMemory() {
+			s.Memory[m.GetRule()] = &Memory{Rule: m.GetRule(), Weight: m.GetWeight(), Peak: m.GetPeak(),
+				FirstSeen: fromNanos(m.GetFirstSeen()), LastSeen: fromNanos(m.GetLastSeen()),
+				LastClock: time.Duration(m.GetLastClock()), Count: m.GetCount(), Explanation: m.GetExplanation(), Facts: m.GetFacts()}
 		}
 	}
-	s.Reviewed, s.Silent = r.GetReviewed(), r.GetSilent()
-	for _, e := range r.GetCurrent() {
-		s.Current = append(s.Current, evidenceOf(e))
+	if len(r.GetSticky()) > 0 { // written before schema 5
+		sticky := make(map[string]StickyEvidence, len(r.GetSticky()))
+		for k, e := range r.GetSticky() {
+			sticky[k] = StickyEvidence{Rule: e.GetRule(), Weight: e.GetWeight(), Explanation: e.GetExplanation(),
+				Facts: e.GetFacts(), At: fromNanos(e.GetAt()), Until: fromNanos(e.GetUntil())}
+		}
+		s.rememberSticky(sticky)
 	}
 	return s, nil
 }
 
+// rememberSticky reads the event evidence of a state written before schema
+// 5 into memory, fresh at the time it was seen.
+func (s *DeviceState) rememberSticky(sticky map[string]StickyEvidence) {
+	for _, k := range slices.Sorted(maps.Keys(sticky)) {
+		e := sticky[k]
+		if s.Memory == nil {
+			s.Memory = map[string]*Memory{}
+		}
+		s.Memory[e.Rule] = &Memory{Rule: e.Rule, Weight: e.Weight, Peak: e.Weight, FirstSeen: e.At, LastSeen: e.At,
+			LastClock: s.Clock, Count: 1, Explanation: e.Explanation, Facts: e.Facts}
+	}
+}
+
 func (s *DeviceState) encode() ([]byte, error) {
 	r := &pb.StoredDeviceState{Hours: s.Hours[:], ActiveSamples: s.ActiveSamples, Samples: s.Samples,
-		FirstSample: nanos(s.FirstSample), LastSample: nanos(s.LastSample), Shelf: s.Shelf, PowerN: int32(s.PowerN),
+		FirstSample: nanos(s.FirstSample), LastSample: nanos(s.LastSample),
+		PowerHours: s.PowerHours, ShelfHours: s.ShelfHours, PowerHour: s.PowerHour,
+		Clock: int64(s.Clock), ClockAt: nanos(s.ClockAt), LostReports: s.LostReports,
 		Reviewed: s.Reviewed, Silent: s.Silent}
 	if o := s.Last; o != nil {
 		r.Last = &pb.StoredObservation{Lat: o.Lat, Lon: o.Lon, AccuracyKm: o.AccuracyKM, At: nanos(o.At), Ip: o.IP, Place: o.Place}
 	}
-	if len(s.Sticky) > 0 {
-		r.Sticky = make(map[string]*pb.StoredEvidence, len(s.Sticky))
-		for k, e := range s.Sticky {
-			r.Sticky[k] = storedEvidence(e)
-		}
-	}
-	if len(s.Current) > 0 {
-		r.Current = make([]*pb.StoredEvidence, len(s.Current))
-		for i, e := range s.Current {
-			r.Current[i] = storedEvidence(e)
+	if len(s.Memory) > 0 {
+		r.Memory = make([]*pb.StoredMemory, 0, len(s.Memory))
+		for _, k := range slices.Sorted(maps.Keys(s.Memory)) {
+			m := s.Memory[k]
+			r.Memory = append(r.Memory, &pb.StoredMemory{Rule: m.Rule, Weight: m.Weight, Peak: m.Peak,
+				FirstSeen: nanos(m.FirstSeen), LastSeen: nanos(m.LastSeen), LastClock: int64(m.LastClock),
+				Count: m.Count, Explanation: m.Explanation, Facts: m.Facts})
 		}
 	}
 	return proto.Marshal(r)
-}
-
-func storedEvidence(e StickyEvidence) *pb.StoredEvidence {
-	return &pb.StoredEvidence{Rule: e.Rule, Weight: e.Weight, Explanation: e.Explanation, Facts: e.Facts,
-		At: nanos(e.At), Until: nanos(e.Until)}
-}
-
-func evidenceOf(e *pb.StoredEvidence) StickyEvidence {
-	return StickyEvidence{Rule: e.GetRule(), Weight: e.GetWeight(), Explanation: e.GetExplanation(), Facts: e.GetFacts(),
-		At: fromNanos(e.GetAt()), Until: fromNanos(e.GetUntil())}
 }
 
 // nanos and fromNanos store a time as Unix nanoseconds, 0 for none.
@@ -191,36 +249,53 @@ func (s *DeviceState) observe(cfg *Config, hire *pb.Hire, sr *pb.StoredReport, l
 	if p := r.GetPower(); p != nil {
 		shelf := p.GetOnAc() && p.GetLid() == "closed" &&
 			(r.GetActivity() == nil || r.GetActivity().GetIdleSeconds() < 0 || r.GetActivity().GetIdleSeconds() >= cfg.Power.IdleSeconds)
-		s.Shelf <<= 1
-		if shelf {
-			s.Shelf |= 1
-		}
-		if s.PowerN < 64 {
-			s.PowerN++
-		}
+		s.powerSample(at, shelf)
 	}
-	for k, v := range s.Sticky {
-		if now.After(v.Until) {
-			delete(s.Sticky, k)
-		}
+	if h := r.GetHealth(); h != nil {
+		s.LostReports = h.GetDropped() + h.GetUnspooled()
 	}
-	// A report ends any silence.
-	s.Silent = false
-	delete(s.Sticky, RuleSilent)
 }
 
-// powerCounts returns how many of the last window power samples exist and
-// how many were shelf-like.
-func (s *DeviceState) powerCounts(window int) (n, shelf int) {
-	n = min(s.PowerN, window, 64)
-	if n == 0 {
+// powerSample records one power sample in its hour.
+func (s *DeviceState) powerSample(at time.Time, shelf bool) {
+	hour := at.Unix() / 3600
+	switch d := hour - s.PowerHour; {
+	case d >= 64 || s.PowerHours == 0:
+		s.PowerHours, s.ShelfHours, s.PowerHour = 0, 0, hour
+	case d > 0:
+		s.PowerHours <<= uint(d)
+		s.ShelfHours <<= uint(d)
+		s.PowerHour = hour
+	case d <= -64:
+		return // older than the bitmap: a long-spooled report
+	}
+	bit := uint64(1) << uint(s.PowerHour-hour)
+	if s.PowerHours&bit == 0 {
+		s.PowerHours |= bit
+		if shelf {
+			s.ShelfHours |= bit
+		}
+	} else if !shelf {
+		s.ShelfHours &^= bit
+	}
+}
+
+// powerCounts returns how many of the window hours up to now had power
+// samples, and how many of them were all shelf-like.
+func (s *DeviceState) powerCounts(now time.Time, window int) (hours, shelf int) {
+	shift := now.Unix()/3600 - s.PowerHour
+	if shift < 0 {
+		shift = 0
+	}
+	if shift >= int64(window) || window <= 0 {
 		return 0, 0
 	}
-	mask := uint64(1)<<uint(n) - 1
-	if n == 64 {
-		mask = ^uint64(0)
+	n := window - int(shift) // bits 0..n-1 of the bitmap lie in the window
+	mask := ^uint64(0)
+	if n < 64 {
+		mask = uint64(1)<<uint(n) - 1
 	}
-	return n, bits.OnesCount64(s.Shelf & mask)
+	return bits.OnesCount64(s.PowerHours & mask), bits.OnesCount64(s.ShelfHours & mask)
 }
 
 func (s *DeviceState) nightActive(start, end int) uint32 {

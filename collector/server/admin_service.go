@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"math"
 	"sort"
 	"time"
 
@@ -134,7 +135,7 @@ func (a *adminService) GetDevice(ctx context.Context, req *pb.GetDeviceRequest) 
 			}
 			return false
 		})
-		out.Evidence = analysis.CurrentEvidence(tx, d.GetId())
+		out.Evidence = analysis.CurrentEvidence(tx, a.s.engine.Config(), d.GetId(), a.s.cfg.Now())
 		return err
 	})
 	return out, asStatus(err)
@@ -162,26 +163,68 @@ func (a *adminService) ListReports(ctx context.Context, req *pb.ListReportsReque
 
 var alertStatuses = map[string]bool{"": true, "open": true, "acknowledged": true, "resolved": true}
 
+var alertSorts = map[string]bool{"": true, "peak": true, "current": true, "newest": true}
+
+// ListAlerts lists alerts. By default the reviewers' queue order: highest
+// peak first (an alert that once reached review stays at the top until it
+// is resolved, whatever its current score), then highest current score.
 func (a *adminService) ListAlerts(ctx context.Context, req *pb.ListAlertsRequest) (*pb.ListAlertsResponse, error) {
 	if !alertStatuses[req.GetStatus()] {
 		return nil, status.Errorf(codes.InvalidArgument, "status %q: want open, acknowledged or resolved", req.GetStatus())
+	}
+	if !alertSorts[req.GetSort()] {
+		return nil, status.Errorf(codes.InvalidArgument, "sort %q: want peak, current or newest", req.GetSort())
+	}
+	for _, v := range []float64{req.GetMinScore(), req.GetMinPeak()} {
+		if v < 0 || v > 1 || math.IsNaN(v) {
+			return nil, status.Errorf(codes.InvalidArgument, "minimum score %v: scores lie between 0 and 1", v)
+		}
 	}
 	var out []*pb.Alert
 	err := a.s.store.View(func(tx *store.Tx) (err error) {
 		out, err = tx.Alerts(func(al *pb.Alert) bool {
 			return (req.GetStatus() == "" || al.GetStatus() == req.GetStatus()) &&
-				al.GetScore() >= req.GetMinScore() &&
+				al.GetScore() >= req.GetMinScore() && peakOf(al) >= req.GetMinPeak() &&
 				(req.GetDeviceId() == "" || al.GetDeviceId() == req.GetDeviceId())
 		})
 		return
 	})
-	sort.SliceStable(out, func(i, j int) bool { return out[i].GetScore() > out[j].GetScore() })
+	switch req.GetSort() {
+	case "", "peak":
+		sort.SliceStable(out, func(i, j int) bool {
+			if pi, pj := peakOf(out[i]), peakOf(out[j]); pi != pj {
+				return pi > pj
+			}
+			return out[i].GetScore() > out[j].GetScore()
+		})
+	case "current":
+		sort.SliceStable(out, func(i, j int) bool { return out[i].GetScore() > out[j].GetScore() })
+	}
 	return &pb.ListAlertsResponse{Alerts: out}, asStatus(err)
 }
 
+// peakOf is an alert's peak score; alerts stored before peaks were kept
+// have only their score.
+func peakOf(al *pb.Alert) float64 { return math.Max(al.GetPeakScore(), al.GetScore()) }
+
+// GetAlert returns one alert. An unresolved device alert's lines are read
+// from the device's evidence memory at this moment, so a reviewer sees what
+// each sign adds now, against its peak, when it was first and last seen and
+// in how many reports.
 func (a *adminService) GetAlert(ctx context.Context, req *pb.GetAlertRequest) (*pb.Alert, error) {
 	var al *pb.Alert
-	err := a.s.store.View(func(tx *store.Tx) (err error) { al, err = tx.Alert(req.GetId()); return })
+	err := a.s.store.View(func(tx *store.Tx) (err error) {
+		if al, err = tx.Alert(req.GetId()); err != nil || al.GetKind() != analysis.AlertKindDevice || al.GetStatus() == "resolved" {
+			return err
+		}
+		cfg := a.s.engine.Config()
+		if lines := analysis.CurrentEvidence(tx, cfg, al.GetDeviceId(), a.s.cfg.Now()); len(lines) > 0 {
+			al.Evidence = lines
+			al.Score = analysis.Score(cfg.Prior, lines)
+			al.PeakScore = math.Max(al.GetPeakScore(), al.GetScore())
+		}
+		return nil
+	})
 	return al, asStatus(err)
 }
 

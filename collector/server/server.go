@@ -162,8 +162,14 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("server certificate: %w", err)
 	}
 
+	// One report interval: the collector's, which every agent adopts from
+	// its enrollment and report responses, and in which silence counts.
+	acfg.ReportInterval = cfg.ReportInterval
+	for _, p := range acfg.Check() {
+		log.Warn("analysis config: "+p, "config", cfg.AnalysisConfig)
+	}
 	engine := analysis.NewEngine(acfg)
-	st, err := store.Open(cfg.DataDir, store.Options{Analyze: engine.Analyze})
+	st, err := store.Open(cfg.DataDir, store.Options{Analyze: engine.Analyze, Event: engine.RecordEvent})
 	if err != nil {
 		lis.Close()
 		return nil, err

@@ -1644,12 +1644,25 @@ func (x *ListReportsResponse) GetReports() []*StoredReport {
 
 // One sign a rule found, with its share of the score.
 type Evidence struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Rule          string                 `protobuf:"bytes,1,opt,name=rule,proto3" json:"rule,omitempty"`
-	Weight        float64                `protobuf:"fixed64,2,opt,name=weight,proto3" json:"weight,omitempty"`
-	Explanation   string                 `protobuf:"bytes,3,opt,name=explanation,proto3" json:"explanation,omitempty"`
-	Facts         map[string]string      `protobuf:"bytes,4,rep,name=facts,proto3" json:"facts,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
-	ObservedAt    *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=observed_at,json=observedAt,proto3" json:"observed_at,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Rule  string                 `protobuf:"bytes,1,opt,name=rule,proto3" json:"rule,omitempty"`
+	// What the line adds to the score now: its weight, faded by the time
+	// since it was last seen (see decay).
+	Weight      float64           `protobuf:"fixed64,2,opt,name=weight,proto3" json:"weight,omitempty"`
+	Explanation string            `protobuf:"bytes,3,opt,name=explanation,proto3" json:"explanation,omitempty"`
+	Facts       map[string]string `protobuf:"bytes,4,rep,name=facts,proto3" json:"facts,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// When it was last seen.
+	ObservedAt *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=observed_at,json=observedAt,proto3" json:"observed_at,omitempty"`
+	// The most the line has added, when it was first seen, and in how many
+	// reports.
+	PeakWeight float64                `protobuf:"fixed64,6,opt,name=peak_weight,json=peakWeight,proto3" json:"peak_weight,omitempty"`
+	FirstSeen  *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=first_seen,json=firstSeen,proto3" json:"first_seen,omitempty"`
+	Reports    uint32                 `protobuf:"varint,8,opt,name=reports,proto3" json:"reports,omitempty"`
+	// proof, weak or farm (docs/ANALYSIS.md), and how the line fades.
+	Class string `protobuf:"bytes,9,opt,name=class,proto3" json:"class,omitempty"`
+	Decay string `protobuf:"bytes,10,opt,name=decay,proto3" json:"decay,omitempty"`
+	// What the line added when it was last seen, before fading.
+	FreshWeight   float64 `protobuf:"fixed64,11,opt,name=fresh_weight,json=freshWeight,proto3" json:"fresh_weight,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1719,6 +1732,48 @@ func (x *Evidence) GetObservedAt() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *Evidence) GetPeakWeight() float64 {
+	if x != nil {
+		return x.PeakWeight
+	}
+	return 0
+}
+
+func (x *Evidence) GetFirstSeen() *timestamppb.Timestamp {
+	if x != nil {
+		return x.FirstSeen
+	}
+	return nil
+}
+
+func (x *Evidence) GetReports() uint32 {
+	if x != nil {
+		return x.Reports
+	}
+	return 0
+}
+
+func (x *Evidence) GetClass() string {
+	if x != nil {
+		return x.Class
+	}
+	return ""
+}
+
+func (x *Evidence) GetDecay() string {
+	if x != nil {
+		return x.Decay
+	}
+	return ""
+}
+
+func (x *Evidence) GetFreshWeight() float64 {
+	if x != nil {
+		return x.FreshWeight
+	}
+	return 0
+}
+
 type Alert struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
@@ -1734,11 +1789,18 @@ type Alert struct {
 	MemberDevices []string               `protobuf:"bytes,11,rep,name=member_devices,json=memberDevices,proto3" json:"member_devices,omitempty"`
 	ClusterId     string                 `protobuf:"bytes,12,opt,name=cluster_id,json=clusterId,proto3" json:"cluster_id,omitempty"`
 	// Set when resolved: confirmed or false-positive.
-	Verdict       string                 `protobuf:"bytes,13,opt,name=verdict,proto3" json:"verdict,omitempty"`
-	Note          string                 `protobuf:"bytes,14,opt,name=note,proto3" json:"note,omitempty"`
-	ResolvedBy    string                 `protobuf:"bytes,15,opt,name=resolved_by,json=resolvedBy,proto3" json:"resolved_by,omitempty"`
-	ResolvedAt    *timestamppb.Timestamp `protobuf:"bytes,16,opt,name=resolved_at,json=resolvedAt,proto3" json:"resolved_at,omitempty"`
-	MemberHires   []string               `protobuf:"bytes,17,rep,name=member_hires,json=memberHires,proto3" json:"member_hires,omitempty"`
+	Verdict     string                 `protobuf:"bytes,13,opt,name=verdict,proto3" json:"verdict,omitempty"`
+	Note        string                 `protobuf:"bytes,14,opt,name=note,proto3" json:"note,omitempty"`
+	ResolvedBy  string                 `protobuf:"bytes,15,opt,name=resolved_by,json=resolvedBy,proto3" json:"resolved_by,omitempty"`
+	ResolvedAt  *timestamppb.Timestamp `protobuf:"bytes,16,opt,name=resolved_at,json=resolvedAt,proto3" json:"resolved_at,omitempty"`
+	MemberHires []string               `protobuf:"bytes,17,rep,name=member_hires,json=memberHires,proto3" json:"member_hires,omitempty"`
+	// The highest score the alert has had, and when: an alert that reached
+	// review stays in the reviewers' queue by it until resolved.
+	PeakScore float64                `protobuf:"fixed64,18,opt,name=peak_score,json=peakScore,proto3" json:"peak_score,omitempty"`
+	PeakAt    *timestamppb.Timestamp `protobuf:"bytes,19,opt,name=peak_at,json=peakAt,proto3" json:"peak_at,omitempty"`
+	// A farm alert's member devices and their own device scores, shown beside
+	// the farm's score, not folded into it.
+	MemberScores  map[string]float64 `protobuf:"bytes,20,rep,name=member_scores,json=memberScores,proto3" json:"member_scores,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"fixed64,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1888,6 +1950,27 @@ func (x *Alert) GetResolvedAt() *timestamppb.Timestamp {
 func (x *Alert) GetMemberHires() []string {
 	if x != nil {
 		return x.MemberHires
+	}
+	return nil
+}
+
+func (x *Alert) GetPeakScore() float64 {
+	if x != nil {
+		return x.PeakScore
+	}
+	return 0
+}
+
+func (x *Alert) GetPeakAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.PeakAt
+	}
+	return nil
+}
+
+func (x *Alert) GetMemberScores() map[string]float64 {
+	if x != nil {
+		return x.MemberScores
 	}
 	return nil
 }
@@ -2775,6 +2858,230 @@ func (x *RuleWeight) GetFiredFalsePositive() uint32 {
 	return 0
 }
 
+type BacktestRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The analysis config to replay with (YAML over the defaults, like
+	// `farmwatch serve --config`); empty for the collector's own.
+	ConfigYaml []byte `protobuf:"bytes,1,opt,name=config_yaml,json=configYaml,proto3" json:"config_yaml,omitempty"`
+	// Replay only reports received in [since, until); unset for all.
+	Since         *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=since,proto3" json:"since,omitempty"`
+	Until         *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=until,proto3" json:"until,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BacktestRequest) Reset() {
+	*x = BacktestRequest{}
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BacktestRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BacktestRequest) ProtoMessage() {}
+
+func (x *BacktestRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BacktestRequest.ProtoReflect.Descriptor instead.
+func (*BacktestRequest) Descriptor() ([]byte, []int) {
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{40}
+}
+
+func (x *BacktestRequest) GetConfigYaml() []byte {
+	if x != nil {
+		return x.ConfigYaml
+	}
+	return nil
+}
+
+func (x *BacktestRequest) GetSince() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Since
+	}
+	return nil
+}
+
+func (x *BacktestRequest) GetUntil() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Until
+	}
+	return nil
+}
+
+type BacktestResponse struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Reports     uint64                 `protobuf:"varint,1,opt,name=reports,proto3" json:"reports,omitempty"`
+	Devices     uint32                 `protobuf:"varint,2,opt,name=devices,proto3" json:"devices,omitempty"`
+	FirstReport *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=first_report,json=firstReport,proto3" json:"first_report,omitempty"`
+	LastReport  *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=last_report,json=lastReport,proto3" json:"last_report,omitempty"`
+	// The alerts the replay raised, as a reviewer would have seen them.
+	Alerts []*Alert `protobuf:"bytes,5,rep,name=alerts,proto3" json:"alerts,omitempty"`
+	// Devices with a verdict in the store: confirmed or false-positive (a
+	// device is confirmed when any alert naming it was).
+	ConfirmedDevices     uint32 `protobuf:"varint,6,opt,name=confirmed_devices,json=confirmedDevices,proto3" json:"confirmed_devices,omitempty"`
+	FalsePositiveDevices uint32 `protobuf:"varint,7,opt,name=false_positive_devices,json=falsePositiveDevices,proto3" json:"false_positive_devices,omitempty"`
+	// Against those verdicts, at the review threshold (peak score).
+	TruePositives  uint32  `protobuf:"varint,8,opt,name=true_positives,json=truePositives,proto3" json:"true_positives,omitempty"`
+	FalsePositives uint32  `protobuf:"varint,9,opt,name=false_positives,json=falsePositives,proto3" json:"false_positives,omitempty"`
+	FalseNegatives uint32  `protobuf:"varint,10,opt,name=false_negatives,json=falseNegatives,proto3" json:"false_negatives,omitempty"`
+	Precision      float64 `protobuf:"fixed64,11,opt,name=precision,proto3" json:"precision,omitempty"`
+	Recall         float64 `protobuf:"fixed64,12,opt,name=recall,proto3" json:"recall,omitempty"`
+	// Devices the replay put at review that no reviewer has judged.
+	UnjudgedAtReview uint32   `protobuf:"varint,13,opt,name=unjudged_at_review,json=unjudgedAtReview,proto3" json:"unjudged_at_review,omitempty"`
+	ReviewThreshold  float64  `protobuf:"fixed64,14,opt,name=review_threshold,json=reviewThreshold,proto3" json:"review_threshold,omitempty"`
+	Warnings         []string `protobuf:"bytes,15,rep,name=warnings,proto3" json:"warnings,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *BacktestResponse) Reset() {
+	*x = BacktestResponse{}
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BacktestResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BacktestResponse) ProtoMessage() {}
+
+func (x *BacktestResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BacktestResponse.ProtoReflect.Descriptor instead.
+func (*BacktestResponse) Descriptor() ([]byte, []int) {
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{41}
+}
+
+func (x *BacktestResponse) GetReports() uint64 {
+	if x != nil {
+		return x.Reports
+	}
+	return 0
+}
+
+func (x *BacktestResponse) GetDevices() uint32 {
+	if x != nil {
+		return x.Devices
+	}
+	return 0
+}
+
+func (x *BacktestResponse) GetFirstReport() *timestamppb.Timestamp {
+	if x != nil {
+		return x.FirstReport
+	}
+	return nil
+}
+
+func (x *BacktestResponse) GetLastReport() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastReport
+	}
+	return nil
+}
+
+func (x *BacktestResponse) GetAlerts() []*Alert {
+	if x != nil {
+		return x.Alerts
+	}
+	return nil
+}
+
+func (x *BacktestResponse) GetConfirmedDevices() uint32 {
+	if x != nil {
+		return x.ConfirmedDevices
+	}
+	return 0
+}
+
+func (x *BacktestResponse) GetFalsePositiveDevices() uint32 {
+	if x != nil {
+		return x.FalsePositiveDevices
+	}
+	return 0
+}
+
+func (x *BacktestResponse) GetTruePositives() uint32 {
+	if x != nil {
+		return x.TruePositives
+	}
+	return 0
+}
+
+func (x *BacktestResponse) GetFalsePositives() uint32 {
+	if x != nil {
+		return x.FalsePositives
+	}
+	return 0
+}
+
+func (x *BacktestResponse) GetFalseNegatives() uint32 {
+	if x != nil {
+		return x.FalseNegatives
+	}
+	return 0
+}
+
+func (x *BacktestResponse) GetPrecision() float64 {
+	if x != nil {
+		return x.Precision
+	}
+	return 0
+}
+
+func (x *BacktestResponse) GetRecall() float64 {
+	if x != nil {
+		return x.Recall
+	}
+	return 0
+}
+
+func (x *BacktestResponse) GetUnjudgedAtReview() uint32 {
+	if x != nil {
+		return x.UnjudgedAtReview
+	}
+	return 0
+}
+
+func (x *BacktestResponse) GetReviewThreshold() float64 {
+	if x != nil {
+		return x.ReviewThreshold
+	}
+	return 0
+}
+
+func (x *BacktestResponse) GetWarnings() []string {
+	if x != nil {
+		return x.Warnings
+	}
+	return nil
+}
+
 type FitModelResponse struct {
 	state          protoimpl.MessageState `protogen:"open.v1"`
 	Weights        []*RuleWeight          `protobuf:"bytes,1,rep,name=weights,proto3" json:"weights,omitempty"`
@@ -2795,7 +3102,7 @@ type FitModelResponse struct {
 
 func (x *FitModelResponse) Reset() {
 	*x = FitModelResponse{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[40]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2807,7 +3114,7 @@ func (x *FitModelResponse) String() string {
 func (*FitModelResponse) ProtoMessage() {}
 
 func (x *FitModelResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[40]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2820,7 +3127,7 @@ func (x *FitModelResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FitModelResponse.ProtoReflect.Descriptor instead.
 func (*FitModelResponse) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{40}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *FitModelResponse) GetWeights() []*RuleWeight {
@@ -2908,17 +3215,22 @@ func (x *FitModelResponse) GetNote() string {
 }
 
 type ListAlertsRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Status        string                 `protobuf:"bytes,1,opt,name=status,proto3" json:"status,omitempty"` // empty for all
-	MinScore      float64                `protobuf:"fixed64,2,opt,name=min_score,json=minScore,proto3" json:"min_score,omitempty"`
-	DeviceId      string                 `protobuf:"bytes,3,opt,name=device_id,json=deviceId,proto3" json:"device_id,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Status string                 `protobuf:"bytes,1,opt,name=status,proto3" json:"status,omitempty"` // empty for all
+	// Only alerts whose current score, or whose peak score, is at least this.
+	MinScore float64 `protobuf:"fixed64,2,opt,name=min_score,json=minScore,proto3" json:"min_score,omitempty"`
+	DeviceId string  `protobuf:"bytes,3,opt,name=device_id,json=deviceId,proto3" json:"device_id,omitempty"`
+	MinPeak  float64 `protobuf:"fixed64,4,opt,name=min_peak,json=minPeak,proto3" json:"min_peak,omitempty"`
+	// Order: "peak" (highest peak first, the reviewers' queue), "current"
+	// (highest current score first) or "" (newest first).
+	Sort          string `protobuf:"bytes,5,opt,name=sort,proto3" json:"sort,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ListAlertsRequest) Reset() {
 	*x = ListAlertsRequest{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[41]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2930,7 +3242,7 @@ func (x *ListAlertsRequest) String() string {
 func (*ListAlertsRequest) ProtoMessage() {}
 
 func (x *ListAlertsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[41]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2943,7 +3255,7 @@ func (x *ListAlertsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAlertsRequest.ProtoReflect.Descriptor instead.
 func (*ListAlertsRequest) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{41}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *ListAlertsRequest) GetStatus() string {
@@ -2967,6 +3279,20 @@ func (x *ListAlertsRequest) GetDeviceId() string {
 	return ""
 }
 
+func (x *ListAlertsRequest) GetMinPeak() float64 {
+	if x != nil {
+		return x.MinPeak
+	}
+	return 0
+}
+
+func (x *ListAlertsRequest) GetSort() string {
+	if x != nil {
+		return x.Sort
+	}
+	return ""
+}
+
 type ListAlertsResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Alerts        []*Alert               `protobuf:"bytes,1,rep,name=alerts,proto3" json:"alerts,omitempty"`
@@ -2976,7 +3302,7 @@ type ListAlertsResponse struct {
 
 func (x *ListAlertsResponse) Reset() {
 	*x = ListAlertsResponse{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[42]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2988,7 +3314,7 @@ func (x *ListAlertsResponse) String() string {
 func (*ListAlertsResponse) ProtoMessage() {}
 
 func (x *ListAlertsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[42]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3001,7 +3327,7 @@ func (x *ListAlertsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAlertsResponse.ProtoReflect.Descriptor instead.
 func (*ListAlertsResponse) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{42}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *ListAlertsResponse) GetAlerts() []*Alert {
@@ -3020,7 +3346,7 @@ type GetAlertRequest struct {
 
 func (x *GetAlertRequest) Reset() {
 	*x = GetAlertRequest{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[43]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3032,7 +3358,7 @@ func (x *GetAlertRequest) String() string {
 func (*GetAlertRequest) ProtoMessage() {}
 
 func (x *GetAlertRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[43]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3045,7 +3371,7 @@ func (x *GetAlertRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAlertRequest.ProtoReflect.Descriptor instead.
 func (*GetAlertRequest) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{43}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *GetAlertRequest) GetId() string {
@@ -3198,18 +3524,27 @@ const file_farmwatch_v1_admin_proto_rawDesc = "" +
 	"\tdevice_id\x18\x01 \x01(\tR\bdeviceId\x12\x14\n" +
 	"\x05limit\x18\x02 \x01(\rR\x05limit\"K\n" +
 	"\x13ListReportsResponse\x124\n" +
-	"\areports\x18\x01 \x03(\v2\x1a.farmwatch.v1.StoredReportR\areports\"\x88\x02\n" +
+	"\areports\x18\x01 \x03(\v2\x1a.farmwatch.v1.StoredReportR\areports\"\xcd\x03\n" +
 	"\bEvidence\x12\x12\n" +
 	"\x04rule\x18\x01 \x01(\tR\x04rule\x12\x16\n" +
 	"\x06weight\x18\x02 \x01(\x01R\x06weight\x12 \n" +
 	"\vexplanation\x18\x03 \x01(\tR\vexplanation\x127\n" +
 	"\x05facts\x18\x04 \x03(\v2!.farmwatch.v1.Evidence.FactsEntryR\x05facts\x12;\n" +
 	"\vobserved_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"observedAt\x1a8\n" +
+	"observedAt\x12\x1f\n" +
+	"\vpeak_weight\x18\x06 \x01(\x01R\n" +
+	"peakWeight\x129\n" +
+	"\n" +
+	"first_seen\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\tfirstSeen\x12\x18\n" +
+	"\areports\x18\b \x01(\rR\areports\x12\x14\n" +
+	"\x05class\x18\t \x01(\tR\x05class\x12\x14\n" +
+	"\x05decay\x18\n" +
+	" \x01(\tR\x05decay\x12!\n" +
+	"\ffresh_weight\x18\v \x01(\x01R\vfreshWeight\x1a8\n" +
 	"\n" +
 	"FactsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xc8\x04\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xa9\x06\n" +
 	"\x05Alert\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x1b\n" +
@@ -3233,7 +3568,14 @@ const file_farmwatch_v1_admin_proto_rawDesc = "" +
 	"resolvedBy\x12;\n" +
 	"\vresolved_at\x18\x10 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"resolvedAt\x12!\n" +
-	"\fmember_hires\x18\x11 \x03(\tR\vmemberHires\"5\n" +
+	"\fmember_hires\x18\x11 \x03(\tR\vmemberHires\x12\x1d\n" +
+	"\n" +
+	"peak_score\x18\x12 \x01(\x01R\tpeakScore\x123\n" +
+	"\apeak_at\x18\x13 \x01(\v2\x1a.google.protobuf.TimestampR\x06peakAt\x12J\n" +
+	"\rmember_scores\x18\x14 \x03(\v2%.farmwatch.v1.Alert.MemberScoresEntryR\fmemberScores\x1a?\n" +
+	"\x11MemberScoresEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\"5\n" +
 	"\x0fAckAlertRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04note\x18\x02 \x01(\tR\x04note\"S\n" +
@@ -3304,7 +3646,30 @@ const file_farmwatch_v1_admin_proto_rawDesc = "" +
 	"\n" +
 	"new_weight\x18\x03 \x01(\x01R\tnewWeight\x12'\n" +
 	"\x0ffired_confirmed\x18\x04 \x01(\rR\x0efiredConfirmed\x120\n" +
-	"\x14fired_false_positive\x18\x05 \x01(\rR\x12firedFalsePositive\"\x9e\x03\n" +
+	"\x14fired_false_positive\x18\x05 \x01(\rR\x12firedFalsePositive\"\x96\x01\n" +
+	"\x0fBacktestRequest\x12\x1f\n" +
+	"\vconfig_yaml\x18\x01 \x01(\fR\n" +
+	"configYaml\x120\n" +
+	"\x05since\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x05since\x120\n" +
+	"\x05until\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x05until\"\xf6\x04\n" +
+	"\x10BacktestResponse\x12\x18\n" +
+	"\areports\x18\x01 \x01(\x04R\areports\x12\x18\n" +
+	"\adevices\x18\x02 \x01(\rR\adevices\x12=\n" +
+	"\ffirst_report\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\vfirstReport\x12;\n" +
+	"\vlast_report\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"lastReport\x12+\n" +
+	"\x06alerts\x18\x05 \x03(\v2\x13.farmwatch.v1.AlertR\x06alerts\x12+\n" +
+	"\x11confirmed_devices\x18\x06 \x01(\rR\x10confirmedDevices\x124\n" +
+	"\x16false_positive_devices\x18\a \x01(\rR\x14falsePositiveDevices\x12%\n" +
+	"\x0etrue_positives\x18\b \x01(\rR\rtruePositives\x12'\n" +
+	"\x0ffalse_positives\x18\t \x01(\rR\x0efalsePositives\x12'\n" +
+	"\x0ffalse_negatives\x18\n" +
+	" \x01(\rR\x0efalseNegatives\x12\x1c\n" +
+	"\tprecision\x18\v \x01(\x01R\tprecision\x12\x16\n" +
+	"\x06recall\x18\f \x01(\x01R\x06recall\x12,\n" +
+	"\x12unjudged_at_review\x18\r \x01(\rR\x10unjudgedAtReview\x12)\n" +
+	"\x10review_threshold\x18\x0e \x01(\x01R\x0freviewThreshold\x12\x1a\n" +
+	"\bwarnings\x18\x0f \x03(\tR\bwarnings\"\x9e\x03\n" +
 	"\x10FitModelResponse\x122\n" +
 	"\aweights\x18\x01 \x03(\v2\x18.farmwatch.v1.RuleWeightR\aweights\x12\x1b\n" +
 	"\told_prior\x18\x02 \x01(\x01R\boldPrior\x12\x1b\n" +
@@ -3321,15 +3686,17 @@ const file_farmwatch_v1_admin_proto_rawDesc = "" +
 	" \x01(\bR\aapplied\x12\x1f\n" +
 	"\vconfig_path\x18\v \x01(\tR\n" +
 	"configPath\x12\x12\n" +
-	"\x04note\x18\f \x01(\tR\x04note\"e\n" +
+	"\x04note\x18\f \x01(\tR\x04note\"\x94\x01\n" +
 	"\x11ListAlertsRequest\x12\x16\n" +
 	"\x06status\x18\x01 \x01(\tR\x06status\x12\x1b\n" +
 	"\tmin_score\x18\x02 \x01(\x01R\bminScore\x12\x1b\n" +
-	"\tdevice_id\x18\x03 \x01(\tR\bdeviceId\"A\n" +
+	"\tdevice_id\x18\x03 \x01(\tR\bdeviceId\x12\x19\n" +
+	"\bmin_peak\x18\x04 \x01(\x01R\aminPeak\x12\x12\n" +
+	"\x04sort\x18\x05 \x01(\tR\x04sort\"A\n" +
 	"\x12ListAlertsResponse\x12+\n" +
 	"\x06alerts\x18\x01 \x03(\v2\x13.farmwatch.v1.AlertR\x06alerts\"!\n" +
 	"\x0fGetAlertRequest\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id2\x99\v\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id2\xe4\v\n" +
 	"\fAdminService\x12I\n" +
 	"\bAddHires\x12\x1d.farmwatch.v1.AddHiresRequest\x1a\x1e.farmwatch.v1.AddHiresResponse\x12L\n" +
 	"\tListHires\x12\x1e.farmwatch.v1.ListHiresRequest\x1a\x1f.farmwatch.v1.ListHiresResponse\x12;\n" +
@@ -3349,7 +3716,8 @@ const file_farmwatch_v1_admin_proto_rawDesc = "" +
 	"\fListClusters\x12!.farmwatch.v1.ListClustersRequest\x1a\".farmwatch.v1.ListClustersResponse\x12D\n" +
 	"\n" +
 	"GetCluster\x12\x1f.farmwatch.v1.GetClusterRequest\x1a\x15.farmwatch.v1.Cluster\x12I\n" +
-	"\bFitModel\x12\x1d.farmwatch.v1.FitModelRequest\x1a\x1e.farmwatch.v1.FitModelResponse\x12G\n" +
+	"\bFitModel\x12\x1d.farmwatch.v1.FitModelRequest\x1a\x1e.farmwatch.v1.FitModelResponse\x12I\n" +
+	"\bBacktest\x12\x1d.farmwatch.v1.BacktestRequest\x1a\x1e.farmwatch.v1.BacktestResponse\x12G\n" +
 	"\fRevokeDevice\x12!.farmwatch.v1.RevokeDeviceRequest\x1a\x14.farmwatch.v1.Device\x12O\n" +
 	"\n" +
 	"IssueAdmin\x12\x1f.farmwatch.v1.IssueAdminRequest\x1a .farmwatch.v1.IssueAdminResponse\x12B\n" +
@@ -3367,7 +3735,7 @@ func file_farmwatch_v1_admin_proto_rawDescGZIP() []byte {
 	return file_farmwatch_v1_admin_proto_rawDescData
 }
 
-var file_farmwatch_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 45)
+var file_farmwatch_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 48)
 var file_farmwatch_v1_admin_proto_goTypes = []any{
 	(*RevokeDeviceRequest)(nil),   // 0: farmwatch.v1.RevokeDeviceRequest
 	(*IssueAdminRequest)(nil),     // 1: farmwatch.v1.IssueAdminRequest
@@ -3409,99 +3777,112 @@ var file_farmwatch_v1_admin_proto_goTypes = []any{
 	(*GetClusterRequest)(nil),     // 37: farmwatch.v1.GetClusterRequest
 	(*FitModelRequest)(nil),       // 38: farmwatch.v1.FitModelRequest
 	(*RuleWeight)(nil),            // 39: farmwatch.v1.RuleWeight
-	(*FitModelResponse)(nil),      // 40: farmwatch.v1.FitModelResponse
-	(*ListAlertsRequest)(nil),     // 41: farmwatch.v1.ListAlertsRequest
-	(*ListAlertsResponse)(nil),    // 42: farmwatch.v1.ListAlertsResponse
-	(*GetAlertRequest)(nil),       // 43: farmwatch.v1.GetAlertRequest
-	nil,                           // 44: farmwatch.v1.Evidence.FactsEntry
-	(*timestamppb.Timestamp)(nil), // 45: google.protobuf.Timestamp
-	(*Report)(nil),                // 46: farmwatch.v1.Report
+	(*BacktestRequest)(nil),       // 40: farmwatch.v1.BacktestRequest
+	(*BacktestResponse)(nil),      // 41: farmwatch.v1.BacktestResponse
+	(*FitModelResponse)(nil),      // 42: farmwatch.v1.FitModelResponse
+	(*ListAlertsRequest)(nil),     // 43: farmwatch.v1.ListAlertsRequest
+	(*ListAlertsResponse)(nil),    // 44: farmwatch.v1.ListAlertsResponse
+	(*GetAlertRequest)(nil),       // 45: farmwatch.v1.GetAlertRequest
+	nil,                           // 46: farmwatch.v1.Evidence.FactsEntry
+	nil,                           // 47: farmwatch.v1.Alert.MemberScoresEntry
+	(*timestamppb.Timestamp)(nil), // 48: google.protobuf.Timestamp
+	(*Report)(nil),                // 49: farmwatch.v1.Report
 }
 var file_farmwatch_v1_admin_proto_depIdxs = []int32{
-	45, // 0: farmwatch.v1.IssueAdminResponse.expires_at:type_name -> google.protobuf.Timestamp
+	48, // 0: farmwatch.v1.IssueAdminResponse.expires_at:type_name -> google.protobuf.Timestamp
 	6,  // 1: farmwatch.v1.Hire.home:type_name -> farmwatch.v1.ClaimedHome
-	45, // 2: farmwatch.v1.Hire.created_at:type_name -> google.protobuf.Timestamp
+	48, // 2: farmwatch.v1.Hire.created_at:type_name -> google.protobuf.Timestamp
 	6,  // 3: farmwatch.v1.Hire.shipping:type_name -> farmwatch.v1.ClaimedHome
-	45, // 4: farmwatch.v1.Hire.updated_at:type_name -> google.protobuf.Timestamp
+	48, // 4: farmwatch.v1.Hire.updated_at:type_name -> google.protobuf.Timestamp
 	5,  // 5: farmwatch.v1.AddHiresRequest.hires:type_name -> farmwatch.v1.Hire
 	5,  // 6: farmwatch.v1.AddHiresResponse.hires:type_name -> farmwatch.v1.Hire
 	5,  // 7: farmwatch.v1.ListHiresResponse.hires:type_name -> farmwatch.v1.Hire
-	45, // 8: farmwatch.v1.CreateTokenResponse.expires_at:type_name -> google.protobuf.Timestamp
-	45, // 9: farmwatch.v1.Device.enrolled_at:type_name -> google.protobuf.Timestamp
-	45, // 10: farmwatch.v1.Device.last_seen:type_name -> google.protobuf.Timestamp
-	45, // 11: farmwatch.v1.Device.revoked_at:type_name -> google.protobuf.Timestamp
+	48, // 8: farmwatch.v1.CreateTokenResponse.expires_at:type_name -> google.protobuf.Timestamp
+	48, // 9: farmwatch.v1.Device.enrolled_at:type_name -> google.protobuf.Timestamp
+	48, // 10: farmwatch.v1.Device.last_seen:type_name -> google.protobuf.Timestamp
+	48, // 11: farmwatch.v1.Device.revoked_at:type_name -> google.protobuf.Timestamp
 	14, // 12: farmwatch.v1.ListDevicesResponse.devices:type_name -> farmwatch.v1.Device
 	14, // 13: farmwatch.v1.DeviceDetail.device:type_name -> farmwatch.v1.Device
 	5,  // 14: farmwatch.v1.DeviceDetail.hire:type_name -> farmwatch.v1.Hire
 	19, // 15: farmwatch.v1.DeviceDetail.recent_reports:type_name -> farmwatch.v1.StoredReport
 	25, // 16: farmwatch.v1.DeviceDetail.alerts:type_name -> farmwatch.v1.Alert
 	24, // 17: farmwatch.v1.DeviceDetail.evidence:type_name -> farmwatch.v1.Evidence
-	46, // 18: farmwatch.v1.StoredReport.report:type_name -> farmwatch.v1.Report
-	45, // 19: farmwatch.v1.StoredReport.received_at:type_name -> google.protobuf.Timestamp
+	49, // 18: farmwatch.v1.StoredReport.report:type_name -> farmwatch.v1.Report
+	48, // 19: farmwatch.v1.StoredReport.received_at:type_name -> google.protobuf.Timestamp
 	21, // 20: farmwatch.v1.StoredReport.location:type_name -> farmwatch.v1.IPLocation
 	20, // 21: farmwatch.v1.StoredReport.peers:type_name -> farmwatch.v1.PeerLocation
 	21, // 22: farmwatch.v1.PeerLocation.location:type_name -> farmwatch.v1.IPLocation
 	19, // 23: farmwatch.v1.ListReportsResponse.reports:type_name -> farmwatch.v1.StoredReport
-	44, // 24: farmwatch.v1.Evidence.facts:type_name -> farmwatch.v1.Evidence.FactsEntry
-	45, // 25: farmwatch.v1.Evidence.observed_at:type_name -> google.protobuf.Timestamp
-	24, // 26: farmwatch.v1.Alert.evidence:type_name -> farmwatch.v1.Evidence
-	45, // 27: farmwatch.v1.Alert.created_at:type_name -> google.protobuf.Timestamp
-	45, // 28: farmwatch.v1.Alert.updated_at:type_name -> google.protobuf.Timestamp
-	45, // 29: farmwatch.v1.Alert.resolved_at:type_name -> google.protobuf.Timestamp
-	45, // 30: farmwatch.v1.AuditEntry.at:type_name -> google.protobuf.Timestamp
-	28, // 31: farmwatch.v1.ListAuditResponse.entries:type_name -> farmwatch.v1.AuditEntry
-	5,  // 32: farmwatch.v1.UpdateHireRequest.hire:type_name -> farmwatch.v1.Hire
-	45, // 33: farmwatch.v1.ClusterMember.joined_at:type_name -> google.protobuf.Timestamp
-	32, // 34: farmwatch.v1.Cluster.members:type_name -> farmwatch.v1.ClusterMember
-	33, // 35: farmwatch.v1.Cluster.fingerprints:type_name -> farmwatch.v1.SharedFingerprint
-	45, // 36: farmwatch.v1.Cluster.created_at:type_name -> google.protobuf.Timestamp
-	45, // 37: farmwatch.v1.Cluster.updated_at:type_name -> google.protobuf.Timestamp
-	34, // 38: farmwatch.v1.ListClustersResponse.clusters:type_name -> farmwatch.v1.Cluster
-	39, // 39: farmwatch.v1.FitModelResponse.weights:type_name -> farmwatch.v1.RuleWeight
-	25, // 40: farmwatch.v1.ListAlertsResponse.alerts:type_name -> farmwatch.v1.Alert
-	7,  // 41: farmwatch.v1.AdminService.AddHires:input_type -> farmwatch.v1.AddHiresRequest
-	9,  // 42: farmwatch.v1.AdminService.ListHires:input_type -> farmwatch.v1.ListHiresRequest
-	11, // 43: farmwatch.v1.AdminService.GetHire:input_type -> farmwatch.v1.GetHireRequest
-	12, // 44: farmwatch.v1.AdminService.CreateToken:input_type -> farmwatch.v1.CreateTokenRequest
-	15, // 45: farmwatch.v1.AdminService.ListDevices:input_type -> farmwatch.v1.ListDevicesRequest
-	17, // 46: farmwatch.v1.AdminService.GetDevice:input_type -> farmwatch.v1.GetDeviceRequest
-	22, // 47: farmwatch.v1.AdminService.ListReports:input_type -> farmwatch.v1.ListReportsRequest
-	41, // 48: farmwatch.v1.AdminService.ListAlerts:input_type -> farmwatch.v1.ListAlertsRequest
-	43, // 49: farmwatch.v1.AdminService.GetAlert:input_type -> farmwatch.v1.GetAlertRequest
-	26, // 50: farmwatch.v1.AdminService.AckAlert:input_type -> farmwatch.v1.AckAlertRequest
-	27, // 51: farmwatch.v1.AdminService.ResolveAlert:input_type -> farmwatch.v1.ResolveAlertRequest
-	29, // 52: farmwatch.v1.AdminService.ListAudit:input_type -> farmwatch.v1.ListAuditRequest
-	31, // 53: farmwatch.v1.AdminService.UpdateHire:input_type -> farmwatch.v1.UpdateHireRequest
-	35, // 54: farmwatch.v1.AdminService.ListClusters:input_type -> farmwatch.v1.ListClustersRequest
-	37, // 55: farmwatch.v1.AdminService.GetCluster:input_type -> farmwatch.v1.GetClusterRequest
-	38, // 56: farmwatch.v1.AdminService.FitModel:input_type -> farmwatch.v1.FitModelRequest
-	0,  // 57: farmwatch.v1.AdminService.RevokeDevice:input_type -> farmwatch.v1.RevokeDeviceRequest
-	1,  // 58: farmwatch.v1.AdminService.IssueAdmin:input_type -> farmwatch.v1.IssueAdminRequest
-	3,  // 59: farmwatch.v1.AdminService.Backup:input_type -> farmwatch.v1.BackupRequest
-	8,  // 60: farmwatch.v1.AdminService.AddHires:output_type -> farmwatch.v1.AddHiresResponse
-	10, // 61: farmwatch.v1.AdminService.ListHires:output_type -> farmwatch.v1.ListHiresResponse
-	5,  // 62: farmwatch.v1.AdminService.GetHire:output_type -> farmwatch.v1.Hire
-	13, // 63: farmwatch.v1.AdminService.CreateToken:output_type -> farmwatch.v1.CreateTokenResponse
-	16, // 64: farmwatch.v1.AdminService.ListDevices:output_type -> farmwatch.v1.ListDevicesResponse
-	18, // 65: farmwatch.v1.AdminService.GetDevice:output_type -> farmwatch.v1.DeviceDetail
-	23, // 66: farmwatch.v1.AdminService.ListReports:output_type -> farmwatch.v1.ListReportsResponse
-	42, // 67: farmwatch.v1.AdminService.ListAlerts:output_type -> farmwatch.v1.ListAlertsResponse
-	25, // 68: farmwatch.v1.AdminService.GetAlert:output_type -> farmwatch.v1.Alert
-	25, // 69: farmwatch.v1.AdminService.AckAlert:output_type -> farmwatch.v1.Alert
-	25, // 70: farmwatch.v1.AdminService.ResolveAlert:output_type -> farmwatch.v1.Alert
-	30, // 71: farmwatch.v1.AdminService.ListAudit:output_type -> farmwatch.v1.ListAuditResponse
-	5,  // 72: farmwatch.v1.AdminService.UpdateHire:output_type -> farmwatch.v1.Hire
-	36, // 73: farmwatch.v1.AdminService.ListClusters:output_type -> farmwatch.v1.ListClustersResponse
-	34, // 74: farmwatch.v1.AdminService.GetCluster:output_type -> farmwatch.v1.Cluster
-	40, // 75: farmwatch.v1.AdminService.FitModel:output_type -> farmwatch.v1.FitModelResponse
-	14, // 76: farmwatch.v1.AdminService.RevokeDevice:output_type -> farmwatch.v1.Device
-	2,  // 77: farmwatch.v1.AdminService.IssueAdmin:output_type -> farmwatch.v1.IssueAdminResponse
-	4,  // 78: farmwatch.v1.AdminService.Backup:output_type -> farmwatch.v1.BackupChunk
-	60, // [60:79] is the sub-list for method output_type
-	41, // [41:60] is the sub-list for method input_type
-	41, // [41:41] is the sub-list for extension type_name
-	41, // [41:41] is the sub-list for extension extendee
-	0,  // [0:41] is the sub-list for field type_name
+	46, // 24: farmwatch.v1.Evidence.facts:type_name -> farmwatch.v1.Evidence.FactsEntry
+	48, // 25: farmwatch.v1.Evidence.observed_at:type_name -> google.protobuf.Timestamp
+	48, // 26: farmwatch.v1.Evidence.first_seen:type_name -> google.protobuf.Timestamp
+	24, // 27: farmwatch.v1.Alert.evidence:type_name -> farmwatch.v1.Evidence
+	48, // 28: farmwatch.v1.Alert.created_at:type_name -> google.protobuf.Timestamp
+	48, // 29: farmwatch.v1.Alert.updated_at:type_name -> google.protobuf.Timestamp
+	48, // 30: farmwatch.v1.Alert.resolved_at:type_name -> google.protobuf.Timestamp
+	48, // 31: farmwatch.v1.Alert.peak_at:type_name -> google.protobuf.Timestamp
+	47, // 32: farmwatch.v1.Alert.member_scores:type_name -> farmwatch.v1.Alert.MemberScoresEntry
+	48, // 33: farmwatch.v1.AuditEntry.at:type_name -> google.protobuf.Timestamp
+	28, // 34: farmwatch.v1.ListAuditResponse.entries:type_name -> farmwatch.v1.AuditEntry
+	5,  // 35: farmwatch.v1.UpdateHireRequest.hire:type_name -> farmwatch.v1.Hire
+	48, // 36: farmwatch.v1.ClusterMember.joined_at:type_name -> google.protobuf.Timestamp
+	32, // 37: farmwatch.v1.Cluster.members:type_name -> farmwatch.v1.ClusterMember
+	33, // 38: farmwatch.v1.Cluster.fingerprints:type_name -> farmwatch.v1.SharedFingerprint
+	48, // 39: farmwatch.v1.Cluster.created_at:type_name -> google.protobuf.Timestamp
+	48, // 40: farmwatch.v1.Cluster.updated_at:type_name -> google.protobuf.Timestamp
+	34, // 41: farmwatch.v1.ListClustersResponse.clusters:type_name -> farmwatch.v1.Cluster
+	48, // 42: farmwatch.v1.BacktestRequest.since:type_name -> google.protobuf.Timestamp
+	48, // 43: farmwatch.v1.BacktestRequest.until:type_name -> google.protobuf.Timestamp
+	48, // 44: farmwatch.v1.BacktestResponse.first_report:type_name -> google.protobuf.Timestamp
+	48, // 45: farmwatch.v1.BacktestResponse.last_report:type_name -> google.protobuf.Timestamp
+	25, // 46: farmwatch.v1.BacktestResponse.alerts:type_name -> farmwatch.v1.Alert
+	39, // 47: farmwatch.v1.FitModelResponse.weights:type_name -> farmwatch.v1.RuleWeight
+	25, // 48: farmwatch.v1.ListAlertsResponse.alerts:type_name -> farmwatch.v1.Alert
+	7,  // 49: farmwatch.v1.AdminService.AddHires:input_type -> farmwatch.v1.AddHiresRequest
+	9,  // 50: farmwatch.v1.AdminService.ListHires:input_type -> farmwatch.v1.ListHiresRequest
+	11, // 51: farmwatch.v1.AdminService.GetHire:input_type -> farmwatch.v1.GetHireRequest
+	12, // 52: farmwatch.v1.AdminService.CreateToken:input_type -> farmwatch.v1.CreateTokenRequest
+	15, // 53: farmwatch.v1.AdminService.ListDevices:input_type -> farmwatch.v1.ListDevicesRequest
+	17, // 54: farmwatch.v1.AdminService.GetDevice:input_type -> farmwatch.v1.GetDeviceRequest
+	22, // 55: farmwatch.v1.AdminService.ListReports:input_type -> farmwatch.v1.ListReportsRequest
+	43, // 56: farmwatch.v1.AdminService.ListAlerts:input_type -> farmwatch.v1.ListAlertsRequest
+	45, // 57: farmwatch.v1.AdminService.GetAlert:input_type -> farmwatch.v1.GetAlertRequest
+	26, // 58: farmwatch.v1.AdminService.AckAlert:input_type -> farmwatch.v1.AckAlertRequest
+	27, // 59: farmwatch.v1.AdminService.ResolveAlert:input_type -> farmwatch.v1.ResolveAlertRequest
+	29, // 60: farmwatch.v1.AdminService.ListAudit:input_type -> farmwatch.v1.ListAuditRequest
+	31, // 61: farmwatch.v1.AdminService.UpdateHire:input_type -> farmwatch.v1.UpdateHireRequest
+	35, // 62: farmwatch.v1.AdminService.ListClusters:input_type -> farmwatch.v1.ListClustersRequest
+	37, // 63: farmwatch.v1.AdminService.GetCluster:input_type -> farmwatch.v1.GetClusterRequest
+	38, // 64: farmwatch.v1.AdminService.FitModel:input_type -> farmwatch.v1.FitModelRequest
+	40, // 65: farmwatch.v1.AdminService.Backtest:input_type -> farmwatch.v1.BacktestRequest
+	0,  // 66: farmwatch.v1.AdminService.RevokeDevice:input_type -> farmwatch.v1.RevokeDeviceRequest
+	1,  // 67: farmwatch.v1.AdminService.IssueAdmin:input_type -> farmwatch.v1.IssueAdminRequest
+	3,  // 68: farmwatch.v1.AdminService.Backup:input_type -> farmwatch.v1.BackupRequest
+	8,  // 69: farmwatch.v1.AdminService.AddHires:output_type -> farmwatch.v1.AddHiresResponse
+	10, // 70: farmwatch.v1.AdminService.ListHires:output_type -> farmwatch.v1.ListHiresResponse
+	5,  // 71: farmwatch.v1.AdminService.GetHire:output_type -> farmwatch.v1.Hire
+	13, // 72: farmwatch.v1.AdminService.CreateToken:output_type -> farmwatch.v1.CreateTokenResponse
+	16, // 73: farmwatch.v1.AdminService.ListDevices:output_type -> farmwatch.v1.ListDevicesResponse
+	18, // 74: farmwatch.v1.AdminService.GetDevice:output_type -> farmwatch.v1.DeviceDetail
+	23, // 75: farmwatch.v1.AdminService.ListReports:output_type -> farmwatch.v1.ListReportsResponse
+	44, // 76: farmwatch.v1.AdminService.ListAlerts:output_type -> farmwatch.v1.ListAlertsResponse
+	25, // 77: farmwatch.v1.AdminService.GetAlert:output_type -> farmwatch.v1.Alert
+	25, // 78: farmwatch.v1.AdminService.AckAlert:output_type -> farmwatch.v1.Alert
+	25, // 79: farmwatch.v1.AdminService.ResolveAlert:output_type -> farmwatch.v1.Alert
+	30, // 80: farmwatch.v1.AdminService.ListAudit:output_type -> farmwatch.v1.ListAuditResponse
+	5,  // 81: farmwatch.v1.AdminService.UpdateHire:output_type -> farmwatch.v1.Hire
+	36, // 82: farmwatch.v1.AdminService.ListClusters:output_type -> farmwatch.v1.ListClustersResponse
+	34, // 83: farmwatch.v1.AdminService.GetCluster:output_type -> farmwatch.v1.Cluster
+	42, // 84: farmwatch.v1.AdminService.FitModel:output_type -> farmwatch.v1.FitModelResponse
+	41, // 85: farmwatch.v1.AdminService.Backtest:output_type -> farmwatch.v1.BacktestResponse
+	14, // 86: farmwatch.v1.AdminService.RevokeDevice:output_type -> farmwatch.v1.Device
+	2,  // 87: farmwatch.v1.AdminService.IssueAdmin:output_type -> farmwatch.v1.IssueAdminResponse
+	4,  // 88: farmwatch.v1.AdminService.Backup:output_type -> farmwatch.v1.BackupChunk
+	69, // [69:89] is the sub-list for method output_type
+	49, // [49:69] is the sub-list for method input_type
+	49, // [49:49] is the sub-list for extension type_name
+	49, // [49:49] is the sub-list for extension extendee
+	0,  // [0:49] is the sub-list for field type_name
 }
 
 func init() { file_farmwatch_v1_admin_proto_init() }
@@ -3516,7 +3897,7 @@ func file_farmwatch_v1_admin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_farmwatch_v1_admin_proto_rawDesc), len(file_farmwatch_v1_admin_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   45,
+			NumMessages:   48,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -38,6 +38,7 @@ const (
 	AdminService_ListClusters_FullMethodName = "/farmwatch.v1.AdminService/ListClusters"
 	AdminService_GetCluster_FullMethodName   = "/farmwatch.v1.AdminService/GetCluster"
 	AdminService_FitModel_FullMethodName     = "/farmwatch.v1.AdminService/FitModel"
+	AdminService_Backtest_FullMethodName     = "/farmwatch.v1.AdminService/Backtest"
 	AdminService_RevokeDevice_FullMethodName = "/farmwatch.v1.AdminService/RevokeDevice"
 	AdminService_IssueAdmin_FullMethodName   = "/farmwatch.v1.AdminService/IssueAdmin"
 	AdminService_Backup_FullMethodName       = "/farmwatch.v1.AdminService/Backup"
@@ -68,6 +69,10 @@ type AdminServiceClient interface {
 	// Re-estimate rule weights from resolved alerts; with apply, write them
 	// to the collector's analysis config and use them from then on.
 	FitModel(ctx context.Context, in *FitModelRequest, opts ...grpc.CallOption) (*FitModelResponse, error)
+	// Replay the stored reports, in the order they arrived, through the
+	// analysis with another config into a scratch store, and say which alerts
+	// it would have raised and how they agree with the reviewers' verdicts.
+	Backtest(ctx context.Context, in *BacktestRequest, opts ...grpc.CallOption) (*BacktestResponse, error)
 	// Revoke a device: its certificate is refused from the next call on.
 	RevokeDevice(ctx context.Context, in *RevokeDeviceRequest, opts ...grpc.CallOption) (*Device, error)
 	// Sign an admin certificate request with a role (reviewer only).
@@ -244,6 +249,16 @@ func (c *adminServiceClient) FitModel(ctx context.Context, in *FitModelRequest, 
 	return out, nil
 }
 
+func (c *adminServiceClient) Backtest(ctx context.Context, in *BacktestRequest, opts ...grpc.CallOption) (*BacktestResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(BacktestResponse)
+	err := c.cc.Invoke(ctx, AdminService_Backtest_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *adminServiceClient) RevokeDevice(ctx context.Context, in *RevokeDeviceRequest, opts ...grpc.CallOption) (*Device, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(Device)
@@ -308,6 +323,10 @@ type AdminServiceServer interface {
 	// Re-estimate rule weights from resolved alerts; with apply, write them
 	// to the collector's analysis config and use them from then on.
 	FitModel(context.Context, *FitModelRequest) (*FitModelResponse, error)
+	// Replay the stored reports, in the order they arrived, through the
+	// analysis with another config into a scratch store, and say which alerts
+	// it would have raised and how they agree with the reviewers' verdicts.
+	Backtest(context.Context, *BacktestRequest) (*BacktestResponse, error)
 	// Revoke a device: its certificate is refused from the next call on.
 	RevokeDevice(context.Context, *RevokeDeviceRequest) (*Device, error)
 	// Sign an admin certificate request with a role (reviewer only).
@@ -371,6 +390,9 @@ func (UnimplementedAdminServiceServer) GetCluster(context.Context, *GetClusterRe
 }
 func (UnimplementedAdminServiceServer) FitModel(context.Context, *FitModelRequest) (*FitModelResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method FitModel not implemented")
+}
+func (UnimplementedAdminServiceServer) Backtest(context.Context, *BacktestRequest) (*BacktestResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Backtest not implemented")
 }
 func (UnimplementedAdminServiceServer) RevokeDevice(context.Context, *RevokeDeviceRequest) (*Device, error) {
 	return nil, status.Error(codes.Unimplemented, "method RevokeDevice not implemented")
@@ -690,6 +712,24 @@ func _AdminService_FitModel_Handler(srv interface{}, ctx context.Context, dec fu
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AdminService_Backtest_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(BacktestRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).Backtest(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_Backtest_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).Backtest(ctx, req.(*BacktestRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _AdminService_RevokeDevice_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(RevokeDeviceRequest)
 	if err := dec(in); err != nil {
@@ -807,6 +847,10 @@ var AdminService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "FitModel",
 			Handler:    _AdminService_FitModel_Handler,
+		},
+		{
+			MethodName: "Backtest",
+			Handler:    _AdminService_Backtest_Handler,
 		},
 		{
 			MethodName: "RevokeDevice",

@@ -35,13 +35,32 @@ type StoredDeviceState struct {
 	Samples       uint32   `protobuf:"varint,4,opt,name=samples,proto3" json:"samples,omitempty"`
 	FirstSample   int64    `protobuf:"varint,5,opt,name=first_sample,json=firstSample,proto3" json:"first_sample,omitempty"`
 	LastSample    int64    `protobuf:"varint,6,opt,name=last_sample,json=lastSample,proto3" json:"last_sample,omitempty"`
-	// Ring of the last 64 power samples, bit set = shelf-like.
-	Shelf         uint64                     `protobuf:"fixed64,7,opt,name=shelf,proto3" json:"shelf,omitempty"`
-	PowerN        int32                      `protobuf:"varint,8,opt,name=power_n,json=powerN,proto3" json:"power_n,omitempty"`
-	Sticky        map[string]*StoredEvidence `protobuf:"bytes,9,rep,name=sticky,proto3" json:"sticky,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
-	Reviewed      []string                   `protobuf:"bytes,10,rep,name=reviewed,proto3" json:"reviewed,omitempty"`
-	Silent        bool                       `protobuf:"varint,11,opt,name=silent,proto3" json:"silent,omitempty"`
-	Current       []*StoredEvidence          `protobuf:"bytes,12,rep,name=current,proto3" json:"current,omitempty"`
+	// Until schema 5: a ring of the last 64 power samples; read no more
+	// (power samples are kept by the hour, below).
+	Shelf  uint64 `protobuf:"fixed64,7,opt,name=shelf,proto3" json:"shelf,omitempty"`
+	PowerN int32  `protobuf:"varint,8,opt,name=power_n,json=powerN,proto3" json:"power_n,omitempty"`
+	// Until schema 5: event evidence kept until a time; read into memory.
+	Sticky   map[string]*StoredEvidence `protobuf:"bytes,9,rep,name=sticky,proto3" json:"sticky,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Reviewed []string                   `protobuf:"bytes,10,rep,name=reviewed,proto3" json:"reviewed,omitempty"`
+	Silent   bool                       `protobuf:"varint,11,opt,name=silent,proto3" json:"silent,omitempty"`
+	// Until schema 5: the evidence of the latest report; read no more.
+	Current []*StoredEvidence `protobuf:"bytes,12,rep,name=current,proto3" json:"current,omitempty"`
+	// What each rule has shown of the device, remembered with its decay.
+	Memory []*StoredMemory `protobuf:"bytes,13,rep,name=memory,proto3" json:"memory,omitempty"`
+	// The device's observed clock: collector time that passed while the
+	// agent reported (gaps longer than a silence are not counted), ns; and
+	// the collector time of its last advance.
+	Clock   int64 `protobuf:"varint,14,opt,name=clock,proto3" json:"clock,omitempty"`
+	ClockAt int64 `protobuf:"varint,15,opt,name=clock_at,json=clockAt,proto3" json:"clock_at,omitempty"`
+	// Power samples by the hour: bit i stands for the hour power_hour - i
+	// (Unix hours); power_hours has a bit for each hour with a sample,
+	// shelf_hours for each hour whose samples were all shelf-like.
+	PowerHours uint64 `protobuf:"fixed64,16,opt,name=power_hours,json=powerHours,proto3" json:"power_hours,omitempty"`
+	ShelfHours uint64 `protobuf:"fixed64,17,opt,name=shelf_hours,json=shelfHours,proto3" json:"shelf_hours,omitempty"`
+	PowerHour  int64  `protobuf:"varint,18,opt,name=power_hour,json=powerHour,proto3" json:"power_hour,omitempty"`
+	// The agent's count of reports it lost (spool cap and unspooled), as of
+	// its latest report.
+	LostReports   uint64 `protobuf:"varint,19,opt,name=lost_reports,json=lostReports,proto3" json:"lost_reports,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -160,6 +179,166 @@ func (x *StoredDeviceState) GetCurrent() []*StoredEvidence {
 	return nil
 }
 
+func (x *StoredDeviceState) GetMemory() []*StoredMemory {
+	if x != nil {
+		return x.Memory
+	}
+	return nil
+}
+
+func (x *StoredDeviceState) GetClock() int64 {
+	if x != nil {
+		return x.Clock
+	}
+	return 0
+}
+
+func (x *StoredDeviceState) GetClockAt() int64 {
+	if x != nil {
+		return x.ClockAt
+	}
+	return 0
+}
+
+func (x *StoredDeviceState) GetPowerHours() uint64 {
+	if x != nil {
+		return x.PowerHours
+	}
+	return 0
+}
+
+func (x *StoredDeviceState) GetShelfHours() uint64 {
+	if x != nil {
+		return x.ShelfHours
+	}
+	return 0
+}
+
+func (x *StoredDeviceState) GetPowerHour() int64 {
+	if x != nil {
+		return x.PowerHour
+	}
+	return 0
+}
+
+func (x *StoredDeviceState) GetLostReports() uint64 {
+	if x != nil {
+		return x.LostReports
+	}
+	return 0
+}
+
+// One rule's remembered evidence on one device.
+type StoredMemory struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Rule  string                 `protobuf:"bytes,1,opt,name=rule,proto3" json:"rule,omitempty"`
+	// The weight it carries when fresh, and the most it has carried.
+	Weight    float64 `protobuf:"fixed64,2,opt,name=weight,proto3" json:"weight,omitempty"`
+	Peak      float64 `protobuf:"fixed64,3,opt,name=peak,proto3" json:"peak,omitempty"`
+	FirstSeen int64   `protobuf:"varint,4,opt,name=first_seen,json=firstSeen,proto3" json:"first_seen,omitempty"`
+	LastSeen  int64   `protobuf:"varint,5,opt,name=last_seen,json=lastSeen,proto3" json:"last_seen,omitempty"`
+	// The device's observed clock when weight was last refreshed.
+	LastClock     int64             `protobuf:"varint,6,opt,name=last_clock,json=lastClock,proto3" json:"last_clock,omitempty"`
+	Count         uint32            `protobuf:"varint,7,opt,name=count,proto3" json:"count,omitempty"`
+	Explanation   string            `protobuf:"bytes,8,opt,name=explanation,proto3" json:"explanation,omitempty"`
+	Facts         map[string]string `protobuf:"bytes,9,rep,name=facts,proto3" json:"facts,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StoredMemory) Reset() {
+	*x = StoredMemory{}
+	mi := &file_farmwatch_v1_state_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StoredMemory) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StoredMemory) ProtoMessage() {}
+
+func (x *StoredMemory) ProtoReflect() protoreflect.Message {
+	mi := &file_farmwatch_v1_state_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StoredMemory.ProtoReflect.Descriptor instead.
+func (*StoredMemory) Descriptor() ([]byte, []int) {
+	return file_farmwatch_v1_state_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *StoredMemory) GetRule() string {
+	if x != nil {
+		return x.Rule
+	}
+	return ""
+}
+
+func (x *StoredMemory) GetWeight() float64 {
+	if x != nil {
+		return x.Weight
+	}
+	return 0
+}
+
+func (x *StoredMemory) GetPeak() float64 {
+	if x != nil {
+		return x.Peak
+	}
+	return 0
+}
+
+func (x *StoredMemory) GetFirstSeen() int64 {
+	if x != nil {
+		return x.FirstSeen
+	}
+	return 0
+}
+
+func (x *StoredMemory) GetLastSeen() int64 {
+	if x != nil {
+		return x.LastSeen
+	}
+	return 0
+}
+
+func (x *StoredMemory) GetLastClock() int64 {
+	if x != nil {
+		return x.LastClock
+	}
+	return 0
+}
+
+func (x *StoredMemory) GetCount() uint32 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
+func (x *StoredMemory) GetExplanation() string {
+	if x != nil {
+		return x.Explanation
+	}
+	return ""
+}
+
+func (x *StoredMemory) GetFacts() map[string]string {
+	if x != nil {
+		return x.Facts
+	}
+	return nil
+}
+
 type StoredObservation struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Lat           float64                `protobuf:"fixed64,1,opt,name=lat,proto3" json:"lat,omitempty"`
@@ -174,7 +353,7 @@ type StoredObservation struct {
 
 func (x *StoredObservation) Reset() {
 	*x = StoredObservation{}
-	mi := &file_farmwatch_v1_state_proto_msgTypes[1]
+	mi := &file_farmwatch_v1_state_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -186,7 +365,7 @@ func (x *StoredObservation) String() string {
 func (*StoredObservation) ProtoMessage() {}
 
 func (x *StoredObservation) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_state_proto_msgTypes[1]
+	mi := &file_farmwatch_v1_state_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -199,7 +378,7 @@ func (x *StoredObservation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StoredObservation.ProtoReflect.Descriptor instead.
 func (*StoredObservation) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_state_proto_rawDescGZIP(), []int{1}
+	return file_farmwatch_v1_state_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *StoredObservation) GetLat() float64 {
@@ -258,7 +437,7 @@ type StoredEvidence struct {
 
 func (x *StoredEvidence) Reset() {
 	*x = StoredEvidence{}
-	mi := &file_farmwatch_v1_state_proto_msgTypes[2]
+	mi := &file_farmwatch_v1_state_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -270,7 +449,7 @@ func (x *StoredEvidence) String() string {
 func (*StoredEvidence) ProtoMessage() {}
 
 func (x *StoredEvidence) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_state_proto_msgTypes[2]
+	mi := &file_farmwatch_v1_state_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -283,7 +462,7 @@ func (x *StoredEvidence) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StoredEvidence.ProtoReflect.Descriptor instead.
 func (*StoredEvidence) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_state_proto_rawDescGZIP(), []int{2}
+	return file_farmwatch_v1_state_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *StoredEvidence) GetRule() string {
@@ -332,7 +511,7 @@ var File_farmwatch_v1_state_proto protoreflect.FileDescriptor
 
 const file_farmwatch_v1_state_proto_rawDesc = "" +
 	"\n" +
-	"\x18farmwatch/v1/state.proto\x12\ffarmwatch.v1\"\x9c\x04\n" +
+	"\x18farmwatch/v1/state.proto\x12\ffarmwatch.v1\"\x85\x06\n" +
 	"\x11StoredDeviceState\x123\n" +
 	"\x04last\x18\x01 \x01(\v2\x1f.farmwatch.v1.StoredObservationR\x04last\x12\x14\n" +
 	"\x05hours\x18\x02 \x03(\rR\x05hours\x12%\n" +
@@ -347,10 +526,36 @@ const file_farmwatch_v1_state_proto_rawDesc = "" +
 	"\breviewed\x18\n" +
 	" \x03(\tR\breviewed\x12\x16\n" +
 	"\x06silent\x18\v \x01(\bR\x06silent\x126\n" +
-	"\acurrent\x18\f \x03(\v2\x1c.farmwatch.v1.StoredEvidenceR\acurrent\x1aW\n" +
+	"\acurrent\x18\f \x03(\v2\x1c.farmwatch.v1.StoredEvidenceR\acurrent\x122\n" +
+	"\x06memory\x18\r \x03(\v2\x1a.farmwatch.v1.StoredMemoryR\x06memory\x12\x14\n" +
+	"\x05clock\x18\x0e \x01(\x03R\x05clock\x12\x19\n" +
+	"\bclock_at\x18\x0f \x01(\x03R\aclockAt\x12\x1f\n" +
+	"\vpower_hours\x18\x10 \x01(\x06R\n" +
+	"powerHours\x12\x1f\n" +
+	"\vshelf_hours\x18\x11 \x01(\x06R\n" +
+	"shelfHours\x12\x1d\n" +
+	"\n" +
+	"power_hour\x18\x12 \x01(\x03R\tpowerHour\x12!\n" +
+	"\flost_reports\x18\x13 \x01(\x04R\vlostReports\x1aW\n" +
 	"\vStickyEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x122\n" +
-	"\x05value\x18\x02 \x01(\v2\x1c.farmwatch.v1.StoredEvidenceR\x05value:\x028\x01\"\x8e\x01\n" +
+	"\x05value\x18\x02 \x01(\v2\x1c.farmwatch.v1.StoredEvidenceR\x05value:\x028\x01\"\xd8\x02\n" +
+	"\fStoredMemory\x12\x12\n" +
+	"\x04rule\x18\x01 \x01(\tR\x04rule\x12\x16\n" +
+	"\x06weight\x18\x02 \x01(\x01R\x06weight\x12\x12\n" +
+	"\x04peak\x18\x03 \x01(\x01R\x04peak\x12\x1d\n" +
+	"\n" +
+	"first_seen\x18\x04 \x01(\x03R\tfirstSeen\x12\x1b\n" +
+	"\tlast_seen\x18\x05 \x01(\x03R\blastSeen\x12\x1d\n" +
+	"\n" +
+	"last_clock\x18\x06 \x01(\x03R\tlastClock\x12\x14\n" +
+	"\x05count\x18\a \x01(\rR\x05count\x12 \n" +
+	"\vexplanation\x18\b \x01(\tR\vexplanation\x12;\n" +
+	"\x05facts\x18\t \x03(\v2%.farmwatch.v1.StoredMemory.FactsEntryR\x05facts\x1a8\n" +
+	"\n" +
+	"FactsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x8e\x01\n" +
 	"\x11StoredObservation\x12\x10\n" +
 	"\x03lat\x18\x01 \x01(\x01R\x03lat\x12\x10\n" +
 	"\x03lon\x18\x02 \x01(\x01R\x03lon\x12\x1f\n" +
@@ -383,25 +588,29 @@ func file_farmwatch_v1_state_proto_rawDescGZIP() []byte {
 	return file_farmwatch_v1_state_proto_rawDescData
 }
 
-var file_farmwatch_v1_state_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
+var file_farmwatch_v1_state_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
 var file_farmwatch_v1_state_proto_goTypes = []any{
 	(*StoredDeviceState)(nil), // 0: farmwatch.v1.StoredDeviceState
-	(*StoredObservation)(nil), // 1: farmwatch.v1.StoredObservation
-	(*StoredEvidence)(nil),    // 2: farmwatch.v1.StoredEvidence
-	nil,                       // 3: farmwatch.v1.StoredDeviceState.StickyEntry
-	nil,                       // 4: farmwatch.v1.StoredEvidence.FactsEntry
+	(*StoredMemory)(nil),      // 1: farmwatch.v1.StoredMemory
+	(*StoredObservation)(nil), // 2: farmwatch.v1.StoredObservation
+	(*StoredEvidence)(nil),    // 3: farmwatch.v1.StoredEvidence
+	nil,                       // 4: farmwatch.v1.StoredDeviceState.StickyEntry
+	nil,                       // 5: farmwatch.v1.StoredMemory.FactsEntry
+	nil,                       // 6: farmwatch.v1.StoredEvidence.FactsEntry
 }
 var file_farmwatch_v1_state_proto_depIdxs = []int32{
-	1, // 0: farmwatch.v1.StoredDeviceState.last:type_name -> farmwatch.v1.StoredObservation
-	3, // 1: farmwatch.v1.StoredDeviceState.sticky:type_name -> farmwatch.v1.StoredDeviceState.StickyEntry
-	2, // 2: farmwatch.v1.StoredDeviceState.current:type_name -> farmwatch.v1.StoredEvidence
-	4, // 3: farmwatch.v1.StoredEvidence.facts:type_name -> farmwatch.v1.StoredEvidence.FactsEntry
-	2, // 4: farmwatch.v1.StoredDeviceState.StickyEntry.value:type_name -> farmwatch.v1.StoredEvidence
-	5, // [5:5] is the sub-list for method output_type
-	5, // [5:5] is the sub-list for method input_type
-	5, // [5:5] is the sub-list for extension type_name
-	5, // [5:5] is the sub-list for extension extendee
-	0, // [0:5] is the sub-list for field type_name
+	2, // 0: farmwatch.v1.StoredDeviceState.last:type_name -> farmwatch.v1.StoredObservation
+	4, // 1: farmwatch.v1.StoredDeviceState.sticky:type_name -> farmwatch.v1.StoredDeviceState.StickyEntry
+	3, // 2: farmwatch.v1.StoredDeviceState.current:type_name -> farmwatch.v1.StoredEvidence
+	1, // 3: farmwatch.v1.StoredDeviceState.memory:type_name -> farmwatch.v1.StoredMemory
+	5, // 4: farmwatch.v1.StoredMemory.facts:type_name -> farmwatch.v1.StoredMemory.FactsEntry
+	6, // 5: farmwatch.v1.StoredEvidence.facts:type_name -> farmwatch.v1.StoredEvidence.FactsEntry
+	3, // 6: farmwatch.v1.StoredDeviceState.StickyEntry.value:type_name -> farmwatch.v1.StoredEvidence
+	7, // [7:7] is the sub-list for method output_type
+	7, // [7:7] is the sub-list for method input_type
+	7, // [7:7] is the sub-list for extension type_name
+	7, // [7:7] is the sub-list for extension extendee
+	0, // [0:7] is the sub-list for field type_name
 }
 
 func init() { file_farmwatch_v1_state_proto_init() }
@@ -415,7 +624,7 @@ func file_farmwatch_v1_state_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_farmwatch_v1_state_proto_rawDesc), len(file_farmwatch_v1_state_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   5,
+			NumMessages:   7,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
