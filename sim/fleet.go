@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
+	"slices"
 	"sync"
 	"time"
 
@@ -27,8 +28,10 @@ import (
 type Device struct {
 	Hire     *pb.Hire
 	Scenario string
-	// Expected says whether a reviewer should see it.
+	// Expected says whether a reviewer should see it; DetectBy is the suite
+	// hour by which it must be at review (planted devices only).
 	Expected  bool
+	DetectBy  int
 	PublicIP  netip.Addr
 	Hostname  string
 	OS        string
@@ -45,14 +48,22 @@ type Device struct {
 	Battery   bool
 	Lid       string
 	// ActiveHours are the local hours (in ActiveZone, or TimeZone when
-	// empty) in which someone types on the laptop; none for a laptop on a shelf.
-	ActiveHours  []int
-	ActiveZone   string
-	VPNInterface string
-	USB          []*pb.USBDevice
-	Displays     []*pb.Display
-	Trip         *Trip
-	Move         *Move
+	// empty) in which someone types on the laptop; none for a laptop on a
+	// shelf. Outside them an honest laptop sleeps on mains power, lid
+	// closed, when SleepsPlugged is set.
+	ActiveHours    []int
+	ActiveZone     string
+	SleepsPlugged  bool
+	InputLanguages []string
+	VPNInterface   string
+	USB            []*pb.USBDevice
+	Displays       []*pb.Display
+	// Away are the hours the laptop spends on another network: a trip, an
+	// office, a phone's hotspot. Offline are hours it sends nothing (a
+	// flight). Update changes the hire record at an hour (a declared move).
+	Away    []Away
+	Offline [][2]int
+	Update  *HireUpdate
 
 	token    string
 	identity *uplink.Identity
@@ -60,31 +71,49 @@ type Device struct {
 	seq      uint64
 }
 
-// Trip puts a device elsewhere on days [FromDay, ToDay].
-type Trip struct {
-	FromDay, ToDay int
-	IP             netip.Addr
-	Zone           string
+// Away puts a device on another network for the suite hours [From, To].
+type Away struct {
+	From, To int
+	Network
 }
 
-// Move is a declared move: from Day on the hire claims NewHome and the
-// device is there.
-type Move struct {
-	Day     int
-	IP      netip.Addr
-	Zone    string
-	NewHome string
+// Network is where a laptop is: the public IP the collector sees, its
+// clock's zone, and the LAN and Wi-Fi it is on.
+type Network struct {
+	IP                    netip.Addr
+	Zone                  string
+	Gateway, GatewayMAC   string
+	SSID, BSSID           string
+	Nearby                []string
+	LocalIP               string
+	Online, KeepHomeClock bool
 }
 
-// At returns where the device is on a day: public IP and clock zone.
-func (d *Device) At(day int) (netip.Addr, string) {
-	switch {
-	case d.Trip != nil && day >= d.Trip.FromDay && day <= d.Trip.ToDay:
-		return d.Trip.IP, d.Trip.Zone
-	case d.Move != nil && day >= d.Move.Day:
-		return d.Move.IP, d.Move.Zone
+// HireUpdate is a change to the hire record at a suite hour: a declared move.
+type HireUpdate struct {
+	Hour        int
+	ClaimedHome string
+}
+
+// At returns where the device is in a suite hour.
+func (d *Device) At(hour int) Network {
+	n := Network{IP: d.PublicIP, Zone: d.TimeZone, Gateway: d.Gateway, GatewayMAC: d.GatewayMA, SSID: d.SSID, BSSID: d.BSSID,
+		Nearby: d.Nearby, LocalIP: d.LocalIP, Online: true}
+	for _, a := range d.Away {
+		if hour >= a.From && hour <= a.To {
+			n = a.Network
+			n.Online = true
+			if n.Zone == "" || a.KeepHomeClock {
+				n.Zone = d.TimeZone
+			}
+		}
 	}
-	return d.PublicIP, d.TimeZone
+	for _, o := range d.Offline {
+		if hour >= o[0] && hour <= o[1] {
+			n.Online = false
+		}
+	}
+	return n
 }
 
 // Tool is a remote-access tool running on a simulated laptop.
@@ -92,6 +121,11 @@ type Tool struct {
 	ID, Name, Process string
 	ListenPort        uint32
 	Peers             []netip.AddrPort
+	// PeerHours are the UTC hours in which the peers are connected (none:
+	// always); RTT the round trip the laptop's OS measures on those
+	// connections (0: not measured).
+	PeerHours []int
+	RTT       time.Duration
 }
 
 // ID is the device id the collector gave at enrollment.
@@ -166,17 +200,54 @@ func (f *Fleet) Send(ctx context.Context, now time.Time, batch, concurrency int)
 }
 
 // SendDay makes every device deliver one report per hour of day (which
-// starts at start), as an agent that spooled them would, from where the
-// device is that day.
+// starts at start, suite hour 24*day), as an agent that spooled them would,
+// each from where the device was that hour.
 func (f *Fleet) SendDay(ctx context.Context, day int, start time.Time, concurrency int) (SendStats, error) {
-	return f.send(concurrency, func(d *Device) ([]*pb.Report, netip.Addr) {
-		ip, _ := d.At(day)
-		reports := make([]*pb.Report, 0, 24)
-		for h := range 24 {
-			d.seq++
-			reports = append(reports, d.Report(d.seq, start.Add(time.Duration(h)*time.Hour), day))
+	var total SendStats
+	for h := range 24 {
+		st, err := f.SendHour(ctx, 24*day+h, start.Add(time.Duration(h)*time.Hour), time.Hour, concurrency)
+		total.Reports += st.Reports
+		total.Acked += st.Acked
+		total.Latencies = append(total.Latencies, st.Latencies...)
+		if err != nil {
+			return total, err
 		}
-		return reports, ip
+	}
+	return total, nil
+}
+
+// SendAt makes every device that is online in the suite hour deliver one
+// report taken at `at`, at once, from where it is: an agent at its
+// interval.
+func (f *Fleet) SendAt(ctx context.Context, hour int, at time.Time, concurrency int) (SendStats, error) {
+	return f.send(concurrency, func(d *Device) ([]*pb.Report, netip.Addr) {
+		n := d.At(hour)
+		if !n.Online {
+			return nil, n.IP
+		}
+		d.seq++
+		return []*pb.Report{d.Report(d.seq, at, hour)}, n.IP
+	}, ctx)
+}
+
+// SendHour makes every device that is online in the suite hour (which
+// starts at start) deliver the reports its agent took in it, one every
+// cadence, in one call, from where it is.
+func (f *Fleet) SendHour(ctx context.Context, hour int, start time.Time, cadence time.Duration, concurrency int) (SendStats, error) {
+	if cadence <= 0 || cadence > time.Hour {
+		cadence = time.Hour
+	}
+	return f.send(concurrency, func(d *Device) ([]*pb.Report, netip.Addr) {
+		n := d.At(hour)
+		if !n.Online {
+			return nil, n.IP
+		}
+		var reports []*pb.Report
+		for at := start; at.Before(start.Add(time.Hour)); at = at.Add(cadence) {
+			d.seq++
+			reports = append(reports, d.Report(d.seq, at, hour))
+		}
+		return reports, n.IP
 	}, ctx)
 }
 
@@ -185,6 +256,9 @@ func (f *Fleet) send(concurrency int, build func(*Device) ([]*pb.Report, netip.A
 	var st SendStats
 	err := f.each(concurrency, func(d *Device) error {
 		reports, ip := build(d)
+		if len(reports) == 0 {
+			return nil
+		}
 		start := time.Now()
 		resp, err := d.SendFrom(ctx, ip, reports)
 		lat := time.Since(start)
@@ -213,14 +287,21 @@ func (d *Device) SendFrom(ctx context.Context, ip netip.Addr, reports []*pb.Repo
 	return d.conn.Send(ctx, reports)
 }
 
-// Moves applies the declared moves due on day through the admin API.
+// Moves applies the hire-record updates due on day through the admin API.
 func (f *Fleet) Moves(ctx context.Context, admin pb.AdminServiceClient, day int) error {
+	return f.Updates(ctx, admin, 24*day, 24*day+23)
+}
+
+// Updates applies the hire-record updates due in suite hours [from, to]
+// through the admin API, as HR would on a declared move.
+func (f *Fleet) Updates(ctx context.Context, admin pb.AdminServiceClient, from, to int) error {
 	for _, d := range f.Devices {
-		if d.Move == nil || d.Move.Day != day {
+		u := d.Update
+		if u == nil || u.Hour < from || u.Hour > to {
 			continue
 		}
 		h := proto.Clone(d.Hire).(*pb.Hire)
-		h.ClaimedHome = d.Move.NewHome
+		h.ClaimedHome = u.ClaimedHome
 		h.ShippingAddress = ""
 		if _, err := admin.UpdateHire(ctx, &pb.UpdateHireRequest{Hire: h, Note: "declared move"}); err != nil {
 			return fmt.Errorf("move %s: %w", d.Hire.GetId(), err)
@@ -264,9 +345,19 @@ func (f *Fleet) each(concurrency int, fn func(*Device) error) error {
 	return first
 }
 
-// Report builds the snapshot this device's agent would take at `at` on day.
-func (d *Device) Report(seq uint64, at time.Time, day int) *pb.Report {
-	_, zone := d.At(day)
+// Report builds the snapshot this device's agent would take at `at`, in
+// suite hour hour.
+func (d *Device) Report(seq uint64, at time.Time, hour int) *pb.Report {
+	n := d.At(hour)
+	active := d.active(at, n.Zone)
+	idle := int64(4 * 3600)
+	if active {
+		idle = 30
+	}
+	power := &pb.Power{OnAc: d.OnAC, BatteryPresent: d.Battery, BatteryPercent: 100, Lid: d.Lid}
+	if d.SleepsPlugged && !active {
+		power.OnAc, power.Lid = true, "closed"
+	}
 	r := &pb.Report{
 		Seq: seq, CollectedAt: timestamppb.New(at), AgentVersion: "sim",
 		Host: &pb.Host{Hostname: d.Hostname, Os: d.OS, Platform: platformOf(d.OS), Arch: "arm64",
@@ -274,24 +365,28 @@ func (d *Device) Report(seq uint64, at time.Time, day int) *pb.Report {
 		Network: &pb.Network{
 			Interfaces: []*pb.Interface{
 				{Name: "lo0", Kind: "loopback", Up: true, Addresses: []string{"127.0.0.1/8"}},
-				{Name: "en0", Kind: "wifi", Up: true, Mac: macFor(d.Hostname), Addresses: []string{d.LocalIP + "/24"}},
+				{Name: "en0", Kind: "wifi", Up: true, Mac: macFor(d.Hostname), Addresses: []string{n.LocalIP + "/24"}},
 			},
-			DefaultGateway: d.Gateway, GatewayMac: d.GatewayMA, DnsServers: []string{d.Gateway},
-			Wifi: &pb.Wifi{Ssid: d.SSID, Bssid: d.BSSID, SignalDbm: -52},
+			DefaultGateway: n.Gateway, GatewayMac: n.GatewayMAC, DnsServers: []string{n.Gateway},
+			Wifi: &pb.Wifi{Ssid: n.SSID, Bssid: n.BSSID, SignalDbm: -52},
 		},
 		RemoteAccess: &pb.RemoteAccess{CatalogVersion: "sim"},
-		Locale:       &pb.Locale{TimeZone: zone, Locale: "en_US.UTF-8", KeyboardLayouts: []string{"com.apple.keylayout.US"}},
-		Activity:     &pb.Activity{IdleSeconds: d.idle(at, zone), ConsoleUserPresent: len(d.ActiveHours) > 0},
-		Power:        &pb.Power{OnAc: d.OnAC, BatteryPresent: d.Battery, BatteryPercent: 100, Lid: d.Lid},
-		Peripherals:  &pb.Peripherals{Usb: d.USB, Displays: d.Displays},
-		Health:       &pb.AgentHealth{},
+		Locale: &pb.Locale{TimeZone: n.Zone, Locale: "en_US.UTF-8", KeyboardLayouts: []string{"com.apple.keylayout.US"},
+			InputLanguages: d.InputLanguages},
+		Activity:    &pb.Activity{IdleSeconds: idle, ConsoleUserPresent: len(d.ActiveHours) > 0},
+		Power:       power,
+		Peripherals: &pb.Peripherals{Usb: d.USB, Displays: d.Displays},
+		Health:      &pb.AgentHealth{},
 	}
-	if loc, err := time.LoadLocation(zone); err == nil {
+	for _, l := range d.InputLanguages {
+		r.Locale.InputMethods = append(r.Locale.InputMethods, "ibus:"+map[string]string{"ko": "hangul", "zh": "pinyin", "ru": "xkb:ru"}[l])
+	}
+	if loc, err := time.LoadLocation(n.Zone); err == nil {
 		_, off := at.In(loc).Zone()
 		r.Locale.UtcOffsetSeconds = int32(off)
 	}
-	for _, b := range d.Nearby {
-		r.Network.Wifi.Nearby = append(r.Network.Wifi.Nearby, &pb.BSS{Bssid: b, Ssid: "neighbour", SignalDbm: -75})
+	for i, b := range n.Nearby {
+		r.Network.Wifi.Nearby = append(r.Network.Wifi.Nearby, &pb.BSS{Bssid: b, Ssid: fmt.Sprintf("neighbour-%d", i), SignalDbm: int32(-60 - 3*i)})
 	}
 	if d.VPNInterface != "" {
 		r.Network.Interfaces = append(r.Network.Interfaces, &pb.Interface{Name: d.VPNInterface, Kind: "vpn", Up: true,
@@ -303,18 +398,20 @@ func (d *Device) Report(seq uint64, at time.Time, day int) *pb.Report {
 		if t.ListenPort != 0 {
 			m.Listening = []*pb.Socket{{Protocol: "tcp", Address: "0.0.0.0", Port: t.ListenPort}}
 		}
-		for _, p := range t.Peers {
-			m.Connections = append(m.Connections, &pb.Connection{Protocol: "tcp", LocalAddress: d.LocalIP,
-				LocalPort: 51000, RemoteAddress: p.Addr().String(), RemotePort: uint32(p.Port()), State: "established"})
+		if len(t.PeerHours) == 0 || slices.Contains(t.PeerHours, at.UTC().Hour()) {
+			for _, p := range t.Peers {
+				m.Connections = append(m.Connections, &pb.Connection{Protocol: "tcp", LocalAddress: n.LocalIP,
+					LocalPort: 51000, RemoteAddress: p.Addr().String(), RemotePort: uint32(p.Port()), State: "established",
+					RttUs: uint32(t.RTT / time.Microsecond)})
+			}
 		}
 		r.RemoteAccess.Tools = append(r.RemoteAccess.Tools, m)
 	}
 	return r
 }
 
-// idle is how long since local input at `at`: half a minute in working
-// hours, hours otherwise.
-func (d *Device) idle(at time.Time, zone string) int64 {
+// active tells whether someone types on the laptop at `at`.
+func (d *Device) active(at time.Time, zone string) bool {
 	if d.ActiveZone != "" {
 		zone = d.ActiveZone
 	}
@@ -322,12 +419,7 @@ func (d *Device) idle(at time.Time, zone string) int64 {
 	if loc, err := time.LoadLocation(zone); err == nil {
 		local = at.In(loc)
 	}
-	for _, h := range d.ActiveHours {
-		if local.Hour() == h {
-			return 30
-		}
-	}
-	return 4 * 3600
+	return slices.Contains(d.ActiveHours, local.Hour())
 }
 
 func platformOf(os string) string {

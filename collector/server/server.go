@@ -62,6 +62,10 @@ type Config struct {
 	CACert, CAKey string
 	// Now is the collector's clock (tests replace it).
 	Now func() time.Time
+	// NoSync turns off the store's fsync: for tests that replay days of
+	// reports and do not test durability. Never set in production (there is
+	// no flag for it): an acknowledged report could be lost.
+	NoSync bool
 }
 
 // Server is a running collector.
@@ -169,7 +173,7 @@ func New(cfg Config) (*Server, error) {
 		log.Warn("analysis config: "+p, "config", cfg.AnalysisConfig)
 	}
 	engine := analysis.NewEngine(acfg)
-	st, err := store.Open(cfg.DataDir, store.Options{Analyze: engine.Analyze, Event: engine.RecordEvent})
+	st, err := store.Open(cfg.DataDir, store.Options{Analyze: engine.Analyze, Event: engine.RecordEvent, NoSync: cfg.NoSync})
 	if err != nil {
 		lis.Close()
 		return nil, err

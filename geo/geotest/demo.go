@@ -18,6 +18,11 @@ func DemoNetworks() []Network {
 		{Prefix: "2601:600::/24", Country: "US", CountryName: "United States", Region: "Washington", City: "Seattle", Lat: 47.6062, Lon: -122.3321, AccuracyKM: 50, TimeZone: "America/Los_Angeles", ASN: 7922, Org: "Comcast Cable Communications, LLC"},
 		// The laptop farm's home connection (Phoenix metro, where a well-documented farm ran).
 		{Prefix: "68.2.1.0/24", Country: "US", CountryName: "United States", Region: "Arizona", City: "Phoenix", Lat: 33.4484, Lon: -112.0740, AccuracyKM: 20, TimeZone: "America/Phoenix", ASN: 22773, Org: "Cox Communications Inc."},
+		// Another house in Phoenix, and a home line on AT&T's wireline network in San Antonio.
+		{Prefix: "68.2.2.0/24", Country: "US", CountryName: "United States", Region: "Arizona", City: "Phoenix", Lat: 33.4484, Lon: -112.0740, AccuracyKM: 20, TimeZone: "America/Phoenix", ASN: 22773, Org: "Cox Communications Inc."},
+		{Prefix: "99.57.1.0/24", Country: "US", CountryName: "United States", Region: "Texas", City: "San Antonio", Lat: 29.4241, Lon: -98.4936, AccuracyKM: 20, TimeZone: "America/Chicago", ASN: 7018, Org: "AT&T Enterprises, LLC"},
+		// A VPN exit in California, close to a laptop in the western US.
+		{Prefix: "23.230.105.0/24", Country: "US", CountryName: "United States", Region: "California", City: "Santa Clara", Lat: 37.3541, Lon: -121.9552, AccuracyKM: 20, TimeZone: "America/Los_Angeles", ASN: 9009, Org: "M247 Europe SRL"},
 		// A hire who moved abroad (IPv6 on a Portuguese ISP).
 		{Prefix: "2001:8a0::/32", Country: "PT", CountryName: "Portugal", Region: "Lisbon", City: "Lisbon", Lat: 38.7314, Lon: -9.1457, AccuracyKM: 100, TimeZone: "Europe/Lisbon", ASN: 3243, Org: "MEO - SERVICOS DE COMUNICACOES E MULTIMEDIA S.A."},
 		// A commercial VPN exit (M247 hosts many consumer VPN exits).
