@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 
 	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/encoding/protowire"
@@ -26,6 +28,7 @@ var migrations = []migration{
 	{To: 2, Name: "index devices by hire", Run: indexDevicesByHire},
 	{To: 3, Name: "keep the analysis state in the device record", Run: deviceStateIntoDevices},
 	{To: 4, Name: "keep each device's report index after its record", Run: reportIndexIntoDevices},
+	{To: 5, Name: "remember each device's evidence", Run: rememberEvidence},
 }
 
 // migrate stamps a new store with the current schema, runs the migrations
@@ -134,6 +137,72 @@ func reportIndexIntoDevices(tx *bolt.Tx) error {
 		return err
 	}
 	return tx.DeleteBucket(bucketReportIndex)
+}
+
+// rememberEvidence (schema 5) turns what each device state held as the
+// evidence of its latest report ("current") and as event evidence kept
+// until a time ("sticky") into remembered evidence, each line last seen
+// when it fired, so an upgrade keeps what devices showed and lets it fade
+// by each rule's decay instead of dropping it at the next report. The
+// device's observed clock starts at the newest of those times. Power
+// samples counted by report cannot be placed in hours and are dropped: the
+// shelf pattern is judged again from the next hours' reports.
+func rememberEvidence(tx *bolt.Tx) error {
+	devs := tx.Bucket(bucketDevices)
+	type record struct{ k, v []byte }
+	var out []record
+	if err := devs.ForEach(func(k, v []byte) error {
+		if bytes.IndexByte(k, 0) >= 0 {
+			return nil // a report index entry
+		}
+		dev, state, err := splitDeviceRecord(v)
+		if err != nil {
+			return fmt.Errorf("device %s: %w", k, err)
+		}
+		if len(state) == 0 || state[0] == '{' {
+			return nil // no state, or JSON that the analysis reads as it is
+		}
+		var st pb.StoredDeviceState
+		if err := proto.Unmarshal(state, &st); err != nil {
+			return fmt.Errorf("device %s: state: %w", k, err)
+		}
+		var newest int64
+		lines := map[string]*pb.StoredEvidence{}
+		for _, e := range st.GetCurrent() {
+			lines[e.GetRule()] = e
+		}
+		for _, e := range st.GetSticky() { // kept until a time: newer than the report's own
+			if old := lines[e.GetRule()]; old == nil || e.GetAt() >= old.GetAt() {
+				lines[e.GetRule()] = e
+			}
+		}
+		for _, e := range lines {
+			newest = max(newest, e.GetAt())
+		}
+		st.Memory = nil
+		for _, rule := range slices.Sorted(maps.Keys(lines)) {
+			e := lines[rule]
+			st.Memory = append(st.Memory, &pb.StoredMemory{Rule: rule, Weight: e.GetWeight(), Peak: e.GetWeight(),
+				FirstSeen: e.GetAt(), LastSeen: e.GetAt(), LastClock: e.GetAt() - newest, Count: 1,
+				Explanation: e.GetExplanation(), Facts: e.GetFacts()})
+		}
+		st.Current, st.Sticky, st.Shelf, st.PowerN = nil, nil, 0, 0
+		st.Clock, st.ClockAt = 0, newest
+		b, err := proto.Marshal(&st)
+		if err != nil {
+			return err
+		}
+		out = append(out, record{bytes.Clone(k), joinDeviceRecord(dev, b)})
+		return nil
+	}); err != nil {
+		return err
+	}
+	for _, r := range out {
+		if err := devs.Put(r.k, r.v); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // A device record (schema 3) is protobuf wire format: field 1 the device's

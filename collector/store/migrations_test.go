@@ -176,3 +176,76 @@ var errBoom = errString("boom")
 type errString string
 
 func (e errString) Error() string { return string(e) }
+
+// A store written before schema 5 keeps what its devices' states held: the
+// evidence of their latest report and their event evidence become
+// remembered evidence, last seen when it fired.
+func TestMigrateV4RemembersEvidence(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := int64(1_790_000_000_000_000_000)
+	old := &pb.StoredDeviceState{ActiveSamples: 9, Shelf: 0xff, PowerN: 8, Reviewed: []string{"hw.jiggler"},
+		Current: []*pb.StoredEvidence{
+			{Rule: "geo.high_risk_peer", Weight: 3.5, Explanation: "peer in KP", At: at},
+			{Rule: "geo.impossible_travel", Weight: 1.5, Explanation: "repeated by withSticky", At: at - 3600e9},
+		},
+		Sticky: map[string]*pb.StoredEvidence{"geo.impossible_travel": {Rule: "geo.impossible_travel", Weight: 1.5,
+			Explanation: "Seoul then Phoenix", At: at - 3600e9, Until: at + 100*3600e9}}}
+	state, _ := proto.Marshal(old)
+	err = s.Update(func(tx *Tx) error {
+		if err := tx.PutDevice(&pb.Device{Id: "d-1", HireId: "h1"}); err != nil {
+			return err
+		}
+		if err := tx.PutDevice(&pb.Device{Id: "d-json", HireId: "h1"}); err != nil {
+			return err
+		}
+		if err := tx.PutDeviceState("d-json", []byte(`{"active_samples":3}`)); err != nil {
+			return err
+		}
+		if err := tx.PutDeviceState("d-1", state); err != nil {
+			return err
+		}
+		return tx.tx.Bucket(bucketMeta).Put(keySchema, u64(4))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if s, err = Open(dir, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	s.View(func(tx *Tx) error {
+		if v := binary.BigEndian.Uint64(tx.tx.Bucket(bucketMeta).Get(keySchema)); v != SchemaVersion {
+			t.Errorf("schema %d", v)
+		}
+		var st pb.StoredDeviceState
+		if err := proto.Unmarshal(tx.DeviceState("d-1"), &st); err != nil {
+			t.Fatal(err)
+		}
+		if len(st.GetCurrent()) != 0 || len(st.GetSticky()) != 0 || st.GetShelf() != 0 || st.GetActiveSamples() != 9 ||
+			st.GetClockAt() != at || len(st.GetReviewed()) != 1 {
+			t.Errorf("state after migration: %v", &st)
+		}
+		want := map[string][2]int64{"geo.high_risk_peer": {at, 0}, "geo.impossible_travel": {at - 3600e9, -3600e9}}
+		if len(st.GetMemory()) != 2 {
+			t.Fatalf("memory %v", st.GetMemory())
+		}
+		for _, m := range st.GetMemory() {
+			w := want[m.GetRule()]
+			if m.GetLastSeen() != w[0] || m.GetFirstSeen() != w[0] || m.GetLastClock() != w[1] || m.GetCount() != 1 || m.GetPeak() != m.GetWeight() {
+				t.Errorf("memory line %v, want last seen %d at clock %d", m, w[0], w[1])
+			}
+			if m.GetRule() == "geo.impossible_travel" && m.GetExplanation() != "Seoul then Phoenix" {
+				t.Errorf("the sticky line's sentence was not kept: %q", m.GetExplanation())
+			}
+		}
+		if got := string(tx.DeviceState("d-json")); got != `{"active_samples":3}` {
+			t.Errorf("a JSON state was rewritten: %q", got)
+		}
+		return nil
+	})
+}

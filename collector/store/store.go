@@ -18,7 +18,7 @@ import (
 
 // SchemaVersion is the layout this code reads and writes; migrations.go
 // brings older files up to it.
-const SchemaVersion = 4
+const SchemaVersion = 5
 
 // Bucket names live here and nowhere else.
 var (
