@@ -148,9 +148,18 @@ func (r *Reporter) observeClock(sent time.Time, resp *pb.ReportResponse) {
 	mid := sent.Add(now.Sub(sent) / 2)
 	r.skewMS = resp.GetServerTimeUnixMs() - mid.UnixMilli()
 	r.skewKnown = true
-	if resp.GetReportIntervalSeconds() > 0 {
-		r.Interval = time.Duration(resp.GetReportIntervalSeconds()) * time.Second
+	r.adoptInterval(time.Duration(resp.GetReportIntervalSeconds()) * time.Second)
+}
+
+// adoptInterval takes the collector's report interval: it is the one
+// interval of the fleet (its analysis counts silence in it), and the
+// install config's report_interval only holds until the collector answers.
+func (r *Reporter) adoptInterval(iv time.Duration) {
+	if iv <= 0 || iv == r.Interval {
+		return
 	}
+	r.log().Info("report interval set by the collector", "interval", iv, "configured", r.Interval)
+	r.Interval = iv
 }
 
 // Run loops until ctx ends: a cycle every interval (jittered by +-10% so a

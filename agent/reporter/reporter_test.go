@@ -1,16 +1,21 @@
 package reporter
 
 import (
+	"bytes"
 	"context"
 	"errors"
-	"google.golang.org/protobuf/types/known/timestamppb"
+	"log/slog"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/farmwatch/farmwatch/agent/collect"
 	"github.com/farmwatch/farmwatch/agent/spool"
 	"github.com/farmwatch/farmwatch/agent/uplink"
+	"github.com/farmwatch/farmwatch/collector/server"
 	"github.com/farmwatch/farmwatch/internal/testcollector"
 	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
 )
@@ -128,5 +133,35 @@ func TestMonitoringEndStopsTheAgent(t *testing.T) {
 	defer cancel()
 	if err := r.Run(runCtx); !errors.Is(err, ErrMonitoringEnded) {
 		t.Fatalf("Run after the end date returned %v, want ErrMonitoringEnded", err)
+	}
+}
+
+// The collector's report interval is the one the agent keeps, and the agent
+// says so when it differs from its own.
+func TestAgentAdoptsTheCollectorsInterval(t *testing.T) {
+	c := testcollector.Start(t, func(cfg *server.Config) { cfg.ReportInterval = time.Hour })
+	ctx := context.Background()
+	if _, err := c.Admin.AddHires(ctx, &pb.AddHiresRequest{Hires: []*pb.Hire{{Id: "h1", Name: "H", ClaimedHome: "Denver, CO, US"}}}); err != nil {
+		t.Fatal(err)
+	}
+	tok, _ := c.Admin.CreateToken(ctx, &pb.CreateTokenRequest{HireId: "h1"})
+	id, _, err := uplink.Enroll(ctx, uplink.EnrollOptions{Collector: c.Addr(), Token: tok.GetToken(), Hostname: "h"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp, _ := spool.Open(filepath.Join(t.TempDir(), "spool.db"), 100)
+	defer sp.Close()
+	conn, _ := uplink.Dial(id)
+	defer conn.Close()
+	var logs bytes.Buffer
+	r := &Reporter{Spool: sp, Conn: conn, Env: collect.HostEnv(), Interval: 5 * time.Minute,
+		Log: slog.New(slog.NewTextHandler(&logs, nil))}
+	sp.Add(&pb.Report{CollectedAt: timestamppb.Now()})
+	if err := r.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if r.Interval != time.Hour || !strings.Contains(logs.String(), "report interval set by the collector") ||
+		!strings.Contains(logs.String(), "interval=1h0m0s configured=5m0s") {
+		t.Fatalf("interval %s, log %q", r.Interval, logs.String())
 	}
 }

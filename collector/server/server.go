@@ -246,7 +246,7 @@ func (s *Server) Store() *store.Store { return s.store }
 // Serve accepts calls until Stop.
 func (s *Server) Serve() error {
 	s.log.Info("collector listening", "addr", s.Addr(), "data", s.cfg.DataDir,
-		"ca_fingerprint", s.ca.Fingerprint(), "geo", s.geo != nil)
+		"ca_fingerprint", s.ca.Fingerprint(), "geo", s.geo != nil, "report_interval", s.cfg.ReportInterval)
 	err := s.grpc.Serve(s.lis)
 	if errors.Is(err, grpc.ErrServerStopped) {
 		return nil
