@@ -133,6 +133,12 @@ func (h *harness) lines(dev string, t time.Time) map[string]*pb.Evidence {
 	return out
 }
 
+// linesList is lines in the engine's order.
+func (h *harness) linesList(dev string, t time.Time) (out []*pb.Evidence) {
+	h.st.View(func(tx *store.Tx) error { out = CurrentEvidence(tx, h.cfg, dev, t); return nil })
+	return out
+}
+
 // device reads a device record.
 func (h *harness) device(dev string) *pb.Device {
 	var d *pb.Device

@@ -72,6 +72,15 @@ func TestIntermittentControllerStaysAtReview(t *testing.T) {
 	if rat := l[RuleRATPresent]; rat == nil || rat.GetReports() != 72 {
 		t.Errorf("rat.present line: %+v", rat)
 	}
+	// docs/ANALYSIS.md's worked example: at 20:00 on the third day, 17 hours
+	// after the last session, the three lines still count in full.
+	sess := l[RuleRemoteSession]
+	if sess.GetWeight() != 1 || sess.GetReports() != 9 || !sess.GetObservedAt().AsTime().Equal(start.Add(51*time.Hour)) {
+		t.Errorf("remote-session line: %+v", sess)
+	}
+	if got := Score(h.cfg.Prior, live(h.linesList(dev, start.Add(68*time.Hour)))); math.Abs(got-0.9309) > 5e-5 {
+		t.Errorf("score at 20:00 on day 3: %.4f, the documented example says 0.9309", got)
+	}
 }
 
 // A traveller's evidence fades within a day of coming home; the peak stays
