@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"sort"
 	"strings"
 
@@ -18,17 +19,18 @@ func newAlertsCmd() *cobra.Command {
 }
 
 func newAlertsListCmd() *cobra.Command {
-	var statusFlag, device, output string
-	var minScore float64
+	var statusFlag, device, output, sortBy string
+	var minScore, minPeak float64
 	cmd := &cobra.Command{
-		Use:   "list [--status open] [--min-score X]",
-		Short: "List alerts",
+		Use:   "list [--status open] [--min-score X] [--min-peak X] [--sort peak|current|newest]",
+		Short: "List alerts: the reviewers' queue, highest peak first",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := checkOutput(output); err != nil {
 				return err
 			}
 			resp, err := call(cmd, func(ctx context.Context, c pb.AdminServiceClient) (*pb.ListAlertsResponse, error) {
-				return c.ListAlerts(ctx, &pb.ListAlertsRequest{Status: statusFlag, MinScore: minScore, DeviceId: device})
+				return c.ListAlerts(ctx, &pb.ListAlertsRequest{Status: statusFlag, MinScore: minScore, MinPeak: minPeak,
+					DeviceId: device, Sort: sortBy})
 			})
 			if err != nil {
 				return err
@@ -36,16 +38,18 @@ func newAlertsListCmd() *cobra.Command {
 			if output == "json" {
 				return printJSON(cmd.OutOrStdout(), resp)
 			}
-			tw := newTable(cmd.OutOrStdout(), "ALERT", "KIND", "STATUS", "SCORE", "DEVICE", "HIRE", "UPDATED", "SUMMARY")
+			tw := newTable(cmd.OutOrStdout(), "ALERT", "KIND", "STATUS", "PEAK", "NOW", "DEVICE", "HIRE", "UPDATED", "SUMMARY")
 			for _, a := range resp.GetAlerts() {
-				row(tw, a.GetId(), a.GetKind(), a.GetStatus(), fmt.Sprintf("%.2f", a.GetScore()), orDash(a.GetDeviceId()),
-					orDash(a.GetHireId()), ts(a.GetUpdatedAt()), a.GetSummary())
+				row(tw, a.GetId(), a.GetKind(), a.GetStatus(), fmt.Sprintf("%.2f", max(a.GetPeakScore(), a.GetScore())),
+					fmt.Sprintf("%.2f", a.GetScore()), orDash(a.GetDeviceId()), orDash(a.GetHireId()), ts(a.GetUpdatedAt()), a.GetSummary())
 			}
 			return tw.Flush()
 		},
 	}
 	cmd.Flags().StringVar(&statusFlag, "status", "", "open, acknowledged or resolved (default: all)")
-	cmd.Flags().Float64Var(&minScore, "min-score", 0, "only alerts scoring at least this (0-1)")
+	cmd.Flags().Float64Var(&minScore, "min-score", 0, "only alerts scoring at least this now (0-1)")
+	cmd.Flags().Float64Var(&minPeak, "min-peak", 0, "only alerts whose peak score reached this (0-1); 0.5 is the reviewers' queue")
+	cmd.Flags().StringVar(&sortBy, "sort", "peak", "peak (the queue: highest peak first), current (highest score now) or newest")
 	cmd.Flags().StringVar(&device, "device", "", "only this device's alerts")
 	addOutputFlag(cmd, &output)
 	return cmd
@@ -80,12 +84,24 @@ func newAlertsShowCmd() *cobra.Command {
 
 func printAlert(cmd *cobra.Command, a *pb.Alert) {
 	w := cmd.OutOrStdout()
-	fmt.Fprintf(w, "Alert %s (%s, %s): score %.2f\n", a.GetId(), a.GetKind(), a.GetStatus(), a.GetScore())
-	fmt.Fprintf(w, "  %s\n", a.GetSummary())
+	fmt.Fprintf(w, "Alert %s (%s, %s): score %.2f now, peak %.2f", a.GetId(), a.GetKind(), a.GetStatus(), a.GetScore(),
+		max(a.GetPeakScore(), a.GetScore()))
+	if a.GetPeakAt() != nil {
+		fmt.Fprintf(w, " at %s", ts(a.GetPeakAt()))
+	}
+	fmt.Fprintf(w, "\n  %s\n", a.GetSummary())
 	if a.GetKind() == "farm" {
 		fmt.Fprintf(w, "  cluster %s: %d devices of %d hires; opened %s, updated %s\n", a.GetClusterId(), len(a.GetMemberDevices()),
 			len(a.GetMemberHires()), ts(a.GetCreatedAt()), ts(a.GetUpdatedAt()))
-		fmt.Fprintf(w, "  devices: %s\n  hires:   %s\n", strings.Join(a.GetMemberDevices(), ", "), strings.Join(a.GetMemberHires(), ", "))
+		var devs []string
+		for _, d := range a.GetMemberDevices() {
+			if s, ok := a.GetMemberScores()[d]; ok {
+				d = fmt.Sprintf("%s (device score %.2f)", d, s)
+			}
+			devs = append(devs, d)
+		}
+		fmt.Fprintf(w, "  devices: %s\n  hires:   %s\n", strings.Join(devs, ", "), strings.Join(a.GetMemberHires(), ", "))
+		fmt.Fprintln(w, "  The farm's score is made by its own lines below; members' device scores are shown, not added.")
 	} else {
 		fmt.Fprintf(w, "  device %s, hire %s; opened %s, updated %s\n", orDash(a.GetDeviceId()), orDash(a.GetHireId()),
 			ts(a.GetCreatedAt()), ts(a.GetUpdatedAt()))
@@ -98,11 +114,38 @@ func printAlert(cmd *cobra.Command, a *pb.Alert) {
 	} else if a.GetNote() != "" {
 		fmt.Fprintf(w, "  note: %s\n", a.GetNote())
 	}
-	ev := append([]*pb.Evidence(nil), a.GetEvidence()...)
-	sort.SliceStable(ev, func(i, j int) bool { return ev[i].GetWeight() > ev[j].GetWeight() })
-	fmt.Fprintln(w, "  Evidence (log-odds added to the prior):")
+	fmt.Fprintln(w, "  Evidence (log-odds added to the prior now, and at most):")
+	printEvidence(w, a.GetEvidence())
+}
+
+// printEvidence prints evidence lines as a reviewer reads them: what each
+// adds now against its peak, its class, when it was first and last seen, in
+// how many reports, how it fades, and its sentence.
+func printEvidence(w io.Writer, lines []*pb.Evidence) {
+	ev := append([]*pb.Evidence(nil), lines...)
+	sort.SliceStable(ev, func(i, j int) bool {
+		if ev[i].GetWeight() != ev[j].GetWeight() {
+			return ev[i].GetWeight() > ev[j].GetWeight()
+		}
+		return ev[i].GetPeakWeight() > ev[j].GetPeakWeight()
+	})
 	for _, e := range ev {
-		fmt.Fprintf(w, "    %+5.2f  %-22s %s\n", e.GetWeight(), e.GetRule(), e.GetExplanation())
+		peak := max(e.GetPeakWeight(), e.GetWeight())
+		fmt.Fprintf(w, "    %+5.2f (peak %+5.2f)  %s", e.GetWeight(), peak, e.GetRule())
+		if e.GetClass() != "" {
+			fmt.Fprintf(w, " [%s]", e.GetClass())
+		}
+		if e.GetReports() > 0 && e.GetFirstSeen() != nil {
+			fmt.Fprintf(w, "  %d report(s), first %s, last %s", e.GetReports(), ts(e.GetFirstSeen()), ts(e.GetObservedAt()))
+		}
+		if e.GetWeight() == 0 && peak > 0 {
+			fmt.Fprint(w, "  (faded)")
+		}
+		fmt.Fprintln(w)
+		fmt.Fprintf(w, "        %s\n", e.GetExplanation())
+		if e.GetDecay() != "" {
+			fmt.Fprintf(w, "        (%s)\n", e.GetDecay())
+		}
 	}
 }
 

@@ -141,8 +141,21 @@ func TestReviewerCommands(t *testing.T) {
 	}
 	id := resp.GetAlerts()[0].GetId()
 	out, _, err = runCLI(t, c.Data, "alerts", "show", id)
-	if err != nil || !strings.Contains(out, "Evidence (log-odds added to the prior)") {
+	if err != nil || !strings.Contains(out, "Evidence (log-odds added to the prior now, and at most)") ||
+		!regexp.MustCompile(`\+\d\.\d\d \(peak \+\d\.\d\d\)  \S+ \[(proof|weak|farm)\]`).MatchString(out) ||
+		!strings.Contains(out, "peak") {
 		t.Fatalf("alerts show: %v\n%s", err, out)
+	}
+	// The queue: highest peak first, with peak and current score.
+	out, _, err = runCLI(t, c.Data, "alerts", "list", "--min-peak", "0.5")
+	if err != nil || !strings.Contains(out, "PEAK") || !strings.Contains(out, "NOW") || !strings.Contains(out, id) {
+		t.Fatalf("alerts list --min-peak: %v\n%s", err, out)
+	}
+	if _, _, err := runCLI(t, c.Data, "alerts", "list", "--sort", "loudest"); err == nil {
+		t.Fatal("alerts list --sort loudest accepted")
+	}
+	if _, _, err := runCLI(t, c.Data, "alerts", "list", "--min-peak", "1.5"); err == nil {
+		t.Fatal("alerts list --min-peak 1.5 accepted")
 	}
 	if _, _, err := runCLI(t, c.Data, "alerts", "ack", id, "--note", "looking"); err != nil {
 		t.Fatal(err)

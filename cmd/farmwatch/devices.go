@@ -88,13 +88,11 @@ func newDevicesShowCmd() *cobra.Command {
 			if dev.GetClusterId() != "" {
 				fmt.Fprintf(w, "  cluster:  %s (see `farmwatch clusters show %s`)\n", dev.GetClusterId(), dev.GetClusterId())
 			}
-			fmt.Fprintln(w, "\nCurrent evidence (log-odds added to the prior):")
+			fmt.Fprintln(w, "\nRemembered evidence (log-odds added to the prior now, and at most):")
 			if len(d.GetEvidence()) == 0 {
 				fmt.Fprintln(w, "  none")
 			}
-			for _, e := range d.GetEvidence() {
-				fmt.Fprintf(w, "  %+5.2f  %-26s %s\n", e.GetWeight(), e.GetRule(), e.GetExplanation())
-			}
+			printEvidence(w, d.GetEvidence())
 			fmt.Fprintln(w, "\nTimeline of recent reports (newest first):")
 			tw := newTable(w, "  SEQ", "RECEIVED", "PUBLIC IP", "WHERE", "ASN", "GATEWAY MAC", "TZ", "TOOLS")
 			for _, sr := range d.GetRecentReports() {
