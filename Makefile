@@ -7,7 +7,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X github.com/farmwatch/farmwatch/agent/collect.Version=$(VERSION)
 PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 windows/arm64
 
-.PHONY: all build test vet gofmt unit fuzz fuzz-short proto proto-check cross demo clean tools
+.PHONY: all build test vet gofmt unit suite fuzz fuzz-short proto proto-check cross demo clean tools
 
 all: build
 
@@ -20,7 +20,7 @@ build:
 	@mkdir -p $(BIN)
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/...
 
-test: gofmt vet proto-check unit fuzz-short cross
+test: gofmt vet proto-check unit suite fuzz-short cross
 
 gofmt:
 	@out="$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.tools/*'))"; \
@@ -33,6 +33,11 @@ vet:
 
 unit:
 	$(GO) test -race -count=1 ./...
+
+# The labelled scenario suite at both report intervals; under the race
+# detector (unit) it runs the hourly one only.
+suite:
+	$(GO) test -count=1 -run '^TestScenarioSuite$$' ./sim
 
 # Fuzz targets: a bounded run in `make test`, longer with `make fuzz`.
 FUZZ_TARGETS := FuzzValidateReport:./collector/server FuzzParseCSV:./collector/hires

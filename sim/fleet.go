@@ -381,7 +381,7 @@ func (d *Device) Report(seq uint64, at time.Time, hour int) *pb.Report {
 	for _, l := range d.InputLanguages {
 		r.Locale.InputMethods = append(r.Locale.InputMethods, "ibus:"+map[string]string{"ko": "hangul", "zh": "pinyin", "ru": "xkb:ru"}[l])
 	}
-	if loc, err := time.LoadLocation(n.Zone); err == nil {
+	if loc, err := loadLocation(n.Zone); err == nil {
 		_, off := at.In(loc).Zone()
 		r.Locale.UtcOffsetSeconds = int32(off)
 	}
@@ -416,10 +416,26 @@ func (d *Device) active(at time.Time, zone string) bool {
 		zone = d.ActiveZone
 	}
 	local := at
-	if loc, err := time.LoadLocation(zone); err == nil {
+	if loc, err := loadLocation(zone); err == nil {
 		local = at.In(loc)
 	}
 	return slices.Contains(d.ActiveHours, local.Hour())
+}
+
+// zones caches time zones: time.LoadLocation reads and parses the zone file
+// on every call, and a fleet's every report needs two.
+var zones sync.Map // name -> *time.Location
+
+func loadLocation(name string) (*time.Location, error) {
+	if l, ok := zones.Load(name); ok {
+		return l.(*time.Location), nil
+	}
+	l, err := time.LoadLocation(name)
+	if err != nil {
+		return nil, err
+	}
+	zones.Store(name, l)
+	return l, nil
 }
 
 func platformOf(os string) string {

@@ -213,11 +213,20 @@ func firstIDs(members map[string]*Member, except string, n int) []string {
 // updated as evidence changes, never closed but by a reviewer. Its peak
 // score keeps a device that once reached review in the reviewers' queue.
 func (e *Engine) updateDeviceAlert(tx *store.Tx, cfg *Config, hire *pb.Hire, dev *pb.Device, state *DeviceState, lines []*pb.Evidence, now time.Time) error {
-	alert, err := tx.OpenAlert(dev.GetId(), AlertKindDevice)
+	shared, err := tx.OpenAlertShared(dev.GetId(), AlertKindDevice)
 	if err != nil {
 		return err
 	}
 	score := dev.GetScore()
+	if shared != nil && math.Abs(shared.GetScore()-score) < scoreStep && score <= shared.GetPeakScore() &&
+		shared.GetClusterId() == dev.GetClusterId() && sameEvidence(shared.GetEvidence(), lines) {
+		dev.OpenAlerts = 1
+		return nil // nothing a reviewer would see changed: no copy, no rewrite per report
+	}
+	var alert *pb.Alert
+	if shared != nil {
+		alert = cloneAlert(shared)
+	}
 	if alert == nil {
 		if score < cfg.AlertThreshold || !hasUnreviewed(live(lines), state.Reviewed) {
 			dev.OpenAlerts = 0
@@ -230,10 +239,6 @@ func (e *Engine) updateDeviceAlert(tx *store.Tx, cfg *Config, hire *pb.Hire, dev
 		alert = &pb.Alert{Id: id, Kind: AlertKindDevice, DeviceId: dev.GetId(), HireId: hire.GetId(), Status: "open", CreatedAt: tsOf(now)}
 	}
 	dev.OpenAlerts = 1
-	if alert.GetCreatedAt() != nil && math.Abs(alert.GetScore()-score) < scoreStep && score <= alert.GetPeakScore() &&
-		alert.GetClusterId() == dev.GetClusterId() && sameEvidence(alert.GetEvidence(), lines) {
-		return nil // nothing a reviewer would see changed: no rewrite per report
-	}
 	alert.Score = score
 	if score > alert.GetPeakScore() {
 		alert.PeakScore, alert.PeakAt = score, tsOf(now)

@@ -22,6 +22,17 @@ func (tx *Tx) OpenAlert(subject, kind string) (*pb.Alert, error) {
 	return tx.Alert(string(id))
 }
 
+// OpenAlertShared is OpenAlert for reading only: the record is shared with
+// other callers and must not be changed (clone it first). The analysis reads
+// a device's alert on every report and changes it on few.
+func (tx *Tx) OpenAlertShared(subject, kind string) (*pb.Alert, error) {
+	id := tx.tx.Bucket(bucketAlertIndex).Get(alertKey(subject, kind))
+	if id == nil {
+		return nil, nil
+	}
+	return tx.AlertShared(string(id))
+}
+
 // Alert returns one alert.
 func (tx *Tx) Alert(id string) (*pb.Alert, error) {
 	a := &pb.Alert{}
