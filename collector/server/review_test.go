@@ -1,9 +1,11 @@
 package server_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -312,5 +314,24 @@ func TestSilentAgent(t *testing.T) {
 	}
 	if l := line(); l.GetWeight() != 0 || l.GetPeakWeight() != 0.5 {
 		t.Fatalf("a day after the agent came back the silence still adds %+.2f (peak %.2f)", l.GetWeight(), l.GetPeakWeight())
+	}
+}
+
+// A config in which a weak sign reaches review alone starts, with a warning
+// naming the rule and what would keep the margin.
+func TestWeakSignConfigWarnsAtStart(t *testing.T) {
+	var logs bytes.Buffer
+	saved := slog.Default()
+	slog.SetDefault(slog.New(slog.NewTextHandler(&logs, nil)))
+	t.Cleanup(func() { slog.SetDefault(saved) })
+	cfg := filepath.Join(t.TempDir(), "analysis.yaml")
+	if err := os.WriteFile(cfg, []byte("weights:\n  activity.off_hours: 3.0\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	testcollector.Start(t, func(c *server.Config) { c.AnalysisConfig = cfg })
+	out := logs.String()
+	if !strings.Contains(out, "level=WARN") || !strings.Contains(out, "weak sign activity.off_hours alone scores 0.50 (weight 3.00)") ||
+		!strings.Contains(out, "give it 2.59 or less") {
+		t.Fatalf("start-up log: %s", out)
 	}
 }
