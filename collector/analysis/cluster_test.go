@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/farmwatch/farmwatch/collector/store"
 	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
 )
 
@@ -259,5 +260,40 @@ func TestFarmAlertScoredByItsLines(t *testing.T) {
 	if !strings.Contains(lines[RuleFarmHomes].GetExplanation(), "Hire b (b) claims Boston") ||
 		!strings.Contains(lines[RuleFarmFar].GetExplanation(), "km away") {
 		t.Errorf("lines do not name members and distances: %v", al.GetEvidence())
+	}
+}
+
+// The fingerprint index forgets what no link can use: a laptop reporting a
+// new network every hour does not grow it without bound.
+func TestFingerprintIndexPruned(t *testing.T) {
+	h := newHarness(t, "")
+	a := h.hire("a", denver)
+	for hour := 0; hour < 24*10; hour++ {
+		h.report(a, day0.Add(time.Duration(hour)*time.Hour), at{ip: "68.2.1.7", gw: mac(0x50, byte(hour>>8), byte(hour), 1),
+			bssid: mac(0x51, byte(hour>>8), byte(hour), 2), where: phoenix}, nil)
+	}
+	count := func() (n int) {
+		h.st.View(func(tx *store.Tx) error {
+			tx.Scan(store.BucketFingerprints, nil, func(k, v []byte) bool { n++; return true })
+			return nil
+		})
+		return n
+	}
+	if n := count(); n < 2*24*10 {
+		t.Fatalf("index holds %d entries before the sweep", n)
+	}
+	h.sweep(day0.Add(24 * 10 * time.Hour))
+	// Routers and Wi-Fi networks of the last 7 days and an hour stay (2 a hour, plus the public IP).
+	if n := count(); n > 2*(24*7+1)+1 || n < 2*24*7 {
+		t.Fatalf("index holds %d entries after the sweep", n)
+	}
+	// Bounded passes resume where the last stopped.
+	var next []byte
+	h.st.Update(func(tx *store.Tx) (err error) {
+		next, err = pruneFingerprints(tx, &h.cfg, nil, day0.Add(30*24*time.Hour), 100)
+		return err
+	})
+	if n := count(); next == nil || n < 2*24*7-100 || n > 2*24*7+3-100+1 {
+		t.Fatalf("a pass of 100 left %d entries, next %q", n, next)
 	}
 }

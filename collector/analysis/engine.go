@@ -1,6 +1,7 @@
 package analysis
 
 import (
+	"encoding/binary"
 	"fmt"
 	"maps"
 	"math"
@@ -31,6 +32,7 @@ type Engine struct {
 
 	expireMu   sync.Mutex
 	lastExpiry time.Time
+	pruneFrom  []byte // where the next pass over the fingerprint index starts
 }
 
 // NewEngine makes an engine with a config.
@@ -337,17 +339,53 @@ func (e *Engine) Sweep(tx *store.Tx, now time.Time) (int, error) {
 		return n, err
 	}
 	e.expireMu.Lock()
-	due := now.Sub(e.lastExpiry) >= fpRefresh || now.Before(e.lastExpiry)
-	if due {
-		e.lastExpiry = now
+	defer e.expireMu.Unlock()
+	if now.Sub(e.lastExpiry) < fpRefresh && !now.Before(e.lastExpiry) {
+		return n, nil
 	}
-	e.expireMu.Unlock()
-	if due {
-		if err := e.expireClusters(tx, &cfg, now); err != nil {
-			return n, fmt.Errorf("expire clusters: %w", err)
+	e.lastExpiry = now
+	if err := e.expireClusters(tx, &cfg, now); err != nil {
+		return n, fmt.Errorf("expire clusters: %w", err)
+	}
+	next, err := pruneFingerprints(tx, &cfg, e.pruneFrom, now, pruneBatch)
+	if err != nil {
+		return n, fmt.Errorf("prune the fingerprint index: %w", err)
+	}
+	e.pruneFrom = next
+	return n, nil
+}
+
+// pruneBatch bounds one pass over the fingerprint index, so the sweep's
+// transaction stays short however large the index.
+const pruneBatch = 20000
+
+// pruneFingerprints deletes index entries no link can use any more (older
+// than the cluster window), looking at most max entries from `from`; it
+// returns where the next pass starts (nil: the start). A laptop that reports
+// a new network every time (a hostile one, or a travelling one) thus does
+// not grow the index without bound.
+func pruneFingerprints(tx *store.Tx, cfg *Config, from []byte, now time.Time, max int) ([]byte, error) {
+	window := time.Duration(cfg.Cluster.WindowHours*float64(time.Hour)) + fpRefresh
+	var stale [][]byte
+	var next []byte
+	seen := 0
+	tx.ScanFrom(store.BucketFingerprints, from, func(k, v []byte) bool {
+		if seen == max {
+			next = append([]byte(nil), k...)
+			return false
+		}
+		seen++
+		if len(v) != 12 || now.Sub(time.Unix(int64(binary.BigEndian.Uint64(v)), 0)) > window {
+			stale = append(stale, append([]byte(nil), k...))
+		}
+		return true
+	})
+	for _, k := range stale {
+		if err := tx.Delete(store.BucketFingerprints, k); err != nil {
+			return from, err
 		}
 	}
-	return n, nil
+	return next, nil
 }
 
 func (e *Engine) sweepSilence(tx *store.Tx, cfg *Config, now time.Time) (int, error) {

@@ -46,6 +46,17 @@ func (tx *Tx) Scan(bucket, prefix []byte, fn func(k, v []byte) bool) {
 	}
 }
 
+// ScanFrom calls fn for each key of bucket from `from` on, in order, until
+// fn returns false.
+func (tx *Tx) ScanFrom(bucket, from []byte, fn func(k, v []byte) bool) {
+	c := tx.tx.Bucket(bucket).Cursor()
+	for k, v := c.Seek(from); k != nil; k, v = c.Next() {
+		if !fn(k, v) {
+			return
+		}
+	}
+}
+
 // NextID hands out ids of a bucket in creation order: PREFIX-000001.
 func (tx *Tx) NextID(bucket []byte, prefix string) (string, error) {
 	n, err := tx.tx.Bucket(bucket).NextSequence()
