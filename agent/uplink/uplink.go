@@ -29,6 +29,8 @@ type EnrollOptions struct {
 	Hostname      string
 	OS            string
 	AgentVersion  string
+	// DialOptions are added to the connection's (a custom dialer, say).
+	DialOptions []grpc.DialOption
 }
 
 // Enroll trades a token for a device identity.
@@ -62,9 +64,10 @@ func Enroll(ctx context.Context, o EnrollOptions) (*Identity, string, error) {
 		},
 		ServerName: hostOf(o.Collector),
 	}
-	conn, err := grpc.NewClient(o.Collector, grpc.WithTransportCredentials(credentials.NewTLS(tcfg)))
+	opts := append([]grpc.DialOption{grpc.WithTransportCredentials(credentials.NewTLS(tcfg))}, o.DialOptions...)
+	conn, err := grpc.NewClient(o.Collector, opts...)
 	if err != nil {
-		return nil, "", err
+		return nil, "", fmt.Errorf("connect to %s: %w", o.Collector, err)
 	}
 	defer conn.Close()
 	resp, err := pb.NewAgentServiceClient(conn).Enroll(ctx, &pb.EnrollRequest{

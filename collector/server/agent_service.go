@@ -106,7 +106,7 @@ func (a *agentService) Report(ctx context.Context, req *pb.ReportRequest) (*pb.R
 			return nil, status.Errorf(codes.InvalidArgument, "reports[%d] (seq %d): %v", i, r.GetSeq(), err)
 		}
 	}
-	ip := publicIP(ctx, s.cfg.TrustedProxies)
+	ip := clientAddr(ctx)
 	loc := Locate(s.geo, ip)
 	stored := make([]*pb.StoredReport, 0, len(req.GetReports()))
 	for _, r := range req.GetReports() {

@@ -142,7 +142,7 @@ func (s *Server) limitInterceptor(ctx context.Context, req any, info *grpc.Unary
 			return nil, status.Errorf(codes.ResourceExhausted, "device %s is over %g calls a second: back off and retry", id.Name, s.limiter.cfg.DeviceRate)
 		}
 	case pb.AgentService_Enroll_FullMethodName:
-		ip := peerAddr(ctx)
+		ip := clientAddr(ctx)
 		if err := s.limiter.enrollGate(ip, req.(*pb.EnrollRequest).GetToken()); err != nil {
 			return nil, err
 		}

@@ -40,8 +40,9 @@ const AddrFile = "collector.addr"
 type Config struct {
 	DataDir string
 	Listen  string
-	// TrustedProxies are the addresses of load balancers whose forwarded
-	// client address (x-forwarded-for) is believed. Nobody else's is.
+	// TrustedProxies are the addresses of L4 load balancers whose PROXY
+	// protocol header names the client of a connection. Nobody else's is
+	// read (see proxyListener).
 	TrustedProxies []netip.Prefix
 	GeoCity        string
 	GeoASN         string
@@ -237,7 +238,7 @@ func (s *Server) Store() *store.Store { return s.store }
 func (s *Server) Serve() error {
 	s.log.Info("collector listening", "addr", s.Addr(), "data", s.cfg.DataDir,
 		"ca_fingerprint", s.ca.Fingerprint(), "geo", s.geo != nil)
-	err := s.grpc.Serve(s.lis)
+	err := s.grpc.Serve(proxyListener(s.lis, s.cfg.TrustedProxies))
 	if errors.Is(err, grpc.ErrServerStopped) {
 		return nil
 	}
