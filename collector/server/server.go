@@ -13,6 +13,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc"
@@ -78,6 +79,8 @@ type Server struct {
 	log     *slog.Logger
 	limits  Limits
 	limiter *limiter
+	// csrsSigned counts CSRs the collector set out to sign.
+	csrsSigned atomic.Uint64
 
 	stopSweep chan struct{}
 	sweepDone chan struct{}
