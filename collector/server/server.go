@@ -59,6 +59,9 @@ type Config struct {
 	Retention time.Duration
 	// RateLimits; zero means DefaultRateLimits.
 	RateLimits RateLimits
+	// Conns bound connections (certificate-less ones above all); zero
+	// fields take their defaults.
+	Conns ConnLimits
 	// CACert and CAKey name an operator-supplied CA instead of the one the
 	// collector creates in DATA/tls.
 	CACert, CAKey string
@@ -79,6 +82,8 @@ type Server struct {
 	log     *slog.Logger
 	limits  Limits
 	limiter *limiter
+	// certless counts and times out connections without a client certificate.
+	certless *certlessCreds
 	// csrsSigned counts CSRs the collector set out to sign.
 	csrsSigned atomic.Uint64
 
@@ -110,6 +115,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.SweepInterval == 0 {
 		cfg.SweepInterval = time.Minute
 	}
+	cfg.Conns = cfg.Conns.withDefaults(cfg.ReportInterval)
 	acfg, err := analysis.LoadConfig(cfg.AnalysisConfig)
 	if err != nil {
 		return nil, err
@@ -189,12 +195,16 @@ func New(cfg Config) (*Server, error) {
 		cfg.RateLimits = DefaultRateLimits()
 	}
 	s.limiter = newLimiter(cfg.RateLimits, cfg.Now)
+	s.certless = &certlessCreds{TransportCredentials: credentials.NewTLS(tlsCfg), max: cfg.Conns.CertlessMax,
+		lifetime: cfg.Conns.CertlessLifetime, log: log}
 	s.grpc = grpc.NewServer(
-		grpc.Creds(credentials.NewTLS(tlsCfg)),
+		grpc.Creds(s.certless),
+		grpc.ConnectionTimeout(cfg.Conns.HandshakeTimeout),
 		grpc.MaxRecvMsgSize(s.limits.MaxMessageBytes),
 		grpc.ChainUnaryInterceptor(s.recoverInterceptor, s.authInterceptor, s.limitInterceptor),
 		grpc.ChainStreamInterceptor(s.streamAuthInterceptor),
-		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 20 * time.Second, PermitWithoutStream: true}),
+		grpc.KeepaliveParams(keepalive.ServerParameters{MaxConnectionIdle: cfg.Conns.IdleTimeout}),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: KeepaliveMinTime, PermitWithoutStream: true}),
 		// Fixed flow-control windows. grpc-go's default estimates each
 		// connection's bandwidth-delay product with a PING after the first
 		// data of every call on an idle connection: for an agent's one small
