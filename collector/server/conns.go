@@ -112,14 +112,13 @@ type certlessConn struct {
 }
 
 func (c *certlessConn) Close() error {
-	err := c.Conn.Close()
 	c.once.Do(func() {
 		c.mu.Lock()
 		c.timer.Stop() // so a closed connection is not kept until the timer fires
 		c.mu.Unlock()
 		c.creds.open.Add(-1)
 	})
-	return err
+	return c.Conn.Close()
 }
 
 // CertlessConns is the number of open connections without a client

@@ -109,7 +109,9 @@ func memory() (heap, rss uint64) {
 // 5,000 idle certificate-less connections are closed after their lifetime
 // and the collector's memory returns, while enrolled agents keep reporting.
 // The lifetime is 45 s here (30 s by default) so that all 5,000 are open
-// at once even when opening them takes a loaded machine half a minute.
+// at once even when opening them takes a loaded machine half a minute; on a
+// machine slower still the earliest close before the last open, which the
+// log shows, and everything else holds.
 func TestCertlessConnectionsClosed(t *testing.T) {
 	if testing.Short() {
 		t.Skip("opens 5,000 TLS connections")
@@ -118,7 +120,7 @@ func TestCertlessConnectionsClosed(t *testing.T) {
 	c := testcollector.Start(t, func(cfg *server.Config) {
 		cfg.Conns = server.ConnLimits{CertlessMax: 2 * floodConns, CertlessLifetime: lifetime}
 	})
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	fp, _ := c.Options().CAFingerprint()
 	fleet := sim.Plan(8, 3)
@@ -210,8 +212,8 @@ func TestCertlessConnectionsClosed(t *testing.T) {
 			t.Fatal("the flood ended before opening its connections")
 		}
 		fmt.Sscanf(l, "open %d %d %f", &opened, &failed, &openSecs)
-	case <-time.After(3 * time.Minute):
-		t.Fatal("the flood did not open its connections within 3 minutes")
+	case <-time.After(6 * time.Minute):
+		t.Fatal("the flood did not open its connections within 6 minutes")
 	}
 	if opened != floodConns || failed != 0 {
 		t.Fatalf("flood opened %d connections, %d failed; want all %d accepted", opened, failed, floodConns)
@@ -230,18 +232,17 @@ func TestCertlessConnectionsClosed(t *testing.T) {
 	case <-time.After(2 * time.Minute):
 		t.Fatalf("%d certificate-less connections still open 2 minutes after the flood opened them", c.CertlessConns())
 	}
-	if n := c.CertlessConns(); n != 0 {
-		t.Fatalf("the collector still counts %d certificate-less connections", n)
-	}
 	heap2, rss2 := memory()
 	close(stop)
 	bg.Wait()
-
 	t.Logf("flood: %d connections opened in %.1f s, all closed by the collector %.1f s after the flood started; "+
 		"at most %d open at once on the collector (%d when the last had opened)", opened, openSecs, closedSecs, peak.Load(), openNow)
 	t.Logf("collector memory, Go heap+stacks / RSS: before %d / %d MiB, with the flood %d / %d MiB, after %d / %d MiB",
 		heap0>>20, rss0>>20, heap1>>20, rss1>>20, heap2>>20, rss2>>20)
 	t.Logf("agents: %d reports sent during the flood, %d acknowledged", sent.Load(), acked.Load())
+	if n := c.CertlessConns(); n != 0 {
+		t.Fatalf("the collector still counts %d certificate-less connections", n)
+	}
 	if err, _ := sendErr.Load().(error); err != nil {
 		t.Fatalf("an agent's report failed during the flood: %v", err)
 	}
