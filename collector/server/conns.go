@@ -26,8 +26,8 @@ type ConnLimits struct {
 	// IdleTimeout closes any connection without a call for this long
 	// (grpc's MaxConnectionIdle; default three report intervals).
 	IdleTimeout time.Duration
-	// HandshakeTimeout bounds a new connection's PROXY header and TLS
-	// handshake (default 20 s).
+	// HandshakeTimeout bounds a new connection's PROXY header, TLS
+	// handshake and HTTP/2 greeting (grpc's ConnectionTimeout; default 20 s).
 	HandshakeTimeout time.Duration
 }
 
