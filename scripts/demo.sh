@@ -34,8 +34,10 @@ else
 fi
 
 say "Starting the collector (mutual TLS on a loopback port, bbolt store in a temporary dir)"
-# The simulator reaches the collector through 127.0.0.1 and names each
-# device's public IP the way a load balancer would: 127.0.0.1 is the trusted proxy.
+# The simulator reaches the collector from 127.0.0.1 and names each device's
+# public IP in a PROXY protocol header, the way a pass-through load balancer
+# does: 127.0.0.1 is the trusted proxy. This machine's real agent connects
+# from there too, without a header, and is seen at 127.0.0.1.
 "$bin/farmwatch" serve --data "$data" --listen 127.0.0.1:0 --trusted-proxy 127.0.0.1 \
   --geoip-city "$city" --geoip-asn "$asn" >"$work/collector.log" 2>&1 &
 pid=$!

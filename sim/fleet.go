@@ -1,7 +1,9 @@
 // Package sim is the fleet simulator: it speaks the real agent protocol
 // (enrollment with one-time tokens, mutual TLS, batched reports) for many
-// simulated laptops, each placed at a public IP through the collector's
-// trusted-proxy path. The demo, the end-to-end tests and the load tests use it.
+// simulated laptops, each placed at a public IP the way a pass-through load
+// balancer places a client: a PROXY protocol header at the start of each
+// connection, which the collector believes from its --trusted-proxy
+// addresses only. The demo, the end-to-end tests and the load tests use it.
 package sim
 
 import (
@@ -13,13 +15,12 @@ import (
 	"sync"
 	"time"
 
-	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/farmwatch/farmwatch/agent/uplink"
 	"github.com/farmwatch/farmwatch/collector/hires"
-	"github.com/farmwatch/farmwatch/collector/server"
 	"github.com/farmwatch/farmwatch/collector/store"
 	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
 )
@@ -67,8 +68,10 @@ type Device struct {
 
 	token    string
 	identity *uplink.Identity
-	conn     *uplink.Conn
-	seq      uint64
+	// conns holds one connection per public IP the device has reported
+	// from, as a laptop has one per network it joins.
+	conns map[netip.Addr]*uplink.Conn
+	seq   uint64
 }
 
 // Away puts a device on another network for the suite hours [From, To].
@@ -164,18 +167,19 @@ func (f *Fleet) Register(ctx context.Context, admin pb.AdminServiceClient) error
 	return nil
 }
 
-// Enroll enrolls every device with its token (concurrency at a time) and
-// opens its mutual-TLS connection.
+// Enroll enrolls every device with its token (concurrency at a time), from
+// its home public IP. Its mutual-TLS connections open with its first report
+// from each address.
 func (f *Fleet) Enroll(ctx context.Context, collector, caFingerprint string, concurrency int) error {
 	return f.each(concurrency, func(d *Device) error {
 		id, _, err := uplink.Enroll(ctx, uplink.EnrollOptions{Collector: collector, Token: d.token,
-			CAFingerprint: caFingerprint, Hostname: d.Hostname, OS: d.OS, AgentVersion: "sim"})
+			CAFingerprint: caFingerprint, Hostname: d.Hostname, OS: d.OS, AgentVersion: "sim",
+			DialOptions: []grpc.DialOption{ViaProxy(d.PublicIP)}})
 		if err != nil {
 			return fmt.Errorf("enroll %s: %w", d.Hostname, err)
 		}
 		d.identity = id
-		d.conn, err = uplink.Dial(id)
-		return err
+		return nil
 	})
 }
 
@@ -280,11 +284,26 @@ func (d *Device) Send(ctx context.Context, reports []*pb.Report) (*pb.ReportResp
 	return d.SendFrom(ctx, d.PublicIP, reports)
 }
 
-// SendFrom delivers reports as this device from ip, named to the collector
-// the way a trusted load balancer names a client.
+// SendFrom delivers reports as this device from ip, on the device's
+// connection from that address (opened with a PROXY header naming ip, as a
+// trusted load balancer names a client). A device is used by one goroutine
+// at a time.
 func (d *Device) SendFrom(ctx context.Context, ip netip.Addr, reports []*pb.Report) (*pb.ReportResponse, error) {
-	ctx = metadata.AppendToOutgoingContext(ctx, server.ForwardedForKey, ip.String())
-	return d.conn.Send(ctx, reports)
+	if d.identity == nil {
+		return nil, fmt.Errorf("device %s is not enrolled", d.Hostname)
+	}
+	conn := d.conns[ip]
+	if conn == nil {
+		var err error
+		if conn, err = uplink.Dial(d.identity, ViaProxy(ip)); err != nil {
+			return nil, err
+		}
+		if d.conns == nil {
+			d.conns = map[netip.Addr]*uplink.Conn{}
+		}
+		d.conns[ip] = conn
+	}
+	return conn.Send(ctx, reports)
 }
 
 // Moves applies the hire-record updates due on day through the admin API.
@@ -313,9 +332,10 @@ func (f *Fleet) Updates(ctx context.Context, admin pb.AdminServiceClient, from, 
 // Close closes every connection.
 func (f *Fleet) Close() {
 	for _, d := range f.Devices {
-		if d.conn != nil {
-			d.conn.Close()
+		for _, c := range d.conns {
+			c.Close()
 		}
+		d.conns = nil
 	}
 }
 

@@ -8,11 +8,15 @@ import (
 	"fmt"
 	"net"
 	"strings"
+	"sync"
 	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/status"
 
 	"github.com/farmwatch/farmwatch/collector/pki"
 	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
@@ -29,10 +33,37 @@ type EnrollOptions struct {
 	Hostname      string
 	OS            string
 	AgentVersion  string
+	// DialOptions are added to the connection's (a custom dialer, say).
+	DialOptions []grpc.DialOption
 }
 
-// Enroll trades a token for a device identity.
+// Deadlines and keepalive of the agent's calls: a dead network path must fail
+// a call, not stall collection, and the spool keeps what was not delivered.
+const (
+	// EnrollTimeout bounds enrollment: one small call, and a signature.
+	EnrollTimeout = 30 * time.Second
+	// DefaultCallTimeout bounds one report call. A batch is at most a few
+	// hundred KiB, acknowledged after one commit; a call still unanswered
+	// after a minute is on a path that is gone or a collector that is stuck,
+	// and the agent retries later either way.
+	DefaultCallTimeout = time.Minute
+	// KeepaliveTime: while a call is in flight and the connection has been
+	// silent this long, the agent pings the collector, and closes the
+	// connection when no answer comes within KeepaliveTimeout. The
+	// collector disconnects clients that ping more often than its
+	// server.KeepaliveMinTime (20 s), so this must not go below it. Idle
+	// connections are not pinged: an agent calls every few minutes anyway.
+	KeepaliveTime    = 30 * time.Second
+	KeepaliveTimeout = 15 * time.Second
+)
+
+var keepaliveParams = grpc.WithKeepaliveParams(keepalive.ClientParameters{
+	Time: KeepaliveTime, Timeout: KeepaliveTimeout, PermitWithoutStream: false})
+
+// Enroll trades a token for a device identity, within EnrollTimeout.
 func Enroll(ctx context.Context, o EnrollOptions) (*Identity, string, error) {
+	ctx, cancel := context.WithTimeout(ctx, EnrollTimeout)
+	defer cancel()
 	keyPEM, csrPEM, err := pki.NewKeyAndCSR(o.Hostname)
 	if err != nil {
 		return nil, "", err
@@ -62,9 +93,10 @@ func Enroll(ctx context.Context, o EnrollOptions) (*Identity, string, error) {
 		},
 		ServerName: hostOf(o.Collector),
 	}
-	conn, err := grpc.NewClient(o.Collector, grpc.WithTransportCredentials(credentials.NewTLS(tcfg)))
+	opts := append([]grpc.DialOption{grpc.WithTransportCredentials(credentials.NewTLS(tcfg)), keepaliveParams}, o.DialOptions...)
+	conn, err := grpc.NewClient(o.Collector, opts...)
 	if err != nil {
-		return nil, "", err
+		return nil, "", fmt.Errorf("connect to %s: %w", o.Collector, err)
 	}
 	defer conn.Close()
 	resp, err := pb.NewAgentServiceClient(conn).Enroll(ctx, &pb.EnrollRequest{
@@ -86,6 +118,14 @@ func Enroll(ctx context.Context, o EnrollOptions) (*Identity, string, error) {
 
 // Conn is an authenticated connection to the collector.
 type Conn struct {
+	// CallTimeout bounds each Send (DefaultCallTimeout when zero). Set it
+	// before the first call.
+	CallTimeout time.Duration
+
+	target string
+	opts   []grpc.DialOption
+
+	mu     sync.Mutex
 	cc     *grpc.ClientConn
 	client pb.AgentServiceClient
 }
@@ -110,21 +150,63 @@ func Dial(id *Identity, opts ...grpc.DialOption) (*Conn, error) {
 		// per report for nothing.
 		grpc.WithStaticStreamWindowSize(64 << 10),
 		grpc.WithStaticConnWindowSize(64 << 10),
+		keepaliveParams,
 	}, opts...)
-	cc, err := grpc.NewClient(id.Collector, opts...)
-	if err != nil {
-		return nil, fmt.Errorf("connect to %s: %w", id.Collector, err)
+	c := &Conn{target: id.Collector, opts: opts}
+	if err := c.connect(); err != nil {
+		return nil, err
 	}
-	return &Conn{cc: cc, client: pb.NewAgentServiceClient(cc)}, nil
+	return c, nil
 }
 
-// Send delivers a batch and returns the collector's answer.
+func (c *Conn) connect() error {
+	cc, err := grpc.NewClient(c.target, c.opts...)
+	if err != nil {
+		return fmt.Errorf("connect to %s: %w", c.target, err)
+	}
+	c.cc, c.client = cc, pb.NewAgentServiceClient(cc)
+	return nil
+}
+
+// Send delivers a batch and returns the collector's answer, within the
+// call timeout.
 func (c *Conn) Send(ctx context.Context, reports []*pb.Report) (*pb.ReportResponse, error) {
-	return c.client.Report(ctx, &pb.ReportRequest{Reports: reports})
+	c.mu.Lock()
+	cc, client := c.cc, c.client
+	c.mu.Unlock()
+	timeout := c.CallTimeout
+	if timeout <= 0 {
+		timeout = DefaultCallTimeout
+	}
+	cctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	resp, err := client.Report(cctx, &pb.ReportRequest{Reports: reports})
+	if status.Code(err) == codes.DeadlineExceeded && ctx.Err() == nil {
+		// Our own deadline ran out: the connection may be a dead path that
+		// keepalive has not caught yet, so the next call starts a new one.
+		c.reconnect(cc)
+	}
+	return resp, err
+}
+
+// reconnect replaces the connection stale, unless another call already has.
+func (c *Conn) reconnect(stale *grpc.ClientConn) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.cc != stale {
+		return
+	}
+	if c.connect() == nil { // on failure the old connection stays: better than none
+		stale.Close()
+	}
 }
 
 // Close closes the connection.
-func (c *Conn) Close() error { return c.cc.Close() }
+func (c *Conn) Close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.cc.Close()
+}
 
 func hostOf(addr string) string {
 	h, _, err := net.SplitHostPort(addr)

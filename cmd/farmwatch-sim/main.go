@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/farmwatch/farmwatch/collector/adminconn"
 	"github.com/farmwatch/farmwatch/geo/geotest"
@@ -74,6 +76,13 @@ func newRunCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "run --data DIR [--devices N] [--rounds R]",
 		Short: "Register hires, enroll the fleet with one-time tokens, and send reports",
+		Long: `Register hires, enroll the fleet with one-time tokens, and send reports.
+
+Each simulated laptop is placed at its public IP the way a pass-through load
+balancer places a client: a PROXY protocol v2 header at the start of each of
+its connections. The collector believes the header only from its trusted
+proxies, so it must trust the address this simulator connects from:
+farmwatch serve --trusted-proxy 127.0.0.1 (scripts/demo.sh does).`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
 			admin, closeAdmin, err := adminconn.Dial(o)
@@ -96,6 +105,9 @@ func newRunCmd() *cobra.Command {
 			}
 			start := time.Now()
 			if err := fleet.Enroll(ctx, addr, fp, concurrency); err != nil {
+				if status.Code(err) == codes.Unavailable {
+					return fmt.Errorf("%w (does the collector trust this machine's address as a proxy? farmwatch serve --trusted-proxy 127.0.0.1)", err)
+				}
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "enrolled %d simulated devices in %s\n", len(fleet.Devices), time.Since(start).Round(time.Millisecond))

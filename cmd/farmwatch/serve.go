@@ -69,7 +69,7 @@ func newServeCmd() *cobra.Command {
 	f.StringVar(&cfg.GeoCity, "geoip-city", "", "GeoIP2/GeoLite2 City database (MaxMind format)")
 	f.StringVar(&cfg.GeoASN, "geoip-asn", "", "GeoLite2 ASN database (MaxMind format)")
 	f.StringVar(&cfg.AnalysisConfig, "config", "", "analysis config (weights, thresholds, allowlists) overriding the defaults")
-	f.StringSliceVar(&proxies, "trusted-proxy", nil, "address or CIDR of a load balancer whose x-forwarded-for is believed (repeatable)")
+	f.StringSliceVar(&proxies, "trusted-proxy", nil, "address or CIDR of a pass-through load balancer whose PROXY protocol header names the client (repeatable); never a range laptops connect from")
 	f.StringSliceVar(&cfg.TLSHosts, "tls-san", nil, "extra DNS names or IPs for the server certificate")
 	f.StringVar(&cfg.CACert, "ca-cert", "", "operator-supplied CA certificate (default: the collector creates one in DATA/tls)")
 	f.StringVar(&cfg.CAKey, "ca-key", "", "operator-supplied CA key (PKCS#8 or EC PEM), with --ca-cert")

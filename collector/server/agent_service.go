@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -32,40 +33,55 @@ func (a *agentService) Enroll(ctx context.Context, req *pb.EnrollRequest) (*pb.E
 	if req.GetToken() == "" {
 		return nil, status.Error(codes.InvalidArgument, "token: missing (create one with `farmwatch tokens create --hire ID`)")
 	}
-	if len(req.GetToken()) > 256 || len(req.GetCsrPem()) > 16<<10 || len(req.GetHostname()) > 255 ||
-		len(req.GetOs()) > 64 || len(req.GetAgentVersion()) > 64 {
-		return nil, status.Error(codes.InvalidArgument, "enrollment request: a field is over its size limit")
+	if len(req.GetToken()) > 256 {
+		return nil, status.Error(codes.InvalidArgument, "token: over 256 bytes")
 	}
 	now := s.cfg.Now()
+	ip := clientAddr(ctx)
+	// The token first, in a read: a token that does not exist, or is spent
+	// or expired, costs no CSR parsing, no signature and no write.
+	var unusable error
+	err := s.store.View(func(tx *store.Tx) error {
+		rec, err := tx.Token(req.GetToken())
+		if err != nil {
+			return err
+		}
+		unusable = tokenUsable(tx, rec, now)
+		return nil
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, s.enrollRefused(ip, status.Error(codes.Unauthenticated, "enrollment token is not valid"))
+	}
+	if err != nil {
+		return nil, status.Errorf(codes.Internal, "enroll: read token: %v", err)
+	}
+	if err := s.limiter.tokenAttempt(sha256.Sum256([]byte(req.GetToken()))); err != nil {
+		return nil, err
+	}
+	if len(req.GetCsrPem()) > 16<<10 || len(req.GetHostname()) > 255 || len(req.GetOs()) > 64 || len(req.GetAgentVersion()) > 64 {
+		return nil, status.Error(codes.InvalidArgument, "enrollment request: a field is over its size limit")
+	}
+	if unusable != nil {
+		return nil, s.enrollRefused(ip, unusable)
+	}
 	deviceID, err := newDeviceID()
 	if err != nil {
 		return nil, status.Errorf(codes.Internal, "device id: %v", err)
 	}
+	s.csrsSigned.Add(1)
 	certPEM, err := s.ca.SignCSR(req.GetCsrPem(), deviceID, deviceCertValidity)
 	if err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "csr_pem: %v", err)
 	}
 	var hireID string
 	err = s.store.Update(func(tx *store.Tx) error {
+		// Again in the write: another call may have spent the token since.
 		rec, err := tx.Token(req.GetToken())
-		if errors.Is(err, store.ErrNotFound) {
-			return status.Error(codes.Unauthenticated, "enrollment token is not valid")
-		}
 		if err != nil {
 			return err
 		}
-		if !rec.UsedAt.IsZero() {
-			return status.Errorf(codes.Unauthenticated, "enrollment token was already used at %s; create a new one", rec.UsedAt.UTC().Format(time.RFC3339))
-		}
-		if now.After(rec.ExpiresAt) {
-			return status.Errorf(codes.Unauthenticated, "enrollment token expired at %s; create a new one", rec.ExpiresAt.UTC().Format(time.RFC3339))
-		}
-		h, err := tx.Hire(rec.HireID)
-		if err != nil {
-			return status.Errorf(codes.FailedPrecondition, "the token's hire %q no longer exists", rec.HireID)
-		}
-		if ended, day := monitoringEnded(h, now); ended {
-			return status.Errorf(codes.FailedPrecondition, "monitoring of hire %s ended on %s: nothing to enroll", h.GetId(), day)
+		if err := tokenUsable(tx, rec, now); err != nil {
+			return err
 		}
 		hireID = rec.HireID
 		rec.UsedAt = now
@@ -79,17 +95,63 @@ func (a *agentService) Enroll(ctx context.Context, req *pb.EnrollRequest) (*pb.E
 		})
 	})
 	if err != nil {
+		if status.Code(err) == codes.Unauthenticated {
+			return nil, s.enrollRefused(ip, err)
+		}
 		if _, ok := status.FromError(err); ok {
 			return nil, err
 		}
 		return nil, status.Errorf(codes.Internal, "enroll: %v", err)
 	}
-	s.log.Info("device enrolled", "device", deviceID, "hire", hireID, "hostname", req.GetHostname())
+	s.log.Info("device enrolled", "device", deviceID, "hire", hireID, "hostname", req.GetHostname(), "from", ip)
 	return &pb.EnrollResponse{
 		DeviceId: deviceID, CertificatePem: certPEM, CaPem: s.ca.PEM, HireId: hireID,
 		ReportIntervalSeconds: uint32(s.cfg.ReportInterval / time.Second),
 	}, nil
 }
+
+// tokenUsable says why an existing token cannot enroll a device now, if it
+// cannot.
+func tokenUsable(tx *store.Tx, rec store.TokenRecord, now time.Time) error {
+	if !rec.UsedAt.IsZero() {
+		return status.Errorf(codes.Unauthenticated, "enrollment token was already used at %s; create a new one", rec.UsedAt.UTC().Format(time.RFC3339))
+	}
+	if now.After(rec.ExpiresAt) {
+		return status.Errorf(codes.Unauthenticated, "enrollment token expired at %s; create a new one", rec.ExpiresAt.UTC().Format(time.RFC3339))
+	}
+	h, err := tx.Hire(rec.HireID)
+	if err != nil {
+		return status.Errorf(codes.FailedPrecondition, "the token's hire %q no longer exists", rec.HireID)
+	}
+	if ended, day := monitoringEnded(h, now); ended {
+		return status.Errorf(codes.FailedPrecondition, "monitoring of hire %s ended on %s: nothing to enroll", h.GetId(), day)
+	}
+	return nil
+}
+
+// enrollRefused counts a failed enrollment against the client address and
+// returns the answer: the refusal itself, or, while the address is backing
+// off after many failures, a request to wait (logged once, when the backoff
+// starts, not for every failure).
+func (s *Server) enrollRefused(ip netip.Addr, refusal error) error {
+	if status.Code(refusal) != codes.Unauthenticated {
+		return refusal // not a token that failed: nothing to count
+	}
+	n, backingOff, until, started := s.limiter.enrollFailed(ip)
+	if backingOff {
+		return status.Errorf(codes.ResourceExhausted, "%s; %d failed enrollments from %s within %s: wait until %s before the next attempt",
+			status.Convert(refusal).Message(), n, ip, s.limiter.cfg.BadTokenWindow, until.UTC().Format(time.RFC3339))
+	}
+	if started {
+		s.log.Warn("failed enrollments from one address: its failures back off (valid tokens are still served)",
+			"from", ip, "failures", n, "window", s.limiter.cfg.BadTokenWindow, "until", until)
+	}
+	return refusal
+}
+
+// CSRsSigned is how many certificate requests the collector has set out to
+// sign since it started: one per enrollment with a usable token.
+func (s *Server) CSRsSigned() uint64 { return s.csrsSigned.Load() }
 
 func (a *agentService) Report(ctx context.Context, req *pb.ReportRequest) (*pb.ReportResponse, error) {
 	s := a.s
@@ -106,7 +168,7 @@ func (a *agentService) Report(ctx context.Context, req *pb.ReportRequest) (*pb.R
 			return nil, status.Errorf(codes.InvalidArgument, "reports[%d] (seq %d): %v", i, r.GetSeq(), err)
 		}
 	}
-	ip := publicIP(ctx, s.cfg.TrustedProxies)
+	ip := clientAddr(ctx)
 	loc := Locate(s.geo, ip)
 	stored := make([]*pb.StoredReport, 0, len(req.GetReports()))
 	for _, r := range req.GetReports() {

@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"crypto/sha256"
 	"net/netip"
 	"sync"
 	"time"
@@ -15,44 +14,69 @@ import (
 	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
 )
 
-// RateLimits bound how hard one device, one enrollment token or one source
+// RateLimits bound how hard one device, one enrollment token or one client
 // address can push the collector. An agent calls once per report interval
 // (minutes); the defaults leave room for spool flushes after an outage.
+//
+// What the enrollment limits protect is CPU and the store, not the token
+// space: a token is 128 random bits, so guessing one is hopeless at any rate
+// a network carries. A token that does not exist costs one read and nothing
+// else (no CSR is parsed or signed, nothing is written), so a guesser's cost
+// to the collector is its TLS handshakes, which the certificate-less
+// connection limits bound (ConnLimits). Signing and the write happen only for
+// an existing, unspent token, at most TokenAttempts times per token. Failures
+// from one client address (the PROXY-derived one) put that address in a
+// growing backoff in which its failing attempts are answered "wait" and no
+// longer logged; a valid token is served from any address at any time, so a
+// guesser behind a NAT or a balancer cannot lock out the laptops beside it.
 type RateLimits struct {
 	// DeviceRate and DeviceBurst: Report calls per second per device.
 	DeviceRate  float64
 	DeviceBurst int
-	// TokenAttempts per TokenWindow: enrollment attempts with one token.
+	// TokenAttempts per TokenWindow: enrollment attempts with one existing
+	// token, whatever its state.
 	TokenAttempts int
 	TokenWindow   time.Duration
-	// After BadTokenLimit failed enrollments from one address within
-	// BadTokenWindow, that address is locked out for Lockout.
+	// BadTokenLimit failed enrollments from one address within
+	// BadTokenWindow are free; each further one doubles the address's
+	// backoff, from BackoffBase up to BackoffMax.
 	BadTokenLimit  int
 	BadTokenWindow time.Duration
-	Lockout        time.Duration
+	BackoffBase    time.Duration
+	BackoffMax     time.Duration
 }
 
 // DefaultRateLimits are the collector's defaults.
 func DefaultRateLimits() RateLimits {
 	return RateLimits{DeviceRate: 10, DeviceBurst: 100, TokenAttempts: 5, TokenWindow: time.Minute,
-		BadTokenLimit: 10, BadTokenWindow: 10 * time.Minute, Lockout: 15 * time.Minute}
+		BadTokenLimit: 10, BadTokenWindow: 10 * time.Minute, BackoffBase: 5 * time.Second, BackoffMax: 15 * time.Minute}
 }
+
+// maxTrackedAddrs bounds the per-address failure state; past it a new
+// address goes untracked, which costs nothing but the courtesy of a backoff.
+const maxTrackedAddrs = 1 << 16
 
 type limiter struct {
 	cfg RateLimits
 	now func() time.Time
 
-	mu       sync.Mutex
-	devices  map[string]*rate.Limiter
-	tokens   map[[32]byte][]time.Time // attempts per token hash
-	failures map[netip.Addr][]time.Time
-	locked   map[netip.Addr]time.Time
-	lastGC   time.Time
+	mu      sync.Mutex
+	devices map[string]*rate.Limiter
+	tokens  map[[32]byte][]time.Time // attempts per existing token's hash
+	addrs   map[netip.Prefix]*addrFailures
+	lastGC  time.Time
+}
+
+// addrFailures is one client address's recent failed enrollments.
+type addrFailures struct {
+	failures []time.Time
+	backoff  time.Duration // the last step; 0 before the first
+	until    time.Time
 }
 
 func newLimiter(cfg RateLimits, now func() time.Time) *limiter {
 	return &limiter{cfg: cfg, now: now, devices: map[string]*rate.Limiter{}, tokens: map[[32]byte][]time.Time{},
-		failures: map[netip.Addr][]time.Time{}, locked: map[netip.Addr]time.Time{}}
+		addrs: map[netip.Prefix]*addrFailures{}}
 }
 
 func (l *limiter) allowDevice(id string) bool {
@@ -66,36 +90,60 @@ func (l *limiter) allowDevice(id string) bool {
 	return lim.AllowN(l.now(), 1)
 }
 
-// enrollGate refuses an enrollment attempt from a locked-out address or
-// with a token tried too often; it records the attempt.
-func (l *limiter) enrollGate(ip netip.Addr, token string) error {
+// tokenAttempt records an attempt with an existing token (by its hash) and
+// refuses it past TokenAttempts in TokenWindow.
+func (l *limiter) tokenAttempt(hash [32]byte) error {
 	now := l.now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.gc(now)
-	if until, ok := l.locked[ip]; ok && now.Before(until) {
-		return status.Errorf(codes.ResourceExhausted, "too many failed enrollments from %s: locked out until %s", ip, until.UTC().Format(time.RFC3339))
-	}
-	h := sha256.Sum256([]byte(token))
-	recent := within(l.tokens[h], now, l.cfg.TokenWindow)
+	recent := within(l.tokens[hash], now, l.cfg.TokenWindow)
 	if len(recent) >= l.cfg.TokenAttempts {
+		l.tokens[hash] = recent
 		return status.Errorf(codes.ResourceExhausted, "too many attempts with this token: retry after %s", l.cfg.TokenWindow)
 	}
-	l.tokens[h] = append(recent, now)
+	l.tokens[hash] = append(recent, now)
 	return nil
 }
 
-// enrollFailed counts a failed enrollment (bad, spent or expired token).
-func (l *limiter) enrollFailed(ip netip.Addr) {
+// enrollFailed counts a failed enrollment from ip. It says how many
+// failures the address has in the window, whether it was already backing off
+// when this one came (its answer becomes "wait"), until when it backs off
+// now (zero within the free allowance), and whether this failure started
+// the backoff.
+func (l *limiter) enrollFailed(ip netip.Addr) (n int, backingOff bool, until time.Time, started bool) {
 	now := l.now()
+	key := addrKey(ip)
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	f := append(within(l.failures[ip], now, l.cfg.BadTokenWindow), now)
-	l.failures[ip] = f
-	if len(f) >= l.cfg.BadTokenLimit {
-		l.locked[ip] = now.Add(l.cfg.Lockout)
-		delete(l.failures, ip)
+	l.gc(now)
+	a := l.addrs[key]
+	if a == nil {
+		if len(l.addrs) >= maxTrackedAddrs {
+			return 0, false, time.Time{}, false
+		}
+		a = &addrFailures{}
+		l.addrs[key] = a
 	}
+	backingOff = now.Before(a.until)
+	a.failures = append(within(a.failures, now, l.cfg.BadTokenWindow), now)
+	if len(a.failures) <= l.cfg.BadTokenLimit {
+		return len(a.failures), backingOff, time.Time{}, false
+	}
+	a.backoff = min(max(2*a.backoff, l.cfg.BackoffBase), l.cfg.BackoffMax)
+	a.until = now.Add(a.backoff)
+	return len(a.failures), backingOff, a.until, !backingOff
+}
+
+// addrKey is the unit a client address is limited by: an IPv4 address, or
+// an IPv6 /64 (one host or home usually holds a whole /64).
+func addrKey(ip netip.Addr) netip.Prefix {
+	bits := 32
+	if ip.Is6() {
+		bits = 64
+	}
+	p, _ := ip.Prefix(bits)
+	return p
 }
 
 func within(ts []time.Time, now time.Time, window time.Duration) []time.Time {
@@ -119,14 +167,9 @@ func (l *limiter) gc(now time.Time) {
 			delete(l.tokens, k)
 		}
 	}
-	for k, v := range l.failures {
-		if len(within(v, now, l.cfg.BadTokenWindow)) == 0 {
-			delete(l.failures, k)
-		}
-	}
-	for k, until := range l.locked {
-		if now.After(until) {
-			delete(l.locked, k)
+	for k, a := range l.addrs {
+		if a.failures = within(a.failures, now, l.cfg.BadTokenWindow); len(a.failures) == 0 && !now.Before(a.until) {
+			delete(l.addrs, k)
 		}
 	}
 	if len(l.devices) > 200000 {
@@ -135,22 +178,13 @@ func (l *limiter) gc(now time.Time) {
 }
 
 func (s *Server) limitInterceptor(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-	switch info.FullMethod {
-	case pb.AgentService_Report_FullMethodName:
+	// Enrollment is limited inside Enroll: its limits depend on what the
+	// token turns out to be.
+	if info.FullMethod == pb.AgentService_Report_FullMethodName {
 		id := identityFrom(ctx)
 		if !s.limiter.allowDevice(id.Name) {
 			return nil, status.Errorf(codes.ResourceExhausted, "device %s is over %g calls a second: back off and retry", id.Name, s.limiter.cfg.DeviceRate)
 		}
-	case pb.AgentService_Enroll_FullMethodName:
-		ip := peerAddr(ctx)
-		if err := s.limiter.enrollGate(ip, req.(*pb.EnrollRequest).GetToken()); err != nil {
-			return nil, err
-		}
-		resp, err := handler(ctx, req)
-		if status.Code(err) == codes.Unauthenticated {
-			s.limiter.enrollFailed(ip)
-		}
-		return resp, err
 	}
 	return handler(ctx, req)
 }

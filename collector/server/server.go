@@ -13,6 +13,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc"
@@ -40,8 +41,9 @@ const AddrFile = "collector.addr"
 type Config struct {
 	DataDir string
 	Listen  string
-	// TrustedProxies are the addresses of load balancers whose forwarded
-	// client address (x-forwarded-for) is believed. Nobody else's is.
+	// TrustedProxies are the addresses of L4 load balancers whose PROXY
+	// protocol header names the client of a connection. Nobody else's is
+	// read (see proxyListener).
 	TrustedProxies []netip.Prefix
 	GeoCity        string
 	GeoASN         string
@@ -57,6 +59,9 @@ type Config struct {
 	Retention time.Duration
 	// RateLimits; zero means DefaultRateLimits.
 	RateLimits RateLimits
+	// Conns bound connections (certificate-less ones above all); zero
+	// fields take their defaults.
+	Conns ConnLimits
 	// CACert and CAKey name an operator-supplied CA instead of the one the
 	// collector creates in DATA/tls.
 	CACert, CAKey string
@@ -81,6 +86,10 @@ type Server struct {
 	log     *slog.Logger
 	limits  Limits
 	limiter *limiter
+	// certless counts and times out connections without a client certificate.
+	certless *certlessCreds
+	// csrsSigned counts CSRs the collector set out to sign.
+	csrsSigned atomic.Uint64
 
 	stopSweep chan struct{}
 	sweepDone chan struct{}
@@ -110,6 +119,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.SweepInterval == 0 {
 		cfg.SweepInterval = time.Minute
 	}
+	cfg.Conns = cfg.Conns.withDefaults(cfg.ReportInterval)
 	acfg, err := analysis.LoadConfig(cfg.AnalysisConfig)
 	if err != nil {
 		return nil, err
@@ -195,12 +205,16 @@ func New(cfg Config) (*Server, error) {
 		cfg.RateLimits = DefaultRateLimits()
 	}
 	s.limiter = newLimiter(cfg.RateLimits, cfg.Now)
+	s.certless = &certlessCreds{TransportCredentials: credentials.NewTLS(tlsCfg), max: cfg.Conns.CertlessMax,
+		lifetime: cfg.Conns.CertlessLifetime, log: log}
 	s.grpc = grpc.NewServer(
-		grpc.Creds(credentials.NewTLS(tlsCfg)),
+		grpc.Creds(s.certless),
+		grpc.ConnectionTimeout(cfg.Conns.HandshakeTimeout),
 		grpc.MaxRecvMsgSize(s.limits.MaxMessageBytes),
 		grpc.ChainUnaryInterceptor(s.recoverInterceptor, s.authInterceptor, s.limitInterceptor),
 		grpc.ChainStreamInterceptor(s.streamAuthInterceptor),
-		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 20 * time.Second, PermitWithoutStream: true}),
+		grpc.KeepaliveParams(keepalive.ServerParameters{MaxConnectionIdle: cfg.Conns.IdleTimeout}),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: KeepaliveMinTime, PermitWithoutStream: true}),
 		// Fixed flow-control windows. grpc-go's default estimates each
 		// connection's bandwidth-delay product with a PING after the first
 		// data of every call on an idle connection: for an agent's one small
@@ -247,7 +261,7 @@ func (s *Server) Store() *store.Store { return s.store }
 func (s *Server) Serve() error {
 	s.log.Info("collector listening", "addr", s.Addr(), "data", s.cfg.DataDir,
 		"ca_fingerprint", s.ca.Fingerprint(), "geo", s.geo != nil, "report_interval", s.cfg.ReportInterval)
-	err := s.grpc.Serve(s.lis)
+	err := s.grpc.Serve(proxyListener(s.lis, s.cfg.TrustedProxies))
 	if errors.Is(err, grpc.ErrServerStopped) {
 		return nil
 	}

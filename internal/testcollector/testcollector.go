@@ -1,7 +1,8 @@
 // Package testcollector starts a real collector for tests: a loopback TCP
 // port, real TLS, a bbolt file in a temporary dir and small generated geo
-// databases, with 127.0.0.1 as the trusted proxy so simulated devices can be
-// placed at public IPs.
+// databases, with 127.0.0.1 as the trusted proxy so that simulated devices,
+// which connect from there with a PROXY protocol header, are placed at
+// public IPs.
 package testcollector
 
 import (

@@ -29,9 +29,9 @@ import (
 	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
 )
 
-// runCollectorChild is `farmwatch serve` with a trusted proxy on loopback
-// (so simulated devices can be placed at public IPs) and an optional CPU
-// profile, until SIGTERM.
+// runCollectorChild is `farmwatch serve` with loopback as its trusted proxy
+// (so the PROXY headers of the simulated devices place them at public IPs)
+// and an optional CPU profile, until SIGTERM.
 func runCollectorChild(args []string) error {
 	var cfg server.Config
 	var profile string

@@ -19,7 +19,6 @@ import (
 	bolt "go.etcd.io/bbolt"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
-	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/farmwatch/farmwatch/collector/adminconn"
@@ -451,9 +450,8 @@ func benchEcho(ctx context.Context, dir string, fleet *sim.Fleet, tmpl []*pb.Rep
 	st := drive(ctx, n, o.concurrency, o.warmup, o.duration, func(i int, seq uint64) error {
 		r := tmpl[i]
 		r.Seq, r.CollectedAt = seq, timestamppb.Now()
-		cctx := metadata.AppendToOutgoingContext(ctx, server.ForwardedForKey, fleet.Devices[i].PublicIP.String())
 		resp := &pb.ReportResponse{}
-		if err := conns[i].Invoke(cctx, echoMethod, &pb.ReportRequest{Reports: []*pb.Report{r}}, resp); err != nil {
+		if err := conns[i].Invoke(ctx, echoMethod, &pb.ReportRequest{Reports: []*pb.Report{r}}, resp); err != nil {
 			return err
 		}
 		if len(resp.GetAcknowledged()) != 1 {
