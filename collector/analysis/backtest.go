@@ -31,6 +31,9 @@ var ErrNoReports = errors.New("nothing to replay")
 // before until.
 var ErrBadRange = errors.New("empty time range")
 
+// ScratchPrefix starts the name of a backtest's scratch dir.
+const ScratchPrefix = "farmwatch-backtest-"
+
 // BacktestOptions say what to replay and how.
 type BacktestOptions struct {
 	// Config is the analysis config to replay with; its ReportInterval sets
@@ -108,7 +111,7 @@ func Backtest(ctx context.Context, src *store.Store, opts BacktestOptions) (*pb.
 		return nil, err
 	}
 
-	dir, err := os.MkdirTemp(opts.ScratchDir, "farmwatch-backtest-")
+	dir, err := os.MkdirTemp(opts.ScratchDir, ScratchPrefix+"*")
 	if err != nil {
 		return nil, fmt.Errorf("scratch store: %w", err)
 	}
