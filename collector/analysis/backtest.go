@@ -146,7 +146,7 @@ func Backtest(ctx context.Context, src *store.Store, opts BacktestOptions) (*pb.
 		res.Warnings = append(res.Warnings, fmt.Sprintf("%d reports skipped: %s", r.seen-r.stored, r.skipText()))
 	}
 	if n := fleet.hiresChangedAfter(r.first); n > 0 {
-		res.Warnings = append(res.Warnings, fmt.Sprintf("%d hires were changed after the first replayed report (a declared move, a corrected record): the replay judges all their reports against the record as it stands now", n))
+		res.Warnings = append(res.Warnings, fmt.Sprintf("hires changed after the first replayed report (a declared move, a corrected record): %d; the replay judges all their reports against the record as it stands now", n))
 	}
 
 	err = scratch.View(func(tx *store.Tx) error {

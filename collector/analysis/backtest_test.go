@@ -445,7 +445,8 @@ func TestBacktestSaysWhatItSkipped(t *testing.T) {
 	defer s.Close()
 	t0 := time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
 	err = s.Update(func(tx *store.Tx) error {
-		if err := tx.PutHire(&pb.Hire{Id: "h-1", Name: "Ana Lee", ClaimedHome: "Austin, TX, US"}); err != nil {
+		// A declared move after the reports began.
+		if err := tx.PutHire(&pb.Hire{Id: "h-1", Name: "Ana Lee", ClaimedHome: "Austin, TX, US", UpdatedAt: timestamppb.New(t0.Add(time.Hour))}); err != nil {
 			return err
 		}
 		for _, d := range []*pb.Device{{Id: "d-1", HireId: "h-1"}, {Id: "d-2", HireId: "h-gone"}} {
@@ -487,6 +488,9 @@ func TestBacktestSaysWhatItSkipped(t *testing.T) {
 	}
 	if !hasWarning(res, "the store holds no resolved alert with a verdict") {
 		t.Errorf("no warning that there are no verdicts: %q", res.GetWarnings())
+	}
+	if !hasWarning(res, "hires changed after the first replayed report (a declared move, a corrected record): 1;") {
+		t.Errorf("no warning of the changed hire: %q", res.GetWarnings())
 	}
 	if res.GetPrecision() != 0 || res.GetRecall() != 0 || res.GetConfirmedDevices() != 0 {
 		t.Errorf("precision %.2f, recall %.2f from no verdicts", res.GetPrecision(), res.GetRecall())
