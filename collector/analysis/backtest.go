@@ -82,7 +82,7 @@ func Backtest(ctx context.Context, src *store.Store, opts BacktestOptions) (*pb.
 	}
 	first, last, ok, err := src.ReportSpan(time.Time{}, time.Time{})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("backtest: %w", err)
 	}
 	if !ok {
 		return nil, fmt.Errorf("%w: the store holds no reports", ErrNoReports)
@@ -90,7 +90,7 @@ func Backtest(ctx context.Context, src *store.Store, opts BacktestOptions) (*pb.
 	if !since.IsZero() || !until.IsZero() {
 		_, inRange, ok, err := src.ReportSpan(since, until)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("backtest: %w", err)
 		}
 		if !ok {
 			return nil, fmt.Errorf("%w: the store holds no reports received %s (it holds reports from %s to %s)",
@@ -133,7 +133,7 @@ func Backtest(ctx context.Context, src *store.Store, opts BacktestOptions) (*pb.
 		return nil, fmt.Errorf("backtest: %w", err)
 	}
 	if err := r.flush(); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("backtest: %w", err)
 	}
 	if r.stored == 0 {
 		return nil, fmt.Errorf("%w: none of the %d reports received %s could be replayed (%s)",
@@ -350,7 +350,7 @@ func (r *replay) sweep(now time.Time) error {
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("backtest: sweep at %s: %w", stamp(now), err)
+		return fmt.Errorf("sweep at %s: %w", stamp(now), err)
 	}
 	return nil
 }
@@ -364,7 +364,7 @@ func (r *replay) flush() error {
 	}
 	res, err := r.scratch.IngestInOrder(r.pending)
 	if err != nil {
-		return fmt.Errorf("backtest: replay: %w", err)
+		return fmt.Errorf("replay: %w", err)
 	}
 	r.stored += res.Stored
 	if res.Duplicates > 0 {
