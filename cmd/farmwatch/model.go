@@ -66,6 +66,6 @@ func newModelCmd() *cobra.Command {
 			return err
 		},
 	}
-	cmd.AddCommand(fit, defaults)
+	cmd.AddCommand(fit, defaults, newBacktestCmd())
 	return cmd
 }

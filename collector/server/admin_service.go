@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"sort"
+	"sync"
 	"time"
 
 	"google.golang.org/grpc/codes"
@@ -19,7 +20,8 @@ import (
 
 type adminService struct {
 	pb.UnimplementedAdminServiceServer
-	s *Server
+	s        *Server
+	backtest sync.Mutex // one backtest at a time
 }
 
 func (a *adminService) AddHires(ctx context.Context, req *pb.AddHiresRequest) (*pb.AddHiresResponse, error) {
