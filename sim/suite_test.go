@@ -276,7 +276,7 @@ func (r *run) checkFarms(t *testing.T, ctx context.Context) {
 		for _, d := range a.GetMemberDevices() {
 			farmOf[d] = a
 		}
-		want := analysis.Score(-3, a.GetEvidence())
+		want := analysis.Score(analysis.DefaultConfig().Prior, a.GetEvidence())
 		if math.Abs(want-a.GetScore()) > 1e-9 || len(a.GetMemberScores()) != len(a.GetMemberDevices()) {
 			t.Errorf("farm alert %s scores %.3f, its lines make %.3f; member scores %v", a.GetId(), a.GetScore(), want, a.GetMemberScores())
 		}

@@ -330,8 +330,8 @@ func TestWeakSignConfigWarnsAtStart(t *testing.T) {
 	}
 	testcollector.Start(t, func(c *server.Config) { c.AnalysisConfig = cfg })
 	out := logs.String()
-	if !strings.Contains(out, "level=WARN") || !strings.Contains(out, "weak sign activity.off_hours alone scores 0.50 (weight 3.00)") ||
-		!strings.Contains(out, "give it 2.59 or less") {
+	if !strings.Contains(out, "level=WARN") || !strings.Contains(out, "weak sign activity.off_hours alone scores 0.51 (weight 3.00)") ||
+		!strings.Contains(out, "give it 2.54 or less") {
 		t.Fatalf("start-up log: %s", out)
 	}
 }
