@@ -50,7 +50,7 @@ type spoolLedger struct {
 	epochs       []spoolEpoch
 	first        [1]spoolEpoch // backs epochs while it holds one: no allocation for an honest device
 	lastGen      uint32        // the last generation handed out to a non-zero epoch
-	seen         uint32        // spool epochs seen, forgotten ones included
+	seen         uint32        // spools seen, forgotten ones included
 	jumpEventAt  int64         // unix seconds, 0 for never
 	cloneEventAt int64
 	dirty        bool // changed since it was read
@@ -218,8 +218,8 @@ func (l *spoolLedger) newest() *spoolEpoch {
 	return n
 }
 
-// add enters a new spool epoch, forgetting the least recently used one
-// past maxSpoolEpochs. Epoch 0, the reports of agents that predate epochs,
+// add enters a new spool epoch (the caller counts it as a spool seen, or
+// not), forgetting the least recently used one past maxSpoolEpochs. Epoch 0, the reports of agents that predate epochs,
 // is always generation 0, so it sorts oldest.
 func (l *spoolLedger) add(epoch uint64) (*spoolEpoch, error) {
 	gen := uint32(0)
@@ -240,7 +240,6 @@ func (l *spoolLedger) add(epoch uint64) (*spoolEpoch, error) {
 		l.epochs = append(l.epochs[:old], l.epochs[old+1:]...)
 	}
 	l.epochs = append(l.epochs, spoolEpoch{epoch: epoch, gen: gen})
-	l.seen++
 	l.dirty = true
 	return &l.epochs[len(l.epochs)-1], nil
 }
@@ -300,10 +299,14 @@ type SeqJumpError struct {
 }
 
 func (e *SeqJumpError) Error() string {
+	from := fmt.Sprintf("seq %d stored at %s", e.HighSeq, e.Since.UTC().Format(time.RFC3339))
+	if e.HighSeq == 0 {
+		from = fmt.Sprintf("a new spool, since %s", e.Since.UTC().Format(time.RFC3339))
+	}
 	return fmt.Sprintf("seq %d of spool epoch %016x is beyond %d, the highest this device's agent could have reached "+
-		"(seq %d stored at %s, plus a full spool of %d reports and 2 reports per %s since): "+
+		"(%s, plus a full spool of %d reports and 2 reports per %s since): "+
 		"an agent's sequence never jumps ahead of what it has taken", e.Seq, e.Epoch, e.Bound,
-		e.HighSeq, e.Since.UTC().Format(time.RFC3339), agentlimits.SpoolReports, agentlimits.MinReportInterval)
+		from, agentlimits.SpoolReports, agentlimits.MinReportInterval)
 }
 
 // firstSeqJump checks a job's reports in order, each counted as stored for
@@ -381,14 +384,18 @@ func (tx *Tx) spoolOf(dev *pb.Device, l *spoolLedger, sr *pb.StoredReport) (*spo
 	if err != nil {
 		return nil, &refusal{err: err}
 	}
-	if prev == nil || (prevEpoch == 0 && r.GetSeq() > prevHigh) {
+	if prev != nil && prevEpoch == 0 && r.GetSeq() > prevHigh {
+		return e, nil // an upgraded agent's spool: the same spool, its sequence going on
+	}
+	l.seen++
+	if prev == nil {
 		return e, nil
 	}
 	at := sr.GetReceivedAt().AsTime()
 	err = tx.RecordEvent(dev, IngestEvent{Kind: EventSpoolReset, At: at,
 		Text: fmt.Sprintf("The agent started a new spool, its %s, and numbers its reports from %d again: its spool was "+
-			"deleted or reset, or the agent was reinstalled keeping its identity; reports waiting in the old spool "+
-			"never arrived.", ordinal(l.seen), r.GetSeq()),
+			"deleted or reset, or the agent was reinstalled keeping its identity; reports still waiting in the old "+
+			"spool were lost.", ordinal(l.seen), r.GetSeq()),
 		Facts: map[string]string{"spool_epoch": epochText(r.GetSpoolEpoch()), "previous_spool_epoch": epochText(prevEpoch),
 			"previous_highest_seq": strconv.FormatUint(prevHigh, 10), "first_seq": strconv.FormatUint(r.GetSeq(), 10),
 			"spools_seen": strconv.FormatUint(uint64(l.seen), 10)}})

@@ -275,12 +275,15 @@ func TestUpgradedAgentIsNoReset(t *testing.T) {
 	if len(res.Duplicates) != 2 {
 		t.Errorf("resends across the upgrade: duplicates %v, want both", res.Duplicates)
 	}
-	if d := device(t, s); d.GetSpoolEpoch() != 0xa || d.GetLastSeq() != 3 || d.GetSpoolGenerations() != 2 {
-		t.Errorf("device: epoch %x, last seq %d, %d spools", d.GetSpoolEpoch(), d.GetLastSeq(), d.GetSpoolGenerations())
+	if d := device(t, s); d.GetSpoolEpoch() != 0xa || d.GetLastSeq() != 3 || d.GetSpoolGenerations() != 1 {
+		t.Errorf("device: epoch %x, last seq %d, %d spools; want a, 3, one spool", d.GetSpoolEpoch(), d.GetLastSeq(), d.GetSpoolGenerations())
 	}
 	ingestOK(t, s, spooled(0xb, 1, t1.Add(time.Hour), "a"))
 	if got := log.kinds(); len(got) != 1 || got[0] != EventSpoolReset {
 		t.Errorf("a new spool after the upgrade: events %v, want one spool_reset", got)
+	}
+	if d := device(t, s); d.GetSpoolGenerations() != 2 {
+		t.Errorf("after a new spool: %d spools, want 2", d.GetSpoolGenerations())
 	}
 }
 

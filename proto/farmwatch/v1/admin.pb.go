@@ -869,9 +869,10 @@ type Device struct {
 	BudgetDay         string `protobuf:"bytes,20,opt,name=budget_day,json=budgetDay,proto3" json:"budget_day,omitempty"`
 	BudgetBytes       uint64 `protobuf:"varint,21,opt,name=budget_bytes,json=budgetBytes,proto3" json:"budget_bytes,omitempty"`
 	RefusedOverBudget uint64 `protobuf:"varint,22,opt,name=refused_over_budget,json=refusedOverBudget,proto3" json:"refused_over_budget,omitempty"`
-	// How many spool epochs the device has reported under: 1 for an agent
-	// whose spool was never reset; more after a reset, or with a second
-	// machine that shares the identity.
+	// How many spools the device has reported from: 1 for an agent whose
+	// spool was never reset (an agent upgraded to spool epochs keeps its
+	// spool); more after a reset, or with a second machine that shares the
+	// identity.
 	SpoolGenerations uint32 `protobuf:"varint,23,opt,name=spool_generations,json=spoolGenerations,proto3" json:"spool_generations,omitempty"`
 	unknownFields    protoimpl.UnknownFields
 	sizeCache        protoimpl.SizeCache
