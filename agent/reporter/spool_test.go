@@ -13,6 +13,7 @@ import (
 	"github.com/farmwatch/farmwatch/agent/collect"
 	"github.com/farmwatch/farmwatch/agent/spool"
 	"github.com/farmwatch/farmwatch/agent/uplink"
+	"github.com/farmwatch/farmwatch/internal/agentlimits"
 	"github.com/farmwatch/farmwatch/internal/testcollector"
 	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
 )
@@ -165,5 +166,20 @@ func TestClonedIdentityBothMachinesStored(t *testing.T) {
 	}
 	if d := getDevice(t, c, id.DeviceID); d.GetSpoolGenerations() != 2 || d.GetSpoolEpoch() != sb.Epoch {
 		t.Errorf("device: %d spools, newest epoch %x; want 2, %x", d.GetSpoolGenerations(), d.GetSpoolEpoch(), sb.Epoch)
+	}
+}
+
+// The collector may suggest an interval, but never one shorter than an agent
+// may report at: its sequence bound counts on that.
+func TestSuggestedIntervalNeverBelowLimit(t *testing.T) {
+	for _, tt := range []struct {
+		suggested uint32
+		want      time.Duration
+	}{{1, agentlimits.MinReportInterval}, {10, 10 * time.Second}, {120, 2 * time.Minute}} {
+		r := &Reporter{Interval: time.Minute}
+		r.observeClock(time.Now(), &pb.ReportResponse{ServerTimeUnixMs: time.Now().UnixMilli(), ReportIntervalSeconds: tt.suggested})
+		if r.Interval != tt.want {
+			t.Errorf("suggested %ds: interval %s, want %s", tt.suggested, r.Interval, tt.want)
+		}
 	}
 }
