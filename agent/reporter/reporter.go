@@ -19,6 +19,7 @@ import (
 	"github.com/farmwatch/farmwatch/agent/collect"
 	"github.com/farmwatch/farmwatch/agent/spool"
 	"github.com/farmwatch/farmwatch/agent/uplink"
+	"github.com/farmwatch/farmwatch/internal/agentlimits"
 	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
 )
 
@@ -78,9 +79,11 @@ func (r *Reporter) stamp(rep *pb.Report) {
 }
 
 // Flush delivers every spooled report, batch by batch. A report the
-// collector refuses as invalid is dropped (and counted) rather than blocking
-// the spool forever; any other failure leaves the spool intact for the next
-// attempt.
+// collector refuses as invalid (a malformed field, or a seq further ahead
+// than this agent could have taken, which only a changed agent or spool
+// sends) is dropped and counted in the next report's health, rather than
+// blocking the spool forever; any other failure leaves the spool intact for
+// the next attempt.
 func (r *Reporter) Flush(ctx context.Context) error {
 	batch := r.Batch
 	if batch <= 0 {
@@ -155,7 +158,13 @@ func (r *Reporter) observeClock(sent time.Time, resp *pb.ReportResponse) {
 // interval of the fleet (its analysis counts silence in it), and the
 // install config's report_interval only holds until the collector answers.
 func (r *Reporter) adoptInterval(iv time.Duration) {
-	if iv <= 0 || iv == r.Interval {
+	if iv <= 0 {
+		return
+	}
+	// Never faster than an agent may report: the collector bounds each
+	// spool's sequence by it.
+	iv = max(iv, agentlimits.MinReportInterval)
+	if iv == r.Interval {
 		return
 	}
 	r.log().Info("report interval set by the collector", "interval", iv, "configured", r.Interval)

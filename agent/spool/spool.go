@@ -1,10 +1,13 @@
 // Package spool keeps an agent's reports on disk until the collector has
 // acknowledged them, so a laptop that is offline, or a collector that is down,
 // loses nothing. It also hands out the per-device sequence numbers, in the
-// same transaction that stores each report.
+// same transaction that stores each report, within a spool epoch: a random
+// number drawn when the spool is created, so that a spool that is lost and
+// created again starts a new sequence instead of repeating the old one.
 package spool
 
 import (
+	"crypto/rand"
 	"encoding/binary"
 	"fmt"
 	"time"
@@ -12,6 +15,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/farmwatch/farmwatch/internal/agentlimits"
 	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
 )
 
@@ -22,36 +26,161 @@ var (
 	keyDropped    = []byte("dropped")
 	keyRestarts   = []byte("restarts")
 	keyPending    = []byte("pending") // count of keys in bucketPending, kept in step
+	keyEpoch      = []byte("epoch")   // the spool epoch: random, never 0
+	keyDevice     = []byte("device")  // the device id the sequence belongs to
 )
 
 // Spool is the on-disk queue of unacknowledged reports.
 type Spool struct {
-	db  *bolt.DB
-	max int
+	db     *bolt.DB
+	max    int
+	origin EpochOrigin
 }
 
-// Open opens the spool file; maxReports caps how many reports wait (the
-// oldest are dropped first, and counted).
+// EpochOrigin says what Open found of the spool's epoch.
+type EpochOrigin int
+
+const (
+	// EpochKept: the spool had its epoch already.
+	EpochKept EpochOrigin = iota
+	// EpochNew: the spool was new (or had never held a report), so a new
+	// sequence starts at 1 under a new epoch.
+	EpochNew
+	// EpochAdopted: the spool of an older agent, which had reports but no
+	// epoch. Its sequence goes on under the new epoch; the reports already
+	// waiting in it are sent as they were spooled, without one, because a
+	// report the collector stored before the upgrade must come back
+	// unchanged to be recognised as a duplicate.
+	EpochAdopted
+)
+
+// Open opens the spool file, creating it and its epoch if needed;
+// maxReports caps how many reports wait (the oldest are dropped first, and
+// counted), 0 meaning agentlimits.SpoolReports.
 func Open(path string, maxReports int) (*Spool, error) {
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second})
 	if err != nil {
 		return nil, fmt.Errorf("open spool %s: %w", path, err)
 	}
+	origin := EpochKept
 	if err := db.Update(func(tx *bolt.Tx) error {
 		for _, b := range [][]byte{bucketPending, bucketMeta} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
 		}
-		return nil
+		meta := tx.Bucket(bucketMeta)
+		if getU64(meta, keyEpoch) != 0 {
+			return nil
+		}
+		origin = EpochNew
+		if getU64(meta, keyNextSeq) != 0 {
+			origin = EpochAdopted
+		}
+		epoch, err := newEpoch()
+		if err != nil {
+			return err
+		}
+		return putU64(meta, keyEpoch, epoch)
 	}); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("initialise spool %s: %w", path, err)
 	}
 	if maxReports <= 0 {
-		maxReports = 10000
+		maxReports = agentlimits.SpoolReports
 	}
-	return &Spool{db: db, max: maxReports}, nil
+	return &Spool{db: db, max: maxReports, origin: origin}, nil
+}
+
+// newEpoch draws a spool epoch: 64 random bits, never 0 (the epoch of
+// reports from agents that predate epochs).
+func newEpoch() (uint64, error) {
+	var b [8]byte
+	for {
+		if _, err := rand.Read(b[:]); err != nil {
+			return 0, fmt.Errorf("draw a spool epoch: %w", err)
+		}
+		if e := binary.BigEndian.Uint64(b[:]); e != 0 {
+			return e, nil
+		}
+	}
+}
+
+// Origin says what Open found of the spool's epoch.
+func (s *Spool) Origin() EpochOrigin { return s.origin }
+
+// BindDevice ties the spool's sequence to the device it reports for and
+// reports whether the spool had served another device. Such a spool (the
+// laptop enrolled again and kept its state directory) starts a new epoch
+// and its waiting reports are renumbered from 1 under it: the new device
+// has never sent them, and a sequence carried over from another device
+// would look to the collector like a jump.
+func (s *Spool) BindDevice(deviceID string) (bool, error) {
+	renumbered := false
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		meta := tx.Bucket(bucketMeta)
+		was := string(meta.Get(keyDevice))
+		if was == deviceID {
+			return nil
+		}
+		if err := meta.Put(keyDevice, []byte(deviceID)); err != nil {
+			return err
+		}
+		if was == "" {
+			return nil // a new spool, or one from an agent that did not record its device
+		}
+		renumbered = true
+		return renumber(tx)
+	})
+	if err != nil {
+		return false, fmt.Errorf("bind spool to device %s: %w", deviceID, err)
+	}
+	return renumbered, nil
+}
+
+// renumber gives the spool a new epoch and its waiting reports the seqs
+// 1, 2, ... under it, oldest first.
+func renumber(tx *bolt.Tx) error {
+	meta := tx.Bucket(bucketMeta)
+	epoch, err := newEpoch()
+	if err != nil {
+		return err
+	}
+	var reports [][]byte
+	if err := tx.Bucket(bucketPending).ForEach(func(k, v []byte) error {
+		r := &pb.Report{}
+		if err := proto.Unmarshal(v, r); err != nil {
+			return fmt.Errorf("spooled report %d: %w", binary.BigEndian.Uint64(k), err)
+		}
+		r.Seq, r.SpoolEpoch = uint64(len(reports)+1), epoch
+		b, err := proto.Marshal(r)
+		if err != nil {
+			return fmt.Errorf("spooled report %d: %w", binary.BigEndian.Uint64(k), err)
+		}
+		reports = append(reports, b)
+		return nil
+	}); err != nil {
+		return err
+	}
+	if err := tx.DeleteBucket(bucketPending); err != nil {
+		return err
+	}
+	pending, err := tx.CreateBucket(bucketPending)
+	if err != nil {
+		return err
+	}
+	for i, b := range reports {
+		if err := pending.Put(binary.BigEndian.AppendUint64(nil, uint64(i+1)), b); err != nil {
+			return err
+		}
+	}
+	if err := putU64(meta, keyEpoch, epoch); err != nil {
+		return err
+	}
+	if err := putU64(meta, keyPending, uint64(len(reports))); err != nil {
+		return err
+	}
+	return putU64(meta, keyNextSeq, uint64(len(reports)+1))
 }
 
 // Close closes the file.
@@ -68,8 +197,8 @@ func putU64(b *bolt.Bucket, k []byte, v uint64) error {
 	return b.Put(k, binary.BigEndian.AppendUint64(nil, v))
 }
 
-// Add gives the report its sequence number and stores it. When the spool is
-// full the oldest reports are dropped.
+// Add gives the report its sequence number and the spool's epoch and
+// stores it. When the spool is full the oldest reports are dropped.
 func (s *Spool) Add(r *pb.Report) error {
 	return s.db.Update(func(tx *bolt.Tx) error {
 		meta, pending := tx.Bucket(bucketMeta), tx.Bucket(bucketPending)
@@ -77,7 +206,7 @@ func (s *Spool) Add(r *pb.Report) error {
 		if seq == 0 {
 			seq = 1
 		}
-		r.Seq = seq
+		r.Seq, r.SpoolEpoch = seq, getU64(meta, keyEpoch)
 		r.Health = ensureHealth(r.Health)
 		r.Health.Dropped = getU64(meta, keyDropped)
 		count := getU64(meta, keyPending)
@@ -188,6 +317,7 @@ type Stats struct {
 	Dropped  uint64
 	NextSeq  uint64
 	Restarts uint64
+	Epoch    uint64
 }
 
 // Stats reads the counters.
@@ -196,7 +326,7 @@ func (s *Spool) Stats() (Stats, error) {
 	err := s.db.View(func(tx *bolt.Tx) error {
 		meta := tx.Bucket(bucketMeta)
 		st = Stats{Pending: int(getU64(meta, keyPending)), Dropped: getU64(meta, keyDropped),
-			NextSeq: getU64(meta, keyNextSeq), Restarts: getU64(meta, keyRestarts)}
+			NextSeq: getU64(meta, keyNextSeq), Restarts: getU64(meta, keyRestarts), Epoch: getU64(meta, keyEpoch)}
 		return nil
 	})
 	return st, err

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"time"
+
+	"github.com/farmwatch/farmwatch/internal/agentlimits"
 )
 
 // installConfig is the one file IT pushes to every laptop, on every OS.
@@ -36,10 +38,24 @@ func loadInstallConfig(path string) (*installConfig, error) {
 	if c.Collector == "" {
 		return nil, fmt.Errorf("config %s: \"collector\" (HOST:PORT) is required", path)
 	}
-	if _, err := c.interval(); err != nil {
+	if err := c.checkLimits(); err != nil {
 		return nil, fmt.Errorf("config %s: %w", path, err)
 	}
 	return c, nil
+}
+
+// checkLimits refuses a report interval or a spool size beyond what the
+// collector expects of an agent: it refuses sequence numbers that run
+// further ahead than such an agent's could.
+func (c *installConfig) checkLimits() error {
+	if _, err := c.interval(); err != nil {
+		return err
+	}
+	if c.SpoolMax < 0 || c.SpoolMax > agentlimits.SpoolReports {
+		return fmt.Errorf("spool_max_reports %d: want 1 to %d, or leave it out for %d", c.SpoolMax,
+			agentlimits.SpoolReports, agentlimits.SpoolReports)
+	}
+	return nil
 }
 
 func (c *installConfig) interval() (time.Duration, error) {
@@ -47,8 +63,9 @@ func (c *installConfig) interval() (time.Duration, error) {
 		return 5 * time.Minute, nil
 	}
 	d, err := time.ParseDuration(c.ReportInterval)
-	if err != nil || d < 10*time.Second {
-		return 0, fmt.Errorf("report_interval %q: want a duration of at least 10s, e.g. \"5m\"", c.ReportInterval)
+	if err != nil || d < agentlimits.MinReportInterval {
+		return 0, fmt.Errorf("report_interval %q: want a duration of at least %s, e.g. \"5m\"", c.ReportInterval,
+			agentlimits.MinReportInterval)
 	}
 	return d, nil
 }

@@ -54,7 +54,7 @@ func parseManagedPreferences(b []byte, source string) (*installConfig, error) {
 	if c.Collector == "" {
 		return nil, fmt.Errorf("managed preferences %s: \"collector\" (HOST:PORT) is required", source)
 	}
-	if _, err := c.interval(); err != nil {
+	if err := c.checkLimits(); err != nil {
 		return nil, fmt.Errorf("managed preferences %s: %w", source, err)
 	}
 	return c, nil

@@ -23,6 +23,7 @@ func TestParseManagedPreferences(t *testing.T) {
 		{name: "misspelt key", in: `{"collector":"c:7443","enrolment_token":"x"}`, wantErr: "unknown key(s) enrolment_token"},
 		{name: "no collector", in: `{"enrollment_token":"x"}`, wantErr: `"collector" (HOST:PORT) is required`},
 		{name: "short interval", in: `{"collector":"c:7443","report_interval":"1s"}`, wantErr: "at least 10s"},
+		{name: "spool too large", in: `{"collector":"c:7443","spool_max_reports":20000}`, wantErr: "spool_max_reports 20000: want 1 to 10000"},
 		{name: "wrong type", in: `{"collector":"c:7443","spool_max_reports":"many"}`, wantErr: "spool_max_reports"},
 		{name: "not json", in: `<plist>`, wantErr: "invalid character"},
 	}

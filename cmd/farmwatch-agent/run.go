@@ -17,7 +17,6 @@ import (
 
 	"github.com/farmwatch/farmwatch/agent/collect"
 	"github.com/farmwatch/farmwatch/agent/reporter"
-	"github.com/farmwatch/farmwatch/agent/spool"
 	"github.com/farmwatch/farmwatch/agent/uplink"
 )
 
@@ -65,6 +64,7 @@ func run(ctx context.Context, cmd *cobra.Command, configPath, stateDir string, o
 		stateDir = defaultStateDir()
 	}
 	id, err := uplink.LoadIdentity(stateDir)
+	identityExisted := err == nil
 	if errors.Is(err, uplink.ErrNotEnrolled) && cfg.Token != "" {
 		// First start after install: enroll with the token IT pushed.
 		if err := enroll(ctx, cmd, uplink.EnrollOptions{Collector: cfg.Collector, Token: cfg.Token,
@@ -77,7 +77,7 @@ func run(ctx context.Context, cmd *cobra.Command, configPath, stateDir string, o
 		return err
 	}
 	interval, _ := cfg.interval()
-	sp, err := spool.Open(filepath.Join(stateDir, "spool.db"), cfg.SpoolMax)
+	sp, err := reporter.OpenSpool(filepath.Join(stateDir, "spool.db"), cfg.SpoolMax, id.DeviceID, identityExisted, slog.Default())
 	if err != nil {
 		return err
 	}

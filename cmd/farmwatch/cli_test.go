@@ -182,7 +182,8 @@ func TestReviewerCommands(t *testing.T) {
 		}
 	}
 	out, _, err = runCLI(t, c.Data, "devices", "show", dev)
-	if err != nil || !strings.Contains(out, "net.colocated") || !strings.Contains(out, "Timeline of recent reports") || !strings.Contains(out, "AnyDesk") {
+	if err != nil || !strings.Contains(out, "net.colocated") || !strings.Contains(out, "Timeline of recent reports") || !strings.Contains(out, "AnyDesk") ||
+		!strings.Contains(out, "spool:    no epoch (an agent that predates spool epochs), last seq 2, 1 spool seen") {
 		t.Fatalf("devices show: %v\n%s", err, out)
 	}
 	out, _, err = runCLI(t, c.Data, "hires", "update", fleet.Devices[len(fleet.Devices)-1].Hire.GetId(), "--claimed-home", "Lisbon, PT", "--note", "moved")

@@ -85,6 +85,9 @@ func newDevicesShowCmd() *cobra.Command {
 			}
 			fmt.Fprintf(w, "  enrolled: %s   last seen: %s   reports: %d   score: %.2f\n",
 				ts(dev.GetEnrolledAt()), ts(dev.GetLastSeen()), dev.GetReports(), dev.GetScore())
+			if n := dev.GetSpoolGenerations(); n > 0 {
+				fmt.Fprintf(w, "  spool:    %s, last seq %d, %s\n", spoolEpoch(dev.GetSpoolEpoch()), dev.GetLastSeq(), spoolsSeen(n))
+			}
 			if dev.GetClusterId() != "" {
 				fmt.Fprintf(w, "  cluster:  %s (see `farmwatch clusters show %s`)\n", dev.GetClusterId(), dev.GetClusterId())
 			}
@@ -122,6 +125,20 @@ func newDevicesShowCmd() *cobra.Command {
 	}
 	addOutputFlag(cmd, &output)
 	return cmd
+}
+
+func spoolEpoch(epoch uint64) string {
+	if epoch == 0 {
+		return "no epoch (an agent that predates spool epochs)"
+	}
+	return fmt.Sprintf("epoch %016x", epoch)
+}
+
+func spoolsSeen(n uint32) string {
+	if n == 1 {
+		return "1 spool seen"
+	}
+	return fmt.Sprintf("%d spools seen (a reset spool, or a second machine with this identity: see the evidence)", n)
 }
 
 func newDevicesRevokeCmd() *cobra.Command {

@@ -64,14 +64,14 @@ type Config struct {
 		MinHours      int     `yaml:"min_hours"`
 		ShelfFraction float64 `yaml:"shelf_fraction"`
 		IdleSeconds   int64   `yaml:"idle_seconds"`
-		// Until schema 5 the window counted reports; read and ignored.
+		// Until schema 6 the window counted reports; read and ignored.
 		Window     *int `yaml:"window,omitempty"`
 		MinSamples *int `yaml:"min_samples,omitempty"`
 	} `yaml:"power"`
 	Silence struct {
 		Intervals float64       `yaml:"intervals"`
 		MinSilent time.Duration `yaml:"min_silent"`
-		// Until schema 5 silence had its own interval; the collector's
+		// Until schema 6 silence had its own interval; the collector's
 		// --report-interval is now the only one. Read and ignored.
 		ReportInterval *time.Duration `yaml:"report_interval,omitempty"`
 	} `yaml:"silence"`
@@ -94,7 +94,7 @@ type Config struct {
 	Evidence struct {
 		// Decay overrides a rule's documented decay.
 		Decay map[string]DecayConfig `yaml:"decay"`
-		// Until schema 5 event evidence stayed this long; each rule's decay
+		// Until schema 6 event evidence stayed this long; each rule's decay
 		// replaces it. Read and ignored.
 		StickyHours *float64 `yaml:"sticky_hours,omitempty"`
 	} `yaml:"evidence"`

@@ -86,7 +86,7 @@ type legacyState struct {
 	Silent        bool                      `json:"silent,omitempty"`
 }
 
-// StickyEvidence is event evidence as states before schema 5 kept it: it
+// StickyEvidence is event evidence as states before schema 6 kept it: it
 // is read into Memory.
 type StickyEvidence struct {
 	Rule        string            `json:"rule"`
@@ -159,7 +159,7 @@ func loadState(b []byte) (*DeviceState, error) {
 				LastClock: time.Duration(m.GetLastClock()), Count: m.GetCount(), Explanation: m.GetExplanation(), Facts: m.GetFacts()}
 		}
 	}
-	if len(r.GetSticky()) > 0 { // written before schema 5
+	if len(r.GetSticky()) > 0 { // written before schema 6
 		sticky := make(map[string]StickyEvidence, len(r.GetSticky()))
 		for k, e := range r.GetSticky() {
 			sticky[k] = StickyEvidence{Rule: e.GetRule(), Weight: e.GetWeight(), Explanation: e.GetExplanation(),

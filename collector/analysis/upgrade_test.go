@@ -15,7 +15,7 @@ import (
 )
 
 // A collector upgraded in the middle of a controller's session keeps the
-// device at review: the schema 5 migration remembers what the old state
+// device at review: the schema 6 migration remembers what the old state
 // held, and the evidence fades from when it was seen, not from the upgrade.
 func TestUpgradeKeepsEvidence(t *testing.T) {
 	dir := t.TempDir()

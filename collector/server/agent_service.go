@@ -198,6 +198,10 @@ func (a *agentService) Report(ctx context.Context, req *pb.ReportRequest) (*pb.R
 		if _, ok := status.FromError(err); ok {
 			return nil, err
 		}
+		var jump *store.SeqJumpError
+		if errors.As(err, &jump) {
+			return nil, status.Errorf(codes.InvalidArgument, "reports: %v; nothing from this batch was stored", jump)
+		}
 		if errors.Is(err, store.ErrNotFound) {
 			return nil, status.Errorf(codes.PermissionDenied, "device %s is not enrolled here (deleted): re-enroll with a new token", id.Name)
 		}

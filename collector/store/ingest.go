@@ -80,9 +80,10 @@ type ingestDone struct {
 
 // Ingest stores a device's reports and returns only after the transaction
 // holding them has been committed (fsynced). Reports already stored under the
-// same (device, seq) are reported as duplicates and not stored again. A
-// device that does not exist fails the call with an error wrapping
-// ErrNotFound.
+// same (device, spool epoch, seq) are reported as duplicates and not stored
+// again. A device that does not exist fails the call with an error wrapping
+// ErrNotFound; a seq beyond what the device's agent could have reached fails
+// it with a *SeqJumpError, and nothing of the call is stored.
 func (s *Store) Ingest(deviceID string, reports []*pb.StoredReport) (IngestResult, error) {
 	return s.IngestAdmitted(deviceID, reports, nil)
 }
@@ -190,16 +191,23 @@ func (tx *Tx) ingestJob(job *ingestJob) (IngestResult, error) {
 	if raw == nil {
 		return res, &refusal{err: fmt.Errorf("device %q: %w", job.deviceID, ErrNotFound)}
 	}
-	dev, state, err := decodeDevice(job.deviceID, raw)
+	dev, rec, err := decodeDevice(job.deviceID, raw)
 	if err != nil {
 		return res, err
 	}
-	tx.held = &heldDevice{id: job.deviceID, state: state}
+	tx.held = &heldDevice{id: job.deviceID, state: rec.state, spools: rec.spools}
 	defer func() { tx.held = nil }()
 	if job.admit != nil {
 		if err := job.admit(tx, dev); err != nil {
 			return res, &refusal{err: err}
 		}
+	}
+	spools, err := decodeSpoolLedger(rec.spools)
+	if err != nil {
+		return res, fmt.Errorf("device %q: %w", job.deviceID, err)
+	}
+	if jump := spools.firstSeqJump(dev, job.reports); jump != nil {
+		return res, tx.refuseSeqJump(dev, spools, jump, job.reports[0].GetReceivedAt().AsTime())
 	}
 	reports := tx.tx.Bucket(bucketReports)
 	index := tx.tx.Bucket(bucketDevices)
@@ -211,8 +219,15 @@ func (tx *Tx) ingestJob(job *ingestJob) (IngestResult, error) {
 	changed := false
 	for i, sr := range job.reports {
 		seq := sr.GetReport().GetSeq()
-		ikey := ReportIndexKey(job.deviceID, seq)
-		if index.Get(ikey) != nil {
+		spool, err := tx.spoolOf(dev, spools, sr)
+		if err != nil {
+			return res, err
+		}
+		ikey := ReportIndexKey(job.deviceID, spool.gen, seq)
+		if rkey := index.Get(ikey); rkey != nil {
+			if err := tx.compareDuplicate(dev, spools, rkey, sr); err != nil {
+				return res, err
+			}
 			res.Acknowledged = append(res.Acknowledged, seq)
 			res.Duplicates = append(res.Duplicates, seq)
 			continue
@@ -227,6 +242,9 @@ func (tx *Tx) ingestJob(job *ingestJob) (IngestResult, error) {
 		if err := index.Put(ikey, rkey); err != nil {
 			return res, err
 		}
+		if err := tx.noteStored(dev, spools, spool, sr); err != nil {
+			return res, err
+		}
 		updateDevice(dev, sr)
 		if tx.s.analyze != nil {
 			if err := tx.s.analyze(tx, dev, sr); err != nil {
@@ -236,11 +254,14 @@ func (tx *Tx) ingestJob(job *ingestJob) (IngestResult, error) {
 		res.Acknowledged = append(res.Acknowledged, seq)
 		changed = true
 	}
-	if !changed {
+	if !spools.dirty { // duplicates only, nothing recorded
 		return res, nil
 	}
-	if err := meta.Put(keyCounter, u64(counter)); err != nil {
-		return res, err
+	tx.held.spools = spools.encode()
+	if changed {
+		if err := meta.Put(keyCounter, u64(counter)); err != nil {
+			return res, err
+		}
 	}
 	return res, tx.PutDevice(dev)
 }
@@ -248,9 +269,6 @@ func (tx *Tx) ingestJob(job *ingestJob) (IngestResult, error) {
 func updateDevice(dev *pb.Device, sr *pb.StoredReport) {
 	r := sr.GetReport()
 	dev.Reports++
-	if r.GetSeq() > dev.LastSeq {
-		dev.LastSeq = r.GetSeq()
-	}
 	if dev.LastSeen == nil || !sr.GetReceivedAt().AsTime().Before(dev.LastSeen.AsTime()) {
 		dev.LastSeen = timestamppb.New(sr.GetReceivedAt().AsTime())
 		dev.LastPublicIp = sr.GetPublicIp()
@@ -270,13 +288,15 @@ func updateDevice(dev *pb.Device, sr *pb.StoredReport) {
 	}
 }
 
-// ReportIndexKey is the key of a device's report index entry (schema 4): the
-// device id, a zero byte, then the seq's complement, big-endian, so that a
-// device's entries sort newest first, right after its record in the same
-// bucket.
-func ReportIndexKey(deviceID string, seq uint64) []byte {
-	k := make([]byte, 0, len(deviceID)+9)
+// ReportIndexKey is the key of a device's report index entry (schema 5): the
+// device id, a zero byte, the complement of the spool generation (4 bytes),
+// then the seq's complement, big-endian, so that a device's entries sort
+// newest spool first and newest first within it, right after its record in
+// the same bucket.
+func ReportIndexKey(deviceID string, generation uint32, seq uint64) []byte {
+	k := make([]byte, 0, len(deviceID)+13)
 	k = append(k, deviceID...)
 	k = append(k, 0)
+	k = binary.BigEndian.AppendUint32(k, ^generation)
 	return binary.BigEndian.AppendUint64(k, ^seq)
 }

@@ -28,7 +28,8 @@ var migrations = []migration{
 	{To: 2, Name: "index devices by hire", Run: indexDevicesByHire},
 	{To: 3, Name: "keep the analysis state in the device record", Run: deviceStateIntoDevices},
 	{To: 4, Name: "keep each device's report index after its record", Run: reportIndexIntoDevices},
-	{To: 5, Name: "remember each device's evidence", Run: rememberEvidence},
+	{To: 5, Name: "key the report index on the spool generation", Run: reportIndexBySpool},
+	{To: 6, Name: "remember each device's evidence", Run: rememberEvidence},
 }
 
 // migrate stamps a new store with the current schema, runs the migrations
@@ -101,7 +102,7 @@ func deviceStateIntoDevices(tx *bolt.Tx) error {
 		if states != nil {
 			state = states.Get(k)
 		}
-		out = append(out, record{bytes.Clone(k), joinDeviceRecord(v, state)})
+		out = append(out, record{bytes.Clone(k), joinDeviceRecord(deviceRecord{device: v, state: state})})
 		return nil
 	}); err != nil {
 		return err
@@ -132,14 +133,188 @@ func reportIndexIntoDevices(tx *bolt.Tx) error {
 			return fmt.Errorf("report index key %x", k)
 		}
 		seq := binary.BigEndian.Uint64(k[len(k)-8:])
-		return devs.Put(ReportIndexKey(string(k[:len(k)-9]), seq), bytes.Clone(v))
+		return devs.Put(reportIndexKeyV4(string(k[:len(k)-9]), seq), bytes.Clone(v))
 	}); err != nil {
 		return err
 	}
 	return tx.DeleteBucket(bucketReportIndex)
 }
 
-// rememberEvidence (schema 5) turns what each device state held as the
+// reportIndexKeyV4 is a report index key of schemas 4: the device id, a zero
+// byte, the seq's complement.
+func reportIndexKeyV4(deviceID string, seq uint64) []byte {
+	k := make([]byte, 0, len(deviceID)+9)
+	k = append(k, deviceID...)
+	k = append(k, 0)
+	return binary.BigEndian.AppendUint64(k, ^seq)
+}
+
+// indexKeyV4Seq returns the seq of a schema-4 report index key, and whether
+// k is one: a device id without zero bytes, a zero byte, 8 bytes.
+func indexKeyV4Seq(k []byte) (uint64, bool) {
+	i := bytes.IndexByte(k, 0)
+	if i < 0 || len(k)-i-1 != 8 {
+		return 0, false
+	}
+	return ^binary.BigEndian.Uint64(k[i+1:]), true
+}
+
+// migrationChunk is how many entries a migration moves between two seeks.
+var migrationChunk = 4096
+
+// reportIndexBySpool (schema 5) keys the report index on (device,
+// generation, seq), the reports stored so far, from agents that predate
+// spool epochs, under generation 0 (ReportIndexKey), and gives each device
+// with reports a spool ledger holding that epoch, its highest seq and when
+// that arrived, so that dedupe and the sequence checks go on across the
+// upgrade. Memory stays bounded: the entries are moved a chunk at a time.
+func reportIndexBySpool(tx *bolt.Tx) error {
+	devs := tx.Bucket(bucketDevices)
+	type ledger struct {
+		id, record []byte
+	}
+	var ledgers []ledger
+	c := devs.Cursor()
+	for k, v := c.First(); k != nil; {
+		if bytes.IndexByte(k, 0) >= 0 { // index entries of no record
+			k, v = c.Seek(append(bytes.Clone(k[:bytes.IndexByte(k, 0)]), 1))
+			continue
+		}
+		id, record := bytes.Clone(k), bytes.Clone(v)
+		ik, iv := c.Next()
+		if seq, ok := indexKeyV4Seq(ik); ok && bytes.HasPrefix(ik, append(bytes.Clone(id), 0)) && len(iv) == 16 {
+			// Newest first: the device's first entry is its highest seq.
+			rec, err := splitDeviceRecord(record)
+			if err != nil {
+				return fmt.Errorf("device %s: %w", id, err)
+			}
+			d := &pb.Device{}
+			if err := proto.Unmarshal(rec.device, d); err != nil {
+				return fmt.Errorf("device %s: %w", id, err)
+			}
+			l := &spoolLedger{seen: 1, epochs: []spoolEpoch{{epoch: 0, gen: 0, highSeq: seq,
+				highAt: int64(binary.BigEndian.Uint64(iv[:8]))}}}
+			l.describe(d)
+			if rec.device, err = (proto.MarshalOptions{Deterministic: true}).Marshal(d); err != nil {
+				return err
+			}
+			rec.spools = l.encode()
+			ledgers = append(ledgers, ledger{id, joinDeviceRecord(rec)})
+		}
+		k, v = c.Seek(append(id, 1))
+	}
+	for _, l := range ledgers {
+		if err := devs.Put(l.id, l.record); err != nil {
+			return err
+		}
+	}
+	type entry struct{ k, v []byte }
+	var from []byte
+	for {
+		var chunk []entry
+		c := devs.Cursor()
+		k, v := c.First()
+		if from != nil {
+			k, v = c.Seek(from)
+		}
+		for ; k != nil && len(chunk) < migrationChunk; k, v = c.Next() {
+			if _, ok := indexKeyV4Seq(k); ok {
+				chunk = append(chunk, entry{bytes.Clone(k), bytes.Clone(v)})
+			}
+		}
+		if len(chunk) == 0 {
+			return nil
+		}
+		for _, e := range chunk {
+			seq, _ := indexKeyV4Seq(e.k)
+			if err := devs.Delete(e.k); err != nil {
+				return err
+			}
+			if err := devs.Put(ReportIndexKey(string(e.k[:len(e.k)-9]), 0, seq), e.v); err != nil {
+				return err
+			}
+		}
+		from = chunk[len(chunk)-1].k
+	}
+}
+
+// A device record (schema 3) is protobuf wire format: field 1 the device's
+// own protobuf bytes, field 2 its analysis state (absent until the first
+// report), field 3 its spool ledger (schema 5, absent until the first
+// report). All are read in place, without a copy.
+const (
+	deviceRecordDevice = 1
+	deviceRecordState  = 2
+	deviceRecordSpools = 3
+)
+
+// deviceRecord is a device record's parts, each in its own encoding.
+type deviceRecord struct {
+	device, state, spools []byte
+}
+
+func joinDeviceRecord(r deviceRecord) []byte {
+	b := make([]byte, 0, len(r.device)+len(r.state)+len(r.spools)+18)
+	b = protowire.AppendTag(b, deviceRecordDevice, protowire.BytesType)
+	b = protowire.AppendBytes(b, r.device)
+	if len(r.state) > 0 {
+		b = protowire.AppendTag(b, deviceRecordState, protowire.BytesType)
+		b = protowire.AppendBytes(b, r.state)
+	}
+	if len(r.spools) > 0 {
+		b = protowire.AppendTag(b, deviceRecordSpools, protowire.BytesType)
+		b = protowire.AppendBytes(b, r.spools)
+	}
+	return b
+}
+
+func splitDeviceRecord(v []byte) (deviceRecord, error) {
+	var r deviceRecord
+	for len(v) > 0 {
+		num, typ, n := protowire.ConsumeTag(v)
+		if n < 0 {
+			return r, fmt.Errorf("device record: %w", protowire.ParseError(n))
+		}
+		v = v[n:]
+		if typ != protowire.BytesType {
+			if n = protowire.ConsumeFieldValue(num, typ, v); n < 0 {
+				return r, fmt.Errorf("device record: %w", protowire.ParseError(n))
+			}
+			v = v[n:]
+			continue
+		}
+		b, n := protowire.ConsumeBytes(v)
+		if n < 0 {
+			return r, fmt.Errorf("device record: %w", protowire.ParseError(n))
+		}
+		v = v[n:]
+		switch num {
+		case deviceRecordDevice:
+			r.device = b
+		case deviceRecordState:
+			r.state = b
+		case deviceRecordSpools:
+			r.spools = b
+		}
+	}
+	if r.device == nil {
+		return r, fmt.Errorf("device record without a device")
+	}
+	return r, nil
+}
+
+// devicesOfHire lists a hire's device ids through the index.
+func (tx *Tx) devicesOfHire(hire string) []string {
+	var out []string
+	prefix := append([]byte(hire), 0)
+	c := tx.tx.Bucket(bucketDevByHire).Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		out = append(out, string(k[len(prefix):]))
+	}
+	return out
+}
+
+// rememberEvidence (schema 6) turns what each device state held as the
 // evidence of its latest report ("current") and as event evidence kept
 // until a time ("sticky") into remembered evidence, each line last seen
 // when it fired, so an upgrade keeps what devices showed and lets it fade
@@ -155,15 +330,15 @@ func rememberEvidence(tx *bolt.Tx) error {
 		if bytes.IndexByte(k, 0) >= 0 {
 			return nil // a report index entry
 		}
-		dev, state, err := splitDeviceRecord(v)
+		rec, err := splitDeviceRecord(v)
 		if err != nil {
 			return fmt.Errorf("device %s: %w", k, err)
 		}
-		if len(state) == 0 || state[0] == '{' {
+		if len(rec.state) == 0 || rec.state[0] == '{' {
 			return nil // no state, or JSON that the analysis reads as it is
 		}
 		var st pb.StoredDeviceState
-		if err := proto.Unmarshal(state, &st); err != nil {
+		if err := proto.Unmarshal(rec.state, &st); err != nil {
 			return fmt.Errorf("device %s: state: %w", k, err)
 		}
 		var newest int64
@@ -192,7 +367,8 @@ func rememberEvidence(tx *bolt.Tx) error {
 		if err != nil {
 			return err
 		}
-		out = append(out, record{bytes.Clone(k), joinDeviceRecord(dev, b)})
+		rec.state = b
+		out = append(out, record{bytes.Clone(k), joinDeviceRecord(rec)})
 		return nil
 	}); err != nil {
 		return err
@@ -203,66 +379,4 @@ func rememberEvidence(tx *bolt.Tx) error {
 		}
 	}
 	return nil
-}
-
-// A device record (schema 3) is protobuf wire format: field 1 the device's
-// own protobuf bytes, field 2 its analysis state (absent until the first
-// report). Both are read in place, without a copy.
-const (
-	deviceRecordDevice = 1
-	deviceRecordState  = 2
-)
-
-func joinDeviceRecord(dev, state []byte) []byte {
-	b := make([]byte, 0, len(dev)+len(state)+12)
-	b = protowire.AppendTag(b, deviceRecordDevice, protowire.BytesType)
-	b = protowire.AppendBytes(b, dev)
-	if len(state) > 0 {
-		b = protowire.AppendTag(b, deviceRecordState, protowire.BytesType)
-		b = protowire.AppendBytes(b, state)
-	}
-	return b
-}
-
-func splitDeviceRecord(v []byte) (dev, state []byte, err error) {
-	for len(v) > 0 {
-		num, typ, n := protowire.ConsumeTag(v)
-		if n < 0 {
-			return nil, nil, fmt.Errorf("device record: %w", protowire.ParseError(n))
-		}
-		v = v[n:]
-		if typ != protowire.BytesType {
-			if n = protowire.ConsumeFieldValue(num, typ, v); n < 0 {
-				return nil, nil, fmt.Errorf("device record: %w", protowire.ParseError(n))
-			}
-			v = v[n:]
-			continue
-		}
-		b, n := protowire.ConsumeBytes(v)
-		if n < 0 {
-			return nil, nil, fmt.Errorf("device record: %w", protowire.ParseError(n))
-		}
-		v = v[n:]
-		switch num {
-		case deviceRecordDevice:
-			dev = b
-		case deviceRecordState:
-			state = b
-		}
-	}
-	if dev == nil {
-		return nil, nil, fmt.Errorf("device record without a device")
-	}
-	return dev, state, nil
-}
-
-// devicesOfHire lists a hire's device ids through the index.
-func (tx *Tx) devicesOfHire(hire string) []string {
-	var out []string
-	prefix := append([]byte(hire), 0)
-	c := tx.tx.Bucket(bucketDevByHire).Cursor()
-	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-		out = append(out, string(k[len(prefix):]))
-	}
-	return out
 }

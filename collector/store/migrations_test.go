@@ -1,14 +1,19 @@
 package store
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
+	"math"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
 )
@@ -177,7 +182,190 @@ type errString string
 
 func (e errString) Error() string { return string(e) }
 
-// A store written before schema 5 keeps what its devices' states held: the
+// writeV4 makes a store as schema 4 left it: each device's report index
+// after its record, keyed on (device, ^seq), from agents without spool
+// epochs. d-1 and d-10 (whose id d-1 is a prefix of) have three reports
+// each, received an hour apart from v4Start; d-2 has none.
+func writeV4(t *testing.T, dir string) {
+	t.Helper()
+	db, err := bolt.Open(filepath.Join(dir, "farmwatch.db"), 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, b := range allBuckets {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		tx.Bucket(bucketMeta).Put(keySchema, u64(4))
+		hires, devs, reports := tx.Bucket(bucketHires), tx.Bucket(bucketDevices), tx.Bucket(bucketReports)
+		v, _ := proto.Marshal(&pb.Hire{Id: "h1"})
+		hires.Put([]byte("h1"), v)
+		counter := uint64(0)
+		for _, id := range []string{"d-1", "d-10", "d-2"} {
+			d := &pb.Device{Id: id, HireId: "h1", EnrolledAt: timestamppb.New(v4Start.Add(-time.Hour))}
+			if id != "d-2" {
+				d.LastSeq, d.Reports = 3, 3
+			}
+			v, _ := proto.Marshal(d)
+			devs.Put([]byte(id), joinDeviceRecord(deviceRecord{device: v, state: []byte(`{"reports":3}`)}))
+			if id == "d-2" {
+				continue
+			}
+			for seq := uint64(1); seq <= 3; seq++ {
+				at := v4Start.Add(time.Duration(seq) * time.Hour)
+				v, err := EncodeReport(&pb.StoredReport{DeviceId: id, ReceivedAt: timestamppb.New(at),
+					Report: &pb.Report{Seq: seq, Host: &pb.Host{Hostname: id}}})
+				if err != nil {
+					return err
+				}
+				counter++
+				rkey := append(u64(uint64(at.UnixNano())), u64(counter)...)
+				reports.Put(rkey, v)
+				devs.Put(reportIndexKeyV4(id, seq), rkey)
+			}
+		}
+		return tx.Bucket(bucketMeta).Put(keyCounter, u64(counter))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+var v4Start = time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)
+
+// Schema 5 keys the report index on the spool generation: the reports of a
+// schema-4 store go under generation 0 (no epoch), each device with reports
+// gets a ledger of that epoch, and dedupe and the sequence checks carry on.
+func TestMigrateV4IndexToSpoolGenerations(t *testing.T) {
+	dir := t.TempDir()
+	writeV4(t, dir)
+	saved := migrationChunk
+	t.Cleanup(func() { migrationChunk = saved })
+	migrationChunk = 2 // chunks end inside a device's entries and between devices
+	log := &eventLog{}
+	s, err := Open(dir, Options{Event: log.record})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	s.View(func(tx *Tx) error {
+		if v := binary.BigEndian.Uint64(tx.tx.Bucket(bucketMeta).Get(keySchema)); v != SchemaVersion {
+			t.Errorf("schema %d after migration, want %d", v, SchemaVersion)
+		}
+		tx.Scan(bucketDevices, nil, func(k, v []byte) bool {
+			if i := bytes.IndexByte(k, 0); i >= 0 && len(k)-i-1 != 12 {
+				t.Errorf("index key %x left in the old layout", k)
+			}
+			return true
+		})
+		for _, id := range []string{"d-1", "d-10"} {
+			rs, err := tx.Reports(id, 10)
+			if err != nil || len(rs) != 3 {
+				t.Fatalf("%s: %d reports, %v", id, len(rs), err)
+			}
+			for i, r := range rs {
+				if r.GetReport().GetSeq() != uint64(3-i) || r.GetDeviceId() != id {
+					t.Errorf("%s report %d: seq %d of %s", id, i, r.GetReport().GetSeq(), r.GetDeviceId())
+				}
+			}
+			if !tx.HasReport(id, 3) || !tx.HasSpoolReport(id, 0, 1) || tx.HasReport(id, 4) {
+				t.Errorf("%s: HasReport after the migration", id)
+			}
+			d, err := tx.Device(id)
+			if err != nil || d.GetSpoolGenerations() != 1 || d.GetSpoolEpoch() != 0 || d.GetLastSeq() != 3 || d.GetReports() != 3 {
+				t.Errorf("%s after the migration: %v %v", id, d, err)
+			}
+			if got := string(tx.DeviceState(id)); got != `{"reports":3}` {
+				t.Errorf("%s: state %q after the migration", id, got)
+			}
+			l, err := tx.spoolLedger(id)
+			if err != nil || len(l.epochs) != 1 || l.epochs[0] != (spoolEpoch{epoch: 0, gen: 0, highSeq: 3, highAt: v4Start.Add(3 * time.Hour).UnixNano()}) {
+				t.Errorf("%s: ledger %+v %v", id, l, err)
+			}
+		}
+		if d, _ := tx.Device("d-2"); d.GetSpoolGenerations() != 0 {
+			t.Errorf("d-2 without reports has %d spools", d.GetSpoolGenerations())
+		}
+		if l, _ := tx.spoolLedger("d-2"); len(l.epochs) != 0 {
+			t.Errorf("d-2 without reports got a ledger %+v", l)
+		}
+		if ds, err := tx.Devices(""); err != nil || len(ds) != 3 {
+			t.Errorf("devices after the migration: %d %v", len(ds), err)
+		}
+		return nil
+	})
+	at := v4Start.Add(4 * time.Hour)
+	res, err := s.Ingest("d-1", []*pb.StoredReport{{ReceivedAt: timestamppb.New(at), Report: &pb.Report{Seq: 2, Host: &pb.Host{Hostname: "d-1"}}}})
+	if err != nil || len(res.Duplicates) != 1 {
+		t.Fatalf("a resend of a report stored before the migration: %+v %v", res, err)
+	}
+	// The upgraded agent goes on under its first epoch: no reset.
+	res, err = s.Ingest("d-1", []*pb.StoredReport{{ReceivedAt: timestamppb.New(at), Report: &pb.Report{Seq: 4, SpoolEpoch: 0xa}}})
+	if err != nil || len(res.Duplicates) != 0 {
+		t.Fatalf("the first report under an epoch: %+v %v", res, err)
+	}
+	if got := log.kinds(); len(got) != 0 {
+		t.Errorf("events %v after the upgrade", got)
+	}
+	var jump *SeqJumpError
+	_, err = s.Ingest("d-10", []*pb.StoredReport{{ReceivedAt: timestamppb.New(at), Report: &pb.Report{Seq: math.MaxUint64}}})
+	if !errors.As(err, &jump) || jump.Bound != seqBound(3, v4Start.Add(3*time.Hour), at) {
+		t.Fatalf("seq 2^64-1 after the migration: %v", err)
+	}
+}
+
+// BenchmarkMigrateSchema5 times the schema-5 step on a schema-4 store of
+// 1,000 devices with 200 reports each: the report index is rewritten whole,
+// in the opening transaction.
+//
+//	go test -run '^$' -bench MigrateSchema5 -benchtime 3x ./collector/store/
+func BenchmarkMigrateSchema5(b *testing.B) {
+	const devices, per = 1000, 200
+	for range b.N {
+		b.StopTimer()
+		dir := b.TempDir()
+		db, err := bolt.Open(filepath.Join(dir, "farmwatch.db"), 0o600, &bolt.Options{NoSync: true})
+		if err != nil {
+			b.Fatal(err)
+		}
+		err = db.Update(func(tx *bolt.Tx) error {
+			for _, bk := range allBuckets {
+				if _, err := tx.CreateBucketIfNotExists(bk); err != nil {
+					return err
+				}
+			}
+			tx.Bucket(bucketMeta).Put(keySchema, u64(4))
+			devs := tx.Bucket(bucketDevices)
+			// In key order: bbolt splits nodes only at commit, so keys put
+			// out of order into one transaction cost a move each.
+			for d := range devices {
+				id := fmt.Sprintf("d-%08d", d)
+				v, _ := proto.Marshal(&pb.Device{Id: id, HireId: "h1", LastSeq: per, Reports: per})
+				devs.Put([]byte(id), joinDeviceRecord(deviceRecord{device: v}))
+				for seq := uint64(per); seq >= 1; seq-- {
+					devs.Put(reportIndexKeyV4(id, seq), append(u64(uint64(v4Start.Add(time.Duration(seq)*time.Minute).UnixNano())), u64(seq)...))
+				}
+			}
+			return nil
+		})
+		db.Close()
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		s, err := Open(dir, Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		s.Close()
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*devices*per), "ns/index-entry")
+}
+// A store written before schema 6 keeps what its devices' states held: the
 // evidence of their latest report and their event evidence become
 // remembered evidence, last seen when it fired.
 func TestMigrateV4RemembersEvidence(t *testing.T) {

@@ -18,17 +18,19 @@ import (
 
 // SchemaVersion is the layout this code reads and writes; migrations.go
 // brings older files up to it.
-const SchemaVersion = 5
+const SchemaVersion = 6
 
 // Bucket names live here and nowhere else.
 var (
 	bucketMeta   = []byte("meta")
 	bucketHires  = []byte("hires")
 	bucketTokens = []byte("tokens")
-	// devices: device id -> device record, the device and its analysis
-	// state (schema 3); device id + 0 + ^seq -> reports key, the device's
-	// report index (schema 4). Newest first, a device's latest index entry
-	// sorts right after its record: a report rewrites one page for both.
+	// devices: device id -> device record, the device, its analysis state
+	// (schema 3) and its spool ledger (schema 5); device id + 0 +
+	// ^spool generation + ^seq -> reports key, the device's report index
+	// (schema 4, keyed on the spool since schema 5). Newest first, a
+	// device's latest index entry sorts right after its record: a report
+	// rewrites one page for both.
 	bucketDevices     = []byte("devices")
 	bucketReports     = []byte("reports")         // receive time + counter -> compressed StoredReport
 	bucketReportIndex = []byte("reports_by_dev")  // device id + 0 + seq -> reports key (until schema 4)

@@ -3,8 +3,10 @@ package store
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"math"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -17,9 +19,9 @@ import (
 type Tx struct {
 	tx *bolt.Tx
 	s  *Store
-	// held is the device an ingest job is writing: its state is kept here
-	// until the job stores the device, so that a report reads and writes
-	// the device record once, not once for the device and once for the state.
+	// held is the device an ingest job is writing: its state and spool
+	// ledger are kept here until the job stores the device, so that a report
+	// reads and writes the device record once, not once for each part.
 	held *heldDevice
 	// hires read shared in this transaction: a batch reads the same hires
 	// for many reports (a farm member's evidence names 25 other members).
@@ -27,8 +29,9 @@ type Tx struct {
 }
 
 type heldDevice struct {
-	id    string
-	state []byte
+	id     string
+	state  []byte
+	spools []byte
 }
 
 // View runs fn in a read-only transaction.
@@ -118,30 +121,30 @@ func (tx *Tx) Device(id string) (*pb.Device, error) {
 	return d, err
 }
 
-// decodeDevice reads a device record: the device, and a view of its
-// analysis state.
-func decodeDevice(id string, v []byte) (*pb.Device, []byte, error) {
-	dev, state, err := splitDeviceRecord(v)
+// decodeDevice reads a device record: the device, and views of the
+// record's parts.
+func decodeDevice(id string, v []byte) (*pb.Device, deviceRecord, error) {
+	rec, err := splitDeviceRecord(v)
 	if err != nil {
-		return nil, nil, fmt.Errorf("device %q: %w", id, err)
+		return nil, rec, fmt.Errorf("device %q: %w", id, err)
 	}
 	d := &pb.Device{}
-	if err := proto.Unmarshal(dev, d); err != nil {
-		return nil, nil, fmt.Errorf("device %q: %w", id, err)
+	if err := proto.Unmarshal(rec.device, d); err != nil {
+		return nil, rec, fmt.Errorf("device %q: %w", id, err)
 	}
-	return d, state, nil
+	return d, rec, nil
 }
 
-// PutDevice stores a device, keeping its analysis state.
+// PutDevice stores a device, keeping its analysis state and spool ledger.
 func (tx *Tx) PutDevice(d *pb.Device) error {
 	b := tx.tx.Bucket(bucketDevices)
-	var state []byte
+	var rec deviceRecord
 	existed := true
 	if h := tx.held; h != nil && h.id == d.GetId() {
-		state = h.state
+		rec.state, rec.spools = h.state, h.spools
 	} else if old := b.Get([]byte(d.GetId())); old != nil {
 		var err error
-		if _, state, err = splitDeviceRecord(old); err != nil {
+		if rec, err = splitDeviceRecord(old); err != nil {
 			return fmt.Errorf("device %q: %w", d.GetId(), err)
 		}
 	} else {
@@ -151,7 +154,8 @@ func (tx *Tx) PutDevice(d *pb.Device) error {
 	if err != nil {
 		return err
 	}
-	if err := b.Put([]byte(d.GetId()), joinDeviceRecord(v, state)); err != nil {
+	rec.device = v
+	if err := b.Put([]byte(d.GetId()), joinDeviceRecord(rec)); err != nil {
 		return err
 	}
 	if existed {
@@ -245,11 +249,11 @@ func (tx *Tx) DeviceStateView(id string) []byte {
 	if v == nil {
 		return nil
 	}
-	_, state, err := splitDeviceRecord(v)
+	rec, err := splitDeviceRecord(v)
 	if err != nil {
 		return nil // the device itself reads as an error
 	}
-	return state
+	return rec.state
 }
 
 // PutDeviceState stores the analysis state blob of a device, in its device
@@ -265,20 +269,58 @@ func (tx *Tx) PutDeviceState(id string, state []byte) error {
 	if old == nil {
 		return fmt.Errorf("device %q: %w", id, ErrNotFound)
 	}
-	dev, _, err := splitDeviceRecord(old)
+	rec, err := splitDeviceRecord(old)
 	if err != nil {
 		return fmt.Errorf("device %q: %w", id, err)
 	}
-	return b.Put([]byte(id), joinDeviceRecord(dev, state))
+	rec.state = state
+	return b.Put([]byte(id), joinDeviceRecord(rec))
 }
 
 // Reports returns a device's stored reports, newest first, at most limit.
+// The index is newest first within each spool generation; the reports of a
+// device that has several (a reset spool, or two machines sharing its
+// identity) are merged by the collector's receive time, as they arrived,
+// over its maxReportGenerations newest generations.
 func (tx *Tx) Reports(deviceID string, limit int) ([]*pb.StoredReport, error) {
 	prefix := append([]byte(deviceID), 0)
-	c := tx.tx.Bucket(bucketDevices).Cursor()
+	devs := tx.tx.Bucket(bucketDevices)
 	reports := tx.tx.Bucket(bucketReports)
+	// One cursor per generation, each at the generation's newest entry.
+	type head struct {
+		c    *bolt.Cursor
+		k, v []byte
+	}
+	var heads []*head
+	seek := prefix
+	for len(heads) < maxReportGenerations {
+		c := devs.Cursor()
+		k, v := c.Seek(seek)
+		if k == nil || !bytes.HasPrefix(k, prefix) || len(k) != len(prefix)+12 {
+			break
+		}
+		heads = append(heads, &head{c: c, k: k, v: v})
+		rest := binary.BigEndian.Uint32(k[len(prefix):])
+		if rest == math.MaxUint32 {
+			break // generation 0, the last
+		}
+		seek = binary.BigEndian.AppendUint32(bytes.Clone(prefix), rest+1)
+	}
 	var out []*pb.StoredReport
-	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix) && len(out) < limit; k, v = c.Next() {
+	for len(heads) > 0 && len(out) < limit {
+		h := 0
+		for i := range heads {
+			if bytes.Compare(heads[i].v, heads[h].v) > 0 { // reports keys: receive time, then a counter
+				h = i
+			}
+		}
+		v := heads[h].v
+		gen := heads[h].k[:len(prefix)+4]
+		if k, nv := heads[h].c.Next(); k != nil && bytes.HasPrefix(k, gen) && len(k) == len(prefix)+12 {
+			heads[h].k, heads[h].v = k, nv
+		} else {
+			heads = append(heads[:h], heads[h+1:]...)
+		}
 		raw := reports.Get(v)
 		if raw == nil {
 			continue // pruned by retention
@@ -292,12 +334,45 @@ func (tx *Tx) Reports(deviceID string, limit int) ([]*pb.StoredReport, error) {
 	return out, nil
 }
 
+// maxReportGenerations is how many of a device's spool generations Reports
+// merges: far more than an honest agent has, and a bound on the seeks a
+// device that makes up a spool per report can cost a reviewer's view.
+const maxReportGenerations = 4 * maxSpoolEpochs
+
 // ReportCount counts every stored report (for tests and tools).
 func (tx *Tx) ReportCount() int {
 	return tx.tx.Bucket(bucketReports).Stats().KeyN
 }
 
-// HasReport tells whether (device, seq) is stored.
+// HasReport tells whether seq is stored under the device's newest spool
+// epoch.
 func (tx *Tx) HasReport(deviceID string, seq uint64) bool {
-	return tx.tx.Bucket(bucketDevices).Get(ReportIndexKey(deviceID, seq)) != nil
+	l, err := tx.spoolLedger(deviceID)
+	if err != nil {
+		return false
+	}
+	n := l.newest()
+	return n != nil && tx.tx.Bucket(bucketDevices).Get(ReportIndexKey(deviceID, n.gen, seq)) != nil
+}
+
+// HasSpoolReport tells whether (device, spool epoch, seq) is stored.
+func (tx *Tx) HasSpoolReport(deviceID string, epoch, seq uint64) bool {
+	l, err := tx.spoolLedger(deviceID)
+	if err != nil {
+		return false
+	}
+	e := l.find(epoch)
+	return e != nil && tx.tx.Bucket(bucketDevices).Get(ReportIndexKey(deviceID, e.gen, seq)) != nil
+}
+
+func (tx *Tx) spoolLedger(deviceID string) (*spoolLedger, error) {
+	v := tx.tx.Bucket(bucketDevices).Get([]byte(deviceID))
+	if v == nil {
+		return nil, fmt.Errorf("device %q: %w", deviceID, ErrNotFound)
+	}
+	rec, err := splitDeviceRecord(v)
+	if err != nil {
+		return nil, fmt.Errorf("device %q: %w", deviceID, err)
+	}
+	return decodeSpoolLedger(rec.spools)
 }

@@ -333,7 +333,7 @@ func benchCollector(ctx context.Context, data, city, asn string, fleet *sim.Flee
 }
 
 // benchRawBolt writes records of the fleet's encoded reports in the store's
-// layout (time-ordered reports bucket plus the device+seq index, store.ReportIndexKey), devices
+// layout (time-ordered reports bucket plus the device+spool+seq index, store.ReportIndexKey), devices
 // interleaved, rawBoltBatch per transaction with fsync, from one writer: the
 // most this disk and bbolt do with these bytes.
 func benchRawBolt(dir string, fleet *sim.Fleet, tmpl []*pb.Report, records int) (float64, error) {
@@ -378,7 +378,7 @@ func benchRawBolt(dir string, fleet *sim.Fleet, tmpl []*pb.Report, records int) 
 			for j := 0; j < rawBoltBatch && done < records; j, done = j+1, done+1 {
 				dev := done % n
 				rkey := binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(nil, uint64(time.Now().UnixNano())), uint64(done))
-				ikey := store.ReportIndexKey(ids[dev], uint64(done/n+1))
+				ikey := store.ReportIndexKey(ids[dev], 1, uint64(done/n+1)) // an agent's first spool
 				if err := rb.Put(rkey, values[dev]); err != nil {
 					return err
 				}

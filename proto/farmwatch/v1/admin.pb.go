@@ -861,15 +861,21 @@ type Device struct {
 	RevokedAt    *timestamppb.Timestamp `protobuf:"bytes,16,opt,name=revoked_at,json=revokedAt,proto3" json:"revoked_at,omitempty"`
 	RevokedBy    string                 `protobuf:"bytes,17,opt,name=revoked_by,json=revokedBy,proto3" json:"revoked_by,omitempty"`
 	RevokeNote   string                 `protobuf:"bytes,18,opt,name=revoke_note,json=revokeNote,proto3" json:"revoke_note,omitempty"`
-	// The spool epoch of the newest report stored (see Report.spool_epoch).
+	// The newest spool epoch the device has reported under (see
+	// Report.spool_epoch); last_seq is the highest seq stored under it.
 	SpoolEpoch uint64 `protobuf:"varint,19,opt,name=spool_epoch,json=spoolEpoch,proto3" json:"spool_epoch,omitempty"`
 	// The ingest budget: bytes of reports stored on budget_day (UTC,
 	// YYYY-MM-DD), and reports refused over the budget since enrollment.
 	BudgetDay         string `protobuf:"bytes,20,opt,name=budget_day,json=budgetDay,proto3" json:"budget_day,omitempty"`
 	BudgetBytes       uint64 `protobuf:"varint,21,opt,name=budget_bytes,json=budgetBytes,proto3" json:"budget_bytes,omitempty"`
 	RefusedOverBudget uint64 `protobuf:"varint,22,opt,name=refused_over_budget,json=refusedOverBudget,proto3" json:"refused_over_budget,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// How many spools the device has reported from: 1 for an agent whose
+	// spool was never reset (an agent upgraded to spool epochs keeps its
+	// spool); more after a reset, or with a second machine that shares the
+	// identity.
+	SpoolGenerations uint32 `protobuf:"varint,23,opt,name=spool_generations,json=spoolGenerations,proto3" json:"spool_generations,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *Device) Reset() {
@@ -1052,6 +1058,13 @@ func (x *Device) GetBudgetBytes() uint64 {
 func (x *Device) GetRefusedOverBudget() uint64 {
 	if x != nil {
 		return x.RefusedOverBudget
+	}
+	return 0
+}
+
+func (x *Device) GetSpoolGenerations() uint32 {
+	if x != nil {
+		return x.SpoolGenerations
 	}
 	return 0
 }
@@ -3445,7 +3458,7 @@ const file_farmwatch_v1_admin_proto_rawDesc = "" +
 	"\x05token\x18\x01 \x01(\tR\x05token\x12\x17\n" +
 	"\ahire_id\x18\x02 \x01(\tR\x06hireId\x129\n" +
 	"\n" +
-	"expires_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\"\xf7\x05\n" +
+	"expires_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\"\xa4\x06\n" +
 	"\x06Device\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x17\n" +
 	"\ahire_id\x18\x02 \x01(\tR\x06hireId\x12\x1a\n" +
@@ -3477,7 +3490,8 @@ const file_farmwatch_v1_admin_proto_rawDesc = "" +
 	"\n" +
 	"budget_day\x18\x14 \x01(\tR\tbudgetDay\x12!\n" +
 	"\fbudget_bytes\x18\x15 \x01(\x04R\vbudgetBytes\x12.\n" +
-	"\x13refused_over_budget\x18\x16 \x01(\x04R\x11refusedOverBudget\"-\n" +
+	"\x13refused_over_budget\x18\x16 \x01(\x04R\x11refusedOverBudget\x12+\n" +
+	"\x11spool_generations\x18\x17 \x01(\rR\x10spoolGenerations\"-\n" +
 	"\x12ListDevicesRequest\x12\x17\n" +
 	"\ahire_id\x18\x01 \x01(\tR\x06hireId\"E\n" +
 	"\x13ListDevicesResponse\x12.\n" +

@@ -35,15 +35,15 @@ type StoredDeviceState struct {
 	Samples       uint32   `protobuf:"varint,4,opt,name=samples,proto3" json:"samples,omitempty"`
 	FirstSample   int64    `protobuf:"varint,5,opt,name=first_sample,json=firstSample,proto3" json:"first_sample,omitempty"`
 	LastSample    int64    `protobuf:"varint,6,opt,name=last_sample,json=lastSample,proto3" json:"last_sample,omitempty"`
-	// Until schema 5: a ring of the last 64 power samples; read no more
+	// Until schema 6: a ring of the last 64 power samples; read no more
 	// (power samples are kept by the hour, below).
 	Shelf  uint64 `protobuf:"fixed64,7,opt,name=shelf,proto3" json:"shelf,omitempty"`
 	PowerN int32  `protobuf:"varint,8,opt,name=power_n,json=powerN,proto3" json:"power_n,omitempty"`
-	// Until schema 5: event evidence kept until a time; read into memory.
+	// Until schema 6: event evidence kept until a time; read into memory.
 	Sticky   map[string]*StoredEvidence `protobuf:"bytes,9,rep,name=sticky,proto3" json:"sticky,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	Reviewed []string                   `protobuf:"bytes,10,rep,name=reviewed,proto3" json:"reviewed,omitempty"`
 	Silent   bool                       `protobuf:"varint,11,opt,name=silent,proto3" json:"silent,omitempty"`
-	// Until schema 5: the evidence of the latest report; read no more.
+	// Until schema 6: the evidence of the latest report; read no more.
 	Current []*StoredEvidence `protobuf:"bytes,12,rep,name=current,proto3" json:"current,omitempty"`
 	// What each rule has shown of the device, remembered with its decay.
 	Memory []*StoredMemory `protobuf:"bytes,13,rep,name=memory,proto3" json:"memory,omitempty"`
