@@ -22,9 +22,9 @@ const (
 
 func TestClean(t *testing.T) {
 	tests := []struct {
-		name, in      string
-		max           int
-		want          string
+		name, in     string
+		max          int
+		want         string
 		escaped, cut bool
 	}{
 		{"ascii", "HomeNet", 64, "HomeNet", false, false},
