@@ -188,6 +188,7 @@ func New(cfg Config) (*Server, error) {
 	s.grpc = grpc.NewServer(
 		grpc.Creds(credentials.NewTLS(tlsCfg)),
 		grpc.MaxRecvMsgSize(s.limits.MaxMessageBytes),
+		grpc.ForceServerCodecV2(newWireCodec()), // unknown fields dropped, bad UTF-8 named (codec.go)
 		grpc.ChainUnaryInterceptor(s.recoverInterceptor, s.authInterceptor, s.limitInterceptor),
 		grpc.ChainStreamInterceptor(s.streamAuthInterceptor),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 20 * time.Second, PermitWithoutStream: true}),
