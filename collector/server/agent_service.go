@@ -136,6 +136,9 @@ func (a *agentService) Report(ctx context.Context, req *pb.ReportRequest) (*pb.R
 		if _, ok := status.FromError(err); ok {
 			return nil, err
 		}
+		if over := (*store.OverBudgetError)(nil); errors.As(err, &over) {
+			return nil, status.Errorf(codes.ResourceExhausted, "%v; nothing from this batch was stored, keep it and retry then", over)
+		}
 		if errors.Is(err, store.ErrNotFound) {
 			return nil, status.Errorf(codes.PermissionDenied, "device %s is not enrolled here (deleted): re-enroll with a new token", id.Name)
 		}

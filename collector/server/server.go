@@ -60,6 +60,9 @@ type Config struct {
 	// CACert and CAKey name an operator-supplied CA instead of the one the
 	// collector creates in DATA/tls.
 	CACert, CAKey string
+	// DeviceDailyBudget is the bytes of reports one device may add to the
+	// store per UTC day: 0 means DefaultDeviceDailyBudget, below 0 none.
+	DeviceDailyBudget int64
 	// Now is the collector's clock (tests replace it).
 	Now func() time.Time
 }
@@ -163,7 +166,7 @@ func New(cfg Config) (*Server, error) {
 	}
 
 	engine := analysis.NewEngine(acfg)
-	st, err := store.Open(cfg.DataDir, store.Options{Analyze: engine.Analyze})
+	st, err := store.Open(cfg.DataDir, store.Options{Analyze: engine.Analyze, DailyBudget: dailyBudget(cfg.DeviceDailyBudget)})
 	if err != nil {
 		lis.Close()
 		return nil, err

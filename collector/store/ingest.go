@@ -209,12 +209,22 @@ func (tx *Tx) ingestJob(job *ingestJob) (IngestResult, error) {
 		counter = binary.BigEndian.Uint64(v)
 	}
 	changed := false
+	var at time.Time // the collector's receive time: the budget's clock
+	if len(job.reports) > 0 {
+		at = job.reports[0].GetReceivedAt().AsTime()
+	}
+	budget := openBudget(tx.s.dailyBudget, dev, budgetDay(at))
+	refused := 0
 	for i, sr := range job.reports {
 		seq := sr.GetReport().GetSeq()
 		ikey := ReportIndexKey(job.deviceID, seq)
 		if index.Get(ikey) != nil {
 			res.Acknowledged = append(res.Acknowledged, seq)
 			res.Duplicates = append(res.Duplicates, seq)
+			continue
+		}
+		if refused > 0 || !budget.fits(storedSize(job.deviceID, job.values[i])) {
+			refused++ // in order: nothing after a refused report is stored
 			continue
 		}
 		counter++
@@ -236,11 +246,28 @@ func (tx *Tx) ingestJob(job *ingestJob) (IngestResult, error) {
 		res.Acknowledged = append(res.Acknowledged, seq)
 		changed = true
 	}
-	if !changed {
+	if refused > 0 {
+		if budget.refuse(refused) {
+			if err := tx.RecordEvent(dev, overBudget(dev, tx.s.dailyBudget, at)); err != nil {
+				return res, fmt.Errorf("record over-budget event of device %s: %w", job.deviceID, err)
+			}
+		}
+		if len(res.Acknowledged) == 0 {
+			// The counter and the event are committed; no report is.
+			if err := tx.PutDevice(dev); err != nil {
+				return res, err
+			}
+			return res, &refusal{err: &OverBudgetError{DeviceID: job.deviceID, Budget: tx.s.dailyBudget,
+				Day: budgetDay(at), ResetAt: resetAt(at)}}
+		}
+	}
+	if !changed && refused == 0 {
 		return res, nil
 	}
-	if err := meta.Put(keyCounter, u64(counter)); err != nil {
-		return res, err
+	if changed {
+		if err := meta.Put(keyCounter, u64(counter)); err != nil {
+			return res, err
+		}
 	}
 	return res, tx.PutDevice(dev)
 }
