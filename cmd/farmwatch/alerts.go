@@ -80,29 +80,29 @@ func newAlertsShowCmd() *cobra.Command {
 
 func printAlert(cmd *cobra.Command, a *pb.Alert) {
 	w := cmd.OutOrStdout()
-	fmt.Fprintf(w, "Alert %s (%s, %s): score %.2f\n", a.GetId(), a.GetKind(), a.GetStatus(), a.GetScore())
-	fmt.Fprintf(w, "  %s\n", a.GetSummary())
+	printf(w, "Alert %s (%s, %s): score %.2f\n", a.GetId(), a.GetKind(), a.GetStatus(), a.GetScore())
+	printf(w, "  %s\n", a.GetSummary())
 	if a.GetKind() == "farm" {
-		fmt.Fprintf(w, "  cluster %s: %d devices of %d hires; opened %s, updated %s\n", a.GetClusterId(), len(a.GetMemberDevices()),
+		printf(w, "  cluster %s: %d devices of %d hires; opened %s, updated %s\n", a.GetClusterId(), len(a.GetMemberDevices()),
 			len(a.GetMemberHires()), ts(a.GetCreatedAt()), ts(a.GetUpdatedAt()))
-		fmt.Fprintf(w, "  devices: %s\n  hires:   %s\n", strings.Join(a.GetMemberDevices(), ", "), strings.Join(a.GetMemberHires(), ", "))
+		printf(w, "  devices: %s\n  hires:   %s\n", strings.Join(a.GetMemberDevices(), ", "), strings.Join(a.GetMemberHires(), ", "))
 	} else {
-		fmt.Fprintf(w, "  device %s, hire %s; opened %s, updated %s\n", orDash(a.GetDeviceId()), orDash(a.GetHireId()),
+		printf(w, "  device %s, hire %s; opened %s, updated %s\n", orDash(a.GetDeviceId()), orDash(a.GetHireId()),
 			ts(a.GetCreatedAt()), ts(a.GetUpdatedAt()))
 		if a.GetClusterId() != "" {
-			fmt.Fprintf(w, "  in cluster %s\n", a.GetClusterId())
+			printf(w, "  in cluster %s\n", a.GetClusterId())
 		}
 	}
 	if a.GetStatus() == "resolved" {
-		fmt.Fprintf(w, "  resolved %s by %s at %s: %s\n", a.GetVerdict(), a.GetResolvedBy(), ts(a.GetResolvedAt()), a.GetNote())
+		printf(w, "  resolved %s by %s at %s: %s\n", a.GetVerdict(), a.GetResolvedBy(), ts(a.GetResolvedAt()), a.GetNote())
 	} else if a.GetNote() != "" {
-		fmt.Fprintf(w, "  note: %s\n", a.GetNote())
+		printf(w, "  note: %s\n", a.GetNote())
 	}
 	ev := append([]*pb.Evidence(nil), a.GetEvidence()...)
 	sort.SliceStable(ev, func(i, j int) bool { return ev[i].GetWeight() > ev[j].GetWeight() })
 	fmt.Fprintln(w, "  Evidence (log-odds added to the prior):")
 	for _, e := range ev {
-		fmt.Fprintf(w, "    %+5.2f  %-22s %s\n", e.GetWeight(), e.GetRule(), e.GetExplanation())
+		printf(w, "    %+5.2f  %-22s %s\n", e.GetWeight(), e.GetRule(), e.GetExplanation())
 	}
 }
 
@@ -125,7 +125,7 @@ func newAlertsAckCmd() *cobra.Command {
 			if output == "json" {
 				return printJSON(cmd.OutOrStdout(), a)
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "alert %s acknowledged\n", a.GetId())
+			printf(cmd.OutOrStdout(), "alert %s acknowledged\n", a.GetId())
 			return nil
 		},
 	}
@@ -159,7 +159,7 @@ func newAlertsResolveCmd() *cobra.Command {
 			if output == "json" {
 				return printJSON(cmd.OutOrStdout(), a)
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "alert %s resolved: %s\n", a.GetId(), a.GetVerdict())
+			printf(cmd.OutOrStdout(), "alert %s resolved: %s\n", a.GetId(), a.GetVerdict())
 			return nil
 		},
 	}
