@@ -3,13 +3,17 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/farmwatch/farmwatch/agent/uplink"
+	"github.com/farmwatch/farmwatch/collector/server"
 	"github.com/farmwatch/farmwatch/collector/store"
 	"github.com/farmwatch/farmwatch/internal/testcollector"
 	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
@@ -223,6 +227,56 @@ func TestBadStoredTimestampDegrades(t *testing.T) {
 		out, _, err = runCLI(t, c.Data, args...)
 		if err != nil || args[1] == "show" && !strings.Contains(out, "enrolled: "+invalidTime) {
 			t.Errorf("%v: %v\n%s", args, err, out)
+		}
+	}
+}
+
+// TestDevicesShowAgentHealthAndBudget: a reviewer sees what the latest
+// report says of the agent's spool (reports it could not spool included)
+// and what the device spent of its daily budget.
+func TestDevicesShowAgentHealthAndBudget(t *testing.T) {
+	c := testcollector.Start(t, func(cfg *server.Config) { cfg.DeviceDailyBudget = 2000 })
+	ctx := context.Background()
+	if _, err := c.Admin.AddHires(ctx, &pb.AddHiresRequest{Hires: []*pb.Hire{{Id: "h1", Name: "Ana", ClaimedHome: "Austin, TX, US"}}}); err != nil {
+		t.Fatal(err)
+	}
+	tok, err := c.Admin.CreateToken(ctx, &pb.CreateTokenRequest{HireId: "h1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, _, err := uplink.Enroll(ctx, uplink.EnrollOptions{Collector: c.Addr(), Token: tok.GetToken(), Hostname: "laptop"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := uplink.Dial(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	r := &pb.Report{Seq: 1, CollectedAt: timestamppb.Now(), Host: &pb.Host{Hostname: "laptop"},
+		Health: &pb.AgentHealth{Spooled: 3, Dropped: 1, Unspooled: 2}}
+	if _, err := conn.Send(ctx, []*pb.Report{r}); err != nil {
+		t.Fatal(err)
+	}
+	junk := make([]byte, 2000) // letters compression cannot shrink
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range junk {
+		junk[i] = byte('a' + rng.IntN(26))
+	}
+	big := &pb.Report{Seq: 2, CollectedAt: timestamppb.Now(), Host: &pb.Host{Hostname: "laptop"},
+		Errors: []*pb.CollectorError{{Collector: "x", Error: string(junk)}}}
+	if _, err := conn.Send(ctx, []*pb.Report{big}); status.Code(err) != codes.ResourceExhausted {
+		t.Fatalf("report over the budget: %v", err)
+	}
+	out, _, err := runCLI(t, c.Data, "devices", "show", id.DeviceID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	day := time.Now().UTC().Format(time.DateOnly)
+	for _, want := range []string{"agent:    spooled 3, dropped 1, unspooled 2",
+		"budget:   2000 bytes of reports charged on " + day + " (UTC); 1 refused over the daily budget"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("devices show lacks %q:\n%s", want, out)
 		}
 	}
 }
