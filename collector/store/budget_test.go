@@ -145,3 +145,23 @@ func TestDailyBudgetPartialBatch(t *testing.T) {
 		t.Errorf("refused %d, want %d", d.GetRefusedOverBudget(), 10-n)
 	}
 }
+
+// BenchmarkBudgetCheck is what the daily budget adds to each ingest job in
+// the writer: the day of the receive time, the day check and the charge.
+//
+//	go test -run '^$' -bench BudgetCheck ./collector/store/
+func BenchmarkBudgetCheck(b *testing.B) {
+	dev := &pb.Device{Id: "d-0123456789abcdef", BudgetDay: budgetDay(time.Now())}
+	at := time.Now()
+	value := make([]byte, 600)
+	b.ReportAllocs()
+	for n := 0; n < b.N; n++ {
+		if dev.BudgetBytes > 1<<39 {
+			dev.BudgetBytes = 0
+		}
+		budget := openBudget(1<<40, dev, budgetDay(at))
+		if !budget.fits(storedSize(dev.Id, value)) {
+			b.Fatal("refused")
+		}
+	}
+}
