@@ -136,11 +136,6 @@ func (l Limits) ValidateReport(r *pb.Report, now time.Time) error {
 // descriptor rather than Range's callback: a valid report, the common case,
 // allocates nothing here.
 func (l *Limits) walk(m protoreflect.Message, path *fieldPath) error {
-	if u := m.GetUnknown(); len(u) > 0 {
-		// The wire codec drops unknown fields; one here was put there in
-		// process, and would be stored unchecked.
-		return fmt.Errorf("%s: %d bytes of unknown fields", pathOr(path, "report"), len(u))
-	}
 	fields := m.Descriptor().Fields()
 	for i, n := 0, fields.Len(); i < n; i++ {
 		fd := fields.Get(i)
@@ -250,13 +245,6 @@ func checkTimestamp(m protoreflect.Message, path *fieldPath) error {
 		return fmt.Errorf("%s: invalid timestamp: nanoseconds %d out of range", path, n)
 	}
 	return fmt.Errorf("%s: invalid timestamp: %d seconds from 1970 is outside years 1 to 9999", path, ts.GetSeconds())
-}
-
-func pathOr(p *fieldPath, whole string) string {
-	if len(p.elems) == 0 {
-		return whole
-	}
-	return p.String()
 }
 
 // fieldPath is the path from the report to the field being checked, such as
