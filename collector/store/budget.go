@@ -50,9 +50,13 @@ type dayBudget struct {
 	dev   *pb.Device
 }
 
-// openBudget starts the job's accounting, moving the device to day.
-func openBudget(limit int64, dev *pb.Device, day string) dayBudget {
-	if limit > 0 && dev.GetBudgetDay() != day {
+// openBudget starts the job's accounting, moving the device to the UTC day
+// of at (the collector's receive time).
+func openBudget(limit int64, dev *pb.Device, at time.Time) dayBudget {
+	if limit <= 0 {
+		return dayBudget{dev: dev}
+	}
+	if day := budgetDay(at); dev.GetBudgetDay() != day {
 		dev.BudgetDay, dev.BudgetBytes = day, 0
 	}
 	return dayBudget{limit: limit, dev: dev}

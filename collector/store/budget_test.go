@@ -159,7 +159,7 @@ func BenchmarkBudgetCheck(b *testing.B) {
 		if dev.BudgetBytes > 1<<39 {
 			dev.BudgetBytes = 0
 		}
-		budget := openBudget(1<<40, dev, budgetDay(at))
+		budget := openBudget(1<<40, dev, at)
 		if !budget.fits(storedSize(dev.Id, value)) {
 			b.Fatal("refused")
 		}

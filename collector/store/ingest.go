@@ -213,7 +213,7 @@ func (tx *Tx) ingestJob(job *ingestJob) (IngestResult, error) {
 	if len(job.reports) > 0 {
 		at = job.reports[0].GetReceivedAt().AsTime()
 	}
-	budget := openBudget(tx.s.dailyBudget, dev, budgetDay(at))
+	budget := openBudget(tx.s.dailyBudget, dev, at)
 	refused := 0
 	for i, sr := range job.reports {
 		seq := sr.GetReport().GetSeq()
