@@ -20,6 +20,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/farmwatch/farmwatch/agent/sanitize"
 	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
 )
 
@@ -191,8 +192,18 @@ func Collect(ctx context.Context, env *Env, opts Options) *pb.Report {
 		r.Health.Collectors = append(r.Health.Collectors, &pb.CollectorRun{
 			Name: res.name, DurationMs: uint32(res.dur / time.Millisecond), Ok: ok})
 	}
+	// Last, so that `collect --json` shows the very strings the collector
+	// receives: no laptop string can stop the report being marshalled.
+	if ch := sanitize.Report(r); ch.Changed() {
+		r.Errors = append(r.Errors, &pb.CollectorError{Collector: LimitsCollector, Error: ch.String()})
+		sanitize.Report(r) // the new entry is held to the limits too
+	}
 	return r
 }
+
+// LimitsCollector names the report's error entry that says what was cut to
+// the collector's limits.
+const LimitsCollector = "limits"
 
 func selected(only []string) []registration {
 	var out []registration

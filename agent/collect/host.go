@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"os"
 	"runtime"
 	"strings"
 	"time"
@@ -27,7 +26,7 @@ func collectHost(ctx context.Context, env *Env, r *pb.Report) error {
 	var errs []error
 	h := &pb.Host{Os: runtime.GOOS, Arch: runtime.GOARCH}
 	var err error
-	if h.Hostname, err = os.Hostname(); err != nil {
+	if h.Hostname, err = hostName(env); err != nil {
 		errs = append(errs, fmt.Errorf("hostname: %w", err))
 	}
 	if h.Platform, h.PlatformVersion, err = platformInfo(ctx, env); err != nil {

@@ -4,6 +4,7 @@ import (
 	"github.com/shirou/gopsutil/v4/host"
 
 	"context"
+	"os"
 	"regexp"
 	"strings"
 )
@@ -28,3 +29,6 @@ func platformInfo(ctx context.Context, _ *Env) (platform, version string, err er
 	platform, _, version, err = host.PlatformInformationWithContext(ctx)
 	return platform, version, err
 }
+
+// hostName is the OS's hostname.
+func hostName(*Env) (string, error) { return os.Hostname() }

@@ -4,8 +4,21 @@ import (
 	"github.com/shirou/gopsutil/v4/host"
 
 	"context"
+	"os"
 	"strings"
 )
+
+// hostName reads the kernel's hostname under the root (what os.Hostname
+// reads on Linux), so a fixture can give one. Its bytes are kept as they
+// are: the kernel takes any, UTF-8 or not.
+func hostName(env *Env) (string, error) {
+	if b, err := env.ReadFile("proc/sys/kernel/hostname"); err == nil {
+		if s := strings.TrimRight(string(b), "\n"); s != "" {
+			return s, nil
+		}
+	}
+	return os.Hostname()
+}
 
 // hardwareIdentity reads DMI: the product name is world-readable, the serial
 // only for root (an unprivileged run simply reports no serial).

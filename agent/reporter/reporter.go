@@ -27,9 +27,19 @@ import (
 // is over: the agent stops for good (IT can then remove it).
 var ErrMonitoringEnded = errors.New("monitoring period ended")
 
+// Spool is what the reporter needs of the agent's spool (*spool.Spool).
+type Spool interface {
+	Add(*pb.Report) error
+	Pending(limit int) ([]*pb.Report, error)
+	Ack(seqs []uint64) error
+	Drop(seq uint64) error
+	Stats() (spool.Stats, error)
+	CountStart() (uint64, error)
+}
+
 // Reporter runs collection and delivery for one device.
 type Reporter struct {
-	Spool    *spool.Spool
+	Spool    Spool
 	Conn     *uplink.Conn
 	Env      *collect.Env
 	Interval time.Duration
@@ -43,6 +53,11 @@ type Reporter struct {
 	restarts  uint64
 	skewMS    int64
 	skewKnown bool
+	// unspooled counts reports taken but never spooled since the agent
+	// started. It lives in memory only: when the spool cannot store a
+	// report (disk full, file broken) it could not store the count either,
+	// so a restart starts it again at 0.
+	unspooled uint64
 }
 
 // Start records the agent start (for the restart counter).
@@ -53,12 +68,17 @@ func (r *Reporter) Start() error {
 	return err
 }
 
-// Cycle collects one snapshot and spools it, then tries to deliver.
+// Cycle collects one snapshot and spools it, then tries to deliver. A
+// snapshot the spool cannot take is counted, the count sent with every
+// later report, and what is spooled already is delivered all the same.
 func (r *Reporter) Cycle(ctx context.Context) error {
 	rep := collect.Collect(ctx, r.Env, collect.Options{})
 	r.stamp(rep)
 	if err := r.Spool.Add(rep); err != nil {
-		return err
+		r.unspooled++
+		r.log().Error("the spool could not take this report; it is lost, and counted in the next report that is delivered",
+			"err", err, "unspooled", r.unspooled)
+		return errors.Join(fmt.Errorf("spool report: %w", err), r.Flush(ctx))
 	}
 	return r.Flush(ctx)
 }
@@ -72,6 +92,7 @@ func (r *Reporter) stamp(rep *pb.Report) {
 	}
 	rep.Health.Restarts = uint32(r.restarts)
 	rep.Health.ConfigSha256 = r.ConfigSHA256
+	rep.Health.Unspooled = r.unspooled
 	if rep.Locale == nil {
 		rep.Locale = &pb.Locale{}
 	}

@@ -16,6 +16,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/farmwatch/farmwatch/internal/agentlimits"
+	"github.com/farmwatch/farmwatch/agent/sanitize"
 	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
 )
 
@@ -198,8 +199,11 @@ func putU64(b *bolt.Bucket, k []byte, v uint64) error {
 }
 
 // Add gives the report its sequence number and the spool's epoch and
-// stores it. When the spool is full the oldest reports are dropped.
+// stores it. When the spool is full the oldest reports are dropped. The
+// report is sanitized first, as the last defence: whatever string reached
+// it, it marshals.
 func (s *Spool) Add(r *pb.Report) error {
+	sanitize.Report(r)
 	return s.db.Update(func(tx *bolt.Tx) error {
 		meta, pending := tx.Bucket(bucketMeta), tx.Bucket(bucketPending)
 		seq := getU64(meta, keyNextSeq)
@@ -213,7 +217,7 @@ func (s *Spool) Add(r *pb.Report) error {
 		r.Health.Spooled = count
 		v, err := proto.Marshal(r)
 		if err != nil {
-			return err
+			return fmt.Errorf("marshal report %d: %w", seq, err)
 		}
 		if err := pending.Put(binary.BigEndian.AppendUint64(nil, seq), v); err != nil {
 			return err

@@ -84,14 +84,14 @@ func newAlertsShowCmd() *cobra.Command {
 
 func printAlert(cmd *cobra.Command, a *pb.Alert) {
 	w := cmd.OutOrStdout()
-	fmt.Fprintf(w, "Alert %s (%s, %s): score %.2f now, peak %.2f", a.GetId(), a.GetKind(), a.GetStatus(), a.GetScore(),
+	printf(w, "Alert %s (%s, %s): score %.2f now, peak %.2f", a.GetId(), a.GetKind(), a.GetStatus(), a.GetScore(),
 		max(a.GetPeakScore(), a.GetScore()))
 	if a.GetPeakAt() != nil {
-		fmt.Fprintf(w, " at %s", ts(a.GetPeakAt()))
+		printf(w, " at %s", ts(a.GetPeakAt()))
 	}
-	fmt.Fprintf(w, "\n  %s\n", a.GetSummary())
+	printf(w, "\n  %s\n", a.GetSummary())
 	if a.GetKind() == "farm" {
-		fmt.Fprintf(w, "  cluster %s: %d devices of %d hires; opened %s, updated %s\n", a.GetClusterId(), len(a.GetMemberDevices()),
+		printf(w, "  cluster %s: %d devices of %d hires; opened %s, updated %s\n", a.GetClusterId(), len(a.GetMemberDevices()),
 			len(a.GetMemberHires()), ts(a.GetCreatedAt()), ts(a.GetUpdatedAt()))
 		var devs []string
 		for _, d := range a.GetMemberDevices() {
@@ -100,19 +100,19 @@ func printAlert(cmd *cobra.Command, a *pb.Alert) {
 			}
 			devs = append(devs, d)
 		}
-		fmt.Fprintf(w, "  devices: %s\n  hires:   %s\n", strings.Join(devs, ", "), strings.Join(a.GetMemberHires(), ", "))
-		fmt.Fprintln(w, "  The farm's score is made by its own lines below; members' device scores are shown, not added.")
+		printf(w, "  devices: %s\n  hires:   %s\n", strings.Join(devs, ", "), strings.Join(a.GetMemberHires(), ", "))
+		printf(w, "  The farm's score is made by its own lines below; members' device scores are shown, not added.\n")
 	} else {
-		fmt.Fprintf(w, "  device %s, hire %s; opened %s, updated %s\n", orDash(a.GetDeviceId()), orDash(a.GetHireId()),
+		printf(w, "  device %s, hire %s; opened %s, updated %s\n", orDash(a.GetDeviceId()), orDash(a.GetHireId()),
 			ts(a.GetCreatedAt()), ts(a.GetUpdatedAt()))
 		if a.GetClusterId() != "" {
-			fmt.Fprintf(w, "  in cluster %s\n", a.GetClusterId())
+			printf(w, "  in cluster %s\n", a.GetClusterId())
 		}
 	}
 	if a.GetStatus() == "resolved" {
-		fmt.Fprintf(w, "  resolved %s by %s at %s: %s\n", a.GetVerdict(), a.GetResolvedBy(), ts(a.GetResolvedAt()), a.GetNote())
+		printf(w, "  resolved %s by %s at %s: %s\n", a.GetVerdict(), a.GetResolvedBy(), ts(a.GetResolvedAt()), a.GetNote())
 	} else if a.GetNote() != "" {
-		fmt.Fprintf(w, "  note: %s\n", a.GetNote())
+		printf(w, "  note: %s\n", a.GetNote())
 	}
 	fmt.Fprintln(w, "  Evidence (log-odds added to the prior now, and at most):")
 	printEvidence(w, a.GetEvidence())
@@ -131,20 +131,20 @@ func printEvidence(w io.Writer, lines []*pb.Evidence) {
 	})
 	for _, e := range ev {
 		peak := max(e.GetPeakWeight(), e.GetWeight())
-		fmt.Fprintf(w, "    %+5.2f (peak %+5.2f)  %s", e.GetWeight(), peak, e.GetRule())
+		printf(w, "    %+5.2f (peak %+5.2f)  %s", e.GetWeight(), peak, e.GetRule())
 		if e.GetClass() != "" {
-			fmt.Fprintf(w, " [%s]", e.GetClass())
+			printf(w, " [%s]", e.GetClass())
 		}
 		if e.GetReports() > 0 && e.GetFirstSeen() != nil {
-			fmt.Fprintf(w, "  %d report(s), first %s, last %s", e.GetReports(), ts(e.GetFirstSeen()), ts(e.GetObservedAt()))
+			printf(w, "  %d report(s), first %s, last %s", e.GetReports(), ts(e.GetFirstSeen()), ts(e.GetObservedAt()))
 		}
 		if e.GetWeight() == 0 && peak > 0 {
-			fmt.Fprint(w, "  (faded)")
+			printf(w, "  (faded)")
 		}
 		fmt.Fprintln(w)
-		fmt.Fprintf(w, "        %s\n", e.GetExplanation())
+		printf(w, "        %s\n", e.GetExplanation())
 		if e.GetDecay() != "" {
-			fmt.Fprintf(w, "        (%s)\n", e.GetDecay())
+			printf(w, "        (%s)\n", e.GetDecay())
 		}
 	}
 }
@@ -168,7 +168,7 @@ func newAlertsAckCmd() *cobra.Command {
 			if output == "json" {
 				return printJSON(cmd.OutOrStdout(), a)
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "alert %s acknowledged\n", a.GetId())
+			printf(cmd.OutOrStdout(), "alert %s acknowledged\n", a.GetId())
 			return nil
 		},
 	}
@@ -202,7 +202,7 @@ func newAlertsResolveCmd() *cobra.Command {
 			if output == "json" {
 				return printJSON(cmd.OutOrStdout(), a)
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "alert %s resolved: %s\n", a.GetId(), a.GetVerdict())
+			printf(cmd.OutOrStdout(), "alert %s resolved: %s\n", a.GetId(), a.GetVerdict())
 			return nil
 		},
 	}

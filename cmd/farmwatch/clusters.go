@@ -68,7 +68,7 @@ func newClustersCmd() *cobra.Command {
 			if cl.GetFarm() {
 				verdict = "LAPTOP FARM"
 			}
-			fmt.Fprintf(w, "Cluster %s: %s\n  %s\n  observed at %s; alert %s; since %s\n\n", cl.GetId(), verdict, cl.GetReason(),
+			printf(w, "Cluster %s: %s\n  %s\n  observed at %s; alert %s; since %s\n\n", cl.GetId(), verdict, cl.GetReason(),
 				orDash(cl.GetObservedPlace()), orDash(cl.GetAlertId()), ts(cl.GetCreatedAt()))
 			tw := newTable(w, "  DEVICE", "HOSTNAME", "HIRE", "NAME", "CLAIMED HOME", "KM TO OBSERVED PLACE", "JOINED")
 			for _, m := range cl.GetMembers() {

@@ -78,18 +78,27 @@ func newDevicesShowCmd() *cobra.Command {
 			}
 			w := cmd.OutOrStdout()
 			dev := d.GetDevice()
-			fmt.Fprintf(w, "Device %s (%s, %s, agent %s)\n", dev.GetId(), orDash(dev.GetHostname()), orDash(dev.GetOs()), orDash(dev.GetAgentVersion()))
-			fmt.Fprintf(w, "  hire:     %s %s, claims %s\n", d.GetHire().GetId(), d.GetHire().GetName(), d.GetHire().GetHome().GetPlace())
+			printf(w, "Device %s (%s, %s, agent %s)\n", dev.GetId(), orDash(dev.GetHostname()), orDash(dev.GetOs()), orDash(dev.GetAgentVersion()))
+			printf(w, "  hire:     %s %s, claims %s\n", d.GetHire().GetId(), d.GetHire().GetName(), d.GetHire().GetHome().GetPlace())
 			if dev.GetRevokedAt() != nil {
-				fmt.Fprintf(w, "  REVOKED at %s by %s: %s\n", ts(dev.GetRevokedAt()), dev.GetRevokedBy(), dev.GetRevokeNote())
+				printf(w, "  REVOKED at %s by %s: %s\n", ts(dev.GetRevokedAt()), dev.GetRevokedBy(), dev.GetRevokeNote())
 			}
-			fmt.Fprintf(w, "  enrolled: %s   last seen: %s   reports: %d   score: %.2f\n",
+			printf(w, "  enrolled: %s   last seen: %s   reports: %d   score: %.2f\n",
 				ts(dev.GetEnrolledAt()), ts(dev.GetLastSeen()), dev.GetReports(), dev.GetScore())
 			if n := dev.GetSpoolGenerations(); n > 0 {
-				fmt.Fprintf(w, "  spool:    %s, last seq %d, %s\n", spoolEpoch(dev.GetSpoolEpoch()), dev.GetLastSeq(), spoolsSeen(n))
+				printf(w, "  spool:    %s, last seq %d, %s\n", spoolEpoch(dev.GetSpoolEpoch()), dev.GetLastSeq(), spoolsSeen(n))
+			}
+			if rs := d.GetRecentReports(); len(rs) > 0 && rs[0].GetReport().GetHealth() != nil {
+				h := rs[0].GetReport().GetHealth()
+				printf(w, "  agent:    spooled %d, dropped %d, unspooled %d (latest report: waiting in its spool, dropped by the spool cap, never spooled as the disk was full)\n",
+					h.GetSpooled(), h.GetDropped(), h.GetUnspooled())
+			}
+			if dev.GetBudgetDay() != "" || dev.GetRefusedOverBudget() > 0 {
+				printf(w, "  budget:   %d bytes of reports charged on %s (UTC); %d refused over the daily budget since enrollment\n",
+					dev.GetBudgetBytes(), orDash(dev.GetBudgetDay()), dev.GetRefusedOverBudget())
 			}
 			if dev.GetClusterId() != "" {
-				fmt.Fprintf(w, "  cluster:  %s (see `farmwatch clusters show %s`)\n", dev.GetClusterId(), dev.GetClusterId())
+				printf(w, "  cluster:  %s (see `farmwatch clusters show %s`)\n", dev.GetClusterId(), dev.GetClusterId())
 			}
 			fmt.Fprintln(w, "\nRemembered evidence (log-odds added to the prior now, and at most):")
 			if len(d.GetEvidence()) == 0 {
@@ -118,7 +127,7 @@ func newDevicesShowCmd() *cobra.Command {
 				fmt.Fprintln(w, "  none")
 			}
 			for _, a := range d.GetAlerts() {
-				fmt.Fprintf(w, "  %s  %s  %-12s score %.2f  %s\n", a.GetId(), a.GetKind(), a.GetStatus(), a.GetScore(), a.GetSummary())
+				printf(w, "  %s  %s  %-12s score %.2f  %s\n", a.GetId(), a.GetKind(), a.GetStatus(), a.GetScore(), a.GetSummary())
 			}
 			return nil
 		},
@@ -163,7 +172,7 @@ func newDevicesRevokeCmd() *cobra.Command {
 			if output == "json" {
 				return printJSON(cmd.OutOrStdout(), d)
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "device %s revoked at %s\n", d.GetId(), ts(d.GetRevokedAt()))
+			printf(cmd.OutOrStdout(), "device %s revoked at %s\n", d.GetId(), ts(d.GetRevokedAt()))
 			return nil
 		},
 	}

@@ -98,10 +98,10 @@ func newGeoPlaceCmd() *cobra.Command {
 			p, err := geo.ParsePlace(strings.Join(args, " "))
 			var pe *geo.PlaceError
 			if errors.As(err, &pe) && len(pe.Candidates) > 0 && output == "table" {
-				fmt.Fprintf(cmd.ErrOrStderr(), "%s: %s; %s\n", pe.Input, pe.Problem, pe.Hint)
+				printf(cmd.ErrOrStderr(), "%s: %s; %s\n", pe.Input, pe.Problem, pe.Hint)
 				geoWritePlaceTable(cmd.ErrOrStderr(), pe.Candidates, time.Now())
 				if pe.More > 0 {
-					fmt.Fprintf(cmd.ErrOrStderr(), "... and %d more\n", pe.More)
+					printf(cmd.ErrOrStderr(), "... and %d more\n", pe.More)
 				}
 				return fmt.Errorf("place %q is not one known place", pe.Input)
 			}
@@ -157,7 +157,7 @@ func geoWriteLocationTable(w io.Writer, locs []geo.Location, now time.Time) erro
 		if l.ASN != 0 {
 			asn = "AS" + strconv.FormatUint(uint64(l.ASN), 10)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", l.IP, orDash(l.Country), orDash(l.Region), orDash(l.City),
+		printf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", l.IP, orDash(l.Country), orDash(l.Region), orDash(l.City),
 			coords, radius, geoZoneWithOffset(l.TimeZone, now), asn, orDash(l.ASOrg), geoLocationFlags(l))
 	}
 	return tw.Flush()
@@ -185,7 +185,7 @@ func geoWritePlaceTable(w io.Writer, places []geo.Place, now time.Time) error {
 		if p.Population > 0 {
 			pop = strconv.Itoa(p.Population)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%.4f,%.4f\t%s\t%s\n", p.String(), orDash(p.Region), orDash(geo.CountryName(p.Country)),
+		printf(tw, "%s\t%s\t%s\t%.4f,%.4f\t%s\t%s\n", p.String(), orDash(p.Region), orDash(geo.CountryName(p.Country)),
 			p.Latitude, p.Longitude, geoZoneWithOffset(p.TimeZone, now), pop)
 	}
 	return tw.Flush()

@@ -79,7 +79,7 @@ its line number and nothing is imported.`,
 			list, rowErrs := hires.ParseCSV(f)
 			if len(rowErrs) > 0 {
 				for _, e := range rowErrs {
-					fmt.Fprintf(cmd.ErrOrStderr(), "%s:%v\n", args[0], e)
+					printf(cmd.ErrOrStderr(), "%s:%v\n", args[0], e)
 				}
 				return fmt.Errorf("%d row(s) with errors in %s; nothing was imported", len(rowErrs), args[0])
 			}
@@ -90,7 +90,7 @@ its line number and nothing is imported.`,
 				return err
 			}
 			if output == "table" {
-				fmt.Fprintf(cmd.OutOrStdout(), "imported %d hires from %s\n", len(resp.GetHires()), args[0])
+				printf(cmd.OutOrStdout(), "imported %d hires from %s\n", len(resp.GetHires()), args[0])
 			}
 			return printHires(cmd, output, resp.GetHires())
 		},
@@ -159,17 +159,17 @@ func newHiresShowCmd() *cobra.Command {
 				return err
 			}
 			w := cmd.OutOrStdout()
-			fmt.Fprintf(w, "Hire %s: %s <%s>\n", h.GetId(), h.GetName(), h.GetEmail())
-			fmt.Fprintf(w, "  claimed home:     %s (%.4f, %.4f, %s)\n", h.GetHome().GetPlace(),
+			printf(w, "Hire %s: %s <%s>\n", h.GetId(), h.GetName(), h.GetEmail())
+			printf(w, "  claimed home:     %s (%.4f, %.4f, %s)\n", h.GetHome().GetPlace(),
 				h.GetHome().GetLatitude(), h.GetHome().GetLongitude(), h.GetHome().GetTimeZone())
-			fmt.Fprintf(w, "  shipping address: %s\n", orDash(h.GetShippingAddress()))
-			fmt.Fprintf(w, "  phone:            %s\n", orDash(h.GetPhone()))
-			fmt.Fprintf(w, "  institutions:     %s\n", orDash(strings.Join(h.GetInstitutions(), "; ")))
-			fmt.Fprintf(w, "  start date:       %s\n", orDash(h.GetStartDate()))
-			fmt.Fprintf(w, "  end date:         %s\n", orDash(h.GetEndDate()))
-			fmt.Fprintf(w, "  devices:          %d\n", len(devs.GetDevices()))
+			printf(w, "  shipping address: %s\n", orDash(h.GetShippingAddress()))
+			printf(w, "  phone:            %s\n", orDash(h.GetPhone()))
+			printf(w, "  institutions:     %s\n", orDash(strings.Join(h.GetInstitutions(), "; ")))
+			printf(w, "  start date:       %s\n", orDash(h.GetStartDate()))
+			printf(w, "  end date:         %s\n", orDash(h.GetEndDate()))
+			printf(w, "  devices:          %d\n", len(devs.GetDevices()))
 			for _, d := range devs.GetDevices() {
-				fmt.Fprintf(w, "    %s  %s  last seen %s from %s\n", d.GetId(), d.GetHostname(), ts(d.GetLastSeen()), orDash(d.GetLastPublicIp()))
+				printf(w, "    %s  %s  last seen %s from %s\n", d.GetId(), d.GetHostname(), ts(d.GetLastSeen()), orDash(d.GetLastPublicIp()))
 			}
 			return nil
 		},

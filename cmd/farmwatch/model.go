@@ -32,9 +32,9 @@ func newModelCmd() *cobra.Command {
 				return printJSON(cmd.OutOrStdout(), resp)
 			}
 			w := cmd.OutOrStdout()
-			fmt.Fprintf(w, "Fitted on %d confirmed and %d false-positive verdicts.\n", resp.GetConfirmed(), resp.GetFalsePositives())
+			printf(w, "Fitted on %d confirmed and %d false-positive verdicts.\n", resp.GetConfirmed(), resp.GetFalsePositives())
 			if resp.GetNote() != "" {
-				fmt.Fprintf(w, "Note: %s\n", resp.GetNote())
+				printf(w, "Note: %s\n", resp.GetNote())
 			}
 			tw := newTable(w, "RULE", "OLD", "NEW", "CHANGE", "FIRED ON CONFIRMED", "FIRED ON FALSE POSITIVE")
 			row(tw, "(prior)", fmt.Sprintf("%.3f", resp.GetOldPrior()), fmt.Sprintf("%.3f", resp.GetNewPrior()),
@@ -44,12 +44,12 @@ func newModelCmd() *cobra.Command {
 					fmt.Sprintf("%+.3f", r.GetNewWeight()-r.GetOldWeight()), r.GetFiredConfirmed(), r.GetFiredFalsePositive())
 			}
 			tw.Flush()
-			fmt.Fprintf(w, "At the review threshold: precision %.2f -> %.2f, recall %.2f -> %.2f\n",
+			printf(w, "At the review threshold: precision %.2f -> %.2f, recall %.2f -> %.2f\n",
 				resp.GetOldPrecision(), resp.GetNewPrecision(), resp.GetOldRecall(), resp.GetNewRecall())
 			if resp.GetApplied() {
-				fmt.Fprintf(w, "Applied: written to %s and in use now.\n", resp.GetConfigPath())
+				printf(w, "Applied: written to %s and in use now.\n", resp.GetConfigPath())
 			} else {
-				fmt.Fprintf(w, "Nothing changed; run with --apply to write these weights to %s.\n", resp.GetConfigPath())
+				printf(w, "Nothing changed; run with --apply to write these weights to %s.\n", resp.GetConfigPath())
 			}
 			return nil
 		},

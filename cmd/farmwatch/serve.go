@@ -20,7 +20,7 @@ func newServeCmd() *cobra.Command {
 	cfg := server.Config{}
 	var proxies []string
 	var gcPercent int
-	var memLimit string
+	var memLimit, budget string
 	cmd := &cobra.Command{
 		Use:   "serve [--data DIR] [--listen ADDR] [--geoip-city FILE] [--geoip-asn FILE] [--config FILE]",
 		Short: "Run the collector: gRPC over mutual TLS, reports stored in bbolt",
@@ -36,6 +36,10 @@ func newServeCmd() *cobra.Command {
 			limit, err := server.ParseMemoryLimit(memLimit)
 			if err != nil {
 				return fmt.Errorf("--memory-limit: %w", err)
+			}
+			// Sizes are written as for --memory-limit; none turns the budget off.
+			if cfg.DeviceDailyBudget, err = server.ParseMemoryLimit(budget); err != nil {
+				return fmt.Errorf("--device-daily-budget: %w", err)
 			}
 			if gc, fromEnv := server.TuneGC(gcPercent); fromEnv {
 				slog.Info("garbage collection target from GOGC", "percent", gc)
@@ -78,6 +82,8 @@ func newServeCmd() *cobra.Command {
 	f.IntVar(&gcPercent, "gc-percent", server.DefaultGCPercent, "garbage-collection target (Go's GOGC; the GOGC environment variable wins): lower trades CPU for memory")
 	f.StringVar(&memLimit, "memory-limit", "auto", "soft memory limit past which garbage collection works harder, e.g. 12GiB; auto is 3/4 of the machine's or cgroup's memory, none disables it (GOMEMLIMIT wins when set)")
 	f.DurationVar(&cfg.Retention, "retention", 0, "delete stored reports older than this, e.g. 4320h (180 days); 0 keeps them")
+	f.StringVar(&budget, "device-daily-budget", fmt.Sprintf("%dMiB", server.DefaultDeviceDailyBudget>>20),
+		"bytes of reports one laptop may add to the store per UTC day; past it its reports are refused until the next UTC day (none: no budget)")
 	return cmd
 }
 

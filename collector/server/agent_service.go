@@ -202,6 +202,9 @@ func (a *agentService) Report(ctx context.Context, req *pb.ReportRequest) (*pb.R
 		if errors.As(err, &jump) {
 			return nil, status.Errorf(codes.InvalidArgument, "reports: %v; nothing from this batch was stored", jump)
 		}
+		if over := (*store.OverBudgetError)(nil); errors.As(err, &over) {
+			return nil, status.Errorf(codes.ResourceExhausted, "%v; nothing from this batch was stored, keep it and retry then", over)
+		}
 		if errors.Is(err, store.ErrNotFound) {
 			return nil, status.Errorf(codes.PermissionDenied, "device %s is not enrolled here (deleted): re-enroll with a new token", id.Name)
 		}

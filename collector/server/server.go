@@ -65,6 +65,9 @@ type Config struct {
 	// CACert and CAKey name an operator-supplied CA instead of the one the
 	// collector creates in DATA/tls.
 	CACert, CAKey string
+	// DeviceDailyBudget is the bytes of reports one device may add to the
+	// store per UTC day: 0 means DefaultDeviceDailyBudget, below 0 none.
+	DeviceDailyBudget int64
 	// Now is the collector's clock (tests replace it).
 	Now func() time.Time
 	// NoSync turns off the store's fsync: for tests that replay days of
@@ -183,7 +186,8 @@ func New(cfg Config) (*Server, error) {
 		log.Warn("analysis config: "+p, "config", cfg.AnalysisConfig)
 	}
 	engine := analysis.NewEngine(acfg)
-	st, err := store.Open(cfg.DataDir, store.Options{Analyze: engine.Analyze, Event: engine.RecordEvent, NoSync: cfg.NoSync})
+	st, err := store.Open(cfg.DataDir, store.Options{Analyze: engine.Analyze, Event: engine.RecordEvent, NoSync: cfg.NoSync,
+		DailyBudget: dailyBudget(cfg.DeviceDailyBudget)})
 	if err != nil {
 		lis.Close()
 		return nil, err
@@ -211,6 +215,7 @@ func New(cfg Config) (*Server, error) {
 		grpc.Creds(s.certless),
 		grpc.ConnectionTimeout(cfg.Conns.HandshakeTimeout),
 		grpc.MaxRecvMsgSize(s.limits.MaxMessageBytes),
+		grpc.ForceServerCodecV2(newWireCodec()), // unknown fields dropped, bad UTF-8 named (codec.go)
 		grpc.ChainUnaryInterceptor(s.recoverInterceptor, s.authInterceptor, s.limitInterceptor),
 		grpc.ChainStreamInterceptor(s.streamAuthInterceptor),
 		grpc.KeepaliveParams(keepalive.ServerParameters{MaxConnectionIdle: cfg.Conns.IdleTimeout}),

@@ -8,18 +8,24 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/farmwatch/farmwatch/internal/reportlimit"
 	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
 )
 
-// Limits bound what one call may carry. A report a laptop produces is a few
-// kilobytes; these limits are far above that and far below what would hurt.
+// Limits bound what one call may carry. The report's own limits are those of
+// internal/reportlimit, which the agent cuts its reports to: an honest agent
+// is never refused for size.
 type Limits struct {
 	MaxMessageBytes int
 	MaxBatch        int
-	MaxString       int
-	MaxList         int
+	// MaxReportBytes bounds one report, marshalled, unknown fields dropped.
+	MaxReportBytes int
+	MaxString      int
+	MaxList        int
 	// Field-specific overrides by full field name.
 	StringLimits map[protoreflect.FullName]int
 	ListLimits   map[protoreflect.FullName]int
@@ -33,22 +39,12 @@ func DefaultLimits() Limits {
 	return Limits{
 		MaxMessageBytes: 4 << 20,
 		MaxBatch:        500,
-		MaxString:       1024,
-		MaxList:         1024,
-		StringLimits: map[protoreflect.FullName]int{
-			"farmwatch.v1.Host.hostname":        255,
-			"farmwatch.v1.Interface.name":       64,
-			"farmwatch.v1.Interface.mac":        64,
-			"farmwatch.v1.ToolMatch.path":       4096,
-			"farmwatch.v1.CollectorError.error": 2048,
-		},
-		ListLimits: map[protoreflect.FullName]int{
-			"farmwatch.v1.Network.interfaces":   256,
-			"farmwatch.v1.RemoteAccess.tools":   256,
-			"farmwatch.v1.Peripherals.usb":      256,
-			"farmwatch.v1.Peripherals.displays": 32,
-		},
-		MaxClockSkew: 400 * 24 * time.Hour,
+		MaxReportBytes:  reportlimit.MaxReportBytes,
+		MaxString:       reportlimit.MaxString,
+		MaxList:         reportlimit.MaxList,
+		StringLimits:    reportlimit.StringLimits(),
+		ListLimits:      reportlimit.ListLimits(),
+		MaxClockSkew:    400 * 24 * time.Hour,
 	}
 }
 
@@ -91,6 +87,9 @@ func (l Limits) ValidateReport(r *pb.Report, now time.Time) error {
 		return fmt.Errorf("collected_at: %s is %s away from the collector's clock, limit %s",
 			r.GetCollectedAt().AsTime().Format(time.RFC3339), d.Round(time.Hour), l.MaxClockSkew)
 	}
+	if n := proto.Size(r); n > l.MaxReportBytes {
+		return fmt.Errorf("report: %d bytes, limit %d", n, l.MaxReportBytes)
+	}
 	if err := l.walk(r.ProtoReflect(), &fieldPath{elems: make([]pathElem, 0, 8)}); err != nil {
 		return err
 	}
@@ -130,11 +129,12 @@ func (l Limits) ValidateReport(r *pb.Report, now time.Time) error {
 	return nil
 }
 
-// walk enforces string, bytes and list limits on every field, generically, so
-// a field added to the proto is bounded without anyone remembering to. The
-// field path is kept as a stack and spelled out only for an error, and fields
-// are visited through the descriptor rather than Range's callback: a valid
-// report, the common case, allocates nothing here.
+// walk enforces string, bytes and list limits and the validity of every
+// timestamp on every field, generically, so a field added to the proto is
+// bounded without anyone remembering to. The field path is kept as a stack
+// and spelled out only for an error, and fields are visited through the
+// descriptor rather than Range's callback: a valid report, the common case,
+// allocates nothing here.
 func (l *Limits) walk(m protoreflect.Message, path *fieldPath) error {
 	fields := m.Descriptor().Fields()
 	for i, n := 0, fields.Len(); i < n; i++ {
@@ -184,8 +184,12 @@ func (l *Limits) field(m protoreflect.Message, fd protoreflect.FieldDescriptor, 
 			}
 		}
 	case fd.IsMap():
-		if n := m.Get(fd).Map().Len(); n > l.MaxList {
-			return fmt.Errorf("%s: %d entries, limit %d", path, n, l.MaxList)
+		max := l.MaxList
+		if n, ok := l.ListLimits[fd.FullName()]; ok {
+			max = n
+		}
+		if n := m.Get(fd).Map().Len(); n > max {
+			return fmt.Errorf("%s: %d entries, limit %d", path, n, max)
 		}
 	default:
 		return l.value(fd, m.Get(fd), path)
@@ -193,8 +197,9 @@ func (l *Limits) field(m protoreflect.Message, fd protoreflect.FieldDescriptor, 
 	return nil
 }
 
-// value checks one value. Strings need no UTF-8 check here: the protobuf
-// decoder has already refused a proto3 string that is not valid UTF-8.
+// value checks one value. The UTF-8 check is what refuses a string that is
+// not UTF-8, by its path: the wire codec lets such a string through in a
+// report batch for this check to name.
 func (l *Limits) value(fd protoreflect.FieldDescriptor, v protoreflect.Value, path *fieldPath) error {
 	switch fd.Kind() {
 	case protoreflect.StringKind:
@@ -206,7 +211,7 @@ func (l *Limits) value(fd protoreflect.FieldDescriptor, v protoreflect.Value, pa
 		if len(s) > max {
 			return fmt.Errorf("%s: %d bytes, limit %d", path, len(s), max)
 		}
-		if !utf8.ValidString(s) { // reports built in-process (tests, tools) skip the decoder
+		if !utf8.ValidString(s) {
 			return fmt.Errorf("%s: not valid UTF-8", path)
 		}
 	case protoreflect.BytesKind:
@@ -214,9 +219,32 @@ func (l *Limits) value(fd protoreflect.FieldDescriptor, v protoreflect.Value, pa
 			return fmt.Errorf("%s: %d bytes, limit %d", path, len(v.Bytes()), l.MaxString)
 		}
 	case protoreflect.MessageKind, protoreflect.GroupKind:
+		if fd.Message().FullName() == timestampName {
+			return checkTimestamp(v.Message(), path)
+		}
 		return l.walk(v.Message(), path)
 	}
 	return nil
+}
+
+var timestampName = (&timestamppb.Timestamp{}).ProtoReflect().Descriptor().FullName()
+
+// checkTimestamp refuses a timestamp no clock could mean (before year 1,
+// after 9999, or nanoseconds out of range): stored, it would break every
+// view that prints it as RFC 3339.
+func checkTimestamp(m protoreflect.Message, path *fieldPath) error {
+	ts, ok := m.Interface().(*timestamppb.Timestamp)
+	if !ok {
+		return nil // a dynamic message: not built by this collector
+	}
+	if ts.CheckValid() == nil {
+		return nil
+	}
+	// Said in our words: protobuf's own error text varies on purpose.
+	if n := ts.GetNanos(); n < 0 || n >= 1e9 {
+		return fmt.Errorf("%s: invalid timestamp: nanoseconds %d out of range", path, n)
+	}
+	return fmt.Errorf("%s: invalid timestamp: %d seconds from 1970 is outside years 1 to 9999", path, ts.GetSeconds())
 }
 
 // fieldPath is the path from the report to the field being checked, such as

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"strings"
 	"testing"
 	"time"
@@ -12,8 +13,10 @@ import (
 )
 
 // FuzzValidateReport feeds arbitrary bytes through what the collector does
-// with a report batch before storing it: unmarshal, validate. It must never
-// panic, and whatever it accepts must respect every limit.
+// with a report batch before storing it: decode (the wire codec's, which
+// keeps strings that are not UTF-8 for the check to name and drops unknown
+// fields), validate. It must never panic, and whatever it accepts must
+// respect every limit.
 func FuzzValidateReport(f *testing.F) {
 	now := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
 	good := &pb.ReportRequest{Reports: []*pb.Report{{Seq: 1, CollectedAt: timestamppb.New(now),
@@ -30,10 +33,16 @@ func FuzzValidateReport(f *testing.F) {
 	f.Add(b)
 	f.Add([]byte{0x0a, 0x02, 0x08, 0x00})
 	f.Add([]byte{})
+	latin1 := proto.Clone(good).(*pb.ReportRequest)
+	latin1.Reports[0].Host.Hostname = "laptoX"
+	b, _ = proto.Marshal(latin1)
+	f.Add(bytes.Replace(b, []byte("laptoX"), []byte("lapt\xf6p"), 1))
+	b, _ = proto.Marshal(good)
+	f.Add(append(b, 0xba, 0x3e, 0x03, 'u', 'n', 'k')) // field 999, unknown
 	l := DefaultLimits()
 	f.Fuzz(func(t *testing.T, data []byte) {
 		req := &pb.ReportRequest{}
-		if err := proto.Unmarshal(data, req); err != nil {
+		if err := decodeRequest(data, req); err != nil {
 			return
 		}
 		for _, r := range req.GetReports() {
@@ -51,6 +60,9 @@ func FuzzValidateReport(f *testing.F) {
 			}
 			if _, err := proto.Marshal(r); err != nil {
 				t.Fatalf("accepted a report that cannot be stored: %v", err)
+			}
+			if len(r.ProtoReflect().GetUnknown()) > 0 || proto.Size(r) > l.MaxReportBytes {
+				t.Fatalf("accepted a report with unknown fields or over the size limit")
 			}
 		}
 	})

@@ -217,6 +217,12 @@ func (tx *Tx) ingestJob(job *ingestJob) (IngestResult, error) {
 		counter = binary.BigEndian.Uint64(v)
 	}
 	changed := false
+	var at time.Time // the collector's receive time: the budget's clock
+	if len(job.reports) > 0 {
+		at = job.reports[0].GetReceivedAt().AsTime()
+	}
+	budget := openBudget(tx.s.dailyBudget, dev, at)
+	refused := 0
 	for i, sr := range job.reports {
 		seq := sr.GetReport().GetSeq()
 		spool, err := tx.spoolOf(dev, spools, sr)
@@ -230,6 +236,10 @@ func (tx *Tx) ingestJob(job *ingestJob) (IngestResult, error) {
 			}
 			res.Acknowledged = append(res.Acknowledged, seq)
 			res.Duplicates = append(res.Duplicates, seq)
+			continue
+		}
+		if refused > 0 || !budget.fits(storedSize(job.deviceID, job.values[i])) {
+			refused++ // in order: nothing after a refused report is stored
 			continue
 		}
 		counter++
@@ -254,10 +264,27 @@ func (tx *Tx) ingestJob(job *ingestJob) (IngestResult, error) {
 		res.Acknowledged = append(res.Acknowledged, seq)
 		changed = true
 	}
-	if !spools.dirty { // duplicates only, nothing recorded
+	if spools.dirty {
+		tx.held.spools = spools.encode()
+	}
+	if refused > 0 {
+		if budget.refuse(refused) {
+			if err := tx.RecordEvent(dev, overBudget(dev, tx.s.dailyBudget, at)); err != nil {
+				return res, fmt.Errorf("record over-budget event of device %s: %w", job.deviceID, err)
+			}
+		}
+		if len(res.Acknowledged) == 0 {
+			// The counter and the event are committed; no report is.
+			if err := tx.PutDevice(dev); err != nil {
+				return res, err
+			}
+			return res, &refusal{err: &OverBudgetError{DeviceID: job.deviceID, Budget: tx.s.dailyBudget,
+				Day: budgetDay(at), ResetAt: resetAt(at)}}
+		}
+	}
+	if !spools.dirty && refused == 0 { // duplicates only, nothing recorded
 		return res, nil
 	}
-	tx.held.spools = spools.encode()
 	if changed {
 		if err := meta.Put(keyCounter, u64(counter)); err != nil {
 			return res, err

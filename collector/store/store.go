@@ -76,6 +76,10 @@ type Store struct {
 
 	closeMu sync.RWMutex
 	closed  bool
+
+	// dailyBudget bounds the bytes of reports a device adds per UTC day
+	// (budget.go); 0 means no bound.
+	dailyBudget int64
 }
 
 // Options tune a Store.
@@ -88,6 +92,9 @@ type Options struct {
 	Event EventFunc
 	// NoSync turns off fsync; only for building benchmark stores.
 	NoSync bool
+	// DailyBudget is the bytes of reports one device may add to the store
+	// per UTC day (budget.go); 0 means no budget.
+	DailyBudget int64
 }
 
 // Open opens (creating if needed) the store in dir/farmwatch.db.
@@ -133,6 +140,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		hires:    newHireCache(),
 		alerts:   newAlertCache(),
 	}
+	s.dailyBudget = opts.DailyBudget
 	go s.writer()
 	return s, nil
 }
