@@ -15,8 +15,8 @@ import (
 	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/farmwatch/farmwatch/internal/agentlimits"
 	"github.com/farmwatch/farmwatch/agent/sanitize"
+	"github.com/farmwatch/farmwatch/internal/agentlimits"
 	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
 )
 
