@@ -11,6 +11,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/farmwatch/farmwatch/internal/crashpoint"
 	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
 )
 
@@ -159,6 +160,7 @@ func (s *Store) commit(batch []*ingestJob) {
 		for i := range results {
 			results[i], refused[i] = IngestResult{}, nil
 		}
+		wrote := false
 		for i, job := range batch {
 			r, err := tx.ingestJob(job)
 			if ref, ok := err.(*refusal); ok {
@@ -169,6 +171,11 @@ func (s *Store) commit(batch []*ingestJob) {
 				return err
 			}
 			results[i] = r
+			wrote = wrote || len(r.Acknowledged) > len(r.Duplicates)
+		}
+		if wrote {
+			// Written, not committed: no call of this batch may have its answer yet.
+			crashpoint.Reach("ingest.before-commit")
 		}
 		return nil
 	})
