@@ -62,6 +62,8 @@ type Config struct {
 	CACert, CAKey string
 	// Now is the collector's clock (tests replace it).
 	Now func() time.Time
+	// Store tunes the store; the server sets its Analyze.
+	Store store.Options
 }
 
 // Server is a running collector.
@@ -163,7 +165,9 @@ func New(cfg Config) (*Server, error) {
 	}
 
 	engine := analysis.NewEngine(acfg)
-	st, err := store.Open(cfg.DataDir, store.Options{Analyze: engine.Analyze})
+	storeOpts := cfg.Store
+	storeOpts.Analyze = engine.Analyze
+	st, err := store.Open(cfg.DataDir, storeOpts)
 	if err != nil {
 		lis.Close()
 		return nil, err

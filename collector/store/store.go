@@ -74,6 +74,9 @@ type Store struct {
 
 	closeMu sync.RWMutex
 	closed  bool
+
+	backupMu sync.Mutex
+	backup   backupSlot
 }
 
 // Options tune a Store.
@@ -86,6 +89,9 @@ type Options struct {
 	Event EventFunc
 	// NoSync turns off fsync; only for building benchmark stores.
 	NoSync bool
+	// InitialMmapSize is the memory map bbolt opens the file with; 0 or less
+	// lets bbolt grow it from nothing.
+	InitialMmapSize int
 }
 
 // Open opens (creating if needed) the store in dir/farmwatch.db.
@@ -95,9 +101,10 @@ func Open(dir string, opts Options) (*Store, error) {
 	}
 	path := filepath.Join(dir, "farmwatch.db")
 	db, err := bolt.Open(path, 0o600, &bolt.Options{
-		Timeout:      2 * time.Second,
-		FreelistType: bolt.FreelistMapType,
-		NoSync:       opts.NoSync,
+		Timeout:         2 * time.Second,
+		FreelistType:    bolt.FreelistMapType,
+		NoSync:          opts.NoSync,
+		InitialMmapSize: max(opts.InitialMmapSize, 0),
 	})
 	if err != nil {
 		if errors.Is(err, bolt.ErrTimeout) {
@@ -105,6 +112,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		}
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
+	removeSnapshotLeftovers(dir)
 	if err := db.Update(func(tx *bolt.Tx) error {
 		for _, b := range allBuckets {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
