@@ -141,7 +141,7 @@ func runSuite(t *testing.T, cadence time.Duration) *run {
 		cfg.AnalysisConfig = cfgPath
 		cfg.ReportInterval = cadence
 		cfg.SweepInterval = time.Hour // the suite sweeps at simulated hours itself
-		cfg.NoSync = true             // days of reports in seconds; durability is tested elsewhere
+		cfg.Store.NoSync = true       // days of reports in seconds; durability is tested elsewhere
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()

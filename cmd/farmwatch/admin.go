@@ -82,7 +82,7 @@ func newBackupCmd() *cobra.Command {
 			defer closeFn()
 			stream, err := client.Backup(cmd.Context(), &pb.BackupRequest{})
 			if err != nil {
-				return err
+				return fmt.Errorf("backup: %w", plainStatus(err))
 			}
 			tmp, err := os.CreateTemp(filepath.Dir(args[0]), ".farmwatch-backup-*")
 			if err != nil {
@@ -97,7 +97,7 @@ func newBackupCmd() *cobra.Command {
 						break
 					}
 					tmp.Close()
-					return fmt.Errorf("backup: %w", err)
+					return fmt.Errorf("backup: %w; nothing written", plainStatus(err))
 				}
 				if chunk.GetSize() > 0 {
 					size = chunk.GetSize()

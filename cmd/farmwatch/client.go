@@ -58,10 +58,16 @@ func call[T any](cmd *cobra.Command, fn func(context.Context, pb.AdminServiceCli
 	defer cancel()
 	out, err := fn(ctx, client)
 	if err != nil {
-		if st, ok := status.FromError(err); ok {
-			return zero, fmt.Errorf("%s: %s", strings.ToLower(st.Code().String()), st.Message())
-		}
-		return zero, err
+		return zero, plainStatus(err)
 	}
 	return out, nil
+}
+
+// plainStatus turns a gRPC status into "code: message", which says what to do
+// without the transport's wording around it.
+func plainStatus(err error) error {
+	if st, ok := status.FromError(err); ok {
+		return fmt.Errorf("%s: %s", strings.ToLower(st.Code().String()), st.Message())
+	}
+	return err
 }

@@ -380,9 +380,14 @@ func TestBacktest(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := f.c.Store().Backup(func(_ int64, write func(w io.Writer) error) error { return write(out) }); err != nil {
+		snap, err := f.c.Store().Snapshot(ctx)
+		if err != nil {
 			t.Fatal(err)
 		}
+		if _, err := io.Copy(out, snap); err != nil {
+			t.Fatal(err)
+		}
+		snap.Close()
 		out.Close()
 		src, err := store.OpenReadOnly(path)
 		if err != nil {

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc/encoding"
 )
@@ -21,3 +22,12 @@ var (
 	DecodeRequest = decodeRequest
 	NewWireCodec  = func() encoding.CodecV2 { return newWireCodec() }
 )
+
+// SetBackupStallLimit shortens how long a backup waits for a client that
+// reads nothing. Call it before starting the collector, so that it is
+// restored after the collector has stopped.
+func SetBackupStallLimit(t testing.TB, d time.Duration) {
+	old := backupStallLimit
+	backupStallLimit = d
+	t.Cleanup(func() { backupStallLimit = old })
+}

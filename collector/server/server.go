@@ -70,10 +70,10 @@ type Config struct {
 	DeviceDailyBudget int64
 	// Now is the collector's clock (tests replace it).
 	Now func() time.Time
-	// NoSync turns off the store's fsync: for tests that replay days of
-	// reports and do not test durability. Never set in production (there is
-	// no flag for it): an acknowledged report could be lost.
-	NoSync bool
+	// Store tunes the store (tests: NoSync to replay days of reports that
+	// do not test durability; never in production, where no flag sets it);
+	// the server sets its Analyze, Event and DailyBudget.
+	Store store.Options
 }
 
 // Server is a running collector.
@@ -186,8 +186,10 @@ func New(cfg Config) (*Server, error) {
 		log.Warn("analysis config: "+p, "config", cfg.AnalysisConfig)
 	}
 	engine := analysis.NewEngine(acfg)
-	st, err := store.Open(cfg.DataDir, store.Options{Analyze: engine.Analyze, Event: engine.RecordEvent, NoSync: cfg.NoSync,
-		DailyBudget: dailyBudget(cfg.DeviceDailyBudget)})
+	storeOpts := cfg.Store
+	storeOpts.Analyze, storeOpts.Event = engine.Analyze, engine.RecordEvent
+	storeOpts.DailyBudget = dailyBudget(cfg.DeviceDailyBudget)
+	st, err := store.Open(cfg.DataDir, storeOpts)
 	if err != nil {
 		lis.Close()
 		return nil, err

@@ -5,7 +5,6 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
-	"io"
 	"regexp"
 	"strings"
 	"time"
@@ -82,60 +81,4 @@ func (a *adminService) IssueAdmin(ctx context.Context, req *pb.IssueAdminRequest
 		return nil, asStatus(err)
 	}
 	return &pb.IssueAdminResponse{CertificatePem: certPEM, CaPem: a.s.ca.PEM, ExpiresAt: timestamppb.New(now.Add(validity))}, nil
-}
-
-// backupChunk is the size of one streamed piece of a backup.
-const backupChunk = 1 << 20
-
-func (a *adminService) Backup(_ *pb.BackupRequest, stream pb.AdminService_BackupServer) error {
-	w := &chunkWriter{stream: stream, buf: make([]byte, 0, backupChunk)}
-	err := a.s.store.Backup(func(size int64, write func(io.Writer) error) error {
-		w.size = uint64(size)
-		if err := write(w); err != nil {
-			return err
-		}
-		return w.flush()
-	})
-	if err != nil {
-		return status.Errorf(codes.Internal, "backup: %v", err)
-	}
-	return nil
-}
-
-type chunkWriter struct {
-	stream pb.AdminService_BackupServer
-	buf    []byte
-	size   uint64
-	sent   bool
-}
-
-func (w *chunkWriter) Write(p []byte) (int, error) {
-	n := len(p)
-	for len(p) > 0 {
-		take := min(backupChunk-len(w.buf), len(p))
-		w.buf = append(w.buf, p[:take]...)
-		p = p[take:]
-		if len(w.buf) == backupChunk {
-			if err := w.flush(); err != nil {
-				return 0, err
-			}
-		}
-	}
-	return n, nil
-}
-
-func (w *chunkWriter) flush() error {
-	if len(w.buf) == 0 && w.sent {
-		return nil
-	}
-	c := &pb.BackupChunk{Data: w.buf}
-	if !w.sent {
-		c.Size = w.size
-		w.sent = true
-	}
-	if err := w.stream.Send(c); err != nil {
-		return err
-	}
-	w.buf = w.buf[:0]
-	return nil
 }

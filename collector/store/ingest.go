@@ -11,6 +11,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/farmwatch/farmwatch/internal/crashpoint"
 	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
 )
 
@@ -155,11 +156,12 @@ func (r *refusal) Error() string { return r.err.Error() }
 func (s *Store) commit(batch []*ingestJob) {
 	results := make([]IngestResult, len(batch))
 	refused := make([]error, len(batch))
-	err := s.db.Update(func(btx *bolt.Tx) error {
+	err := updateBatch(s.db, func(btx *bolt.Tx) (bool, error) {
 		tx := &Tx{tx: btx, s: s}
 		for i := range results {
 			results[i], refused[i] = IngestResult{}, nil
 		}
+		wrote := false
 		for i, job := range batch {
 			r, err := tx.ingestJob(job)
 			if ref, ok := err.(*refusal); ok {
@@ -167,11 +169,12 @@ func (s *Store) commit(batch []*ingestJob) {
 				continue
 			}
 			if err != nil {
-				return err
+				return false, err
 			}
 			results[i] = r
+			wrote = wrote || len(r.Acknowledged) > len(r.Duplicates)
 		}
-		return nil
+		return wrote, nil
 	})
 	for i, job := range batch {
 		if err == nil && refused[i] != nil {
@@ -183,6 +186,26 @@ func (s *Store) commit(batch []*ingestJob) {
 	if err != nil {
 		slog.Error("ingest transaction failed", "reports", len(batch), "err", err)
 	}
+}
+
+// updateBatch is db.Update with a crash point (internal/crashpoint) between
+// writing and committing a batch that stores new reports: a test that stops
+// the collector there finds every write made and none of it durable, so no
+// call of that batch may have had its answer.
+func updateBatch(db *bolt.DB, fn func(*bolt.Tx) (wrote bool, err error)) error {
+	btx, err := db.Begin(true)
+	if err != nil {
+		return err
+	}
+	defer btx.Rollback() // undoes on an error or a panic; a no-op after Commit
+	wrote, err := fn(btx)
+	if err != nil {
+		return err
+	}
+	if wrote {
+		crashpoint.Reach("ingest.before-commit")
+	}
+	return btx.Commit()
 }
 
 func (tx *Tx) ingestJob(job *ingestJob) (IngestResult, error) {

@@ -4,10 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
-	"io"
 	"time"
-
-	bolt "go.etcd.io/bbolt"
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -91,16 +88,4 @@ func (tx *Tx) AuditEntries(subject string, limit int) ([]*pb.AuditEntry, error) 
 		}
 	}
 	return out, nil
-}
-
-// Backup takes a consistent copy of the whole store in one read
-// transaction, while ingest goes on: fn gets the size and a function that
-// writes the copy.
-func (s *Store) Backup(fn func(size int64, write func(io.Writer) error) error) error {
-	return s.db.View(func(btx *bolt.Tx) error {
-		return fn(btx.Size(), func(w io.Writer) error {
-			_, err := btx.WriteTo(w)
-			return err
-		})
-	})
 }

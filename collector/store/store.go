@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sync"
@@ -80,6 +81,8 @@ type Store struct {
 	// dailyBudget bounds the bytes of reports a device adds per UTC day
 	// (budget.go); 0 means no bound.
 	dailyBudget int64
+	backupMu sync.Mutex
+	backup   backupSlot
 }
 
 // Options tune a Store.
@@ -95,6 +98,10 @@ type Options struct {
 	// DailyBudget is the bytes of reports one device may add to the store
 	// per UTC day (budget.go); 0 means no budget.
 	DailyBudget int64
+	// InitialMmapSize is the memory map bbolt opens the file with: 0 picks
+	// defaultMmapSize, a negative value lets bbolt grow it from nothing
+	// (tests that need remaps).
+	InitialMmapSize int
 }
 
 // Open opens (creating if needed) the store in dir/farmwatch.db.
@@ -103,17 +110,14 @@ func Open(dir string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("create data dir %s: %w", dir, err)
 	}
 	path := filepath.Join(dir, "farmwatch.db")
-	db, err := bolt.Open(path, 0o600, &bolt.Options{
-		Timeout:      2 * time.Second,
-		FreelistType: bolt.FreelistMapType,
-		NoSync:       opts.NoSync,
-	})
+	db, err := openBolt(path, opts)
 	if err != nil {
 		if errors.Is(err, bolt.ErrTimeout) {
 			return nil, fmt.Errorf("open store %s: the file is locked by another process (is a collector already running on this data dir?)", path)
 		}
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
+	removeSnapshotLeftovers(dir)
 	if err := db.Update(func(tx *bolt.Tx) error {
 		for _, b := range allBuckets {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
@@ -143,6 +147,32 @@ func Open(dir string, opts Options) (*Store, error) {
 	s.dailyBudget = opts.DailyBudget
 	go s.writer()
 	return s, nil
+}
+
+// openBolt opens the file with a large memory map and, should the address
+// space refuse it (a ulimit, a small-VA kernel), with bbolt's own growth.
+func openBolt(path string, opts Options) (*bolt.DB, error) {
+	bopts := &bolt.Options{
+		Timeout:         2 * time.Second,
+		FreelistType:    bolt.FreelistMapType,
+		NoSync:          opts.NoSync,
+		InitialMmapSize: max(opts.InitialMmapSize, 0),
+	}
+	if opts.InitialMmapSize == 0 {
+		var size int64
+		if st, err := os.Stat(path); err == nil {
+			size = st.Size()
+		}
+		bopts.InitialMmapSize = defaultMmapSize(size)
+	}
+	db, err := bolt.Open(path, 0o600, bopts)
+	if err == nil || bopts.InitialMmapSize == 0 || errors.Is(err, bolt.ErrTimeout) {
+		return db, err
+	}
+	slog.Warn("store: cannot map the file with room to grow; bbolt will remap as it grows, and a long backup copy can then delay ingest",
+		"path", path, "mmap_bytes", bopts.InitialMmapSize, "err", err)
+	bopts.InitialMmapSize = 0
+	return bolt.Open(path, 0o600, bopts)
 }
 
 // Path is the bbolt file.

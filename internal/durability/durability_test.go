@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -46,7 +47,9 @@ func farmwatchBinary(t *testing.T) string {
 			return
 		}
 		binPath = filepath.Join(dir, "farmwatch")
-		out, err := exec.Command("go", "build", "-o", binPath, "github.com/farmwatch/farmwatch/cmd/farmwatch").CombinedOutput()
+		// With crash points (internal/crashpoint), which stay unarmed unless
+		// a test sets them in the collector's environment.
+		out, err := exec.Command("go", "build", "-tags", "crashpoint", "-o", binPath, "github.com/farmwatch/farmwatch/cmd/farmwatch").CombinedOutput()
 		if err != nil {
 			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
 		}
@@ -65,6 +68,8 @@ type collector struct {
 	addr string
 	cmd  *exec.Cmd
 	log  *os.File
+	// env is added to the next start's environment (crash points).
+	env []string
 }
 
 func startCollector(t *testing.T) *collector {
@@ -93,6 +98,7 @@ func (c *collector) start() {
 	os.Remove(addrFile)
 	c.cmd = exec.Command(c.bin, "serve", "--data", c.data, "--listen", c.addr, "--trusted-proxy", "127.0.0.1")
 	c.cmd.Stdout, c.cmd.Stderr = c.log, c.log
+	c.cmd.Env = append(os.Environ(), c.env...)
 	if err := c.cmd.Start(); err != nil {
 		c.t.Fatal(err)
 	}
@@ -123,6 +129,11 @@ type agent struct {
 	spool *spool.Spool
 	conn  *uplink.Conn
 	dups  int
+	// calls counts the fleet's report calls under way and acks the reports
+	// acknowledged to it, shared by every agent of a test.
+	calls, acks *atomic.Int64
+	mu          sync.Mutex
+	acked       []uint64 // the seqs acknowledged to this agent
 }
 
 func newFleet(t *testing.T, c *collector, n int) []*agent {
@@ -141,6 +152,7 @@ func newFleet(t *testing.T, c *collector, n int) []*agent {
 		t.Fatal(err)
 	}
 	agents := make([]*agent, n)
+	var calls, acks atomic.Int64
 	for i := range n {
 		tok, err := admin.CreateToken(ctx, &pb.CreateTokenRequest{HireId: hires[i].GetId()})
 		if err != nil {
@@ -161,7 +173,7 @@ func newFleet(t *testing.T, c *collector, n int) []*agent {
 		if err != nil {
 			t.Fatal(err)
 		}
-		agents[i] = &agent{id: id, spool: sp, conn: conn}
+		agents[i] = &agent{id: id, spool: sp, conn: conn, calls: &calls, acks: &acks}
 		t.Cleanup(func() { conn.Close(); sp.Close() })
 	}
 	return agents
@@ -182,11 +194,17 @@ func (a *agent) flush(ctx context.Context) error {
 			return err
 		}
 		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		a.calls.Add(1)
 		resp, err := a.conn.Send(cctx, pending)
+		a.calls.Add(-1)
 		cancel()
 		if err != nil {
 			return err
 		}
+		a.acks.Add(int64(len(resp.GetAcknowledged())))
+		a.mu.Lock()
+		a.acked = append(a.acked, resp.GetAcknowledged()...)
+		a.mu.Unlock()
 		a.dups += len(resp.GetDuplicates())
 		if err := a.spool.Ack(resp.GetAcknowledged()); err != nil {
 			return err
@@ -209,6 +227,32 @@ func (a *agent) flushUntilEmpty(ctx context.Context) error {
 		}
 		backoff = min(2*backoff, 500*time.Millisecond)
 	}
+}
+
+// checkAcknowledged reads the store of the stopped collector directly: every
+// report acknowledged to an agent so far must be in it.
+func checkAcknowledged(t *testing.T, c *collector, agents []*agent) (acked int) {
+	t.Helper()
+	st, err := store.Open(c.data, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	st.View(func(tx *store.Tx) error {
+		for _, a := range agents {
+			a.mu.Lock()
+			seqs := slices.Clone(a.acked)
+			a.mu.Unlock()
+			acked += len(seqs)
+			for _, q := range seqs {
+				if !tx.HasReport(a.id.DeviceID, q) {
+					t.Errorf("device %s: report %d was acknowledged before the kill and is not stored", a.id.DeviceID, q)
+				}
+			}
+		}
+		return nil
+	})
+	return acked
 }
 
 // verify stops the collector and reads its store directly: every device has
@@ -242,14 +286,27 @@ func verify(t *testing.T, c *collector, agents []*agent, perAgent int) (stored i
 }
 
 // TestCrashLosesNothing: 100 agents deliver 10,000 reports while the
-// collector is killed with SIGKILL at random points and restarted.
-// Afterwards every acknowledged report is stored exactly once.
+// collector is killed with SIGKILL and restarted: first exactly where a batch
+// is written but not yet committed (a crash point), with calls waiting on
+// it, then at random points. Afterwards every acknowledged report is stored
+// exactly once. A collector that acknowledged a batch before committing it
+// loses that batch's reports at the first kill, in every run.
 func TestCrashLosesNothing(t *testing.T) {
 	const agentsN, perAgent = 100, 100
 	c := startCollector(t)
 	agents := newFleet(t, c, agentsN)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
+
+	// Restart armed: the writer stops before committing a batch that
+	// stores new reports, after passing that point a random number of times.
+	reached := filepath.Join(t.TempDir(), "crashpoint-reached")
+	skip := 5 + rand.IntN(30)
+	c.signal(syscall.SIGTERM)
+	c.env = []string{"FARMWATCH_CRASHPOINT=ingest.before-commit", fmt.Sprintf("FARMWATCH_CRASHPOINT_SKIP=%d", skip),
+		"FARMWATCH_CRASHPOINT_REACHED=" + reached}
+	c.start()
+	c.env = nil
 
 	var done atomic.Int32
 	var wg sync.WaitGroup
@@ -273,7 +330,39 @@ func TestCrashLosesNothing(t *testing.T) {
 			}
 		}()
 	}
-	kills := 0
+	// Kill exactly at the crash point, once the answers that could still
+	// arrive have arrived: nothing of the stopped batch may have been
+	// acknowledged, and calls must be waiting on it.
+	for wait := time.Now(); ; time.Sleep(10 * time.Millisecond) {
+		if _, err := os.Stat(reached); err == nil {
+			break
+		}
+		if time.Since(wait) > 2*time.Minute {
+			t.Fatalf("the collector never reached the armed crash point (%d passes)", skip)
+		}
+	}
+	settled := agents[0].acks.Load()
+	for last := time.Now(); time.Since(last) < 2*time.Second; time.Sleep(20 * time.Millisecond) {
+		if n := agents[0].acks.Load(); n != settled {
+			settled, last = n, time.Now()
+		}
+	}
+	waiting := agents[0].calls.Load()
+	c.signal(syscall.SIGKILL)
+	kills := 1
+	if waiting == 0 {
+		t.Fatal("no report call was waiting on the batch stopped at the crash point: the kill proves nothing")
+	}
+	acked := checkAcknowledged(t, c, agents)
+	t.Logf("killed at the crash point after %d passes, with %d report calls waiting; all %d reports acknowledged before are stored: %v",
+		skip, waiting, acked, !t.Failed())
+	if t.Failed() {
+		cancel()
+		wg.Wait()
+		t.FailNow()
+	}
+	c.start()
+
 	for done.Load() < agentsN && kills < 6 {
 		time.Sleep(time.Duration(100+rand.IntN(400)) * time.Millisecond)
 		if done.Load() >= agentsN {
