@@ -365,6 +365,7 @@ func BenchmarkMigrateSchema5(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*devices*per), "ns/index-entry")
 }
+
 // A store written before schema 6 keeps what its devices' states held: the
 // evidence of their latest report and their event evidence become
 // remembered evidence, last seen when it fired.

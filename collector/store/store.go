@@ -81,8 +81,8 @@ type Store struct {
 	// dailyBudget bounds the bytes of reports a device adds per UTC day
 	// (budget.go); 0 means no bound.
 	dailyBudget int64
-	backupMu sync.Mutex
-	backup   backupSlot
+	backupMu    sync.Mutex
+	backup      backupSlot
 }
 
 // Options tune a Store.
