@@ -14,11 +14,11 @@ import (
 // into account: America/Phoenix and America/Denver agree in January and differ in July. Offsets are in
 // seconds east of UTC.
 func OffsetDiffers(zoneA, zoneB string, at time.Time) (differs bool, offA, offB int, err error) {
-	a, err := loadZone(zoneA)
+	a, err := LoadZone(zoneA)
 	if err != nil {
 		return false, 0, 0, err
 	}
-	b, err := loadZone(zoneB)
+	b, err := LoadZone(zoneB)
 	if err != nil {
 		return false, 0, 0, err
 	}
@@ -29,7 +29,11 @@ func OffsetDiffers(zoneA, zoneB string, at time.Time) (differs bool, offA, offB 
 
 var zoneCache sync.Map // zone name -> *time.Location
 
-func loadZone(name string) (*time.Location, error) {
+// LoadZone is time.LoadLocation with a cache: LoadLocation reads and parses
+// the zone file on every call, and the analysis and the simulator need two
+// or three zones per report. Only zones that exist are kept, so the cache is
+// bounded by the IANA database.
+func LoadZone(name string) (*time.Location, error) {
 	if name == "" {
 		return nil, fmt.Errorf("time zone is empty")
 	}

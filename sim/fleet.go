@@ -22,6 +22,7 @@ import (
 	"github.com/farmwatch/farmwatch/agent/uplink"
 	"github.com/farmwatch/farmwatch/collector/hires"
 	"github.com/farmwatch/farmwatch/collector/store"
+	"github.com/farmwatch/farmwatch/geo"
 	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
 )
 
@@ -401,7 +402,7 @@ func (d *Device) Report(seq uint64, at time.Time, hour int) *pb.Report {
 	for _, l := range d.InputLanguages {
 		r.Locale.InputMethods = append(r.Locale.InputMethods, "ibus:"+map[string]string{"ko": "hangul", "zh": "pinyin", "ru": "xkb:ru"}[l])
 	}
-	if loc, err := loadLocation(n.Zone); err == nil {
+	if loc, err := geo.LoadZone(n.Zone); err == nil {
 		_, off := at.In(loc).Zone()
 		r.Locale.UtcOffsetSeconds = int32(off)
 	}
@@ -436,26 +437,10 @@ func (d *Device) active(at time.Time, zone string) bool {
 		zone = d.ActiveZone
 	}
 	local := at
-	if loc, err := loadLocation(zone); err == nil {
+	if loc, err := geo.LoadZone(zone); err == nil {
 		local = at.In(loc)
 	}
 	return slices.Contains(d.ActiveHours, local.Hour())
-}
-
-// zones caches time zones: time.LoadLocation reads and parses the zone file
-// on every call, and a fleet's every report needs two.
-var zones sync.Map // name -> *time.Location
-
-func loadLocation(name string) (*time.Location, error) {
-	if l, ok := zones.Load(name); ok {
-		return l.(*time.Location), nil
-	}
-	l, err := time.LoadLocation(name)
-	if err != nil {
-		return nil, err
-	}
-	zones.Store(name, l)
-	return l, nil
 }
 
 func platformOf(os string) string {

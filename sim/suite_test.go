@@ -187,6 +187,7 @@ func runSuite(t *testing.T, cadence time.Duration) *run {
 	}
 	r.check(t, ctx, 24*suiteDays, true)
 	r.checkFarms(t, ctx)
+	r.logStateSizes(t)
 	if cadence == time.Hour && !raceEnabled && !t.Failed() {
 		t.Run("sensitivity", func(t *testing.T) { r.sensitivity(t, ctx) })
 	}
@@ -325,6 +326,26 @@ func (r *run) check(t *testing.T, ctx context.Context, hour int, final bool) {
 				explain(t, r.c, d.ID())
 			}
 		}
+	}
+}
+
+// logStateSizes logs what the analysis keeps per device after the run: the
+// state stored in each device record (docs/PERFORMANCE.md quotes it).
+func (r *run) logStateSizes(t *testing.T) {
+	sizes := map[bool][]int{}
+	r.c.Store().View(func(tx *store.Tx) error {
+		for _, d := range r.fleet.Devices {
+			sizes[d.Expected] = append(sizes[d.Expected], len(tx.DeviceState(d.ID())))
+		}
+		return nil
+	})
+	for _, planted := range []bool{false, true} {
+		n, sum, most := len(sizes[planted]), 0, 0
+		for _, b := range sizes[planted] {
+			sum, most = sum+b, max(most, b)
+		}
+		t.Logf("analysis state after %d days at %s: %d %s devices, mean %d bytes, largest %d bytes",
+			suiteDays, r.cadence, n, map[bool]string{false: "honest", true: "planted"}[planted], sum/max(n, 1), most)
 	}
 }
 

@@ -25,14 +25,7 @@ import (
 func TestOutageSpoolsThenDeliversOnce(t *testing.T) {
 	c := testcollector.Start(t, nil)
 	ctx := context.Background()
-	if _, err := c.Admin.AddHires(ctx, &pb.AddHiresRequest{Hires: []*pb.Hire{{Id: "h1", Name: "H", ClaimedHome: "Denver, CO, US"}}}); err != nil {
-		t.Fatal(err)
-	}
-	tok, _ := c.Admin.CreateToken(ctx, &pb.CreateTokenRequest{HireId: "h1"})
-	id, _, err := uplink.Enroll(ctx, uplink.EnrollOptions{Collector: c.Addr(), Token: tok.GetToken(), Hostname: "h"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	id := enrollHire(t, c, &pb.Hire{Id: "h1", Name: "H", ClaimedHome: "Denver, CO, US"})
 	sp, err := spool.Open(filepath.Join(t.TempDir(), "spool.db"), 100)
 	if err != nil {
 		t.Fatal(err)
@@ -141,14 +134,7 @@ func TestMonitoringEndStopsTheAgent(t *testing.T) {
 func TestAgentAdoptsTheCollectorsInterval(t *testing.T) {
 	c := testcollector.Start(t, func(cfg *server.Config) { cfg.ReportInterval = time.Hour })
 	ctx := context.Background()
-	if _, err := c.Admin.AddHires(ctx, &pb.AddHiresRequest{Hires: []*pb.Hire{{Id: "h1", Name: "H", ClaimedHome: "Denver, CO, US"}}}); err != nil {
-		t.Fatal(err)
-	}
-	tok, _ := c.Admin.CreateToken(ctx, &pb.CreateTokenRequest{HireId: "h1"})
-	id, _, err := uplink.Enroll(ctx, uplink.EnrollOptions{Collector: c.Addr(), Token: tok.GetToken(), Hostname: "h"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	id := enrollHire(t, c, &pb.Hire{Id: "h1", Name: "H", ClaimedHome: "Denver, CO, US"})
 	sp, _ := spool.Open(filepath.Join(t.TempDir(), "spool.db"), 100)
 	defer sp.Close()
 	conn, _ := uplink.Dial(id)

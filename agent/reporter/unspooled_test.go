@@ -36,14 +36,7 @@ func (f *fullDisk) Add(r *pb.Report) error {
 func TestUnspooledReportsCounted(t *testing.T) {
 	c := testcollector.Start(t, nil)
 	ctx := context.Background()
-	if _, err := c.Admin.AddHires(ctx, &pb.AddHiresRequest{Hires: []*pb.Hire{{Id: "h1", Name: "H", ClaimedHome: "Denver, CO, US"}}}); err != nil {
-		t.Fatal(err)
-	}
-	tok, _ := c.Admin.CreateToken(ctx, &pb.CreateTokenRequest{HireId: "h1"})
-	id, _, err := uplink.Enroll(ctx, uplink.EnrollOptions{Collector: c.Addr(), Token: tok.GetToken(), Hostname: "h"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	id := enrollHire(t, c, &pb.Hire{Id: "h1", Name: "H", ClaimedHome: "Denver, CO, US"})
 	sp, err := spool.Open(filepath.Join(t.TempDir(), "spool.db"), 100)
 	if err != nil {
 		t.Fatal(err)

@@ -146,11 +146,16 @@ func locallyAdministered(mac string) bool {
 	if len(mac) < 2 {
 		return false
 	}
-	var b byte
-	if _, err := fmt.Sscanf(mac[:2], "%02x", &b); err != nil {
-		return false
+	v := func(c byte) byte {
+		switch {
+		case c >= '0' && c <= '9':
+			return c - '0'
+		case c >= 'a' && c <= 'f':
+			return c - 'a' + 10
+		}
+		return 0
 	}
-	return b&0x02 != 0
+	return v(mac[1])&0x2 != 0 // the second hex digit holds bit 1 of the first octet
 }
 
 func normMAC(m string) string {
@@ -334,7 +339,7 @@ func (c clusterer) observe(tx *store.Tx, dev *pb.Device, sr *pb.StoredReport, no
 // others looked up): when it is new, not yet linkable, or older than
 // fpRefresh.
 func (c clusterer) due(tx *store.Tx, fp Fingerprint, device string, now time.Time) bool {
-	v := tx.Get(store.BucketFingerprints, fpKey(fp.Kind, fp.Value, device))
+	v := tx.GetView(store.BucketFingerprints, fpKey(fp.Kind, fp.Value, device)) // read here, never kept
 	if len(v) != 12 {
 		return true
 	}
@@ -347,7 +352,7 @@ func (c clusterer) due(tx *store.Tx, fp Fingerprint, device string, now time.Tim
 func (c clusterer) touch(tx *store.Tx, fp Fingerprint, device string, now time.Time) (uint32, error) {
 	key := fpKey(fp.Kind, fp.Value, device)
 	count := uint32(0)
-	if v := tx.Get(store.BucketFingerprints, key); len(v) == 12 {
+	if v := tx.GetView(store.BucketFingerprints, key); len(v) == 12 {
 		count = binary.BigEndian.Uint32(v[8:])
 	}
 	if count < 1<<31 {

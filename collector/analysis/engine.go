@@ -6,7 +6,6 @@ import (
 	"maps"
 	"math"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -93,14 +92,9 @@ func Evaluate(cfg *Config, hire *pb.Hire, state *DeviceState, sr *pb.StoredRepor
 // remembered as seen when it arrived (the collector's clock, never the
 // laptop's).
 func (e *Engine) Analyze(tx *store.Tx, dev *pb.Device, sr *pb.StoredReport) error {
-	cfg := e.Config()
-	hire, err := tx.HireShared(dev.GetHireId())
+	cfg, hire, state, err := e.open(tx, dev)
 	if err != nil {
 		return err
-	}
-	state, err := e.states.load(tx, dev.GetId())
-	if err != nil {
-		return fmt.Errorf("device state %s: %w", dev.GetId(), err)
 	}
 	now := sr.GetReceivedAt().AsTime()
 	state.advance(now, cfg.silenceAfter())
@@ -127,12 +121,12 @@ func (e *Engine) Analyze(tx *store.Tx, dev *pb.Device, sr *pb.StoredReport) erro
 		state.remember(&cfg, ev, now, state.Clock)
 	}
 	state.forget(&cfg, state.Clock)
-	lines := state.lines(&cfg, now)
+	v := state.view(&cfg, now)
 	if err := e.states.save(tx, dev.GetId(), state); err != nil {
 		return err
 	}
-	dev.Score = Score(cfg.Prior, lines)
-	if err := e.updateDeviceAlert(tx, &cfg, hire, dev, state, lines, now); err != nil {
+	dev.Score = scoreOf(cfg.Prior, v)
+	if err := e.updateDeviceAlert(tx, &cfg, hire, dev, state, v, now); err != nil {
 		return err
 	}
 	if cl == nil || !cl.Farm {
@@ -155,7 +149,25 @@ func (e *Engine) Analyze(tx *store.Tx, dev *pb.Device, sr *pb.StoredReport) erro
 		}
 		return clusterer{cfg: &cfg}.save(tx, cl)
 	}
-	return e.refreshMemberScore(tx, cl, dev, now)
+	// The farm is as it was: its alert keeps its lines, and its members'
+	// device scores are read when a reviewer looks (FarmMemberScores), not
+	// written into a farm of n on each of its members' reports.
+	return nil
+}
+
+// open reads what analysing a device needs: the config in effect, its hire
+// (shared: read only) and its state (the caller's to change and save).
+func (e *Engine) open(tx *store.Tx, dev *pb.Device) (Config, *pb.Hire, *DeviceState, error) {
+	cfg := e.Config()
+	hire, err := tx.HireShared(dev.GetHireId())
+	if err != nil {
+		return cfg, nil, nil, err
+	}
+	state, err := e.states.load(tx, dev.GetId())
+	if err != nil {
+		return cfg, nil, nil, fmt.Errorf("device state %s: %w", dev.GetId(), err)
+	}
+	return cfg, hire, state, nil
 }
 
 // RecordEvent is a store.EventFunc: what the collector saw of a device's
@@ -166,23 +178,18 @@ func (e *Engine) RecordEvent(tx *store.Tx, dev *pb.Device, ev store.IngestEvent)
 	if !ok {
 		return fmt.Errorf("ingest event %q: no rule reads it", ev.Kind)
 	}
-	cfg := e.Config()
-	hire, err := tx.HireShared(dev.GetHireId())
+	cfg, hire, state, err := e.open(tx, dev)
 	if err != nil {
 		return err
-	}
-	state, err := e.states.load(tx, dev.GetId())
-	if err != nil {
-		return fmt.Errorf("device state %s: %w", dev.GetId(), err)
 	}
 	state.remember(&cfg, &pb.Evidence{Rule: rule, Weight: cfg.Weights[rule], Explanation: ev.Text, Facts: ev.Facts},
 		ev.At, state.clockAt(ev.At, cfg.silenceAfter()))
-	lines := state.lines(&cfg, ev.At)
+	v := state.view(&cfg, ev.At)
 	if err := e.states.save(tx, dev.GetId(), state); err != nil {
 		return err
 	}
-	dev.Score = Score(cfg.Prior, lines)
-	return e.updateDeviceAlert(tx, &cfg, hire, dev, state, lines, ev.At)
+	dev.Score = scoreOf(cfg.Prior, v)
+	return e.updateDeviceAlert(tx, &cfg, hire, dev, state, v, ev.At)
 }
 
 func putState(tx *store.Tx, id string, s *DeviceState) error {
@@ -214,14 +221,14 @@ func firstIDs(members map[string]*Member, except string, n int) []string {
 // reaches the alert threshold with evidence a reviewer has not judged yet,
 // updated as evidence changes, never closed but by a reviewer. Its peak
 // score keeps a device that once reached review in the reviewers' queue.
-func (e *Engine) updateDeviceAlert(tx *store.Tx, cfg *Config, hire *pb.Hire, dev *pb.Device, state *DeviceState, lines []*pb.Evidence, now time.Time) error {
+func (e *Engine) updateDeviceAlert(tx *store.Tx, cfg *Config, hire *pb.Hire, dev *pb.Device, state *DeviceState, v []line, now time.Time) error {
 	shared, err := tx.OpenAlertShared(dev.GetId(), AlertKindDevice)
 	if err != nil {
 		return err
 	}
 	score := dev.GetScore()
 	if shared != nil && math.Abs(shared.GetScore()-score) < scoreStep && score <= shared.GetPeakScore() &&
-		shared.GetClusterId() == dev.GetClusterId() && sameEvidence(shared.GetEvidence(), lines) {
+		shared.GetClusterId() == dev.GetClusterId() && shows(shared.GetEvidence(), v) {
 		dev.OpenAlerts = 1
 		return nil // nothing a reviewer would see changed: no copy, no rewrite per report
 	}
@@ -230,7 +237,7 @@ func (e *Engine) updateDeviceAlert(tx *store.Tx, cfg *Config, hire *pb.Hire, dev
 		alert = cloneAlert(shared)
 	}
 	if alert == nil {
-		if score < cfg.AlertThreshold || !hasUnreviewed(live(lines), state.Reviewed) {
+		if score < cfg.AlertThreshold || !hasUnreviewed(v, state.Reviewed) {
 			dev.OpenAlerts = 0
 			return nil
 		}
@@ -241,6 +248,7 @@ func (e *Engine) updateDeviceAlert(tx *store.Tx, cfg *Config, hire *pb.Hire, dev
 		alert = &pb.Alert{Id: id, Kind: AlertKindDevice, DeviceId: dev.GetId(), HireId: hire.GetId(), Status: "open", CreatedAt: tsOf(now)}
 	}
 	dev.OpenAlerts = 1
+	lines := evidence(v)
 	alert.Score = score
 	if score > alert.GetPeakScore() {
 		alert.PeakScore, alert.PeakAt = score, tsOf(now)
@@ -255,9 +263,11 @@ func (e *Engine) updateDeviceAlert(tx *store.Tx, cfg *Config, hire *pb.Hire, dev
 // scoreStep is the smallest change of a score worth rewriting an alert for.
 const scoreStep = 0.0005
 
-func hasUnreviewed(ev []*pb.Evidence, reviewed []string) bool {
-	for _, e := range ev {
-		if !slices.Contains(reviewed, e.GetRule()) {
+// hasUnreviewed tells whether a line that adds to the score now is one no
+// reviewer has judged on this device.
+func hasUnreviewed(v []line, reviewed []string) bool {
+	for _, l := range v {
+		if l.weight > 0 && !slices.Contains(reviewed, l.m.Rule) {
 			return true
 		}
 	}
@@ -289,13 +299,13 @@ func (e *Engine) refreshMembers(tx *store.Tx, cfg *Config, cl *Cluster, except s
 			return err
 		}
 		state.remember(cfg, colocatedEvidence(tx, cfg, cl, dev, now), now, state.clockAt(now, cfg.silenceAfter()))
-		lines := state.lines(cfg, now)
+		v := state.view(cfg, now)
 		if err := putState(tx, id, state); err != nil {
 			return err
 		}
 		dev.ClusterId = cl.ID
-		dev.Score = Score(cfg.Prior, lines)
-		if err := e.updateDeviceAlert(tx, cfg, hire, dev, state, lines, now); err != nil {
+		dev.Score = scoreOf(cfg.Prior, v)
+		if err := e.updateDeviceAlert(tx, cfg, hire, dev, state, v, now); err != nil {
 			return err
 		}
 		if err := tx.PutDevice(dev); err != nil {
@@ -415,7 +425,7 @@ func (e *Engine) sweepSilence(tx *store.Tx, cfg *Config, now time.Time) (int, er
 		}
 		state.Silent = true
 		state.remember(cfg, silentEvidence(cfg, last, now), now, state.clockAt(now, limit))
-		lines := state.lines(cfg, now)
+		v := state.view(cfg, now)
 		if err := putState(tx, dev.GetId(), state); err != nil {
 			return n, err
 		}
@@ -423,8 +433,8 @@ func (e *Engine) sweepSilence(tx *store.Tx, cfg *Config, now time.Time) (int, er
 		if err != nil {
 			return n, err
 		}
-		dev.Score = Score(cfg.Prior, lines)
-		if err := e.updateDeviceAlert(tx, cfg, hire, dev, state, lines, now); err != nil {
+		dev.Score = scoreOf(cfg.Prior, v)
+		if err := e.updateDeviceAlert(tx, cfg, hire, dev, state, v, now); err != nil {
 			return n, err
 		}
 		if err := tx.PutDevice(dev); err != nil {
@@ -458,31 +468,6 @@ func CurrentEvidence(tx *store.Tx, cfg Config, deviceID string, now time.Time) [
 		return nil
 	}
 	return state.lines(&cfg, now)
-}
-
-// sameEvidence compares what a reviewer reads: rules, weights (to the
-// hundredth), peaks and sentences.
-func sameEvidence(a, b []*pb.Evidence) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i].GetRule() != b[i].GetRule() || math.Abs(a[i].GetWeight()-b[i].GetWeight()) >= 0.005 ||
-			math.Abs(a[i].GetPeakWeight()-b[i].GetPeakWeight()) >= 0.005 || a[i].GetExplanation() != b[i].GetExplanation() {
-			return false
-		}
-	}
-	return true
-}
-
-// sortedRules lists rule ids of evidence, for tests and messages.
-func sortedRules(ev []*pb.Evidence) []string {
-	out := make([]string, 0, len(ev))
-	for _, e := range ev {
-		out = append(out, e.GetRule())
-	}
-	sort.Strings(out)
-	return out
 }
 
 // cloneAlert copies a shared alert before it is changed.

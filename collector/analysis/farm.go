@@ -145,28 +145,18 @@ func setFarmScore(cfg *Config, alert *pb.Alert, now time.Time) {
 	sortLines(alert.Evidence)
 }
 
-// refreshMemberScore puts a member's new device score beside its farm's
-// alert when it moved by a step worth showing.
-func (e *Engine) refreshMemberScore(tx *store.Tx, cl *Cluster, dev *pb.Device, now time.Time) error {
-	if cl.AlertID == "" {
-		return nil
+// FarmMemberScores is each member device's own score now, shown beside a
+// farm alert's (which its lines make, not its members). The alert record
+// keeps them as of the farm's last change; a reviewer's view reads them
+// afresh.
+func FarmMemberScores(tx *store.Tx, a *pb.Alert) map[string]float64 {
+	out := make(map[string]float64, len(a.GetMemberDevices()))
+	for _, id := range a.GetMemberDevices() {
+		if d, err := tx.Device(id); err == nil {
+			out[id] = d.GetScore()
+		}
 	}
-	// Read shared: a farm member's every report comes here, and the farm's
-	// alert grows with the farm; it is copied only when it changes.
-	shared, err := tx.AlertShared(cl.AlertID)
-	if err != nil || shared.GetStatus() == "resolved" {
-		return err
-	}
-	if old, ok := shared.GetMemberScores()[dev.GetId()]; ok && math.Abs(old-dev.GetScore()) < 0.01 {
-		return nil
-	}
-	alert := cloneAlert(shared)
-	if alert.MemberScores == nil {
-		alert.MemberScores = map[string]float64{}
-	}
-	alert.MemberScores[dev.GetId()] = dev.GetScore()
-	alert.UpdatedAt = tsOf(now)
-	return tx.PutAlert(cl.ID, alert)
+	return out
 }
 
 // expireClusters lets links expire in every cluster, splits or dissolves

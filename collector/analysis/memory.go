@@ -1,8 +1,7 @@
 package analysis
 
 import (
-	"maps"
-	"slices"
+	"math"
 	"sort"
 	"time"
 
@@ -92,26 +91,86 @@ func (s *DeviceState) forget(cfg *Config, clk time.Duration) {
 	}
 }
 
-// lines is the device's evidence at collector time now: every remembered
-// rule with what it adds now (faded lines included, at zero), strongest
-// first.
-func (s *DeviceState) lines(cfg *Config, now time.Time) []*pb.Evidence {
+// line is one remembered rule at a moment: what it adds then.
+type line struct {
+	m      *Memory
+	spec   *RuleSpec
+	decay  Decay
+	weight float64
+}
+
+// view is the device's remembered lines at collector time now, in the order
+// a reviewer reads them (sortLines'): what the score and the per-report
+// alert check need, without building evidence messages.
+func (s *DeviceState) view(cfg *Config, now time.Time) []line {
+	if len(s.Memory) == 0 {
+		return nil
+	}
 	clk := s.clockAt(now, cfg.silenceAfter())
-	out := make([]*pb.Evidence, 0, len(s.Memory))
-	for _, k := range slices.Sorted(maps.Keys(s.Memory)) {
-		m := s.Memory[k]
+	out := make([]line, 0, len(s.Memory))
+	for k, m := range s.Memory {
 		spec, ok := LookupRule(k)
 		if !ok {
 			continue // a rule this version no longer has
 		}
 		d := spec.decay(cfg)
-		w := m.Weight * d.Factor(clk-m.LastClock)
-		out = append(out, &pb.Evidence{Rule: k, Weight: w, Explanation: m.Explanation, Facts: m.Facts,
-			ObservedAt: tsOf(m.LastSeen), FirstSeen: tsOf(m.FirstSeen), PeakWeight: m.Peak, FreshWeight: m.Weight, Reports: m.Count,
-			Class: string(spec.Class), Decay: d.String()})
+		out = append(out, line{m: m, spec: spec, decay: d, weight: m.Weight * d.Factor(clk-m.LastClock)})
 	}
-	sortLines(out)
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].weight != out[j].weight {
+			return out[i].weight > out[j].weight
+		}
+		if out[i].m.Peak != out[j].m.Peak {
+			return out[i].m.Peak > out[j].m.Peak
+		}
+		return out[i].m.Rule < out[j].m.Rule
+	})
 	return out
+}
+
+// scoreOf is sigmoid(prior + what the lines add now).
+func scoreOf(prior float64, v []line) float64 {
+	z := prior
+	for _, l := range v {
+		z += l.weight
+	}
+	return sigmoid(z)
+}
+
+// evidence turns a view into the lines an alert and a device view show:
+// every remembered rule with what it adds now (faded lines included, at
+// zero), strongest first.
+func evidence(v []line) []*pb.Evidence {
+	out := make([]*pb.Evidence, 0, len(v))
+	for _, l := range v {
+		m := l.m
+		out = append(out, &pb.Evidence{Rule: m.Rule, Weight: l.weight, Explanation: m.Explanation, Facts: m.Facts,
+			ObservedAt: tsOf(m.LastSeen), FirstSeen: tsOf(m.FirstSeen), PeakWeight: m.Peak, FreshWeight: m.Weight,
+			Reports: m.Count, Class: string(l.spec.Class), Decay: l.decay.String()})
+	}
+	return out
+}
+
+// lines is the device's evidence at collector time now.
+func (s *DeviceState) lines(cfg *Config, now time.Time) []*pb.Evidence {
+	return evidence(s.view(cfg, now))
+}
+
+// shows tells whether evidence already shows these lines as a reviewer
+// reads them: the same rules in the same order, weights and peaks to the
+// hundredth, the same sentences.
+func shows(ev []*pb.Evidence, v []line) bool {
+	if len(ev) != len(v) {
+		return false
+	}
+	for i, l := range v {
+		e := ev[i]
+		if e.GetRule() != l.m.Rule || math.Abs(e.GetWeight()-l.weight) >= 0.005 ||
+			math.Abs(e.GetPeakWeight()-l.m.Peak) >= 0.005 || e.GetExplanation() != l.m.Explanation {
+			return false
+		}
+	}
+	return true
 }
 
 // sortLines puts the lines that add most first, faded ones last by peak.

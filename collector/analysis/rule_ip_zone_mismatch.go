@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/farmwatch/farmwatch/geo"
 	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
 )
 
@@ -24,8 +25,8 @@ func ipZoneMismatch(in Input) *pb.Evidence {
 		return nil
 	}
 	at := in.Report.GetReceivedAt().AsTime()
-	homeLoc, err1 := loadLocation(home.GetTimeZone())
-	ipLoc, err2 := loadLocation(loc.GetTimeZone())
+	homeLoc, err1 := geo.LoadZone(home.GetTimeZone())
+	ipLoc, err2 := geo.LoadZone(loc.GetTimeZone())
 	if err1 != nil || err2 != nil {
 		return nil
 	}
@@ -33,7 +34,7 @@ func ipZoneMismatch(in Input) *pb.Evidence {
 	_, ipOff := at.In(ipLoc).Zone()
 	devOff := int(l.GetUtcOffsetSeconds())
 	if l.GetTimeZone() != "" {
-		if dl, err := loadLocation(l.GetTimeZone()); err == nil {
+		if dl, err := geo.LoadZone(l.GetTimeZone()); err == nil {
 			_, devOff = at.In(dl).Zone()
 		}
 	}

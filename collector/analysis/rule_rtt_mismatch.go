@@ -37,10 +37,10 @@ func rttAllowance(cfg *Config, distanceKM float64) float64 {
 // relay and hides this (docs/ANALYSIS.md).
 func rttMismatch(in Input) *pb.Evidence {
 	here := in.located()
-	if here == nil || (here.GetLatitude() == 0 && here.GetLongitude() == 0) {
+	if here == nil || (here.GetLatitude() == 0 && here.GetLongitude() == 0) || len(in.Report.GetPeers()) == 0 {
 		return nil
 	}
-	peers := map[string]*pb.PeerLocation{}
+	peers := make(map[string]*pb.PeerLocation, len(in.Report.GetPeers()))
 	for _, p := range in.Report.GetPeers() {
 		peers[p.GetIp()] = p
 	}

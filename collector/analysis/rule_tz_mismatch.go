@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/farmwatch/farmwatch/geo"
 	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
 )
 
@@ -22,14 +23,14 @@ func tzMismatch(in Input) *pb.Evidence {
 		return nil
 	}
 	at := in.Report.GetReceivedAt().AsTime()
-	homeLoc, err := loadLocation(home.GetTimeZone())
+	homeLoc, err := geo.LoadZone(home.GetTimeZone())
 	if err != nil {
 		return nil
 	}
 	_, homeOff := at.In(homeLoc).Zone()
 	devOff := int(l.GetUtcOffsetSeconds())
 	if l.GetTimeZone() != "" {
-		if dl, err := loadLocation(l.GetTimeZone()); err == nil {
+		if dl, err := geo.LoadZone(l.GetTimeZone()); err == nil {
 			_, devOff = at.In(dl).Zone()
 		}
 	}

@@ -6,11 +6,11 @@ import (
 	"maps"
 	"math/bits"
 	"slices"
-	"sync"
 	"time"
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/farmwatch/farmwatch/geo"
 	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
 )
 
@@ -95,23 +95,6 @@ type StickyEvidence struct {
 	Facts       map[string]string `json:"facts,omitempty"`
 	At          time.Time         `json:"at"`
 	Until       time.Time         `json:"until"`
-}
-
-// zones caches loaded time zones: time.LoadLocation reads and parses the
-// zone file on every call, and the rules need two or three per report. Only
-// zones that exist are kept, so the cache is bounded by the IANA database.
-var zones sync.Map // name -> *time.Location
-
-func loadLocation(name string) (*time.Location, error) {
-	if l, ok := zones.Load(name); ok {
-		return l.(*time.Location), nil
-	}
-	l, err := time.LoadLocation(name)
-	if err != nil {
-		return nil, err
-	}
-	zones.Store(name, l)
-	return l, nil
 }
 
 // A state is stored as protobuf (pb.StoredDeviceState); states written
@@ -239,7 +222,7 @@ func (s *DeviceState) observe(cfg *Config, hire *pb.Hire, sr *pb.StoredReport, l
 		}
 		if act.GetIdleSeconds() < cfg.Activity.ActiveIdleSeconds {
 			local := at
-			if loc, err := loadLocation(hire.GetHome().GetTimeZone()); err == nil && hire.GetHome().GetTimeZone() != "" {
+			if loc, err := geo.LoadZone(hire.GetHome().GetTimeZone()); err == nil && hire.GetHome().GetTimeZone() != "" {
 				local = at.In(loc)
 			}
 			s.Hours[int(local.Weekday())*24+local.Hour()]++

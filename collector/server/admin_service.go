@@ -216,8 +216,12 @@ func peakOf(al *pb.Alert) float64 { return math.Max(al.GetPeakScore(), al.GetSco
 func (a *adminService) GetAlert(ctx context.Context, req *pb.GetAlertRequest) (*pb.Alert, error) {
 	var al *pb.Alert
 	err := a.s.store.View(func(tx *store.Tx) (err error) {
-		if al, err = tx.Alert(req.GetId()); err != nil || al.GetKind() != analysis.AlertKindDevice || al.GetStatus() == "resolved" {
+		if al, err = tx.Alert(req.GetId()); err != nil || al.GetStatus() == "resolved" {
 			return err
+		}
+		if al.GetKind() == analysis.AlertKindFarm {
+			al.MemberScores = analysis.FarmMemberScores(tx, al)
+			return nil
 		}
 		cfg := a.s.engine.Config()
 		if lines := analysis.CurrentEvidence(tx, cfg, al.GetDeviceId(), a.s.cfg.Now()); len(lines) > 0 {
