@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -320,7 +321,7 @@ func TestSilentAgent(t *testing.T) {
 // A config in which a weak sign reaches review alone starts, with a warning
 // naming the rule and what would keep the margin.
 func TestWeakSignConfigWarnsAtStart(t *testing.T) {
-	var logs bytes.Buffer
+	var logs lockedBuffer // the collector logs from its own goroutines too
 	saved := slog.Default()
 	slog.SetDefault(slog.New(slog.NewTextHandler(&logs, nil)))
 	t.Cleanup(func() { slog.SetDefault(saved) })
@@ -334,4 +335,23 @@ func TestWeakSignConfigWarnsAtStart(t *testing.T) {
 		!strings.Contains(out, "give it 2.54 or less") {
 		t.Fatalf("start-up log: %s", out)
 	}
+}
+
+// lockedBuffer is a bytes.Buffer that goroutines may write while a test
+// reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
