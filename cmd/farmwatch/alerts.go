@@ -135,8 +135,11 @@ func printEvidence(w io.Writer, lines []*pb.Evidence) {
 		if e.GetClass() != "" {
 			printf(w, " [%s]", e.GetClass())
 		}
-		if e.GetReports() > 0 && e.GetFirstSeen() != nil {
-			printf(w, "  %d report(s), first %s, last %s", e.GetReports(), ts(e.GetFirstSeen()), ts(e.GetObservedAt()))
+		if e.GetReports() > 0 {
+			printf(w, "  %d report(s),", e.GetReports())
+		}
+		if e.GetFirstSeen() != nil {
+			printf(w, "  first %s, last %s", ts(e.GetFirstSeen()), ts(e.GetObservedAt()))
 		}
 		if e.GetWeight() == 0 && peak > 0 {
 			printf(w, "  (faded)")

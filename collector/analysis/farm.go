@@ -112,10 +112,10 @@ func mergeFarmLines(old, now []*pb.Evidence, at time.Time) []*pb.Evidence {
 	var out []*pb.Evidence
 	for _, e := range now {
 		spec, _ := LookupRule(e.GetRule())
-		e.ObservedAt, e.FirstSeen, e.PeakWeight, e.FreshWeight, e.Reports = tsOf(at), tsOf(at), e.GetWeight(), e.GetWeight(), 1
+		e.ObservedAt, e.FirstSeen, e.PeakWeight, e.FreshWeight = tsOf(at), tsOf(at), e.GetWeight(), e.GetWeight()
 		e.Class, e.Decay = string(spec.Class), spec.Decay.String()
 		if p := prev[e.GetRule()]; p != nil {
-			e.FirstSeen, e.PeakWeight, e.Reports = p.GetFirstSeen(), math.Max(p.GetPeakWeight(), e.GetWeight()), p.GetReports()+1
+			e.FirstSeen, e.PeakWeight = p.GetFirstSeen(), math.Max(p.GetPeakWeight(), e.GetWeight())
 			delete(prev, e.GetRule())
 		}
 		out = append(out, e)
