@@ -39,16 +39,23 @@ unit:
 suite:
 	$(GO) test -count=1 -run '^TestScenarioSuite$$' ./sim
 
-# Fuzz targets: a bounded run in `make test`, longer with `make fuzz`.
-FUZZ_TARGETS := FuzzValidateReport:./collector/server FuzzParseCSV:./collector/hires
+# Fuzz targets: every `func FuzzXxx` in a _test.go file, found by name so a
+# new target cannot be left out. `make test` gives each a short run (its seed
+# corpus, the fixtures and their truncations, runs in `unit` as well);
+# `make fuzz` a longer one.
 FUZZTIME ?= 2m
+FUZZ_SHORT ?= 4s
 
 fuzz-short:
-	@$(MAKE) --no-print-directory fuzz FUZZTIME=10s
+	@$(MAKE) --no-print-directory fuzz FUZZTIME=$(FUZZ_SHORT)
 
 fuzz:
-	@set -e; for t in $(FUZZ_TARGETS); do \
-		echo "fuzz $${t%%:*} for $(FUZZTIME)"; \
+	@set -e; targets="$$(grep -rl --include='*_test.go' '^func Fuzz' . | grep -v '^./.tools/' | \
+		while read -r f; do d="./$$(dirname "$${f#./}")"; \
+			sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' "$$f" | sed "s|$$|:$$d|"; done | sort)"; \
+	if [ -z "$$targets" ]; then echo "no fuzz targets found"; exit 1; fi; \
+	for t in $$targets; do \
+		echo "fuzz $${t%%:*} ($${t#*:}) for $(FUZZTIME)"; \
 		$(GO) test -run '^$$' -fuzz "^$${t%%:*}$$" -fuzztime $(FUZZTIME) $${t#*:}; \
 	done
 
