@@ -103,17 +103,42 @@ func logindSession(kv map[string]string, loc *time.Location) (*pb.Session, bool)
 	return s, true
 }
 
-// whoLine matches a line of `who` (utmp): user, line, login time (ISO on
-// GNU coreutils under LC_ALL=C, "Mon DD HH:MM" on macOS and BSD) and an
-// optional parenthesised host.
-var whoLine = regexp.MustCompile(`^(\S+)\s+(\S+)\s+(\d{4}-\d{2}-\d{2} \d{2}:\d{2}|[A-Z][a-z]{2} +\d{1,2} \d{2}:\d{2})\s*(?:\((.*)\))?\s*$`)
+// whoLine matches a line of `who` (utmp): user, line, login time and an
+// optional parenthesised host. The time is "Mon DD HH:MM" under LC_ALL=C
+// (the agent's locale: GNU coreutils prints ISO dates only in a locale
+// other than C/POSIX, and macOS's BSD who prints "Mon DD" in C) or ISO
+// ("2026-01-15 11:42", kept for output read under another locale). The line
+// is one word, or "<service> <tty>" ("sshd pts/0") when coreutils reads
+// sessions from systemd-logind instead of utmp.
+var whoLine = regexp.MustCompile(`^(\S+)\s+(\S+(?: \S+)?)\s+(\d{4}-\d{2}-\d{2} \d{2}:\d{2}|[A-Z][a-z]{2} +\d{1,2} \d{2}:\d{2})\s*(?:\((.*)\))?\s*$`)
 
 // localTTY matches a utmp host that names the local terminal or display
 // rather than a peer: ":0", ":1.0", "tty2", "pts/3".
 var localTTY = regexp.MustCompile(`^(:\d+(\.\d+)?|tty\d+|pts/\d+|console)$`)
 
-// parseWho parses `who` output. now and loc date the entries (macOS omits
-// the year: the latest date not after now is taken).
+// tmuxPane matches the host tmux writes through libutempter for each pane,
+// "tmux(<server pid>).%<pane id>": a shell on this machine, not a peer.
+var tmuxPane = regexp.MustCompile(`^tmux\(\d+\)\.%\d+$`)
+
+// moshHost matches what mosh-server writes through libutempter: "<client
+// address> via mosh [<pid>]" while a client is connected, "mosh [<pid>]"
+// before the first client and after 30 s without one.
+var moshHost = regexp.MustCompile(`^(?:(\S+) via )?mosh \[\d+\]$`)
+
+// screenSuffix is what GNU screen appends to the host of the login it runs
+// in (":S.<window>"); the login's own host comes before it, empty when local.
+var screenSuffix = regexp.MustCompile(`:S\.\d+$`)
+
+// parseWho parses `who` output (run on macOS, and on Linux machines not
+// booted with systemd). now and loc date the entries (macOS omits the year:
+// the latest date not after now is taken).
+//
+// The host column is a peer only when it names one. Local forms are a
+// display (":0"), a terminal ("tty2"), GDM's seat record ("login screen":
+// a label, and no host name holds a space) and a tmux pane; none of them is
+// a remote login. mosh is a remote login whose peer may be unknown: it is
+// reported as type "remote" with the client's address when mosh-server
+// names one, with no host and state "disconnected" when it does not.
 func parseWho(out []byte, now time.Time, loc *time.Location) []*pb.Session {
 	var sessions []*pb.Session
 	sc := bufio.NewScanner(bytes.NewReader(out))
@@ -122,29 +147,38 @@ func parseWho(out []byte, now time.Time, loc *time.Location) []*pb.Session {
 		if m == nil {
 			continue
 		}
-		user, when, host := m[1], m[3], strings.TrimSpace(m[4])
-		s := &pb.Session{User: user, State: "active"}
-		switch {
-		case host == "" || localTTY.MatchString(host):
-			s.Type = sessionConsole
-			if strings.HasPrefix(host, ":") {
-				s.Type = sessionX11
-			}
-		default:
-			// A remote peer on a terminal line is a shell login: ssh (mosh
-			// and telnet look the same in utmp). screen/tmux append ":S.0".
-			s.Type = sessionSSH
-			if i := strings.Index(host, ":S."); i > 0 {
-				host = host[:i]
-			}
-			s.RemoteHost = host
-		}
-		if t, ok := parseWhoTime(when, now, loc); ok {
+		s := &pb.Session{User: m[1]}
+		s.Type, s.RemoteHost, s.State = whoSessionKind(strings.TrimSpace(m[4]))
+		if t, ok := parseWhoTime(m[3], now, loc); ok {
 			s.Started = timestamppb.New(t)
 		}
 		sessions = append(sessions, s)
 	}
 	return sessions
+}
+
+// whoSessionKind judges a utmp host: the session type, the peer (empty
+// unless remote) and the session state.
+func whoSessionKind(host string) (kind, peer, state string) {
+	if m := moshHost.FindStringSubmatch(host); m != nil {
+		if m[1] == "" {
+			return sessionRemote, "", "disconnected"
+		}
+		return sessionRemote, m[1], "active"
+	}
+	host = screenSuffix.ReplaceAllString(host, "")
+	switch {
+	case host == "" || localTTY.MatchString(host):
+		if strings.HasPrefix(host, ":") {
+			return sessionX11, "", "active"
+		}
+		return sessionConsole, "", "active"
+	case tmuxPane.MatchString(host), strings.ContainsAny(host, " \t"):
+		return sessionConsole, "", "active"
+	}
+	// A remote peer on a terminal line is a shell login: ssh (telnet and
+	// rlogin look the same in utmp).
+	return sessionSSH, host, "active"
 }
 
 func parseWhoTime(s string, now time.Time, loc *time.Location) (time.Time, bool) {

@@ -206,3 +206,65 @@ func TestServiceEnabled(t *testing.T) {
 		}
 	}
 }
+
+func TestParseWhoHostForms(t *testing.T) {
+	chicago := mustZone(t, "America/Chicago")
+	at := func(h, m int) *timestamppb.Timestamp { return ts(time.Date(2026, 1, 15, h, m, 0, 0, chicago)) }
+	tests := []struct {
+		file string
+		want []*pb.Session
+	}{
+		// GDM's seat record and tmux panes are local: only bob is remote.
+		{"who_ubuntu-24.04_gnome-login-screen.txt", []*pb.Session{
+			{User: "alice", Type: "console", State: "active", Started: at(8, 58)},
+			{User: "alice", Type: "console", State: "active", Started: at(8, 58)},
+			{User: "alice", Type: "console", State: "active", Started: at(9, 30)},
+			{User: "alice", Type: "console", State: "active", Started: at(9, 31)},
+			{User: "bob", Type: "ssh", RemoteHost: "203.0.113.7", State: "active", Started: at(11, 50)},
+		}},
+		{"who_ubuntu-24.04_x11-display_iso-dates.txt", []*pb.Session{
+			{User: "alice", Type: "console", State: "active", Started: at(8, 58)},
+			{User: "alice", Type: "x11", State: "active", Started: at(8, 58)},
+			{User: "alice", Type: "x11", State: "active", Started: at(9, 12)},
+		}},
+		// mosh is remote; its peer is known only while a client is connected.
+		{"who_debian-12_mosh.txt", []*pb.Session{
+			{User: "alice", Type: "remote", RemoteHost: "198.51.100.23", State: "active", Started: at(11, 42)},
+			{User: "alice", Type: "remote", State: "disconnected", Started: at(7, 5)},
+			{User: "alice", Type: "remote", RemoteHost: "2001:db8::23", State: "active", Started: at(7, 6)},
+		}},
+		// coreutils reading logind prints "sshd pts/2" (or "sshd") as the line.
+		{"who_ubuntu-26.04_logind-sshd.txt", []*pb.Session{
+			{User: "alice", Type: "console", State: "active", Started: at(8, 58)},
+			{User: "alice", Type: "console", State: "active", Started: at(8, 58)},
+			{User: "bob", Type: "ssh", RemoteHost: "192.0.2.51", State: "active", Started: at(10, 42)},
+			{User: "root", Type: "ssh", RemoteHost: "192.0.2.51", State: "active", Started: at(14, 33)},
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			assertSessions(t, parseWho(testdataFile(t, "linux", "remotelogin/"+tt.file), january, chicago), tt.want)
+		})
+	}
+}
+
+func TestWhoSessionKind(t *testing.T) {
+	tests := []struct{ host, kind, peer, state string }{
+		{"", "console", "", "active"},
+		{":0", "x11", "", "active"},
+		{":0:S.1", "x11", "", "active"},
+		{":S.0", "console", "", "active"},
+		{"login screen", "console", "", "active"},
+		{"tmux(1449615).%7", "console", "", "active"},
+		{"203.0.113.7:S.0", "ssh", "203.0.113.7", "active"},
+		{"mosh [1672032]", "remote", "", "disconnected"},
+		{"100.64.0.20 via mosh [1672032]", "remote", "100.64.0.20", "active"},
+		{"fe80::1%en0", "ssh", "fe80::1%en0", "active"},
+	}
+	for _, tt := range tests {
+		kind, peer, state := whoSessionKind(tt.host)
+		if kind != tt.kind || peer != tt.peer || state != tt.state {
+			t.Errorf("%q: got (%q, %q, %q), want (%q, %q, %q)", tt.host, kind, peer, state, tt.kind, tt.peer, tt.state)
+		}
+	}
+}
