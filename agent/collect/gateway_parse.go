@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"net/netip"
+	"slices"
 	"strings"
 )
 
@@ -34,23 +35,63 @@ func parseRouteGetDefault(b []byte) (gw, ifc string) {
 // first default route through a gateway address on an interface that is not
 // a tunnel. With a VPN up, the unscoped default points at utun and the home
 // router's default survives only as an interface-scoped (flag I) route.
+//
+// The interface column is found by each section's header: macOS 10.15 and
+// later print "Destination Gateway Flags Netif Expire", 10.14 and earlier
+// "Destination Gateway Flags Refs Use Netif Expire". Rows before any header
+// are read by their shape (two counters after the flags mean the old layout).
 func parseNetstatDefault(b []byte) (gw, ifc string) {
+	netif := -1 // index of Netif in the current section's header
 	sc := bufio.NewScanner(bytes.NewReader(b))
 	for sc.Scan() {
 		f := strings.Fields(sc.Text())
-		if len(f) < 4 || f[0] != "default" {
+		if len(f) == 0 {
+			continue
+		}
+		if f[0] == "Destination" {
+			netif = slices.Index(f, "Netif")
+			continue
+		}
+		if strings.HasSuffix(f[0], ":") { // "Internet:", "Internet6:"
+			netif = -1
+			continue
+		}
+		if f[0] != "default" || len(f) < 4 {
+			continue
+		}
+		col := netif
+		if col < 0 {
+			col = 3
+			if len(f) >= 6 && isDecimal(f[3]) && isDecimal(f[4]) {
+				col = 5
+			}
+		}
+		if col >= len(f) || isDecimal(f[col]) {
 			continue
 		}
 		a, err := netip.ParseAddr(f[1])
 		if err != nil || !a.Is4() || !strings.Contains(f[2], "G") {
 			continue
 		}
-		if kindFromName(f[3], nil) == KindVPN {
+		if kindFromName(f[col], nil) == KindVPN {
 			continue
 		}
-		return a.String(), f[3]
+		return a.String(), f[col]
 	}
 	return "", ""
+}
+
+// isDecimal reports whether s is a non-empty run of ASCII digits.
+func isDecimal(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // winRoute is the part of a Windows MIB_IPFORWARD_ROW2 the agent reads.

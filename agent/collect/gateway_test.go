@@ -34,6 +34,12 @@ func TestParseNetstatDefault(t *testing.T) {
 		gw, ifc string
 	}{
 		{"fixture: the scoped en0 default behind a utun default", string(testdataFile(t, "darwin", "netstat-rn-utun.txt")), "192.168.1.254", "en0"},
+		{"fixture: macOS 10.14 layout with Refs and Use before Netif", string(testdataFile(t, "darwin", "netstat-rn_10.14_refs-column.txt")), "192.168.1.254", "en0"},
+		{"fixture: macOS 15, both sections", string(testdataFile(t, "darwin", "netstat-rn_15_netif-column.txt")), "192.168.1.254", "en0"},
+		{"10.14 row without its header, read by shape", "default            192.168.1.254      UGSc           83       24     en0\n", "192.168.1.254", "en0"},
+		{"header without Netif: no interface, no route", "Destination        Gateway            Flags\ndefault            192.168.1.254      UGSc\n", "", ""},
+		{"Internet6 header does not carry over to the next Internet section",
+			"Internet6:\nDestination Gateway Flags Netif Expire\ndefault fe80::1%en0 UGc en0\nInternet:\ndefault 192.168.1.254 UGSc 83 24 en0\n", "192.168.1.254", "en0"},
 		{"VPN with a gateway address is skipped",
 			"default            10.8.0.1           UGSc                utun3\ndefault            192.168.0.1        UGScIg                en1\n",
 			"192.168.0.1", "en1"},
