@@ -99,7 +99,10 @@ func parseACPILid(b []byte) string {
 
 var (
 	pmsetSource  = regexp.MustCompile(`Now drawing from '([^']+)'`)
-	pmsetBattery = regexp.MustCompile(`(?m)^\s*-(\S+)\s+\(id=\d+\)\s+(\d+)%;\s*([^;]*);`)
+	// The name is followed by "(id=NNN)" since macOS 10.12; OS X 10.11 and
+	// earlier print the name, a tab and the charge. A UPS's name may hold
+	// spaces ("-UPS CP600").
+	pmsetBattery = regexp.MustCompile(`(?m)^\s*-([^\t\n]+?)(?:\s+\(id=\d+\))?\s+(\d+)%;`)
 )
 
 // parsePmsetBatt reads `pmset -g batt`:
@@ -107,8 +110,10 @@ var (
 //	Now drawing from 'AC Power'
 //	 -InternalBattery-0 (id=4653155)	85%; charged; 0:00 remaining present: true
 //
-// A desktop Mac prints the first line only; a UPS shows up as a line without
-// "InternalBattery" and is not the system battery.
+// (OS X 10.11: " -InternalBattery-0	85%; charged; ..." without the id.) A
+// desktop Mac prints the first line only; a UPS shows up as a line without
+// "InternalBattery" and is not the system battery. A charge outside 0-100
+// is not believed.
 func parsePmsetBatt(out []byte) *pb.Power {
 	p := &pb.Power{BatteryPercent: -1, Lid: LidUnknown}
 	s := string(out)
@@ -120,7 +125,7 @@ func parsePmsetBatt(out []byte) *pb.Power {
 			continue
 		}
 		p.BatteryPresent = true
-		if v, err := strconv.Atoi(m[2]); err == nil {
+		if v, err := strconv.Atoi(m[2]); err == nil && v <= 100 {
 			p.BatteryPercent = int32(v)
 		}
 	}

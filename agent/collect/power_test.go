@@ -66,6 +66,8 @@ func TestParsePmsetBatt(t *testing.T) {
 		{"pmset_batt_battery.txt", &pb.Power{BatteryPresent: true, BatteryPercent: 85, Lid: LidUnknown}},
 		{"pmset_batt_desktop.txt", &pb.Power{OnAc: true, BatteryPercent: -1, Lid: LidUnknown}},
 		{"pmset_batt_ups.txt", &pb.Power{BatteryPercent: -1, Lid: LidUnknown}},
+		{"pmset_batt_10.11_no-id.txt", &pb.Power{BatteryPresent: true, BatteryPercent: 64, Lid: LidUnknown}},
+		{"pmset_batt_10.11_no-id_ups.txt", &pb.Power{OnAc: true, BatteryPresent: true, BatteryPercent: 100, Lid: LidUnknown}},
 	}
 	for _, tt := range tests {
 		if got := parsePmsetBatt(readFixture(t, "darwin", tt.file)); !powerEqual(got, tt.want) {
