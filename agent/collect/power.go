@@ -98,7 +98,7 @@ func parseACPILid(b []byte) string {
 }
 
 var (
-	pmsetSource  = regexp.MustCompile(`Now drawing from '([^']+)'`)
+	pmsetSource = regexp.MustCompile(`Now drawing from '([^']+)'`)
 	// The name is followed by "(id=NNN)" since macOS 10.12; OS X 10.11 and
 	// earlier print the name, a tab and the charge. A UPS's name may hold
 	// spaces ("-UPS CP600").
