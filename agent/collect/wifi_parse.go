@@ -199,7 +199,7 @@ func parseNmcliWifi(b []byte) []scanBSS {
 // macOS redaction notes.
 const (
 	darwinRedactedNote = "macOS redacts the SSID and BSSID unless the agent has Location Services " +
-		"permission (macOS 14.4 and later); grant it with an MDM privacy profile"
+		"permission (macOS 14.4 and later), which only the user can grant in System Settings: no MDM profile can"
 	darwinNoBSSIDNote = "system_profiler lists nearby networks without BSSIDs; the airport tool " +
 		"was removed in macOS 14.4 and wdutil needs root"
 )
