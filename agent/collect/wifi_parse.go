@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
 	"regexp"
 	"sort"
 	"strconv"
@@ -17,39 +18,96 @@ import (
 // hundred BSSIDs, and the strongest are the ones that place the laptop.
 const maxNearby = 40
 
-// scanBSS is one BSS as an OS reports it.
+// scanBSS is one BSS as an OS reports it. SignalDBm 0 means the OS gave no
+// signal: unknown, never "0 dBm".
 type scanBSS struct {
 	BSSID     string
 	SSID      string
 	SignalDBm int32
 	FreqMHz   uint32
 	Current   bool
+	// Approx is set when the signal was converted from a percentage.
+	Approx bool
 }
 
-// wifiFromScan builds the report's Wifi: the current BSS (if any) and the
-// nearby list, strongest first, current included.
+// Why a report carries no BSSIDs (Wifi.withheld).
+const (
+	withheldLocation  = "location_permission"
+	withheldNotListed = "not_listed"
+)
+
+// Bounds of a signal in dBm that a radio can report: anything else is a
+// parsing accident and becomes unknown.
+const (
+	minSignalDBm = -120
+	maxSignalDBm = -1
+)
+
+// signalDBm keeps a signal within what a radio reports, 0 (unknown) otherwise.
+func signalDBm(v int64) int32 {
+	if v < minSignalDBm || v > maxSignalDBm {
+		return 0
+	}
+	return int32(v)
+}
+
+// wifiBandMHz tells a centre frequency in a Wi-Fi band (802.11ah sub-1 GHz,
+// 2.4 GHz, 802.11y 3.65 GHz, 4.9/5 GHz, 6 GHz, 802.11ad/ay 60 GHz).
+func wifiBandMHz(f uint32) bool {
+	switch {
+	case f >= 755 && f <= 928, f >= 2400 && f <= 2500, f >= 3655 && f <= 3695,
+		f >= 4910 && f <= 5925, f >= 5935 && f <= 7125, f >= 57240 && f <= 70200:
+		return true
+	}
+	return false
+}
+
+// wifiFromScan builds the report's Wifi: the first current BSS (if any) and
+// the nearby list, strongest first, current included; entries of unknown
+// signal come after every known one, so the cut never keeps them first.
 func wifiFromScan(list []scanBSS, note string) *pb.Wifi {
 	w := &pb.Wifi{Note: note}
 	seen := map[string]bool{}
+	haveCurrent := false
 	for _, b := range list {
-		if b.Current && w.Bssid == "" && w.Ssid == "" {
+		if mac, ok := neighborMAC(b.BSSID); ok {
+			b.BSSID = mac
+		} else {
+			b.BSSID = "" // all zeros or a group address names no access point
+		}
+		b.SignalDBm = signalDBm(int64(b.SignalDBm))
+		if !wifiBandMHz(b.FreqMHz) {
+			b.FreqMHz = 0
+		}
+		if b.Current && !haveCurrent {
+			haveCurrent = true
 			w.Ssid, w.Bssid, w.SignalDbm = b.SSID, b.BSSID, b.SignalDBm
 		}
-		key := b.BSSID
-		if key == "" {
-			key = b.SSID + "/" + strconv.Itoa(int(b.FreqMHz))
+		// Only a BSSID names one radio: networks listed without one (macOS,
+		// SSIDs redacted) may share SSID and channel and are still distinct.
+		if b.BSSID != "" {
+			if seen[b.BSSID] {
+				continue
+			}
+			seen[b.BSSID] = true
 		}
-		if seen[key] {
-			continue
-		}
-		seen[key] = true
 		w.Nearby = append(w.Nearby, &pb.BSS{Bssid: b.BSSID, Ssid: b.SSID, SignalDbm: b.SignalDBm, FrequencyMhz: b.FreqMHz})
 	}
-	sort.SliceStable(w.Nearby, func(i, j int) bool { return w.Nearby[i].GetSignalDbm() > w.Nearby[j].GetSignalDbm() })
+	sort.SliceStable(w.Nearby, func(i, j int) bool {
+		return signalOrder(w.Nearby[i].GetSignalDbm()) > signalOrder(w.Nearby[j].GetSignalDbm())
+	})
 	if len(w.Nearby) > maxNearby {
 		w.Nearby = w.Nearby[:maxNearby]
 	}
 	return w
+}
+
+// signalOrder ranks a signal for sorting: unknown (0) below every real value.
+func signalOrder(dbm int32) int32 {
+	if dbm == 0 {
+		return math.MinInt32
+	}
+	return dbm
 }
 
 // percentToDBm turns a 0-100 % signal quality (nmcli, netsh) into dBm with
@@ -124,15 +182,16 @@ func parseNmcliWifi(b []byte) []scanBSS {
 			ssid = "" // hidden network
 		}
 		var sig int32
+		approx := false
 		if p, err := strconv.Atoi(strings.TrimSpace(f[3])); err == nil {
-			sig = percentToDBm(p)
+			sig, approx = percentToDBm(p), true
 		}
 		var freq uint32
 		if n, err := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(f[4]), "MHz"))); err == nil && n > 0 {
 			freq = uint32(n)
 		}
 		out = append(out, scanBSS{BSSID: bssid, SSID: ssid, SignalDBm: sig, FreqMHz: freq,
-			Current: strings.TrimSpace(f[0]) == "*"})
+			Current: strings.TrimSpace(f[0]) == "*", Approx: approx})
 	}
 	return out
 }
@@ -140,7 +199,7 @@ func parseNmcliWifi(b []byte) []scanBSS {
 // macOS redaction notes.
 const (
 	darwinRedactedNote = "macOS redacts the SSID and BSSID unless the agent has Location Services " +
-		"permission (macOS 14.4 and later); grant it with an MDM privacy profile"
+		"permission (macOS 14.4 and later), which only the user can grant in System Settings: no MDM profile can"
 	darwinNoBSSIDNote = "system_profiler lists nearby networks without BSSIDs; the airport tool " +
 		"was removed in macOS 14.4 and wdutil needs root"
 )
@@ -156,7 +215,9 @@ var (
 // spairport_airport_other_local_wireless_networks; signal comes as
 // "-52 dBm / -94 dBm" (signal / noise), channel as "36 (5GHz, 80MHz)" (or a
 // bare number before macOS 13). BSSIDs are taken where present
-// (spairport_network_bssid) and are absent on current macOS.
+// (spairport_network_bssid) and are absent on current macOS. Other entries
+// (awdl0, llw0) are not a Wi-Fi card: on macOS 26 awdl0 carries a current
+// network stub with neither name, channel nor signal, which is skipped.
 func parseSystemProfilerAirPort(b []byte) (*pb.Wifi, error) {
 	type network struct {
 		Name    string          `json:"_name"`
@@ -177,6 +238,9 @@ func parseSystemProfilerAirPort(b []byte) (*pb.Wifi, error) {
 	if err := json.Unmarshal(b, &doc); err != nil {
 		return nil, fmt.Errorf("system_profiler SPAirPortDataType: %w", err)
 	}
+	stub := func(n *network) bool {
+		return n == nil || (n.Name == "" && n.Signal == "" && len(n.Channel) == 0 && n.BSSID == "")
+	}
 	redacted, noBSSID, found := false, false, false
 	convert := func(n network, current bool) scanBSS {
 		s := scanBSS{SSID: n.Name, Current: current}
@@ -189,8 +253,8 @@ func parseSystemProfilerAirPort(b []byte) (*pb.Wifi, error) {
 			noBSSID = true
 		}
 		if m := dbmPattern.FindStringSubmatch(n.Signal); m != nil {
-			v, _ := strconv.Atoi(m[1])
-			s.SignalDBm = int32(v)
+			v, _ := strconv.ParseInt(m[1], 10, 64)
+			s.SignalDBm = signalDBm(v)
 		}
 		s.FreqMHz = darwinChannelMHz(n.Channel)
 		return s
@@ -198,11 +262,11 @@ func parseSystemProfilerAirPort(b []byte) (*pb.Wifi, error) {
 	var list []scanBSS
 	for _, item := range doc.Items {
 		for _, ifc := range item.Interfaces {
-			if ifc.Status == "" && ifc.Current == nil && ifc.Others == nil {
+			if ifc.Status == "" && stub(ifc.Current) && ifc.Others == nil {
 				continue // awdl0 and other entries that are not a Wi-Fi card
 			}
 			found = true
-			if ifc.Current != nil {
+			if !stub(ifc.Current) {
 				list = append(list, convert(*ifc.Current, true))
 			}
 			for _, o := range ifc.Others {
@@ -214,13 +278,19 @@ func parseSystemProfilerAirPort(b []byte) (*pb.Wifi, error) {
 		return nil, errNoWifi
 	}
 	var notes []string
+	withheld := ""
+	if noBSSID && len(list) > 0 {
+		withheld = withheldNotListed
+	}
 	if redacted {
 		notes = append(notes, darwinRedactedNote)
+		withheld = withheldLocation
 	}
 	if noBSSID && len(list) > 0 {
 		notes = append(notes, darwinNoBSSIDNote)
 	}
 	w := wifiFromScan(list, strings.Join(notes, "; "))
+	w.Withheld = withheld
 	return w, nil
 }
 
@@ -249,15 +319,20 @@ func darwinChannelMHz(raw json.RawMessage) uint32 {
 
 // Windows netsh output. Keys are translated with the display language and
 // the text is in the OEM code page, so the parsers key on what every
-// language keeps: the words SSID and BSSID, "NN%" signal values, "N GHz"
-// bands, MAC-shaped values, the GUID line of each interface; channel keys
-// are matched in the languages listed.
+// language keeps: the words SSID, BSSID and Rssi, "NN%" signal values,
+// "N GHz" bands, MAC-shaped values, the GUID line of each interface; channel
+// keys are matched in the languages listed.
 var (
 	netshPercent  = regexp.MustCompile(`^(\d{1,3})\s*%$`)
 	netshBand     = regexp.MustCompile(`^([\d.,]+)\s*GHz$`)
+	netshRssi     = regexp.MustCompile(`^-\d{1,3}$`)
 	netshSSIDKey  = regexp.MustCompile(`^SSID(\s+\d+)?$`)
 	netshBSSIDKey = regexp.MustCompile(`BSSID(\s+\d+)?$`)
-	netshChannels = map[string]bool{"channel": true, "kanal": true, "canal": true, "canale": true,
+	// The connected AP's BSSID: "AP BSSID" (English since Windows 11),
+	// "AP-BSSID" (German), "BSSID точки доступа" (Russian); older releases
+	// say plain "BSSID".
+	netshAPBSSIDKey = regexp.MustCompile(`(^|[\s-])BSSID([\s-]|$)`)
+	netshChannels   = map[string]bool{"channel": true, "kanal": true, "canal": true, "canale": true,
 		"kanaal": true, "kanał": true, "канал": true, "チャネル": true, "通道": true, "信道": true, "채널": true}
 )
 
@@ -266,8 +341,11 @@ var (
 // wlanapi function failing with error 5 (ERROR_ACCESS_DENIED).
 var netshWlanDenied = regexp.MustCompile(`ms-settings:privacy-location|returns error 5\b`)
 
-const windowsDeniedNote = "Windows withheld WLAN data (ERROR_ACCESS_DENIED): since Windows 11 24H2 " +
-	"WLAN queries need location consent for the reading app"
+const (
+	windowsDeniedNote = "Windows withheld WLAN data (ERROR_ACCESS_DENIED): since Windows 11 24H2 " +
+		"WLAN queries need location consent for the reading app"
+	netshPercentNote = "signal from netsh percent, converted approximately as dBm = percent/2 - 100"
+)
 
 func netshKV(line string) (key, value string, ok bool) {
 	k, v, ok := strings.Cut(line, ":")
@@ -289,7 +367,10 @@ func netshBandGHz(v string) (float64, bool) {
 
 // parseNetshInterfaces reads `netsh wlan show interfaces` and returns the
 // connected BSS of each interface (Current set), whether any Wi-Fi interface
-// exists, and whether the OS denied the query.
+// exists, and whether the OS denied the query. Windows 11 24H2 prints the
+// RSSI in dBm ("Rssi : -63") beside the percentage: it is taken over the
+// percentage, which is only a driver's mapping of it. Where a block names
+// both the AP's BSSID ("AP BSSID") and a plain "BSSID", the AP's wins.
 func parseNetshInterfaces(b []byte) (cur []scanBSS, interfaces int, denied bool) {
 	if netshWlanDenied.Match(b) {
 		denied = true
@@ -297,12 +378,13 @@ func parseNetshInterfaces(b []byte) (cur []scanBSS, interfaces int, denied bool)
 	var c *scanBSS
 	var ch int
 	var band float64
+	var rssi, apBSSID bool
 	flush := func() {
 		if c != nil && (c.SSID != "" || c.BSSID != "") {
 			c.FreqMHz = channelToMHz(ch, band)
 			cur = append(cur, *c)
 		}
-		c, ch, band = nil, 0, 0
+		c, ch, band, rssi, apBSSID = nil, 0, 0, false, false
 	}
 	sc := bufio.NewScanner(bytes.NewReader(b))
 	for sc.Scan() {
@@ -322,10 +404,23 @@ func parseNetshInterfaces(b []byte) (cur []scanBSS, interfaces int, denied bool)
 		switch {
 		case netshSSIDKey.MatchString(k):
 			c.SSID = v
-		case netshBSSIDKey.MatchString(k):
-			if mac, ok := normalizeMAC(v); ok {
+		case netshAPBSSIDKey.MatchString(k):
+			mac, ok := normalizeMAC(v)
+			if !ok {
+				continue
+			}
+			if k != "BSSID" {
+				c.BSSID, apBSSID = mac, true
+			} else if !apBSSID {
 				c.BSSID = mac
 			}
+		case strings.EqualFold(k, "rssi") && netshRssi.MatchString(v):
+			n, _ := strconv.ParseInt(v, 10, 64)
+			if dbm := signalDBm(n); dbm != 0 {
+				c.SignalDBm, c.Approx, rssi = dbm, false, true
+			}
+		case rssi && netshPercent.MatchString(v):
+			// The RSSI already gave the signal in dBm.
 		default:
 			netshRadio(k, v, c, &ch, &band)
 		}
@@ -340,7 +435,7 @@ func netshRadio(k, v string, c *scanBSS, ch *int, band *float64) {
 	switch {
 	case netshPercent.MatchString(v):
 		p, _ := strconv.Atoi(netshPercent.FindStringSubmatch(v)[1])
-		c.SignalDBm = percentToDBm(p)
+		c.SignalDBm, c.Approx = percentToDBm(p), true
 	case netshChannels[strings.ToLower(k)]:
 		*ch, _ = strconv.Atoi(v)
 	default:
@@ -396,12 +491,15 @@ func windowsWifi(interfacesOut, networksOut []byte) (*pb.Wifi, error) {
 	if n == 0 && !denied && len(nearby) == 0 {
 		return nil, errNoWifi
 	}
-	note := ""
+	var notes []string
 	if denied || deniedNearby {
-		note = windowsDeniedNote
+		notes = append(notes, windowsDeniedNote)
 	}
-	if len(cur) > 0 || len(nearby) > 0 {
-		note = strings.TrimPrefix(note+"; signal from netsh percent, converted approximately as dBm = percent/2 - 100", "; ")
+	for _, b := range append(cur, nearby...) {
+		if b.Approx {
+			notes = append(notes, netshPercentNote)
+			break
+		}
 	}
 	// The connected BSS also appears among the networks; mark it current there.
 	for i := range nearby {
@@ -411,5 +509,9 @@ func windowsWifi(interfacesOut, networksOut []byte) (*pb.Wifi, error) {
 			}
 		}
 	}
-	return wifiFromScan(append(cur, nearby...), note), nil
+	w := wifiFromScan(append(cur, nearby...), strings.Join(notes, "; "))
+	if denied || deniedNearby {
+		w.Withheld = withheldLocation
+	}
+	return w, nil
 }

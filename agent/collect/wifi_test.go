@@ -2,6 +2,7 @@ package collect
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -103,7 +104,7 @@ func TestParseSystemProfilerAirPort(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		equalWifi(t, w, &pb.Wifi{SignalDbm: -52, Note: darwinRedactedNote + "; " + darwinNoBSSIDNote,
+		equalWifi(t, w, &pb.Wifi{SignalDbm: -52, Note: darwinRedactedNote + "; " + darwinNoBSSIDNote, Withheld: withheldLocation,
 			Nearby: []*pb.BSS{bss("", "", -52, 5180), bss("", "", -71, 2437), bss("", "", -80, 5745)}})
 	})
 	t.Run("with Location Services and a BSSID", func(t *testing.T) {
@@ -111,7 +112,7 @@ func TestParseSystemProfilerAirPort(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		equalWifi(t, w, &pb.Wifi{Ssid: "HomeNet", Bssid: "a4:2b:b0:c1:7e:03", SignalDbm: -48, Note: darwinNoBSSIDNote,
+		equalWifi(t, w, &pb.Wifi{Ssid: "HomeNet", Bssid: "a4:2b:b0:c1:7e:03", SignalDbm: -48, Note: darwinNoBSSIDNote, Withheld: withheldNotListed,
 			Nearby: []*pb.BSS{bss("a4:2b:b0:c1:7e:03", "HomeNet", -48, 5180), bss("", "Neighbor-2.4", -77, 2462)}})
 	})
 	t.Run("Wi-Fi off", func(t *testing.T) {
@@ -172,9 +173,9 @@ func TestWindowsWifi(t *testing.T) {
 					bss("3c:a6:2f:01:02:03", "Nachbar", -90, 2412),
 				}}},
 		{name: "24H2 without location consent: both denied", ifs: denied, nets: denied,
-			want: &pb.Wifi{Note: windowsDeniedNote}},
+			want: &pb.Wifi{Note: windowsDeniedNote, Withheld: withheldLocation}},
 		{name: "24H2: interfaces shown, networks denied", ifs: ifs, nets: denied, want: &pb.Wifi{
-			Ssid: "HomeNet", Bssid: "a4:2b:b0:c1:7e:03", SignalDbm: -54, Note: windowsDeniedNote + "; " + netshNote,
+			Ssid: "HomeNet", Bssid: "a4:2b:b0:c1:7e:03", SignalDbm: -54, Note: windowsDeniedNote + "; " + netshNote, Withheld: withheldLocation,
 			Nearby: []*pb.BSS{bss("a4:2b:b0:c1:7e:03", "HomeNet", -54, 5180)}}},
 		{name: "disconnected: nearby only", ifs: testdataFile(t, "windows", "netsh-wlan-show-interfaces-disconnected.txt"),
 			nets: []byte("Interface name : Wi-Fi\r\nThere are 0 networks currently visible.\r\n"), want: &pb.Wifi{}},
@@ -201,5 +202,136 @@ func TestParseNetshInterfacesCounts(t *testing.T) {
 	cur, n, denied := parseNetshInterfaces([]byte(two))
 	if n != 2 || len(cur) != 1 || denied || cur[0].FreqMHz != 5180 {
 		t.Errorf("got %v %d %v, want one connected of two", cur, n, denied)
+	}
+}
+
+// macOS 26 lists awdl0 with a current-network stub (no name, channel or
+// signal) after en0: it is not a second current network.
+func TestParseSystemProfilerAirPortAwdlStub(t *testing.T) {
+	w, err := parseSystemProfilerAirPort(testdataFile(t, "darwin", "system_profiler-airport_26_awdl0-current-stub.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	equalWifi(t, w, &pb.Wifi{SignalDbm: -52, Note: darwinRedactedNote + "; " + darwinNoBSSIDNote, Withheld: withheldLocation,
+		Nearby: []*pb.BSS{bss("", "", -52, 5220), bss("", "", -68, 2437), bss("", "", -81, 6135)}})
+}
+
+// Without Location Services every SSID is "<redacted>" and no BSSID is given:
+// networks sharing a channel (even at one level) stay distinct, and one
+// listed without a signal is unknown, sorted last and cut first.
+func TestParseSystemProfilerAirPortDenseRedacted(t *testing.T) {
+	w, err := parseSystemProfilerAirPort(testdataFile(t, "darwin", "system_profiler-airport_15_redacted-dense-nosignal.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w.GetSignalDbm() != -55 || w.GetWithheld() != withheldLocation {
+		t.Errorf("current signal %d, withheld %q", w.GetSignalDbm(), w.GetWithheld())
+	}
+	nb := w.GetNearby()
+	if len(nb) != maxNearby {
+		t.Fatalf("%d nearby entries, want the cut's %d: %v", len(nb), maxNearby, nb)
+	}
+	ch6 := 0
+	for i, b := range nb {
+		if b.GetSignalDbm() == 0 {
+			t.Errorf("entry %d of unknown signal survived the cut: %v", i, b)
+		}
+		if i > 0 && b.GetSignalDbm() > nb[i-1].GetSignalDbm() {
+			t.Errorf("entry %d (%d dBm) sorted after a weaker one (%d dBm)", i, b.GetSignalDbm(), nb[i-1].GetSignalDbm())
+		}
+		if b.GetFrequencyMhz() == 2437 {
+			ch6++
+		}
+	}
+	if nb[0].GetSignalDbm() != -55 || nb[maxNearby-1].GetSignalDbm() != -98 {
+		t.Errorf("strongest %d, weakest kept %d; want -55 and -98", nb[0].GetSignalDbm(), nb[maxNearby-1].GetSignalDbm())
+	}
+	// Networks 1, 6, 11, ... 36 of the fixture are on channel 6 (two at -61 dBm).
+	if ch6 != 8 {
+		t.Errorf("%d entries on channel 6 kept, want 8", ch6)
+	}
+}
+
+func TestWifiFromScanUnknownSignal(t *testing.T) {
+	list := []scanBSS{
+		{SSID: "a", FreqMHz: 2437},
+		{SSID: "a", SignalDBm: -80, FreqMHz: 2437},
+		{SSID: "a", SignalDBm: -80, FreqMHz: 2437},
+		{BSSID: "aa:bb:cc:00:00:01", SignalDBm: 7, FreqMHz: 9999},
+		{BSSID: "ff:ff:ff:ff:ff:ff", SignalDBm: -300},
+		{BSSID: "aa:bb:cc:00:00:02", SignalDBm: -90, FreqMHz: 5180},
+	}
+	equalWifi(t, wifiFromScan(list, ""), &pb.Wifi{Nearby: []*pb.BSS{
+		bss("", "a", -80, 2437), bss("", "a", -80, 2437), bss("aa:bb:cc:00:00:02", "", -90, 5180),
+		bss("", "a", 0, 2437), bss("aa:bb:cc:00:00:01", "", 0, 0), bss("", "", 0, 0),
+	}})
+	var many []scanBSS
+	many = append(many, scanBSS{BSSID: "aa:aa:aa:aa:aa:aa", Current: true, FreqMHz: 5180})
+	for i := range maxNearby {
+		many = append(many, scanBSS{BSSID: fmt.Sprintf("bb:bb:bb:bb:bb:%02x", i), SignalDBm: int32(-60 - i)})
+	}
+	w := wifiFromScan(many, "")
+	if len(w.GetNearby()) != maxNearby || w.GetNearby()[maxNearby-1].GetSignalDbm() != -99 || w.GetBssid() != "aa:aa:aa:aa:aa:aa" || w.GetSignalDbm() != 0 {
+		t.Errorf("an unknown signal, even the current BSS.s, is cut before any known one: %v", w)
+	}
+}
+
+// Windows 11 24H2 prints "Rssi : -63" beside "Signal : 42%" (which would
+// convert to -79 dBm), in every display language; the OEM code page leaves
+// accented keys as single bytes.
+func TestParseNetshInterfaces24H2Rssi(t *testing.T) {
+	tests := []struct {
+		file, ssid, bssid string
+		mhz               uint32
+	}{
+		{"netsh-wlan-show-interfaces_11-24H2_rssi_en.txt", "HomeNet", "a4:2b:b0:c1:7e:03", 5220},
+		{"netsh-wlan-show-interfaces_11-24H2_rssi_de-cp850.txt", "Zuhause", "94:83:c4:12:ab:01", 2437},
+		{"netsh-wlan-show-interfaces_11-24H2_rssi_nl.txt", "Thuisnet", "3c:a6:2f:01:02:03", 5500},
+		{"netsh-wlan-show-interfaces_11-24H2_rssi_fr-cp850.txt", "Maison", "58:cf:e2:67:58:e1", 6135},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			cur, n, denied := parseNetshInterfaces(testdataFile(t, "windows", tt.file))
+			if n != 1 || denied || len(cur) != 1 {
+				t.Fatalf("got %v, %d interfaces, denied %v", cur, n, denied)
+			}
+			want := scanBSS{BSSID: tt.bssid, SSID: tt.ssid, SignalDBm: -63, FreqMHz: tt.mhz, Current: true}
+			if cur[0] != want {
+				t.Errorf("got  %+v\nwant %+v", cur[0], want)
+			}
+		})
+	}
+	ifs := testdataFile(t, "windows", "netsh-wlan-show-interfaces_11-24H2_rssi_en.txt")
+	w, err := windowsWifi(ifs, testdataFile(t, "windows", "netsh-wlan-denied.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	equalWifi(t, w, &pb.Wifi{Ssid: "HomeNet", Bssid: "a4:2b:b0:c1:7e:03", SignalDbm: -63, Note: windowsDeniedNote,
+		Withheld: withheldLocation, Nearby: []*pb.BSS{bss("a4:2b:b0:c1:7e:03", "HomeNet", -63, 5220)}})
+	// With the networks shown, the connected BSS keeps its RSSI; the others
+	// are converted from percent and the note says so.
+	w, err = windowsWifi(ifs, testdataFile(t, "windows", "netsh-wlan-show-networks.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w.GetSignalDbm() != -63 || w.GetNearby()[0].GetSignalDbm() != -63 || w.GetNote() != netshNote {
+		t.Errorf("got %v", w)
+	}
+}
+
+// A block naming the AP's BSSID ("AP BSSID", German "AP-BSSID", Russian
+// "BSSID точки доступа") beside a plain "BSSID" reports the AP's, whatever
+// the order.
+func TestParseNetshInterfacesAPBSSID(t *testing.T) {
+	for _, block := range []string{
+		"    AP BSSID : a4:2b:b0:c1:7e:03\r\n    BSSID : 02:11:22:33:44:55\r\n",
+		"    BSSID : 02:11:22:33:44:55\r\n    AP-BSSID : a4:2b:b0:c1:7e:03\r\n",
+		"    BSSID точки доступа : a4:2b:b0:c1:7e:03\r\n",
+	} {
+		in := "    GUID : 5b1f9c3e-2a47-4d0e-9f6a-1c2d3e4f5a6b\r\n    SSID : HomeNet\r\n" + block
+		cur, _, _ := parseNetshInterfaces([]byte(in))
+		if len(cur) != 1 || cur[0].BSSID != "a4:2b:b0:c1:7e:03" {
+			t.Errorf("%q: got %+v", block, cur)
+		}
 	}
 }

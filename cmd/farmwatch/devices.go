@@ -93,6 +93,9 @@ func newDevicesShowCmd() *cobra.Command {
 				printf(w, "  agent:    spooled %d, dropped %d, unspooled %d (latest report: waiting in its spool, dropped by the spool cap, never spooled as the disk was full)\n",
 					h.GetSpooled(), h.GetDropped(), h.GetUnspooled())
 			}
+			if rs := d.GetRecentReports(); len(rs) > 0 && rs[0].GetReport().GetNetwork().GetWifi() != nil {
+				printf(w, "  wifi:     %s\n", wifiSummary(rs[0].GetReport().GetNetwork().GetWifi()))
+			}
 			if dev.GetBudgetDay() != "" || dev.GetRefusedOverBudget() > 0 {
 				printf(w, "  budget:   %d bytes of reports charged on %s (UTC); %d refused over the daily budget since enrollment\n",
 					dev.GetBudgetBytes(), orDash(dev.GetBudgetDay()), dev.GetRefusedOverBudget())
@@ -179,4 +182,41 @@ func newDevicesRevokeCmd() *cobra.Command {
 	cmd.Flags().StringVar(&note, "note", "", "why (kept in the audit trail)")
 	addOutputFlag(cmd, &output)
 	return cmd
+}
+
+// wifiSummary is the latest report's Wi-Fi in one line: the connected BSSID
+// (a device's strongest link to others) or why there is none, since a
+// device whose OS withholds BSSIDs links by Wi-Fi to nobody. A signal of 0
+// is unknown.
+func wifiSummary(wf *pb.Wifi) string {
+	var parts []string
+	switch {
+	case wf.GetBssid() != "":
+		parts = append(parts, "connected to BSSID "+wf.GetBssid())
+	case wf.GetWithheld() == "location_permission":
+		parts = append(parts, "BSSIDs withheld: the agent lacks location permission (macOS Location Services, "+
+			"Windows 11 24H2 location consent), so this device cannot link to others by Wi-Fi")
+	case wf.GetSsid() == "" && wf.GetSignalDbm() == 0:
+		parts = append(parts, "not connected")
+	default:
+		parts = append(parts, "connected, BSSID not reported")
+	}
+	if wf.GetBssid() != "" || wf.GetSsid() != "" || wf.GetSignalDbm() != 0 {
+		if s := wf.GetSignalDbm(); s != 0 {
+			parts = append(parts, fmt.Sprintf("signal %d dBm", s))
+		} else {
+			parts = append(parts, "signal unknown")
+		}
+	}
+	withBSSID := 0
+	for _, b := range wf.GetNearby() {
+		if b.GetBssid() != "" {
+			withBSSID++
+		}
+	}
+	nearby := fmt.Sprintf("%d nearby networks, %d with a BSSID", len(wf.GetNearby()), withBSSID)
+	if wf.GetWithheld() == "not_listed" {
+		nearby += " (the OS lists nearby networks without BSSIDs)"
+	}
+	return strings.Join(append(parts, nearby), "; ")
 }

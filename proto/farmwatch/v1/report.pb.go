@@ -614,14 +614,21 @@ func (x *Proxy) GetSocks() string {
 }
 
 type Wifi struct {
-	state     protoimpl.MessageState `protogen:"open.v1"`
-	Ssid      string                 `protobuf:"bytes,1,opt,name=ssid,proto3" json:"ssid,omitempty"`
-	Bssid     string                 `protobuf:"bytes,2,opt,name=bssid,proto3" json:"bssid,omitempty"`
-	SignalDbm int32                  `protobuf:"varint,3,opt,name=signal_dbm,json=signalDbm,proto3" json:"signal_dbm,omitempty"`
-	Nearby    []*BSS                 `protobuf:"bytes,4,rep,name=nearby,proto3" json:"nearby,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Ssid  string                 `protobuf:"bytes,1,opt,name=ssid,proto3" json:"ssid,omitempty"`
+	Bssid string                 `protobuf:"bytes,2,opt,name=bssid,proto3" json:"bssid,omitempty"`
+	// 0 when unknown.
+	SignalDbm int32  `protobuf:"varint,3,opt,name=signal_dbm,json=signalDbm,proto3" json:"signal_dbm,omitempty"`
+	Nearby    []*BSS `protobuf:"bytes,4,rep,name=nearby,proto3" json:"nearby,omitempty"`
 	// Why a field is missing when the OS redacts it (for example no location
 	// permission on macOS or Windows 24H2).
-	Note          string `protobuf:"bytes,5,opt,name=note,proto3" json:"note,omitempty"`
+	Note string `protobuf:"bytes,5,opt,name=note,proto3" json:"note,omitempty"`
+	// Why the report carries no BSSIDs, for the collector to say why a device
+	// cannot link by Wi-Fi: "location_permission" (the OS withholds SSIDs and
+	// BSSIDs from a process without location permission: macOS 14.4 and later,
+	// Windows 11 24H2), "not_listed" (the OS tool lists nearby networks without
+	// BSSIDs, as macOS system_profiler does), empty when nothing was withheld.
+	Withheld      string `protobuf:"bytes,6,opt,name=withheld,proto3" json:"withheld,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -691,6 +698,14 @@ func (x *Wifi) GetNote() string {
 	return ""
 }
 
+func (x *Wifi) GetWithheld() string {
+	if x != nil {
+		return x.Withheld
+	}
+	return ""
+}
+
+// signal_dbm 0 means unknown (a real signal is always below 0 dBm).
 type BSS struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Bssid         string                 `protobuf:"bytes,1,opt,name=bssid,proto3" json:"bssid,omitempty"`
@@ -1954,14 +1969,15 @@ const file_farmwatch_v1_report_proto_rawDesc = "" +
 	"\apac_url\x18\x03 \x01(\tR\x06pacUrl\x12\x19\n" +
 	"\bno_proxy\x18\x04 \x01(\tR\anoProxy\x12\x16\n" +
 	"\x06source\x18\x05 \x01(\tR\x06source\x12\x14\n" +
-	"\x05socks\x18\x06 \x01(\tR\x05socks\"\x8e\x01\n" +
+	"\x05socks\x18\x06 \x01(\tR\x05socks\"\xaa\x01\n" +
 	"\x04Wifi\x12\x12\n" +
 	"\x04ssid\x18\x01 \x01(\tR\x04ssid\x12\x14\n" +
 	"\x05bssid\x18\x02 \x01(\tR\x05bssid\x12\x1d\n" +
 	"\n" +
 	"signal_dbm\x18\x03 \x01(\x05R\tsignalDbm\x12)\n" +
 	"\x06nearby\x18\x04 \x03(\v2\x11.farmwatch.v1.BSSR\x06nearby\x12\x12\n" +
-	"\x04note\x18\x05 \x01(\tR\x04note\"s\n" +
+	"\x04note\x18\x05 \x01(\tR\x04note\x12\x1a\n" +
+	"\bwithheld\x18\x06 \x01(\tR\bwithheld\"s\n" +
 	"\x03BSS\x12\x14\n" +
 	"\x05bssid\x18\x01 \x01(\tR\x05bssid\x12\x12\n" +
 	"\x04ssid\x18\x02 \x01(\tR\x04ssid\x12\x1d\n" +
