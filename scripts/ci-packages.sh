@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the real-machine tests need: a virtual X
 # display and a VNC server for the remote-access test, and Prometheus'
-# node_exporter as the footprint benchmark's baseline. Idempotent: installs
-# only what is missing. Run as root (CI images) or with sudo.
+# node_exporter as the footprint benchmark's baseline, and the IEEE MAC
+# registries (ieee-data) that the agent's KVM vendor list is checked against.
+# Idempotent: installs only what is missing. Run as root (CI images) or with sudo.
 set -euo pipefail
 
-packages=(xvfb x11vnc prometheus-node-exporter)
+packages=(xvfb x11vnc prometheus-node-exporter ieee-data)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
@@ -136,5 +137,39 @@ func TestMatchDisplay(t *testing.T) {
 		if d.GetFlagged() != tt.flag || d.GetConfidence() != tt.conf {
 			t.Errorf("%q: %q %q", tt.name, d.GetFlagged(), d.GetConfidence())
 		}
+	}
+}
+
+// PiKVM's older kvmd EDID for the tc358743 capture bridge names the monitor
+// "PI-KVM Video" (manufacturer TSB, product 0x8888): 128-byte base block and
+// a CEA extension, both with correct checksums.
+func TestPIKVMVideoEDID(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("testdata", "linux", "edid-sysfs_debian12_kvmd-tc358743-pi-kvm-video.bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b) != 256 {
+		t.Fatalf("%d bytes", len(b))
+	}
+	d, err := displayFromEDID("HDMI-A-1", b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.GetVendor() != "TSB" || d.GetName() != "PI-KVM Video" {
+		t.Fatalf("vendor %q name %q", d.GetVendor(), d.GetName())
+	}
+	cat, err := peripheralsCatalog()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat.MatchDisplay(d)
+	if d.GetFlagged() != FlagIPKVM || d.GetConfidence() != "high" || !strings.Contains(d.GetMatchReason(), "pikvm-old-edid") {
+		t.Errorf("flag %q %q %q", d.GetFlagged(), d.GetConfidence(), d.GetMatchReason())
+	}
+	// Ordinary Toshiba monitors share the manufacturer ID, not the name.
+	tv := &pb.Display{Vendor: "TSB", Name: "TOSHIBA-TV"}
+	cat.MatchDisplay(tv)
+	if tv.GetFlagged() != "" {
+		t.Errorf("a Toshiba TV flagged: %v", tv)
 	}
 }

@@ -49,62 +49,104 @@ func flagKVMVendors(ns []*pb.Neighbor) error {
 	return nil
 }
 
-// kvm_vendors.json lists the MAC prefixes of IP-KVM hardware, each with its
-// source.
+// kvm_vendors.json lists the MAC blocks of IP-KVM hardware, each with its
+// source. It is generated: edit kvm_vendors_curated.json and rerun.
 //
+//go:generate go run ./internal/kvmvendorsgen -registry /usr/share/ieee-data -curated kvm_vendors_curated.json -out kvm_vendors.json
 //go:embed kvm_vendors.json
 var kvmVendorsJSON []byte
 
-// KVMVendor is one MAC vendor prefix of IP-KVM hardware.
+// KVMVendor is one MAC block of IP-KVM hardware: an IEEE MA-L (24-bit),
+// MA-M (28-bit) or MA-S (36-bit) prefix.
 type KVMVendor struct {
-	OUI          string `json:"oui"`
-	Vendor       string `json:"vendor"`
+	Prefix       string `json:"prefix"`
+	Bits         int    `json:"bits"`
+	Registry     string `json:"registry,omitempty"`
 	Organization string `json:"organization"`
+	Vendor       string `json:"vendor"`
 	Confidence   string `json:"confidence"`
 	Source       string `json:"source"`
 }
 
-type kvmVendorList map[string]KVMVendor // by lowercase "aa:bb:cc"
+// kvmVendorList holds the blocks by their hex digits ("305253",
+// "04c98b1", ...), matched longest first.
+type kvmVendorList map[string]KVMVendor
+
+// MAC block lengths in hex digits, longest first: MA-S, MA-M, MA-L.
+var blockDigits = []int{9, 7, 6}
 
 var loadKVMVendors = sync.OnceValues(func() (kvmVendorList, error) {
 	return parseKVMVendors(kvmVendorsJSON)
 })
 
-func parseKVMVendors(b []byte) (kvmVendorList, error) {
-	var doc struct {
-		Vendors []KVMVendor `json:"vendors"`
-	}
+// kvmVendorsDoc is kvm_vendors.json.
+type kvmVendorsDoc struct {
+	Version  string `json:"version"`
+	Registry struct {
+		Source string `json:"source"`
+		Date   string `json:"date"`
+	} `json:"registry"`
+	Vendors []KVMVendor `json:"vendors"`
+}
+
+func parseKVMVendorsDoc(b []byte) (*kvmVendorsDoc, error) {
+	var doc kvmVendorsDoc
 	if err := json.Unmarshal(b, &doc); err != nil {
 		return nil, fmt.Errorf("kvm vendor list: %w", err)
 	}
+	if doc.Version == "" || doc.Registry.Source == "" || doc.Registry.Date == "" {
+		return nil, fmt.Errorf("kvm vendor list: needs a version and the registry's source and date")
+	}
+	return &doc, nil
+}
+
+func parseKVMVendors(b []byte) (kvmVendorList, error) {
+	doc, err := parseKVMVendorsDoc(b)
+	if err != nil {
+		return nil, err
+	}
 	out := kvmVendorList{}
 	for i, v := range doc.Vendors {
-		oui, ok := normalizeMAC(v.OUI + ":00:00:00")
-		if !ok || v.Vendor == "" || v.Source == "" {
-			return nil, fmt.Errorf("kvm vendor list: entry %d (%q): needs an OUI, a vendor and a source", i, v.OUI)
+		hex := strings.ToLower(strings.ReplaceAll(v.Prefix, ":", ""))
+		if !validBlock(hex) || v.Bits != len(hex)*4 || v.Vendor == "" || v.Source == "" {
+			return nil, fmt.Errorf("kvm vendor list: entry %d (%q): needs a 24-, 28- or 36-bit prefix with its bits, a vendor and a source", i, v.Prefix)
 		}
-		switch v.Confidence {
-		case "low", "medium", "high":
-		default:
-			return nil, fmt.Errorf("kvm vendor list: entry %d (%q): confidence %q is not low, medium or high", i, v.OUI, v.Confidence)
+		if confidenceRank[v.Confidence] == 0 {
+			return nil, fmt.Errorf("kvm vendor list: entry %d (%q): confidence %q is not low, medium or high", i, v.Prefix, v.Confidence)
 		}
-		oui = oui[:8]
-		if _, dup := out[oui]; dup {
-			return nil, fmt.Errorf("kvm vendor list: %s listed twice", oui)
+		if _, dup := out[hex]; dup {
+			return nil, fmt.Errorf("kvm vendor list: %s listed twice", v.Prefix)
 		}
-		v.OUI = oui
-		out[oui] = v
+		out[hex] = v
 	}
 	return out, nil
 }
 
-// match looks up a normalised MAC's vendor prefix. Locally administered
-// (randomised) MACs carry no vendor and never match.
+func validBlock(hex string) bool {
+	if len(hex) != 6 && len(hex) != 7 && len(hex) != 9 {
+		return false
+	}
+	for _, c := range hex {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// match looks up a MAC's block, the longest prefix first: an MA-S block
+// inside another organization's MA-L belongs to the MA-S owner. Locally
+// administered (randomised) MACs carry no vendor and never match.
 func (l kvmVendorList) match(mac string) (KVMVendor, bool) {
 	mac, ok := normalizeMAC(mac)
 	if !ok || strings.IndexByte("26ae", mac[1]) >= 0 {
 		return KVMVendor{}, false
 	}
-	v, ok := l[mac[:8]]
-	return v, ok
+	hex := strings.ReplaceAll(mac, ":", "")
+	for _, n := range blockDigits {
+		if v, ok := l[hex[:n]]; ok {
+			return v, true
+		}
+	}
+	return KVMVendor{}, false
 }

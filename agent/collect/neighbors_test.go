@@ -11,6 +11,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/farmwatch/farmwatch/agent/collect/internal/ouigen"
 	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
 )
 
@@ -170,7 +171,7 @@ func TestKVMVendorList(t *testing.T) {
 	}
 	for _, v := range l {
 		if v.Source == "" || v.Organization == "" {
-			t.Errorf("%s: every entry needs its source and organisation", v.OUI)
+			t.Errorf("%s: every entry needs its source and organisation", v.Prefix)
 		}
 	}
 	tests := []struct {
@@ -185,6 +186,11 @@ func TestKVMVendorList(t *testing.T) {
 		{"a4:2b:b0:c1:7e:02", "", ""},
 		{"32:52:53:0a:09:87", "", ""}, // locally administered: no vendor
 		{"30:52:54:0a:09:87", "", ""},
+		// TinyPilot's MA-M block: the first 28 bits, not the first 24.
+		{"04:c9:8b:1a:00:07", "tinypilot", "high"},
+		{"04:C9:8B:1F:FF:FF", "tinypilot", "high"},
+		{"04:c9:8b:20:00:07", "", ""},
+		{"04:c9:8b:0f:ff:ff", "", ""},
 		{"not a mac", "", ""},
 	}
 	for _, tt := range tests {
@@ -196,19 +202,107 @@ func TestKVMVendorList(t *testing.T) {
 }
 
 func TestParseKVMVendorsRejects(t *testing.T) {
+	const head = `{"version":"1","registry":{"source":"s","date":"2022-08-27"},"vendors":[`
 	for name, doc := range map[string]string{
 		"not json":       `{`,
-		"bad oui":        `{"vendors":[{"oui":"30:52","vendor":"x","confidence":"high","source":"s"}]}`,
-		"no source":      `{"vendors":[{"oui":"30:52:53","vendor":"x","confidence":"high"}]}`,
-		"no vendor":      `{"vendors":[{"oui":"30:52:53","confidence":"high","source":"s"}]}`,
-		"bad confidence": `{"vendors":[{"oui":"30:52:53","vendor":"x","confidence":"sure","source":"s"}]}`,
-		"duplicate": `{"vendors":[{"oui":"30:52:53","vendor":"x","confidence":"high","source":"s"},
-			{"oui":"30-52-53","vendor":"y","confidence":"low","source":"s"}]}`,
+		"no registry":    `{"version":"1","vendors":[]}`,
+		"bad prefix":     head + `{"prefix":"30:52","bits":16,"vendor":"x","confidence":"high","source":"s"}]}`,
+		"32-bit prefix":  head + `{"prefix":"30:52:53:01","bits":32,"vendor":"x","confidence":"high","source":"s"}]}`,
+		"bits disagree":  head + `{"prefix":"30:52:53:1","bits":24,"vendor":"x","confidence":"high","source":"s"}]}`,
+		"not hex":        head + `{"prefix":"30:52:5g","bits":24,"vendor":"x","confidence":"high","source":"s"}]}`,
+		"no source":      head + `{"prefix":"30:52:53","bits":24,"vendor":"x","confidence":"high"}]}`,
+		"no vendor":      head + `{"prefix":"30:52:53","bits":24,"confidence":"high","source":"s"}]}`,
+		"bad confidence": head + `{"prefix":"30:52:53","bits":24,"vendor":"x","confidence":"sure","source":"s"}]}`,
+		"duplicate": head + `{"prefix":"30:52:53","bits":24,"vendor":"x","confidence":"high","source":"s"},
+			{"prefix":"30:52:53","bits":24,"vendor":"y","confidence":"low","source":"s"}]}`,
 	} {
 		if _, err := parseKVMVendors([]byte(doc)); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
 	}
+}
+
+// An MA-S block inside an MA-L of another organization belongs to the MA-S
+// owner; the rest of the MA-L stays the MA-L owner's.
+func TestKVMVendorLongestPrefix(t *testing.T) {
+	l, err := parseKVMVendors([]byte(`{"version":"1","registry":{"source":"s","date":"2022-08-27"},"vendors":[
+		{"prefix":"70:b3:d5","bits":24,"vendor":"router-maker","confidence":"low","source":"s"},
+		{"prefix":"70:b3:d5:e","bits":28,"vendor":"mam-owner","confidence":"medium","source":"s"},
+		{"prefix":"70:b3:d5:f2:f","bits":36,"vendor":"mas-owner","confidence":"high","source":"s"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for mac, want := range map[string]string{
+		"70:b3:d5:f2:f1:23": "mas-owner",
+		"70:b3:d5:e1:23:45": "mam-owner",
+		"70:b3:d5:f3:f1:23": "router-maker",
+		"70:b3:d4:f2:f1:23": "",
+	} {
+		if v, _ := l.match(mac); v.Vendor != want {
+			t.Errorf("match(%s) = %q, want %q", mac, v.Vendor, want)
+		}
+	}
+}
+
+// The committed list is what the generator makes of the curated list and
+// the installed IEEE registry (Debian's ieee-data).
+func TestKVMVendorListMatchesRegistry(t *testing.T) {
+	const dir = "/usr/share/ieee-data"
+	if _, err := os.Stat(filepath.Join(dir, "oui.csv")); err != nil {
+		t.Skipf("IEEE registry not installed (%v): install the ieee-data package (scripts/ci-packages.sh) to check kvm_vendors.json", err)
+	}
+	snap, err := ouigen.ReadRegistry(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	committed, err := parseKVMVendorsDoc(kvmVendorsJSON)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if committed.Registry.Date != snap.Date {
+		t.Skipf("kvm_vendors.json was generated from the registry of %s, %s is installed: rerun go generate to compare",
+			committed.Registry.Date, snap.Date)
+	}
+	cur, err := ouigen.ParseCurated(readFixtureFile(t, "kvm_vendors_curated.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, err := ouigen.Generate(cur, snap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := ouigen.Marshal(list)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(want) != string(kvmVendorsJSON) {
+		t.Errorf("kvm_vendors.json differs from the generator's output on the installed registry: rerun go generate ./agent/collect/")
+	}
+	// Every block the registry gives a curated organization is listed.
+	l, err := loadKVMVendors()
+	if err != nil {
+		t.Fatal(err)
+	}
+	orgs := map[string]bool{}
+	for _, o := range cur.Organizations {
+		orgs[o.Organization] = true
+	}
+	for _, a := range snap.Assignments {
+		if orgs[a.Organization] {
+			if v, ok := l[a.Prefix]; !ok || v.Organization != a.Organization {
+				t.Errorf("%s %s of %s missing from kvm_vendors.json", a.Registry, a.Prefix, a.Organization)
+			}
+		}
+	}
+}
+
+func readFixtureFile(t *testing.T, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
 
 func TestFlagAndSortNeighbors(t *testing.T) {

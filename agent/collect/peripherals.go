@@ -35,7 +35,10 @@ type PeripheralsCatalog struct {
 	USB      []PeripheralEntry `json:"usb"`
 	Patterns []PeripheralEntry `json:"patterns"`
 	Displays []PeripheralEntry `json:"displays"`
-	byID     map[string]*PeripheralEntry
+	// Storage entries match the SCSI vendor (manufacturer) and product of a
+	// device's mass-storage child, as Windows names it in USBSTOR.
+	Storage []PeripheralEntry `json:"storage"`
+	byID    map[string]*PeripheralEntry
 }
 
 // PeripheralEntry is one identity: every non-empty field must match.
@@ -118,11 +121,16 @@ func parsePeripheralsCatalog(b []byte) (*PeripheralsCatalog, error) {
 	displayOK := func(e *PeripheralEntry) bool {
 		return e.NamePrefix != "" && e.VendorID+e.ProductID+e.Serial+e.Pattern == ""
 	}
+	storageOK := func(e *PeripheralEntry) bool {
+		return e.Manufacturer != "" &&
+			e.VendorID+e.ProductID+e.Serial+e.NameContains+e.NamePrefix+e.Pattern == ""
+	}
 	for _, k := range []struct {
 		kind  string
 		list  []PeripheralEntry
 		valid func(*PeripheralEntry) bool
-	}{{"usb", c.USB, usbOK}, {"patterns", c.Patterns, patternOK}, {"displays", c.Displays, displayOK}} {
+	}{{"usb", c.USB, usbOK}, {"patterns", c.Patterns, patternOK}, {"displays", c.Displays, displayOK},
+		{"storage", c.Storage, storageOK}} {
 		if err := check(k.kind, k.list, k.valid); err != nil {
 			return nil, err
 		}
@@ -139,6 +147,17 @@ type usbDevice struct {
 	Product      string
 	Serial       string
 	Interfaces   []usbInterface
+	// Storage lists the disks and CD-ROMs the device presents (Windows
+	// USBSTOR children): an IP-KVM's virtual media.
+	Storage []usbStorage
+}
+
+// usbStorage is a mass-storage unit as its SCSI inquiry names it.
+type usbStorage struct {
+	Kind     string // Disk, CdRom, Other, ...
+	Vendor   string // up to 8 characters
+	Product  string // up to 16 characters
+	Revision string
 }
 
 // usbInterface is an interface's class triple (USB class codes: HID 0x03
@@ -174,6 +193,14 @@ func (c *PeripheralsCatalog) MatchUSB(d usbDevice) *pb.USBDevice {
 		e := &c.Patterns[i]
 		if e.Pattern == patternKVMInterfaces && kvmInterfaces(d.Interfaces) {
 			hits = append(hits, match{e, "interfaces keyboard+pointer+storage"})
+		}
+	}
+	for _, st := range d.Storage {
+		for i := range c.Storage {
+			e := &c.Storage[i]
+			if strings.EqualFold(st.Vendor, e.Manufacturer) && (e.Product == "" || strings.EqualFold(st.Product, e.Product)) {
+				hits = append(hits, match{e, fmt.Sprintf("virtual media %q", strings.TrimSpace(st.Kind+" "+st.Vendor+" "+st.Product))})
+			}
 		}
 	}
 	out.Flagged, out.MatchReason, out.Confidence = judge(hits)

@@ -220,6 +220,9 @@ type winUSBEntry struct {
 	// iProduct string (or iInterface for an interface node).
 	Product      string
 	CompatibleID []string
+	// Parent is DEVPKEY_Device_Parent: for a USBSTOR node, the instance
+	// ID of the USB device or interface it hangs under.
+	Parent string
 }
 
 // windowsUSBDevices folds the interface nodes into their parent device. An
@@ -231,7 +234,18 @@ func windowsUSBDevices(entries []winUSBEntry) []usbDevice {
 	var out []usbDevice
 	first := map[key]int{}
 	pendingIfs := map[key][]usbInterface{}
+	pendingStorage := map[key][]usbStorage{}
+	var orphans []usbStorage
 	for _, e := range entries {
+		if st, ok := parseUSBSTORInstanceID(e.InstanceID); ok {
+			// The parent is the device or its mass-storage interface node.
+			if vid, pid, _, _, ok := parseUSBInstanceID(e.Parent); ok {
+				pendingStorage[key{vid, pid}] = append(pendingStorage[key{vid, pid}], st)
+			} else {
+				orphans = append(orphans, st)
+			}
+			continue
+		}
 		vid, pid, mi, last, ok := parseUSBInstanceID(e.InstanceID)
 		if !ok {
 			continue
@@ -264,7 +278,55 @@ func windowsUSBDevices(entries []winUSBEntry) []usbDevice {
 			out[i].Interfaces = append(out[i].Interfaces, ifs...)
 		}
 	}
+	for k, st := range pendingStorage {
+		if i, ok := first[k]; ok {
+			out[i].Storage = append(out[i].Storage, st...)
+		} else {
+			orphans = append(orphans, st...)
+		}
+	}
+	// Storage whose USB parent was not listed still names its maker: it
+	// is reported as a device of unknown IDs.
+	for _, st := range orphans {
+		out = append(out, usbDevice{Product: strings.TrimSpace(st.Vendor + " " + st.Product), Storage: []usbStorage{st}})
+	}
 	return out
+}
+
+// parseUSBSTORInstanceID reads a USB mass-storage unit's instance ID,
+// USBSTOR\<Kind>&Ven_<vendor>&Prod_<product>&Rev_<revision>\<unique>, for
+// example USBSTOR\CdRom&Ven_GLINET&Prod_Flash_Drive&Rev_1.00\7&1c6f0b4e&0&CAFEBABE&0.
+// Windows writes the SCSI inquiry fields with '_' for spaces and in either
+// case (SetupAPI keeps the driver's case, WMI upper-cases).
+func parseUSBSTORInstanceID(id string) (usbStorage, bool) {
+	parts := strings.Split(id, `\`)
+	if len(parts) != 3 || !strings.EqualFold(parts[0], "USBSTOR") || parts[2] == "" {
+		return usbStorage{}, false
+	}
+	fields := strings.Split(parts[1], "&")
+	st := usbStorage{Kind: fields[0]}
+	if st.Kind == "" || strings.Contains(st.Kind, "_") {
+		return usbStorage{}, false
+	}
+	for _, f := range fields[1:] {
+		name, val, ok := strings.Cut(f, "_")
+		if !ok {
+			continue
+		}
+		val = strings.TrimSpace(strings.ReplaceAll(val, "_", " "))
+		switch strings.ToUpper(name) {
+		case "VEN":
+			st.Vendor = val
+		case "PROD":
+			st.Product = val
+		case "REV":
+			st.Revision = val
+		}
+	}
+	if st.Vendor == "" && st.Product == "" {
+		return usbStorage{}, false
+	}
+	return st, true
 }
 
 // parseUSBInstanceID splits USB\VID_xxxx&PID_xxxx[&MI_xx]\last.

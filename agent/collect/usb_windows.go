@@ -17,16 +17,42 @@ var devpkeyBusReportedDeviceDesc = windows.DEVPROPKEY{
 	PID: 4,
 }
 
+// devpkeyDeviceParent is DEVPKEY_Device_Parent (devpkey.h): the instance ID
+// of the node a device hangs under.
+var devpkeyDeviceParent = windows.DEVPROPKEY{
+	FmtID: windows.DEVPROPGUID{Data1: 0x4340a6c5, Data2: 0x93fa, Data3: 0x4706,
+		Data4: [8]byte{0x97, 0x2c, 0x7b, 0x64, 0x80, 0x08, 0xa5, 0xa7}},
+	PID: 8,
+}
+
 // listUSB enumerates the present device nodes of the USB enumerator through
 // SetupAPI. The manufacturer string (iManufacturer) is not kept by Windows in
 // any device property (SPDRP_MFG is the INF's provider, e.g. "(Standard USB
 // Host Controller)"); reading it would need the hub IOCTLs, so it stays
 // empty and matching relies on the IDs, the product string and the serial.
+// The mass-storage units of USB devices live under another enumerator,
+// USBSTOR (an IP-KVM's virtual CD-ROM or flash drive): they are listed too
+// and tied to their USB parent.
 func listUSB(_ context.Context, _ *Env) ([]usbDevice, error) {
-	set, err := windows.SetupDiGetClassDevsEx(nil, "USB", 0,
+	entries, err := setupAPIEntries("USB")
+	if err != nil {
+		return nil, err
+	}
+	storage, serr := setupAPIEntries("USBSTOR")
+	entries = append(entries, storage...)
+	devs := windowsUSBDevices(entries)
+	if serr != nil {
+		return devs, serr
+	}
+	return devs, nil
+}
+
+// setupAPIEntries lists the present device nodes of one enumerator.
+func setupAPIEntries(enumerator string) ([]winUSBEntry, error) {
+	set, err := windows.SetupDiGetClassDevsEx(nil, enumerator, 0,
 		windows.DIGCF_PRESENT|windows.DIGCF_ALLCLASSES, 0, "")
 	if err != nil {
-		return nil, fmt.Errorf("SetupDiGetClassDevsEx USB: %w", err)
+		return nil, fmt.Errorf("SetupDiGetClassDevsEx %s: %w", enumerator, err)
 	}
 	defer windows.SetupDiDestroyDeviceInfoList(set)
 	var entries []winUSBEntry
@@ -54,7 +80,10 @@ func listUSB(_ context.Context, _ *Env) ([]usbDevice, error) {
 		if v, err := windows.SetupDiGetDeviceRegistryProperty(set, data, windows.SPDRP_COMPATIBLEIDS); err == nil {
 			e.CompatibleID, _ = v.([]string)
 		}
+		if v, err := windows.SetupDiGetDeviceProperty(set, data, &devpkeyDeviceParent); err == nil {
+			e.Parent, _ = v.(string)
+		}
 		entries = append(entries, e)
 	}
-	return windowsUSBDevices(entries), nil
+	return entries, nil
 }
