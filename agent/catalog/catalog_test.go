@@ -314,7 +314,7 @@ func TestMatchInterface(t *testing.T) {
 		{"astrill0", []string{"astrill-vpn"}, true},
 		{"tailscale0", []string{"tailscale"}, true},
 		{"Tailscale", []string{"tailscale"}, true}, // the Windows adapter
-		{"wg0-mullvad", []string{"mullvad"}, true},  // longer than the shared wg
+		{"wg0-mullvad", []string{"mullvad"}, true}, // longer than the shared wg
 		{"wgpia0", []string{"private-internet-access"}, true},
 		{"ztc3q2ab1f", []string{"zerotier"}, true},
 		{"CloudflareWARP", []string{"cloudflare-warp"}, true},
