@@ -2,6 +2,7 @@ package collect
 
 import (
 	"context"
+	"net"
 	"os"
 	"path/filepath"
 	"sort"
@@ -135,4 +136,18 @@ func hostFile(env *Env, p string) string {
 		return p
 	}
 	return filepath.Join(env.Root, filepath.FromSlash(strings.ReplaceAll(p, `\`, "/")))
+}
+
+// netInterfaceNames lists the interfaces the OS reports, by the names the
+// interfaces collector reports them under.
+func netInterfaceNames(context.Context, *Env) ([]string, error) {
+	ifs, err := net.Interfaces()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, 0, len(ifs))
+	for _, i := range ifs {
+		out = append(out, i.Name)
+	}
+	return out, nil
 }
