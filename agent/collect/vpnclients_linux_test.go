@@ -9,6 +9,8 @@ import (
 
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/farmwatch/farmwatch/agent/catalog"
+
 	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
 )
 
@@ -61,4 +63,36 @@ func TestVPNClientsSharedInterfaceNeedsAProcess(t *testing.T) {
 		{ToolId: "tailscale", Name: "Tailscale", Seen: []string{SeenInterface}, Interfaces: []string{"tailscale0"}},
 	}
 	assertTools(t, r.GetVpnClients(), want)
+}
+
+// BenchmarkFindVPNClients measures what VPN detection adds to a cycle on
+// this machine: matching the already-listed processes against the VPN
+// catalog, the install-path checks and the interface listing.
+func BenchmarkFindVPNClients(b *testing.B) {
+	ctx := context.Background()
+	procs, err := procfsProcesses(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	env, cat := HostEnv(), catalog.VPNClients()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		if _, err := findVPNClients(ctx, env, cat, "linux", procs); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(len(procs)), "procs")
+}
+
+// BenchmarkProcessWalk is the walk the VPN match shares with remote access,
+// for comparison.
+func BenchmarkProcessWalk(b *testing.B) {
+	ctx := context.Background()
+	b.ReportAllocs()
+	for range b.N {
+		if _, err := procfsProcesses(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
