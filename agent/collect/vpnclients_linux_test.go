@@ -10,7 +10,6 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/farmwatch/farmwatch/agent/catalog"
-
 	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
 )
 
