@@ -38,6 +38,7 @@ type Catalog struct {
 	paths   map[string]*pathIndex     // goos -> path needles
 	anyPath *pathIndex                // path needles for an unknown goos
 	listen  map[uint16][]int
+	ifaces  map[string][]int // folded interface hint -> tools that name it
 }
 
 // Tool is one remote-access tool or VPN client.
@@ -53,6 +54,10 @@ type Tool struct {
 	Ports      []Port   `json:"ports,omitempty"`
 	Source     string   `json:"source"`
 	Interfaces []string `json:"interfaces,omitempty"`
+	// Install maps a GOOS to paths whose existence means the tool is
+	// installed. Windows paths start with %ProgramFiles%,
+	// %ProgramFiles(x86)% or %ProgramData%, which the agent expands.
+	Install map[string][]string `json:"install,omitempty"`
 }
 
 // Port is a network port a tool listens on or connects out to.
@@ -135,6 +140,7 @@ func (c *Catalog) index() error {
 	c.names = map[string]map[string]int{}
 	c.prefix = map[string]map[string]int{}
 	c.listen = map[uint16][]int{}
+	c.ifaces = map[string][]int{}
 	var needles []needle
 	for i, t := range c.Tools {
 		errs = append(errs, t.validate()...)
@@ -167,6 +173,11 @@ func (c *Catalog) index() error {
 		for _, p := range t.Ports {
 			if p.Direction == "listen" && !containsInt(c.listen[p.Port], i) {
 				c.listen[p.Port] = append(c.listen[p.Port], i)
+			}
+		}
+		for _, h := range t.Interfaces {
+			if key := strings.ToLower(h); !containsInt(c.ifaces[key], i) {
+				c.ifaces[key] = append(c.ifaces[key], i)
 			}
 		}
 	}
@@ -247,7 +258,36 @@ func (t Tool) validate() []error {
 			bad("empty interface hint")
 		}
 	}
+	for goos, paths := range t.Install {
+		if _, ok := knownOS[goos]; !ok {
+			bad("install: unknown OS %q", goos)
+		}
+		for _, p := range paths {
+			if !installPathOK(goos, p) {
+				bad("%s install path %q is not absolute (windows: under %v) or climbs with ..", goos, p, windowsRoots)
+			}
+		}
+	}
 	return errs
+}
+
+// windowsRoots are the only starts a Windows install path may have: the
+// agent runs as a service, so per-user folders are not its to look in.
+var windowsRoots = []string{`%ProgramFiles%\`, `%ProgramFiles(x86)%\`, `%ProgramData%\`}
+
+func installPathOK(goos, p string) bool {
+	if strings.Contains(p, "..") {
+		return false
+	}
+	if goos != "windows" {
+		return len(p) > 1 && p[0] == '/'
+	}
+	for _, root := range windowsRoots {
+		if len(p) > len(root) && strings.HasPrefix(p, root) {
+			return true
+		}
+	}
+	return false
 }
 
 var knownOS = map[string]struct{}{"windows": {}, "darwin": {}, "linux": {}}
@@ -321,6 +361,30 @@ func (c *Catalog) ToolsListeningOn(port uint16) []Tool {
 		out[k] = c.Tools[i]
 	}
 	return out
+}
+
+// MatchInterface returns, in catalog order, the tools whose interface hint
+// is the longest case-insensitive prefix of an interface name, and whether
+// that hint is specific: named by one tool only (nordlynx, tailscale0,
+// wg0-mullvad). A shared hint (tun, utun, wg) names no client alone; the
+// caller may relate it to one of the returned tools seen running.
+func (c *Catalog) MatchInterface(name string) (tools []Tool, specific bool) {
+	n := strings.ToLower(name)
+	best := ""
+	for h := range c.ifaces {
+		if len(h) > len(best) && strings.HasPrefix(n, h) {
+			best = h
+		}
+	}
+	if best == "" {
+		return nil, false
+	}
+	idx := c.ifaces[best]
+	out := make([]Tool, len(idx))
+	for k, i := range idx {
+		out[k] = c.Tools[i]
+	}
+	return out, len(out) == 1
 }
 
 // Lookup returns the tool with the given id.

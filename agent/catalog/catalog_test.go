@@ -157,6 +157,11 @@ func TestParseRejects(t *testing.T) {
 			),
 			"is a truncation",
 		},
+		{"relative install path", wrap(strings.Replace(ok, `"source"`, `"install":{"linux":["opt/a/"]},"source"`, 1)), "install path"},
+		{"install path climbs", wrap(strings.Replace(ok, `"source"`, `"install":{"linux":["/opt/../etc/a"]},"source"`, 1)), "install path"},
+		{"windows install path off the roots", wrap(strings.Replace(ok, `"source"`, `"install":{"windows":["%APPDATA%\\A\\"]},"source"`, 1)), "install path"},
+		{"windows install path of a drive", wrap(strings.Replace(ok, `"source"`, `"install":{"windows":["C:\\A\\"]},"source"`, 1)), "install path"},
+		{"install for unknown os", wrap(strings.Replace(ok, `"source"`, `"install":{"plan9":["/a/"]},"source"`, 1)), "install: unknown OS"},
 		{"windows names fold case", wrap(
 			strings.Replace(ok, `{"linux":["a"]}`, `{"windows":["A.exe"]}`, 1),
 			strings.Replace(strings.Replace(ok, `"id":"a"`, `"id":"b"`, 1), `{"linux":["a"]}`, `{"windows":["a.EXE"]}`, 1),
@@ -296,6 +301,70 @@ func TestMatchVPN(t *testing.T) {
 	astrill, _ := c.Lookup("astrill-vpn")
 	if !slices.Contains(astrill.Interfaces, "astrill") {
 		t.Errorf("astrill-vpn interfaces = %v, want to include astrill", astrill.Interfaces)
+	}
+}
+
+func TestMatchInterface(t *testing.T) {
+	tests := []struct {
+		name     string
+		want     []string
+		specific bool
+	}{
+		{"nordlynx", []string{"nordvpn"}, true},
+		{"astrill0", []string{"astrill-vpn"}, true},
+		{"tailscale0", []string{"tailscale"}, true},
+		{"Tailscale", []string{"tailscale"}, true}, // the Windows adapter
+		{"wg0-mullvad", []string{"mullvad"}, true}, // longer than the shared wg
+		{"wgpia0", []string{"private-internet-access"}, true},
+		{"ztc3q2ab1f", []string{"zerotier"}, true},
+		{"CloudflareWARP", []string{"cloudflare-warp"}, true},
+		{"wg0", []string{"astrill-vpn", "wireguard"}, false},
+		{"utun3", nil, false}, // checked by count below: most clients share it
+		{"eth0", nil, false},
+		{"wlan0", nil, false},
+		{"lo", nil, false},
+		{"", nil, false},
+	}
+	c := VPNClients()
+	for _, tt := range tests {
+		tools, specific := c.MatchInterface(tt.name)
+		var ids []string
+		for _, tool := range tools {
+			ids = append(ids, tool.ID)
+		}
+		if tt.name == "utun3" {
+			if specific || len(ids) < 10 || !slices.Contains(ids, "astrill-vpn") {
+				t.Errorf("MatchInterface(utun3) = %v, %v; want most clients, not specific", ids, specific)
+			}
+			continue
+		}
+		if !slices.Equal(ids, tt.want) || specific != tt.specific {
+			t.Errorf("MatchInterface(%q) = %v, %v; want %v, %v", tt.name, ids, specific, tt.want, tt.specific)
+		}
+	}
+}
+
+// Install paths name one product each: a path that general-purpose packages
+// install (openvpn, wireguard-tools) would report VPN clients nobody runs.
+func TestInstallPaths(t *testing.T) {
+	c := VPNClients()
+	for _, id := range []string{"openvpn", "psiphon"} {
+		tool, _ := c.Lookup(id)
+		if len(tool.Install) != 0 {
+			t.Errorf("%s has install paths %v: its binaries come with general-purpose packages or none", id, tool.Install)
+		}
+	}
+	if wg, _ := c.Lookup("wireguard"); len(wg.Install["linux"]) != 0 {
+		t.Errorf("wireguard has Linux install paths %v: wireguard-tools is a distribution package", wg.Install["linux"])
+	}
+	astrill, _ := c.Lookup("astrill-vpn")
+	if !slices.Contains(astrill.Install["linux"], "/usr/local/Astrill/astrill") {
+		t.Errorf("astrill-vpn Linux install paths %v", astrill.Install["linux"])
+	}
+	for _, tool := range c.Tools {
+		if len(tool.Install) > 0 && !strings.Contains(tool.Source, "Install paths") {
+			t.Errorf("%s: install paths without a source line", tool.ID)
+		}
 	}
 }
 

@@ -2,6 +2,7 @@ package collect
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"runtime"
@@ -56,8 +57,10 @@ func gopsutilConnections(ctx context.Context, pid int32) ([]psnet.ConnectionStat
 
 // collectRemoteAccess matches running processes against the remote-access
 // catalog and, for matches only, lists their listening sockets and
-// established connections with the RTT the OS measured for each.
-func collectRemoteAccess(ctx context.Context, _ *Env, r *pb.Report) error {
+// established connections with the RTT the OS measured for each. The same
+// process list is matched against the VPN catalog (findVPNClients): the
+// walk is most of a cycle's CPU, so it is done once.
+func collectRemoteAccess(ctx context.Context, env *Env, r *pb.Report) error {
 	cat := catalog.RemoteAccess()
 	procs, err := listProcesses(ctx)
 	if err != nil {
@@ -66,10 +69,16 @@ func collectRemoteAccess(ctx context.Context, _ *Env, r *pb.Report) error {
 	ra := &pb.RemoteAccess{CatalogVersion: cat.Version}
 	ra.Tools = matchTools(ctx, cat, runtime.GOOS, procs)
 	r.RemoteAccess = ra
-	if err := fillRTT(ctx, ra.Tools); err != nil {
-		return fmt.Errorf("rtt: %w", err)
+	var errs []error
+	vpn, err := findVPNClients(ctx, env, catalog.VPNClients(), runtime.GOOS, procs)
+	r.VpnClients = vpn
+	if err != nil {
+		errs = append(errs, fmt.Errorf("vpn clients: %w", err))
 	}
-	return nil
+	if err := fillRTT(ctx, ra.Tools); err != nil {
+		errs = append(errs, fmt.Errorf("rtt: %w", err))
+	}
+	return errors.Join(errs...)
 }
 
 func matchTools(ctx context.Context, cat *catalog.Catalog, goos string, procs []Proc) []*pb.ToolMatch {

@@ -44,7 +44,8 @@ type Report struct {
 	Power        *Power                 `protobuf:"bytes,10,opt,name=power,proto3" json:"power,omitempty"`
 	Health       *AgentHealth           `protobuf:"bytes,11,opt,name=health,proto3" json:"health,omitempty"`
 	Errors       []*CollectorError      `protobuf:"bytes,12,rep,name=errors,proto3" json:"errors,omitempty"`
-	// Running VPN clients from the VPN catalog (Astrill, NordVPN, ...).
+	// VPN clients from the VPN catalog (Astrill, NordVPN, ...), one per
+	// client, each with how it was seen (ToolMatch.seen).
 	VpnClients []*ToolMatch `protobuf:"bytes,13,rep,name=vpn_clients,json=vpnClients,proto3" json:"vpn_clients,omitempty"`
 	// A random number the agent draws when it creates its spool: a spool
 	// that is lost and recreated starts a new sequence under a new epoch
@@ -947,14 +948,23 @@ func (x *RemoteAccess) GetCatalogVersion() string {
 }
 
 type ToolMatch struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	ToolId        string                 `protobuf:"bytes,1,opt,name=tool_id,json=toolId,proto3" json:"tool_id,omitempty"`
-	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
-	Process       string                 `protobuf:"bytes,3,opt,name=process,proto3" json:"process,omitempty"`
-	Path          string                 `protobuf:"bytes,4,opt,name=path,proto3" json:"path,omitempty"`
-	Pid           int32                  `protobuf:"varint,5,opt,name=pid,proto3" json:"pid,omitempty"`
-	Listening     []*Socket              `protobuf:"bytes,6,rep,name=listening,proto3" json:"listening,omitempty"`
-	Connections   []*Connection          `protobuf:"bytes,7,rep,name=connections,proto3" json:"connections,omitempty"`
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	ToolId      string                 `protobuf:"bytes,1,opt,name=tool_id,json=toolId,proto3" json:"tool_id,omitempty"`
+	Name        string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	Process     string                 `protobuf:"bytes,3,opt,name=process,proto3" json:"process,omitempty"`
+	Path        string                 `protobuf:"bytes,4,opt,name=path,proto3" json:"path,omitempty"`
+	Pid         int32                  `protobuf:"varint,5,opt,name=pid,proto3" json:"pid,omitempty"`
+	Listening   []*Socket              `protobuf:"bytes,6,rep,name=listening,proto3" json:"listening,omitempty"`
+	Connections []*Connection          `protobuf:"bytes,7,rep,name=connections,proto3" json:"connections,omitempty"`
+	// How a VPN client was seen, in this order: "running" (a catalogued
+	// process: process, path and pid are its), "installed" (a catalogued
+	// install path exists: path is it when nothing runs), "interface" (a
+	// network interface the catalog names for the client, or a shared tunnel
+	// name while the client runs). Empty for remote-access tools, which are
+	// always seen running.
+	Seen []string `protobuf:"bytes,8,rep,name=seen,proto3" json:"seen,omitempty"`
+	// The VPN client's network interfaces, by name.
+	Interfaces    []string `protobuf:"bytes,9,rep,name=interfaces,proto3" json:"interfaces,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1034,6 +1044,20 @@ func (x *ToolMatch) GetListening() []*Socket {
 func (x *ToolMatch) GetConnections() []*Connection {
 	if x != nil {
 		return x.Connections
+	}
+	return nil
+}
+
+func (x *ToolMatch) GetSeen() []string {
+	if x != nil {
+		return x.Seen
+	}
+	return nil
+}
+
+func (x *ToolMatch) GetInterfaces() []string {
+	if x != nil {
+		return x.Interfaces
 	}
 	return nil
 }
@@ -2000,7 +2024,7 @@ const file_farmwatch_v1_report_proto_rawDesc = "" +
 	"sshEnabled\x124\n" +
 	"\x16screen_sharing_enabled\x18\x05 \x01(\bR\x14screenSharingEnabled\x121\n" +
 	"\bsessions\x18\x06 \x03(\v2\x15.farmwatch.v1.SessionR\bsessions\x12'\n" +
-	"\x0fcatalog_version\x18\a \x01(\tR\x0ecatalogVersion\"\xe8\x01\n" +
+	"\x0fcatalog_version\x18\a \x01(\tR\x0ecatalogVersion\"\x9c\x02\n" +
 	"\tToolMatch\x12\x17\n" +
 	"\atool_id\x18\x01 \x01(\tR\x06toolId\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x18\n" +
@@ -2008,7 +2032,11 @@ const file_farmwatch_v1_report_proto_rawDesc = "" +
 	"\x04path\x18\x04 \x01(\tR\x04path\x12\x10\n" +
 	"\x03pid\x18\x05 \x01(\x05R\x03pid\x122\n" +
 	"\tlistening\x18\x06 \x03(\v2\x14.farmwatch.v1.SocketR\tlistening\x12:\n" +
-	"\vconnections\x18\a \x03(\v2\x18.farmwatch.v1.ConnectionR\vconnections\"R\n" +
+	"\vconnections\x18\a \x03(\v2\x18.farmwatch.v1.ConnectionR\vconnections\x12\x12\n" +
+	"\x04seen\x18\b \x03(\tR\x04seen\x12\x1e\n" +
+	"\n" +
+	"interfaces\x18\t \x03(\tR\n" +
+	"interfaces\"R\n" +
 	"\x06Socket\x12\x1a\n" +
 	"\bprotocol\x18\x01 \x01(\tR\bprotocol\x12\x18\n" +
 	"\aaddress\x18\x02 \x01(\tR\aaddress\x12\x12\n" +
