@@ -42,7 +42,7 @@ func parseGsettingsSources(out []byte) inputSources {
 	var s inputSources
 	for _, m := range gvariantPair.FindAllSubmatch(out, -1) {
 		kind, id := string(m[1]), string(m[2])
-		if id == "" {
+		if strings.TrimSpace(id) == "" {
 			continue // ('xkb', '') names nothing
 		}
 		if kind == "xkb" {

@@ -122,7 +122,7 @@ func TestWindowsZones(t *testing.T) {
 // language-independent methods (filed under "t") give no layout, method or
 // language, the shapes FuzzInputSources found.
 func TestInputSourcesWithoutName(t *testing.T) {
-	gs := parseGsettingsSources([]byte("[('xkb', ''), ('xkb', 'us'), ('ibus', 'm17n:t:latn-post'), ('ibus', 'm17n:hi:itrans')]"))
+	gs := parseGsettingsSources([]byte("[('xkb', ''), ('ibus', ' '), ('xkb', 'us'), ('ibus', 'm17n:t:latn-post'), ('ibus', 'm17n:hi:itrans')]"))
 	if !slices.Equal(gs.Layouts, []string{"us"}) || !slices.Equal(gs.Methods, []string{"m17n:t:latn-post", "m17n:hi:itrans"}) {
 		t.Errorf("gsettings sources %+v", gs)
 	}
