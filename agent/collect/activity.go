@@ -30,17 +30,38 @@ func collectActivity(ctx context.Context, env *Env, r *pb.Report) error {
 // parseLoginctlSessionIDs reads `loginctl list-sessions --no-legend`: the
 // first column is the session ID whatever the systemd version adds after it
 // (SESSION UID USER SEAT TTY, later also STATE IDLE SINCE or LEADER CLASS).
+// The IDs become loginctl arguments, so only what logind issues is kept:
+// one unknown ID fails the whole show-session call, and "-H" would be an
+// option.
 func parseLoginctlSessionIDs(out []byte) []string {
 	var ids []string
 	sc := bufio.NewScanner(bytes.NewReader(out))
 	for sc.Scan() {
 		f := strings.Fields(sc.Text())
-		if len(f) == 0 || strings.HasSuffix(f[0], "sessions") || f[0] == "SESSION" {
+		// The header, and the "2 sessions listed." or "No sessions." footer
+		// that versions without --no-legend support print.
+		if len(f) == 0 || f[0] == "SESSION" || (len(f) > 1 && strings.HasPrefix(f[1], "sessions")) {
 			continue
 		}
-		ids = append(ids, f[0])
+		if logindSessionID(f[0]) {
+			ids = append(ids, f[0])
+		}
 	}
 	return ids
+}
+
+// logindSessionID is systemd's session_id_valid(): letters and digits only.
+func logindSessionID(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9') {
+			return false
+		}
+	}
+	return true
 }
 
 // loginctlProperties are asked of `loginctl show-session <ids> -p ...`.
@@ -151,7 +172,10 @@ func parseConsoleUsers(out []byte) (user string, present, locked bool) {
 		if kv["kCGSSessionOnConsoleKey"] != "Yes" {
 			continue
 		}
-		return kv["kCGSSessionUserNameKey"], kv["kCGSSessionUserNameKey"] != "", kv["CGSSessionScreenIsLocked"] == "Yes"
+		// A console session without a user name is nobody's: its lock flag
+		// locks no one out.
+		user = kv["kCGSSessionUserNameKey"]
+		return user, user != "", user != "" && kv["CGSSessionScreenIsLocked"] == "Yes"
 	}
 	return "", false, false
 }

@@ -1,6 +1,7 @@
 package collect
 
 import (
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -123,5 +124,27 @@ func TestWindowsIdle(t *testing.T) {
 		if l, k := wtsLocked(flags); l != want[0] || k != want[1] {
 			t.Errorf("flags %d: %v %v", flags, l, k)
 		}
+	}
+}
+
+// TestLoginctlSessionIDsNotIssued: only IDs logind issues (letters and
+// digits) become show-session arguments; footers and options do not (the
+// shapes FuzzActivity found).
+func TestLoginctlSessionIDsNotIssued(t *testing.T) {
+	out := []byte("      2 1000 alice seat0 tty2\n     -H 1000 alice\n Id=2\n\n1 sessions listed.\n")
+	if got := parseLoginctlSessionIDs(out); !slices.Equal(got, []string{"2"}) {
+		t.Errorf("session IDs %q, want [2]", got)
+	}
+	if got := parseLoginctlSessionIDs([]byte("No sessions.\n")); len(got) != 0 {
+		t.Errorf("session IDs %q from No sessions.", got)
+	}
+}
+
+// TestConsoleUsersLockedWithoutUser: a console session without a user name
+// is nobody present and nothing locked.
+func TestConsoleUsersLockedWithoutUser(t *testing.T) {
+	user, present, locked := parseConsoleUsers([]byte(`"IOConsoleUsers" = ({"kCGSSessionOnConsoleKey"=Yes,"CGSSessionScreenIsLocked"=Yes})`))
+	if user != "" || present || locked {
+		t.Errorf("user %q present %v locked %v", user, present, locked)
 	}
 }

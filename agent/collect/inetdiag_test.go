@@ -15,7 +15,7 @@ import (
 )
 
 // readHexFixture reads a fixture of hex bytes with "#" comments.
-func readHexFixture(t *testing.T, name string) []byte {
+func readHexFixture(t testing.TB, name string) []byte {
 	t.Helper()
 	raw, err := os.ReadFile(filepath.Join("testdata", name))
 	if err != nil {

@@ -42,6 +42,9 @@ func parseGsettingsSources(out []byte) inputSources {
 	var s inputSources
 	for _, m := range gvariantPair.FindAllSubmatch(out, -1) {
 		kind, id := string(m[1]), string(m[2])
+		if strings.TrimSpace(id) == "" {
+			continue // ('xkb', '') names nothing
+		}
 		if kind == "xkb" {
 			s.Layouts = append(s.Layouts, id)
 		} else {
@@ -92,12 +95,30 @@ func parseFcitx5Profile(b []byte) inputSources {
 			continue
 		}
 		if layout, ok := strings.CutPrefix(name, "keyboard-"); ok {
-			s.Layouts = append(s.Layouts, layout)
+			if layout != "" {
+				s.Layouts = append(s.Layouts, layout)
+			}
 		} else {
 			s.Methods = append(s.Methods, name)
 		}
 	}
 	return s
+}
+
+// unixUser is one /etc/passwd entry: login name, UID and home directory.
+type unixUser struct{ name, uid, home string }
+
+// parsePasswd picks the entries of the given UIDs from /etc/passwd.
+func parsePasswd(b []byte, uids map[string]bool) []unixUser {
+	var out []unixUser
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for sc.Scan() {
+		f := strings.Split(sc.Text(), ":")
+		if len(f) >= 6 && uids[f[2]] && strings.HasPrefix(f[5], "/") {
+			out = append(out, unixUser{name: f[0], uid: f[2], home: f[5]})
+		}
+	}
+	return out
 }
 
 // hiToolboxSource is one entry of AppleEnabledInputSources in
@@ -307,7 +328,12 @@ func methodLanguage(goos, method string) string {
 		case "xkb":
 			return xkbLanguages[parts[1]]
 		case "m17n":
-			return parts[1]
+			// m17n-db files language-independent methods under "t"
+			// (m17n:t:latn-post, m17n:t:rfc1345): they type no language.
+			if isLanguageCode(parts[1]) {
+				return parts[1]
+			}
+			return ""
 		case "table":
 			return "zh"
 		}
@@ -346,4 +372,18 @@ func windowsPreload(klids []string, substitutes map[string]string) inputSources 
 		}
 	}
 	return s
+}
+
+// isLanguageCode tells whether s has the form of an ISO 639 code (two or
+// three lowercase letters), the form the collector's language lists use.
+func isLanguageCode(s string) bool {
+	if len(s) < 2 || len(s) > 3 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < 'a' || s[i] > 'z' {
+			return false
+		}
+	}
+	return true
 }

@@ -1,8 +1,6 @@
 package collect
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"os"
@@ -46,8 +44,6 @@ func readInputSources(ctx context.Context, env *Env) (inputSources, error) {
 	return s, errors.Join(errs...)
 }
 
-type unixUser struct{ name, uid, home string }
-
 // loggedOnUsers are the users systemd-logind keeps a runtime directory for,
 // with their home from /etc/passwd.
 func loggedOnUsers(env *Env) []unixUser {
@@ -69,19 +65,6 @@ func loggedOnUsers(env *Env) []unixUser {
 		return nil
 	}
 	return parsePasswd(passwd, uids)
-}
-
-// parsePasswd picks the entries of the given UIDs from /etc/passwd.
-func parsePasswd(b []byte, uids map[string]bool) []unixUser {
-	var out []unixUser
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	for sc.Scan() {
-		f := strings.Split(sc.Text(), ":")
-		if len(f) >= 6 && uids[f[2]] && strings.HasPrefix(f[5], "/") {
-			out = append(out, unixUser{name: f[0], uid: f[2], home: f[5]})
-		}
-	}
-	return out
 }
 
 // osLocaleName reads the system locale when the agent's environment has

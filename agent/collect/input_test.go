@@ -2,6 +2,7 @@ package collect
 
 import (
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 )
@@ -114,5 +115,22 @@ func TestWindowsZones(t *testing.T) {
 	}
 	if _, ok := ianaFromWindowsZone("Mars Standard Time"); ok {
 		t.Error("unknown zone mapped")
+	}
+}
+
+// TestInputSourcesWithoutName: entries that name nothing and m17n's
+// language-independent methods (filed under "t") give no layout, method or
+// language, the shapes FuzzInputSources found.
+func TestInputSourcesWithoutName(t *testing.T) {
+	gs := parseGsettingsSources([]byte("[('xkb', ''), ('ibus', ' '), ('xkb', 'us'), ('ibus', 'm17n:t:latn-post'), ('ibus', 'm17n:hi:itrans')]"))
+	if !slices.Equal(gs.Layouts, []string{"us"}) || !slices.Equal(gs.Methods, []string{"m17n:t:latn-post", "m17n:hi:itrans"}) {
+		t.Errorf("gsettings sources %+v", gs)
+	}
+	if got := inputLanguages("linux", gs); !slices.Equal(got, []string{"en", "hi"}) {
+		t.Errorf("languages %q, want [en hi]", got)
+	}
+	fc := parseFcitx5Profile([]byte("[Groups/0/Items/0]\nName=keyboard-\n[Groups/0/Items/1]\nName=keyboard-us\n"))
+	if !slices.Equal(fc.Layouts, []string{"us"}) || len(fc.Methods) != 0 {
+		t.Errorf("fcitx5 profile %+v", fc)
 	}
 }

@@ -94,7 +94,9 @@ func parseGsettingsProxy(b []byte) *pb.Proxy {
 		hostPort := func(schema string) string {
 			h := str(schema + " host")
 			port, _ := strconv.Atoi(vals[schema+" port"])
-			if h == "" || port <= 0 {
+			// The schema's range is 0..65535 and GNOME ignores port 0, so
+			// anything else is a damaged line, not a proxy.
+			if h == "" || port <= 0 || port > 65535 {
 				return ""
 			}
 			return net.JoinHostPort(h, strconv.Itoa(port))
@@ -165,7 +167,9 @@ func parseScutilProxy(b []byte) *pb.Proxy {
 		if vals[prefix+"Enable"] != "1" || vals[prefix+"Proxy"] == "" {
 			return ""
 		}
-		if vals[prefix+"Port"] == "" {
+		// A port that is not one (damaged or cut output) leaves the host:
+		// the proxy is configured all the same.
+		if !validPort(vals[prefix+"Port"]) {
 			return vals[prefix+"Proxy"]
 		}
 		return net.JoinHostPort(vals[prefix+"Proxy"], vals[prefix+"Port"])
@@ -191,7 +195,7 @@ func windowsProxy(enable uint64, server, override, autoConfigURL string) *pb.Pro
 	p := &pb.Proxy{Source: "registry", PacUrl: strings.TrimSpace(autoConfigURL)}
 	if enable != 0 && strings.TrimSpace(server) != "" {
 		if !strings.Contains(server, "=") {
-			s := strings.TrimSpace(server)
+			s := withoutBadPort(strings.TrimSpace(server))
 			p.Http, p.Https = s, s
 		} else {
 			for _, part := range strings.Split(server, ";") {
@@ -199,7 +203,7 @@ func windowsProxy(enable uint64, server, override, autoConfigURL string) *pb.Pro
 				if !ok {
 					continue
 				}
-				v = strings.TrimSpace(v)
+				v = withoutBadPort(strings.TrimSpace(v))
 				switch strings.ToLower(strings.TrimSpace(k)) {
 				case "http":
 					p.Http = v
@@ -210,7 +214,11 @@ func windowsProxy(enable uint64, server, override, autoConfigURL string) *pb.Pro
 				}
 			}
 		}
-		p.NoProxy = strings.Join(strings.FieldsFunc(override, func(r rune) bool { return r == ';' }), ",")
+		// Exceptions of a server list that named no HTTP, HTTPS or SOCKS
+		// proxy (only ftp=, or damaged) would stand for a proxy nobody uses.
+		if p.Http != "" || p.Https != "" || p.Socks != "" {
+			p.NoProxy = strings.Join(strings.FieldsFunc(override, func(r rune) bool { return r == ';' }), ",")
+		}
 	}
 	return p
 }
@@ -241,4 +249,24 @@ func parseNetshWinhttp(b []byte) *pb.Proxy {
 	p := windowsProxy(1, values[0], override, "")
 	p.Source = "winhttp"
 	return p
+}
+
+// validPort tells whether s is a TCP port number, 1 to 65535.
+func validPort(s string) bool {
+	n, err := strconv.Atoi(s)
+	return err == nil && n >= 1 && n <= 65535 && s == strconv.Itoa(n)
+}
+
+// withoutBadPort drops a numeric port outside 1..65535 from a "host:port"
+// typed by hand (Windows keeps ProxyServer as free text): the host still
+// says a proxy is configured, the port would name no TCP port.
+func withoutBadPort(ep string) string {
+	i := strings.LastIndexByte(ep, ':')
+	if i < 0 || i == len(ep)-1 || strings.Trim(ep[i+1:], "0123456789") != "" {
+		return ep
+	}
+	if validPort(strings.TrimLeft(ep[i+1:], "0")) {
+		return ep
+	}
+	return withoutBadPort(ep[:i]) // "host:0:0" is no better for one cut
 }

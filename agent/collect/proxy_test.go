@@ -95,3 +95,29 @@ func TestMergeProxy(t *testing.T) {
 		t.Errorf("nil, nil = %v", got)
 	}
 }
+
+// TestProxyPortsOutOfRange: damaged or hand-typed settings whose port is no
+// TCP port (the shapes FuzzProxy found) keep the host or read as no proxy,
+// never "host:70000".
+func TestProxyPortsOutOfRange(t *testing.T) {
+	gs := []byte("org.gnome.system.proxy mode 'manual'\n" +
+		"org.gnome.system.proxy.http host 'proxy.example'\n" +
+		"org.gnome.system.proxy.http port 99999\n" +
+		"org.gnome.system.proxy.socks host 'socks.example'\n" +
+		"org.gnome.system.proxy.socks port 1080\n")
+	equalProxy(t, "gsettings port above 65535", parseGsettingsProxy(gs),
+		&pb.Proxy{Source: "gsettings", Socks: "socks.example:1080"})
+
+	sc := []byte("<dictionary> {\n  HTTPEnable : 1\n  HTTPPort : 0\n  HTTPProxy : proxy.example\n" +
+		"  HTTPSEnable : 1\n  HTTPSPort : 8O80\n  HTTPSProxy : proxy.example\n}\n")
+	equalProxy(t, "scutil port 0 and a port that is not a number", parseScutilProxy(sc),
+		&pb.Proxy{Source: "scutil", Http: "proxy.example", Https: "proxy.example"})
+
+	equalProxy(t, "registry server with port 70000", windowsProxy(1, "proxy.example:70000", "<local>", ""),
+		&pb.Proxy{Source: "registry", Http: "proxy.example", Https: "proxy.example", NoProxy: "<local>"})
+	equalProxy(t, "registry per protocol, ports 0 and 0:0", windowsProxy(1, "http=[::1]:0;https=h:0:0;socks=s:1080", "", ""),
+		&pb.Proxy{Source: "registry", Http: "[::1]", Https: "h", Socks: "s:1080"})
+	equalProxy(t, "netsh server list without a usable proxy keeps no exceptions",
+		parseNetshWinhttp([]byte("    Proxy Server(s) :  ftp=ftp.example:21\n    Bypass List     :  <local>\n")),
+		&pb.Proxy{Source: "winhttp"})
+}
