@@ -201,12 +201,21 @@ func (ca *CA) SignRole(pub any, name, role string, validity time.Duration) ([]by
 	return ca.sign(pub, name, role, validity)
 }
 
+// SignRoleUntil is SignRole with an exact end of validity.
+func (ca *CA) SignRoleUntil(pub any, name, role string, notAfter time.Time) ([]byte, error) {
+	return ca.signUntil(pub, name, role, notAfter)
+}
+
 func (ca *CA) sign(pub any, cn, role string, validity time.Duration) ([]byte, error) {
+	return ca.signUntil(pub, cn, role, time.Now().Add(validity))
+}
+
+func (ca *CA) signUntil(pub any, cn, role string, notAfter time.Time) ([]byte, error) {
 	tmpl := &x509.Certificate{
 		SerialNumber: serial(),
 		Subject:      pkix.Name{CommonName: cn, OrganizationalUnit: []string{role}, Organization: []string{"farmwatch"}},
 		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(validity),
+		NotAfter:     notAfter,
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
 	}

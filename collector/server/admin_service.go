@@ -86,8 +86,17 @@ func (a *adminService) CreateToken(ctx context.Context, req *pb.CreateTokenReque
 	now := a.s.cfg.Now()
 	exp := now.Add(ttl)
 	err = a.s.store.Update(func(tx *store.Tx) error {
-		if !tx.HireExists(req.GetHireId()) {
+		h, err := tx.Hire(req.GetHireId())
+		if errors.Is(err, store.ErrNotFound) {
 			return status.Errorf(codes.NotFound, "hire %q does not exist; add it with `farmwatch hires add`", req.GetHireId())
+		}
+		if err != nil {
+			return err
+		}
+		if ended, day := monitoringEnded(h, now); ended {
+			return status.Errorf(codes.FailedPrecondition, "hire %s: monitoring ended on %s, so the token could never enroll a laptop; "+
+				"if the hire continues, move the end date first (`farmwatch hires update %s --end-date YYYY-MM-DD --note TEXT`)",
+				h.GetId(), day, h.GetId())
 		}
 		if err := tx.Audit(now, identityFrom(ctx).Name, "token.create", req.GetHireId(), "expires "+exp.UTC().Format(time.RFC3339)); err != nil {
 			return err
@@ -97,7 +106,8 @@ func (a *adminService) CreateToken(ctx context.Context, req *pb.CreateTokenReque
 	if err != nil {
 		return nil, asStatus(err)
 	}
-	return &pb.CreateTokenResponse{Token: token, HireId: req.GetHireId(), ExpiresAt: timestamppb.New(exp)}, nil
+	return &pb.CreateTokenResponse{Token: token, HireId: req.GetHireId(), ExpiresAt: timestamppb.New(exp),
+		Id: store.TokenID(store.TokenHash(token))}, nil
 }
 
 func (a *adminService) ListDevices(ctx context.Context, req *pb.ListDevicesRequest) (*pb.ListDevicesResponse, error) {

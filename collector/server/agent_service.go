@@ -113,6 +113,10 @@ func (a *agentService) Enroll(ctx context.Context, req *pb.EnrollRequest) (*pb.E
 // tokenUsable says why an existing token cannot enroll a device now, if it
 // cannot.
 func tokenUsable(tx *store.Tx, rec store.TokenRecord, now time.Time) error {
+	if !rec.RevokedAt.IsZero() {
+		return status.Errorf(codes.Unauthenticated, "enrollment token was revoked at %s by %s; ask IT for a new one",
+			rec.RevokedAt.UTC().Format(time.RFC3339), rec.RevokedBy)
+	}
 	if !rec.UsedAt.IsZero() {
 		return status.Errorf(codes.Unauthenticated, "enrollment token was already used at %s; create a new one", rec.UsedAt.UTC().Format(time.RFC3339))
 	}

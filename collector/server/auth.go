@@ -2,10 +2,12 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"runtime/debug"
 	"strings"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -14,6 +16,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/farmwatch/farmwatch/collector/pki"
+	"github.com/farmwatch/farmwatch/collector/store"
 	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
 )
 
@@ -21,6 +24,10 @@ import (
 type Identity struct {
 	Name string // device id or admin name
 	Role string
+	// Serial (lowercase hex) and NotAfter of the certificate: an admin's
+	// is checked against revocations, and bounds what it may issue.
+	Serial   string
+	NotAfter time.Time
 }
 
 type identityKey struct{}
@@ -47,10 +54,16 @@ var reviewerMethods = map[string]bool{
 	pb.AdminService_RevokeDevice_FullMethodName: true,
 	pb.AdminService_IssueAdmin_FullMethodName:   true,
 	pb.AdminService_Backup_FullMethodName:       true,
+	pb.AdminService_RevokeToken_FullMethodName:  true,
+	pb.AdminService_RevokeAdmin_FullMethodName:  true,
 }
 
+// roleRank orders the admin roles: an issuer may mint its own role or a
+// lower one, never a higher.
+var roleRank = map[string]int{pki.RoleViewer: 1, pki.RoleReviewer: 2}
+
 func (s *Server) authInterceptor(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-	ctx, err := authorize(ctx, info.FullMethod)
+	ctx, err := s.authorize(ctx, info.FullMethod)
 	if err != nil {
 		return nil, err
 	}
@@ -58,7 +71,7 @@ func (s *Server) authInterceptor(ctx context.Context, req any, info *grpc.UnaryS
 }
 
 func (s *Server) streamAuthInterceptor(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
-	ctx, err := authorize(ss.Context(), info.FullMethod)
+	ctx, err := s.authorize(ss.Context(), info.FullMethod)
 	if err != nil {
 		return err
 	}
@@ -74,7 +87,7 @@ func (s *identityStream) Context() context.Context { return s.ctx }
 
 // authorize checks the caller's certificate against the method's role and
 // returns a context carrying the caller's identity.
-func authorize(ctx context.Context, method string) (context.Context, error) {
+func (s *Server) authorize(ctx context.Context, method string) (context.Context, error) {
 	if anonymousMethods[method] {
 		return ctx, nil
 	}
@@ -90,6 +103,9 @@ func authorize(ctx context.Context, method string) (context.Context, error) {
 	case strings.HasPrefix(method, "/farmwatch.v1.AdminService/"):
 		if id.Role != pki.RoleViewer && id.Role != pki.RoleReviewer {
 			return nil, status.Errorf(codes.PermissionDenied, "%s needs an admin certificate (viewer or reviewer), got role %q", method, id.Role)
+		}
+		if err := s.checkNotRevoked(id); err != nil {
+			return nil, err
 		}
 		if reviewerMethods[method] && id.Role != pki.RoleReviewer {
 			return nil, status.Errorf(codes.PermissionDenied, "%s needs the reviewer role; %s is a %s", method, id.Name, id.Role)
@@ -110,7 +126,36 @@ func peerIdentity(ctx context.Context) (Identity, error) {
 		return Identity{}, status.Error(codes.Unauthenticated, "a client certificate issued by this collector is required (enroll the agent first, or use an admin certificate)")
 	}
 	leaf := ti.State.VerifiedChains[0][0]
-	return Identity{Name: leaf.Subject.CommonName, Role: pki.Role(leaf)}, nil
+	return Identity{Name: leaf.Subject.CommonName, Role: pki.Role(leaf),
+		Serial: store.NormalizeSerial(leaf.SerialNumber.Text(16)), NotAfter: leaf.NotAfter}, nil
+}
+
+// checkNotRevoked refuses an admin certificate whose serial was revoked: a
+// read of one key on every admin call, so a revocation holds from the next
+// call on, with no cache to wait out.
+func (s *Server) checkNotRevoked(id Identity) error {
+	var revoked *pb.AdminCertificate
+	err := s.store.View(func(tx *store.Tx) error {
+		c, err := tx.AdminCert(id.Serial)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if c.GetRevokedAt() != nil {
+			revoked = c
+		}
+		return nil
+	})
+	if err != nil {
+		return status.Errorf(codes.Internal, "check admin certificate %s: %v", id.Serial, err)
+	}
+	if revoked != nil {
+		return status.Errorf(codes.Unauthenticated, "admin certificate %s (%s) was revoked at %s by %s: ask a reviewer for a new one",
+			id.Serial, revoked.GetName(), revoked.GetRevokedAt().AsTime().UTC().Format(time.RFC3339), revoked.GetRevokedBy())
+	}
+	return nil
 }
 
 func (s *Server) recoverInterceptor(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (resp any, err error) {

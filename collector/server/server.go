@@ -21,6 +21,7 @@ import (
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/keepalive"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/farmwatch/farmwatch/collector/analysis"
 	"github.com/farmwatch/farmwatch/collector/pki"
@@ -194,6 +195,11 @@ func New(cfg Config) (*Server, error) {
 		lis.Close()
 		return nil, err
 	}
+	if err := registerLocalAdmin(st, ca, tlsDir, cfg.Now()); err != nil {
+		st.Close()
+		lis.Close()
+		return nil, err
+	}
 
 	pool := x509.NewCertPool()
 	pool.AddCert(ca.Cert)
@@ -314,6 +320,10 @@ func ensureLocalAdmin(ca *pki.CA, dir string) error {
 		}
 		// Issued by another CA (the operator supplied a new one) or expired.
 	}
+	return issueLocalAdmin(ca, dir)
+}
+
+func issueLocalAdmin(ca *pki.CA, dir string) error {
 	certPEM, keyPEM, err := ca.IssueAdmin("local-operator", pki.RoleReviewer, 5*365*24*time.Hour)
 	if err != nil {
 		return err
@@ -321,7 +331,46 @@ func ensureLocalAdmin(ca *pki.CA, dir string) error {
 	if err := pki.WriteFileAtomic(filepath.Join(dir, pki.AdminKeyFile), keyPEM, 0o600); err != nil {
 		return err
 	}
-	return pki.WriteFileAtomic(certPath, certPEM, 0o600)
+	return pki.WriteFileAtomic(filepath.Join(dir, pki.AdminFile), certPEM, 0o600)
+}
+
+// registerLocalAdmin lists the host operator's certificate with the others,
+// so that it can be revoked too; a revoked one is replaced by a new key and
+// certificate, since whoever runs the collector holds its CA key anyway and
+// a copy of the old key, wherever it went, stays refused.
+func registerLocalAdmin(st *store.Store, ca *pki.CA, dir string, now time.Time) error {
+	for range 2 {
+		b, err := os.ReadFile(filepath.Join(dir, pki.AdminFile))
+		if err != nil {
+			return fmt.Errorf("local admin certificate: %w", err)
+		}
+		c, err := pki.ParseCertPEM(b)
+		if err != nil {
+			return fmt.Errorf("local admin certificate: %w", err)
+		}
+		serial := store.NormalizeSerial(c.SerialNumber.Text(16))
+		revoked := false
+		err = st.Update(func(tx *store.Tx) error {
+			rec, err := tx.AdminCert(serial)
+			if err == nil {
+				revoked = rec.GetRevokedAt() != nil
+				return nil
+			}
+			if !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
+			return tx.PutAdminCert(&pb.AdminCertificate{Serial: serial, Name: c.Subject.CommonName, Role: pki.Role(c),
+				IssuedBy: "farmwatch serve", IssuedAt: timestamppb.New(now), ExpiresAt: timestamppb.New(c.NotAfter)})
+		})
+		if err != nil || !revoked {
+			return err
+		}
+		slog.Warn("the local admin certificate was revoked: issuing a new one", "serial", serial, "dir", dir)
+		if err := issueLocalAdmin(ca, dir); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // streamWorkers is comfortably above the calls a collector has in flight

@@ -30,6 +30,7 @@ var migrations = []migration{
 	{To: 4, Name: "keep each device's report index after its record", Run: reportIndexIntoDevices},
 	{To: 5, Name: "key the report index on the spool generation", Run: reportIndexBySpool},
 	{To: 6, Name: "remember each device's evidence", Run: rememberEvidence},
+	{To: 7, Name: "register admin certificates", Run: registerAdminCerts},
 }
 
 // migrate stamps a new store with the current schema, runs the migrations
@@ -379,4 +380,13 @@ func rememberEvidence(tx *bolt.Tx) error {
 		}
 	}
 	return nil
+}
+
+// registerAdminCerts (schema 7) adds the registry of admin certificates and
+// their revocations. Nothing moves; the version bump is the point: a
+// collector older than this would ignore revocations, so it must refuse
+// the store rather than let a revoked certificate back in.
+func registerAdminCerts(tx *bolt.Tx) error {
+	_, err := tx.CreateBucketIfNotExists(bucketAdminCerts)
+	return err
 }

@@ -19,7 +19,7 @@ import (
 
 // SchemaVersion is the layout this code reads and writes; migrations.go
 // brings older files up to it.
-const SchemaVersion = 6
+const SchemaVersion = 7
 
 // Bucket names live here and nowhere else.
 var (
@@ -40,6 +40,7 @@ var (
 	bucketDeviceState = []byte("device_state")    // device id -> analysis state (until schema 3)
 	bucketAudit       = []byte("audit")           // time + seq -> AuditEntry
 	bucketDevByHire   = []byte("devices_by_hire") // hire id + 0 + device id -> nothing (schema 2)
+	bucketAdminCerts  = []byte("admin_certs")     // serial (lowercase hex) -> AdminCertificate (schema 7)
 
 	// Analysis buckets, read and written through Tx.Get/Put/Scan.
 
@@ -51,7 +52,7 @@ var (
 	BucketClusterOf = []byte("cluster_of")
 
 	allBuckets = [][]byte{bucketMeta, bucketHires, bucketTokens, bucketDevices, bucketReports,
-		bucketAlerts, bucketAlertIndex, bucketAudit, bucketDevByHire,
+		bucketAlerts, bucketAlertIndex, bucketAudit, bucketDevByHire, bucketAdminCerts,
 		BucketFingerprints, BucketClusters, BucketClusterOf}
 
 	keySchema  = []byte("schema_version")

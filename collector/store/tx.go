@@ -207,6 +207,8 @@ type TokenRecord struct {
 	ExpiresAt time.Time `json:"expires_at"`
 	UsedAt    time.Time `json:"used_at,omitzero"`
 	DeviceID  string    `json:"device_id,omitempty"`
+	RevokedAt time.Time `json:"revoked_at,omitzero"`
+	RevokedBy string    `json:"revoked_by,omitempty"`
 }
 
 // TokenHash is the key a token is stored under.

@@ -25,6 +25,496 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+type ListTokensRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	HireId        string                 `protobuf:"bytes,1,opt,name=hire_id,json=hireId,proto3" json:"hire_id,omitempty"` // empty for all
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListTokensRequest) Reset() {
+	*x = ListTokensRequest{}
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListTokensRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListTokensRequest) ProtoMessage() {}
+
+func (x *ListTokensRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListTokensRequest.ProtoReflect.Descriptor instead.
+func (*ListTokensRequest) Descriptor() ([]byte, []int) {
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *ListTokensRequest) GetHireId() string {
+	if x != nil {
+		return x.HireId
+	}
+	return ""
+}
+
+type ListTokensResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Tokens        []*TokenInfo           `protobuf:"bytes,1,rep,name=tokens,proto3" json:"tokens,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListTokensResponse) Reset() {
+	*x = ListTokensResponse{}
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListTokensResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListTokensResponse) ProtoMessage() {}
+
+func (x *ListTokensResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListTokensResponse.ProtoReflect.Descriptor instead.
+func (*ListTokensResponse) Descriptor() ([]byte, []int) {
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *ListTokensResponse) GetTokens() []*TokenInfo {
+	if x != nil {
+		return x.Tokens
+	}
+	return nil
+}
+
+type TokenInfo struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The first 12 hex digits of the token's SHA-256: names the token without
+	// revealing it.
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	HireId        string                 `protobuf:"bytes,2,opt,name=hire_id,json=hireId,proto3" json:"hire_id,omitempty"`
+	CreatedAt     *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	ExpiresAt     *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=expires_at,json=expiresAt,proto3" json:"expires_at,omitempty"`
+	State         string                 `protobuf:"bytes,5,opt,name=state,proto3" json:"state,omitempty"` // unused, used, expired, revoked
+	UsedAt        *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=used_at,json=usedAt,proto3" json:"used_at,omitempty"`
+	DeviceId      string                 `protobuf:"bytes,7,opt,name=device_id,json=deviceId,proto3" json:"device_id,omitempty"`
+	RevokedAt     *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=revoked_at,json=revokedAt,proto3" json:"revoked_at,omitempty"`
+	RevokedBy     string                 `protobuf:"bytes,9,opt,name=revoked_by,json=revokedBy,proto3" json:"revoked_by,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TokenInfo) Reset() {
+	*x = TokenInfo{}
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TokenInfo) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TokenInfo) ProtoMessage() {}
+
+func (x *TokenInfo) ProtoReflect() protoreflect.Message {
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TokenInfo.ProtoReflect.Descriptor instead.
+func (*TokenInfo) Descriptor() ([]byte, []int) {
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *TokenInfo) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *TokenInfo) GetHireId() string {
+	if x != nil {
+		return x.HireId
+	}
+	return ""
+}
+
+func (x *TokenInfo) GetCreatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedAt
+	}
+	return nil
+}
+
+func (x *TokenInfo) GetExpiresAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpiresAt
+	}
+	return nil
+}
+
+func (x *TokenInfo) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *TokenInfo) GetUsedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UsedAt
+	}
+	return nil
+}
+
+func (x *TokenInfo) GetDeviceId() string {
+	if x != nil {
+		return x.DeviceId
+	}
+	return ""
+}
+
+func (x *TokenInfo) GetRevokedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.RevokedAt
+	}
+	return nil
+}
+
+func (x *TokenInfo) GetRevokedBy() string {
+	if x != nil {
+		return x.RevokedBy
+	}
+	return ""
+}
+
+type RevokeTokenRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Note          string                 `protobuf:"bytes,2,opt,name=note,proto3" json:"note,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeTokenRequest) Reset() {
+	*x = RevokeTokenRequest{}
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeTokenRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeTokenRequest) ProtoMessage() {}
+
+func (x *RevokeTokenRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeTokenRequest.ProtoReflect.Descriptor instead.
+func (*RevokeTokenRequest) Descriptor() ([]byte, []int) {
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *RevokeTokenRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *RevokeTokenRequest) GetNote() string {
+	if x != nil {
+		return x.Note
+	}
+	return ""
+}
+
+type ListAdminsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListAdminsRequest) Reset() {
+	*x = ListAdminsRequest{}
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListAdminsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListAdminsRequest) ProtoMessage() {}
+
+func (x *ListAdminsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListAdminsRequest.ProtoReflect.Descriptor instead.
+func (*ListAdminsRequest) Descriptor() ([]byte, []int) {
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{4}
+}
+
+type ListAdminsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Certificates  []*AdminCertificate    `protobuf:"bytes,1,rep,name=certificates,proto3" json:"certificates,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListAdminsResponse) Reset() {
+	*x = ListAdminsResponse{}
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListAdminsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListAdminsResponse) ProtoMessage() {}
+
+func (x *ListAdminsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListAdminsResponse.ProtoReflect.Descriptor instead.
+func (*ListAdminsResponse) Descriptor() ([]byte, []int) {
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *ListAdminsResponse) GetCertificates() []*AdminCertificate {
+	if x != nil {
+		return x.Certificates
+	}
+	return nil
+}
+
+type AdminCertificate struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Serial        string                 `protobuf:"bytes,1,opt,name=serial,proto3" json:"serial,omitempty"` // lowercase hex, as `openssl x509 -serial` prints it (case aside)
+	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	Role          string                 `protobuf:"bytes,3,opt,name=role,proto3" json:"role,omitempty"`
+	IssuedBy      string                 `protobuf:"bytes,4,opt,name=issued_by,json=issuedBy,proto3" json:"issued_by,omitempty"`
+	IssuedAt      *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=issued_at,json=issuedAt,proto3" json:"issued_at,omitempty"`
+	ExpiresAt     *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=expires_at,json=expiresAt,proto3" json:"expires_at,omitempty"`
+	RevokedAt     *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=revoked_at,json=revokedAt,proto3" json:"revoked_at,omitempty"`
+	RevokedBy     string                 `protobuf:"bytes,8,opt,name=revoked_by,json=revokedBy,proto3" json:"revoked_by,omitempty"`
+	RevokeNote    string                 `protobuf:"bytes,9,opt,name=revoke_note,json=revokeNote,proto3" json:"revoke_note,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AdminCertificate) Reset() {
+	*x = AdminCertificate{}
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AdminCertificate) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AdminCertificate) ProtoMessage() {}
+
+func (x *AdminCertificate) ProtoReflect() protoreflect.Message {
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AdminCertificate.ProtoReflect.Descriptor instead.
+func (*AdminCertificate) Descriptor() ([]byte, []int) {
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *AdminCertificate) GetSerial() string {
+	if x != nil {
+		return x.Serial
+	}
+	return ""
+}
+
+func (x *AdminCertificate) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *AdminCertificate) GetRole() string {
+	if x != nil {
+		return x.Role
+	}
+	return ""
+}
+
+func (x *AdminCertificate) GetIssuedBy() string {
+	if x != nil {
+		return x.IssuedBy
+	}
+	return ""
+}
+
+func (x *AdminCertificate) GetIssuedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.IssuedAt
+	}
+	return nil
+}
+
+func (x *AdminCertificate) GetExpiresAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpiresAt
+	}
+	return nil
+}
+
+func (x *AdminCertificate) GetRevokedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.RevokedAt
+	}
+	return nil
+}
+
+func (x *AdminCertificate) GetRevokedBy() string {
+	if x != nil {
+		return x.RevokedBy
+	}
+	return ""
+}
+
+func (x *AdminCertificate) GetRevokeNote() string {
+	if x != nil {
+		return x.RevokeNote
+	}
+	return ""
+}
+
+type RevokeAdminRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Serial        string                 `protobuf:"bytes,1,opt,name=serial,proto3" json:"serial,omitempty"`
+	Note          string                 `protobuf:"bytes,2,opt,name=note,proto3" json:"note,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeAdminRequest) Reset() {
+	*x = RevokeAdminRequest{}
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeAdminRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeAdminRequest) ProtoMessage() {}
+
+func (x *RevokeAdminRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeAdminRequest.ProtoReflect.Descriptor instead.
+func (*RevokeAdminRequest) Descriptor() ([]byte, []int) {
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *RevokeAdminRequest) GetSerial() string {
+	if x != nil {
+		return x.Serial
+	}
+	return ""
+}
+
+func (x *RevokeAdminRequest) GetNote() string {
+	if x != nil {
+		return x.Note
+	}
+	return ""
+}
+
 type RevokeDeviceRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
@@ -35,7 +525,7 @@ type RevokeDeviceRequest struct {
 
 func (x *RevokeDeviceRequest) Reset() {
 	*x = RevokeDeviceRequest{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[0]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -47,7 +537,7 @@ func (x *RevokeDeviceRequest) String() string {
 func (*RevokeDeviceRequest) ProtoMessage() {}
 
 func (x *RevokeDeviceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[0]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -60,7 +550,7 @@ func (x *RevokeDeviceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeDeviceRequest.ProtoReflect.Descriptor instead.
 func (*RevokeDeviceRequest) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{0}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *RevokeDeviceRequest) GetId() string {
@@ -78,18 +568,20 @@ func (x *RevokeDeviceRequest) GetNote() string {
 }
 
 type IssueAdminRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	Role          string                 `protobuf:"bytes,2,opt,name=role,proto3" json:"role,omitempty"` // viewer, reviewer
-	CsrPem        []byte                 `protobuf:"bytes,3,opt,name=csr_pem,json=csrPem,proto3" json:"csr_pem,omitempty"`
-	ValidDays     uint32                 `protobuf:"varint,4,opt,name=valid_days,json=validDays,proto3" json:"valid_days,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Name   string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Role   string                 `protobuf:"bytes,2,opt,name=role,proto3" json:"role,omitempty"` // viewer, reviewer
+	CsrPem []byte                 `protobuf:"bytes,3,opt,name=csr_pem,json=csrPem,proto3" json:"csr_pem,omitempty"`
+	// 0: 365 days, or until the issuer's own certificate expires if that is
+	// sooner; a certificate never outlives the one that issued it.
+	ValidDays     uint32 `protobuf:"varint,4,opt,name=valid_days,json=validDays,proto3" json:"valid_days,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *IssueAdminRequest) Reset() {
 	*x = IssueAdminRequest{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[1]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -101,7 +593,7 @@ func (x *IssueAdminRequest) String() string {
 func (*IssueAdminRequest) ProtoMessage() {}
 
 func (x *IssueAdminRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[1]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -114,7 +606,7 @@ func (x *IssueAdminRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IssueAdminRequest.ProtoReflect.Descriptor instead.
 func (*IssueAdminRequest) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{1}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *IssueAdminRequest) GetName() string {
@@ -150,13 +642,14 @@ type IssueAdminResponse struct {
 	CertificatePem []byte                 `protobuf:"bytes,1,opt,name=certificate_pem,json=certificatePem,proto3" json:"certificate_pem,omitempty"`
 	CaPem          []byte                 `protobuf:"bytes,2,opt,name=ca_pem,json=caPem,proto3" json:"ca_pem,omitempty"`
 	ExpiresAt      *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=expires_at,json=expiresAt,proto3" json:"expires_at,omitempty"`
+	Serial         string                 `protobuf:"bytes,4,opt,name=serial,proto3" json:"serial,omitempty"`
 	unknownFields  protoimpl.UnknownFields
 	sizeCache      protoimpl.SizeCache
 }
 
 func (x *IssueAdminResponse) Reset() {
 	*x = IssueAdminResponse{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[2]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -168,7 +661,7 @@ func (x *IssueAdminResponse) String() string {
 func (*IssueAdminResponse) ProtoMessage() {}
 
 func (x *IssueAdminResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[2]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -181,7 +674,7 @@ func (x *IssueAdminResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IssueAdminResponse.ProtoReflect.Descriptor instead.
 func (*IssueAdminResponse) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{2}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *IssueAdminResponse) GetCertificatePem() []byte {
@@ -205,6 +698,13 @@ func (x *IssueAdminResponse) GetExpiresAt() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *IssueAdminResponse) GetSerial() string {
+	if x != nil {
+		return x.Serial
+	}
+	return ""
+}
+
 type BackupRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -213,7 +713,7 @@ type BackupRequest struct {
 
 func (x *BackupRequest) Reset() {
 	*x = BackupRequest{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[3]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -225,7 +725,7 @@ func (x *BackupRequest) String() string {
 func (*BackupRequest) ProtoMessage() {}
 
 func (x *BackupRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[3]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -238,7 +738,7 @@ func (x *BackupRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BackupRequest.ProtoReflect.Descriptor instead.
 func (*BackupRequest) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{3}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{11}
 }
 
 type BackupChunk struct {
@@ -252,7 +752,7 @@ type BackupChunk struct {
 
 func (x *BackupChunk) Reset() {
 	*x = BackupChunk{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[4]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -264,7 +764,7 @@ func (x *BackupChunk) String() string {
 func (*BackupChunk) ProtoMessage() {}
 
 func (x *BackupChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[4]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -277,7 +777,7 @@ func (x *BackupChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BackupChunk.ProtoReflect.Descriptor instead.
 func (*BackupChunk) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{4}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *BackupChunk) GetData() []byte {
@@ -320,7 +820,7 @@ type Hire struct {
 
 func (x *Hire) Reset() {
 	*x = Hire{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[5]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -332,7 +832,7 @@ func (x *Hire) String() string {
 func (*Hire) ProtoMessage() {}
 
 func (x *Hire) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[5]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -345,7 +845,7 @@ func (x *Hire) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Hire.ProtoReflect.Descriptor instead.
 func (*Hire) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{5}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Hire) GetId() string {
@@ -452,7 +952,7 @@ type ClaimedHome struct {
 
 func (x *ClaimedHome) Reset() {
 	*x = ClaimedHome{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[6]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -464,7 +964,7 @@ func (x *ClaimedHome) String() string {
 func (*ClaimedHome) ProtoMessage() {}
 
 func (x *ClaimedHome) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[6]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -477,7 +977,7 @@ func (x *ClaimedHome) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClaimedHome.ProtoReflect.Descriptor instead.
 func (*ClaimedHome) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{6}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ClaimedHome) GetPlace() string {
@@ -524,7 +1024,7 @@ type AddHiresRequest struct {
 
 func (x *AddHiresRequest) Reset() {
 	*x = AddHiresRequest{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[7]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -536,7 +1036,7 @@ func (x *AddHiresRequest) String() string {
 func (*AddHiresRequest) ProtoMessage() {}
 
 func (x *AddHiresRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[7]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -549,7 +1049,7 @@ func (x *AddHiresRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddHiresRequest.ProtoReflect.Descriptor instead.
 func (*AddHiresRequest) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{7}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *AddHiresRequest) GetHires() []*Hire {
@@ -568,7 +1068,7 @@ type AddHiresResponse struct {
 
 func (x *AddHiresResponse) Reset() {
 	*x = AddHiresResponse{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[8]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -580,7 +1080,7 @@ func (x *AddHiresResponse) String() string {
 func (*AddHiresResponse) ProtoMessage() {}
 
 func (x *AddHiresResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[8]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -593,7 +1093,7 @@ func (x *AddHiresResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddHiresResponse.ProtoReflect.Descriptor instead.
 func (*AddHiresResponse) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{8}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *AddHiresResponse) GetHires() []*Hire {
@@ -611,7 +1111,7 @@ type ListHiresRequest struct {
 
 func (x *ListHiresRequest) Reset() {
 	*x = ListHiresRequest{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[9]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -623,7 +1123,7 @@ func (x *ListHiresRequest) String() string {
 func (*ListHiresRequest) ProtoMessage() {}
 
 func (x *ListHiresRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[9]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -636,7 +1136,7 @@ func (x *ListHiresRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListHiresRequest.ProtoReflect.Descriptor instead.
 func (*ListHiresRequest) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{9}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{17}
 }
 
 type ListHiresResponse struct {
@@ -648,7 +1148,7 @@ type ListHiresResponse struct {
 
 func (x *ListHiresResponse) Reset() {
 	*x = ListHiresResponse{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[10]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -660,7 +1160,7 @@ func (x *ListHiresResponse) String() string {
 func (*ListHiresResponse) ProtoMessage() {}
 
 func (x *ListHiresResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[10]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -673,7 +1173,7 @@ func (x *ListHiresResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListHiresResponse.ProtoReflect.Descriptor instead.
 func (*ListHiresResponse) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{10}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ListHiresResponse) GetHires() []*Hire {
@@ -692,7 +1192,7 @@ type GetHireRequest struct {
 
 func (x *GetHireRequest) Reset() {
 	*x = GetHireRequest{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[11]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -704,7 +1204,7 @@ func (x *GetHireRequest) String() string {
 func (*GetHireRequest) ProtoMessage() {}
 
 func (x *GetHireRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[11]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -717,7 +1217,7 @@ func (x *GetHireRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetHireRequest.ProtoReflect.Descriptor instead.
 func (*GetHireRequest) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{11}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *GetHireRequest) GetId() string {
@@ -738,7 +1238,7 @@ type CreateTokenRequest struct {
 
 func (x *CreateTokenRequest) Reset() {
 	*x = CreateTokenRequest{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[12]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -750,7 +1250,7 @@ func (x *CreateTokenRequest) String() string {
 func (*CreateTokenRequest) ProtoMessage() {}
 
 func (x *CreateTokenRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[12]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -763,7 +1263,7 @@ func (x *CreateTokenRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateTokenRequest.ProtoReflect.Descriptor instead.
 func (*CreateTokenRequest) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{12}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *CreateTokenRequest) GetHireId() string {
@@ -786,13 +1286,14 @@ type CreateTokenResponse struct {
 	Token         string                 `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
 	HireId        string                 `protobuf:"bytes,2,opt,name=hire_id,json=hireId,proto3" json:"hire_id,omitempty"`
 	ExpiresAt     *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=expires_at,json=expiresAt,proto3" json:"expires_at,omitempty"`
+	Id            string                 `protobuf:"bytes,4,opt,name=id,proto3" json:"id,omitempty"` // what `tokens list` and `tokens revoke` name it by
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CreateTokenResponse) Reset() {
 	*x = CreateTokenResponse{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[13]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -804,7 +1305,7 @@ func (x *CreateTokenResponse) String() string {
 func (*CreateTokenResponse) ProtoMessage() {}
 
 func (x *CreateTokenResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[13]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -817,7 +1318,7 @@ func (x *CreateTokenResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateTokenResponse.ProtoReflect.Descriptor instead.
 func (*CreateTokenResponse) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{13}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *CreateTokenResponse) GetToken() string {
@@ -839,6 +1340,13 @@ func (x *CreateTokenResponse) GetExpiresAt() *timestamppb.Timestamp {
 		return x.ExpiresAt
 	}
 	return nil
+}
+
+func (x *CreateTokenResponse) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
 }
 
 type Device struct {
@@ -880,7 +1388,7 @@ type Device struct {
 
 func (x *Device) Reset() {
 	*x = Device{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[14]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -892,7 +1400,7 @@ func (x *Device) String() string {
 func (*Device) ProtoMessage() {}
 
 func (x *Device) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[14]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -905,7 +1413,7 @@ func (x *Device) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Device.ProtoReflect.Descriptor instead.
 func (*Device) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{14}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *Device) GetId() string {
@@ -1078,7 +1586,7 @@ type ListDevicesRequest struct {
 
 func (x *ListDevicesRequest) Reset() {
 	*x = ListDevicesRequest{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[15]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1090,7 +1598,7 @@ func (x *ListDevicesRequest) String() string {
 func (*ListDevicesRequest) ProtoMessage() {}
 
 func (x *ListDevicesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[15]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1103,7 +1611,7 @@ func (x *ListDevicesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDevicesRequest.ProtoReflect.Descriptor instead.
 func (*ListDevicesRequest) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{15}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ListDevicesRequest) GetHireId() string {
@@ -1122,7 +1630,7 @@ type ListDevicesResponse struct {
 
 func (x *ListDevicesResponse) Reset() {
 	*x = ListDevicesResponse{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[16]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1134,7 +1642,7 @@ func (x *ListDevicesResponse) String() string {
 func (*ListDevicesResponse) ProtoMessage() {}
 
 func (x *ListDevicesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[16]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1147,7 +1655,7 @@ func (x *ListDevicesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDevicesResponse.ProtoReflect.Descriptor instead.
 func (*ListDevicesResponse) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{16}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ListDevicesResponse) GetDevices() []*Device {
@@ -1166,7 +1674,7 @@ type GetDeviceRequest struct {
 
 func (x *GetDeviceRequest) Reset() {
 	*x = GetDeviceRequest{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[17]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1178,7 +1686,7 @@ func (x *GetDeviceRequest) String() string {
 func (*GetDeviceRequest) ProtoMessage() {}
 
 func (x *GetDeviceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[17]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1191,7 +1699,7 @@ func (x *GetDeviceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetDeviceRequest.ProtoReflect.Descriptor instead.
 func (*GetDeviceRequest) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{17}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *GetDeviceRequest) GetId() string {
@@ -1215,7 +1723,7 @@ type DeviceDetail struct {
 
 func (x *DeviceDetail) Reset() {
 	*x = DeviceDetail{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[18]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1227,7 +1735,7 @@ func (x *DeviceDetail) String() string {
 func (*DeviceDetail) ProtoMessage() {}
 
 func (x *DeviceDetail) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[18]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1240,7 +1748,7 @@ func (x *DeviceDetail) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeviceDetail.ProtoReflect.Descriptor instead.
 func (*DeviceDetail) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{18}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *DeviceDetail) GetDevice() *Device {
@@ -1296,7 +1804,7 @@ type StoredReport struct {
 
 func (x *StoredReport) Reset() {
 	*x = StoredReport{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[19]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1308,7 +1816,7 @@ func (x *StoredReport) String() string {
 func (*StoredReport) ProtoMessage() {}
 
 func (x *StoredReport) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[19]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1321,7 +1829,7 @@ func (x *StoredReport) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StoredReport.ProtoReflect.Descriptor instead.
 func (*StoredReport) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{19}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *StoredReport) GetDeviceId() string {
@@ -1377,7 +1885,7 @@ type PeerLocation struct {
 
 func (x *PeerLocation) Reset() {
 	*x = PeerLocation{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[20]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1389,7 +1897,7 @@ func (x *PeerLocation) String() string {
 func (*PeerLocation) ProtoMessage() {}
 
 func (x *PeerLocation) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[20]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1402,7 +1910,7 @@ func (x *PeerLocation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PeerLocation.ProtoReflect.Descriptor instead.
 func (*PeerLocation) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{20}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *PeerLocation) GetIp() string {
@@ -1446,7 +1954,7 @@ type IPLocation struct {
 
 func (x *IPLocation) Reset() {
 	*x = IPLocation{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[21]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1458,7 +1966,7 @@ func (x *IPLocation) String() string {
 func (*IPLocation) ProtoMessage() {}
 
 func (x *IPLocation) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[21]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1471,7 +1979,7 @@ func (x *IPLocation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IPLocation.ProtoReflect.Descriptor instead.
 func (*IPLocation) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{21}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *IPLocation) GetCountry() string {
@@ -1569,7 +2077,7 @@ type ListReportsRequest struct {
 
 func (x *ListReportsRequest) Reset() {
 	*x = ListReportsRequest{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[22]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1581,7 +2089,7 @@ func (x *ListReportsRequest) String() string {
 func (*ListReportsRequest) ProtoMessage() {}
 
 func (x *ListReportsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[22]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1594,7 +2102,7 @@ func (x *ListReportsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListReportsRequest.ProtoReflect.Descriptor instead.
 func (*ListReportsRequest) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{22}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ListReportsRequest) GetDeviceId() string {
@@ -1620,7 +2128,7 @@ type ListReportsResponse struct {
 
 func (x *ListReportsResponse) Reset() {
 	*x = ListReportsResponse{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[23]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1632,7 +2140,7 @@ func (x *ListReportsResponse) String() string {
 func (*ListReportsResponse) ProtoMessage() {}
 
 func (x *ListReportsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[23]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1645,7 +2153,7 @@ func (x *ListReportsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListReportsResponse.ProtoReflect.Descriptor instead.
 func (*ListReportsResponse) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{23}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *ListReportsResponse) GetReports() []*StoredReport {
@@ -1682,7 +2190,7 @@ type Evidence struct {
 
 func (x *Evidence) Reset() {
 	*x = Evidence{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[24]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1694,7 +2202,7 @@ func (x *Evidence) String() string {
 func (*Evidence) ProtoMessage() {}
 
 func (x *Evidence) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[24]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1707,7 +2215,7 @@ func (x *Evidence) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Evidence.ProtoReflect.Descriptor instead.
 func (*Evidence) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{24}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *Evidence) GetRule() string {
@@ -1820,7 +2328,7 @@ type Alert struct {
 
 func (x *Alert) Reset() {
 	*x = Alert{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[25]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1832,7 +2340,7 @@ func (x *Alert) String() string {
 func (*Alert) ProtoMessage() {}
 
 func (x *Alert) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[25]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1845,7 +2353,7 @@ func (x *Alert) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Alert.ProtoReflect.Descriptor instead.
 func (*Alert) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{25}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *Alert) GetId() string {
@@ -1998,7 +2506,7 @@ type AckAlertRequest struct {
 
 func (x *AckAlertRequest) Reset() {
 	*x = AckAlertRequest{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[26]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2010,7 +2518,7 @@ func (x *AckAlertRequest) String() string {
 func (*AckAlertRequest) ProtoMessage() {}
 
 func (x *AckAlertRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[26]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2023,7 +2531,7 @@ func (x *AckAlertRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AckAlertRequest.ProtoReflect.Descriptor instead.
 func (*AckAlertRequest) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{26}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *AckAlertRequest) GetId() string {
@@ -2051,7 +2559,7 @@ type ResolveAlertRequest struct {
 
 func (x *ResolveAlertRequest) Reset() {
 	*x = ResolveAlertRequest{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[27]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2063,7 +2571,7 @@ func (x *ResolveAlertRequest) String() string {
 func (*ResolveAlertRequest) ProtoMessage() {}
 
 func (x *ResolveAlertRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[27]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2076,7 +2584,7 @@ func (x *ResolveAlertRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResolveAlertRequest.ProtoReflect.Descriptor instead.
 func (*ResolveAlertRequest) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{27}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *ResolveAlertRequest) GetId() string {
@@ -2114,7 +2622,7 @@ type AuditEntry struct {
 
 func (x *AuditEntry) Reset() {
 	*x = AuditEntry{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[28]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2126,7 +2634,7 @@ func (x *AuditEntry) String() string {
 func (*AuditEntry) ProtoMessage() {}
 
 func (x *AuditEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[28]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2139,7 +2647,7 @@ func (x *AuditEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditEntry.ProtoReflect.Descriptor instead.
 func (*AuditEntry) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{28}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *AuditEntry) GetAt() *timestamppb.Timestamp {
@@ -2187,7 +2695,7 @@ type ListAuditRequest struct {
 
 func (x *ListAuditRequest) Reset() {
 	*x = ListAuditRequest{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[29]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2199,7 +2707,7 @@ func (x *ListAuditRequest) String() string {
 func (*ListAuditRequest) ProtoMessage() {}
 
 func (x *ListAuditRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[29]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2212,7 +2720,7 @@ func (x *ListAuditRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAuditRequest.ProtoReflect.Descriptor instead.
 func (*ListAuditRequest) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{29}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *ListAuditRequest) GetSubject() string {
@@ -2238,7 +2746,7 @@ type ListAuditResponse struct {
 
 func (x *ListAuditResponse) Reset() {
 	*x = ListAuditResponse{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[30]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2250,7 +2758,7 @@ func (x *ListAuditResponse) String() string {
 func (*ListAuditResponse) ProtoMessage() {}
 
 func (x *ListAuditResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[30]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2263,7 +2771,7 @@ func (x *ListAuditResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAuditResponse.ProtoReflect.Descriptor instead.
 func (*ListAuditResponse) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{30}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *ListAuditResponse) GetEntries() []*AuditEntry {
@@ -2283,7 +2791,7 @@ type UpdateHireRequest struct {
 
 func (x *UpdateHireRequest) Reset() {
 	*x = UpdateHireRequest{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[31]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2295,7 +2803,7 @@ func (x *UpdateHireRequest) String() string {
 func (*UpdateHireRequest) ProtoMessage() {}
 
 func (x *UpdateHireRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[31]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2308,7 +2816,7 @@ func (x *UpdateHireRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateHireRequest.ProtoReflect.Descriptor instead.
 func (*UpdateHireRequest) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{31}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *UpdateHireRequest) GetHire() *Hire {
@@ -2341,7 +2849,7 @@ type ClusterMember struct {
 
 func (x *ClusterMember) Reset() {
 	*x = ClusterMember{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[32]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2353,7 +2861,7 @@ func (x *ClusterMember) String() string {
 func (*ClusterMember) ProtoMessage() {}
 
 func (x *ClusterMember) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[32]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2366,7 +2874,7 @@ func (x *ClusterMember) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClusterMember.ProtoReflect.Descriptor instead.
 func (*ClusterMember) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{32}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *ClusterMember) GetDeviceId() string {
@@ -2430,7 +2938,7 @@ type SharedFingerprint struct {
 
 func (x *SharedFingerprint) Reset() {
 	*x = SharedFingerprint{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[33]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2442,7 +2950,7 @@ func (x *SharedFingerprint) String() string {
 func (*SharedFingerprint) ProtoMessage() {}
 
 func (x *SharedFingerprint) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[33]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2455,7 +2963,7 @@ func (x *SharedFingerprint) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SharedFingerprint.ProtoReflect.Descriptor instead.
 func (*SharedFingerprint) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{33}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *SharedFingerprint) GetKind() string {
@@ -2506,7 +3014,7 @@ type Cluster struct {
 
 func (x *Cluster) Reset() {
 	*x = Cluster{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[34]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2518,7 +3026,7 @@ func (x *Cluster) String() string {
 func (*Cluster) ProtoMessage() {}
 
 func (x *Cluster) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[34]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2531,7 +3039,7 @@ func (x *Cluster) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Cluster.ProtoReflect.Descriptor instead.
 func (*Cluster) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{34}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *Cluster) GetId() string {
@@ -2620,7 +3128,7 @@ type ListClustersRequest struct {
 
 func (x *ListClustersRequest) Reset() {
 	*x = ListClustersRequest{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[35]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2632,7 +3140,7 @@ func (x *ListClustersRequest) String() string {
 func (*ListClustersRequest) ProtoMessage() {}
 
 func (x *ListClustersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[35]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2645,7 +3153,7 @@ func (x *ListClustersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListClustersRequest.ProtoReflect.Descriptor instead.
 func (*ListClustersRequest) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{35}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *ListClustersRequest) GetFarmsOnly() bool {
@@ -2664,7 +3172,7 @@ type ListClustersResponse struct {
 
 func (x *ListClustersResponse) Reset() {
 	*x = ListClustersResponse{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[36]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2676,7 +3184,7 @@ func (x *ListClustersResponse) String() string {
 func (*ListClustersResponse) ProtoMessage() {}
 
 func (x *ListClustersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[36]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2689,7 +3197,7 @@ func (x *ListClustersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListClustersResponse.ProtoReflect.Descriptor instead.
 func (*ListClustersResponse) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{36}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *ListClustersResponse) GetClusters() []*Cluster {
@@ -2708,7 +3216,7 @@ type GetClusterRequest struct {
 
 func (x *GetClusterRequest) Reset() {
 	*x = GetClusterRequest{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[37]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2720,7 +3228,7 @@ func (x *GetClusterRequest) String() string {
 func (*GetClusterRequest) ProtoMessage() {}
 
 func (x *GetClusterRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[37]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2733,7 +3241,7 @@ func (x *GetClusterRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetClusterRequest.ProtoReflect.Descriptor instead.
 func (*GetClusterRequest) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{37}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *GetClusterRequest) GetId() string {
@@ -2753,7 +3261,7 @@ type FitModelRequest struct {
 
 func (x *FitModelRequest) Reset() {
 	*x = FitModelRequest{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[38]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2765,7 +3273,7 @@ func (x *FitModelRequest) String() string {
 func (*FitModelRequest) ProtoMessage() {}
 
 func (x *FitModelRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[38]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2778,7 +3286,7 @@ func (x *FitModelRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FitModelRequest.ProtoReflect.Descriptor instead.
 func (*FitModelRequest) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{38}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *FitModelRequest) GetApply() bool {
@@ -2808,7 +3316,7 @@ type RuleWeight struct {
 
 func (x *RuleWeight) Reset() {
 	*x = RuleWeight{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[39]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2820,7 +3328,7 @@ func (x *RuleWeight) String() string {
 func (*RuleWeight) ProtoMessage() {}
 
 func (x *RuleWeight) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[39]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2833,7 +3341,7 @@ func (x *RuleWeight) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RuleWeight.ProtoReflect.Descriptor instead.
 func (*RuleWeight) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{39}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *RuleWeight) GetRule() string {
@@ -2885,7 +3393,7 @@ type BacktestRequest struct {
 
 func (x *BacktestRequest) Reset() {
 	*x = BacktestRequest{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[40]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2897,7 +3405,7 @@ func (x *BacktestRequest) String() string {
 func (*BacktestRequest) ProtoMessage() {}
 
 func (x *BacktestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[40]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2910,7 +3418,7 @@ func (x *BacktestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BacktestRequest.ProtoReflect.Descriptor instead.
 func (*BacktestRequest) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{40}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *BacktestRequest) GetConfigYaml() []byte {
@@ -2962,7 +3470,7 @@ type BacktestResponse struct {
 
 func (x *BacktestResponse) Reset() {
 	*x = BacktestResponse{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[41]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2974,7 +3482,7 @@ func (x *BacktestResponse) String() string {
 func (*BacktestResponse) ProtoMessage() {}
 
 func (x *BacktestResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[41]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2987,7 +3495,7 @@ func (x *BacktestResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BacktestResponse.ProtoReflect.Descriptor instead.
 func (*BacktestResponse) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{41}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *BacktestResponse) GetReports() uint64 {
@@ -3115,7 +3623,7 @@ type FitModelResponse struct {
 
 func (x *FitModelResponse) Reset() {
 	*x = FitModelResponse{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[42]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3127,7 +3635,7 @@ func (x *FitModelResponse) String() string {
 func (*FitModelResponse) ProtoMessage() {}
 
 func (x *FitModelResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[42]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3140,7 +3648,7 @@ func (x *FitModelResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FitModelResponse.ProtoReflect.Descriptor instead.
 func (*FitModelResponse) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{42}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *FitModelResponse) GetWeights() []*RuleWeight {
@@ -3243,7 +3751,7 @@ type ListAlertsRequest struct {
 
 func (x *ListAlertsRequest) Reset() {
 	*x = ListAlertsRequest{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[43]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3255,7 +3763,7 @@ func (x *ListAlertsRequest) String() string {
 func (*ListAlertsRequest) ProtoMessage() {}
 
 func (x *ListAlertsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[43]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3268,7 +3776,7 @@ func (x *ListAlertsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAlertsRequest.ProtoReflect.Descriptor instead.
 func (*ListAlertsRequest) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{43}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *ListAlertsRequest) GetStatus() string {
@@ -3315,7 +3823,7 @@ type ListAlertsResponse struct {
 
 func (x *ListAlertsResponse) Reset() {
 	*x = ListAlertsResponse{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[44]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3327,7 +3835,7 @@ func (x *ListAlertsResponse) String() string {
 func (*ListAlertsResponse) ProtoMessage() {}
 
 func (x *ListAlertsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[44]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3340,7 +3848,7 @@ func (x *ListAlertsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAlertsResponse.ProtoReflect.Descriptor instead.
 func (*ListAlertsResponse) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{44}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *ListAlertsResponse) GetAlerts() []*Alert {
@@ -3359,7 +3867,7 @@ type GetAlertRequest struct {
 
 func (x *GetAlertRequest) Reset() {
 	*x = GetAlertRequest{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[45]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3371,7 +3879,7 @@ func (x *GetAlertRequest) String() string {
 func (*GetAlertRequest) ProtoMessage() {}
 
 func (x *GetAlertRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[45]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3384,7 +3892,7 @@ func (x *GetAlertRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAlertRequest.ProtoReflect.Descriptor instead.
 func (*GetAlertRequest) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{45}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *GetAlertRequest) GetId() string {
@@ -3398,7 +3906,48 @@ var File_farmwatch_v1_admin_proto protoreflect.FileDescriptor
 
 const file_farmwatch_v1_admin_proto_rawDesc = "" +
 	"\n" +
-	"\x18farmwatch/v1/admin.proto\x12\ffarmwatch.v1\x1a\x19farmwatch/v1/report.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"9\n" +
+	"\x18farmwatch/v1/admin.proto\x12\ffarmwatch.v1\x1a\x19farmwatch/v1/report.proto\x1a\x1fgoogle/protobuf/timestamp.proto\",\n" +
+	"\x11ListTokensRequest\x12\x17\n" +
+	"\ahire_id\x18\x01 \x01(\tR\x06hireId\"E\n" +
+	"\x12ListTokensResponse\x12/\n" +
+	"\x06tokens\x18\x01 \x03(\v2\x17.farmwatch.v1.TokenInfoR\x06tokens\"\xec\x02\n" +
+	"\tTokenInfo\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x17\n" +
+	"\ahire_id\x18\x02 \x01(\tR\x06hireId\x129\n" +
+	"\n" +
+	"created_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x129\n" +
+	"\n" +
+	"expires_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\x12\x14\n" +
+	"\x05state\x18\x05 \x01(\tR\x05state\x123\n" +
+	"\aused_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\x06usedAt\x12\x1b\n" +
+	"\tdevice_id\x18\a \x01(\tR\bdeviceId\x129\n" +
+	"\n" +
+	"revoked_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\trevokedAt\x12\x1d\n" +
+	"\n" +
+	"revoked_by\x18\t \x01(\tR\trevokedBy\"8\n" +
+	"\x12RevokeTokenRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
+	"\x04note\x18\x02 \x01(\tR\x04note\"\x13\n" +
+	"\x11ListAdminsRequest\"X\n" +
+	"\x12ListAdminsResponse\x12B\n" +
+	"\fcertificates\x18\x01 \x03(\v2\x1e.farmwatch.v1.AdminCertificateR\fcertificates\"\xde\x02\n" +
+	"\x10AdminCertificate\x12\x16\n" +
+	"\x06serial\x18\x01 \x01(\tR\x06serial\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\x12\n" +
+	"\x04role\x18\x03 \x01(\tR\x04role\x12\x1b\n" +
+	"\tissued_by\x18\x04 \x01(\tR\bissuedBy\x127\n" +
+	"\tissued_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\bissuedAt\x129\n" +
+	"\n" +
+	"expires_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\x129\n" +
+	"\n" +
+	"revoked_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\trevokedAt\x12\x1d\n" +
+	"\n" +
+	"revoked_by\x18\b \x01(\tR\trevokedBy\x12\x1f\n" +
+	"\vrevoke_note\x18\t \x01(\tR\n" +
+	"revokeNote\"@\n" +
+	"\x12RevokeAdminRequest\x12\x16\n" +
+	"\x06serial\x18\x01 \x01(\tR\x06serial\x12\x12\n" +
+	"\x04note\x18\x02 \x01(\tR\x04note\"9\n" +
 	"\x13RevokeDeviceRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04note\x18\x02 \x01(\tR\x04note\"s\n" +
@@ -3407,12 +3956,13 @@ const file_farmwatch_v1_admin_proto_rawDesc = "" +
 	"\x04role\x18\x02 \x01(\tR\x04role\x12\x17\n" +
 	"\acsr_pem\x18\x03 \x01(\fR\x06csrPem\x12\x1d\n" +
 	"\n" +
-	"valid_days\x18\x04 \x01(\rR\tvalidDays\"\x8f\x01\n" +
+	"valid_days\x18\x04 \x01(\rR\tvalidDays\"\xa7\x01\n" +
 	"\x12IssueAdminResponse\x12'\n" +
 	"\x0fcertificate_pem\x18\x01 \x01(\fR\x0ecertificatePem\x12\x15\n" +
 	"\x06ca_pem\x18\x02 \x01(\fR\x05caPem\x129\n" +
 	"\n" +
-	"expires_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\"\x0f\n" +
+	"expires_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\x12\x16\n" +
+	"\x06serial\x18\x04 \x01(\tR\x06serial\"\x0f\n" +
 	"\rBackupRequest\"5\n" +
 	"\vBackupChunk\x12\x12\n" +
 	"\x04data\x18\x01 \x01(\fR\x04data\x12\x12\n" +
@@ -3453,12 +4003,13 @@ const file_farmwatch_v1_admin_proto_rawDesc = "" +
 	"\x12CreateTokenRequest\x12\x17\n" +
 	"\ahire_id\x18\x01 \x01(\tR\x06hireId\x12\x1f\n" +
 	"\vttl_seconds\x18\x02 \x01(\rR\n" +
-	"ttlSeconds\"\x7f\n" +
+	"ttlSeconds\"\x8f\x01\n" +
 	"\x13CreateTokenResponse\x12\x14\n" +
 	"\x05token\x18\x01 \x01(\tR\x05token\x12\x17\n" +
 	"\ahire_id\x18\x02 \x01(\tR\x06hireId\x129\n" +
 	"\n" +
-	"expires_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\"\xa4\x06\n" +
+	"expires_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\x12\x0e\n" +
+	"\x02id\x18\x04 \x01(\tR\x02id\"\xa4\x06\n" +
 	"\x06Device\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x17\n" +
 	"\ahire_id\x18\x02 \x01(\tR\x06hireId\x12\x1a\n" +
@@ -3710,7 +4261,7 @@ const file_farmwatch_v1_admin_proto_rawDesc = "" +
 	"\x12ListAlertsResponse\x12+\n" +
 	"\x06alerts\x18\x01 \x03(\v2\x13.farmwatch.v1.AlertR\x06alerts\"!\n" +
 	"\x0fGetAlertRequest\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id2\xe4\v\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id2\xa1\x0e\n" +
 	"\fAdminService\x12I\n" +
 	"\bAddHires\x12\x1d.farmwatch.v1.AddHiresRequest\x1a\x1e.farmwatch.v1.AddHiresResponse\x12L\n" +
 	"\tListHires\x12\x1e.farmwatch.v1.ListHiresRequest\x1a\x1f.farmwatch.v1.ListHiresResponse\x12;\n" +
@@ -3735,7 +4286,13 @@ const file_farmwatch_v1_admin_proto_rawDesc = "" +
 	"\fRevokeDevice\x12!.farmwatch.v1.RevokeDeviceRequest\x1a\x14.farmwatch.v1.Device\x12O\n" +
 	"\n" +
 	"IssueAdmin\x12\x1f.farmwatch.v1.IssueAdminRequest\x1a .farmwatch.v1.IssueAdminResponse\x12B\n" +
-	"\x06Backup\x12\x1b.farmwatch.v1.BackupRequest\x1a\x19.farmwatch.v1.BackupChunk0\x01B?Z=github.com/farmwatch/farmwatch/proto/farmwatch/v1;farmwatchv1b\x06proto3"
+	"\x06Backup\x12\x1b.farmwatch.v1.BackupRequest\x1a\x19.farmwatch.v1.BackupChunk0\x01\x12O\n" +
+	"\n" +
+	"ListTokens\x12\x1f.farmwatch.v1.ListTokensRequest\x1a .farmwatch.v1.ListTokensResponse\x12H\n" +
+	"\vRevokeToken\x12 .farmwatch.v1.RevokeTokenRequest\x1a\x17.farmwatch.v1.TokenInfo\x12O\n" +
+	"\n" +
+	"ListAdmins\x12\x1f.farmwatch.v1.ListAdminsRequest\x1a .farmwatch.v1.ListAdminsResponse\x12O\n" +
+	"\vRevokeAdmin\x12 .farmwatch.v1.RevokeAdminRequest\x1a\x1e.farmwatch.v1.AdminCertificateB?Z=github.com/farmwatch/farmwatch/proto/farmwatch/v1;farmwatchv1b\x06proto3"
 
 var (
 	file_farmwatch_v1_admin_proto_rawDescOnce sync.Once
@@ -3749,154 +4306,179 @@ func file_farmwatch_v1_admin_proto_rawDescGZIP() []byte {
 	return file_farmwatch_v1_admin_proto_rawDescData
 }
 
-var file_farmwatch_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 48)
+var file_farmwatch_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 56)
 var file_farmwatch_v1_admin_proto_goTypes = []any{
-	(*RevokeDeviceRequest)(nil),   // 0: farmwatch.v1.RevokeDeviceRequest
-	(*IssueAdminRequest)(nil),     // 1: farmwatch.v1.IssueAdminRequest
-	(*IssueAdminResponse)(nil),    // 2: farmwatch.v1.IssueAdminResponse
-	(*BackupRequest)(nil),         // 3: farmwatch.v1.BackupRequest
-	(*BackupChunk)(nil),           // 4: farmwatch.v1.BackupChunk
-	(*Hire)(nil),                  // 5: farmwatch.v1.Hire
-	(*ClaimedHome)(nil),           // 6: farmwatch.v1.ClaimedHome
-	(*AddHiresRequest)(nil),       // 7: farmwatch.v1.AddHiresRequest
-	(*AddHiresResponse)(nil),      // 8: farmwatch.v1.AddHiresResponse
-	(*ListHiresRequest)(nil),      // 9: farmwatch.v1.ListHiresRequest
-	(*ListHiresResponse)(nil),     // 10: farmwatch.v1.ListHiresResponse
-	(*GetHireRequest)(nil),        // 11: farmwatch.v1.GetHireRequest
-	(*CreateTokenRequest)(nil),    // 12: farmwatch.v1.CreateTokenRequest
-	(*CreateTokenResponse)(nil),   // 13: farmwatch.v1.CreateTokenResponse
-	(*Device)(nil),                // 14: farmwatch.v1.Device
-	(*ListDevicesRequest)(nil),    // 15: farmwatch.v1.ListDevicesRequest
-	(*ListDevicesResponse)(nil),   // 16: farmwatch.v1.ListDevicesResponse
-	(*GetDeviceRequest)(nil),      // 17: farmwatch.v1.GetDeviceRequest
-	(*DeviceDetail)(nil),          // 18: farmwatch.v1.DeviceDetail
-	(*StoredReport)(nil),          // 19: farmwatch.v1.StoredReport
-	(*PeerLocation)(nil),          // 20: farmwatch.v1.PeerLocation
-	(*IPLocation)(nil),            // 21: farmwatch.v1.IPLocation
-	(*ListReportsRequest)(nil),    // 22: farmwatch.v1.ListReportsRequest
-	(*ListReportsResponse)(nil),   // 23: farmwatch.v1.ListReportsResponse
-	(*Evidence)(nil),              // 24: farmwatch.v1.Evidence
-	(*Alert)(nil),                 // 25: farmwatch.v1.Alert
-	(*AckAlertRequest)(nil),       // 26: farmwatch.v1.AckAlertRequest
-	(*ResolveAlertRequest)(nil),   // 27: farmwatch.v1.ResolveAlertRequest
-	(*AuditEntry)(nil),            // 28: farmwatch.v1.AuditEntry
-	(*ListAuditRequest)(nil),      // 29: farmwatch.v1.ListAuditRequest
-	(*ListAuditResponse)(nil),     // 30: farmwatch.v1.ListAuditResponse
-	(*UpdateHireRequest)(nil),     // 31: farmwatch.v1.UpdateHireRequest
-	(*ClusterMember)(nil),         // 32: farmwatch.v1.ClusterMember
-	(*SharedFingerprint)(nil),     // 33: farmwatch.v1.SharedFingerprint
-	(*Cluster)(nil),               // 34: farmwatch.v1.Cluster
-	(*ListClustersRequest)(nil),   // 35: farmwatch.v1.ListClustersRequest
-	(*ListClustersResponse)(nil),  // 36: farmwatch.v1.ListClustersResponse
-	(*GetClusterRequest)(nil),     // 37: farmwatch.v1.GetClusterRequest
-	(*FitModelRequest)(nil),       // 38: farmwatch.v1.FitModelRequest
-	(*RuleWeight)(nil),            // 39: farmwatch.v1.RuleWeight
-	(*BacktestRequest)(nil),       // 40: farmwatch.v1.BacktestRequest
-	(*BacktestResponse)(nil),      // 41: farmwatch.v1.BacktestResponse
-	(*FitModelResponse)(nil),      // 42: farmwatch.v1.FitModelResponse
-	(*ListAlertsRequest)(nil),     // 43: farmwatch.v1.ListAlertsRequest
-	(*ListAlertsResponse)(nil),    // 44: farmwatch.v1.ListAlertsResponse
-	(*GetAlertRequest)(nil),       // 45: farmwatch.v1.GetAlertRequest
-	nil,                           // 46: farmwatch.v1.Evidence.FactsEntry
-	nil,                           // 47: farmwatch.v1.Alert.MemberScoresEntry
-	(*timestamppb.Timestamp)(nil), // 48: google.protobuf.Timestamp
-	(*Report)(nil),                // 49: farmwatch.v1.Report
+	(*ListTokensRequest)(nil),     // 0: farmwatch.v1.ListTokensRequest
+	(*ListTokensResponse)(nil),    // 1: farmwatch.v1.ListTokensResponse
+	(*TokenInfo)(nil),             // 2: farmwatch.v1.TokenInfo
+	(*RevokeTokenRequest)(nil),    // 3: farmwatch.v1.RevokeTokenRequest
+	(*ListAdminsRequest)(nil),     // 4: farmwatch.v1.ListAdminsRequest
+	(*ListAdminsResponse)(nil),    // 5: farmwatch.v1.ListAdminsResponse
+	(*AdminCertificate)(nil),      // 6: farmwatch.v1.AdminCertificate
+	(*RevokeAdminRequest)(nil),    // 7: farmwatch.v1.RevokeAdminRequest
+	(*RevokeDeviceRequest)(nil),   // 8: farmwatch.v1.RevokeDeviceRequest
+	(*IssueAdminRequest)(nil),     // 9: farmwatch.v1.IssueAdminRequest
+	(*IssueAdminResponse)(nil),    // 10: farmwatch.v1.IssueAdminResponse
+	(*BackupRequest)(nil),         // 11: farmwatch.v1.BackupRequest
+	(*BackupChunk)(nil),           // 12: farmwatch.v1.BackupChunk
+	(*Hire)(nil),                  // 13: farmwatch.v1.Hire
+	(*ClaimedHome)(nil),           // 14: farmwatch.v1.ClaimedHome
+	(*AddHiresRequest)(nil),       // 15: farmwatch.v1.AddHiresRequest
+	(*AddHiresResponse)(nil),      // 16: farmwatch.v1.AddHiresResponse
+	(*ListHiresRequest)(nil),      // 17: farmwatch.v1.ListHiresRequest
+	(*ListHiresResponse)(nil),     // 18: farmwatch.v1.ListHiresResponse
+	(*GetHireRequest)(nil),        // 19: farmwatch.v1.GetHireRequest
+	(*CreateTokenRequest)(nil),    // 20: farmwatch.v1.CreateTokenRequest
+	(*CreateTokenResponse)(nil),   // 21: farmwatch.v1.CreateTokenResponse
+	(*Device)(nil),                // 22: farmwatch.v1.Device
+	(*ListDevicesRequest)(nil),    // 23: farmwatch.v1.ListDevicesRequest
+	(*ListDevicesResponse)(nil),   // 24: farmwatch.v1.ListDevicesResponse
+	(*GetDeviceRequest)(nil),      // 25: farmwatch.v1.GetDeviceRequest
+	(*DeviceDetail)(nil),          // 26: farmwatch.v1.DeviceDetail
+	(*StoredReport)(nil),          // 27: farmwatch.v1.StoredReport
+	(*PeerLocation)(nil),          // 28: farmwatch.v1.PeerLocation
+	(*IPLocation)(nil),            // 29: farmwatch.v1.IPLocation
+	(*ListReportsRequest)(nil),    // 30: farmwatch.v1.ListReportsRequest
+	(*ListReportsResponse)(nil),   // 31: farmwatch.v1.ListReportsResponse
+	(*Evidence)(nil),              // 32: farmwatch.v1.Evidence
+	(*Alert)(nil),                 // 33: farmwatch.v1.Alert
+	(*AckAlertRequest)(nil),       // 34: farmwatch.v1.AckAlertRequest
+	(*ResolveAlertRequest)(nil),   // 35: farmwatch.v1.ResolveAlertRequest
+	(*AuditEntry)(nil),            // 36: farmwatch.v1.AuditEntry
+	(*ListAuditRequest)(nil),      // 37: farmwatch.v1.ListAuditRequest
+	(*ListAuditResponse)(nil),     // 38: farmwatch.v1.ListAuditResponse
+	(*UpdateHireRequest)(nil),     // 39: farmwatch.v1.UpdateHireRequest
+	(*ClusterMember)(nil),         // 40: farmwatch.v1.ClusterMember
+	(*SharedFingerprint)(nil),     // 41: farmwatch.v1.SharedFingerprint
+	(*Cluster)(nil),               // 42: farmwatch.v1.Cluster
+	(*ListClustersRequest)(nil),   // 43: farmwatch.v1.ListClustersRequest
+	(*ListClustersResponse)(nil),  // 44: farmwatch.v1.ListClustersResponse
+	(*GetClusterRequest)(nil),     // 45: farmwatch.v1.GetClusterRequest
+	(*FitModelRequest)(nil),       // 46: farmwatch.v1.FitModelRequest
+	(*RuleWeight)(nil),            // 47: farmwatch.v1.RuleWeight
+	(*BacktestRequest)(nil),       // 48: farmwatch.v1.BacktestRequest
+	(*BacktestResponse)(nil),      // 49: farmwatch.v1.BacktestResponse
+	(*FitModelResponse)(nil),      // 50: farmwatch.v1.FitModelResponse
+	(*ListAlertsRequest)(nil),     // 51: farmwatch.v1.ListAlertsRequest
+	(*ListAlertsResponse)(nil),    // 52: farmwatch.v1.ListAlertsResponse
+	(*GetAlertRequest)(nil),       // 53: farmwatch.v1.GetAlertRequest
+	nil,                           // 54: farmwatch.v1.Evidence.FactsEntry
+	nil,                           // 55: farmwatch.v1.Alert.MemberScoresEntry
+	(*timestamppb.Timestamp)(nil), // 56: google.protobuf.Timestamp
+	(*Report)(nil),                // 57: farmwatch.v1.Report
 }
 var file_farmwatch_v1_admin_proto_depIdxs = []int32{
-	48, // 0: farmwatch.v1.IssueAdminResponse.expires_at:type_name -> google.protobuf.Timestamp
-	6,  // 1: farmwatch.v1.Hire.home:type_name -> farmwatch.v1.ClaimedHome
-	48, // 2: farmwatch.v1.Hire.created_at:type_name -> google.protobuf.Timestamp
-	6,  // 3: farmwatch.v1.Hire.shipping:type_name -> farmwatch.v1.ClaimedHome
-	48, // 4: farmwatch.v1.Hire.updated_at:type_name -> google.protobuf.Timestamp
-	5,  // 5: farmwatch.v1.AddHiresRequest.hires:type_name -> farmwatch.v1.Hire
-	5,  // 6: farmwatch.v1.AddHiresResponse.hires:type_name -> farmwatch.v1.Hire
-	5,  // 7: farmwatch.v1.ListHiresResponse.hires:type_name -> farmwatch.v1.Hire
-	48, // 8: farmwatch.v1.CreateTokenResponse.expires_at:type_name -> google.protobuf.Timestamp
-	48, // 9: farmwatch.v1.Device.enrolled_at:type_name -> google.protobuf.Timestamp
-	48, // 10: farmwatch.v1.Device.last_seen:type_name -> google.protobuf.Timestamp
-	48, // 11: farmwatch.v1.Device.revoked_at:type_name -> google.protobuf.Timestamp
-	14, // 12: farmwatch.v1.ListDevicesResponse.devices:type_name -> farmwatch.v1.Device
-	14, // 13: farmwatch.v1.DeviceDetail.device:type_name -> farmwatch.v1.Device
-	5,  // 14: farmwatch.v1.DeviceDetail.hire:type_name -> farmwatch.v1.Hire
-	19, // 15: farmwatch.v1.DeviceDetail.recent_reports:type_name -> farmwatch.v1.StoredReport
-	25, // 16: farmwatch.v1.DeviceDetail.alerts:type_name -> farmwatch.v1.Alert
-	24, // 17: farmwatch.v1.DeviceDetail.evidence:type_name -> farmwatch.v1.Evidence
-	49, // 18: farmwatch.v1.StoredReport.report:type_name -> farmwatch.v1.Report
-	48, // 19: farmwatch.v1.StoredReport.received_at:type_name -> google.protobuf.Timestamp
-	21, // 20: farmwatch.v1.StoredReport.location:type_name -> farmwatch.v1.IPLocation
-	20, // 21: farmwatch.v1.StoredReport.peers:type_name -> farmwatch.v1.PeerLocation
-	21, // 22: farmwatch.v1.PeerLocation.location:type_name -> farmwatch.v1.IPLocation
-	19, // 23: farmwatch.v1.ListReportsResponse.reports:type_name -> farmwatch.v1.StoredReport
-	46, // 24: farmwatch.v1.Evidence.facts:type_name -> farmwatch.v1.Evidence.FactsEntry
-	48, // 25: farmwatch.v1.Evidence.observed_at:type_name -> google.protobuf.Timestamp
-	48, // 26: farmwatch.v1.Evidence.first_seen:type_name -> google.protobuf.Timestamp
-	24, // 27: farmwatch.v1.Alert.evidence:type_name -> farmwatch.v1.Evidence
-	48, // 28: farmwatch.v1.Alert.created_at:type_name -> google.protobuf.Timestamp
-	48, // 29: farmwatch.v1.Alert.updated_at:type_name -> google.protobuf.Timestamp
-	48, // 30: farmwatch.v1.Alert.resolved_at:type_name -> google.protobuf.Timestamp
-	48, // 31: farmwatch.v1.Alert.peak_at:type_name -> google.protobuf.Timestamp
-	47, // 32: farmwatch.v1.Alert.member_scores:type_name -> farmwatch.v1.Alert.MemberScoresEntry
-	48, // 33: farmwatch.v1.AuditEntry.at:type_name -> google.protobuf.Timestamp
-	28, // 34: farmwatch.v1.ListAuditResponse.entries:type_name -> farmwatch.v1.AuditEntry
-	5,  // 35: farmwatch.v1.UpdateHireRequest.hire:type_name -> farmwatch.v1.Hire
-	48, // 36: farmwatch.v1.ClusterMember.joined_at:type_name -> google.protobuf.Timestamp
-	32, // 37: farmwatch.v1.Cluster.members:type_name -> farmwatch.v1.ClusterMember
-	33, // 38: farmwatch.v1.Cluster.fingerprints:type_name -> farmwatch.v1.SharedFingerprint
-	48, // 39: farmwatch.v1.Cluster.created_at:type_name -> google.protobuf.Timestamp
-	48, // 40: farmwatch.v1.Cluster.updated_at:type_name -> google.protobuf.Timestamp
-	34, // 41: farmwatch.v1.ListClustersResponse.clusters:type_name -> farmwatch.v1.Cluster
-	48, // 42: farmwatch.v1.BacktestRequest.since:type_name -> google.protobuf.Timestamp
-	48, // 43: farmwatch.v1.BacktestRequest.until:type_name -> google.protobuf.Timestamp
-	48, // 44: farmwatch.v1.BacktestResponse.first_report:type_name -> google.protobuf.Timestamp
-	48, // 45: farmwatch.v1.BacktestResponse.last_report:type_name -> google.protobuf.Timestamp
-	25, // 46: farmwatch.v1.BacktestResponse.alerts:type_name -> farmwatch.v1.Alert
-	39, // 47: farmwatch.v1.FitModelResponse.weights:type_name -> farmwatch.v1.RuleWeight
-	25, // 48: farmwatch.v1.ListAlertsResponse.alerts:type_name -> farmwatch.v1.Alert
-	7,  // 49: farmwatch.v1.AdminService.AddHires:input_type -> farmwatch.v1.AddHiresRequest
-	9,  // 50: farmwatch.v1.AdminService.ListHires:input_type -> farmwatch.v1.ListHiresRequest
-	11, // 51: farmwatch.v1.AdminService.GetHire:input_type -> farmwatch.v1.GetHireRequest
-	12, // 52: farmwatch.v1.AdminService.CreateToken:input_type -> farmwatch.v1.CreateTokenRequest
-	15, // 53: farmwatch.v1.AdminService.ListDevices:input_type -> farmwatch.v1.ListDevicesRequest
-	17, // 54: farmwatch.v1.AdminService.GetDevice:input_type -> farmwatch.v1.GetDeviceRequest
-	22, // 55: farmwatch.v1.AdminService.ListReports:input_type -> farmwatch.v1.ListReportsRequest
-	43, // 56: farmwatch.v1.AdminService.ListAlerts:input_type -> farmwatch.v1.ListAlertsRequest
-	45, // 57: farmwatch.v1.AdminService.GetAlert:input_type -> farmwatch.v1.GetAlertRequest
-	26, // 58: farmwatch.v1.AdminService.AckAlert:input_type -> farmwatch.v1.AckAlertRequest
-	27, // 59: farmwatch.v1.AdminService.ResolveAlert:input_type -> farmwatch.v1.ResolveAlertRequest
-	29, // 60: farmwatch.v1.AdminService.ListAudit:input_type -> farmwatch.v1.ListAuditRequest
-	31, // 61: farmwatch.v1.AdminService.UpdateHire:input_type -> farmwatch.v1.UpdateHireRequest
-	35, // 62: farmwatch.v1.AdminService.ListClusters:input_type -> farmwatch.v1.ListClustersRequest
-	37, // 63: farmwatch.v1.AdminService.GetCluster:input_type -> farmwatch.v1.GetClusterRequest
-	38, // 64: farmwatch.v1.AdminService.FitModel:input_type -> farmwatch.v1.FitModelRequest
-	40, // 65: farmwatch.v1.AdminService.Backtest:input_type -> farmwatch.v1.BacktestRequest
-	0,  // 66: farmwatch.v1.AdminService.RevokeDevice:input_type -> farmwatch.v1.RevokeDeviceRequest
-	1,  // 67: farmwatch.v1.AdminService.IssueAdmin:input_type -> farmwatch.v1.IssueAdminRequest
-	3,  // 68: farmwatch.v1.AdminService.Backup:input_type -> farmwatch.v1.BackupRequest
-	8,  // 69: farmwatch.v1.AdminService.AddHires:output_type -> farmwatch.v1.AddHiresResponse
-	10, // 70: farmwatch.v1.AdminService.ListHires:output_type -> farmwatch.v1.ListHiresResponse
-	5,  // 71: farmwatch.v1.AdminService.GetHire:output_type -> farmwatch.v1.Hire
-	13, // 72: farmwatch.v1.AdminService.CreateToken:output_type -> farmwatch.v1.CreateTokenResponse
-	16, // 73: farmwatch.v1.AdminService.ListDevices:output_type -> farmwatch.v1.ListDevicesResponse
-	18, // 74: farmwatch.v1.AdminService.GetDevice:output_type -> farmwatch.v1.DeviceDetail
-	23, // 75: farmwatch.v1.AdminService.ListReports:output_type -> farmwatch.v1.ListReportsResponse
-	44, // 76: farmwatch.v1.AdminService.ListAlerts:output_type -> farmwatch.v1.ListAlertsResponse
-	25, // 77: farmwatch.v1.AdminService.GetAlert:output_type -> farmwatch.v1.Alert
-	25, // 78: farmwatch.v1.AdminService.AckAlert:output_type -> farmwatch.v1.Alert
-	25, // 79: farmwatch.v1.AdminService.ResolveAlert:output_type -> farmwatch.v1.Alert
-	30, // 80: farmwatch.v1.AdminService.ListAudit:output_type -> farmwatch.v1.ListAuditResponse
-	5,  // 81: farmwatch.v1.AdminService.UpdateHire:output_type -> farmwatch.v1.Hire
-	36, // 82: farmwatch.v1.AdminService.ListClusters:output_type -> farmwatch.v1.ListClustersResponse
-	34, // 83: farmwatch.v1.AdminService.GetCluster:output_type -> farmwatch.v1.Cluster
-	42, // 84: farmwatch.v1.AdminService.FitModel:output_type -> farmwatch.v1.FitModelResponse
-	41, // 85: farmwatch.v1.AdminService.Backtest:output_type -> farmwatch.v1.BacktestResponse
-	14, // 86: farmwatch.v1.AdminService.RevokeDevice:output_type -> farmwatch.v1.Device
-	2,  // 87: farmwatch.v1.AdminService.IssueAdmin:output_type -> farmwatch.v1.IssueAdminResponse
-	4,  // 88: farmwatch.v1.AdminService.Backup:output_type -> farmwatch.v1.BackupChunk
-	69, // [69:89] is the sub-list for method output_type
-	49, // [49:69] is the sub-list for method input_type
-	49, // [49:49] is the sub-list for extension type_name
-	49, // [49:49] is the sub-list for extension extendee
-	0,  // [0:49] is the sub-list for field type_name
+	2,  // 0: farmwatch.v1.ListTokensResponse.tokens:type_name -> farmwatch.v1.TokenInfo
+	56, // 1: farmwatch.v1.TokenInfo.created_at:type_name -> google.protobuf.Timestamp
+	56, // 2: farmwatch.v1.TokenInfo.expires_at:type_name -> google.protobuf.Timestamp
+	56, // 3: farmwatch.v1.TokenInfo.used_at:type_name -> google.protobuf.Timestamp
+	56, // 4: farmwatch.v1.TokenInfo.revoked_at:type_name -> google.protobuf.Timestamp
+	6,  // 5: farmwatch.v1.ListAdminsResponse.certificates:type_name -> farmwatch.v1.AdminCertificate
+	56, // 6: farmwatch.v1.AdminCertificate.issued_at:type_name -> google.protobuf.Timestamp
+	56, // 7: farmwatch.v1.AdminCertificate.expires_at:type_name -> google.protobuf.Timestamp
+	56, // 8: farmwatch.v1.AdminCertificate.revoked_at:type_name -> google.protobuf.Timestamp
+	56, // 9: farmwatch.v1.IssueAdminResponse.expires_at:type_name -> google.protobuf.Timestamp
+	14, // 10: farmwatch.v1.Hire.home:type_name -> farmwatch.v1.ClaimedHome
+	56, // 11: farmwatch.v1.Hire.created_at:type_name -> google.protobuf.Timestamp
+	14, // 12: farmwatch.v1.Hire.shipping:type_name -> farmwatch.v1.ClaimedHome
+	56, // 13: farmwatch.v1.Hire.updated_at:type_name -> google.protobuf.Timestamp
+	13, // 14: farmwatch.v1.AddHiresRequest.hires:type_name -> farmwatch.v1.Hire
+	13, // 15: farmwatch.v1.AddHiresResponse.hires:type_name -> farmwatch.v1.Hire
+	13, // 16: farmwatch.v1.ListHiresResponse.hires:type_name -> farmwatch.v1.Hire
+	56, // 17: farmwatch.v1.CreateTokenResponse.expires_at:type_name -> google.protobuf.Timestamp
+	56, // 18: farmwatch.v1.Device.enrolled_at:type_name -> google.protobuf.Timestamp
+	56, // 19: farmwatch.v1.Device.last_seen:type_name -> google.protobuf.Timestamp
+	56, // 20: farmwatch.v1.Device.revoked_at:type_name -> google.protobuf.Timestamp
+	22, // 21: farmwatch.v1.ListDevicesResponse.devices:type_name -> farmwatch.v1.Device
+	22, // 22: farmwatch.v1.DeviceDetail.device:type_name -> farmwatch.v1.Device
+	13, // 23: farmwatch.v1.DeviceDetail.hire:type_name -> farmwatch.v1.Hire
+	27, // 24: farmwatch.v1.DeviceDetail.recent_reports:type_name -> farmwatch.v1.StoredReport
+	33, // 25: farmwatch.v1.DeviceDetail.alerts:type_name -> farmwatch.v1.Alert
+	32, // 26: farmwatch.v1.DeviceDetail.evidence:type_name -> farmwatch.v1.Evidence
+	57, // 27: farmwatch.v1.StoredReport.report:type_name -> farmwatch.v1.Report
+	56, // 28: farmwatch.v1.StoredReport.received_at:type_name -> google.protobuf.Timestamp
+	29, // 29: farmwatch.v1.StoredReport.location:type_name -> farmwatch.v1.IPLocation
+	28, // 30: farmwatch.v1.StoredReport.peers:type_name -> farmwatch.v1.PeerLocation
+	29, // 31: farmwatch.v1.PeerLocation.location:type_name -> farmwatch.v1.IPLocation
+	27, // 32: farmwatch.v1.ListReportsResponse.reports:type_name -> farmwatch.v1.StoredReport
+	54, // 33: farmwatch.v1.Evidence.facts:type_name -> farmwatch.v1.Evidence.FactsEntry
+	56, // 34: farmwatch.v1.Evidence.observed_at:type_name -> google.protobuf.Timestamp
+	56, // 35: farmwatch.v1.Evidence.first_seen:type_name -> google.protobuf.Timestamp
+	32, // 36: farmwatch.v1.Alert.evidence:type_name -> farmwatch.v1.Evidence
+	56, // 37: farmwatch.v1.Alert.created_at:type_name -> google.protobuf.Timestamp
+	56, // 38: farmwatch.v1.Alert.updated_at:type_name -> google.protobuf.Timestamp
+	56, // 39: farmwatch.v1.Alert.resolved_at:type_name -> google.protobuf.Timestamp
+	56, // 40: farmwatch.v1.Alert.peak_at:type_name -> google.protobuf.Timestamp
+	55, // 41: farmwatch.v1.Alert.member_scores:type_name -> farmwatch.v1.Alert.MemberScoresEntry
+	56, // 42: farmwatch.v1.AuditEntry.at:type_name -> google.protobuf.Timestamp
+	36, // 43: farmwatch.v1.ListAuditResponse.entries:type_name -> farmwatch.v1.AuditEntry
+	13, // 44: farmwatch.v1.UpdateHireRequest.hire:type_name -> farmwatch.v1.Hire
+	56, // 45: farmwatch.v1.ClusterMember.joined_at:type_name -> google.protobuf.Timestamp
+	40, // 46: farmwatch.v1.Cluster.members:type_name -> farmwatch.v1.ClusterMember
+	41, // 47: farmwatch.v1.Cluster.fingerprints:type_name -> farmwatch.v1.SharedFingerprint
+	56, // 48: farmwatch.v1.Cluster.created_at:type_name -> google.protobuf.Timestamp
+	56, // 49: farmwatch.v1.Cluster.updated_at:type_name -> google.protobuf.Timestamp
+	42, // 50: farmwatch.v1.ListClustersResponse.clusters:type_name -> farmwatch.v1.Cluster
+	56, // 51: farmwatch.v1.BacktestRequest.since:type_name -> google.protobuf.Timestamp
+	56, // 52: farmwatch.v1.BacktestRequest.until:type_name -> google.protobuf.Timestamp
+	56, // 53: farmwatch.v1.BacktestResponse.first_report:type_name -> google.protobuf.Timestamp
+	56, // 54: farmwatch.v1.BacktestResponse.last_report:type_name -> google.protobuf.Timestamp
+	33, // 55: farmwatch.v1.BacktestResponse.alerts:type_name -> farmwatch.v1.Alert
+	47, // 56: farmwatch.v1.FitModelResponse.weights:type_name -> farmwatch.v1.RuleWeight
+	33, // 57: farmwatch.v1.ListAlertsResponse.alerts:type_name -> farmwatch.v1.Alert
+	15, // 58: farmwatch.v1.AdminService.AddHires:input_type -> farmwatch.v1.AddHiresRequest
+	17, // 59: farmwatch.v1.AdminService.ListHires:input_type -> farmwatch.v1.ListHiresRequest
+	19, // 60: farmwatch.v1.AdminService.GetHire:input_type -> farmwatch.v1.GetHireRequest
+	20, // 61: farmwatch.v1.AdminService.CreateToken:input_type -> farmwatch.v1.CreateTokenRequest
+	23, // 62: farmwatch.v1.AdminService.ListDevices:input_type -> farmwatch.v1.ListDevicesRequest
+	25, // 63: farmwatch.v1.AdminService.GetDevice:input_type -> farmwatch.v1.GetDeviceRequest
+	30, // 64: farmwatch.v1.AdminService.ListReports:input_type -> farmwatch.v1.ListReportsRequest
+	51, // 65: farmwatch.v1.AdminService.ListAlerts:input_type -> farmwatch.v1.ListAlertsRequest
+	53, // 66: farmwatch.v1.AdminService.GetAlert:input_type -> farmwatch.v1.GetAlertRequest
+	34, // 67: farmwatch.v1.AdminService.AckAlert:input_type -> farmwatch.v1.AckAlertRequest
+	35, // 68: farmwatch.v1.AdminService.ResolveAlert:input_type -> farmwatch.v1.ResolveAlertRequest
+	37, // 69: farmwatch.v1.AdminService.ListAudit:input_type -> farmwatch.v1.ListAuditRequest
+	39, // 70: farmwatch.v1.AdminService.UpdateHire:input_type -> farmwatch.v1.UpdateHireRequest
+	43, // 71: farmwatch.v1.AdminService.ListClusters:input_type -> farmwatch.v1.ListClustersRequest
+	45, // 72: farmwatch.v1.AdminService.GetCluster:input_type -> farmwatch.v1.GetClusterRequest
+	46, // 73: farmwatch.v1.AdminService.FitModel:input_type -> farmwatch.v1.FitModelRequest
+	48, // 74: farmwatch.v1.AdminService.Backtest:input_type -> farmwatch.v1.BacktestRequest
+	8,  // 75: farmwatch.v1.AdminService.RevokeDevice:input_type -> farmwatch.v1.RevokeDeviceRequest
+	9,  // 76: farmwatch.v1.AdminService.IssueAdmin:input_type -> farmwatch.v1.IssueAdminRequest
+	11, // 77: farmwatch.v1.AdminService.Backup:input_type -> farmwatch.v1.BackupRequest
+	0,  // 78: farmwatch.v1.AdminService.ListTokens:input_type -> farmwatch.v1.ListTokensRequest
+	3,  // 79: farmwatch.v1.AdminService.RevokeToken:input_type -> farmwatch.v1.RevokeTokenRequest
+	4,  // 80: farmwatch.v1.AdminService.ListAdmins:input_type -> farmwatch.v1.ListAdminsRequest
+	7,  // 81: farmwatch.v1.AdminService.RevokeAdmin:input_type -> farmwatch.v1.RevokeAdminRequest
+	16, // 82: farmwatch.v1.AdminService.AddHires:output_type -> farmwatch.v1.AddHiresResponse
+	18, // 83: farmwatch.v1.AdminService.ListHires:output_type -> farmwatch.v1.ListHiresResponse
+	13, // 84: farmwatch.v1.AdminService.GetHire:output_type -> farmwatch.v1.Hire
+	21, // 85: farmwatch.v1.AdminService.CreateToken:output_type -> farmwatch.v1.CreateTokenResponse
+	24, // 86: farmwatch.v1.AdminService.ListDevices:output_type -> farmwatch.v1.ListDevicesResponse
+	26, // 87: farmwatch.v1.AdminService.GetDevice:output_type -> farmwatch.v1.DeviceDetail
+	31, // 88: farmwatch.v1.AdminService.ListReports:output_type -> farmwatch.v1.ListReportsResponse
+	52, // 89: farmwatch.v1.AdminService.ListAlerts:output_type -> farmwatch.v1.ListAlertsResponse
+	33, // 90: farmwatch.v1.AdminService.GetAlert:output_type -> farmwatch.v1.Alert
+	33, // 91: farmwatch.v1.AdminService.AckAlert:output_type -> farmwatch.v1.Alert
+	33, // 92: farmwatch.v1.AdminService.ResolveAlert:output_type -> farmwatch.v1.Alert
+	38, // 93: farmwatch.v1.AdminService.ListAudit:output_type -> farmwatch.v1.ListAuditResponse
+	13, // 94: farmwatch.v1.AdminService.UpdateHire:output_type -> farmwatch.v1.Hire
+	44, // 95: farmwatch.v1.AdminService.ListClusters:output_type -> farmwatch.v1.ListClustersResponse
+	42, // 96: farmwatch.v1.AdminService.GetCluster:output_type -> farmwatch.v1.Cluster
+	50, // 97: farmwatch.v1.AdminService.FitModel:output_type -> farmwatch.v1.FitModelResponse
+	49, // 98: farmwatch.v1.AdminService.Backtest:output_type -> farmwatch.v1.BacktestResponse
+	22, // 99: farmwatch.v1.AdminService.RevokeDevice:output_type -> farmwatch.v1.Device
+	10, // 100: farmwatch.v1.AdminService.IssueAdmin:output_type -> farmwatch.v1.IssueAdminResponse
+	12, // 101: farmwatch.v1.AdminService.Backup:output_type -> farmwatch.v1.BackupChunk
+	1,  // 102: farmwatch.v1.AdminService.ListTokens:output_type -> farmwatch.v1.ListTokensResponse
+	2,  // 103: farmwatch.v1.AdminService.RevokeToken:output_type -> farmwatch.v1.TokenInfo
+	5,  // 104: farmwatch.v1.AdminService.ListAdmins:output_type -> farmwatch.v1.ListAdminsResponse
+	6,  // 105: farmwatch.v1.AdminService.RevokeAdmin:output_type -> farmwatch.v1.AdminCertificate
+	82, // [82:106] is the sub-list for method output_type
+	58, // [58:82] is the sub-list for method input_type
+	58, // [58:58] is the sub-list for extension type_name
+	58, // [58:58] is the sub-list for extension extendee
+	0,  // [0:58] is the sub-list for field type_name
 }
 
 func init() { file_farmwatch_v1_admin_proto_init() }
@@ -3911,7 +4493,7 @@ func file_farmwatch_v1_admin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_farmwatch_v1_admin_proto_rawDesc), len(file_farmwatch_v1_admin_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   48,
+			NumMessages:   56,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
