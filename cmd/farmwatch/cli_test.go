@@ -210,7 +210,7 @@ func TestBackupAndAdminIssueThroughCLI(t *testing.T) {
 		t.Fatalf("backup file: %v %v", st, err)
 	}
 	dir := t.TempDir()
-	stdout, _, err = runCLI(t, c.Data, "admin", "issue", "--name", "auditor", "--role", "viewer", "--out", dir)
+	stdout, _, err = runCLI(t, c.Data, "admin", "issue", "--name", "auditor", "--role", "viewer", "--pem-dir", dir, "--out", filepath.Join(dir, "auditor.profile.yaml"))
 	if err != nil || !strings.Contains(stdout, "viewer certificate for auditor") {
 		t.Fatalf("admin issue: %v %s", err, stdout)
 	}

@@ -21,16 +21,21 @@ import (
 	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
 )
 
-// Options locate the collector and the admin credentials. Empty fields are
-// taken from Data: DATA/collector.addr and DATA/tls/{ca,admin,admin-key}.pem.
+// Options locate the collector and the admin credentials. Each empty field
+// is taken from Profile when there is one, else from Data:
+// DATA/collector.addr and DATA/tls/{ca,admin,admin-key}.pem.
 type Options struct {
 	Data, Server, CA, Cert, Key string
+	Profile                     *Profile
 }
 
 // Addr is the collector address the options lead to.
 func (o Options) Addr() (string, error) {
 	if o.Server != "" {
 		return o.Server, nil
+	}
+	if o.Profile != nil {
+		return o.Profile.Server, nil
 	}
 	b, err := os.ReadFile(filepath.Join(o.Data, server.AddrFile))
 	if err != nil {
@@ -41,7 +46,7 @@ func (o Options) Addr() (string, error) {
 
 // CAFingerprint is the SHA-256 of the collector CA the options trust.
 func (o Options) CAFingerprint() (string, error) {
-	b, err := os.ReadFile(o.pick(o.CA, pki.CAFile))
+	b, err := o.read(o.CA, o.profilePart(func(p *Profile) string { return p.CA }), pki.CAFile)
 	if err != nil {
 		return "", err
 	}
@@ -52,11 +57,23 @@ func (o Options) CAFingerprint() (string, error) {
 	return pki.Fingerprint(c), nil
 }
 
-func (o Options) pick(flag, name string) string {
+// read is one credential: the file a flag names, else the profile's copy,
+// else the file in DATA/tls.
+func (o Options) read(flag string, fromProfile []byte, name string) ([]byte, error) {
 	if flag != "" {
-		return flag
+		return os.ReadFile(flag)
 	}
-	return filepath.Join(o.Data, "tls", name)
+	if fromProfile != nil {
+		return fromProfile, nil
+	}
+	return os.ReadFile(filepath.Join(o.Data, "tls", name))
+}
+
+func (o Options) profilePart(part func(*Profile) string) []byte {
+	if o.Profile == nil {
+		return nil
+	}
+	return []byte(part(o.Profile))
 }
 
 // Dial connects to the admin API.
@@ -65,13 +82,21 @@ func Dial(o Options) (pb.AdminServiceClient, func() error, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	caPEM, err := os.ReadFile(o.pick(o.CA, pki.CAFile))
+	caPEM, err := o.read(o.CA, o.profilePart(func(p *Profile) string { return p.CA }), pki.CAFile)
 	if err != nil {
-		return nil, nil, fmt.Errorf("collector CA: %w (give --ca FILE)", err)
+		return nil, nil, fmt.Errorf("collector CA: %w (give --ca FILE or --profile NAME)", err)
 	}
-	cert, err := tls.LoadX509KeyPair(o.pick(o.Cert, pki.AdminFile), o.pick(o.Key, pki.AdminKeyFile))
+	certPEM, err := o.read(o.Cert, o.profilePart(func(p *Profile) string { return p.Cert }), pki.AdminFile)
 	if err != nil {
-		return nil, nil, fmt.Errorf("admin certificate: %w (give --cert and --key)", err)
+		return nil, nil, fmt.Errorf("admin certificate: %w (give --cert and --key, or --profile NAME)", err)
+	}
+	keyPEM, err := o.read(o.Key, o.profilePart(func(p *Profile) string { return p.Key }), pki.AdminKeyFile)
+	if err != nil {
+		return nil, nil, fmt.Errorf("admin key: %w (give --cert and --key, or --profile NAME)", err)
+	}
+	cert, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		return nil, nil, fmt.Errorf("admin certificate: %w", err)
 	}
 	pool := x509.NewCertPool()
 	if !pool.AppendCertsFromPEM(caPEM) {
