@@ -41,7 +41,7 @@ func addConnFlags(root *cobra.Command) {
 	f.StringVar(&conn.ca, "ca", "", "collector CA certificate (env FARMWATCH_CA; default: the profile's, or DATA/tls/ca.pem)")
 	f.StringVar(&conn.cert, "cert", "", "admin certificate (env FARMWATCH_CERT; default: the profile's, or DATA/tls/admin.pem)")
 	f.StringVar(&conn.key, "key", "", "admin key (env FARMWATCH_KEY; default: the profile's, or DATA/tls/admin-key.pem)")
-	f.StringVar(&conn.profile, "profile", "", "client profile NAME, or a profile FILE (env FARMWATCH_PROFILE; default: the one `profile use` chose)")
+	f.StringVar(&conn.profile, "profile", "", "client profile NAME, or a profile FILE (env FARMWATCH_PROFILE; default: the one chosen with profile use)")
 	f.DurationVar(&conn.timeout, "timeout", 30*time.Second, "timeout of one admin call")
 	conn.flags = f
 }

@@ -25,7 +25,9 @@ that share a network, scores the combined evidence and raises explainable alerts
 
 The CLI talks to a running collector over its admin API. On the collector host,
 --data DIR is enough: the address and the operator's admin certificate are
-found there. Elsewhere give --server, --ca, --cert and --key.`,
+found there. Elsewhere use a client profile (farmwatch profile --help), or give
+--server, --ca, --cert and --key (env FARMWATCH_SERVER, FARMWATCH_CA,
+FARMWATCH_CERT, FARMWATCH_KEY), which take precedence over it.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
