@@ -151,3 +151,43 @@ func TestAgentAdoptsTheCollectorsInterval(t *testing.T) {
 		t.Fatalf("interval %s, log %q", r.Interval, logs.String())
 	}
 }
+
+// AfterCycle runs once a cycle, whether its delivery worked or not, and not
+// after the retries of delivery alone that Run makes between cycles.
+func TestAfterCycleRunsOncePerCycle(t *testing.T) {
+	c := testcollector.Start(t, nil)
+	id := enrollHire(t, c, &pb.Hire{Id: "h1", Name: "H", ClaimedHome: "Denver, CO, US"})
+	c.Stop() // every delivery fails, so Run retries between cycles
+	sp, err := spool.Open(filepath.Join(t.TempDir(), "spool.db"), 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sp.Close()
+	conn, err := uplink.Dial(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	var logs bytes.Buffer
+	after := 0
+	// The first retry comes 2.5-7.5 s after the first cycle (a 5 s backoff,
+	// jittered by half), the second cycle 9-11 s after it: 8.5 s hold one
+	// cycle and at least one retry.
+	r := &Reporter{Spool: sp, Conn: conn, Env: collect.HostEnv(), Interval: 10 * time.Second,
+		Log: slog.New(slog.NewTextHandler(&logs, nil)), AfterCycle: func() { after++ }}
+	ctx, cancel := context.WithTimeout(context.Background(), 8500*time.Millisecond)
+	defer cancel()
+	if err := r.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	st, err := sp.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if failed := strings.Count(logs.String(), "delivery failed"); failed < 2 {
+		t.Fatalf("%d failed deliveries, want the cycle's and a retry's:\n%s", failed, logs.String())
+	}
+	if taken := st.NextSeq - 1; taken != 1 || after != 1 {
+		t.Errorf("AfterCycle ran %d times for %d report(s) taken, want once for the one cycle", after, taken)
+	}
+}
