@@ -79,6 +79,7 @@ func BenchmarkFootprint(b *testing.B) {
 		b.Logf("farmwatch-agent run:\n%s\nnode_exporter:\n%s", agent.logs(), ne.logs())
 	}
 	b.ReportMetric(agentFP.cpuMS, "agent_cpu_ms/cycle")
+	b.ReportMetric(agentFP.childrenCPUMS, "agent_children_cpu_ms/cycle")
 	b.ReportMetric(agentFP.rssMeanMB, "agent_rss_MB")
 	b.ReportMetric(agentFP.rssMaxMB, "agent_rss_max_MB")
 	b.ReportMetric(agentFP.hwmMB, "agent_hwm_MB")
@@ -100,7 +101,8 @@ func BenchmarkFootprint(b *testing.B) {
 
 // footprint is what measureService found of one service.
 type footprint struct {
-	cpuMS                      float64 // CPU time per cycle, ms
+	cpuMS                      float64 // CPU time per cycle, ms, the children's included
+	childrenCPUMS              float64 // of which the waited-for children's
 	rssMeanMB, rssMaxMB, hwmMB float64
 }
 
@@ -112,7 +114,7 @@ func measureService(pid, n int, cycle func() error) (footprint, error) {
 	if err := cycle(); err != nil {
 		return footprint{}, fmt.Errorf("warm-up cycle: %w", err)
 	}
-	start, err := procCPUTicks(pid)
+	startSelf, startChildren, err := procCPUTicks(pid)
 	if err != nil {
 		return footprint{}, err
 	}
@@ -141,7 +143,7 @@ func measureService(pid, n int, cycle func() error) (footprint, error) {
 			return footprint{}, fmt.Errorf("cycle %d of %d: %w", i+1, n, err)
 		}
 	}
-	end, err := procCPUTicks(pid)
+	endSelf, endChildren, err := procCPUTicks(pid)
 	close(done)
 	rss := <-samples
 	if err != nil {
@@ -151,7 +153,9 @@ func measureService(pid, n int, cycle func() error) (footprint, error) {
 	if err != nil {
 		return footprint{}, err
 	}
-	fp := footprint{cpuMS: float64(end-start) * 1000 / clockTicks / float64(n), hwmMB: hwm}
+	perCycle := func(ticks int64) float64 { return float64(ticks) * 1000 / clockTicks / float64(n) }
+	fp := footprint{cpuMS: perCycle(endSelf - startSelf + endChildren - startChildren),
+		childrenCPUMS: perCycle(endChildren - startChildren), hwmMB: hwm}
 	if len(rss) > 0 {
 		var sum float64
 		for _, v := range rss {
@@ -328,37 +332,37 @@ func startNodeExporter(tb testing.TB, exporter string) *service {
 }
 
 // procCPUTicks is the CPU time of a process and of its waited-for children
-// in clock ticks: utime+stime+cutime+cstime, fields 14-17 of
+// in clock ticks: utime+stime and cutime+cstime, fields 14-17 of
 // /proc/<pid>/stat.
-func procCPUTicks(pid int) (int64, error) {
+func procCPUTicks(pid int) (self, children int64, err error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	return parseStatCPU(string(b))
 }
 
-// parseStatCPU sums fields 14-17 of a /proc/<pid>/stat line. The fields
+// parseStatCPU reads fields 14-17 of a /proc/<pid>/stat line. The fields
 // are counted after the parenthesised comm, which may hold spaces and
 // parentheses: state is field 3, utime 14, stime 15, cutime 16, cstime 17.
-func parseStatCPU(stat string) (int64, error) {
+func parseStatCPU(stat string) (self, children int64, err error) {
 	i := strings.LastIndexByte(stat, ')')
 	if i < 0 {
-		return 0, fmt.Errorf("/proc stat line without a comm: %q", stat)
+		return 0, 0, fmt.Errorf("/proc stat line without a comm: %q", stat)
 	}
 	fields := strings.Fields(stat[i+1:])
 	if len(fields) < 15 {
-		return 0, fmt.Errorf("short /proc stat line: %q", stat)
+		return 0, 0, fmt.Errorf("short /proc stat line: %q", stat)
 	}
-	var total int64
-	for _, f := range fields[11:15] {
+	var ticks [4]int64
+	for j, f := range fields[11:15] {
 		v, err := strconv.ParseInt(f, 10, 64)
 		if err != nil || v < 0 {
-			return 0, fmt.Errorf("/proc stat field %q: not a tick count", f)
+			return 0, 0, fmt.Errorf("/proc stat field %q: not a tick count", f)
 		}
-		total += v
+		ticks[j] = v
 	}
-	return total, nil
+	return ticks[0] + ticks[1], ticks[2] + ticks[3], nil
 }
 
 // procStatusMB is a memory line of /proc/<pid>/status (VmRSS, VmHWM) in MB.
@@ -386,15 +390,15 @@ func TestParseStatCPU(t *testing.T) {
 	// cminflt majflt cmajflt utime stime cutime cstime priority nice ...
 	const line = "4242 (farm watch) (x)) S 1 4242 4242 0 -1 4194560 1200 3400 0 0 " +
 		"17 5 230 41 20 0 8 0 123456 1273528320 4690 18446744073709551615\n"
-	got, err := parseStatCPU(line)
+	self, children, err := parseStatCPU(line)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := int64(17 + 5 + 230 + 41); got != want {
-		t.Errorf("parseStatCPU = %d ticks, want %d (utime+stime+cutime+cstime)", got, want)
+	if self != 17+5 || children != 230+41 {
+		t.Errorf("parseStatCPU = %d, %d ticks, want %d (utime+stime), %d (cutime+cstime)", self, children, 17+5, 230+41)
 	}
 	for _, bad := range []string{"", "4242 (x) S 1 2 3", "4242 (x) S 1 4242 4242 0 -1 0 0 0 0 0 a 5 6 7 20"} {
-		if _, err := parseStatCPU(bad); err == nil {
+		if _, _, err := parseStatCPU(bad); err == nil {
 			t.Errorf("parseStatCPU(%q): no error", bad)
 		}
 	}
