@@ -48,10 +48,6 @@ type Reporter struct {
 	Log          *slog.Logger
 	// Batch is how many spooled reports go in one call.
 	Batch int
-	// AfterCycle, when set, runs in Run once after each cycle (collection
-	// and the delivery that follows it, failed or not), never after a
-	// retry of delivery alone: the service returns memory there.
-	AfterCycle func()
 
 	startedAt time.Time
 	restarts  uint64
@@ -210,9 +206,6 @@ func (r *Reporter) Run(ctx context.Context) error {
 		if !time.Now().Before(next) {
 			err = r.Cycle(ctx)
 			next = time.Now().Add(jitter(r.Interval, 0.1))
-			if r.AfterCycle != nil {
-				r.AfterCycle()
-			}
 		} else {
 			err = r.Flush(ctx)
 		}
