@@ -48,7 +48,7 @@ const footprintInterval = agentlimits.MinReportInterval
 // when the collector has stored its report. Goals: below node_exporter on
 // both, under 100 ms of CPU a cycle, under 30 MB.
 //
-//	go test -run '^$' -bench Footprint -benchtime 10x ./cmd/farmwatch-agent/
+//	go test -run '^$' -bench Footprint -benchtime 20x ./cmd/farmwatch-agent/
 //
 // b.N cycles take b.N times footprintInterval, plus a warm-up cycle.
 func BenchmarkFootprint(b *testing.B) {

@@ -122,9 +122,9 @@ func run(ctx context.Context, cmd *cobra.Command, configPath, stateDir string, o
 // 4 MB before a collection and stays resident through the interval; at 50
 // it stays near 2 MB, for about one more collection a cycle (about 1 ms of
 // CPU, measured by BenchmarkFootprint). Returning the free heap to the OS
-// after each cycle as well (debug.FreeOSMemory) saved 0.7 MB more and cost
-// 4-5 ms of CPU a cycle, the pages faulted in again by the next one: not
-// done.
+// after each cycle as well (debug.FreeOSMemory) saved 0.8 MB more and cost
+// about 4 ms of CPU a cycle, the pages faulted in again by the next one:
+// not done.
 const serviceGCPercent = 50
 
 // serviceMemory sets the service's GC percent, unless GOGC in the
