@@ -1,10 +1,10 @@
 # bench/bench.mk: farmwatch benchmarks, included by the top-level Makefile.
 #
-#   make bench        every figure of docs/PERFORMANCE.md in one table (about 7 minutes on 2 cores):
+#   make bench        every figure of docs/PERFORMANCE.md in one table (about 11 minutes on 2 cores):
 #                     ingest of 1,000 and 10,000 simulated agents over gRPC with mutual TLS next to raw
 #                     bbolt writes and a bare grpc-go echo of the same bytes; admin queries against a store
-#                     of 100,000 devices and 10,000,000 reports; the agent's footprint against
-#                     prometheus-node-exporter; geo lookups.
+#                     of 100,000 devices and 10,000,000 reports; the running agent service against a
+#                     running prometheus-node-exporter (20 cycles 10 s apart, about 4 minutes); geo lookups.
 #   make bench-quick  the same table from small sizes (under a minute), to check the tooling.
 #
 # Benchmarks only: `make test` runs none of this, and nothing here fails because a machine is slow.

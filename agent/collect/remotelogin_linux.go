@@ -50,17 +50,45 @@ func readRemoteLogin(ctx context.Context, env *Env, ra *pb.RemoteAccess) error {
 	} else {
 		applyListeners(ra, ports)
 	}
-	for _, u := range systemdRemoteUnits {
-		if m, _ := filepath.Glob(env.Path("etc/systemd/system", "*.wants", u.glob)); len(m) > 0 {
-			u.set(ra)
-		}
-	}
+	applyEnabledUnits(ra, wantedUnits(env))
 	sessions, err := linuxSessions(ctx, env)
 	if err != nil {
 		errs = append(errs, err)
 	}
 	ra.Sessions = sessions
 	return errors.Join(errs...)
+}
+
+// wantedUnits lists the units in /etc/systemd/system/*.wants: each
+// directory read once, where a glob per catalogued unit read them all again
+// for every unit, every cycle.
+func wantedUnits(env *Env) []string {
+	dir := env.Path("etc/systemd/system")
+	targets, _ := os.ReadDir(dir)
+	var units []string
+	for _, t := range targets {
+		if !strings.HasSuffix(t.Name(), ".wants") {
+			continue
+		}
+		entries, _ := os.ReadDir(filepath.Join(dir, t.Name()))
+		for _, e := range entries {
+			units = append(units, e.Name())
+		}
+	}
+	return units
+}
+
+// applyEnabledUnits sets what the catalogued remote-login units among
+// units say.
+func applyEnabledUnits(ra *pb.RemoteAccess, units []string) {
+	for _, u := range systemdRemoteUnits {
+		for _, name := range units {
+			if ok, _ := filepath.Match(u.glob, name); ok {
+				u.set(ra)
+				break
+			}
+		}
+	}
 }
 
 // linuxSessions asks systemd-logind through loginctl, else reads utmp

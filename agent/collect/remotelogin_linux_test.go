@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+
+	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
 )
 
 func TestReadRemoteLoginLinux(t *testing.T) {
@@ -64,5 +66,28 @@ func TestReadRemoteLoginLinux(t *testing.T) {
 	r = Collect(context.Background(), env, Options{Only: []string{"remote_login"}})
 	if len(r.GetErrors()) != 0 || len(r.GetRemoteAccess().GetSessions()) != 4 {
 		t.Errorf("who fallback: %v, errors %v", r.GetRemoteAccess().GetSessions(), r.GetErrors())
+	}
+}
+
+// The unit names of the catalog are globs, matched in every .wants
+// directory; a unit anywhere else enables nothing.
+func TestWantedRemoteUnits(t *testing.T) {
+	root := t.TempDir()
+	writeFiles(t, root, map[string]string{
+		"etc/systemd/system/graphical.target.wants/x11vnc@1.service": "",
+		"etc/systemd/system/sockets.target.wants/sshd.socket":        "",
+		"etc/systemd/system/xrdp.service":                            "",
+		"etc/systemd/system/xrdp.service.d/override.conf":            "",
+	})
+	env := &Env{Root: root}
+	units := wantedUnits(env)
+	slices.Sort(units)
+	if want := []string{"sshd.socket", "x11vnc@1.service"}; !slices.Equal(units, want) {
+		t.Fatalf("wantedUnits = %q, want %q", units, want)
+	}
+	ra := &pb.RemoteAccess{}
+	applyEnabledUnits(ra, units)
+	if !ra.GetSshEnabled() || !ra.GetVncEnabled() || ra.GetRdpEnabled() {
+		t.Errorf("enabled flags from %q: %v", units, ra)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -106,6 +107,7 @@ func run(ctx context.Context, cmd *cobra.Command, configPath, stateDir string, o
 		fmt.Fprintf(cmd.OutOrStdout(), "device %s: report %d delivered, %d pending\n", id.DeviceID, st.NextSeq-1, st.Pending)
 		return nil
 	}
+	serviceMemory()
 	slog.Info("farmwatch-agent running", "device", id.DeviceID, "collector", id.Collector, "interval", interval)
 	if err := rep.Run(ctx); !errors.Is(err, reporter.ErrMonitoringEnded) {
 		return err
@@ -113,4 +115,22 @@ func run(ctx context.Context, cmd *cobra.Command, configPath, stateDir string, o
 	// Not a failure: the service manager must not restart the agent.
 	fmt.Fprintln(cmd.OutOrStdout(), "farmwatch-agent: the onboarding period of this laptop has ended; nothing more is sent, and IT can remove the agent")
 	return nil
+}
+
+// serviceGCPercent is the service's GOGC. Its live heap is about 1 MB and
+// a cycle allocates under 1 MB: at Go's default of 100 the heap grows to
+// 4 MB before a collection and stays resident through the interval; at 50
+// it stays near 2 MB, for about one more collection a cycle (about 1 ms of
+// CPU, measured by BenchmarkFootprint). Returning the free heap to the OS
+// after each cycle as well (debug.FreeOSMemory) saved 0.8 MB more and cost
+// about 4 ms of CPU a cycle, the pages faulted in again by the next one:
+// not done.
+const serviceGCPercent = 50
+
+// serviceMemory sets the service's GC percent, unless GOGC in the
+// environment (an operator's choice) sets another.
+func serviceMemory() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(serviceGCPercent)
+	}
 }

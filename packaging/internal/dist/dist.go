@@ -29,6 +29,8 @@ import (
 	_ "github.com/goreleaser/nfpm/v2/deb" // registers the deb packager
 	"github.com/goreleaser/nfpm/v2/files"
 	_ "github.com/goreleaser/nfpm/v2/rpm" // registers the rpm packager
+
+	"github.com/farmwatch/farmwatch/internal/release"
 )
 
 // Platforms are the targets of a full build.
@@ -152,7 +154,7 @@ var releaseVersion = regexp.MustCompile(`^[0-9]+\.[0-9]+`)
 
 func (o Options) compile(binDir, goos, goarch, cmd string) error {
 	out := filepath.Join(binDir, goos+"_"+goarch, exeName(goos, cmd))
-	args := []string{"build", "-trimpath", "-buildvcs=false",
+	args := []string{"build", "-trimpath", "-buildvcs=false", "-tags", release.Tags,
 		"-ldflags", "-s -w -buildid= -X " + module + "/agent/collect.Version=" + o.Version,
 		"-o", out, "./cmd/" + cmd}
 	fmt.Fprintf(o.Log, "build %s/%s %s\n", goos, goarch, cmd)
