@@ -5,6 +5,8 @@ GO      ?= go
 BIN     ?= bin
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X github.com/farmwatch/farmwatch/agent/collect.Version=$(VERSION)
+# Build tags of the shipped binaries (internal/release.Tags): no gRPC request tracing.
+TAGS    ?= grpcnotrace
 PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 windows/arm64
 
 .PHONY: all build test vet gofmt unit suite fuzz fuzz-short proto proto-check cross demo clean tools
@@ -18,7 +20,7 @@ include geo/geo.mk
 
 build:
 	@mkdir -p $(BIN)
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/...
+	CGO_ENABLED=0 $(GO) build -trimpath -tags '$(TAGS)' -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/...
 
 test: gofmt vet proto-check unit suite fuzz-short cross
 
@@ -76,8 +78,8 @@ cross:
 	@set -e; for p in $(PLATFORMS); do \
 		os=$${p%/*}; arch=$${p#*/}; \
 		echo "cross-compile $$os/$$arch"; \
-		CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -o /dev/null ./cmd/farmwatch-agent; \
-		CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -o /dev/null ./cmd/farmwatch; \
+		CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -tags '$(TAGS)' -o /dev/null ./cmd/farmwatch-agent; \
+		CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -tags '$(TAGS)' -o /dev/null ./cmd/farmwatch; \
 	done
 
 demo: build
