@@ -36,7 +36,9 @@ func (o Options) Addr() (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("no collector address: give --server HOST:PORT, or --data DIR of a running collector (%v)", err)
 	}
-	return strings.TrimSpace(string(b)), nil
+	// An older collector wrote the address it listened on, 0.0.0.0 or [::]
+	// included: dial loopback instead, as it does now.
+	return server.DialAddr(strings.TrimSpace(string(b))), nil
 }
 
 // CAFingerprint is the SHA-256 of the collector CA the options trust.
