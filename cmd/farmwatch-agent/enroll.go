@@ -18,7 +18,7 @@ func newEnrollCmd() *cobra.Command {
 	var stateDir string
 	var force bool
 	cmd := &cobra.Command{
-		Use:   "enroll --collector HOST:PORT --token TOKEN [--ca-fingerprint SHA256]",
+		Use:   "enroll --collector HOST[:PORT] --token TOKEN [--ca-fingerprint SHA256]",
 		Short: "Enroll this laptop with the collector using a one-time token",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if o.Collector == "" || o.Token == "" {
@@ -27,7 +27,7 @@ func newEnrollCmd() *cobra.Command {
 			return enroll(cmd.Context(), cmd, o, stateDir, force)
 		},
 	}
-	cmd.Flags().StringVar(&o.Collector, "collector", "", "collector address HOST:PORT")
+	cmd.Flags().StringVar(&o.Collector, "collector", "", fmt.Sprintf("collector address HOST[:PORT] (port %d when left out)", DefaultCollectorPort))
 	cmd.Flags().StringVar(&o.Token, "token", "", "one-time enrollment token from `farmwatch tokens create`")
 	cmd.Flags().StringVar(&o.CAFingerprint, "ca-fingerprint", "", "SHA-256 fingerprint of the collector CA to pin (recommended)")
 	cmd.Flags().StringVar(&stateDir, "state", defaultStateDir(), "directory for the device identity and spool")
@@ -41,10 +41,18 @@ func enroll(ctx context.Context, cmd *cobra.Command, o uplink.EnrollOptions, sta
 			id.DeviceID, id.HireID, id.Collector)
 		return nil
 	}
+	addr, err := collectorAddr(o.Collector)
+	if err != nil {
+		return err
+	}
+	o.Collector = addr
 	host, _ := os.Hostname()
 	o.Hostname, o.OS, o.AgentVersion = host, runtime.GOOS, collect.Version
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
+	if err := resolveCollector(ctx, o.Collector); err != nil {
+		return err
+	}
 	id, fp, err := uplink.Enroll(ctx, o)
 	if err != nil {
 		return fmt.Errorf("enroll with %s: %w", o.Collector, err)
