@@ -77,6 +77,10 @@ func run(ctx context.Context, cmd *cobra.Command, configPath, stateDir string, o
 		return err
 	}
 	interval, _ := cfg.interval()
+	configured, from := time.Duration(0), "default, until the collector answers"
+	if cfg.ReportInterval != "" {
+		configured, from = interval, "install config, until the collector answers"
+	}
 	sp, err := reporter.OpenSpool(filepath.Join(stateDir, "spool.db"), cfg.SpoolMax, id.DeviceID, identityExisted, slog.Default())
 	if err != nil {
 		return err
@@ -88,7 +92,13 @@ func run(ctx context.Context, cmd *cobra.Command, configPath, stateDir string, o
 	}
 	defer conn.Close()
 	rep := &reporter.Reporter{Spool: sp, Conn: conn, Env: collect.HostEnv(), Interval: interval,
+		ConfiguredInterval: configured, IntervalFrom: from,
 		ConfigSHA256: reporter.HashConfig(cfg.raw), Log: slog.Default()}
+	// The collector's interval from enrollment: the one in effect until an
+	// acknowledgement brings a newer one.
+	rep.AdoptInterval(time.Duration(id.ReportIntervalSeconds) * time.Second)
+	slog.Info("farmwatch-agent running", "device", id.DeviceID, "collector", id.Collector,
+		"interval", rep.Interval, "interval_from", rep.IntervalFrom, "once", once)
 	if once {
 		if err := rep.Start(); err != nil {
 			return err
@@ -106,7 +116,6 @@ func run(ctx context.Context, cmd *cobra.Command, configPath, stateDir string, o
 		fmt.Fprintf(cmd.OutOrStdout(), "device %s: report %d delivered, %d pending\n", id.DeviceID, st.NextSeq-1, st.Pending)
 		return nil
 	}
-	slog.Info("farmwatch-agent running", "device", id.DeviceID, "collector", id.Collector, "interval", interval)
 	if err := rep.Run(ctx); !errors.Is(err, reporter.ErrMonitoringEnded) {
 		return err
 	}
