@@ -35,8 +35,8 @@ func newRunCmd() *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&configPath, "config", "", "install config (JSON: collector, enrollment_token, ca_fingerprint, report_interval, state_dir)")
-	cmd.Flags().StringVar(&stateDir, "state", "", "directory for the device identity and spool (overrides the config)")
-	cmd.Flags().BoolVar(&once, "once", false, "run one cycle, deliver, and exit (non-zero if delivery failed)")
+	cmd.Flags().StringVar(&stateDir, "state", "", "directory for the device identity and spool (default: $"+StateDirEnv+", else the config's state_dir, else "+defaultStateDir()+")")
+	cmd.Flags().BoolVar(&once, "once", false, "collect and deliver one report now, then exit (non-zero if delivery failed)")
 	return cmd
 }
 
@@ -57,6 +57,7 @@ func run(ctx context.Context, cmd *cobra.Command, configPath, stateDir string, o
 			cfg = mc
 		}
 	}
+	stateDir = stateDirOverride(stateDir)
 	if stateDir == "" {
 		stateDir = cfg.StateDir
 	}
