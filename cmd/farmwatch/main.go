@@ -31,6 +31,6 @@ found there. Elsewhere give --server, --ca, --cert and --key.`,
 	}
 	addConnFlags(root)
 	root.AddCommand(newServeCmd(), newHiresCmd(), newTokensCmd(), newDevicesCmd(), newAlertsCmd(), newClustersCmd(),
-		newAuditCmd(), newModelCmd(), newAdminCmd(), newBackupCmd(), newGeoCmd())
+		newAuditCmd(), newModelCmd(), newAdminCmd(), newBackupCmd(), newGeoCmd(), newStatusCmd())
 	return root
 }

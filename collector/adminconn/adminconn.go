@@ -63,21 +63,31 @@ func (o Options) pick(flag, name string) string {
 
 // Dial connects to the admin API.
 func Dial(o Options) (pb.AdminServiceClient, func() error, error) {
-	addr, err := o.Addr()
+	cc, err := DialConn(o)
 	if err != nil {
 		return nil, nil, err
 	}
+	return pb.NewAdminServiceClient(cc), cc.Close, nil
+}
+
+// DialConn is the connection Dial makes, for the collector's other services
+// (health).
+func DialConn(o Options) (*grpc.ClientConn, error) {
+	addr, err := o.Addr()
+	if err != nil {
+		return nil, err
+	}
 	caPEM, err := os.ReadFile(o.pick(o.CA, pki.CAFile))
 	if err != nil {
-		return nil, nil, fmt.Errorf("collector CA: %w (give --ca FILE)", err)
+		return nil, fmt.Errorf("collector CA: %w (give --ca FILE)", err)
 	}
 	cert, err := tls.LoadX509KeyPair(o.pick(o.Cert, pki.AdminFile), o.pick(o.Key, pki.AdminKeyFile))
 	if err != nil {
-		return nil, nil, fmt.Errorf("admin certificate: %w (give --cert and --key)", err)
+		return nil, fmt.Errorf("admin certificate: %w (give --cert and --key)", err)
 	}
 	pool := x509.NewCertPool()
 	if !pool.AppendCertsFromPEM(caPEM) {
-		return nil, nil, errors.New("collector CA: no certificate in PEM")
+		return nil, errors.New("collector CA: no certificate in PEM")
 	}
 	host, _, _ := net.SplitHostPort(addr)
 	cc, err := grpc.NewClient(addr, grpc.WithTransportCredentials(credentials.NewTLS(&tls.Config{
@@ -85,7 +95,7 @@ func Dial(o Options) (pb.AdminServiceClient, func() error, error) {
 		// Lists (alerts, clusters) of a large fleet exceed gRPC's 4 MB default.
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(256<<20)))
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	return pb.NewAdminServiceClient(cc), cc.Close, nil
+	return cc, nil
 }
