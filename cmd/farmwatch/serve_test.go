@@ -60,7 +60,13 @@ func farmwatchBinary(t *testing.T) string {
 // listens; the process is stopped at the end of the test.
 func startServe(t *testing.T, bin string, args ...string) *exec.Cmd {
 	t.Helper()
-	cmd := exec.Command(bin, append([]string{"serve"}, args...)...)
+	return startCollector(t, bin, append([]string{"serve"}, args...)...)
+}
+
+// startCollector runs bin with args (a serve command line) as startServe.
+func startCollector(t *testing.T, bin string, args ...string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -181,4 +187,102 @@ func servedAddr(t *testing.T, data string) string {
 		t.Fatal(err)
 	}
 	return strings.TrimSpace(string(b))
+}
+
+// TestServeWithPackagedSettings runs the collector as the packaged unit
+// does: its ExecStart with the values of its Environment= lines and of
+// /etc/default/farmwatch as shipped, and with FARMWATCH_LISTEN=0.0.0.0:7443,
+// which that file and DEPLOY.md tell operators to set. Then the CLI on the
+// same host, given only the data dir, reaches it. Substituted: the built
+// binary for /usr/bin/farmwatch, a temporary dir for /var/lib/farmwatch, and
+// port 0 for 7443 (another collector may hold it).
+func TestServeWithPackagedSettings(t *testing.T) {
+	bin := farmwatchBinary(t)
+	unit := readFile(t, "../../packaging/linux/farmwatch.service")
+	env := map[string]string{}
+	var execStart string
+	for _, line := range strings.Split(unit, "\n") {
+		if v, ok := strings.CutPrefix(line, "Environment="); ok {
+			k, val, _ := strings.Cut(v, "=")
+			env[k] = unquote(val)
+		}
+		if v, ok := strings.CutPrefix(line, "ExecStart="); ok {
+			execStart = v
+		}
+	}
+	if execStart == "" {
+		t.Fatal("farmwatch.service has no ExecStart=")
+	}
+	for _, line := range strings.Split(readFile(t, "../../packaging/linux/farmwatch.default"), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		k, v, ok := strings.Cut(line, "=")
+		if !ok {
+			t.Fatalf("farmwatch.default: %q is not KEY=VALUE", line)
+		}
+		env[k] = unquote(v)
+	}
+	if env["FARMWATCH_LISTEN"] == "" {
+		t.Fatal("the packaged settings set no FARMWATCH_LISTEN")
+	}
+	for _, listen := range []string{env["FARMWATCH_LISTEN"], "0.0.0.0:7443"} {
+		t.Run(listen, func(t *testing.T) {
+			data := t.TempDir()
+			vars := map[string]string{}
+			for k, v := range env {
+				vars[k] = v
+			}
+			vars["FARMWATCH_LISTEN"] = strings.Replace(listen, ":7443", ":0", 1)
+			// systemd's expansion: ${VAR} is one word, $VAR splits at spaces.
+			var argv []string
+			for _, word := range strings.Fields(execStart) {
+				if name, ok := strings.CutPrefix(word, "$"); ok {
+					name = strings.Trim(name, "{}")
+					argv = append(argv, strings.Fields(vars[name])...)
+					continue
+				}
+				argv = append(argv, word)
+			}
+			if argv[0] != "/usr/bin/farmwatch" {
+				t.Fatalf("ExecStart runs %s, want /usr/bin/farmwatch", argv[0])
+			}
+			for i, a := range argv {
+				if a == "/var/lib/farmwatch" {
+					argv[i] = data
+				}
+			}
+			t.Logf("ExecStart: %s", strings.Join(argv, " "))
+			startCollector(t, bin, argv[1:]...)
+			addr := servedAddr(t, data)
+			if !strings.HasPrefix(addr, "127.0.0.1:") {
+				t.Errorf("--listen %s: %s holds %q, want 127.0.0.1:PORT", listen, server.AddrFile, addr)
+			}
+			for _, args := range [][]string{{"status"}, {"hires", "list"}} {
+				out, err := exec.Command(bin, append([]string{"--data", data}, args...)...).CombinedOutput()
+				if err != nil {
+					t.Errorf("farmwatch --data DIR %s against the packaged collector: %v\n%s", strings.Join(args, " "), err, out)
+				}
+			}
+		})
+	}
+}
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// unquote removes the quotes systemd's EnvironmentFile= allows around a value.
+func unquote(v string) string {
+	v = strings.TrimSpace(v)
+	if len(v) >= 2 && (v[0] == '"' || v[0] == '\'') && v[len(v)-1] == v[0] {
+		return v[1 : len(v)-1]
+	}
+	return v
 }
