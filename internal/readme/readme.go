@@ -57,7 +57,7 @@ func Commands(block string) []string {
 			continue
 		}
 		if strings.HasSuffix(t, "\\") {
-			cur.WriteString(strings.TrimSuffix(t, "\\") + " ")
+			cur.WriteString(strings.TrimSpace(strings.TrimSuffix(t, "\\")) + " ")
 			continue
 		}
 		cur.WriteString(t)
