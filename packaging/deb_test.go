@@ -114,6 +114,7 @@ func TestDebInstall(t *testing.T) {
 	}
 	t.Logf("installed agent's collect --json: %d bytes, sections %v", len(rep), sortedKeys(report))
 	run(t, "/usr/bin/farmwatch", "--help")
+	runReadmeBlock(t)
 
 	// Remove keeps config, identity and data (an upgrade or reinstall goes on).
 	run(t, "dpkg", "--remove", "farmwatch-agent", "farmwatch")
@@ -225,4 +226,36 @@ func indent(s string) string {
 		return ""
 	}
 	return "\n    " + strings.ReplaceAll(s, "\n", "\n    ")
+}
+
+// runReadmeBlock runs the README's "Running it" block against the installed
+// binaries and the packaged paths (/usr/bin, /var/lib/farmwatch,
+// /var/lib/farmwatch-agent, port 7443): the same extractor and checks as
+// TestReadmeRunningIt in make test, through that test, with
+// FARMWATCH_README_INSTALLED=1. The packaged services are stopped first, as
+// they hold the data dirs the block uses.
+func runReadmeBlock(t *testing.T) {
+	t.Helper()
+	if _, err := exec.LookPath("systemctl"); err == nil {
+		for _, unit := range []string{"farmwatch.service", "farmwatch-agent.service"} {
+			if exec.Command("systemctl", "is-active", "--quiet", unit).Run() == nil {
+				run(t, "systemctl", "stop", unit)
+			}
+		}
+	}
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
+	}
+	cmd := exec.Command(goBin, "test", "-count=1", "-v", "-run", "^TestReadmeRunningIt$", "./internal/readme/")
+	cmd.Dir = ".."
+	cmd.Env = append(os.Environ(), "FARMWATCH_README_INSTALLED=1")
+	out, err := cmd.CombinedOutput()
+	t.Logf("README block against the installed packages:%s", indent(string(out)))
+	if err != nil {
+		t.Fatalf("README block against the installed packages: %v", err)
+	}
+	if !strings.Contains(string(out), "--- PASS: TestReadmeRunningIt") {
+		t.Fatal("README block against the installed packages: TestReadmeRunningIt did not pass (skipped?)")
+	}
 }

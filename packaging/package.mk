@@ -2,7 +2,8 @@
 #   make package        .deb/.rpm (agent, collector; amd64, arm64), darwin tar.gz and windows zip of the
 #                       agent, SHA256SUMS, all in dist/
 #   make package-check  build twice (the second with an empty Go build cache) and compare SHA256SUMS
-#   make package-test   build this machine's .deb files and install, verify, run, purge them (root, dpkg)
+#   make package-test   build this machine's .deb files and install, verify, run (the README's "Running it"
+#                       block against the installed binaries and packaged paths), purge them (root, dpkg)
 # Every timestamp is the last commit's time, so two builds of one commit are byte-identical.
 SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null)
 DIST ?= dist

@@ -43,6 +43,12 @@ type Reporter struct {
 	Conn     *uplink.Conn
 	Env      *collect.Env
 	Interval time.Duration
+	// ConfiguredInterval is the install config's report_interval, 0 when it
+	// sets none: the collector's interval overrides it, and the log says so.
+	ConfiguredInterval time.Duration
+	// IntervalFrom says where Interval comes from ("default", "install
+	// config"); adopting the collector's makes it "collector".
+	IntervalFrom string
 	// ConfigSHA256 of the install config, reported so config changes show.
 	ConfigSHA256 string
 	Log          *slog.Logger
@@ -53,6 +59,9 @@ type Reporter struct {
 	restarts  uint64
 	skewMS    int64
 	skewKnown bool
+	// overrideLogged: the install config's interval was said to be
+	// overridden (once per run, not with every acknowledgement).
+	overrideLogged bool
 	// unspooled counts reports taken but never spooled since the agent
 	// started. It lives in memory only: when the spool cannot store a
 	// report (disk full, file broken) it could not store the count either,
@@ -172,19 +181,25 @@ func (r *Reporter) observeClock(sent time.Time, resp *pb.ReportResponse) {
 	mid := sent.Add(now.Sub(sent) / 2)
 	r.skewMS = resp.GetServerTimeUnixMs() - mid.UnixMilli()
 	r.skewKnown = true
-	r.adoptInterval(time.Duration(resp.GetReportIntervalSeconds()) * time.Second)
+	r.AdoptInterval(time.Duration(resp.GetReportIntervalSeconds()) * time.Second)
 }
 
-// adoptInterval takes the collector's report interval: it is the one
+// AdoptInterval takes the collector's report interval: it is the one
 // interval of the fleet (its analysis counts silence in it), and the
 // install config's report_interval only holds until the collector answers.
-func (r *Reporter) adoptInterval(iv time.Duration) {
+func (r *Reporter) AdoptInterval(iv time.Duration) {
 	if iv <= 0 {
 		return
 	}
 	// Never faster than an agent may report: the collector bounds each
 	// spool's sequence by it.
 	iv = max(iv, agentlimits.MinReportInterval)
+	r.IntervalFrom = "collector"
+	if r.ConfiguredInterval != 0 && iv != r.ConfiguredInterval && !r.overrideLogged {
+		r.overrideLogged = true
+		r.log().Warn("the install config's report_interval is overridden by the collector's interval (farmwatch serve --report-interval)",
+			"report_interval", r.ConfiguredInterval, "in_effect", iv)
+	}
 	if iv == r.Interval {
 		return
 	}

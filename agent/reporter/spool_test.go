@@ -183,3 +183,26 @@ func TestSuggestedIntervalNeverBelowLimit(t *testing.T) {
 		}
 	}
 }
+
+// An install config's report_interval that the collector's interval
+// replaces is logged as overridden, once, and IntervalFrom names the
+// collector; one that agrees is not.
+func TestOverriddenIntervalLogged(t *testing.T) {
+	for _, tt := range []struct {
+		configured time.Duration
+		want       bool
+	}{{10 * time.Minute, true}, {time.Hour, false}, {0, false}} {
+		var logs bytes.Buffer
+		r := &Reporter{Interval: max(tt.configured, 5*time.Minute), ConfiguredInterval: tt.configured, IntervalFrom: "install config",
+			Log: slog.New(slog.NewTextHandler(&logs, nil))}
+		for range 3 {
+			r.observeClock(time.Now(), &pb.ReportResponse{ServerTimeUnixMs: time.Now().UnixMilli(), ReportIntervalSeconds: 3600})
+		}
+		if n := strings.Count(logs.String(), "report_interval is overridden"); n != map[bool]int{true: 1}[tt.want] {
+			t.Errorf("configured %s: %d override lines, want %v:\n%s", tt.configured, n, tt.want, logs.String())
+		}
+		if r.Interval != time.Hour || r.IntervalFrom != "collector" {
+			t.Errorf("configured %s: interval %s from %q, want 1h from the collector", tt.configured, r.Interval, r.IntervalFrom)
+		}
+	}
+}

@@ -20,9 +20,13 @@ type Identity struct {
 	DeviceID  string `json:"device_id"`
 	HireID    string `json:"hire_id"`
 	Collector string `json:"collector"`
-	CertPEM   []byte `json:"-"`
-	KeyPEM    []byte `json:"-"`
-	CAPEM     []byte `json:"-"`
+	// ReportIntervalSeconds is the collector's report interval when the
+	// device enrolled (0 from an older collector or identity): the agent
+	// starts with it rather than with its install config's.
+	ReportIntervalSeconds uint32 `json:"report_interval_seconds,omitempty"`
+	CertPEM               []byte `json:"-"`
+	KeyPEM                []byte `json:"-"`
+	CAPEM                 []byte `json:"-"`
 }
 
 // Files inside the agent's state dir.

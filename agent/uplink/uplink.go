@@ -112,7 +112,8 @@ func Enroll(ctx context.Context, o EnrollOptions) (*Identity, string, error) {
 		return nil, "", errors.New("the CA in the enrollment response differs from the one the collector presented")
 	}
 	id := &Identity{DeviceID: resp.GetDeviceId(), HireID: resp.GetHireId(), Collector: o.Collector,
-		CertPEM: resp.GetCertificatePem(), KeyPEM: keyPEM, CAPEM: resp.GetCaPem()}
+		ReportIntervalSeconds: resp.GetReportIntervalSeconds(),
+		CertPEM:               resp.GetCertificatePem(), KeyPEM: keyPEM, CAPEM: resp.GetCaPem()}
 	return id, pki.Fingerprint(ca), nil
 }
 

@@ -70,6 +70,19 @@ func (c *installConfig) interval() (time.Duration, error) {
 	return d, nil
 }
 
+// StateDirEnv names a state dir for a run by hand: a user trying the agent
+// without root, or a test. --state wins over it, and it over the config's
+// state_dir.
+const StateDirEnv = "FARMWATCH_AGENT_STATE"
+
+// stateDirOverride is --state, else $FARMWATCH_AGENT_STATE, else "".
+func stateDirOverride(flag string) string {
+	if flag != "" {
+		return flag
+	}
+	return os.Getenv(StateDirEnv)
+}
+
 // defaultStateDir is where the agent keeps its identity and spool.
 func defaultStateDir() string {
 	switch runtime.GOOS {

@@ -3,13 +3,16 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
+	"path/filepath"
 	"runtime"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/farmwatch/farmwatch/agent/collect"
+	"github.com/farmwatch/farmwatch/agent/reporter"
 	"github.com/farmwatch/farmwatch/agent/uplink"
 )
 
@@ -18,19 +21,22 @@ func newEnrollCmd() *cobra.Command {
 	var stateDir string
 	var force bool
 	cmd := &cobra.Command{
-		Use:   "enroll --collector HOST:PORT --token TOKEN [--ca-fingerprint SHA256]",
+		Use:   "enroll --collector HOST[:PORT] --token TOKEN [--ca-fingerprint SHA256]",
 		Short: "Enroll this laptop with the collector using a one-time token",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if o.Collector == "" || o.Token == "" {
 				return fmt.Errorf("--collector and --token are required")
 			}
+			if stateDir = stateDirOverride(stateDir); stateDir == "" {
+				stateDir = defaultStateDir()
+			}
 			return enroll(cmd.Context(), cmd, o, stateDir, force)
 		},
 	}
-	cmd.Flags().StringVar(&o.Collector, "collector", "", "collector address HOST:PORT")
+	cmd.Flags().StringVar(&o.Collector, "collector", "", fmt.Sprintf("collector address HOST[:PORT] (port %d when left out)", DefaultCollectorPort))
 	cmd.Flags().StringVar(&o.Token, "token", "", "one-time enrollment token from `farmwatch tokens create`")
 	cmd.Flags().StringVar(&o.CAFingerprint, "ca-fingerprint", "", "SHA-256 fingerprint of the collector CA to pin (recommended)")
-	cmd.Flags().StringVar(&stateDir, "state", defaultStateDir(), "directory for the device identity and spool")
+	cmd.Flags().StringVar(&stateDir, "state", "", "directory for the device identity and spool (default: $"+StateDirEnv+", else "+defaultStateDir()+")")
 	cmd.Flags().BoolVar(&force, "force", false, "enroll again even if an identity exists (the old device stops reporting)")
 	return cmd
 }
@@ -41,16 +47,33 @@ func enroll(ctx context.Context, cmd *cobra.Command, o uplink.EnrollOptions, sta
 			id.DeviceID, id.HireID, id.Collector)
 		return nil
 	}
+	addr, err := collectorAddr(o.Collector)
+	if err != nil {
+		return err
+	}
+	o.Collector = addr
 	host, _ := os.Hostname()
 	o.Hostname, o.OS, o.AgentVersion = host, runtime.GOOS, collect.Version
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
+	if err := resolveCollector(ctx, o.Collector); err != nil {
+		return err
+	}
 	id, fp, err := uplink.Enroll(ctx, o)
 	if err != nil {
 		return fmt.Errorf("enroll with %s: %w", o.Collector, err)
 	}
 	if err := id.Save(stateDir); err != nil {
 		return err
+	}
+	// The new device's spool, made now, so that the first run finds one and
+	// does not take its absence for a lost spool.
+	sp, err := reporter.OpenSpool(filepath.Join(stateDir, "spool.db"), 0, id.DeviceID, false, slog.Default())
+	if err != nil {
+		return fmt.Errorf("create the spool: %w", err)
+	}
+	if err := sp.Close(); err != nil {
+		return fmt.Errorf("create the spool: %w", err)
 	}
 	if o.CAFingerprint == "" {
 		fmt.Fprintf(cmd.ErrOrStderr(), "warning: no --ca-fingerprint given; trusting collector CA sha256:%s from now on\n", fp)

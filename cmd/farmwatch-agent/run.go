@@ -36,8 +36,8 @@ func newRunCmd() *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&configPath, "config", "", "install config (JSON: collector, enrollment_token, ca_fingerprint, report_interval, state_dir)")
-	cmd.Flags().StringVar(&stateDir, "state", "", "directory for the device identity and spool (overrides the config)")
-	cmd.Flags().BoolVar(&once, "once", false, "run one cycle, deliver, and exit (non-zero if delivery failed)")
+	cmd.Flags().StringVar(&stateDir, "state", "", "directory for the device identity and spool (default: $"+StateDirEnv+", else the config's state_dir, else "+defaultStateDir()+")")
+	cmd.Flags().BoolVar(&once, "once", false, "collect and deliver one report now, then exit (non-zero if delivery failed)")
 	return cmd
 }
 
@@ -58,6 +58,7 @@ func run(ctx context.Context, cmd *cobra.Command, configPath, stateDir string, o
 			cfg = mc
 		}
 	}
+	stateDir = stateDirOverride(stateDir)
 	if stateDir == "" {
 		stateDir = cfg.StateDir
 	}
@@ -78,6 +79,10 @@ func run(ctx context.Context, cmd *cobra.Command, configPath, stateDir string, o
 		return err
 	}
 	interval, _ := cfg.interval()
+	configured, from := time.Duration(0), "default, until the collector answers"
+	if cfg.ReportInterval != "" {
+		configured, from = interval, "install config, until the collector answers"
+	}
 	sp, err := reporter.OpenSpool(filepath.Join(stateDir, "spool.db"), cfg.SpoolMax, id.DeviceID, identityExisted, slog.Default())
 	if err != nil {
 		return err
@@ -89,7 +94,13 @@ func run(ctx context.Context, cmd *cobra.Command, configPath, stateDir string, o
 	}
 	defer conn.Close()
 	rep := &reporter.Reporter{Spool: sp, Conn: conn, Env: collect.HostEnv(), Interval: interval,
+		ConfiguredInterval: configured, IntervalFrom: from,
 		ConfigSHA256: reporter.HashConfig(cfg.raw), Log: slog.Default()}
+	// The collector's interval from enrollment: the one in effect until an
+	// acknowledgement brings a newer one.
+	rep.AdoptInterval(time.Duration(id.ReportIntervalSeconds) * time.Second)
+	slog.Info("farmwatch-agent running", "device", id.DeviceID, "collector", id.Collector,
+		"interval", rep.Interval, "interval_from", rep.IntervalFrom, "once", once)
 	if once {
 		if err := rep.Start(); err != nil {
 			return err
@@ -108,7 +119,6 @@ func run(ctx context.Context, cmd *cobra.Command, configPath, stateDir string, o
 		return nil
 	}
 	serviceMemory()
-	slog.Info("farmwatch-agent running", "device", id.DeviceID, "collector", id.Collector, "interval", interval)
 	if err := rep.Run(ctx); !errors.Is(err, reporter.ErrMonitoringEnded) {
 		return err
 	}

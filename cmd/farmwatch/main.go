@@ -33,6 +33,6 @@ FARMWATCH_CERT, FARMWATCH_KEY), which take precedence over it.`,
 	}
 	addConnFlags(root)
 	root.AddCommand(newServeCmd(), newHiresCmd(), newTokensCmd(), newDevicesCmd(), newAlertsCmd(), newClustersCmd(),
-		newAuditCmd(), newModelCmd(), newAdminCmd(), newBackupCmd(), newGeoCmd(), newProfileCmd())
+		newAuditCmd(), newModelCmd(), newAdminCmd(), newBackupCmd(), newGeoCmd(), newProfileCmd(), newStatusCmd())
 	return root
 }

@@ -77,7 +77,7 @@ func newServeCmd() *cobra.Command {
 	f.StringSliceVar(&cfg.TLSHosts, "tls-san", nil, "extra DNS names or IPs for the server certificate")
 	f.StringVar(&cfg.CACert, "ca-cert", "", "operator-supplied CA certificate (default: the collector creates one in DATA/tls)")
 	f.StringVar(&cfg.CAKey, "ca-key", "", "operator-supplied CA key (PKCS#8 or EC PEM), with --ca-cert")
-	f.DurationVar(&cfg.ReportInterval, "report-interval", 5*time.Minute, "the fleet's one report interval: every agent adopts it at enrollment and with each acknowledgement (its own report_interval holds only until then), and silence (agent.silent) counts in it")
+	f.DurationVar(&cfg.ReportInterval, "report-interval", 5*time.Minute, "the fleet's one report interval: every agent adopts it at enrollment and with each acknowledgement, overriding its install config's report_interval (the agent logs it as overridden), and silence (agent.silent) counts in it")
 	f.DurationVar(&cfg.TokenTTL, "token-ttl", 72*time.Hour, "default lifetime of enrollment tokens")
 	f.IntVar(&gcPercent, "gc-percent", server.DefaultGCPercent, "garbage-collection target (Go's GOGC; the GOGC environment variable wins): lower trades CPU for memory")
 	f.StringVar(&memLimit, "memory-limit", "auto", "soft memory limit past which garbage collection works harder, e.g. 12GiB; auto is 3/4 of the machine's or cgroup's memory, none disables it (GOMEMLIMIT wins when set)")

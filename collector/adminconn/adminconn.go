@@ -41,7 +41,9 @@ func (o Options) Addr() (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("no collector address: give --server HOST:PORT, or --data DIR of a running collector (%v)", err)
 	}
-	return strings.TrimSpace(string(b)), nil
+	// An older collector wrote the address it listened on, 0.0.0.0 or [::]
+	// included: dial loopback instead, as it does now.
+	return server.DialAddr(strings.TrimSpace(string(b))), nil
 }
 
 // CAFingerprint is the SHA-256 of the collector CA the options trust.
@@ -78,29 +80,39 @@ func (o Options) profilePart(part func(*Profile) string) []byte {
 
 // Dial connects to the admin API.
 func Dial(o Options) (pb.AdminServiceClient, func() error, error) {
-	addr, err := o.Addr()
+	cc, err := DialConn(o)
 	if err != nil {
 		return nil, nil, err
 	}
+	return pb.NewAdminServiceClient(cc), cc.Close, nil
+}
+
+// DialConn is the connection Dial makes, for the collector's other services
+// (health).
+func DialConn(o Options) (*grpc.ClientConn, error) {
+	addr, err := o.Addr()
+	if err != nil {
+		return nil, err
+	}
 	caPEM, err := o.read(o.CA, o.profilePart(func(p *Profile) string { return p.CA }), pki.CAFile)
 	if err != nil {
-		return nil, nil, fmt.Errorf("collector CA: %w (give --ca FILE or --profile NAME)", err)
+		return nil, fmt.Errorf("collector CA: %w (give --ca FILE or --profile NAME)", err)
 	}
 	certPEM, err := o.read(o.Cert, o.profilePart(func(p *Profile) string { return p.Cert }), pki.AdminFile)
 	if err != nil {
-		return nil, nil, fmt.Errorf("admin certificate: %w (give --cert and --key, or --profile NAME)", err)
+		return nil, fmt.Errorf("admin certificate: %w (give --cert and --key, or --profile NAME)", err)
 	}
 	keyPEM, err := o.read(o.Key, o.profilePart(func(p *Profile) string { return p.Key }), pki.AdminKeyFile)
 	if err != nil {
-		return nil, nil, fmt.Errorf("admin key: %w (give --cert and --key, or --profile NAME)", err)
+		return nil, fmt.Errorf("admin key: %w (give --cert and --key, or --profile NAME)", err)
 	}
 	cert, err := tls.X509KeyPair(certPEM, keyPEM)
 	if err != nil {
-		return nil, nil, fmt.Errorf("admin certificate: %w", err)
+		return nil, fmt.Errorf("admin certificate: %w", err)
 	}
 	pool := x509.NewCertPool()
 	if !pool.AppendCertsFromPEM(caPEM) {
-		return nil, nil, errors.New("collector CA: no certificate in PEM")
+		return nil, errors.New("collector CA: no certificate in PEM")
 	}
 	host, _, _ := net.SplitHostPort(addr)
 	cc, err := grpc.NewClient(addr, grpc.WithTransportCredentials(credentials.NewTLS(&tls.Config{
@@ -108,7 +120,7 @@ func Dial(o Options) (pb.AdminServiceClient, func() error, error) {
 		// Lists (alerts, clusters) of a large fleet exceed gRPC's 4 MB default.
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(256<<20)))
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	return pb.NewAdminServiceClient(cc), cc.Close, nil
+	return cc, nil
 }

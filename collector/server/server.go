@@ -135,6 +135,34 @@ func New(cfg Config) (*Server, error) {
 			return nil, err
 		}
 	}
+	// One report interval: the collector's, which every agent adopts from
+	// its enrollment and report responses, and in which silence counts.
+	acfg.ReportInterval = cfg.ReportInterval
+	engine := analysis.NewEngine(acfg)
+	storeOpts := cfg.Store
+	storeOpts.Analyze, storeOpts.Event = engine.Analyze, engine.RecordEvent
+	storeOpts.DailyBudget = dailyBudget(cfg.DeviceDailyBudget)
+	// The store's file lock comes before any other write to the data dir: a
+	// second collector on a dir in use must not replace the running one's
+	// certificates.
+	st, err := store.Open(cfg.DataDir, storeOpts)
+	if err != nil {
+		if errors.Is(err, store.ErrLocked) {
+			return nil, lockedError(cfg.DataDir, err)
+		}
+		return nil, err
+	}
+	s, err := newServer(cfg, st, resolver, engine)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// newServer sets up TLS and gRPC over an open (locked) store.
+func newServer(cfg Config, st *store.Store, resolver *geo.Resolver, engine *analysis.Engine) (*Server, error) {
+	var err error
 	tlsDir := filepath.Join(cfg.DataDir, "tls")
 	var ca *pki.CA
 	created := false
@@ -168,7 +196,8 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
 	hosts := append([]string{"localhost", "127.0.0.1", "::1"}, cfg.TLSHosts...)
-	if h, _, err := net.SplitHostPort(cfg.Listen); err == nil && h != "" {
+	// An unspecified address (0.0.0.0, ::) is no name anyone dials.
+	if h, _, err := net.SplitHostPort(cfg.Listen); err == nil && h != "" && !isUnspecified(h) {
 		hosts = append(hosts, h)
 	}
 	if hn, err := os.Hostname(); err == nil {
@@ -180,23 +209,11 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("server certificate: %w", err)
 	}
 
-	// One report interval: the collector's, which every agent adopts from
-	// its enrollment and report responses, and in which silence counts.
-	acfg.ReportInterval = cfg.ReportInterval
+	acfg := engine.Config()
 	for _, p := range acfg.Check() {
 		log.Warn("analysis config: "+p, "config", cfg.AnalysisConfig)
 	}
-	engine := analysis.NewEngine(acfg)
-	storeOpts := cfg.Store
-	storeOpts.Analyze, storeOpts.Event = engine.Analyze, engine.RecordEvent
-	storeOpts.DailyBudget = dailyBudget(cfg.DeviceDailyBudget)
-	st, err := store.Open(cfg.DataDir, storeOpts)
-	if err != nil {
-		lis.Close()
-		return nil, err
-	}
 	if err := registerLocalAdmin(st, ca, tlsDir, cfg.Now()); err != nil {
-		st.Close()
 		lis.Close()
 		return nil, err
 	}
@@ -253,8 +270,7 @@ func New(cfg Config) (*Server, error) {
 	pb.RegisterAdminServiceServer(s.grpc, &adminService{s: s})
 	s.health = health.NewServer()
 	healthpb.RegisterHealthServer(s.grpc, s.health)
-	if err := pki.WriteFileAtomic(filepath.Join(cfg.DataDir, AddrFile), []byte(lis.Addr().String()+"\n"), 0o644); err != nil {
-		st.Close()
+	if err := pki.WriteFileAtomic(filepath.Join(cfg.DataDir, AddrFile), []byte(boundDialAddr(cfg.Listen, lis.Addr())+"\n"), 0o644); err != nil {
 		lis.Close()
 		return nil, err
 	}

@@ -105,16 +105,23 @@ type Options struct {
 	InitialMmapSize int
 }
 
+// ErrLocked means another process holds the store's file lock: a collector
+// already runs on the data dir, or a backup or backtest has it open.
+var ErrLocked = errors.New("the file is locked by another process")
+
+// File is the bbolt file inside the data dir.
+const File = "farmwatch.db"
+
 // Open opens (creating if needed) the store in dir/farmwatch.db.
 func Open(dir string, opts Options) (*Store, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data dir %s: %w", dir, err)
 	}
-	path := filepath.Join(dir, "farmwatch.db")
+	path := filepath.Join(dir, File)
 	db, err := openBolt(path, opts)
 	if err != nil {
 		if errors.Is(err, bolt.ErrTimeout) {
-			return nil, fmt.Errorf("open store %s: the file is locked by another process (is a collector already running on this data dir?)", path)
+			return nil, fmt.Errorf("open store %s: %w", path, ErrLocked)
 		}
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
