@@ -603,6 +603,293 @@ func (x *AddHiresResponse) GetHires() []*Hire {
 	return nil
 }
 
+// One chunk of an import; update and columns are read from the first.
+type ImportHiresRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Hires []*Hire                `protobuf:"bytes,1,rep,name=hires,proto3" json:"hires,omitempty"`
+	// Existing hires are updated (their listed columns only); without it an
+	// existing id fails the whole import.
+	Update bool `protobuf:"varint,2,opt,name=update,proto3" json:"update,omitempty"`
+	// The columns the file has: an update leaves the other fields as stored.
+	Columns       []string `protobuf:"bytes,3,rep,name=columns,proto3" json:"columns,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ImportHiresRequest) Reset() {
+	*x = ImportHiresRequest{}
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ImportHiresRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ImportHiresRequest) ProtoMessage() {}
+
+func (x *ImportHiresRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ImportHiresRequest.ProtoReflect.Descriptor instead.
+func (*ImportHiresRequest) Descriptor() ([]byte, []int) {
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *ImportHiresRequest) GetHires() []*Hire {
+	if x != nil {
+		return x.Hires
+	}
+	return nil
+}
+
+func (x *ImportHiresRequest) GetUpdate() bool {
+	if x != nil {
+		return x.Update
+	}
+	return false
+}
+
+func (x *ImportHiresRequest) GetColumns() []string {
+	if x != nil {
+		return x.Columns
+	}
+	return nil
+}
+
+type ImportHiresResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Added         uint32                 `protobuf:"varint,1,opt,name=added,proto3" json:"added,omitempty"`
+	Updated       uint32                 `protobuf:"varint,2,opt,name=updated,proto3" json:"updated,omitempty"`
+	Unchanged     uint32                 `protobuf:"varint,3,opt,name=unchanged,proto3" json:"unchanged,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ImportHiresResponse) Reset() {
+	*x = ImportHiresResponse{}
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ImportHiresResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ImportHiresResponse) ProtoMessage() {}
+
+func (x *ImportHiresResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ImportHiresResponse.ProtoReflect.Descriptor instead.
+func (*ImportHiresResponse) Descriptor() ([]byte, []int) {
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *ImportHiresResponse) GetAdded() uint32 {
+	if x != nil {
+		return x.Added
+	}
+	return 0
+}
+
+func (x *ImportHiresResponse) GetUpdated() uint32 {
+	if x != nil {
+		return x.Updated
+	}
+	return 0
+}
+
+func (x *ImportHiresResponse) GetUnchanged() uint32 {
+	if x != nil {
+		return x.Unchanged
+	}
+	return 0
+}
+
+type DeleteHireRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Note          string                 `protobuf:"bytes,2,opt,name=note,proto3" json:"note,omitempty"` // required: the erasure request it answers
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteHireRequest) Reset() {
+	*x = DeleteHireRequest{}
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteHireRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteHireRequest) ProtoMessage() {}
+
+func (x *DeleteHireRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteHireRequest.ProtoReflect.Descriptor instead.
+func (*DeleteHireRequest) Descriptor() ([]byte, []int) {
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *DeleteHireRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *DeleteHireRequest) GetNote() string {
+	if x != nil {
+		return x.Note
+	}
+	return ""
+}
+
+// What an erasure removed, counted.
+type DeleteHireResponse struct {
+	state              protoimpl.MessageState `protogen:"open.v1"`
+	HireId             string                 `protobuf:"bytes,1,opt,name=hire_id,json=hireId,proto3" json:"hire_id,omitempty"`
+	Devices            uint32                 `protobuf:"varint,2,opt,name=devices,proto3" json:"devices,omitempty"`
+	Reports            uint32                 `protobuf:"varint,3,opt,name=reports,proto3" json:"reports,omitempty"`
+	Alerts             uint32                 `protobuf:"varint,4,opt,name=alerts,proto3" json:"alerts,omitempty"`
+	Tokens             uint32                 `protobuf:"varint,5,opt,name=tokens,proto3" json:"tokens,omitempty"`
+	ClusterMemberships uint32                 `protobuf:"varint,6,opt,name=cluster_memberships,json=clusterMemberships,proto3" json:"cluster_memberships,omitempty"`
+	Fingerprints       uint32                 `protobuf:"varint,7,opt,name=fingerprints,proto3" json:"fingerprints,omitempty"`
+	// Earlier audit entries whose detail named the hire's personal data.
+	AuditEntriesRedacted uint32 `protobuf:"varint,8,opt,name=audit_entries_redacted,json=auditEntriesRedacted,proto3" json:"audit_entries_redacted,omitempty"`
+	// Alerts of other devices or farms whose text named the hire, scrubbed.
+	AlertsScrubbed uint32 `protobuf:"varint,9,opt,name=alerts_scrubbed,json=alertsScrubbed,proto3" json:"alerts_scrubbed,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *DeleteHireResponse) Reset() {
+	*x = DeleteHireResponse{}
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteHireResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteHireResponse) ProtoMessage() {}
+
+func (x *DeleteHireResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteHireResponse.ProtoReflect.Descriptor instead.
+func (*DeleteHireResponse) Descriptor() ([]byte, []int) {
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *DeleteHireResponse) GetHireId() string {
+	if x != nil {
+		return x.HireId
+	}
+	return ""
+}
+
+func (x *DeleteHireResponse) GetDevices() uint32 {
+	if x != nil {
+		return x.Devices
+	}
+	return 0
+}
+
+func (x *DeleteHireResponse) GetReports() uint32 {
+	if x != nil {
+		return x.Reports
+	}
+	return 0
+}
+
+func (x *DeleteHireResponse) GetAlerts() uint32 {
+	if x != nil {
+		return x.Alerts
+	}
+	return 0
+}
+
+func (x *DeleteHireResponse) GetTokens() uint32 {
+	if x != nil {
+		return x.Tokens
+	}
+	return 0
+}
+
+func (x *DeleteHireResponse) GetClusterMemberships() uint32 {
+	if x != nil {
+		return x.ClusterMemberships
+	}
+	return 0
+}
+
+func (x *DeleteHireResponse) GetFingerprints() uint32 {
+	if x != nil {
+		return x.Fingerprints
+	}
+	return 0
+}
+
+func (x *DeleteHireResponse) GetAuditEntriesRedacted() uint32 {
+	if x != nil {
+		return x.AuditEntriesRedacted
+	}
+	return 0
+}
+
+func (x *DeleteHireResponse) GetAlertsScrubbed() uint32 {
+	if x != nil {
+		return x.AlertsScrubbed
+	}
+	return 0
+}
+
 type ListHiresRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -611,7 +898,7 @@ type ListHiresRequest struct {
 
 func (x *ListHiresRequest) Reset() {
 	*x = ListHiresRequest{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[9]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -623,7 +910,7 @@ func (x *ListHiresRequest) String() string {
 func (*ListHiresRequest) ProtoMessage() {}
 
 func (x *ListHiresRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[9]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -636,7 +923,7 @@ func (x *ListHiresRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListHiresRequest.ProtoReflect.Descriptor instead.
 func (*ListHiresRequest) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{9}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{13}
 }
 
 type ListHiresResponse struct {
@@ -648,7 +935,7 @@ type ListHiresResponse struct {
 
 func (x *ListHiresResponse) Reset() {
 	*x = ListHiresResponse{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[10]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -660,7 +947,7 @@ func (x *ListHiresResponse) String() string {
 func (*ListHiresResponse) ProtoMessage() {}
 
 func (x *ListHiresResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[10]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -673,7 +960,7 @@ func (x *ListHiresResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListHiresResponse.ProtoReflect.Descriptor instead.
 func (*ListHiresResponse) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{10}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ListHiresResponse) GetHires() []*Hire {
@@ -692,7 +979,7 @@ type GetHireRequest struct {
 
 func (x *GetHireRequest) Reset() {
 	*x = GetHireRequest{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[11]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -704,7 +991,7 @@ func (x *GetHireRequest) String() string {
 func (*GetHireRequest) ProtoMessage() {}
 
 func (x *GetHireRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[11]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -717,7 +1004,7 @@ func (x *GetHireRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetHireRequest.ProtoReflect.Descriptor instead.
 func (*GetHireRequest) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{11}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *GetHireRequest) GetId() string {
@@ -738,7 +1025,7 @@ type CreateTokenRequest struct {
 
 func (x *CreateTokenRequest) Reset() {
 	*x = CreateTokenRequest{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[12]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -750,7 +1037,7 @@ func (x *CreateTokenRequest) String() string {
 func (*CreateTokenRequest) ProtoMessage() {}
 
 func (x *CreateTokenRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[12]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -763,7 +1050,7 @@ func (x *CreateTokenRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateTokenRequest.ProtoReflect.Descriptor instead.
 func (*CreateTokenRequest) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{12}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *CreateTokenRequest) GetHireId() string {
@@ -792,7 +1079,7 @@ type CreateTokenResponse struct {
 
 func (x *CreateTokenResponse) Reset() {
 	*x = CreateTokenResponse{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[13]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -804,7 +1091,7 @@ func (x *CreateTokenResponse) String() string {
 func (*CreateTokenResponse) ProtoMessage() {}
 
 func (x *CreateTokenResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[13]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -817,7 +1104,7 @@ func (x *CreateTokenResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateTokenResponse.ProtoReflect.Descriptor instead.
 func (*CreateTokenResponse) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{13}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *CreateTokenResponse) GetToken() string {
@@ -880,7 +1167,7 @@ type Device struct {
 
 func (x *Device) Reset() {
 	*x = Device{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[14]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -892,7 +1179,7 @@ func (x *Device) String() string {
 func (*Device) ProtoMessage() {}
 
 func (x *Device) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[14]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -905,7 +1192,7 @@ func (x *Device) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Device.ProtoReflect.Descriptor instead.
 func (*Device) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{14}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *Device) GetId() string {
@@ -1078,7 +1365,7 @@ type ListDevicesRequest struct {
 
 func (x *ListDevicesRequest) Reset() {
 	*x = ListDevicesRequest{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[15]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1090,7 +1377,7 @@ func (x *ListDevicesRequest) String() string {
 func (*ListDevicesRequest) ProtoMessage() {}
 
 func (x *ListDevicesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[15]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1103,7 +1390,7 @@ func (x *ListDevicesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDevicesRequest.ProtoReflect.Descriptor instead.
 func (*ListDevicesRequest) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{15}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ListDevicesRequest) GetHireId() string {
@@ -1122,7 +1409,7 @@ type ListDevicesResponse struct {
 
 func (x *ListDevicesResponse) Reset() {
 	*x = ListDevicesResponse{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[16]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1134,7 +1421,7 @@ func (x *ListDevicesResponse) String() string {
 func (*ListDevicesResponse) ProtoMessage() {}
 
 func (x *ListDevicesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[16]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1147,7 +1434,7 @@ func (x *ListDevicesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDevicesResponse.ProtoReflect.Descriptor instead.
 func (*ListDevicesResponse) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{16}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ListDevicesResponse) GetDevices() []*Device {
@@ -1166,7 +1453,7 @@ type GetDeviceRequest struct {
 
 func (x *GetDeviceRequest) Reset() {
 	*x = GetDeviceRequest{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[17]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1178,7 +1465,7 @@ func (x *GetDeviceRequest) String() string {
 func (*GetDeviceRequest) ProtoMessage() {}
 
 func (x *GetDeviceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[17]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1191,7 +1478,7 @@ func (x *GetDeviceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetDeviceRequest.ProtoReflect.Descriptor instead.
 func (*GetDeviceRequest) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{17}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *GetDeviceRequest) GetId() string {
@@ -1215,7 +1502,7 @@ type DeviceDetail struct {
 
 func (x *DeviceDetail) Reset() {
 	*x = DeviceDetail{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[18]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1227,7 +1514,7 @@ func (x *DeviceDetail) String() string {
 func (*DeviceDetail) ProtoMessage() {}
 
 func (x *DeviceDetail) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[18]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1240,7 +1527,7 @@ func (x *DeviceDetail) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeviceDetail.ProtoReflect.Descriptor instead.
 func (*DeviceDetail) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{18}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *DeviceDetail) GetDevice() *Device {
@@ -1296,7 +1583,7 @@ type StoredReport struct {
 
 func (x *StoredReport) Reset() {
 	*x = StoredReport{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[19]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1308,7 +1595,7 @@ func (x *StoredReport) String() string {
 func (*StoredReport) ProtoMessage() {}
 
 func (x *StoredReport) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[19]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1321,7 +1608,7 @@ func (x *StoredReport) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StoredReport.ProtoReflect.Descriptor instead.
 func (*StoredReport) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{19}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *StoredReport) GetDeviceId() string {
@@ -1377,7 +1664,7 @@ type PeerLocation struct {
 
 func (x *PeerLocation) Reset() {
 	*x = PeerLocation{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[20]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1389,7 +1676,7 @@ func (x *PeerLocation) String() string {
 func (*PeerLocation) ProtoMessage() {}
 
 func (x *PeerLocation) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[20]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1402,7 +1689,7 @@ func (x *PeerLocation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PeerLocation.ProtoReflect.Descriptor instead.
 func (*PeerLocation) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{20}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *PeerLocation) GetIp() string {
@@ -1446,7 +1733,7 @@ type IPLocation struct {
 
 func (x *IPLocation) Reset() {
 	*x = IPLocation{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[21]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1458,7 +1745,7 @@ func (x *IPLocation) String() string {
 func (*IPLocation) ProtoMessage() {}
 
 func (x *IPLocation) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[21]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1471,7 +1758,7 @@ func (x *IPLocation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IPLocation.ProtoReflect.Descriptor instead.
 func (*IPLocation) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{21}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *IPLocation) GetCountry() string {
@@ -1569,7 +1856,7 @@ type ListReportsRequest struct {
 
 func (x *ListReportsRequest) Reset() {
 	*x = ListReportsRequest{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[22]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1581,7 +1868,7 @@ func (x *ListReportsRequest) String() string {
 func (*ListReportsRequest) ProtoMessage() {}
 
 func (x *ListReportsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[22]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1594,7 +1881,7 @@ func (x *ListReportsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListReportsRequest.ProtoReflect.Descriptor instead.
 func (*ListReportsRequest) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{22}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ListReportsRequest) GetDeviceId() string {
@@ -1620,7 +1907,7 @@ type ListReportsResponse struct {
 
 func (x *ListReportsResponse) Reset() {
 	*x = ListReportsResponse{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[23]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1632,7 +1919,7 @@ func (x *ListReportsResponse) String() string {
 func (*ListReportsResponse) ProtoMessage() {}
 
 func (x *ListReportsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[23]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1645,7 +1932,7 @@ func (x *ListReportsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListReportsResponse.ProtoReflect.Descriptor instead.
 func (*ListReportsResponse) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{23}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ListReportsResponse) GetReports() []*StoredReport {
@@ -1682,7 +1969,7 @@ type Evidence struct {
 
 func (x *Evidence) Reset() {
 	*x = Evidence{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[24]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1694,7 +1981,7 @@ func (x *Evidence) String() string {
 func (*Evidence) ProtoMessage() {}
 
 func (x *Evidence) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[24]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1707,7 +1994,7 @@ func (x *Evidence) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Evidence.ProtoReflect.Descriptor instead.
 func (*Evidence) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{24}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *Evidence) GetRule() string {
@@ -1820,7 +2107,7 @@ type Alert struct {
 
 func (x *Alert) Reset() {
 	*x = Alert{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[25]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1832,7 +2119,7 @@ func (x *Alert) String() string {
 func (*Alert) ProtoMessage() {}
 
 func (x *Alert) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[25]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1845,7 +2132,7 @@ func (x *Alert) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Alert.ProtoReflect.Descriptor instead.
 func (*Alert) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{25}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *Alert) GetId() string {
@@ -1998,7 +2285,7 @@ type AckAlertRequest struct {
 
 func (x *AckAlertRequest) Reset() {
 	*x = AckAlertRequest{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[26]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2010,7 +2297,7 @@ func (x *AckAlertRequest) String() string {
 func (*AckAlertRequest) ProtoMessage() {}
 
 func (x *AckAlertRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[26]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2023,7 +2310,7 @@ func (x *AckAlertRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AckAlertRequest.ProtoReflect.Descriptor instead.
 func (*AckAlertRequest) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{26}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *AckAlertRequest) GetId() string {
@@ -2051,7 +2338,7 @@ type ResolveAlertRequest struct {
 
 func (x *ResolveAlertRequest) Reset() {
 	*x = ResolveAlertRequest{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[27]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2063,7 +2350,7 @@ func (x *ResolveAlertRequest) String() string {
 func (*ResolveAlertRequest) ProtoMessage() {}
 
 func (x *ResolveAlertRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[27]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2076,7 +2363,7 @@ func (x *ResolveAlertRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResolveAlertRequest.ProtoReflect.Descriptor instead.
 func (*ResolveAlertRequest) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{27}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *ResolveAlertRequest) GetId() string {
@@ -2102,19 +2389,22 @@ func (x *ResolveAlertRequest) GetNote() string {
 
 // One change in the audit trail.
 type AuditEntry struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	At            *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=at,proto3" json:"at,omitempty"`
-	Actor         string                 `protobuf:"bytes,2,opt,name=actor,proto3" json:"actor,omitempty"`     // admin certificate name
-	Action        string                 `protobuf:"bytes,3,opt,name=action,proto3" json:"action,omitempty"`   // alert.ack, alert.resolve, hire.add, hire.update, token.create, config.apply
-	Subject       string                 `protobuf:"bytes,4,opt,name=subject,proto3" json:"subject,omitempty"` // alert, hire or config id
-	Detail        string                 `protobuf:"bytes,5,opt,name=detail,proto3" json:"detail,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	At      *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=at,proto3" json:"at,omitempty"`
+	Actor   string                 `protobuf:"bytes,2,opt,name=actor,proto3" json:"actor,omitempty"`     // admin certificate name
+	Action  string                 `protobuf:"bytes,3,opt,name=action,proto3" json:"action,omitempty"`   // alert.ack, alert.resolve, hire.add, hire.update, token.create, config.apply
+	Subject string                 `protobuf:"bytes,4,opt,name=subject,proto3" json:"subject,omitempty"` // alert, hire or config id
+	Detail  string                 `protobuf:"bytes,5,opt,name=detail,proto3" json:"detail,omitempty"`
+	// Where the entry sits in the trail: ListAuditRequest.after continues
+	// after it.
+	Cursor        string `protobuf:"bytes,6,opt,name=cursor,proto3" json:"cursor,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *AuditEntry) Reset() {
 	*x = AuditEntry{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[28]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2126,7 +2416,7 @@ func (x *AuditEntry) String() string {
 func (*AuditEntry) ProtoMessage() {}
 
 func (x *AuditEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[28]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2139,7 +2429,7 @@ func (x *AuditEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditEntry.ProtoReflect.Descriptor instead.
 func (*AuditEntry) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{28}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *AuditEntry) GetAt() *timestamppb.Timestamp {
@@ -2177,17 +2467,30 @@ func (x *AuditEntry) GetDetail() string {
 	return ""
 }
 
+func (x *AuditEntry) GetCursor() string {
+	if x != nil {
+		return x.Cursor
+	}
+	return ""
+}
+
 type ListAuditRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Subject       string                 `protobuf:"bytes,1,opt,name=subject,proto3" json:"subject,omitempty"` // empty for all
-	Limit         uint32                 `protobuf:"varint,2,opt,name=limit,proto3" json:"limit,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Subject string                 `protobuf:"bytes,1,opt,name=subject,proto3" json:"subject,omitempty"` // empty for all
+	Limit   uint32                 `protobuf:"varint,2,opt,name=limit,proto3" json:"limit,omitempty"`
+	// Only entries at or after this time.
+	Since *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=since,proto3" json:"since,omitempty"`
+	// Only entries after this cursor (AuditEntry.cursor, next_cursor).
+	After string `protobuf:"bytes,4,opt,name=after,proto3" json:"after,omitempty"`
+	// Oldest first, the order of an export; otherwise newest first.
+	OldestFirst   bool `protobuf:"varint,5,opt,name=oldest_first,json=oldestFirst,proto3" json:"oldest_first,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ListAuditRequest) Reset() {
 	*x = ListAuditRequest{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[29]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2199,7 +2502,7 @@ func (x *ListAuditRequest) String() string {
 func (*ListAuditRequest) ProtoMessage() {}
 
 func (x *ListAuditRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[29]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2212,7 +2515,7 @@ func (x *ListAuditRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAuditRequest.ProtoReflect.Descriptor instead.
 func (*ListAuditRequest) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{29}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *ListAuditRequest) GetSubject() string {
@@ -2229,16 +2532,39 @@ func (x *ListAuditRequest) GetLimit() uint32 {
 	return 0
 }
 
+func (x *ListAuditRequest) GetSince() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Since
+	}
+	return nil
+}
+
+func (x *ListAuditRequest) GetAfter() string {
+	if x != nil {
+		return x.After
+	}
+	return ""
+}
+
+func (x *ListAuditRequest) GetOldestFirst() bool {
+	if x != nil {
+		return x.OldestFirst
+	}
+	return false
+}
+
 type ListAuditResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Entries       []*AuditEntry          `protobuf:"bytes,1,rep,name=entries,proto3" json:"entries,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Entries []*AuditEntry          `protobuf:"bytes,1,rep,name=entries,proto3" json:"entries,omitempty"`
+	// The cursor of the last entry listed (empty when none).
+	NextCursor    string `protobuf:"bytes,2,opt,name=next_cursor,json=nextCursor,proto3" json:"next_cursor,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ListAuditResponse) Reset() {
 	*x = ListAuditResponse{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[30]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2250,7 +2576,7 @@ func (x *ListAuditResponse) String() string {
 func (*ListAuditResponse) ProtoMessage() {}
 
 func (x *ListAuditResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[30]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2263,7 +2589,7 @@ func (x *ListAuditResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAuditResponse.ProtoReflect.Descriptor instead.
 func (*ListAuditResponse) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{30}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *ListAuditResponse) GetEntries() []*AuditEntry {
@@ -2271,6 +2597,13 @@ func (x *ListAuditResponse) GetEntries() []*AuditEntry {
 		return x.Entries
 	}
 	return nil
+}
+
+func (x *ListAuditResponse) GetNextCursor() string {
+	if x != nil {
+		return x.NextCursor
+	}
+	return ""
 }
 
 type UpdateHireRequest struct {
@@ -2283,7 +2616,7 @@ type UpdateHireRequest struct {
 
 func (x *UpdateHireRequest) Reset() {
 	*x = UpdateHireRequest{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[31]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2295,7 +2628,7 @@ func (x *UpdateHireRequest) String() string {
 func (*UpdateHireRequest) ProtoMessage() {}
 
 func (x *UpdateHireRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[31]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2308,7 +2641,7 @@ func (x *UpdateHireRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateHireRequest.ProtoReflect.Descriptor instead.
 func (*UpdateHireRequest) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{31}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *UpdateHireRequest) GetHire() *Hire {
@@ -2341,7 +2674,7 @@ type ClusterMember struct {
 
 func (x *ClusterMember) Reset() {
 	*x = ClusterMember{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[32]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2353,7 +2686,7 @@ func (x *ClusterMember) String() string {
 func (*ClusterMember) ProtoMessage() {}
 
 func (x *ClusterMember) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[32]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2366,7 +2699,7 @@ func (x *ClusterMember) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClusterMember.ProtoReflect.Descriptor instead.
 func (*ClusterMember) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{32}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *ClusterMember) GetDeviceId() string {
@@ -2430,7 +2763,7 @@ type SharedFingerprint struct {
 
 func (x *SharedFingerprint) Reset() {
 	*x = SharedFingerprint{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[33]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2442,7 +2775,7 @@ func (x *SharedFingerprint) String() string {
 func (*SharedFingerprint) ProtoMessage() {}
 
 func (x *SharedFingerprint) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[33]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2455,7 +2788,7 @@ func (x *SharedFingerprint) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SharedFingerprint.ProtoReflect.Descriptor instead.
 func (*SharedFingerprint) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{33}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *SharedFingerprint) GetKind() string {
@@ -2506,7 +2839,7 @@ type Cluster struct {
 
 func (x *Cluster) Reset() {
 	*x = Cluster{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[34]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2518,7 +2851,7 @@ func (x *Cluster) String() string {
 func (*Cluster) ProtoMessage() {}
 
 func (x *Cluster) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[34]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2531,7 +2864,7 @@ func (x *Cluster) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Cluster.ProtoReflect.Descriptor instead.
 func (*Cluster) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{34}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *Cluster) GetId() string {
@@ -2620,7 +2953,7 @@ type ListClustersRequest struct {
 
 func (x *ListClustersRequest) Reset() {
 	*x = ListClustersRequest{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[35]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2632,7 +2965,7 @@ func (x *ListClustersRequest) String() string {
 func (*ListClustersRequest) ProtoMessage() {}
 
 func (x *ListClustersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[35]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2645,7 +2978,7 @@ func (x *ListClustersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListClustersRequest.ProtoReflect.Descriptor instead.
 func (*ListClustersRequest) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{35}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *ListClustersRequest) GetFarmsOnly() bool {
@@ -2664,7 +2997,7 @@ type ListClustersResponse struct {
 
 func (x *ListClustersResponse) Reset() {
 	*x = ListClustersResponse{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[36]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2676,7 +3009,7 @@ func (x *ListClustersResponse) String() string {
 func (*ListClustersResponse) ProtoMessage() {}
 
 func (x *ListClustersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[36]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2689,7 +3022,7 @@ func (x *ListClustersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListClustersResponse.ProtoReflect.Descriptor instead.
 func (*ListClustersResponse) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{36}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *ListClustersResponse) GetClusters() []*Cluster {
@@ -2708,7 +3041,7 @@ type GetClusterRequest struct {
 
 func (x *GetClusterRequest) Reset() {
 	*x = GetClusterRequest{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[37]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2720,7 +3053,7 @@ func (x *GetClusterRequest) String() string {
 func (*GetClusterRequest) ProtoMessage() {}
 
 func (x *GetClusterRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[37]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2733,7 +3066,7 @@ func (x *GetClusterRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetClusterRequest.ProtoReflect.Descriptor instead.
 func (*GetClusterRequest) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{37}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *GetClusterRequest) GetId() string {
@@ -2753,7 +3086,7 @@ type FitModelRequest struct {
 
 func (x *FitModelRequest) Reset() {
 	*x = FitModelRequest{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[38]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2765,7 +3098,7 @@ func (x *FitModelRequest) String() string {
 func (*FitModelRequest) ProtoMessage() {}
 
 func (x *FitModelRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[38]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2778,7 +3111,7 @@ func (x *FitModelRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FitModelRequest.ProtoReflect.Descriptor instead.
 func (*FitModelRequest) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{38}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *FitModelRequest) GetApply() bool {
@@ -2808,7 +3141,7 @@ type RuleWeight struct {
 
 func (x *RuleWeight) Reset() {
 	*x = RuleWeight{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[39]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2820,7 +3153,7 @@ func (x *RuleWeight) String() string {
 func (*RuleWeight) ProtoMessage() {}
 
 func (x *RuleWeight) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[39]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2833,7 +3166,7 @@ func (x *RuleWeight) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RuleWeight.ProtoReflect.Descriptor instead.
 func (*RuleWeight) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{39}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *RuleWeight) GetRule() string {
@@ -2885,7 +3218,7 @@ type BacktestRequest struct {
 
 func (x *BacktestRequest) Reset() {
 	*x = BacktestRequest{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[40]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2897,7 +3230,7 @@ func (x *BacktestRequest) String() string {
 func (*BacktestRequest) ProtoMessage() {}
 
 func (x *BacktestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[40]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2910,7 +3243,7 @@ func (x *BacktestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BacktestRequest.ProtoReflect.Descriptor instead.
 func (*BacktestRequest) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{40}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *BacktestRequest) GetConfigYaml() []byte {
@@ -2962,7 +3295,7 @@ type BacktestResponse struct {
 
 func (x *BacktestResponse) Reset() {
 	*x = BacktestResponse{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[41]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2974,7 +3307,7 @@ func (x *BacktestResponse) String() string {
 func (*BacktestResponse) ProtoMessage() {}
 
 func (x *BacktestResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[41]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2987,7 +3320,7 @@ func (x *BacktestResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BacktestResponse.ProtoReflect.Descriptor instead.
 func (*BacktestResponse) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{41}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *BacktestResponse) GetReports() uint64 {
@@ -3115,7 +3448,7 @@ type FitModelResponse struct {
 
 func (x *FitModelResponse) Reset() {
 	*x = FitModelResponse{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[42]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3127,7 +3460,7 @@ func (x *FitModelResponse) String() string {
 func (*FitModelResponse) ProtoMessage() {}
 
 func (x *FitModelResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[42]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3140,7 +3473,7 @@ func (x *FitModelResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FitModelResponse.ProtoReflect.Descriptor instead.
 func (*FitModelResponse) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{42}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *FitModelResponse) GetWeights() []*RuleWeight {
@@ -3243,7 +3576,7 @@ type ListAlertsRequest struct {
 
 func (x *ListAlertsRequest) Reset() {
 	*x = ListAlertsRequest{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[43]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3255,7 +3588,7 @@ func (x *ListAlertsRequest) String() string {
 func (*ListAlertsRequest) ProtoMessage() {}
 
 func (x *ListAlertsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[43]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3268,7 +3601,7 @@ func (x *ListAlertsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAlertsRequest.ProtoReflect.Descriptor instead.
 func (*ListAlertsRequest) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{43}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *ListAlertsRequest) GetStatus() string {
@@ -3315,7 +3648,7 @@ type ListAlertsResponse struct {
 
 func (x *ListAlertsResponse) Reset() {
 	*x = ListAlertsResponse{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[44]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3327,7 +3660,7 @@ func (x *ListAlertsResponse) String() string {
 func (*ListAlertsResponse) ProtoMessage() {}
 
 func (x *ListAlertsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[44]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3340,7 +3673,7 @@ func (x *ListAlertsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAlertsResponse.ProtoReflect.Descriptor instead.
 func (*ListAlertsResponse) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{44}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *ListAlertsResponse) GetAlerts() []*Alert {
@@ -3359,7 +3692,7 @@ type GetAlertRequest struct {
 
 func (x *GetAlertRequest) Reset() {
 	*x = GetAlertRequest{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[45]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3371,7 +3704,7 @@ func (x *GetAlertRequest) String() string {
 func (*GetAlertRequest) ProtoMessage() {}
 
 func (x *GetAlertRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[45]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3384,7 +3717,7 @@ func (x *GetAlertRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAlertRequest.ProtoReflect.Descriptor instead.
 func (*GetAlertRequest) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{45}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *GetAlertRequest) GetId() string {
@@ -3444,7 +3777,28 @@ const file_farmwatch_v1_admin_proto_rawDesc = "" +
 	"\x0fAddHiresRequest\x12(\n" +
 	"\x05hires\x18\x01 \x03(\v2\x12.farmwatch.v1.HireR\x05hires\"<\n" +
 	"\x10AddHiresResponse\x12(\n" +
-	"\x05hires\x18\x01 \x03(\v2\x12.farmwatch.v1.HireR\x05hires\"\x12\n" +
+	"\x05hires\x18\x01 \x03(\v2\x12.farmwatch.v1.HireR\x05hires\"p\n" +
+	"\x12ImportHiresRequest\x12(\n" +
+	"\x05hires\x18\x01 \x03(\v2\x12.farmwatch.v1.HireR\x05hires\x12\x16\n" +
+	"\x06update\x18\x02 \x01(\bR\x06update\x12\x18\n" +
+	"\acolumns\x18\x03 \x03(\tR\acolumns\"c\n" +
+	"\x13ImportHiresResponse\x12\x14\n" +
+	"\x05added\x18\x01 \x01(\rR\x05added\x12\x18\n" +
+	"\aupdated\x18\x02 \x01(\rR\aupdated\x12\x1c\n" +
+	"\tunchanged\x18\x03 \x01(\rR\tunchanged\"7\n" +
+	"\x11DeleteHireRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
+	"\x04note\x18\x02 \x01(\tR\x04note\"\xc5\x02\n" +
+	"\x12DeleteHireResponse\x12\x17\n" +
+	"\ahire_id\x18\x01 \x01(\tR\x06hireId\x12\x18\n" +
+	"\adevices\x18\x02 \x01(\rR\adevices\x12\x18\n" +
+	"\areports\x18\x03 \x01(\rR\areports\x12\x16\n" +
+	"\x06alerts\x18\x04 \x01(\rR\x06alerts\x12\x16\n" +
+	"\x06tokens\x18\x05 \x01(\rR\x06tokens\x12/\n" +
+	"\x13cluster_memberships\x18\x06 \x01(\rR\x12clusterMemberships\x12\"\n" +
+	"\ffingerprints\x18\a \x01(\rR\ffingerprints\x124\n" +
+	"\x16audit_entries_redacted\x18\b \x01(\rR\x14auditEntriesRedacted\x12'\n" +
+	"\x0falerts_scrubbed\x18\t \x01(\rR\x0ealertsScrubbed\"\x12\n" +
 	"\x10ListHiresRequest\"=\n" +
 	"\x11ListHiresResponse\x12(\n" +
 	"\x05hires\x18\x01 \x03(\v2\x12.farmwatch.v1.HireR\x05hires\" \n" +
@@ -3596,19 +3950,25 @@ const file_farmwatch_v1_admin_proto_rawDesc = "" +
 	"\x13ResolveAlertRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
 	"\averdict\x18\x02 \x01(\tR\averdict\x12\x12\n" +
-	"\x04note\x18\x03 \x01(\tR\x04note\"\x98\x01\n" +
+	"\x04note\x18\x03 \x01(\tR\x04note\"\xb0\x01\n" +
 	"\n" +
 	"AuditEntry\x12*\n" +
 	"\x02at\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\x12\x14\n" +
 	"\x05actor\x18\x02 \x01(\tR\x05actor\x12\x16\n" +
 	"\x06action\x18\x03 \x01(\tR\x06action\x12\x18\n" +
 	"\asubject\x18\x04 \x01(\tR\asubject\x12\x16\n" +
-	"\x06detail\x18\x05 \x01(\tR\x06detail\"B\n" +
+	"\x06detail\x18\x05 \x01(\tR\x06detail\x12\x16\n" +
+	"\x06cursor\x18\x06 \x01(\tR\x06cursor\"\xad\x01\n" +
 	"\x10ListAuditRequest\x12\x18\n" +
 	"\asubject\x18\x01 \x01(\tR\asubject\x12\x14\n" +
-	"\x05limit\x18\x02 \x01(\rR\x05limit\"G\n" +
+	"\x05limit\x18\x02 \x01(\rR\x05limit\x120\n" +
+	"\x05since\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x05since\x12\x14\n" +
+	"\x05after\x18\x04 \x01(\tR\x05after\x12!\n" +
+	"\foldest_first\x18\x05 \x01(\bR\voldestFirst\"h\n" +
 	"\x11ListAuditResponse\x122\n" +
-	"\aentries\x18\x01 \x03(\v2\x18.farmwatch.v1.AuditEntryR\aentries\"O\n" +
+	"\aentries\x18\x01 \x03(\v2\x18.farmwatch.v1.AuditEntryR\aentries\x12\x1f\n" +
+	"\vnext_cursor\x18\x02 \x01(\tR\n" +
+	"nextCursor\"O\n" +
 	"\x11UpdateHireRequest\x12&\n" +
 	"\x04hire\x18\x01 \x01(\v2\x12.farmwatch.v1.HireR\x04hire\x12\x12\n" +
 	"\x04note\x18\x02 \x01(\tR\x04note\"\xfb\x01\n" +
@@ -3710,11 +4070,14 @@ const file_farmwatch_v1_admin_proto_rawDesc = "" +
 	"\x12ListAlertsResponse\x12+\n" +
 	"\x06alerts\x18\x01 \x03(\v2\x13.farmwatch.v1.AlertR\x06alerts\"!\n" +
 	"\x0fGetAlertRequest\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id2\xe4\v\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id2\x8b\r\n" +
 	"\fAdminService\x12I\n" +
 	"\bAddHires\x12\x1d.farmwatch.v1.AddHiresRequest\x1a\x1e.farmwatch.v1.AddHiresResponse\x12L\n" +
 	"\tListHires\x12\x1e.farmwatch.v1.ListHiresRequest\x1a\x1f.farmwatch.v1.ListHiresResponse\x12;\n" +
-	"\aGetHire\x12\x1c.farmwatch.v1.GetHireRequest\x1a\x12.farmwatch.v1.Hire\x12R\n" +
+	"\aGetHire\x12\x1c.farmwatch.v1.GetHireRequest\x1a\x12.farmwatch.v1.Hire\x12T\n" +
+	"\vImportHires\x12 .farmwatch.v1.ImportHiresRequest\x1a!.farmwatch.v1.ImportHiresResponse(\x01\x12O\n" +
+	"\n" +
+	"DeleteHire\x12\x1f.farmwatch.v1.DeleteHireRequest\x1a .farmwatch.v1.DeleteHireResponse\x12R\n" +
 	"\vCreateToken\x12 .farmwatch.v1.CreateTokenRequest\x1a!.farmwatch.v1.CreateTokenResponse\x12R\n" +
 	"\vListDevices\x12 .farmwatch.v1.ListDevicesRequest\x1a!.farmwatch.v1.ListDevicesResponse\x12G\n" +
 	"\tGetDevice\x12\x1e.farmwatch.v1.GetDeviceRequest\x1a\x1a.farmwatch.v1.DeviceDetail\x12R\n" +
@@ -3749,7 +4112,7 @@ func file_farmwatch_v1_admin_proto_rawDescGZIP() []byte {
 	return file_farmwatch_v1_admin_proto_rawDescData
 }
 
-var file_farmwatch_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 48)
+var file_farmwatch_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 52)
 var file_farmwatch_v1_admin_proto_goTypes = []any{
 	(*RevokeDeviceRequest)(nil),   // 0: farmwatch.v1.RevokeDeviceRequest
 	(*IssueAdminRequest)(nil),     // 1: farmwatch.v1.IssueAdminRequest
@@ -3760,143 +4123,153 @@ var file_farmwatch_v1_admin_proto_goTypes = []any{
 	(*ClaimedHome)(nil),           // 6: farmwatch.v1.ClaimedHome
 	(*AddHiresRequest)(nil),       // 7: farmwatch.v1.AddHiresRequest
 	(*AddHiresResponse)(nil),      // 8: farmwatch.v1.AddHiresResponse
-	(*ListHiresRequest)(nil),      // 9: farmwatch.v1.ListHiresRequest
-	(*ListHiresResponse)(nil),     // 10: farmwatch.v1.ListHiresResponse
-	(*GetHireRequest)(nil),        // 11: farmwatch.v1.GetHireRequest
-	(*CreateTokenRequest)(nil),    // 12: farmwatch.v1.CreateTokenRequest
-	(*CreateTokenResponse)(nil),   // 13: farmwatch.v1.CreateTokenResponse
-	(*Device)(nil),                // 14: farmwatch.v1.Device
-	(*ListDevicesRequest)(nil),    // 15: farmwatch.v1.ListDevicesRequest
-	(*ListDevicesResponse)(nil),   // 16: farmwatch.v1.ListDevicesResponse
-	(*GetDeviceRequest)(nil),      // 17: farmwatch.v1.GetDeviceRequest
-	(*DeviceDetail)(nil),          // 18: farmwatch.v1.DeviceDetail
-	(*StoredReport)(nil),          // 19: farmwatch.v1.StoredReport
-	(*PeerLocation)(nil),          // 20: farmwatch.v1.PeerLocation
-	(*IPLocation)(nil),            // 21: farmwatch.v1.IPLocation
-	(*ListReportsRequest)(nil),    // 22: farmwatch.v1.ListReportsRequest
-	(*ListReportsResponse)(nil),   // 23: farmwatch.v1.ListReportsResponse
-	(*Evidence)(nil),              // 24: farmwatch.v1.Evidence
-	(*Alert)(nil),                 // 25: farmwatch.v1.Alert
-	(*AckAlertRequest)(nil),       // 26: farmwatch.v1.AckAlertRequest
-	(*ResolveAlertRequest)(nil),   // 27: farmwatch.v1.ResolveAlertRequest
-	(*AuditEntry)(nil),            // 28: farmwatch.v1.AuditEntry
-	(*ListAuditRequest)(nil),      // 29: farmwatch.v1.ListAuditRequest
-	(*ListAuditResponse)(nil),     // 30: farmwatch.v1.ListAuditResponse
-	(*UpdateHireRequest)(nil),     // 31: farmwatch.v1.UpdateHireRequest
-	(*ClusterMember)(nil),         // 32: farmwatch.v1.ClusterMember
-	(*SharedFingerprint)(nil),     // 33: farmwatch.v1.SharedFingerprint
-	(*Cluster)(nil),               // 34: farmwatch.v1.Cluster
-	(*ListClustersRequest)(nil),   // 35: farmwatch.v1.ListClustersRequest
-	(*ListClustersResponse)(nil),  // 36: farmwatch.v1.ListClustersResponse
-	(*GetClusterRequest)(nil),     // 37: farmwatch.v1.GetClusterRequest
-	(*FitModelRequest)(nil),       // 38: farmwatch.v1.FitModelRequest
-	(*RuleWeight)(nil),            // 39: farmwatch.v1.RuleWeight
-	(*BacktestRequest)(nil),       // 40: farmwatch.v1.BacktestRequest
-	(*BacktestResponse)(nil),      // 41: farmwatch.v1.BacktestResponse
-	(*FitModelResponse)(nil),      // 42: farmwatch.v1.FitModelResponse
-	(*ListAlertsRequest)(nil),     // 43: farmwatch.v1.ListAlertsRequest
-	(*ListAlertsResponse)(nil),    // 44: farmwatch.v1.ListAlertsResponse
-	(*GetAlertRequest)(nil),       // 45: farmwatch.v1.GetAlertRequest
-	nil,                           // 46: farmwatch.v1.Evidence.FactsEntry
-	nil,                           // 47: farmwatch.v1.Alert.MemberScoresEntry
-	(*timestamppb.Timestamp)(nil), // 48: google.protobuf.Timestamp
-	(*Report)(nil),                // 49: farmwatch.v1.Report
+	(*ImportHiresRequest)(nil),    // 9: farmwatch.v1.ImportHiresRequest
+	(*ImportHiresResponse)(nil),   // 10: farmwatch.v1.ImportHiresResponse
+	(*DeleteHireRequest)(nil),     // 11: farmwatch.v1.DeleteHireRequest
+	(*DeleteHireResponse)(nil),    // 12: farmwatch.v1.DeleteHireResponse
+	(*ListHiresRequest)(nil),      // 13: farmwatch.v1.ListHiresRequest
+	(*ListHiresResponse)(nil),     // 14: farmwatch.v1.ListHiresResponse
+	(*GetHireRequest)(nil),        // 15: farmwatch.v1.GetHireRequest
+	(*CreateTokenRequest)(nil),    // 16: farmwatch.v1.CreateTokenRequest
+	(*CreateTokenResponse)(nil),   // 17: farmwatch.v1.CreateTokenResponse
+	(*Device)(nil),                // 18: farmwatch.v1.Device
+	(*ListDevicesRequest)(nil),    // 19: farmwatch.v1.ListDevicesRequest
+	(*ListDevicesResponse)(nil),   // 20: farmwatch.v1.ListDevicesResponse
+	(*GetDeviceRequest)(nil),      // 21: farmwatch.v1.GetDeviceRequest
+	(*DeviceDetail)(nil),          // 22: farmwatch.v1.DeviceDetail
+	(*StoredReport)(nil),          // 23: farmwatch.v1.StoredReport
+	(*PeerLocation)(nil),          // 24: farmwatch.v1.PeerLocation
+	(*IPLocation)(nil),            // 25: farmwatch.v1.IPLocation
+	(*ListReportsRequest)(nil),    // 26: farmwatch.v1.ListReportsRequest
+	(*ListReportsResponse)(nil),   // 27: farmwatch.v1.ListReportsResponse
+	(*Evidence)(nil),              // 28: farmwatch.v1.Evidence
+	(*Alert)(nil),                 // 29: farmwatch.v1.Alert
+	(*AckAlertRequest)(nil),       // 30: farmwatch.v1.AckAlertRequest
+	(*ResolveAlertRequest)(nil),   // 31: farmwatch.v1.ResolveAlertRequest
+	(*AuditEntry)(nil),            // 32: farmwatch.v1.AuditEntry
+	(*ListAuditRequest)(nil),      // 33: farmwatch.v1.ListAuditRequest
+	(*ListAuditResponse)(nil),     // 34: farmwatch.v1.ListAuditResponse
+	(*UpdateHireRequest)(nil),     // 35: farmwatch.v1.UpdateHireRequest
+	(*ClusterMember)(nil),         // 36: farmwatch.v1.ClusterMember
+	(*SharedFingerprint)(nil),     // 37: farmwatch.v1.SharedFingerprint
+	(*Cluster)(nil),               // 38: farmwatch.v1.Cluster
+	(*ListClustersRequest)(nil),   // 39: farmwatch.v1.ListClustersRequest
+	(*ListClustersResponse)(nil),  // 40: farmwatch.v1.ListClustersResponse
+	(*GetClusterRequest)(nil),     // 41: farmwatch.v1.GetClusterRequest
+	(*FitModelRequest)(nil),       // 42: farmwatch.v1.FitModelRequest
+	(*RuleWeight)(nil),            // 43: farmwatch.v1.RuleWeight
+	(*BacktestRequest)(nil),       // 44: farmwatch.v1.BacktestRequest
+	(*BacktestResponse)(nil),      // 45: farmwatch.v1.BacktestResponse
+	(*FitModelResponse)(nil),      // 46: farmwatch.v1.FitModelResponse
+	(*ListAlertsRequest)(nil),     // 47: farmwatch.v1.ListAlertsRequest
+	(*ListAlertsResponse)(nil),    // 48: farmwatch.v1.ListAlertsResponse
+	(*GetAlertRequest)(nil),       // 49: farmwatch.v1.GetAlertRequest
+	nil,                           // 50: farmwatch.v1.Evidence.FactsEntry
+	nil,                           // 51: farmwatch.v1.Alert.MemberScoresEntry
+	(*timestamppb.Timestamp)(nil), // 52: google.protobuf.Timestamp
+	(*Report)(nil),                // 53: farmwatch.v1.Report
 }
 var file_farmwatch_v1_admin_proto_depIdxs = []int32{
-	48, // 0: farmwatch.v1.IssueAdminResponse.expires_at:type_name -> google.protobuf.Timestamp
+	52, // 0: farmwatch.v1.IssueAdminResponse.expires_at:type_name -> google.protobuf.Timestamp
 	6,  // 1: farmwatch.v1.Hire.home:type_name -> farmwatch.v1.ClaimedHome
-	48, // 2: farmwatch.v1.Hire.created_at:type_name -> google.protobuf.Timestamp
+	52, // 2: farmwatch.v1.Hire.created_at:type_name -> google.protobuf.Timestamp
 	6,  // 3: farmwatch.v1.Hire.shipping:type_name -> farmwatch.v1.ClaimedHome
-	48, // 4: farmwatch.v1.Hire.updated_at:type_name -> google.protobuf.Timestamp
+	52, // 4: farmwatch.v1.Hire.updated_at:type_name -> google.protobuf.Timestamp
 	5,  // 5: farmwatch.v1.AddHiresRequest.hires:type_name -> farmwatch.v1.Hire
 	5,  // 6: farmwatch.v1.AddHiresResponse.hires:type_name -> farmwatch.v1.Hire
-	5,  // 7: farmwatch.v1.ListHiresResponse.hires:type_name -> farmwatch.v1.Hire
-	48, // 8: farmwatch.v1.CreateTokenResponse.expires_at:type_name -> google.protobuf.Timestamp
-	48, // 9: farmwatch.v1.Device.enrolled_at:type_name -> google.protobuf.Timestamp
-	48, // 10: farmwatch.v1.Device.last_seen:type_name -> google.protobuf.Timestamp
-	48, // 11: farmwatch.v1.Device.revoked_at:type_name -> google.protobuf.Timestamp
-	14, // 12: farmwatch.v1.ListDevicesResponse.devices:type_name -> farmwatch.v1.Device
-	14, // 13: farmwatch.v1.DeviceDetail.device:type_name -> farmwatch.v1.Device
-	5,  // 14: farmwatch.v1.DeviceDetail.hire:type_name -> farmwatch.v1.Hire
-	19, // 15: farmwatch.v1.DeviceDetail.recent_reports:type_name -> farmwatch.v1.StoredReport
-	25, // 16: farmwatch.v1.DeviceDetail.alerts:type_name -> farmwatch.v1.Alert
-	24, // 17: farmwatch.v1.DeviceDetail.evidence:type_name -> farmwatch.v1.Evidence
-	49, // 18: farmwatch.v1.StoredReport.report:type_name -> farmwatch.v1.Report
-	48, // 19: farmwatch.v1.StoredReport.received_at:type_name -> google.protobuf.Timestamp
-	21, // 20: farmwatch.v1.StoredReport.location:type_name -> farmwatch.v1.IPLocation
-	20, // 21: farmwatch.v1.StoredReport.peers:type_name -> farmwatch.v1.PeerLocation
-	21, // 22: farmwatch.v1.PeerLocation.location:type_name -> farmwatch.v1.IPLocation
-	19, // 23: farmwatch.v1.ListReportsResponse.reports:type_name -> farmwatch.v1.StoredReport
-	46, // 24: farmwatch.v1.Evidence.facts:type_name -> farmwatch.v1.Evidence.FactsEntry
-	48, // 25: farmwatch.v1.Evidence.observed_at:type_name -> google.protobuf.Timestamp
-	48, // 26: farmwatch.v1.Evidence.first_seen:type_name -> google.protobuf.Timestamp
-	24, // 27: farmwatch.v1.Alert.evidence:type_name -> farmwatch.v1.Evidence
-	48, // 28: farmwatch.v1.Alert.created_at:type_name -> google.protobuf.Timestamp
-	48, // 29: farmwatch.v1.Alert.updated_at:type_name -> google.protobuf.Timestamp
-	48, // 30: farmwatch.v1.Alert.resolved_at:type_name -> google.protobuf.Timestamp
-	48, // 31: farmwatch.v1.Alert.peak_at:type_name -> google.protobuf.Timestamp
-	47, // 32: farmwatch.v1.Alert.member_scores:type_name -> farmwatch.v1.Alert.MemberScoresEntry
-	48, // 33: farmwatch.v1.AuditEntry.at:type_name -> google.protobuf.Timestamp
-	28, // 34: farmwatch.v1.ListAuditResponse.entries:type_name -> farmwatch.v1.AuditEntry
-	5,  // 35: farmwatch.v1.UpdateHireRequest.hire:type_name -> farmwatch.v1.Hire
-	48, // 36: farmwatch.v1.ClusterMember.joined_at:type_name -> google.protobuf.Timestamp
-	32, // 37: farmwatch.v1.Cluster.members:type_name -> farmwatch.v1.ClusterMember
-	33, // 38: farmwatch.v1.Cluster.fingerprints:type_name -> farmwatch.v1.SharedFingerprint
-	48, // 39: farmwatch.v1.Cluster.created_at:type_name -> google.protobuf.Timestamp
-	48, // 40: farmwatch.v1.Cluster.updated_at:type_name -> google.protobuf.Timestamp
-	34, // 41: farmwatch.v1.ListClustersResponse.clusters:type_name -> farmwatch.v1.Cluster
-	48, // 42: farmwatch.v1.BacktestRequest.since:type_name -> google.protobuf.Timestamp
-	48, // 43: farmwatch.v1.BacktestRequest.until:type_name -> google.protobuf.Timestamp
-	48, // 44: farmwatch.v1.BacktestResponse.first_report:type_name -> google.protobuf.Timestamp
-	48, // 45: farmwatch.v1.BacktestResponse.last_report:type_name -> google.protobuf.Timestamp
-	25, // 46: farmwatch.v1.BacktestResponse.alerts:type_name -> farmwatch.v1.Alert
-	39, // 47: farmwatch.v1.FitModelResponse.weights:type_name -> farmwatch.v1.RuleWeight
-	25, // 48: farmwatch.v1.ListAlertsResponse.alerts:type_name -> farmwatch.v1.Alert
-	7,  // 49: farmwatch.v1.AdminService.AddHires:input_type -> farmwatch.v1.AddHiresRequest
-	9,  // 50: farmwatch.v1.AdminService.ListHires:input_type -> farmwatch.v1.ListHiresRequest
-	11, // 51: farmwatch.v1.AdminService.GetHire:input_type -> farmwatch.v1.GetHireRequest
-	12, // 52: farmwatch.v1.AdminService.CreateToken:input_type -> farmwatch.v1.CreateTokenRequest
-	15, // 53: farmwatch.v1.AdminService.ListDevices:input_type -> farmwatch.v1.ListDevicesRequest
-	17, // 54: farmwatch.v1.AdminService.GetDevice:input_type -> farmwatch.v1.GetDeviceRequest
-	22, // 55: farmwatch.v1.AdminService.ListReports:input_type -> farmwatch.v1.ListReportsRequest
-	43, // 56: farmwatch.v1.AdminService.ListAlerts:input_type -> farmwatch.v1.ListAlertsRequest
-	45, // 57: farmwatch.v1.AdminService.GetAlert:input_type -> farmwatch.v1.GetAlertRequest
-	26, // 58: farmwatch.v1.AdminService.AckAlert:input_type -> farmwatch.v1.AckAlertRequest
-	27, // 59: farmwatch.v1.AdminService.ResolveAlert:input_type -> farmwatch.v1.ResolveAlertRequest
-	29, // 60: farmwatch.v1.AdminService.ListAudit:input_type -> farmwatch.v1.ListAuditRequest
-	31, // 61: farmwatch.v1.AdminService.UpdateHire:input_type -> farmwatch.v1.UpdateHireRequest
-	35, // 62: farmwatch.v1.AdminService.ListClusters:input_type -> farmwatch.v1.ListClustersRequest
-	37, // 63: farmwatch.v1.AdminService.GetCluster:input_type -> farmwatch.v1.GetClusterRequest
-	38, // 64: farmwatch.v1.AdminService.FitModel:input_type -> farmwatch.v1.FitModelRequest
-	40, // 65: farmwatch.v1.AdminService.Backtest:input_type -> farmwatch.v1.BacktestRequest
-	0,  // 66: farmwatch.v1.AdminService.RevokeDevice:input_type -> farmwatch.v1.RevokeDeviceRequest
-	1,  // 67: farmwatch.v1.AdminService.IssueAdmin:input_type -> farmwatch.v1.IssueAdminRequest
-	3,  // 68: farmwatch.v1.AdminService.Backup:input_type -> farmwatch.v1.BackupRequest
-	8,  // 69: farmwatch.v1.AdminService.AddHires:output_type -> farmwatch.v1.AddHiresResponse
-	10, // 70: farmwatch.v1.AdminService.ListHires:output_type -> farmwatch.v1.ListHiresResponse
-	5,  // 71: farmwatch.v1.AdminService.GetHire:output_type -> farmwatch.v1.Hire
-	13, // 72: farmwatch.v1.AdminService.CreateToken:output_type -> farmwatch.v1.CreateTokenResponse
-	16, // 73: farmwatch.v1.AdminService.ListDevices:output_type -> farmwatch.v1.ListDevicesResponse
-	18, // 74: farmwatch.v1.AdminService.GetDevice:output_type -> farmwatch.v1.DeviceDetail
-	23, // 75: farmwatch.v1.AdminService.ListReports:output_type -> farmwatch.v1.ListReportsResponse
-	44, // 76: farmwatch.v1.AdminService.ListAlerts:output_type -> farmwatch.v1.ListAlertsResponse
-	25, // 77: farmwatch.v1.AdminService.GetAlert:output_type -> farmwatch.v1.Alert
-	25, // 78: farmwatch.v1.AdminService.AckAlert:output_type -> farmwatch.v1.Alert
-	25, // 79: farmwatch.v1.AdminService.ResolveAlert:output_type -> farmwatch.v1.Alert
-	30, // 80: farmwatch.v1.AdminService.ListAudit:output_type -> farmwatch.v1.ListAuditResponse
-	5,  // 81: farmwatch.v1.AdminService.UpdateHire:output_type -> farmwatch.v1.Hire
-	36, // 82: farmwatch.v1.AdminService.ListClusters:output_type -> farmwatch.v1.ListClustersResponse
-	34, // 83: farmwatch.v1.AdminService.GetCluster:output_type -> farmwatch.v1.Cluster
-	42, // 84: farmwatch.v1.AdminService.FitModel:output_type -> farmwatch.v1.FitModelResponse
-	41, // 85: farmwatch.v1.AdminService.Backtest:output_type -> farmwatch.v1.BacktestResponse
-	14, // 86: farmwatch.v1.AdminService.RevokeDevice:output_type -> farmwatch.v1.Device
-	2,  // 87: farmwatch.v1.AdminService.IssueAdmin:output_type -> farmwatch.v1.IssueAdminResponse
-	4,  // 88: farmwatch.v1.AdminService.Backup:output_type -> farmwatch.v1.BackupChunk
-	69, // [69:89] is the sub-list for method output_type
-	49, // [49:69] is the sub-list for method input_type
-	49, // [49:49] is the sub-list for extension type_name
-	49, // [49:49] is the sub-list for extension extendee
-	0,  // [0:49] is the sub-list for field type_name
+	5,  // 7: farmwatch.v1.ImportHiresRequest.hires:type_name -> farmwatch.v1.Hire
+	5,  // 8: farmwatch.v1.ListHiresResponse.hires:type_name -> farmwatch.v1.Hire
+	52, // 9: farmwatch.v1.CreateTokenResponse.expires_at:type_name -> google.protobuf.Timestamp
+	52, // 10: farmwatch.v1.Device.enrolled_at:type_name -> google.protobuf.Timestamp
+	52, // 11: farmwatch.v1.Device.last_seen:type_name -> google.protobuf.Timestamp
+	52, // 12: farmwatch.v1.Device.revoked_at:type_name -> google.protobuf.Timestamp
+	18, // 13: farmwatch.v1.ListDevicesResponse.devices:type_name -> farmwatch.v1.Device
+	18, // 14: farmwatch.v1.DeviceDetail.device:type_name -> farmwatch.v1.Device
+	5,  // 15: farmwatch.v1.DeviceDetail.hire:type_name -> farmwatch.v1.Hire
+	23, // 16: farmwatch.v1.DeviceDetail.recent_reports:type_name -> farmwatch.v1.StoredReport
+	29, // 17: farmwatch.v1.DeviceDetail.alerts:type_name -> farmwatch.v1.Alert
+	28, // 18: farmwatch.v1.DeviceDetail.evidence:type_name -> farmwatch.v1.Evidence
+	53, // 19: farmwatch.v1.StoredReport.report:type_name -> farmwatch.v1.Report
+	52, // 20: farmwatch.v1.StoredReport.received_at:type_name -> google.protobuf.Timestamp
+	25, // 21: farmwatch.v1.StoredReport.location:type_name -> farmwatch.v1.IPLocation
+	24, // 22: farmwatch.v1.StoredReport.peers:type_name -> farmwatch.v1.PeerLocation
+	25, // 23: farmwatch.v1.PeerLocation.location:type_name -> farmwatch.v1.IPLocation
+	23, // 24: farmwatch.v1.ListReportsResponse.reports:type_name -> farmwatch.v1.StoredReport
+	50, // 25: farmwatch.v1.Evidence.facts:type_name -> farmwatch.v1.Evidence.FactsEntry
+	52, // 26: farmwatch.v1.Evidence.observed_at:type_name -> google.protobuf.Timestamp
+	52, // 27: farmwatch.v1.Evidence.first_seen:type_name -> google.protobuf.Timestamp
+	28, // 28: farmwatch.v1.Alert.evidence:type_name -> farmwatch.v1.Evidence
+	52, // 29: farmwatch.v1.Alert.created_at:type_name -> google.protobuf.Timestamp
+	52, // 30: farmwatch.v1.Alert.updated_at:type_name -> google.protobuf.Timestamp
+	52, // 31: farmwatch.v1.Alert.resolved_at:type_name -> google.protobuf.Timestamp
+	52, // 32: farmwatch.v1.Alert.peak_at:type_name -> google.protobuf.Timestamp
+	51, // 33: farmwatch.v1.Alert.member_scores:type_name -> farmwatch.v1.Alert.MemberScoresEntry
+	52, // 34: farmwatch.v1.AuditEntry.at:type_name -> google.protobuf.Timestamp
+	52, // 35: farmwatch.v1.ListAuditRequest.since:type_name -> google.protobuf.Timestamp
+	32, // 36: farmwatch.v1.ListAuditResponse.entries:type_name -> farmwatch.v1.AuditEntry
+	5,  // 37: farmwatch.v1.UpdateHireRequest.hire:type_name -> farmwatch.v1.Hire
+	52, // 38: farmwatch.v1.ClusterMember.joined_at:type_name -> google.protobuf.Timestamp
+	36, // 39: farmwatch.v1.Cluster.members:type_name -> farmwatch.v1.ClusterMember
+	37, // 40: farmwatch.v1.Cluster.fingerprints:type_name -> farmwatch.v1.SharedFingerprint
+	52, // 41: farmwatch.v1.Cluster.created_at:type_name -> google.protobuf.Timestamp
+	52, // 42: farmwatch.v1.Cluster.updated_at:type_name -> google.protobuf.Timestamp
+	38, // 43: farmwatch.v1.ListClustersResponse.clusters:type_name -> farmwatch.v1.Cluster
+	52, // 44: farmwatch.v1.BacktestRequest.since:type_name -> google.protobuf.Timestamp
+	52, // 45: farmwatch.v1.BacktestRequest.until:type_name -> google.protobuf.Timestamp
+	52, // 46: farmwatch.v1.BacktestResponse.first_report:type_name -> google.protobuf.Timestamp
+	52, // 47: farmwatch.v1.BacktestResponse.last_report:type_name -> google.protobuf.Timestamp
+	29, // 48: farmwatch.v1.BacktestResponse.alerts:type_name -> farmwatch.v1.Alert
+	43, // 49: farmwatch.v1.FitModelResponse.weights:type_name -> farmwatch.v1.RuleWeight
+	29, // 50: farmwatch.v1.ListAlertsResponse.alerts:type_name -> farmwatch.v1.Alert
+	7,  // 51: farmwatch.v1.AdminService.AddHires:input_type -> farmwatch.v1.AddHiresRequest
+	13, // 52: farmwatch.v1.AdminService.ListHires:input_type -> farmwatch.v1.ListHiresRequest
+	15, // 53: farmwatch.v1.AdminService.GetHire:input_type -> farmwatch.v1.GetHireRequest
+	9,  // 54: farmwatch.v1.AdminService.ImportHires:input_type -> farmwatch.v1.ImportHiresRequest
+	11, // 55: farmwatch.v1.AdminService.DeleteHire:input_type -> farmwatch.v1.DeleteHireRequest
+	16, // 56: farmwatch.v1.AdminService.CreateToken:input_type -> farmwatch.v1.CreateTokenRequest
+	19, // 57: farmwatch.v1.AdminService.ListDevices:input_type -> farmwatch.v1.ListDevicesRequest
+	21, // 58: farmwatch.v1.AdminService.GetDevice:input_type -> farmwatch.v1.GetDeviceRequest
+	26, // 59: farmwatch.v1.AdminService.ListReports:input_type -> farmwatch.v1.ListReportsRequest
+	47, // 60: farmwatch.v1.AdminService.ListAlerts:input_type -> farmwatch.v1.ListAlertsRequest
+	49, // 61: farmwatch.v1.AdminService.GetAlert:input_type -> farmwatch.v1.GetAlertRequest
+	30, // 62: farmwatch.v1.AdminService.AckAlert:input_type -> farmwatch.v1.AckAlertRequest
+	31, // 63: farmwatch.v1.AdminService.ResolveAlert:input_type -> farmwatch.v1.ResolveAlertRequest
+	33, // 64: farmwatch.v1.AdminService.ListAudit:input_type -> farmwatch.v1.ListAuditRequest
+	35, // 65: farmwatch.v1.AdminService.UpdateHire:input_type -> farmwatch.v1.UpdateHireRequest
+	39, // 66: farmwatch.v1.AdminService.ListClusters:input_type -> farmwatch.v1.ListClustersRequest
+	41, // 67: farmwatch.v1.AdminService.GetCluster:input_type -> farmwatch.v1.GetClusterRequest
+	42, // 68: farmwatch.v1.AdminService.FitModel:input_type -> farmwatch.v1.FitModelRequest
+	44, // 69: farmwatch.v1.AdminService.Backtest:input_type -> farmwatch.v1.BacktestRequest
+	0,  // 70: farmwatch.v1.AdminService.RevokeDevice:input_type -> farmwatch.v1.RevokeDeviceRequest
+	1,  // 71: farmwatch.v1.AdminService.IssueAdmin:input_type -> farmwatch.v1.IssueAdminRequest
+	3,  // 72: farmwatch.v1.AdminService.Backup:input_type -> farmwatch.v1.BackupRequest
+	8,  // 73: farmwatch.v1.AdminService.AddHires:output_type -> farmwatch.v1.AddHiresResponse
+	14, // 74: farmwatch.v1.AdminService.ListHires:output_type -> farmwatch.v1.ListHiresResponse
+	5,  // 75: farmwatch.v1.AdminService.GetHire:output_type -> farmwatch.v1.Hire
+	10, // 76: farmwatch.v1.AdminService.ImportHires:output_type -> farmwatch.v1.ImportHiresResponse
+	12, // 77: farmwatch.v1.AdminService.DeleteHire:output_type -> farmwatch.v1.DeleteHireResponse
+	17, // 78: farmwatch.v1.AdminService.CreateToken:output_type -> farmwatch.v1.CreateTokenResponse
+	20, // 79: farmwatch.v1.AdminService.ListDevices:output_type -> farmwatch.v1.ListDevicesResponse
+	22, // 80: farmwatch.v1.AdminService.GetDevice:output_type -> farmwatch.v1.DeviceDetail
+	27, // 81: farmwatch.v1.AdminService.ListReports:output_type -> farmwatch.v1.ListReportsResponse
+	48, // 82: farmwatch.v1.AdminService.ListAlerts:output_type -> farmwatch.v1.ListAlertsResponse
+	29, // 83: farmwatch.v1.AdminService.GetAlert:output_type -> farmwatch.v1.Alert
+	29, // 84: farmwatch.v1.AdminService.AckAlert:output_type -> farmwatch.v1.Alert
+	29, // 85: farmwatch.v1.AdminService.ResolveAlert:output_type -> farmwatch.v1.Alert
+	34, // 86: farmwatch.v1.AdminService.ListAudit:output_type -> farmwatch.v1.ListAuditResponse
+	5,  // 87: farmwatch.v1.AdminService.UpdateHire:output_type -> farmwatch.v1.Hire
+	40, // 88: farmwatch.v1.AdminService.ListClusters:output_type -> farmwatch.v1.ListClustersResponse
+	38, // 89: farmwatch.v1.AdminService.GetCluster:output_type -> farmwatch.v1.Cluster
+	46, // 90: farmwatch.v1.AdminService.FitModel:output_type -> farmwatch.v1.FitModelResponse
+	45, // 91: farmwatch.v1.AdminService.Backtest:output_type -> farmwatch.v1.BacktestResponse
+	18, // 92: farmwatch.v1.AdminService.RevokeDevice:output_type -> farmwatch.v1.Device
+	2,  // 93: farmwatch.v1.AdminService.IssueAdmin:output_type -> farmwatch.v1.IssueAdminResponse
+	4,  // 94: farmwatch.v1.AdminService.Backup:output_type -> farmwatch.v1.BackupChunk
+	73, // [73:95] is the sub-list for method output_type
+	51, // [51:73] is the sub-list for method input_type
+	51, // [51:51] is the sub-list for extension type_name
+	51, // [51:51] is the sub-list for extension extendee
+	0,  // [0:51] is the sub-list for field type_name
 }
 
 func init() { file_farmwatch_v1_admin_proto_init() }
@@ -3911,7 +4284,7 @@ func file_farmwatch_v1_admin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_farmwatch_v1_admin_proto_rawDesc), len(file_farmwatch_v1_admin_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   48,
+			NumMessages:   52,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
