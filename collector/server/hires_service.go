@@ -202,8 +202,8 @@ func (a *adminService) DeleteHire(ctx context.Context, req *pb.DeleteHireRequest
 		resp.Devices, resp.Reports, resp.Alerts, resp.Tokens = uint32(n.Devices), uint32(n.Reports), uint32(n.Alerts), uint32(n.Tokens)
 		resp.ClusterMemberships, resp.Fingerprints = uint32(n.ClusterMemberships), uint32(fps)
 		resp.AuditEntriesRedacted, resp.AlertsScrubbed = uint32(n.AuditRedacted), uint32(n.AlertsScrubbed)
-		detail := fmt.Sprintf("erased: %d devices, %d reports, %d alerts, %d tokens, %d cluster memberships, %d fingerprints; %d audit entries and %d alerts scrubbed; %s",
-			n.Devices, n.Reports, n.Alerts, n.Tokens, n.ClusterMemberships, fps, n.AuditRedacted, n.AlertsScrubbed, req.GetNote())
+		detail := fmt.Sprintf("erased: %d devices, %d reports, %d alerts, %d tokens, %d cluster memberships, %d fingerprints; %d audit entries, %d alerts and %d devices' evidence scrubbed; %s",
+			n.Devices, n.Reports, n.Alerts, n.Tokens, n.ClusterMemberships, fps, n.AuditRedacted, n.AlertsScrubbed, n.StatesScrubbed, req.GetNote())
 		return tx.Audit(now, who, "hire.delete", req.GetId(), detail)
 	})
 	if err != nil {

@@ -21,6 +21,9 @@ import (
 type Erasure struct {
 	Devices, Reports, Alerts, Tokens, ClusterMemberships, Fingerprints int
 	AuditRedacted, AlertsScrubbed                                      int
+	// StatesScrubbed are other devices whose remembered evidence (a farm
+	// member's lines name the other members) named the hire.
+	StatesScrubbed int
 }
 
 // erasedText replaces personal data in records that outlive an erasure.
@@ -114,6 +117,9 @@ func (tx *Tx) EraseHire(id string) (Erasure, error) {
 	if err := tx.eraseAlerts(id, devices, personal, &n); err != nil {
 		return n, err
 	}
+	if err := tx.scrubDeviceStates(personal, &n); err != nil {
+		return n, err
+	}
 	if err := tx.eraseTokens(id, &n); err != nil {
 		return n, err
 	}
@@ -188,6 +194,49 @@ func (tx *Tx) eraseAlerts(hire string, devices, personal []string, n *Erasure) e
 			}
 		}
 	}
+	return nil
+}
+
+// scrubDeviceStates takes the hire's personal data out of the evidence
+// memory of every other device.
+func (tx *Tx) scrubDeviceStates(personal []string, n *Erasure) error {
+	b := tx.tx.Bucket(bucketDevices)
+	type change struct {
+		key []byte
+		rec deviceRecord
+	}
+	var changes []change
+	c := b.Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		if bytes.IndexByte(k, 0) >= 0 {
+			continue // a report index entry
+		}
+		rec, err := splitDeviceRecord(v)
+		if err != nil {
+			return fmt.Errorf("device %q: %w", k, err)
+		}
+		if len(rec.state) == 0 || rec.state[0] == '{' {
+			continue // none, or a legacy JSON state the analysis rewrites on the next report
+		}
+		st := &pb.StoredDeviceState{}
+		if err := proto.Unmarshal(rec.state, st); err != nil {
+			return fmt.Errorf("device %q state: %w", k, err)
+		}
+		if !scrub(st.ProtoReflect(), personal) {
+			continue
+		}
+		if rec.state, err = proto.Marshal(st); err != nil {
+			return err
+		}
+		rec.device, rec.spools = bytes.Clone(rec.device), bytes.Clone(rec.spools)
+		changes = append(changes, change{bytes.Clone(k), rec})
+	}
+	for _, ch := range changes {
+		if err := b.Put(ch.key, joinDeviceRecord(ch.rec)); err != nil {
+			return err
+		}
+	}
+	n.StatesScrubbed = len(changes)
 	return nil
 }
 
