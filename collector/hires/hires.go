@@ -40,6 +40,25 @@ func Resolve(h *pb.Hire) error {
 	return nil
 }
 
+// Resolver resolves many hires, remembering the gazetteer's answers: an
+// import names the same cities again and again. Not safe for concurrent use.
+type Resolver struct{ places placeCache }
+
+// Resolve is the package's Resolve, with the remembered answers.
+func (r *Resolver) Resolve(h *pb.Hire) error {
+	if r.places == nil {
+		r.places = placeCache{}
+	}
+	if errs := resolve(h, r.places.parse); len(errs) > 0 {
+		joined := make([]error, len(errs))
+		for i, e := range errs {
+			joined[i] = e
+		}
+		return errors.Join(joined...)
+	}
+	return nil
+}
+
 // resolve is Resolve with each problem apart, so an import can report every
 // wrong field of every row.
 func resolve(h *pb.Hire, parsePlace func(string) (geo.Place, error)) []FieldError {

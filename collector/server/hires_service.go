@@ -26,6 +26,7 @@ func (a *adminService) ImportHires(stream grpc.ClientStreamingServer[pb.ImportHi
 	var update bool
 	var columns []string
 	seen := map[string]int{}
+	var resolver hires.Resolver
 	for first := true; ; first = false {
 		req, err := stream.Recv()
 		if errors.Is(err, io.EOF) {
@@ -42,7 +43,7 @@ func (a *adminService) ImportHires(stream grpc.ClientStreamingServer[pb.ImportHi
 			if i > hires.MaxRows {
 				return status.Errorf(codes.InvalidArgument, "more than %d hires; split the file; nothing was stored", hires.MaxRows)
 			}
-			if err := hires.Resolve(h); err != nil {
+			if err := resolver.Resolve(h); err != nil {
 				return status.Errorf(codes.InvalidArgument, "hire %d (%s): %v; nothing was stored", i, h.GetId(), err)
 			}
 			if j, dup := seen[h.GetId()]; dup {
@@ -82,7 +83,7 @@ func (a *adminService) ImportHires(stream grpc.ClientStreamingServer[pb.ImportHi
 				return status.Errorf(codes.AlreadyExists, "hire %d: id %q already exists (import --update changes existing hires); nothing was stored", i+1, h.GetId())
 			}
 			next := mergeColumns(old, h, columns)
-			if err := hires.Resolve(next); err != nil {
+			if err := resolver.Resolve(next); err != nil {
 				return status.Errorf(codes.InvalidArgument, "hire %d (%s): %v; nothing was stored", i+1, h.GetId(), err)
 			}
 			changed := hireChanges(old, next)

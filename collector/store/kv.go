@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -103,7 +104,11 @@ func (tx *Tx) AuditPage(q AuditQuery) ([]*pb.AuditEntry, error) {
 		}
 	}
 	var sinceKey []byte
-	if !q.Since.IsZero() {
+	switch {
+	case q.Since.IsZero():
+	case q.Since.After(time.Unix(0, math.MaxInt64)): // past what UnixNano holds
+		sinceKey = binary.BigEndian.AppendUint64(nil, math.MaxUint64)
+	default:
 		sinceKey = binary.BigEndian.AppendUint64(nil, uint64(max(q.Since.UnixNano(), 0)))
 	}
 	var out []*pb.AuditEntry
