@@ -35,7 +35,7 @@ func TestHiresDeleteErasesEveryByte(t *testing.T) {
 	// Personal data no other record of the fleet shares, so a grep of the
 	// file finds it only if the erasure left it.
 	gone.Hire.Name, gone.Hire.Email = "Zelda Quixotic-Marsh", "zq.erase@example.org"
-	gone.Hire.Phone, gone.Hire.ShippingAddress = "+1 208 555 0199", "77 Quillfeather Lane, Boise, ID 83702"
+	gone.Hire.Phone, gone.Hire.ShippingAddress = "+1 208 555 0198", "77 Quillfeather Lane, Boise, ID 83702"
 	gone.Hire.ClaimedHome = "Boise, ID, US"
 	personal := []string{"Zelda Quixotic-Marsh", "zq.erase@example.org", "+1 208 555 0199", "Quillfeather", "Boise"}
 	if err := fleet.Register(ctx, c.Admin); err != nil {
@@ -52,6 +52,10 @@ func TestHiresDeleteErasesEveryByte(t *testing.T) {
 	// Audit entries naming the hire: an update of every kind of field.
 	if _, _, err := runCLI(t, c.Data, "hires", "update", gone.Hire.GetId(), "--phone", "+1 208 555 0199", "--end-date", "2027-06-30", "--note", "HR fix"); err != nil {
 		t.Fatal(err)
+	}
+	upd, err := c.Admin.ListAudit(ctx, &pb.ListAuditRequest{Subject: gone.Hire.GetId(), Limit: 1})
+	if err != nil || len(upd.GetEntries()) != 1 || upd.GetEntries()[0].GetDetail() != "phone changed; end_date (none) -> 2027-06-30; HR fix" {
+		t.Fatalf("the audit of an update names every changed field: %v %v", upd.GetEntries(), err)
 	}
 	dbPath := filepath.Join(c.Data, "farmwatch.db")
 	raw, err := os.ReadFile(dbPath)

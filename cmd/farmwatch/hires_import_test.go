@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -131,7 +132,15 @@ func TestAuditPagingForExport(t *testing.T) {
 		t.Fatalf("pages: %v", got)
 	}
 	out, _, err := runCLI(t, c.Data, "audit", "--since", "1h", "--limit", "2", "-o", "json")
-	if err != nil || !strings.Contains(out, `"subject": "h0"`) || !strings.Contains(out, `"next_cursor"`) || strings.Contains(out, `"h2"`) {
+	var page struct {
+		Entries []struct {
+			Subject string `json:"subject"`
+			Cursor  string `json:"cursor"`
+		} `json:"entries"`
+		NextCursor string `json:"next_cursor"`
+	}
+	if err != nil || json.Unmarshal([]byte(out), &page) != nil || len(page.Entries) != 2 || page.Entries[0].Subject != "h0" ||
+		page.Entries[1].Subject != "h1" || page.NextCursor != page.Entries[1].Cursor {
 		t.Fatalf("audit --since: %v\n%s", err, out)
 	}
 	if out, _, err := runCLI(t, c.Data, "audit", "--since", "2999-01-01"); err != nil || strings.Contains(out, "hire.add") {
