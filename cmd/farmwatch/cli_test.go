@@ -34,10 +34,10 @@ func TestHiresImportAllOrNothing(t *testing.T) {
 	bad := filepath.Join(dir, "bad.csv")
 	os.WriteFile(bad, []byte("id,name,claimed_home\nh1,Ana,\"Austin, TX, US\"\nh2,,\"Austin, TX, US\"\nh3,Cy,\"Atlantis, ZZ, QQ\"\n"), 0o644)
 	_, stderr, err := runCLI(t, c.Data, "hires", "import", bad)
-	if err == nil || !strings.Contains(err.Error(), "2 row(s) with errors") || !strings.Contains(err.Error(), "nothing was imported") {
+	if err == nil || !strings.Contains(err.Error(), "2 error(s)") || !strings.Contains(err.Error(), "nothing was imported") {
 		t.Fatalf("import of a bad file: %v", err)
 	}
-	for _, want := range []string{"bad.csv:line 3: name: missing", "bad.csv:line 4: claimed_home"} {
+	for _, want := range []string{"bad.csv:3: name: missing", "bad.csv:4: claimed_home: "} {
 		if !strings.Contains(stderr, want) {
 			t.Errorf("stderr lacks %q:\n%s", want, stderr)
 		}

@@ -14,7 +14,7 @@ import (
 
 func newHiresCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "hires", Short: "Hire records: who each laptop was issued to and what they claimed"}
-	cmd.AddCommand(newHiresAddCmd(), newHiresImportCmd(), newHiresListCmd(), newHiresShowCmd(), newHiresUpdateCmd())
+	cmd.AddCommand(newHiresAddCmd(), newHiresImportCmd(), newHiresListCmd(), newHiresShowCmd(), newHiresUpdateCmd(), newHiresDeleteCmd())
 	return cmd
 }
 
@@ -56,16 +56,26 @@ func newHiresAddCmd() *cobra.Command {
 	return cmd
 }
 
+// importChunk is how many hires one message of an import carries: a few
+// hundred KB, far under the collector's message limit.
+const importChunk = 1000
+
 func newHiresImportCmd() *cobra.Command {
 	var output string
+	var update bool
 	cmd := &cobra.Command{
-		Use:   "import FILE.csv",
+		Use:   "import FILE.csv [--update]",
 		Short: "Import hires from CSV (all rows or none)",
 		Long: `Import hires from a CSV file with the header
   ` + strings.Join(hires.Columns, ",") + `
-(id, name and claimed_home are required; institutions are separated by ';').
-Every row is checked first; if any row is wrong, every error is printed with
-its line number and nothing is imported.`,
+in any order (id, name and claimed_home are required; institutions are
+separated by ';'). Other columns, as HR exports carry, are ignored with a
+warning that names them. Every row is checked first; if any row is wrong,
+every error of every row is printed as FILE:LINE: FIELD: WHY and nothing is
+imported. Without --update an id that already exists fails the import; with
+--update (a daily re-sync) existing hires take the file's values for the
+columns it has, and each changed field is audited. Up to ` + fmt.Sprint(hires.MaxRows) + ` rows, sent
+in chunks and stored in one transaction.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := checkOutput(output); err != nil {
@@ -76,25 +86,83 @@ its line number and nothing is imported.`,
 				return err
 			}
 			defer f.Close()
-			list, rowErrs := hires.ParseCSV(f)
-			if len(rowErrs) > 0 {
-				for _, e := range rowErrs {
-					printf(cmd.ErrOrStderr(), "%s:%v\n", args[0], e)
-				}
-				return fmt.Errorf("%d row(s) with errors in %s; nothing was imported", len(rowErrs), args[0])
+			parsed := hires.ParseCSV(f)
+			if len(parsed.Ignored) > 0 {
+				printf(cmd.ErrOrStderr(), "warning: %s: ignoring column(s) %s\n", args[0], strings.Join(parsed.Ignored, ", "))
 			}
-			resp, err := call(cmd, func(ctx context.Context, c pb.AdminServiceClient) (*pb.AddHiresResponse, error) {
-				return c.AddHires(ctx, &pb.AddHiresRequest{Hires: list})
+			if len(parsed.Errors) > 0 {
+				for _, e := range parsed.Errors {
+					printf(cmd.ErrOrStderr(), "%s:%d: %v\n", args[0], e.Line, e.Err)
+				}
+				return fmt.Errorf("%d error(s) in %s; nothing was imported", len(parsed.Errors), args[0])
+			}
+			resp, err := call(cmd, func(ctx context.Context, c pb.AdminServiceClient) (*pb.ImportHiresResponse, error) {
+				stream, err := c.ImportHires(ctx)
+				if err != nil {
+					return nil, err
+				}
+				for i := 0; i < len(parsed.Hires); i += importChunk {
+					req := &pb.ImportHiresRequest{Hires: parsed.Hires[i:min(i+importChunk, len(parsed.Hires))]}
+					if i == 0 {
+						req.Update, req.Columns = update, parsed.Columns
+					}
+					if err := stream.Send(req); err != nil {
+						break // the collector said why: CloseAndRecv returns it
+					}
+				}
+				return stream.CloseAndRecv()
 			})
 			if err != nil {
 				return err
 			}
-			if output == "table" {
-				printf(cmd.OutOrStdout(), "imported %d hires from %s\n", len(resp.GetHires()), args[0])
+			if output == "json" {
+				return printJSON(cmd.OutOrStdout(), resp)
 			}
-			return printHires(cmd, output, resp.GetHires())
+			printf(cmd.OutOrStdout(), "imported %d hires from %s: %d added, %d updated, %d unchanged\n",
+				resp.GetAdded()+resp.GetUpdated()+resp.GetUnchanged(), args[0], resp.GetAdded(), resp.GetUpdated(), resp.GetUnchanged())
+			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&update, "update", false, "update hires that already exist (a re-sync) instead of failing")
+	addOutputFlag(cmd, &output)
+	return cmd
+}
+
+func newHiresDeleteCmd() *cobra.Command {
+	var note, output string
+	cmd := &cobra.Command{
+		Use:   "delete ID --note TEXT",
+		Short: "Erase a hire and their devices, reports, alerts and tokens (an erasure request)",
+		Long: `Erase a hire for an erasure request: the hire record, their devices with
+every report, analysis state, cluster membership and alert, and their
+enrollment tokens. Other alerts (a farm's) and earlier audit entries keep no
+trace of the hire's personal data. The freed pages of the store file are
+overwritten, so the bytes do not stay on disk. One audit line remains: the
+hire id, who, when, the counts of what was erased, and the note.
+Backups taken before still hold the hire: erase them by their own schedule.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkOutput(output); err != nil {
+				return err
+			}
+			if strings.TrimSpace(note) == "" {
+				return fmt.Errorf("--note is required: name the erasure request, for the audit trail")
+			}
+			resp, err := call(cmd, func(ctx context.Context, c pb.AdminServiceClient) (*pb.DeleteHireResponse, error) {
+				return c.DeleteHire(ctx, &pb.DeleteHireRequest{Id: args[0], Note: note})
+			})
+			if err != nil {
+				return err
+			}
+			if output == "json" {
+				return printJSON(cmd.OutOrStdout(), resp)
+			}
+			printf(cmd.OutOrStdout(), "hire %s erased: %d devices, %d reports, %d alerts, %d tokens, %d cluster memberships\n",
+				resp.GetHireId(), resp.GetDevices(), resp.GetReports(), resp.GetAlerts(), resp.GetTokens(), resp.GetClusterMemberships())
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&note, "note", "", "the erasure request this answers (kept in the audit trail; required)")
 	addOutputFlag(cmd, &output)
 	return cmd
 }
@@ -188,12 +256,15 @@ func getHire(cmd *cobra.Command, id string) (*pb.Hire, error) {
 func newHiresUpdateCmd() *cobra.Command {
 	var home, shipping, phone, endDate, note, output string
 	cmd := &cobra.Command{
-		Use:   "update ID [--claimed-home PLACE] [--shipping-address TEXT] [--phone TEXT] --note TEXT",
+		Use:   "update ID [--claimed-home PLACE] [--shipping-address TEXT] [--phone TEXT] [--end-date DATE] --note TEXT",
 		Short: "Update a hire's claims, e.g. a declared move; later reports are judged against them",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := checkOutput(output); err != nil {
 				return err
+			}
+			if strings.TrimSpace(note) == "" {
+				return fmt.Errorf("--note is required: say why, for the audit trail")
 			}
 			h, err := getHire(cmd, args[0])
 			if err != nil {
@@ -227,7 +298,7 @@ func newHiresUpdateCmd() *cobra.Command {
 	cmd.Flags().StringVar(&shipping, "shipping-address", "", "new shipping address")
 	cmd.Flags().StringVar(&phone, "phone", "", "new phone number")
 	cmd.Flags().StringVar(&endDate, "end-date", "", "new end of the onboarding period YYYY-MM-DD")
-	cmd.Flags().StringVar(&note, "note", "", "why (kept in the audit trail)")
+	cmd.Flags().StringVar(&note, "note", "", "why (kept in the audit trail; required)")
 	addOutputFlag(cmd, &output)
 	return cmd
 }

@@ -164,74 +164,76 @@ func FarmMemberScores(tx *store.Tx, a *pb.Alert) map[string]float64 {
 // farm alerts of clusters that are gone or no longer farms (their lines
 // fade; the alert stays in the queue until a reviewer resolves it).
 func (e *Engine) expireClusters(tx *store.Tx, cfg *Config, now time.Time) error {
-	c := clusterer{cfg: cfg}
 	cls, err := Clusters(tx)
 	if err != nil {
 		return err
 	}
 	for _, cl := range cls {
-		kept, left, changed := c.expire(tx, cl, now)
-		if !changed {
-			continue
-		}
-		for _, id := range left {
-			if err := tx.Delete(store.BucketClusterOf, []byte(id)); err != nil {
-				return err
-			}
-			if d, err := tx.Device(id); err == nil && d.GetClusterId() == cl.ID {
-				d.ClusterId = ""
-				if err := tx.PutDevice(d); err != nil {
-					return err
-				}
-			}
-		}
-		if len(kept) == 0 || kept[0].ID != cl.ID {
-			if err := tx.Delete(store.BucketClusters, []byte(cl.ID)); err != nil {
-				return err
-			}
-		}
-		for i, part := range kept {
-			if i > 0 {
-				id, err := tx.NextID(store.BucketClusters, "C")
-				if err != nil {
-					return err
-				}
-				part.ID, part.AlertID = id, ""
-				for m := range part.Members {
-					if err := tx.Put(store.BucketClusterOf, []byte(m), []byte(id)); err != nil {
-						return err
-					}
-					if d, err := tx.Device(m); err == nil {
-						d.ClusterId = id
-						if err := tx.PutDevice(d); err != nil {
-							return err
-						}
-					}
-				}
-			}
-			if err := c.judge(tx, part); err != nil {
-				return err
-			}
-			part.Updated = now
-			if err := c.save(tx, part); err != nil {
-				return err
-			}
-		}
-		if cl.AlertID == "" {
-			continue
-		}
-		// The farm alert follows the part that kept the id, or fades alone.
-		if len(kept) > 0 && kept[0].ID == cl.ID {
-			if err := e.updateFarmAlert(tx, cfg, kept[0], &pb.Device{}, now); err != nil {
-				return err
-			}
-			continue
-		}
-		if err := fadeFarmAlert(tx, cfg, cl, now); err != nil {
+		if err := e.expireCluster(tx, cfg, cl, now); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// expireCluster lets the links of one cluster expire, as expireClusters does.
+func (e *Engine) expireCluster(tx *store.Tx, cfg *Config, cl *Cluster, now time.Time) error {
+	c := clusterer{cfg: cfg}
+	kept, left, changed := c.expire(tx, cl, now)
+	if !changed {
+		return nil
+	}
+	for _, id := range left {
+		if err := tx.Delete(store.BucketClusterOf, []byte(id)); err != nil {
+			return err
+		}
+		if d, err := tx.Device(id); err == nil && d.GetClusterId() == cl.ID {
+			d.ClusterId = ""
+			if err := tx.PutDevice(d); err != nil {
+				return err
+			}
+		}
+	}
+	if len(kept) == 0 || kept[0].ID != cl.ID {
+		if err := tx.Delete(store.BucketClusters, []byte(cl.ID)); err != nil {
+			return err
+		}
+	}
+	for i, part := range kept {
+		if i > 0 {
+			id, err := tx.NextID(store.BucketClusters, "C")
+			if err != nil {
+				return err
+			}
+			part.ID, part.AlertID = id, ""
+			for m := range part.Members {
+				if err := tx.Put(store.BucketClusterOf, []byte(m), []byte(id)); err != nil {
+					return err
+				}
+				if d, err := tx.Device(m); err == nil {
+					d.ClusterId = id
+					if err := tx.PutDevice(d); err != nil {
+						return err
+					}
+				}
+			}
+		}
+		if err := c.judge(tx, part); err != nil {
+			return err
+		}
+		part.Updated = now
+		if err := c.save(tx, part); err != nil {
+			return err
+		}
+	}
+	if cl.AlertID == "" {
+		return nil
+	}
+	// The farm alert follows the part that kept the id, or fades alone.
+	if len(kept) > 0 && kept[0].ID == cl.ID {
+		return e.updateFarmAlert(tx, cfg, kept[0], &pb.Device{}, now)
+	}
+	return fadeFarmAlert(tx, cfg, cl, now)
 }
 
 // fadeFarmAlert refreshes the alert of a farm that dissolved: its lines

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -18,47 +19,94 @@ import (
 
 var idPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 
+// FieldError is one problem with one field of a hire record.
+type FieldError struct {
+	Field string
+	Why   string
+}
+
+func (e FieldError) Error() string { return e.Field + ": " + e.Why }
+
 // Resolve validates a hire record and resolves its claimed home with the
-// gazetteer; the error names the field and says how to fix it.
+// gazetteer; the error names every wrong field and says how to fix it.
 func Resolve(h *pb.Hire) error {
+	if errs := resolve(h, geo.ParsePlace); len(errs) > 0 {
+		joined := make([]error, len(errs))
+		for i, e := range errs {
+			joined[i] = e
+		}
+		return errors.Join(joined...)
+	}
+	return nil
+}
+
+// Resolver resolves many hires, remembering the gazetteer's answers: an
+// import names the same cities again and again. Not safe for concurrent use.
+type Resolver struct{ places placeCache }
+
+// Resolve is the package's Resolve, with the remembered answers.
+func (r *Resolver) Resolve(h *pb.Hire) error {
+	if r.places == nil {
+		r.places = placeCache{}
+	}
+	if errs := resolve(h, r.places.parse); len(errs) > 0 {
+		joined := make([]error, len(errs))
+		for i, e := range errs {
+			joined[i] = e
+		}
+		return errors.Join(joined...)
+	}
+	return nil
+}
+
+// resolve is Resolve with each problem apart, so an import can report every
+// wrong field of every row.
+func resolve(h *pb.Hire, parsePlace func(string) (geo.Place, error)) []FieldError {
+	var errs []FieldError
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, FieldError{field, fmt.Sprintf(format, args...)})
+	}
 	if !idPattern.MatchString(h.GetId()) {
-		return fmt.Errorf("id %q: use 1-64 letters, digits, '.', '_' or '-'", h.GetId())
+		bad("id", "%q: use 1-64 letters, digits, '.', '_' or '-'", h.GetId())
 	}
 	if strings.TrimSpace(h.GetName()) == "" {
-		return errors.New("name: missing")
-	}
-	if strings.TrimSpace(h.GetClaimedHome()) == "" {
-		return errors.New(`claimed_home: missing (e.g. "Austin, TX, US")`)
+		bad("name", "missing")
 	}
 	for _, f := range []struct{ name, v string }{{"name", h.GetName()}, {"email", h.GetEmail()},
 		{"claimed_home", h.GetClaimedHome()}, {"shipping_address", h.GetShippingAddress()}, {"phone", h.GetPhone()}} {
 		if len(f.v) > 512 {
-			return fmt.Errorf("%s: %d bytes, limit 512", f.name, len(f.v))
+			bad(f.name, "%d bytes, limit 512", len(f.v))
 		}
 	}
 	if len(h.GetInstitutions()) > 64 {
-		return fmt.Errorf("institutions: %d, limit 64", len(h.GetInstitutions()))
+		bad("institutions", "%d, limit 64", len(h.GetInstitutions()))
 	}
 	if e := h.GetEmail(); e != "" && !strings.Contains(e, "@") {
-		return fmt.Errorf("email %q: not an address", e)
+		bad("email", "%q: not an address", e)
 	}
-	if d := h.GetStartDate(); d != "" {
-		if _, err := time.Parse("2006-01-02", d); err != nil {
-			return fmt.Errorf("start_date %q: want YYYY-MM-DD", d)
-		}
+	start, startErr := time.Parse("2006-01-02", h.GetStartDate())
+	if d := h.GetStartDate(); d != "" && startErr != nil {
+		bad("start_date", "%q: want YYYY-MM-DD", d)
 	}
 	if d := h.GetEndDate(); d != "" {
 		end, err := time.Parse("2006-01-02", d)
-		if err != nil {
-			return fmt.Errorf("end_date %q: want YYYY-MM-DD", d)
-		}
-		if start, err := time.Parse("2006-01-02", h.GetStartDate()); err == nil && end.Before(start) {
-			return fmt.Errorf("end_date %s is before start_date %s", d, h.GetStartDate())
+		switch {
+		case err != nil:
+			bad("end_date", "%q: want YYYY-MM-DD", d)
+		case startErr == nil && end.Before(start):
+			bad("end_date", "%s is before start_date %s", d, h.GetStartDate())
 		}
 	}
-	place, err := geo.ParsePlace(h.GetClaimedHome())
-	if err != nil {
-		return fmt.Errorf("claimed_home: %w", err)
+	var place geo.Place
+	if strings.TrimSpace(h.GetClaimedHome()) == "" {
+		bad("claimed_home", `missing (e.g. "Austin, TX, US")`)
+	} else if p, err := parsePlace(h.GetClaimedHome()); err != nil {
+		bad("claimed_home", "%v", err)
+	} else {
+		place = p
+	}
+	if len(errs) > 0 {
+		return errs
 	}
 	name := place.Name
 	if place.Region != "" {
@@ -105,10 +153,13 @@ func ShippingPlace(addr, country string) (geo.Place, bool) {
 	return geo.Place{}, false
 }
 
-// Columns are the CSV header, in any order; id, name and claimed_home are required.
+// Columns are the CSV header, in any order; id, name and claimed_home are
+// required. Other columns (an HR export's department, manager, ...) are
+// ignored and named in Parsed.Ignored.
 var Columns = []string{"id", "name", "email", "claimed_home", "shipping_address", "phone", "institutions", "start_date", "end_date"}
 
-// RowError is a problem with one line of a CSV file.
+// RowError is a problem with one line of a CSV file; Err is a FieldError
+// when one field is wrong.
 type RowError struct {
 	Line int
 	Err  error
@@ -119,42 +170,65 @@ func (e RowError) Error() string { return fmt.Sprintf("line %d: %v", e.Line, e.E
 // MaxRows bounds one import.
 const MaxRows = 100000
 
-// ParseCSV reads and validates every row. It returns all row errors, not just
-// the first, so a whole file can be fixed in one pass; a file with any error
-// must not be imported.
-func ParseCSV(r io.Reader) ([]*pb.Hire, []RowError) {
+// Parsed is what ParseCSV read from a file.
+type Parsed struct {
+	Hires []*pb.Hire
+	// Columns are the known columns the file has, in Columns order: an
+	// update changes only these fields of an existing hire.
+	Columns []string
+	// Ignored are the header names that are not columns, in file order.
+	Ignored []string
+	Errors  []RowError
+}
+
+// ParseCSV reads and validates every row. It returns every error of every
+// row, not just the first, so a whole file can be fixed in one pass; a file
+// with any error must not be imported.
+func ParseCSV(r io.Reader) Parsed {
+	var p Parsed
+	fail := func(line int, err error) Parsed {
+		p.Errors = append(p.Errors, RowError{line, err})
+		return p
+	}
 	cr := csv.NewReader(r)
 	cr.FieldsPerRecord = -1
 	cr.TrimLeadingSpace = true
+	cr.ReuseRecord = true
 	header, err := cr.Read()
 	if err != nil {
 		if errors.Is(err, io.EOF) {
-			return nil, []RowError{{1, errors.New("empty file: want a header line " + strings.Join(Columns, ","))}}
+			return fail(1, errors.New("empty file: want a header line "+strings.Join(Columns, ",")))
 		}
-		return nil, []RowError{{1, err}}
+		return fail(1, err)
 	}
+	width := len(header)
 	col := map[string]int{}
 	for i, h := range header {
 		h = strings.ToLower(strings.TrimSpace(strings.TrimPrefix(h, "\ufeff")))
-		known := false
-		for _, c := range Columns {
-			known = known || c == h
-		}
-		if !known {
-			return nil, []RowError{{1, fmt.Errorf("unknown column %q; columns are %s", h, strings.Join(Columns, ","))}}
+		if !slices.Contains(Columns, h) {
+			if h == "" {
+				h = fmt.Sprintf("(blank, column %d)", i+1)
+			}
+			p.Ignored = append(p.Ignored, h)
+			continue
 		}
 		if _, dup := col[h]; dup {
-			return nil, []RowError{{1, fmt.Errorf("column %q twice", h)}}
+			return fail(1, FieldError{h, "column twice in the header"})
 		}
 		col[h] = i
 	}
 	for _, req := range []string{"id", "name", "claimed_home"} {
 		if _, ok := col[req]; !ok {
-			return nil, []RowError{{1, fmt.Errorf("missing column %q", req)}}
+			return fail(1, FieldError{req, "missing column; columns are " + strings.Join(Columns, ",")})
 		}
 	}
-	var out []*pb.Hire
-	var errs []RowError
+	for _, c := range Columns {
+		if _, ok := col[c]; ok {
+			p.Columns = append(p.Columns, c)
+		}
+	}
+	parseErrs, rows := 0, 0
+	places := placeCache{}
 	seen := map[string]int{}
 	for {
 		rec, err := cr.Read()
@@ -169,15 +243,15 @@ func ParseCSV(r io.Reader) ([]*pb.Hire, []RowError) {
 			if errors.As(err, &pe) {
 				line = pe.StartLine
 			}
-			errs = append(errs, RowError{max(line, 1), err})
-			if len(errs) > 100 {
-				break
+			p.Errors = append(p.Errors, RowError{max(line, 1), err})
+			if parseErrs++; parseErrs > 100 {
+				break // a broken quote makes every later line wrong
 			}
 			continue
 		}
 		line, _ := cr.FieldPos(0)
-		if len(out)+len(errs) >= MaxRows {
-			errs = append(errs, RowError{line, fmt.Errorf("more than %d rows; split the file", MaxRows)})
+		if rows++; rows > MaxRows {
+			p.Errors = append(p.Errors, RowError{line, fmt.Errorf("more than %d rows; split the file", MaxRows)})
 			break
 		}
 		get := func(name string) string {
@@ -186,8 +260,8 @@ func ParseCSV(r io.Reader) ([]*pb.Hire, []RowError) {
 			}
 			return ""
 		}
-		if len(rec) != len(header) {
-			errs = append(errs, RowError{line, fmt.Errorf("%d fields, header has %d", len(rec), len(header))})
+		if len(rec) != width {
+			p.Errors = append(p.Errors, RowError{line, fmt.Errorf("%d fields, header has %d", len(rec), width)})
 			continue
 		}
 		h := &pb.Hire{Id: get("id"), Name: get("name"), Email: get("email"), ClaimedHome: get("claimed_home"),
@@ -197,19 +271,41 @@ func ParseCSV(r io.Reader) ([]*pb.Hire, []RowError) {
 				h.Institutions = append(h.Institutions, inst)
 			}
 		}
-		if err := Resolve(h); err != nil {
-			errs = append(errs, RowError{line, err})
-			continue
+		rowErrs := resolve(h, places.parse)
+		if first, dup := seen[h.Id]; dup && h.Id != "" {
+			rowErrs = append(rowErrs, FieldError{"id", fmt.Sprintf("%q already on line %d", h.Id, first)})
+		} else if h.Id != "" {
+			seen[h.Id] = line
 		}
-		if first, dup := seen[h.Id]; dup {
-			errs = append(errs, RowError{line, fmt.Errorf("id %q already on line %d", h.Id, first)})
-			continue
+		for _, e := range rowErrs {
+			p.Errors = append(p.Errors, RowError{line, e})
 		}
-		seen[h.Id] = line
-		out = append(out, h)
+		if len(rowErrs) == 0 {
+			p.Hires = append(p.Hires, h)
+		}
 	}
-	if len(out) == 0 && len(errs) == 0 {
-		errs = append(errs, RowError{1, errors.New("no hires after the header")})
+	if len(p.Hires) == 0 && len(p.Errors) == 0 {
+		p.Errors = append(p.Errors, RowError{1, errors.New("no hires after the header")})
 	}
-	return out, errs
+	return p
+}
+
+// placeCache remembers the gazetteer's answers within one file: an HR export
+// names the same cities again and again.
+type placeCache map[string]placeAnswer
+
+type placeAnswer struct {
+	place geo.Place
+	err   error
+}
+
+func (c placeCache) parse(s string) (geo.Place, error) {
+	if a, ok := c[s]; ok {
+		return a.place, a.err
+	}
+	p, err := geo.ParsePlace(s)
+	if len(c) < 100000 {
+		c[s] = placeAnswer{p, err}
+	}
+	return p, err
 }

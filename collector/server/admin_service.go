@@ -47,7 +47,7 @@ func (a *adminService) AddHires(ctx context.Context, req *pb.AddHiresRequest) (*
 			if err := tx.PutHire(h); err != nil {
 				return err
 			}
-			if err := tx.Audit(a.s.cfg.Now(), identityFrom(ctx).Name, "hire.add", h.GetId(), h.GetHome().GetPlace()); err != nil {
+			if err := tx.Audit(a.s.cfg.Now(), identityFrom(ctx).Name, "hire.add", h.GetId(), "added"); err != nil {
 				return err
 			}
 		}

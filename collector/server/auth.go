@@ -51,6 +51,8 @@ var reviewerMethods = map[string]bool{
 	pb.AdminService_AckAlert_FullMethodName:     true,
 	pb.AdminService_ResolveAlert_FullMethodName: true,
 	pb.AdminService_UpdateHire_FullMethodName:   true,
+	pb.AdminService_ImportHires_FullMethodName:  true,
+	pb.AdminService_DeleteHire_FullMethodName:   true,
 	pb.AdminService_RevokeDevice_FullMethodName: true,
 	pb.AdminService_IssueAdmin_FullMethodName:   true,
 	pb.AdminService_Backup_FullMethodName:       true,

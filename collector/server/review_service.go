@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -111,12 +112,22 @@ func (a *adminService) ListAudit(ctx context.Context, req *pb.ListAuditRequest) 
 		limit = 100
 	}
 	var out []*pb.AuditEntry
-	err := a.s.store.View(func(tx *store.Tx) (err error) { out, err = tx.AuditEntries(req.GetSubject(), limit); return })
-	return &pb.ListAuditResponse{Entries: out}, asStatus(err)
+	err := a.s.store.View(func(tx *store.Tx) (err error) { out, err = listAudit(tx, req, limit); return })
+	if errors.Is(err, store.ErrBadCursor) {
+		return nil, status.Error(codes.InvalidArgument, err.Error())
+	}
+	resp := &pb.ListAuditResponse{Entries: out}
+	if len(out) > 0 {
+		resp.NextCursor = out[len(out)-1].GetCursor()
+	}
+	return resp, asStatus(err)
 }
 
 func (a *adminService) UpdateHire(ctx context.Context, req *pb.UpdateHireRequest) (*pb.Hire, error) {
 	h := req.GetHire()
+	if strings.TrimSpace(req.GetNote()) == "" {
+		return nil, status.Error(codes.InvalidArgument, "note: say why the record changes (it goes in the audit trail)")
+	}
 	if err := hires.Resolve(h); err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "hire %s: %v", h.GetId(), err)
 	}
@@ -131,8 +142,8 @@ func (a *adminService) UpdateHire(ctx context.Context, req *pb.UpdateHireRequest
 			return err
 		}
 		detail := req.GetNote()
-		if old.GetClaimedHome() != h.GetClaimedHome() {
-			detail = fmt.Sprintf("claimed home %q -> %q; %s", old.GetHome().GetPlace(), h.GetHome().GetPlace(), detail)
+		if changed := hireChanges(old, h); len(changed) > 0 {
+			detail = strings.Join(changed, "; ") + "; " + detail
 		}
 		return tx.Audit(now, identityFrom(ctx).Name, "hire.update", h.GetId(), detail)
 	})

@@ -3,7 +3,10 @@ package store
 import (
 	"bytes"
 	"encoding/binary"
+	"encoding/hex"
+	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -76,16 +79,83 @@ func (tx *Tx) Audit(at time.Time, actor, action, subject, detail string) error {
 
 // AuditEntries lists the trail newest first, optionally for one subject.
 func (tx *Tx) AuditEntries(subject string, limit int) ([]*pb.AuditEntry, error) {
+	return tx.AuditPage(AuditQuery{Subject: subject, Limit: limit})
+}
+
+// AuditQuery selects a page of the audit trail.
+type AuditQuery struct {
+	Subject string    // empty for all
+	Limit   int       // at most this many entries
+	Since   time.Time // zero for all
+	// After is a cursor (AuditEntry.cursor): only entries after it in the
+	// order asked for.
+	After       string
+	OldestFirst bool
+}
+
+// AuditPage lists entries of the trail in key order (time, then a sequence:
+// stable, so an export resumes exactly after its last cursor).
+func (tx *Tx) AuditPage(q AuditQuery) ([]*pb.AuditEntry, error) {
+	var after []byte
+	if q.After != "" {
+		var err error
+		if after, err = hex.DecodeString(q.After); err != nil || len(after) != 16 {
+			return nil, fmt.Errorf("audit cursor %q: %w", q.After, ErrBadCursor)
+		}
+	}
+	var sinceKey []byte
+	switch {
+	case q.Since.IsZero():
+	case q.Since.After(time.Unix(0, math.MaxInt64)): // past what UnixNano holds
+		sinceKey = binary.BigEndian.AppendUint64(nil, math.MaxUint64)
+	default:
+		sinceKey = binary.BigEndian.AppendUint64(nil, uint64(max(q.Since.UnixNano(), 0)))
+	}
 	var out []*pb.AuditEntry
 	c := tx.tx.Bucket(bucketAudit).Cursor()
-	for k, v := c.Last(); k != nil && len(out) < limit; k, v = c.Prev() {
+	var k, v []byte
+	next := c.Prev
+	if q.OldestFirst {
+		next = c.Next
+		switch {
+		case after != nil && bytes.Compare(after, sinceKey) >= 0:
+			if k, v = c.Seek(after); k != nil && bytes.Equal(k, after) {
+				k, v = c.Next()
+			}
+		default:
+			k, v = c.Seek(sinceKey)
+		}
+	} else {
+		k, v = c.Last()
+		if after != nil {
+			if k, v = c.Seek(after); k == nil {
+				k, v = c.Last()
+			} else {
+				k, v = c.Prev()
+			}
+			for k != nil && bytes.Compare(k, after) >= 0 {
+				k, v = c.Prev()
+			}
+		}
+	}
+	for ; k != nil && len(out) < q.Limit; k, v = next() {
+		if sinceKey != nil && bytes.Compare(k, sinceKey) < 0 {
+			if q.OldestFirst {
+				continue
+			}
+			break // newest first: everything further is older
+		}
 		e := &pb.AuditEntry{}
 		if err := proto.Unmarshal(v, e); err != nil {
 			return nil, err
 		}
-		if subject == "" || e.GetSubject() == subject {
+		if q.Subject == "" || e.GetSubject() == q.Subject {
+			e.Cursor = hex.EncodeToString(k)
 			out = append(out, e)
 		}
 	}
 	return out, nil
 }
+
+// ErrBadCursor is returned for a cursor this store did not hand out.
+var ErrBadCursor = errors.New("not a cursor of this audit trail")

@@ -1103,6 +1103,293 @@ func (x *AddHiresResponse) GetHires() []*Hire {
 	return nil
 }
 
+// One chunk of an import; update and columns are read from the first.
+type ImportHiresRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Hires []*Hire                `protobuf:"bytes,1,rep,name=hires,proto3" json:"hires,omitempty"`
+	// Existing hires are updated (their listed columns only); without it an
+	// existing id fails the whole import.
+	Update bool `protobuf:"varint,2,opt,name=update,proto3" json:"update,omitempty"`
+	// The columns the file has: an update leaves the other fields as stored.
+	Columns       []string `protobuf:"bytes,3,rep,name=columns,proto3" json:"columns,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ImportHiresRequest) Reset() {
+	*x = ImportHiresRequest{}
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ImportHiresRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ImportHiresRequest) ProtoMessage() {}
+
+func (x *ImportHiresRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ImportHiresRequest.ProtoReflect.Descriptor instead.
+func (*ImportHiresRequest) Descriptor() ([]byte, []int) {
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *ImportHiresRequest) GetHires() []*Hire {
+	if x != nil {
+		return x.Hires
+	}
+	return nil
+}
+
+func (x *ImportHiresRequest) GetUpdate() bool {
+	if x != nil {
+		return x.Update
+	}
+	return false
+}
+
+func (x *ImportHiresRequest) GetColumns() []string {
+	if x != nil {
+		return x.Columns
+	}
+	return nil
+}
+
+type ImportHiresResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Added         uint32                 `protobuf:"varint,1,opt,name=added,proto3" json:"added,omitempty"`
+	Updated       uint32                 `protobuf:"varint,2,opt,name=updated,proto3" json:"updated,omitempty"`
+	Unchanged     uint32                 `protobuf:"varint,3,opt,name=unchanged,proto3" json:"unchanged,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ImportHiresResponse) Reset() {
+	*x = ImportHiresResponse{}
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ImportHiresResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ImportHiresResponse) ProtoMessage() {}
+
+func (x *ImportHiresResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ImportHiresResponse.ProtoReflect.Descriptor instead.
+func (*ImportHiresResponse) Descriptor() ([]byte, []int) {
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *ImportHiresResponse) GetAdded() uint32 {
+	if x != nil {
+		return x.Added
+	}
+	return 0
+}
+
+func (x *ImportHiresResponse) GetUpdated() uint32 {
+	if x != nil {
+		return x.Updated
+	}
+	return 0
+}
+
+func (x *ImportHiresResponse) GetUnchanged() uint32 {
+	if x != nil {
+		return x.Unchanged
+	}
+	return 0
+}
+
+type DeleteHireRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Note          string                 `protobuf:"bytes,2,opt,name=note,proto3" json:"note,omitempty"` // required: the erasure request it answers
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteHireRequest) Reset() {
+	*x = DeleteHireRequest{}
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteHireRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteHireRequest) ProtoMessage() {}
+
+func (x *DeleteHireRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteHireRequest.ProtoReflect.Descriptor instead.
+func (*DeleteHireRequest) Descriptor() ([]byte, []int) {
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *DeleteHireRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *DeleteHireRequest) GetNote() string {
+	if x != nil {
+		return x.Note
+	}
+	return ""
+}
+
+// What an erasure removed, counted.
+type DeleteHireResponse struct {
+	state              protoimpl.MessageState `protogen:"open.v1"`
+	HireId             string                 `protobuf:"bytes,1,opt,name=hire_id,json=hireId,proto3" json:"hire_id,omitempty"`
+	Devices            uint32                 `protobuf:"varint,2,opt,name=devices,proto3" json:"devices,omitempty"`
+	Reports            uint32                 `protobuf:"varint,3,opt,name=reports,proto3" json:"reports,omitempty"`
+	Alerts             uint32                 `protobuf:"varint,4,opt,name=alerts,proto3" json:"alerts,omitempty"`
+	Tokens             uint32                 `protobuf:"varint,5,opt,name=tokens,proto3" json:"tokens,omitempty"`
+	ClusterMemberships uint32                 `protobuf:"varint,6,opt,name=cluster_memberships,json=clusterMemberships,proto3" json:"cluster_memberships,omitempty"`
+	Fingerprints       uint32                 `protobuf:"varint,7,opt,name=fingerprints,proto3" json:"fingerprints,omitempty"`
+	// Earlier audit entries whose detail named the hire's personal data.
+	AuditEntriesRedacted uint32 `protobuf:"varint,8,opt,name=audit_entries_redacted,json=auditEntriesRedacted,proto3" json:"audit_entries_redacted,omitempty"`
+	// Alerts of other devices or farms whose text named the hire, scrubbed.
+	AlertsScrubbed uint32 `protobuf:"varint,9,opt,name=alerts_scrubbed,json=alertsScrubbed,proto3" json:"alerts_scrubbed,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *DeleteHireResponse) Reset() {
+	*x = DeleteHireResponse{}
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteHireResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteHireResponse) ProtoMessage() {}
+
+func (x *DeleteHireResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteHireResponse.ProtoReflect.Descriptor instead.
+func (*DeleteHireResponse) Descriptor() ([]byte, []int) {
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *DeleteHireResponse) GetHireId() string {
+	if x != nil {
+		return x.HireId
+	}
+	return ""
+}
+
+func (x *DeleteHireResponse) GetDevices() uint32 {
+	if x != nil {
+		return x.Devices
+	}
+	return 0
+}
+
+func (x *DeleteHireResponse) GetReports() uint32 {
+	if x != nil {
+		return x.Reports
+	}
+	return 0
+}
+
+func (x *DeleteHireResponse) GetAlerts() uint32 {
+	if x != nil {
+		return x.Alerts
+	}
+	return 0
+}
+
+func (x *DeleteHireResponse) GetTokens() uint32 {
+	if x != nil {
+		return x.Tokens
+	}
+	return 0
+}
+
+func (x *DeleteHireResponse) GetClusterMemberships() uint32 {
+	if x != nil {
+		return x.ClusterMemberships
+	}
+	return 0
+}
+
+func (x *DeleteHireResponse) GetFingerprints() uint32 {
+	if x != nil {
+		return x.Fingerprints
+	}
+	return 0
+}
+
+func (x *DeleteHireResponse) GetAuditEntriesRedacted() uint32 {
+	if x != nil {
+		return x.AuditEntriesRedacted
+	}
+	return 0
+}
+
+func (x *DeleteHireResponse) GetAlertsScrubbed() uint32 {
+	if x != nil {
+		return x.AlertsScrubbed
+	}
+	return 0
+}
+
 type ListHiresRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -1111,7 +1398,7 @@ type ListHiresRequest struct {
 
 func (x *ListHiresRequest) Reset() {
 	*x = ListHiresRequest{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[17]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1123,7 +1410,7 @@ func (x *ListHiresRequest) String() string {
 func (*ListHiresRequest) ProtoMessage() {}
 
 func (x *ListHiresRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[17]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1136,7 +1423,7 @@ func (x *ListHiresRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListHiresRequest.ProtoReflect.Descriptor instead.
 func (*ListHiresRequest) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{17}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{21}
 }
 
 type ListHiresResponse struct {
@@ -1148,7 +1435,7 @@ type ListHiresResponse struct {
 
 func (x *ListHiresResponse) Reset() {
 	*x = ListHiresResponse{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[18]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1160,7 +1447,7 @@ func (x *ListHiresResponse) String() string {
 func (*ListHiresResponse) ProtoMessage() {}
 
 func (x *ListHiresResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[18]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1173,7 +1460,7 @@ func (x *ListHiresResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListHiresResponse.ProtoReflect.Descriptor instead.
 func (*ListHiresResponse) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{18}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ListHiresResponse) GetHires() []*Hire {
@@ -1192,7 +1479,7 @@ type GetHireRequest struct {
 
 func (x *GetHireRequest) Reset() {
 	*x = GetHireRequest{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[19]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1204,7 +1491,7 @@ func (x *GetHireRequest) String() string {
 func (*GetHireRequest) ProtoMessage() {}
 
 func (x *GetHireRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[19]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1217,7 +1504,7 @@ func (x *GetHireRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetHireRequest.ProtoReflect.Descriptor instead.
 func (*GetHireRequest) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{19}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *GetHireRequest) GetId() string {
@@ -1238,7 +1525,7 @@ type CreateTokenRequest struct {
 
 func (x *CreateTokenRequest) Reset() {
 	*x = CreateTokenRequest{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[20]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1250,7 +1537,7 @@ func (x *CreateTokenRequest) String() string {
 func (*CreateTokenRequest) ProtoMessage() {}
 
 func (x *CreateTokenRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[20]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1263,7 +1550,7 @@ func (x *CreateTokenRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateTokenRequest.ProtoReflect.Descriptor instead.
 func (*CreateTokenRequest) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{20}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *CreateTokenRequest) GetHireId() string {
@@ -1293,7 +1580,7 @@ type CreateTokenResponse struct {
 
 func (x *CreateTokenResponse) Reset() {
 	*x = CreateTokenResponse{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[21]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1305,7 +1592,7 @@ func (x *CreateTokenResponse) String() string {
 func (*CreateTokenResponse) ProtoMessage() {}
 
 func (x *CreateTokenResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[21]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1318,7 +1605,7 @@ func (x *CreateTokenResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateTokenResponse.ProtoReflect.Descriptor instead.
 func (*CreateTokenResponse) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{21}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *CreateTokenResponse) GetToken() string {
@@ -1388,7 +1675,7 @@ type Device struct {
 
 func (x *Device) Reset() {
 	*x = Device{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[22]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1400,7 +1687,7 @@ func (x *Device) String() string {
 func (*Device) ProtoMessage() {}
 
 func (x *Device) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[22]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1413,7 +1700,7 @@ func (x *Device) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Device.ProtoReflect.Descriptor instead.
 func (*Device) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{22}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *Device) GetId() string {
@@ -1586,7 +1873,7 @@ type ListDevicesRequest struct {
 
 func (x *ListDevicesRequest) Reset() {
 	*x = ListDevicesRequest{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[23]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1598,7 +1885,7 @@ func (x *ListDevicesRequest) String() string {
 func (*ListDevicesRequest) ProtoMessage() {}
 
 func (x *ListDevicesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[23]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1611,7 +1898,7 @@ func (x *ListDevicesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDevicesRequest.ProtoReflect.Descriptor instead.
 func (*ListDevicesRequest) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{23}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ListDevicesRequest) GetHireId() string {
@@ -1630,7 +1917,7 @@ type ListDevicesResponse struct {
 
 func (x *ListDevicesResponse) Reset() {
 	*x = ListDevicesResponse{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[24]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1642,7 +1929,7 @@ func (x *ListDevicesResponse) String() string {
 func (*ListDevicesResponse) ProtoMessage() {}
 
 func (x *ListDevicesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[24]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1655,7 +1942,7 @@ func (x *ListDevicesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDevicesResponse.ProtoReflect.Descriptor instead.
 func (*ListDevicesResponse) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{24}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ListDevicesResponse) GetDevices() []*Device {
@@ -1674,7 +1961,7 @@ type GetDeviceRequest struct {
 
 func (x *GetDeviceRequest) Reset() {
 	*x = GetDeviceRequest{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[25]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1686,7 +1973,7 @@ func (x *GetDeviceRequest) String() string {
 func (*GetDeviceRequest) ProtoMessage() {}
 
 func (x *GetDeviceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[25]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1699,7 +1986,7 @@ func (x *GetDeviceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetDeviceRequest.ProtoReflect.Descriptor instead.
 func (*GetDeviceRequest) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{25}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *GetDeviceRequest) GetId() string {
@@ -1723,7 +2010,7 @@ type DeviceDetail struct {
 
 func (x *DeviceDetail) Reset() {
 	*x = DeviceDetail{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[26]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1735,7 +2022,7 @@ func (x *DeviceDetail) String() string {
 func (*DeviceDetail) ProtoMessage() {}
 
 func (x *DeviceDetail) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[26]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1748,7 +2035,7 @@ func (x *DeviceDetail) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeviceDetail.ProtoReflect.Descriptor instead.
 func (*DeviceDetail) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{26}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *DeviceDetail) GetDevice() *Device {
@@ -1804,7 +2091,7 @@ type StoredReport struct {
 
 func (x *StoredReport) Reset() {
 	*x = StoredReport{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[27]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1816,7 +2103,7 @@ func (x *StoredReport) String() string {
 func (*StoredReport) ProtoMessage() {}
 
 func (x *StoredReport) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[27]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1829,7 +2116,7 @@ func (x *StoredReport) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StoredReport.ProtoReflect.Descriptor instead.
 func (*StoredReport) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{27}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *StoredReport) GetDeviceId() string {
@@ -1885,7 +2172,7 @@ type PeerLocation struct {
 
 func (x *PeerLocation) Reset() {
 	*x = PeerLocation{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[28]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1897,7 +2184,7 @@ func (x *PeerLocation) String() string {
 func (*PeerLocation) ProtoMessage() {}
 
 func (x *PeerLocation) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[28]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1910,7 +2197,7 @@ func (x *PeerLocation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PeerLocation.ProtoReflect.Descriptor instead.
 func (*PeerLocation) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{28}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *PeerLocation) GetIp() string {
@@ -1954,7 +2241,7 @@ type IPLocation struct {
 
 func (x *IPLocation) Reset() {
 	*x = IPLocation{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[29]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1966,7 +2253,7 @@ func (x *IPLocation) String() string {
 func (*IPLocation) ProtoMessage() {}
 
 func (x *IPLocation) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[29]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1979,7 +2266,7 @@ func (x *IPLocation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IPLocation.ProtoReflect.Descriptor instead.
 func (*IPLocation) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{29}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *IPLocation) GetCountry() string {
@@ -2077,7 +2364,7 @@ type ListReportsRequest struct {
 
 func (x *ListReportsRequest) Reset() {
 	*x = ListReportsRequest{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[30]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2089,7 +2376,7 @@ func (x *ListReportsRequest) String() string {
 func (*ListReportsRequest) ProtoMessage() {}
 
 func (x *ListReportsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[30]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2102,7 +2389,7 @@ func (x *ListReportsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListReportsRequest.ProtoReflect.Descriptor instead.
 func (*ListReportsRequest) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{30}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *ListReportsRequest) GetDeviceId() string {
@@ -2128,7 +2415,7 @@ type ListReportsResponse struct {
 
 func (x *ListReportsResponse) Reset() {
 	*x = ListReportsResponse{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[31]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2140,7 +2427,7 @@ func (x *ListReportsResponse) String() string {
 func (*ListReportsResponse) ProtoMessage() {}
 
 func (x *ListReportsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[31]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2153,7 +2440,7 @@ func (x *ListReportsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListReportsResponse.ProtoReflect.Descriptor instead.
 func (*ListReportsResponse) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{31}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *ListReportsResponse) GetReports() []*StoredReport {
@@ -2190,7 +2477,7 @@ type Evidence struct {
 
 func (x *Evidence) Reset() {
 	*x = Evidence{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[32]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2202,7 +2489,7 @@ func (x *Evidence) String() string {
 func (*Evidence) ProtoMessage() {}
 
 func (x *Evidence) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[32]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2215,7 +2502,7 @@ func (x *Evidence) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Evidence.ProtoReflect.Descriptor instead.
 func (*Evidence) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{32}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *Evidence) GetRule() string {
@@ -2328,7 +2615,7 @@ type Alert struct {
 
 func (x *Alert) Reset() {
 	*x = Alert{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[33]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2340,7 +2627,7 @@ func (x *Alert) String() string {
 func (*Alert) ProtoMessage() {}
 
 func (x *Alert) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[33]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2353,7 +2640,7 @@ func (x *Alert) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Alert.ProtoReflect.Descriptor instead.
 func (*Alert) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{33}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *Alert) GetId() string {
@@ -2506,7 +2793,7 @@ type AckAlertRequest struct {
 
 func (x *AckAlertRequest) Reset() {
 	*x = AckAlertRequest{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[34]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2518,7 +2805,7 @@ func (x *AckAlertRequest) String() string {
 func (*AckAlertRequest) ProtoMessage() {}
 
 func (x *AckAlertRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[34]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2531,7 +2818,7 @@ func (x *AckAlertRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AckAlertRequest.ProtoReflect.Descriptor instead.
 func (*AckAlertRequest) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{34}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *AckAlertRequest) GetId() string {
@@ -2559,7 +2846,7 @@ type ResolveAlertRequest struct {
 
 func (x *ResolveAlertRequest) Reset() {
 	*x = ResolveAlertRequest{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[35]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2571,7 +2858,7 @@ func (x *ResolveAlertRequest) String() string {
 func (*ResolveAlertRequest) ProtoMessage() {}
 
 func (x *ResolveAlertRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[35]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2584,7 +2871,7 @@ func (x *ResolveAlertRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResolveAlertRequest.ProtoReflect.Descriptor instead.
 func (*ResolveAlertRequest) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{35}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *ResolveAlertRequest) GetId() string {
@@ -2610,19 +2897,22 @@ func (x *ResolveAlertRequest) GetNote() string {
 
 // One change in the audit trail.
 type AuditEntry struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	At            *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=at,proto3" json:"at,omitempty"`
-	Actor         string                 `protobuf:"bytes,2,opt,name=actor,proto3" json:"actor,omitempty"`     // admin certificate name
-	Action        string                 `protobuf:"bytes,3,opt,name=action,proto3" json:"action,omitempty"`   // alert.ack, alert.resolve, hire.add, hire.update, token.create, config.apply
-	Subject       string                 `protobuf:"bytes,4,opt,name=subject,proto3" json:"subject,omitempty"` // alert, hire or config id
-	Detail        string                 `protobuf:"bytes,5,opt,name=detail,proto3" json:"detail,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	At      *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=at,proto3" json:"at,omitempty"`
+	Actor   string                 `protobuf:"bytes,2,opt,name=actor,proto3" json:"actor,omitempty"`     // admin certificate name
+	Action  string                 `protobuf:"bytes,3,opt,name=action,proto3" json:"action,omitempty"`   // alert.ack, alert.resolve, hire.add, hire.update, token.create, config.apply
+	Subject string                 `protobuf:"bytes,4,opt,name=subject,proto3" json:"subject,omitempty"` // alert, hire or config id
+	Detail  string                 `protobuf:"bytes,5,opt,name=detail,proto3" json:"detail,omitempty"`
+	// Where the entry sits in the trail: ListAuditRequest.after continues
+	// after it.
+	Cursor        string `protobuf:"bytes,6,opt,name=cursor,proto3" json:"cursor,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *AuditEntry) Reset() {
 	*x = AuditEntry{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[36]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2634,7 +2924,7 @@ func (x *AuditEntry) String() string {
 func (*AuditEntry) ProtoMessage() {}
 
 func (x *AuditEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[36]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2647,7 +2937,7 @@ func (x *AuditEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditEntry.ProtoReflect.Descriptor instead.
 func (*AuditEntry) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{36}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *AuditEntry) GetAt() *timestamppb.Timestamp {
@@ -2685,17 +2975,30 @@ func (x *AuditEntry) GetDetail() string {
 	return ""
 }
 
+func (x *AuditEntry) GetCursor() string {
+	if x != nil {
+		return x.Cursor
+	}
+	return ""
+}
+
 type ListAuditRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Subject       string                 `protobuf:"bytes,1,opt,name=subject,proto3" json:"subject,omitempty"` // empty for all
-	Limit         uint32                 `protobuf:"varint,2,opt,name=limit,proto3" json:"limit,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Subject string                 `protobuf:"bytes,1,opt,name=subject,proto3" json:"subject,omitempty"` // empty for all
+	Limit   uint32                 `protobuf:"varint,2,opt,name=limit,proto3" json:"limit,omitempty"`
+	// Only entries at or after this time.
+	Since *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=since,proto3" json:"since,omitempty"`
+	// Only entries after this cursor (AuditEntry.cursor, next_cursor).
+	After string `protobuf:"bytes,4,opt,name=after,proto3" json:"after,omitempty"`
+	// Oldest first, the order of an export; otherwise newest first.
+	OldestFirst   bool `protobuf:"varint,5,opt,name=oldest_first,json=oldestFirst,proto3" json:"oldest_first,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ListAuditRequest) Reset() {
 	*x = ListAuditRequest{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[37]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2707,7 +3010,7 @@ func (x *ListAuditRequest) String() string {
 func (*ListAuditRequest) ProtoMessage() {}
 
 func (x *ListAuditRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[37]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2720,7 +3023,7 @@ func (x *ListAuditRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAuditRequest.ProtoReflect.Descriptor instead.
 func (*ListAuditRequest) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{37}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *ListAuditRequest) GetSubject() string {
@@ -2737,16 +3040,39 @@ func (x *ListAuditRequest) GetLimit() uint32 {
 	return 0
 }
 
+func (x *ListAuditRequest) GetSince() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Since
+	}
+	return nil
+}
+
+func (x *ListAuditRequest) GetAfter() string {
+	if x != nil {
+		return x.After
+	}
+	return ""
+}
+
+func (x *ListAuditRequest) GetOldestFirst() bool {
+	if x != nil {
+		return x.OldestFirst
+	}
+	return false
+}
+
 type ListAuditResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Entries       []*AuditEntry          `protobuf:"bytes,1,rep,name=entries,proto3" json:"entries,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Entries []*AuditEntry          `protobuf:"bytes,1,rep,name=entries,proto3" json:"entries,omitempty"`
+	// The cursor of the last entry listed (empty when none).
+	NextCursor    string `protobuf:"bytes,2,opt,name=next_cursor,json=nextCursor,proto3" json:"next_cursor,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ListAuditResponse) Reset() {
 	*x = ListAuditResponse{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[38]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2758,7 +3084,7 @@ func (x *ListAuditResponse) String() string {
 func (*ListAuditResponse) ProtoMessage() {}
 
 func (x *ListAuditResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[38]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2771,7 +3097,7 @@ func (x *ListAuditResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAuditResponse.ProtoReflect.Descriptor instead.
 func (*ListAuditResponse) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{38}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *ListAuditResponse) GetEntries() []*AuditEntry {
@@ -2779,6 +3105,13 @@ func (x *ListAuditResponse) GetEntries() []*AuditEntry {
 		return x.Entries
 	}
 	return nil
+}
+
+func (x *ListAuditResponse) GetNextCursor() string {
+	if x != nil {
+		return x.NextCursor
+	}
+	return ""
 }
 
 type UpdateHireRequest struct {
@@ -2791,7 +3124,7 @@ type UpdateHireRequest struct {
 
 func (x *UpdateHireRequest) Reset() {
 	*x = UpdateHireRequest{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[39]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2803,7 +3136,7 @@ func (x *UpdateHireRequest) String() string {
 func (*UpdateHireRequest) ProtoMessage() {}
 
 func (x *UpdateHireRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[39]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2816,7 +3149,7 @@ func (x *UpdateHireRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateHireRequest.ProtoReflect.Descriptor instead.
 func (*UpdateHireRequest) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{39}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *UpdateHireRequest) GetHire() *Hire {
@@ -2849,7 +3182,7 @@ type ClusterMember struct {
 
 func (x *ClusterMember) Reset() {
 	*x = ClusterMember{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[40]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2861,7 +3194,7 @@ func (x *ClusterMember) String() string {
 func (*ClusterMember) ProtoMessage() {}
 
 func (x *ClusterMember) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[40]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2874,7 +3207,7 @@ func (x *ClusterMember) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClusterMember.ProtoReflect.Descriptor instead.
 func (*ClusterMember) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{40}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *ClusterMember) GetDeviceId() string {
@@ -2938,7 +3271,7 @@ type SharedFingerprint struct {
 
 func (x *SharedFingerprint) Reset() {
 	*x = SharedFingerprint{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[41]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2950,7 +3283,7 @@ func (x *SharedFingerprint) String() string {
 func (*SharedFingerprint) ProtoMessage() {}
 
 func (x *SharedFingerprint) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[41]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2963,7 +3296,7 @@ func (x *SharedFingerprint) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SharedFingerprint.ProtoReflect.Descriptor instead.
 func (*SharedFingerprint) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{41}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *SharedFingerprint) GetKind() string {
@@ -3014,7 +3347,7 @@ type Cluster struct {
 
 func (x *Cluster) Reset() {
 	*x = Cluster{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[42]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3026,7 +3359,7 @@ func (x *Cluster) String() string {
 func (*Cluster) ProtoMessage() {}
 
 func (x *Cluster) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[42]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3039,7 +3372,7 @@ func (x *Cluster) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Cluster.ProtoReflect.Descriptor instead.
 func (*Cluster) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{42}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *Cluster) GetId() string {
@@ -3128,7 +3461,7 @@ type ListClustersRequest struct {
 
 func (x *ListClustersRequest) Reset() {
 	*x = ListClustersRequest{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[43]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3140,7 +3473,7 @@ func (x *ListClustersRequest) String() string {
 func (*ListClustersRequest) ProtoMessage() {}
 
 func (x *ListClustersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[43]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3153,7 +3486,7 @@ func (x *ListClustersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListClustersRequest.ProtoReflect.Descriptor instead.
 func (*ListClustersRequest) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{43}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *ListClustersRequest) GetFarmsOnly() bool {
@@ -3172,7 +3505,7 @@ type ListClustersResponse struct {
 
 func (x *ListClustersResponse) Reset() {
 	*x = ListClustersResponse{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[44]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3184,7 +3517,7 @@ func (x *ListClustersResponse) String() string {
 func (*ListClustersResponse) ProtoMessage() {}
 
 func (x *ListClustersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[44]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3197,7 +3530,7 @@ func (x *ListClustersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListClustersResponse.ProtoReflect.Descriptor instead.
 func (*ListClustersResponse) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{44}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *ListClustersResponse) GetClusters() []*Cluster {
@@ -3216,7 +3549,7 @@ type GetClusterRequest struct {
 
 func (x *GetClusterRequest) Reset() {
 	*x = GetClusterRequest{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[45]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3228,7 +3561,7 @@ func (x *GetClusterRequest) String() string {
 func (*GetClusterRequest) ProtoMessage() {}
 
 func (x *GetClusterRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[45]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3241,7 +3574,7 @@ func (x *GetClusterRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetClusterRequest.ProtoReflect.Descriptor instead.
 func (*GetClusterRequest) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{45}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *GetClusterRequest) GetId() string {
@@ -3261,7 +3594,7 @@ type FitModelRequest struct {
 
 func (x *FitModelRequest) Reset() {
 	*x = FitModelRequest{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[46]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3273,7 +3606,7 @@ func (x *FitModelRequest) String() string {
 func (*FitModelRequest) ProtoMessage() {}
 
 func (x *FitModelRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[46]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3286,7 +3619,7 @@ func (x *FitModelRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FitModelRequest.ProtoReflect.Descriptor instead.
 func (*FitModelRequest) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{46}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *FitModelRequest) GetApply() bool {
@@ -3316,7 +3649,7 @@ type RuleWeight struct {
 
 func (x *RuleWeight) Reset() {
 	*x = RuleWeight{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[47]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3328,7 +3661,7 @@ func (x *RuleWeight) String() string {
 func (*RuleWeight) ProtoMessage() {}
 
 func (x *RuleWeight) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[47]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3341,7 +3674,7 @@ func (x *RuleWeight) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RuleWeight.ProtoReflect.Descriptor instead.
 func (*RuleWeight) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{47}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *RuleWeight) GetRule() string {
@@ -3393,7 +3726,7 @@ type BacktestRequest struct {
 
 func (x *BacktestRequest) Reset() {
 	*x = BacktestRequest{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[48]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3405,7 +3738,7 @@ func (x *BacktestRequest) String() string {
 func (*BacktestRequest) ProtoMessage() {}
 
 func (x *BacktestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[48]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3418,7 +3751,7 @@ func (x *BacktestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BacktestRequest.ProtoReflect.Descriptor instead.
 func (*BacktestRequest) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{48}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *BacktestRequest) GetConfigYaml() []byte {
@@ -3470,7 +3803,7 @@ type BacktestResponse struct {
 
 func (x *BacktestResponse) Reset() {
 	*x = BacktestResponse{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[49]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3482,7 +3815,7 @@ func (x *BacktestResponse) String() string {
 func (*BacktestResponse) ProtoMessage() {}
 
 func (x *BacktestResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[49]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3495,7 +3828,7 @@ func (x *BacktestResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BacktestResponse.ProtoReflect.Descriptor instead.
 func (*BacktestResponse) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{49}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *BacktestResponse) GetReports() uint64 {
@@ -3623,7 +3956,7 @@ type FitModelResponse struct {
 
 func (x *FitModelResponse) Reset() {
 	*x = FitModelResponse{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[50]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3635,7 +3968,7 @@ func (x *FitModelResponse) String() string {
 func (*FitModelResponse) ProtoMessage() {}
 
 func (x *FitModelResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[50]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3648,7 +3981,7 @@ func (x *FitModelResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FitModelResponse.ProtoReflect.Descriptor instead.
 func (*FitModelResponse) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{50}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *FitModelResponse) GetWeights() []*RuleWeight {
@@ -3751,7 +4084,7 @@ type ListAlertsRequest struct {
 
 func (x *ListAlertsRequest) Reset() {
 	*x = ListAlertsRequest{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[51]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3763,7 +4096,7 @@ func (x *ListAlertsRequest) String() string {
 func (*ListAlertsRequest) ProtoMessage() {}
 
 func (x *ListAlertsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[51]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3776,7 +4109,7 @@ func (x *ListAlertsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAlertsRequest.ProtoReflect.Descriptor instead.
 func (*ListAlertsRequest) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{51}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *ListAlertsRequest) GetStatus() string {
@@ -3823,7 +4156,7 @@ type ListAlertsResponse struct {
 
 func (x *ListAlertsResponse) Reset() {
 	*x = ListAlertsResponse{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[52]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3835,7 +4168,7 @@ func (x *ListAlertsResponse) String() string {
 func (*ListAlertsResponse) ProtoMessage() {}
 
 func (x *ListAlertsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[52]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3848,7 +4181,7 @@ func (x *ListAlertsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAlertsResponse.ProtoReflect.Descriptor instead.
 func (*ListAlertsResponse) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{52}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *ListAlertsResponse) GetAlerts() []*Alert {
@@ -3867,7 +4200,7 @@ type GetAlertRequest struct {
 
 func (x *GetAlertRequest) Reset() {
 	*x = GetAlertRequest{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[53]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3879,7 +4212,7 @@ func (x *GetAlertRequest) String() string {
 func (*GetAlertRequest) ProtoMessage() {}
 
 func (x *GetAlertRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[53]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3892,7 +4225,7 @@ func (x *GetAlertRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAlertRequest.ProtoReflect.Descriptor instead.
 func (*GetAlertRequest) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{53}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *GetAlertRequest) GetId() string {
@@ -3994,7 +4327,28 @@ const file_farmwatch_v1_admin_proto_rawDesc = "" +
 	"\x0fAddHiresRequest\x12(\n" +
 	"\x05hires\x18\x01 \x03(\v2\x12.farmwatch.v1.HireR\x05hires\"<\n" +
 	"\x10AddHiresResponse\x12(\n" +
-	"\x05hires\x18\x01 \x03(\v2\x12.farmwatch.v1.HireR\x05hires\"\x12\n" +
+	"\x05hires\x18\x01 \x03(\v2\x12.farmwatch.v1.HireR\x05hires\"p\n" +
+	"\x12ImportHiresRequest\x12(\n" +
+	"\x05hires\x18\x01 \x03(\v2\x12.farmwatch.v1.HireR\x05hires\x12\x16\n" +
+	"\x06update\x18\x02 \x01(\bR\x06update\x12\x18\n" +
+	"\acolumns\x18\x03 \x03(\tR\acolumns\"c\n" +
+	"\x13ImportHiresResponse\x12\x14\n" +
+	"\x05added\x18\x01 \x01(\rR\x05added\x12\x18\n" +
+	"\aupdated\x18\x02 \x01(\rR\aupdated\x12\x1c\n" +
+	"\tunchanged\x18\x03 \x01(\rR\tunchanged\"7\n" +
+	"\x11DeleteHireRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
+	"\x04note\x18\x02 \x01(\tR\x04note\"\xc5\x02\n" +
+	"\x12DeleteHireResponse\x12\x17\n" +
+	"\ahire_id\x18\x01 \x01(\tR\x06hireId\x12\x18\n" +
+	"\adevices\x18\x02 \x01(\rR\adevices\x12\x18\n" +
+	"\areports\x18\x03 \x01(\rR\areports\x12\x16\n" +
+	"\x06alerts\x18\x04 \x01(\rR\x06alerts\x12\x16\n" +
+	"\x06tokens\x18\x05 \x01(\rR\x06tokens\x12/\n" +
+	"\x13cluster_memberships\x18\x06 \x01(\rR\x12clusterMemberships\x12\"\n" +
+	"\ffingerprints\x18\a \x01(\rR\ffingerprints\x124\n" +
+	"\x16audit_entries_redacted\x18\b \x01(\rR\x14auditEntriesRedacted\x12'\n" +
+	"\x0falerts_scrubbed\x18\t \x01(\rR\x0ealertsScrubbed\"\x12\n" +
 	"\x10ListHiresRequest\"=\n" +
 	"\x11ListHiresResponse\x12(\n" +
 	"\x05hires\x18\x01 \x03(\v2\x12.farmwatch.v1.HireR\x05hires\" \n" +
@@ -4147,19 +4501,25 @@ const file_farmwatch_v1_admin_proto_rawDesc = "" +
 	"\x13ResolveAlertRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
 	"\averdict\x18\x02 \x01(\tR\averdict\x12\x12\n" +
-	"\x04note\x18\x03 \x01(\tR\x04note\"\x98\x01\n" +
+	"\x04note\x18\x03 \x01(\tR\x04note\"\xb0\x01\n" +
 	"\n" +
 	"AuditEntry\x12*\n" +
 	"\x02at\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\x12\x14\n" +
 	"\x05actor\x18\x02 \x01(\tR\x05actor\x12\x16\n" +
 	"\x06action\x18\x03 \x01(\tR\x06action\x12\x18\n" +
 	"\asubject\x18\x04 \x01(\tR\asubject\x12\x16\n" +
-	"\x06detail\x18\x05 \x01(\tR\x06detail\"B\n" +
+	"\x06detail\x18\x05 \x01(\tR\x06detail\x12\x16\n" +
+	"\x06cursor\x18\x06 \x01(\tR\x06cursor\"\xad\x01\n" +
 	"\x10ListAuditRequest\x12\x18\n" +
 	"\asubject\x18\x01 \x01(\tR\asubject\x12\x14\n" +
-	"\x05limit\x18\x02 \x01(\rR\x05limit\"G\n" +
+	"\x05limit\x18\x02 \x01(\rR\x05limit\x120\n" +
+	"\x05since\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x05since\x12\x14\n" +
+	"\x05after\x18\x04 \x01(\tR\x05after\x12!\n" +
+	"\foldest_first\x18\x05 \x01(\bR\voldestFirst\"h\n" +
 	"\x11ListAuditResponse\x122\n" +
-	"\aentries\x18\x01 \x03(\v2\x18.farmwatch.v1.AuditEntryR\aentries\"O\n" +
+	"\aentries\x18\x01 \x03(\v2\x18.farmwatch.v1.AuditEntryR\aentries\x12\x1f\n" +
+	"\vnext_cursor\x18\x02 \x01(\tR\n" +
+	"nextCursor\"O\n" +
 	"\x11UpdateHireRequest\x12&\n" +
 	"\x04hire\x18\x01 \x01(\v2\x12.farmwatch.v1.HireR\x04hire\x12\x12\n" +
 	"\x04note\x18\x02 \x01(\tR\x04note\"\xfb\x01\n" +
@@ -4261,11 +4621,14 @@ const file_farmwatch_v1_admin_proto_rawDesc = "" +
 	"\x12ListAlertsResponse\x12+\n" +
 	"\x06alerts\x18\x01 \x03(\v2\x13.farmwatch.v1.AlertR\x06alerts\"!\n" +
 	"\x0fGetAlertRequest\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id2\xa1\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id2\xc8\x0f\n" +
 	"\fAdminService\x12I\n" +
 	"\bAddHires\x12\x1d.farmwatch.v1.AddHiresRequest\x1a\x1e.farmwatch.v1.AddHiresResponse\x12L\n" +
 	"\tListHires\x12\x1e.farmwatch.v1.ListHiresRequest\x1a\x1f.farmwatch.v1.ListHiresResponse\x12;\n" +
-	"\aGetHire\x12\x1c.farmwatch.v1.GetHireRequest\x1a\x12.farmwatch.v1.Hire\x12R\n" +
+	"\aGetHire\x12\x1c.farmwatch.v1.GetHireRequest\x1a\x12.farmwatch.v1.Hire\x12T\n" +
+	"\vImportHires\x12 .farmwatch.v1.ImportHiresRequest\x1a!.farmwatch.v1.ImportHiresResponse(\x01\x12O\n" +
+	"\n" +
+	"DeleteHire\x12\x1f.farmwatch.v1.DeleteHireRequest\x1a .farmwatch.v1.DeleteHireResponse\x12R\n" +
 	"\vCreateToken\x12 .farmwatch.v1.CreateTokenRequest\x1a!.farmwatch.v1.CreateTokenResponse\x12R\n" +
 	"\vListDevices\x12 .farmwatch.v1.ListDevicesRequest\x1a!.farmwatch.v1.ListDevicesResponse\x12G\n" +
 	"\tGetDevice\x12\x1e.farmwatch.v1.GetDeviceRequest\x1a\x1a.farmwatch.v1.DeviceDetail\x12R\n" +
@@ -4306,7 +4669,7 @@ func file_farmwatch_v1_admin_proto_rawDescGZIP() []byte {
 	return file_farmwatch_v1_admin_proto_rawDescData
 }
 
-var file_farmwatch_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 56)
+var file_farmwatch_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 60)
 var file_farmwatch_v1_admin_proto_goTypes = []any{
 	(*ListTokensRequest)(nil),     // 0: farmwatch.v1.ListTokensRequest
 	(*ListTokensResponse)(nil),    // 1: farmwatch.v1.ListTokensResponse
@@ -4325,160 +4688,170 @@ var file_farmwatch_v1_admin_proto_goTypes = []any{
 	(*ClaimedHome)(nil),           // 14: farmwatch.v1.ClaimedHome
 	(*AddHiresRequest)(nil),       // 15: farmwatch.v1.AddHiresRequest
 	(*AddHiresResponse)(nil),      // 16: farmwatch.v1.AddHiresResponse
-	(*ListHiresRequest)(nil),      // 17: farmwatch.v1.ListHiresRequest
-	(*ListHiresResponse)(nil),     // 18: farmwatch.v1.ListHiresResponse
-	(*GetHireRequest)(nil),        // 19: farmwatch.v1.GetHireRequest
-	(*CreateTokenRequest)(nil),    // 20: farmwatch.v1.CreateTokenRequest
-	(*CreateTokenResponse)(nil),   // 21: farmwatch.v1.CreateTokenResponse
-	(*Device)(nil),                // 22: farmwatch.v1.Device
-	(*ListDevicesRequest)(nil),    // 23: farmwatch.v1.ListDevicesRequest
-	(*ListDevicesResponse)(nil),   // 24: farmwatch.v1.ListDevicesResponse
-	(*GetDeviceRequest)(nil),      // 25: farmwatch.v1.GetDeviceRequest
-	(*DeviceDetail)(nil),          // 26: farmwatch.v1.DeviceDetail
-	(*StoredReport)(nil),          // 27: farmwatch.v1.StoredReport
-	(*PeerLocation)(nil),          // 28: farmwatch.v1.PeerLocation
-	(*IPLocation)(nil),            // 29: farmwatch.v1.IPLocation
-	(*ListReportsRequest)(nil),    // 30: farmwatch.v1.ListReportsRequest
-	(*ListReportsResponse)(nil),   // 31: farmwatch.v1.ListReportsResponse
-	(*Evidence)(nil),              // 32: farmwatch.v1.Evidence
-	(*Alert)(nil),                 // 33: farmwatch.v1.Alert
-	(*AckAlertRequest)(nil),       // 34: farmwatch.v1.AckAlertRequest
-	(*ResolveAlertRequest)(nil),   // 35: farmwatch.v1.ResolveAlertRequest
-	(*AuditEntry)(nil),            // 36: farmwatch.v1.AuditEntry
-	(*ListAuditRequest)(nil),      // 37: farmwatch.v1.ListAuditRequest
-	(*ListAuditResponse)(nil),     // 38: farmwatch.v1.ListAuditResponse
-	(*UpdateHireRequest)(nil),     // 39: farmwatch.v1.UpdateHireRequest
-	(*ClusterMember)(nil),         // 40: farmwatch.v1.ClusterMember
-	(*SharedFingerprint)(nil),     // 41: farmwatch.v1.SharedFingerprint
-	(*Cluster)(nil),               // 42: farmwatch.v1.Cluster
-	(*ListClustersRequest)(nil),   // 43: farmwatch.v1.ListClustersRequest
-	(*ListClustersResponse)(nil),  // 44: farmwatch.v1.ListClustersResponse
-	(*GetClusterRequest)(nil),     // 45: farmwatch.v1.GetClusterRequest
-	(*FitModelRequest)(nil),       // 46: farmwatch.v1.FitModelRequest
-	(*RuleWeight)(nil),            // 47: farmwatch.v1.RuleWeight
-	(*BacktestRequest)(nil),       // 48: farmwatch.v1.BacktestRequest
-	(*BacktestResponse)(nil),      // 49: farmwatch.v1.BacktestResponse
-	(*FitModelResponse)(nil),      // 50: farmwatch.v1.FitModelResponse
-	(*ListAlertsRequest)(nil),     // 51: farmwatch.v1.ListAlertsRequest
-	(*ListAlertsResponse)(nil),    // 52: farmwatch.v1.ListAlertsResponse
-	(*GetAlertRequest)(nil),       // 53: farmwatch.v1.GetAlertRequest
-	nil,                           // 54: farmwatch.v1.Evidence.FactsEntry
-	nil,                           // 55: farmwatch.v1.Alert.MemberScoresEntry
-	(*timestamppb.Timestamp)(nil), // 56: google.protobuf.Timestamp
-	(*Report)(nil),                // 57: farmwatch.v1.Report
+	(*ImportHiresRequest)(nil),    // 17: farmwatch.v1.ImportHiresRequest
+	(*ImportHiresResponse)(nil),   // 18: farmwatch.v1.ImportHiresResponse
+	(*DeleteHireRequest)(nil),     // 19: farmwatch.v1.DeleteHireRequest
+	(*DeleteHireResponse)(nil),    // 20: farmwatch.v1.DeleteHireResponse
+	(*ListHiresRequest)(nil),      // 21: farmwatch.v1.ListHiresRequest
+	(*ListHiresResponse)(nil),     // 22: farmwatch.v1.ListHiresResponse
+	(*GetHireRequest)(nil),        // 23: farmwatch.v1.GetHireRequest
+	(*CreateTokenRequest)(nil),    // 24: farmwatch.v1.CreateTokenRequest
+	(*CreateTokenResponse)(nil),   // 25: farmwatch.v1.CreateTokenResponse
+	(*Device)(nil),                // 26: farmwatch.v1.Device
+	(*ListDevicesRequest)(nil),    // 27: farmwatch.v1.ListDevicesRequest
+	(*ListDevicesResponse)(nil),   // 28: farmwatch.v1.ListDevicesResponse
+	(*GetDeviceRequest)(nil),      // 29: farmwatch.v1.GetDeviceRequest
+	(*DeviceDetail)(nil),          // 30: farmwatch.v1.DeviceDetail
+	(*StoredReport)(nil),          // 31: farmwatch.v1.StoredReport
+	(*PeerLocation)(nil),          // 32: farmwatch.v1.PeerLocation
+	(*IPLocation)(nil),            // 33: farmwatch.v1.IPLocation
+	(*ListReportsRequest)(nil),    // 34: farmwatch.v1.ListReportsRequest
+	(*ListReportsResponse)(nil),   // 35: farmwatch.v1.ListReportsResponse
+	(*Evidence)(nil),              // 36: farmwatch.v1.Evidence
+	(*Alert)(nil),                 // 37: farmwatch.v1.Alert
+	(*AckAlertRequest)(nil),       // 38: farmwatch.v1.AckAlertRequest
+	(*ResolveAlertRequest)(nil),   // 39: farmwatch.v1.ResolveAlertRequest
+	(*AuditEntry)(nil),            // 40: farmwatch.v1.AuditEntry
+	(*ListAuditRequest)(nil),      // 41: farmwatch.v1.ListAuditRequest
+	(*ListAuditResponse)(nil),     // 42: farmwatch.v1.ListAuditResponse
+	(*UpdateHireRequest)(nil),     // 43: farmwatch.v1.UpdateHireRequest
+	(*ClusterMember)(nil),         // 44: farmwatch.v1.ClusterMember
+	(*SharedFingerprint)(nil),     // 45: farmwatch.v1.SharedFingerprint
+	(*Cluster)(nil),               // 46: farmwatch.v1.Cluster
+	(*ListClustersRequest)(nil),   // 47: farmwatch.v1.ListClustersRequest
+	(*ListClustersResponse)(nil),  // 48: farmwatch.v1.ListClustersResponse
+	(*GetClusterRequest)(nil),     // 49: farmwatch.v1.GetClusterRequest
+	(*FitModelRequest)(nil),       // 50: farmwatch.v1.FitModelRequest
+	(*RuleWeight)(nil),            // 51: farmwatch.v1.RuleWeight
+	(*BacktestRequest)(nil),       // 52: farmwatch.v1.BacktestRequest
+	(*BacktestResponse)(nil),      // 53: farmwatch.v1.BacktestResponse
+	(*FitModelResponse)(nil),      // 54: farmwatch.v1.FitModelResponse
+	(*ListAlertsRequest)(nil),     // 55: farmwatch.v1.ListAlertsRequest
+	(*ListAlertsResponse)(nil),    // 56: farmwatch.v1.ListAlertsResponse
+	(*GetAlertRequest)(nil),       // 57: farmwatch.v1.GetAlertRequest
+	nil,                           // 58: farmwatch.v1.Evidence.FactsEntry
+	nil,                           // 59: farmwatch.v1.Alert.MemberScoresEntry
+	(*timestamppb.Timestamp)(nil), // 60: google.protobuf.Timestamp
+	(*Report)(nil),                // 61: farmwatch.v1.Report
 }
 var file_farmwatch_v1_admin_proto_depIdxs = []int32{
 	2,  // 0: farmwatch.v1.ListTokensResponse.tokens:type_name -> farmwatch.v1.TokenInfo
-	56, // 1: farmwatch.v1.TokenInfo.created_at:type_name -> google.protobuf.Timestamp
-	56, // 2: farmwatch.v1.TokenInfo.expires_at:type_name -> google.protobuf.Timestamp
-	56, // 3: farmwatch.v1.TokenInfo.used_at:type_name -> google.protobuf.Timestamp
-	56, // 4: farmwatch.v1.TokenInfo.revoked_at:type_name -> google.protobuf.Timestamp
+	60, // 1: farmwatch.v1.TokenInfo.created_at:type_name -> google.protobuf.Timestamp
+	60, // 2: farmwatch.v1.TokenInfo.expires_at:type_name -> google.protobuf.Timestamp
+	60, // 3: farmwatch.v1.TokenInfo.used_at:type_name -> google.protobuf.Timestamp
+	60, // 4: farmwatch.v1.TokenInfo.revoked_at:type_name -> google.protobuf.Timestamp
 	6,  // 5: farmwatch.v1.ListAdminsResponse.certificates:type_name -> farmwatch.v1.AdminCertificate
-	56, // 6: farmwatch.v1.AdminCertificate.issued_at:type_name -> google.protobuf.Timestamp
-	56, // 7: farmwatch.v1.AdminCertificate.expires_at:type_name -> google.protobuf.Timestamp
-	56, // 8: farmwatch.v1.AdminCertificate.revoked_at:type_name -> google.protobuf.Timestamp
-	56, // 9: farmwatch.v1.IssueAdminResponse.expires_at:type_name -> google.protobuf.Timestamp
+	60, // 6: farmwatch.v1.AdminCertificate.issued_at:type_name -> google.protobuf.Timestamp
+	60, // 7: farmwatch.v1.AdminCertificate.expires_at:type_name -> google.protobuf.Timestamp
+	60, // 8: farmwatch.v1.AdminCertificate.revoked_at:type_name -> google.protobuf.Timestamp
+	60, // 9: farmwatch.v1.IssueAdminResponse.expires_at:type_name -> google.protobuf.Timestamp
 	14, // 10: farmwatch.v1.Hire.home:type_name -> farmwatch.v1.ClaimedHome
-	56, // 11: farmwatch.v1.Hire.created_at:type_name -> google.protobuf.Timestamp
+	60, // 11: farmwatch.v1.Hire.created_at:type_name -> google.protobuf.Timestamp
 	14, // 12: farmwatch.v1.Hire.shipping:type_name -> farmwatch.v1.ClaimedHome
-	56, // 13: farmwatch.v1.Hire.updated_at:type_name -> google.protobuf.Timestamp
+	60, // 13: farmwatch.v1.Hire.updated_at:type_name -> google.protobuf.Timestamp
 	13, // 14: farmwatch.v1.AddHiresRequest.hires:type_name -> farmwatch.v1.Hire
 	13, // 15: farmwatch.v1.AddHiresResponse.hires:type_name -> farmwatch.v1.Hire
-	13, // 16: farmwatch.v1.ListHiresResponse.hires:type_name -> farmwatch.v1.Hire
-	56, // 17: farmwatch.v1.CreateTokenResponse.expires_at:type_name -> google.protobuf.Timestamp
-	56, // 18: farmwatch.v1.Device.enrolled_at:type_name -> google.protobuf.Timestamp
-	56, // 19: farmwatch.v1.Device.last_seen:type_name -> google.protobuf.Timestamp
-	56, // 20: farmwatch.v1.Device.revoked_at:type_name -> google.protobuf.Timestamp
-	22, // 21: farmwatch.v1.ListDevicesResponse.devices:type_name -> farmwatch.v1.Device
-	22, // 22: farmwatch.v1.DeviceDetail.device:type_name -> farmwatch.v1.Device
-	13, // 23: farmwatch.v1.DeviceDetail.hire:type_name -> farmwatch.v1.Hire
-	27, // 24: farmwatch.v1.DeviceDetail.recent_reports:type_name -> farmwatch.v1.StoredReport
-	33, // 25: farmwatch.v1.DeviceDetail.alerts:type_name -> farmwatch.v1.Alert
-	32, // 26: farmwatch.v1.DeviceDetail.evidence:type_name -> farmwatch.v1.Evidence
-	57, // 27: farmwatch.v1.StoredReport.report:type_name -> farmwatch.v1.Report
-	56, // 28: farmwatch.v1.StoredReport.received_at:type_name -> google.protobuf.Timestamp
-	29, // 29: farmwatch.v1.StoredReport.location:type_name -> farmwatch.v1.IPLocation
-	28, // 30: farmwatch.v1.StoredReport.peers:type_name -> farmwatch.v1.PeerLocation
-	29, // 31: farmwatch.v1.PeerLocation.location:type_name -> farmwatch.v1.IPLocation
-	27, // 32: farmwatch.v1.ListReportsResponse.reports:type_name -> farmwatch.v1.StoredReport
-	54, // 33: farmwatch.v1.Evidence.facts:type_name -> farmwatch.v1.Evidence.FactsEntry
-	56, // 34: farmwatch.v1.Evidence.observed_at:type_name -> google.protobuf.Timestamp
-	56, // 35: farmwatch.v1.Evidence.first_seen:type_name -> google.protobuf.Timestamp
-	32, // 36: farmwatch.v1.Alert.evidence:type_name -> farmwatch.v1.Evidence
-	56, // 37: farmwatch.v1.Alert.created_at:type_name -> google.protobuf.Timestamp
-	56, // 38: farmwatch.v1.Alert.updated_at:type_name -> google.protobuf.Timestamp
-	56, // 39: farmwatch.v1.Alert.resolved_at:type_name -> google.protobuf.Timestamp
-	56, // 40: farmwatch.v1.Alert.peak_at:type_name -> google.protobuf.Timestamp
-	55, // 41: farmwatch.v1.Alert.member_scores:type_name -> farmwatch.v1.Alert.MemberScoresEntry
-	56, // 42: farmwatch.v1.AuditEntry.at:type_name -> google.protobuf.Timestamp
-	36, // 43: farmwatch.v1.ListAuditResponse.entries:type_name -> farmwatch.v1.AuditEntry
-	13, // 44: farmwatch.v1.UpdateHireRequest.hire:type_name -> farmwatch.v1.Hire
-	56, // 45: farmwatch.v1.ClusterMember.joined_at:type_name -> google.protobuf.Timestamp
-	40, // 46: farmwatch.v1.Cluster.members:type_name -> farmwatch.v1.ClusterMember
-	41, // 47: farmwatch.v1.Cluster.fingerprints:type_name -> farmwatch.v1.SharedFingerprint
-	56, // 48: farmwatch.v1.Cluster.created_at:type_name -> google.protobuf.Timestamp
-	56, // 49: farmwatch.v1.Cluster.updated_at:type_name -> google.protobuf.Timestamp
-	42, // 50: farmwatch.v1.ListClustersResponse.clusters:type_name -> farmwatch.v1.Cluster
-	56, // 51: farmwatch.v1.BacktestRequest.since:type_name -> google.protobuf.Timestamp
-	56, // 52: farmwatch.v1.BacktestRequest.until:type_name -> google.protobuf.Timestamp
-	56, // 53: farmwatch.v1.BacktestResponse.first_report:type_name -> google.protobuf.Timestamp
-	56, // 54: farmwatch.v1.BacktestResponse.last_report:type_name -> google.protobuf.Timestamp
-	33, // 55: farmwatch.v1.BacktestResponse.alerts:type_name -> farmwatch.v1.Alert
-	47, // 56: farmwatch.v1.FitModelResponse.weights:type_name -> farmwatch.v1.RuleWeight
-	33, // 57: farmwatch.v1.ListAlertsResponse.alerts:type_name -> farmwatch.v1.Alert
-	15, // 58: farmwatch.v1.AdminService.AddHires:input_type -> farmwatch.v1.AddHiresRequest
-	17, // 59: farmwatch.v1.AdminService.ListHires:input_type -> farmwatch.v1.ListHiresRequest
-	19, // 60: farmwatch.v1.AdminService.GetHire:input_type -> farmwatch.v1.GetHireRequest
-	20, // 61: farmwatch.v1.AdminService.CreateToken:input_type -> farmwatch.v1.CreateTokenRequest
-	23, // 62: farmwatch.v1.AdminService.ListDevices:input_type -> farmwatch.v1.ListDevicesRequest
-	25, // 63: farmwatch.v1.AdminService.GetDevice:input_type -> farmwatch.v1.GetDeviceRequest
-	30, // 64: farmwatch.v1.AdminService.ListReports:input_type -> farmwatch.v1.ListReportsRequest
-	51, // 65: farmwatch.v1.AdminService.ListAlerts:input_type -> farmwatch.v1.ListAlertsRequest
-	53, // 66: farmwatch.v1.AdminService.GetAlert:input_type -> farmwatch.v1.GetAlertRequest
-	34, // 67: farmwatch.v1.AdminService.AckAlert:input_type -> farmwatch.v1.AckAlertRequest
-	35, // 68: farmwatch.v1.AdminService.ResolveAlert:input_type -> farmwatch.v1.ResolveAlertRequest
-	37, // 69: farmwatch.v1.AdminService.ListAudit:input_type -> farmwatch.v1.ListAuditRequest
-	39, // 70: farmwatch.v1.AdminService.UpdateHire:input_type -> farmwatch.v1.UpdateHireRequest
-	43, // 71: farmwatch.v1.AdminService.ListClusters:input_type -> farmwatch.v1.ListClustersRequest
-	45, // 72: farmwatch.v1.AdminService.GetCluster:input_type -> farmwatch.v1.GetClusterRequest
-	46, // 73: farmwatch.v1.AdminService.FitModel:input_type -> farmwatch.v1.FitModelRequest
-	48, // 74: farmwatch.v1.AdminService.Backtest:input_type -> farmwatch.v1.BacktestRequest
-	8,  // 75: farmwatch.v1.AdminService.RevokeDevice:input_type -> farmwatch.v1.RevokeDeviceRequest
-	9,  // 76: farmwatch.v1.AdminService.IssueAdmin:input_type -> farmwatch.v1.IssueAdminRequest
-	11, // 77: farmwatch.v1.AdminService.Backup:input_type -> farmwatch.v1.BackupRequest
-	0,  // 78: farmwatch.v1.AdminService.ListTokens:input_type -> farmwatch.v1.ListTokensRequest
-	3,  // 79: farmwatch.v1.AdminService.RevokeToken:input_type -> farmwatch.v1.RevokeTokenRequest
-	4,  // 80: farmwatch.v1.AdminService.ListAdmins:input_type -> farmwatch.v1.ListAdminsRequest
-	7,  // 81: farmwatch.v1.AdminService.RevokeAdmin:input_type -> farmwatch.v1.RevokeAdminRequest
-	16, // 82: farmwatch.v1.AdminService.AddHires:output_type -> farmwatch.v1.AddHiresResponse
-	18, // 83: farmwatch.v1.AdminService.ListHires:output_type -> farmwatch.v1.ListHiresResponse
-	13, // 84: farmwatch.v1.AdminService.GetHire:output_type -> farmwatch.v1.Hire
-	21, // 85: farmwatch.v1.AdminService.CreateToken:output_type -> farmwatch.v1.CreateTokenResponse
-	24, // 86: farmwatch.v1.AdminService.ListDevices:output_type -> farmwatch.v1.ListDevicesResponse
-	26, // 87: farmwatch.v1.AdminService.GetDevice:output_type -> farmwatch.v1.DeviceDetail
-	31, // 88: farmwatch.v1.AdminService.ListReports:output_type -> farmwatch.v1.ListReportsResponse
-	52, // 89: farmwatch.v1.AdminService.ListAlerts:output_type -> farmwatch.v1.ListAlertsResponse
-	33, // 90: farmwatch.v1.AdminService.GetAlert:output_type -> farmwatch.v1.Alert
-	33, // 91: farmwatch.v1.AdminService.AckAlert:output_type -> farmwatch.v1.Alert
-	33, // 92: farmwatch.v1.AdminService.ResolveAlert:output_type -> farmwatch.v1.Alert
-	38, // 93: farmwatch.v1.AdminService.ListAudit:output_type -> farmwatch.v1.ListAuditResponse
-	13, // 94: farmwatch.v1.AdminService.UpdateHire:output_type -> farmwatch.v1.Hire
-	44, // 95: farmwatch.v1.AdminService.ListClusters:output_type -> farmwatch.v1.ListClustersResponse
-	42, // 96: farmwatch.v1.AdminService.GetCluster:output_type -> farmwatch.v1.Cluster
-	50, // 97: farmwatch.v1.AdminService.FitModel:output_type -> farmwatch.v1.FitModelResponse
-	49, // 98: farmwatch.v1.AdminService.Backtest:output_type -> farmwatch.v1.BacktestResponse
-	22, // 99: farmwatch.v1.AdminService.RevokeDevice:output_type -> farmwatch.v1.Device
-	10, // 100: farmwatch.v1.AdminService.IssueAdmin:output_type -> farmwatch.v1.IssueAdminResponse
-	12, // 101: farmwatch.v1.AdminService.Backup:output_type -> farmwatch.v1.BackupChunk
-	1,  // 102: farmwatch.v1.AdminService.ListTokens:output_type -> farmwatch.v1.ListTokensResponse
-	2,  // 103: farmwatch.v1.AdminService.RevokeToken:output_type -> farmwatch.v1.TokenInfo
-	5,  // 104: farmwatch.v1.AdminService.ListAdmins:output_type -> farmwatch.v1.ListAdminsResponse
-	6,  // 105: farmwatch.v1.AdminService.RevokeAdmin:output_type -> farmwatch.v1.AdminCertificate
-	82, // [82:106] is the sub-list for method output_type
-	58, // [58:82] is the sub-list for method input_type
-	58, // [58:58] is the sub-list for extension type_name
-	58, // [58:58] is the sub-list for extension extendee
-	0,  // [0:58] is the sub-list for field type_name
+	13, // 16: farmwatch.v1.ImportHiresRequest.hires:type_name -> farmwatch.v1.Hire
+	13, // 17: farmwatch.v1.ListHiresResponse.hires:type_name -> farmwatch.v1.Hire
+	60, // 18: farmwatch.v1.CreateTokenResponse.expires_at:type_name -> google.protobuf.Timestamp
+	60, // 19: farmwatch.v1.Device.enrolled_at:type_name -> google.protobuf.Timestamp
+	60, // 20: farmwatch.v1.Device.last_seen:type_name -> google.protobuf.Timestamp
+	60, // 21: farmwatch.v1.Device.revoked_at:type_name -> google.protobuf.Timestamp
+	26, // 22: farmwatch.v1.ListDevicesResponse.devices:type_name -> farmwatch.v1.Device
+	26, // 23: farmwatch.v1.DeviceDetail.device:type_name -> farmwatch.v1.Device
+	13, // 24: farmwatch.v1.DeviceDetail.hire:type_name -> farmwatch.v1.Hire
+	31, // 25: farmwatch.v1.DeviceDetail.recent_reports:type_name -> farmwatch.v1.StoredReport
+	37, // 26: farmwatch.v1.DeviceDetail.alerts:type_name -> farmwatch.v1.Alert
+	36, // 27: farmwatch.v1.DeviceDetail.evidence:type_name -> farmwatch.v1.Evidence
+	61, // 28: farmwatch.v1.StoredReport.report:type_name -> farmwatch.v1.Report
+	60, // 29: farmwatch.v1.StoredReport.received_at:type_name -> google.protobuf.Timestamp
+	33, // 30: farmwatch.v1.StoredReport.location:type_name -> farmwatch.v1.IPLocation
+	32, // 31: farmwatch.v1.StoredReport.peers:type_name -> farmwatch.v1.PeerLocation
+	33, // 32: farmwatch.v1.PeerLocation.location:type_name -> farmwatch.v1.IPLocation
+	31, // 33: farmwatch.v1.ListReportsResponse.reports:type_name -> farmwatch.v1.StoredReport
+	58, // 34: farmwatch.v1.Evidence.facts:type_name -> farmwatch.v1.Evidence.FactsEntry
+	60, // 35: farmwatch.v1.Evidence.observed_at:type_name -> google.protobuf.Timestamp
+	60, // 36: farmwatch.v1.Evidence.first_seen:type_name -> google.protobuf.Timestamp
+	36, // 37: farmwatch.v1.Alert.evidence:type_name -> farmwatch.v1.Evidence
+	60, // 38: farmwatch.v1.Alert.created_at:type_name -> google.protobuf.Timestamp
+	60, // 39: farmwatch.v1.Alert.updated_at:type_name -> google.protobuf.Timestamp
+	60, // 40: farmwatch.v1.Alert.resolved_at:type_name -> google.protobuf.Timestamp
+	60, // 41: farmwatch.v1.Alert.peak_at:type_name -> google.protobuf.Timestamp
+	59, // 42: farmwatch.v1.Alert.member_scores:type_name -> farmwatch.v1.Alert.MemberScoresEntry
+	60, // 43: farmwatch.v1.AuditEntry.at:type_name -> google.protobuf.Timestamp
+	60, // 44: farmwatch.v1.ListAuditRequest.since:type_name -> google.protobuf.Timestamp
+	40, // 45: farmwatch.v1.ListAuditResponse.entries:type_name -> farmwatch.v1.AuditEntry
+	13, // 46: farmwatch.v1.UpdateHireRequest.hire:type_name -> farmwatch.v1.Hire
+	60, // 47: farmwatch.v1.ClusterMember.joined_at:type_name -> google.protobuf.Timestamp
+	44, // 48: farmwatch.v1.Cluster.members:type_name -> farmwatch.v1.ClusterMember
+	45, // 49: farmwatch.v1.Cluster.fingerprints:type_name -> farmwatch.v1.SharedFingerprint
+	60, // 50: farmwatch.v1.Cluster.created_at:type_name -> google.protobuf.Timestamp
+	60, // 51: farmwatch.v1.Cluster.updated_at:type_name -> google.protobuf.Timestamp
+	46, // 52: farmwatch.v1.ListClustersResponse.clusters:type_name -> farmwatch.v1.Cluster
+	60, // 53: farmwatch.v1.BacktestRequest.since:type_name -> google.protobuf.Timestamp
+	60, // 54: farmwatch.v1.BacktestRequest.until:type_name -> google.protobuf.Timestamp
+	60, // 55: farmwatch.v1.BacktestResponse.first_report:type_name -> google.protobuf.Timestamp
+	60, // 56: farmwatch.v1.BacktestResponse.last_report:type_name -> google.protobuf.Timestamp
+	37, // 57: farmwatch.v1.BacktestResponse.alerts:type_name -> farmwatch.v1.Alert
+	51, // 58: farmwatch.v1.FitModelResponse.weights:type_name -> farmwatch.v1.RuleWeight
+	37, // 59: farmwatch.v1.ListAlertsResponse.alerts:type_name -> farmwatch.v1.Alert
+	15, // 60: farmwatch.v1.AdminService.AddHires:input_type -> farmwatch.v1.AddHiresRequest
+	21, // 61: farmwatch.v1.AdminService.ListHires:input_type -> farmwatch.v1.ListHiresRequest
+	23, // 62: farmwatch.v1.AdminService.GetHire:input_type -> farmwatch.v1.GetHireRequest
+	17, // 63: farmwatch.v1.AdminService.ImportHires:input_type -> farmwatch.v1.ImportHiresRequest
+	19, // 64: farmwatch.v1.AdminService.DeleteHire:input_type -> farmwatch.v1.DeleteHireRequest
+	24, // 65: farmwatch.v1.AdminService.CreateToken:input_type -> farmwatch.v1.CreateTokenRequest
+	27, // 66: farmwatch.v1.AdminService.ListDevices:input_type -> farmwatch.v1.ListDevicesRequest
+	29, // 67: farmwatch.v1.AdminService.GetDevice:input_type -> farmwatch.v1.GetDeviceRequest
+	34, // 68: farmwatch.v1.AdminService.ListReports:input_type -> farmwatch.v1.ListReportsRequest
+	55, // 69: farmwatch.v1.AdminService.ListAlerts:input_type -> farmwatch.v1.ListAlertsRequest
+	57, // 70: farmwatch.v1.AdminService.GetAlert:input_type -> farmwatch.v1.GetAlertRequest
+	38, // 71: farmwatch.v1.AdminService.AckAlert:input_type -> farmwatch.v1.AckAlertRequest
+	39, // 72: farmwatch.v1.AdminService.ResolveAlert:input_type -> farmwatch.v1.ResolveAlertRequest
+	41, // 73: farmwatch.v1.AdminService.ListAudit:input_type -> farmwatch.v1.ListAuditRequest
+	43, // 74: farmwatch.v1.AdminService.UpdateHire:input_type -> farmwatch.v1.UpdateHireRequest
+	47, // 75: farmwatch.v1.AdminService.ListClusters:input_type -> farmwatch.v1.ListClustersRequest
+	49, // 76: farmwatch.v1.AdminService.GetCluster:input_type -> farmwatch.v1.GetClusterRequest
+	50, // 77: farmwatch.v1.AdminService.FitModel:input_type -> farmwatch.v1.FitModelRequest
+	52, // 78: farmwatch.v1.AdminService.Backtest:input_type -> farmwatch.v1.BacktestRequest
+	8,  // 79: farmwatch.v1.AdminService.RevokeDevice:input_type -> farmwatch.v1.RevokeDeviceRequest
+	9,  // 80: farmwatch.v1.AdminService.IssueAdmin:input_type -> farmwatch.v1.IssueAdminRequest
+	11, // 81: farmwatch.v1.AdminService.Backup:input_type -> farmwatch.v1.BackupRequest
+	0,  // 82: farmwatch.v1.AdminService.ListTokens:input_type -> farmwatch.v1.ListTokensRequest
+	3,  // 83: farmwatch.v1.AdminService.RevokeToken:input_type -> farmwatch.v1.RevokeTokenRequest
+	4,  // 84: farmwatch.v1.AdminService.ListAdmins:input_type -> farmwatch.v1.ListAdminsRequest
+	7,  // 85: farmwatch.v1.AdminService.RevokeAdmin:input_type -> farmwatch.v1.RevokeAdminRequest
+	16, // 86: farmwatch.v1.AdminService.AddHires:output_type -> farmwatch.v1.AddHiresResponse
+	22, // 87: farmwatch.v1.AdminService.ListHires:output_type -> farmwatch.v1.ListHiresResponse
+	13, // 88: farmwatch.v1.AdminService.GetHire:output_type -> farmwatch.v1.Hire
+	18, // 89: farmwatch.v1.AdminService.ImportHires:output_type -> farmwatch.v1.ImportHiresResponse
+	20, // 90: farmwatch.v1.AdminService.DeleteHire:output_type -> farmwatch.v1.DeleteHireResponse
+	25, // 91: farmwatch.v1.AdminService.CreateToken:output_type -> farmwatch.v1.CreateTokenResponse
+	28, // 92: farmwatch.v1.AdminService.ListDevices:output_type -> farmwatch.v1.ListDevicesResponse
+	30, // 93: farmwatch.v1.AdminService.GetDevice:output_type -> farmwatch.v1.DeviceDetail
+	35, // 94: farmwatch.v1.AdminService.ListReports:output_type -> farmwatch.v1.ListReportsResponse
+	56, // 95: farmwatch.v1.AdminService.ListAlerts:output_type -> farmwatch.v1.ListAlertsResponse
+	37, // 96: farmwatch.v1.AdminService.GetAlert:output_type -> farmwatch.v1.Alert
+	37, // 97: farmwatch.v1.AdminService.AckAlert:output_type -> farmwatch.v1.Alert
+	37, // 98: farmwatch.v1.AdminService.ResolveAlert:output_type -> farmwatch.v1.Alert
+	42, // 99: farmwatch.v1.AdminService.ListAudit:output_type -> farmwatch.v1.ListAuditResponse
+	13, // 100: farmwatch.v1.AdminService.UpdateHire:output_type -> farmwatch.v1.Hire
+	48, // 101: farmwatch.v1.AdminService.ListClusters:output_type -> farmwatch.v1.ListClustersResponse
+	46, // 102: farmwatch.v1.AdminService.GetCluster:output_type -> farmwatch.v1.Cluster
+	54, // 103: farmwatch.v1.AdminService.FitModel:output_type -> farmwatch.v1.FitModelResponse
+	53, // 104: farmwatch.v1.AdminService.Backtest:output_type -> farmwatch.v1.BacktestResponse
+	26, // 105: farmwatch.v1.AdminService.RevokeDevice:output_type -> farmwatch.v1.Device
+	10, // 106: farmwatch.v1.AdminService.IssueAdmin:output_type -> farmwatch.v1.IssueAdminResponse
+	12, // 107: farmwatch.v1.AdminService.Backup:output_type -> farmwatch.v1.BackupChunk
+	1,  // 108: farmwatch.v1.AdminService.ListTokens:output_type -> farmwatch.v1.ListTokensResponse
+	2,  // 109: farmwatch.v1.AdminService.RevokeToken:output_type -> farmwatch.v1.TokenInfo
+	5,  // 110: farmwatch.v1.AdminService.ListAdmins:output_type -> farmwatch.v1.ListAdminsResponse
+	6,  // 111: farmwatch.v1.AdminService.RevokeAdmin:output_type -> farmwatch.v1.AdminCertificate
+	86, // [86:112] is the sub-list for method output_type
+	60, // [60:86] is the sub-list for method input_type
+	60, // [60:60] is the sub-list for extension type_name
+	60, // [60:60] is the sub-list for extension extendee
+	0,  // [0:60] is the sub-list for field type_name
 }
 
 func init() { file_farmwatch_v1_admin_proto_init() }
@@ -4493,7 +4866,7 @@ func file_farmwatch_v1_admin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_farmwatch_v1_admin_proto_rawDesc), len(file_farmwatch_v1_admin_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   56,
+			NumMessages:   60,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

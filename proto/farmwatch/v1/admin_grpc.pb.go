@@ -25,6 +25,8 @@ const (
 	AdminService_AddHires_FullMethodName     = "/farmwatch.v1.AdminService/AddHires"
 	AdminService_ListHires_FullMethodName    = "/farmwatch.v1.AdminService/ListHires"
 	AdminService_GetHire_FullMethodName      = "/farmwatch.v1.AdminService/GetHire"
+	AdminService_ImportHires_FullMethodName  = "/farmwatch.v1.AdminService/ImportHires"
+	AdminService_DeleteHire_FullMethodName   = "/farmwatch.v1.AdminService/DeleteHire"
 	AdminService_CreateToken_FullMethodName  = "/farmwatch.v1.AdminService/CreateToken"
 	AdminService_ListDevices_FullMethodName  = "/farmwatch.v1.AdminService/ListDevices"
 	AdminService_GetDevice_FullMethodName    = "/farmwatch.v1.AdminService/GetDevice"
@@ -56,6 +58,11 @@ type AdminServiceClient interface {
 	AddHires(ctx context.Context, in *AddHiresRequest, opts ...grpc.CallOption) (*AddHiresResponse, error)
 	ListHires(ctx context.Context, in *ListHiresRequest, opts ...grpc.CallOption) (*ListHiresResponse, error)
 	GetHire(ctx context.Context, in *GetHireRequest, opts ...grpc.CallOption) (*Hire, error)
+	// Imports a file of hires sent in chunks, in one transaction: either every
+	// hire is stored or none is. With update, existing hires are updated.
+	ImportHires(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[ImportHiresRequest, ImportHiresResponse], error)
+	// Erases a hire and everything kept about them and their devices.
+	DeleteHire(ctx context.Context, in *DeleteHireRequest, opts ...grpc.CallOption) (*DeleteHireResponse, error)
 	CreateToken(ctx context.Context, in *CreateTokenRequest, opts ...grpc.CallOption) (*CreateTokenResponse, error)
 	ListDevices(ctx context.Context, in *ListDevicesRequest, opts ...grpc.CallOption) (*ListDevicesResponse, error)
 	GetDevice(ctx context.Context, in *GetDeviceRequest, opts ...grpc.CallOption) (*DeviceDetail, error)
@@ -124,6 +131,29 @@ func (c *adminServiceClient) GetHire(ctx context.Context, in *GetHireRequest, op
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(Hire)
 	err := c.cc.Invoke(ctx, AdminService_GetHire_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminServiceClient) ImportHires(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[ImportHiresRequest, ImportHiresResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &AdminService_ServiceDesc.Streams[0], AdminService_ImportHires_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[ImportHiresRequest, ImportHiresResponse]{ClientStream: stream}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type AdminService_ImportHiresClient = grpc.ClientStreamingClient[ImportHiresRequest, ImportHiresResponse]
+
+func (c *adminServiceClient) DeleteHire(ctx context.Context, in *DeleteHireRequest, opts ...grpc.CallOption) (*DeleteHireResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DeleteHireResponse)
+	err := c.cc.Invoke(ctx, AdminService_DeleteHire_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -292,7 +322,7 @@ func (c *adminServiceClient) IssueAdmin(ctx context.Context, in *IssueAdminReque
 
 func (c *adminServiceClient) Backup(ctx context.Context, in *BackupRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[BackupChunk], error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	stream, err := c.cc.NewStream(ctx, &AdminService_ServiceDesc.Streams[0], AdminService_Backup_FullMethodName, cOpts...)
+	stream, err := c.cc.NewStream(ctx, &AdminService_ServiceDesc.Streams[1], AdminService_Backup_FullMethodName, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -357,6 +387,11 @@ type AdminServiceServer interface {
 	AddHires(context.Context, *AddHiresRequest) (*AddHiresResponse, error)
 	ListHires(context.Context, *ListHiresRequest) (*ListHiresResponse, error)
 	GetHire(context.Context, *GetHireRequest) (*Hire, error)
+	// Imports a file of hires sent in chunks, in one transaction: either every
+	// hire is stored or none is. With update, existing hires are updated.
+	ImportHires(grpc.ClientStreamingServer[ImportHiresRequest, ImportHiresResponse]) error
+	// Erases a hire and everything kept about them and their devices.
+	DeleteHire(context.Context, *DeleteHireRequest) (*DeleteHireResponse, error)
 	CreateToken(context.Context, *CreateTokenRequest) (*CreateTokenResponse, error)
 	ListDevices(context.Context, *ListDevicesRequest) (*ListDevicesResponse, error)
 	GetDevice(context.Context, *GetDeviceRequest) (*DeviceDetail, error)
@@ -409,6 +444,12 @@ func (UnimplementedAdminServiceServer) ListHires(context.Context, *ListHiresRequ
 }
 func (UnimplementedAdminServiceServer) GetHire(context.Context, *GetHireRequest) (*Hire, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetHire not implemented")
+}
+func (UnimplementedAdminServiceServer) ImportHires(grpc.ClientStreamingServer[ImportHiresRequest, ImportHiresResponse]) error {
+	return status.Error(codes.Unimplemented, "method ImportHires not implemented")
+}
+func (UnimplementedAdminServiceServer) DeleteHire(context.Context, *DeleteHireRequest) (*DeleteHireResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteHire not implemented")
 }
 func (UnimplementedAdminServiceServer) CreateToken(context.Context, *CreateTokenRequest) (*CreateTokenResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method CreateToken not implemented")
@@ -544,6 +585,31 @@ func _AdminService_GetHire_Handler(srv interface{}, ctx context.Context, dec fun
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(AdminServiceServer).GetHire(ctx, req.(*GetHireRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AdminService_ImportHires_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(AdminServiceServer).ImportHires(&grpc.GenericServerStream[ImportHiresRequest, ImportHiresResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type AdminService_ImportHiresServer = grpc.ClientStreamingServer[ImportHiresRequest, ImportHiresResponse]
+
+func _AdminService_DeleteHire_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteHireRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).DeleteHire(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_DeleteHire_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).DeleteHire(ctx, req.(*DeleteHireRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -939,6 +1005,10 @@ var AdminService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _AdminService_GetHire_Handler,
 		},
 		{
+			MethodName: "DeleteHire",
+			Handler:    _AdminService_DeleteHire_Handler,
+		},
+		{
 			MethodName: "CreateToken",
 			Handler:    _AdminService_CreateToken_Handler,
 		},
@@ -1020,6 +1090,11 @@ var AdminService_ServiceDesc = grpc.ServiceDesc{
 		},
 	},
 	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "ImportHires",
+			Handler:       _AdminService_ImportHires_Handler,
+			ClientStreams: true,
+		},
 		{
 			StreamName:    "Backup",
 			Handler:       _AdminService_Backup_Handler,
