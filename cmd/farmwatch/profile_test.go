@@ -214,7 +214,7 @@ func TestCredentialListsThroughCLI(t *testing.T) {
 		t.Fatal(err)
 	}
 	stdout, _, err = runCLI(t, c.Data, "tokens", "list", "-o", "json")
-	if err != nil || !strings.Contains(stdout, `"state": "revoked"`) || strings.Contains(stdout, tok.Token) {
+	if err != nil || !strings.Contains(strings.Join(strings.Fields(stdout), ""), `"state":"revoked"`) || strings.Contains(stdout, tok.Token) {
 		t.Fatalf("tokens list after revoke: %v\n%s", err, stdout)
 	}
 
