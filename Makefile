@@ -4,7 +4,7 @@
 GO      ?= go
 BIN     ?= bin
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS := -s -w -X github.com/farmwatch/farmwatch/agent/collect.Version=$(VERSION)
+LDFLAGS := -s -w -X github.com/farmwatch/farmwatch/agent/collect.Version=$(VERSION) -X main.version=$(VERSION)
 PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 windows/arm64
 
 .PHONY: all build test vet gofmt unit suite fuzz fuzz-short proto proto-check cross demo clean tools

@@ -27,7 +27,7 @@ NAME-key.pem (mode 0600) and ca.pem into --out; give them to the person with
 --cert, --key and --ca (and --server).`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if name == "" || role == "" {
-				return fmt.Errorf("--name and --role are required")
+				return usagef("--name and --role are required")
 			}
 			keyPEM, csrPEM, err := pki.NewKeyAndCSR(name)
 			if err != nil {

@@ -27,9 +27,9 @@ func newAuditCmd() *cobra.Command {
 			if output == "json" {
 				return printJSON(cmd.OutOrStdout(), resp)
 			}
-			tw := newTable(cmd.OutOrStdout(), "WHEN", "WHO", "ACTION", "SUBJECT", "DETAIL")
+			tw := newTableFor(cmd.OutOrStdout(), output, "WHEN", "WHO", "ACTION", "SUBJECT", "DETAIL")
 			for _, e := range resp.GetEntries() {
-				row(tw, ts(e.GetAt()), e.GetActor(), e.GetAction(), e.GetSubject(), e.GetDetail())
+				row(tw, when(e.GetAt()), e.GetActor(), e.GetAction(), e.GetSubject(), e.GetDetail())
 			}
 			return tw.Flush()
 		},

@@ -89,7 +89,7 @@ its line number and nothing is imported.`,
 			if err != nil {
 				return err
 			}
-			if output == "table" {
+			if output != "json" {
 				printf(cmd.OutOrStdout(), "imported %d hires from %s\n", len(resp.GetHires()), args[0])
 			}
 			return printHires(cmd, output, resp.GetHires())
@@ -128,7 +128,7 @@ func printHires(cmd *cobra.Command, output string, list []*pb.Hire) error {
 	if output == "json" {
 		return printJSON(cmd.OutOrStdout(), &pb.ListHiresResponse{Hires: list})
 	}
-	tw := newTable(cmd.OutOrStdout(), "ID", "NAME", "CLAIMED HOME", "TIME ZONE", "START")
+	tw := newTableFor(cmd.OutOrStdout(), output, "ID", "NAME", "CLAIMED HOME", "TIME ZONE", "START")
 	for _, h := range list {
 		row(tw, h.GetId(), h.GetName(), h.GetHome().GetPlace(), orDash(h.GetHome().GetTimeZone()), orDash(h.GetStartDate()))
 	}

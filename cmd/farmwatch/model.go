@@ -36,7 +36,7 @@ func newModelCmd() *cobra.Command {
 			if resp.GetNote() != "" {
 				printf(w, "Note: %s\n", resp.GetNote())
 			}
-			tw := newTable(w, "RULE", "OLD", "NEW", "CHANGE", "FIRED ON CONFIRMED", "FIRED ON FALSE POSITIVE")
+			tw := newTableFor(w, output, "RULE", "OLD", "NEW", "CHANGE", "FIRED ON CONFIRMED", "FIRED ON FALSE POSITIVE")
 			row(tw, "(prior)", fmt.Sprintf("%.3f", resp.GetOldPrior()), fmt.Sprintf("%.3f", resp.GetNewPrior()),
 				fmt.Sprintf("%+.3f", resp.GetNewPrior()-resp.GetOldPrior()), "-", "-")
 			for _, r := range resp.GetWeights() {
