@@ -11,6 +11,7 @@ import (
 
 	"github.com/farmwatch/farmwatch/agent/collect"
 	"github.com/farmwatch/farmwatch/agent/uplink"
+	"github.com/farmwatch/farmwatch/internal/cli"
 )
 
 func newEnrollCmd() *cobra.Command {
@@ -22,7 +23,7 @@ func newEnrollCmd() *cobra.Command {
 		Short: "Enroll this laptop with the collector using a one-time token",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if o.Collector == "" || o.Token == "" {
-				return fmt.Errorf("--collector and --token are required")
+				return cli.Usagef("--collector and --token are required")
 			}
 			return enroll(cmd.Context(), cmd, o, stateDir, force)
 		},
