@@ -2795,6 +2795,96 @@ func (x *FitModelRequest) GetL2() float64 {
 	return 0
 }
 
+type GetConfigRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetConfigRequest) Reset() {
+	*x = GetConfigRequest{}
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetConfigRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetConfigRequest) ProtoMessage() {}
+
+func (x *GetConfigRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetConfigRequest.ProtoReflect.Descriptor instead.
+func (*GetConfigRequest) Descriptor() ([]byte, []int) {
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{39}
+}
+
+type GetConfigResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The config in effect, as YAML with the keys of the config file.
+	ConfigYaml []byte `protobuf:"bytes,1,opt,name=config_yaml,json=configYaml,proto3" json:"config_yaml,omitempty"`
+	// The file over the defaults (it need not exist).
+	ConfigPath    string `protobuf:"bytes,2,opt,name=config_path,json=configPath,proto3" json:"config_path,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetConfigResponse) Reset() {
+	*x = GetConfigResponse{}
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetConfigResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetConfigResponse) ProtoMessage() {}
+
+func (x *GetConfigResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetConfigResponse.ProtoReflect.Descriptor instead.
+func (*GetConfigResponse) Descriptor() ([]byte, []int) {
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{40}
+}
+
+func (x *GetConfigResponse) GetConfigYaml() []byte {
+	if x != nil {
+		return x.ConfigYaml
+	}
+	return nil
+}
+
+func (x *GetConfigResponse) GetConfigPath() string {
+	if x != nil {
+		return x.ConfigPath
+	}
+	return ""
+}
+
 type RuleWeight struct {
 	state              protoimpl.MessageState `protogen:"open.v1"`
 	Rule               string                 `protobuf:"bytes,1,opt,name=rule,proto3" json:"rule,omitempty"`
@@ -2808,7 +2898,7 @@ type RuleWeight struct {
 
 func (x *RuleWeight) Reset() {
 	*x = RuleWeight{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[39]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2820,7 +2910,7 @@ func (x *RuleWeight) String() string {
 func (*RuleWeight) ProtoMessage() {}
 
 func (x *RuleWeight) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[39]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2833,7 +2923,7 @@ func (x *RuleWeight) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RuleWeight.ProtoReflect.Descriptor instead.
 func (*RuleWeight) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{39}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *RuleWeight) GetRule() string {
@@ -2885,7 +2975,7 @@ type BacktestRequest struct {
 
 func (x *BacktestRequest) Reset() {
 	*x = BacktestRequest{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[40]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2897,7 +2987,7 @@ func (x *BacktestRequest) String() string {
 func (*BacktestRequest) ProtoMessage() {}
 
 func (x *BacktestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[40]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2910,7 +3000,7 @@ func (x *BacktestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BacktestRequest.ProtoReflect.Descriptor instead.
 func (*BacktestRequest) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{40}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *BacktestRequest) GetConfigYaml() []byte {
@@ -2962,7 +3052,7 @@ type BacktestResponse struct {
 
 func (x *BacktestResponse) Reset() {
 	*x = BacktestResponse{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[41]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2974,7 +3064,7 @@ func (x *BacktestResponse) String() string {
 func (*BacktestResponse) ProtoMessage() {}
 
 func (x *BacktestResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[41]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2987,7 +3077,7 @@ func (x *BacktestResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BacktestResponse.ProtoReflect.Descriptor instead.
 func (*BacktestResponse) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{41}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *BacktestResponse) GetReports() uint64 {
@@ -3115,7 +3205,7 @@ type FitModelResponse struct {
 
 func (x *FitModelResponse) Reset() {
 	*x = FitModelResponse{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[42]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3127,7 +3217,7 @@ func (x *FitModelResponse) String() string {
 func (*FitModelResponse) ProtoMessage() {}
 
 func (x *FitModelResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[42]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3140,7 +3230,7 @@ func (x *FitModelResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FitModelResponse.ProtoReflect.Descriptor instead.
 func (*FitModelResponse) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{42}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *FitModelResponse) GetWeights() []*RuleWeight {
@@ -3243,7 +3333,7 @@ type ListAlertsRequest struct {
 
 func (x *ListAlertsRequest) Reset() {
 	*x = ListAlertsRequest{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[43]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3255,7 +3345,7 @@ func (x *ListAlertsRequest) String() string {
 func (*ListAlertsRequest) ProtoMessage() {}
 
 func (x *ListAlertsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[43]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3268,7 +3358,7 @@ func (x *ListAlertsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAlertsRequest.ProtoReflect.Descriptor instead.
 func (*ListAlertsRequest) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{43}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *ListAlertsRequest) GetStatus() string {
@@ -3315,7 +3405,7 @@ type ListAlertsResponse struct {
 
 func (x *ListAlertsResponse) Reset() {
 	*x = ListAlertsResponse{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[44]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3327,7 +3417,7 @@ func (x *ListAlertsResponse) String() string {
 func (*ListAlertsResponse) ProtoMessage() {}
 
 func (x *ListAlertsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[44]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3340,7 +3430,7 @@ func (x *ListAlertsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAlertsResponse.ProtoReflect.Descriptor instead.
 func (*ListAlertsResponse) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{44}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *ListAlertsResponse) GetAlerts() []*Alert {
@@ -3359,7 +3449,7 @@ type GetAlertRequest struct {
 
 func (x *GetAlertRequest) Reset() {
 	*x = GetAlertRequest{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[45]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3371,7 +3461,7 @@ func (x *GetAlertRequest) String() string {
 func (*GetAlertRequest) ProtoMessage() {}
 
 func (x *GetAlertRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[45]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3384,7 +3474,7 @@ func (x *GetAlertRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAlertRequest.ProtoReflect.Descriptor instead.
 func (*GetAlertRequest) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{45}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *GetAlertRequest) GetId() string {
@@ -3651,7 +3741,13 @@ const file_farmwatch_v1_admin_proto_rawDesc = "" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"7\n" +
 	"\x0fFitModelRequest\x12\x14\n" +
 	"\x05apply\x18\x01 \x01(\bR\x05apply\x12\x0e\n" +
-	"\x02l2\x18\x02 \x01(\x01R\x02l2\"\xb9\x01\n" +
+	"\x02l2\x18\x02 \x01(\x01R\x02l2\"\x12\n" +
+	"\x10GetConfigRequest\"U\n" +
+	"\x11GetConfigResponse\x12\x1f\n" +
+	"\vconfig_yaml\x18\x01 \x01(\fR\n" +
+	"configYaml\x12\x1f\n" +
+	"\vconfig_path\x18\x02 \x01(\tR\n" +
+	"configPath\"\xb9\x01\n" +
 	"\n" +
 	"RuleWeight\x12\x12\n" +
 	"\x04rule\x18\x01 \x01(\tR\x04rule\x12\x1d\n" +
@@ -3710,7 +3806,7 @@ const file_farmwatch_v1_admin_proto_rawDesc = "" +
 	"\x12ListAlertsResponse\x12+\n" +
 	"\x06alerts\x18\x01 \x03(\v2\x13.farmwatch.v1.AlertR\x06alerts\"!\n" +
 	"\x0fGetAlertRequest\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id2\xe4\v\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id2\xb2\f\n" +
 	"\fAdminService\x12I\n" +
 	"\bAddHires\x12\x1d.farmwatch.v1.AddHiresRequest\x1a\x1e.farmwatch.v1.AddHiresResponse\x12L\n" +
 	"\tListHires\x12\x1e.farmwatch.v1.ListHiresRequest\x1a\x1f.farmwatch.v1.ListHiresResponse\x12;\n" +
@@ -3730,7 +3826,8 @@ const file_farmwatch_v1_admin_proto_rawDesc = "" +
 	"\fListClusters\x12!.farmwatch.v1.ListClustersRequest\x1a\".farmwatch.v1.ListClustersResponse\x12D\n" +
 	"\n" +
 	"GetCluster\x12\x1f.farmwatch.v1.GetClusterRequest\x1a\x15.farmwatch.v1.Cluster\x12I\n" +
-	"\bFitModel\x12\x1d.farmwatch.v1.FitModelRequest\x1a\x1e.farmwatch.v1.FitModelResponse\x12I\n" +
+	"\bFitModel\x12\x1d.farmwatch.v1.FitModelRequest\x1a\x1e.farmwatch.v1.FitModelResponse\x12L\n" +
+	"\tGetConfig\x12\x1e.farmwatch.v1.GetConfigRequest\x1a\x1f.farmwatch.v1.GetConfigResponse\x12I\n" +
 	"\bBacktest\x12\x1d.farmwatch.v1.BacktestRequest\x1a\x1e.farmwatch.v1.BacktestResponse\x12G\n" +
 	"\fRevokeDevice\x12!.farmwatch.v1.RevokeDeviceRequest\x1a\x14.farmwatch.v1.Device\x12O\n" +
 	"\n" +
@@ -3749,7 +3846,7 @@ func file_farmwatch_v1_admin_proto_rawDescGZIP() []byte {
 	return file_farmwatch_v1_admin_proto_rawDescData
 }
 
-var file_farmwatch_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 48)
+var file_farmwatch_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 50)
 var file_farmwatch_v1_admin_proto_goTypes = []any{
 	(*RevokeDeviceRequest)(nil),   // 0: farmwatch.v1.RevokeDeviceRequest
 	(*IssueAdminRequest)(nil),     // 1: farmwatch.v1.IssueAdminRequest
@@ -3790,67 +3887,69 @@ var file_farmwatch_v1_admin_proto_goTypes = []any{
 	(*ListClustersResponse)(nil),  // 36: farmwatch.v1.ListClustersResponse
 	(*GetClusterRequest)(nil),     // 37: farmwatch.v1.GetClusterRequest
 	(*FitModelRequest)(nil),       // 38: farmwatch.v1.FitModelRequest
-	(*RuleWeight)(nil),            // 39: farmwatch.v1.RuleWeight
-	(*BacktestRequest)(nil),       // 40: farmwatch.v1.BacktestRequest
-	(*BacktestResponse)(nil),      // 41: farmwatch.v1.BacktestResponse
-	(*FitModelResponse)(nil),      // 42: farmwatch.v1.FitModelResponse
-	(*ListAlertsRequest)(nil),     // 43: farmwatch.v1.ListAlertsRequest
-	(*ListAlertsResponse)(nil),    // 44: farmwatch.v1.ListAlertsResponse
-	(*GetAlertRequest)(nil),       // 45: farmwatch.v1.GetAlertRequest
-	nil,                           // 46: farmwatch.v1.Evidence.FactsEntry
-	nil,                           // 47: farmwatch.v1.Alert.MemberScoresEntry
-	(*timestamppb.Timestamp)(nil), // 48: google.protobuf.Timestamp
-	(*Report)(nil),                // 49: farmwatch.v1.Report
+	(*GetConfigRequest)(nil),      // 39: farmwatch.v1.GetConfigRequest
+	(*GetConfigResponse)(nil),     // 40: farmwatch.v1.GetConfigResponse
+	(*RuleWeight)(nil),            // 41: farmwatch.v1.RuleWeight
+	(*BacktestRequest)(nil),       // 42: farmwatch.v1.BacktestRequest
+	(*BacktestResponse)(nil),      // 43: farmwatch.v1.BacktestResponse
+	(*FitModelResponse)(nil),      // 44: farmwatch.v1.FitModelResponse
+	(*ListAlertsRequest)(nil),     // 45: farmwatch.v1.ListAlertsRequest
+	(*ListAlertsResponse)(nil),    // 46: farmwatch.v1.ListAlertsResponse
+	(*GetAlertRequest)(nil),       // 47: farmwatch.v1.GetAlertRequest
+	nil,                           // 48: farmwatch.v1.Evidence.FactsEntry
+	nil,                           // 49: farmwatch.v1.Alert.MemberScoresEntry
+	(*timestamppb.Timestamp)(nil), // 50: google.protobuf.Timestamp
+	(*Report)(nil),                // 51: farmwatch.v1.Report
 }
 var file_farmwatch_v1_admin_proto_depIdxs = []int32{
-	48, // 0: farmwatch.v1.IssueAdminResponse.expires_at:type_name -> google.protobuf.Timestamp
+	50, // 0: farmwatch.v1.IssueAdminResponse.expires_at:type_name -> google.protobuf.Timestamp
 	6,  // 1: farmwatch.v1.Hire.home:type_name -> farmwatch.v1.ClaimedHome
-	48, // 2: farmwatch.v1.Hire.created_at:type_name -> google.protobuf.Timestamp
+	50, // 2: farmwatch.v1.Hire.created_at:type_name -> google.protobuf.Timestamp
 	6,  // 3: farmwatch.v1.Hire.shipping:type_name -> farmwatch.v1.ClaimedHome
-	48, // 4: farmwatch.v1.Hire.updated_at:type_name -> google.protobuf.Timestamp
+	50, // 4: farmwatch.v1.Hire.updated_at:type_name -> google.protobuf.Timestamp
 	5,  // 5: farmwatch.v1.AddHiresRequest.hires:type_name -> farmwatch.v1.Hire
 	5,  // 6: farmwatch.v1.AddHiresResponse.hires:type_name -> farmwatch.v1.Hire
 	5,  // 7: farmwatch.v1.ListHiresResponse.hires:type_name -> farmwatch.v1.Hire
-	48, // 8: farmwatch.v1.CreateTokenResponse.expires_at:type_name -> google.protobuf.Timestamp
-	48, // 9: farmwatch.v1.Device.enrolled_at:type_name -> google.protobuf.Timestamp
-	48, // 10: farmwatch.v1.Device.last_seen:type_name -> google.protobuf.Timestamp
-	48, // 11: farmwatch.v1.Device.revoked_at:type_name -> google.protobuf.Timestamp
+	50, // 8: farmwatch.v1.CreateTokenResponse.expires_at:type_name -> google.protobuf.Timestamp
+	50, // 9: farmwatch.v1.Device.enrolled_at:type_name -> google.protobuf.Timestamp
+	50, // 10: farmwatch.v1.Device.last_seen:type_name -> google.protobuf.Timestamp
+	50, // 11: farmwatch.v1.Device.revoked_at:type_name -> google.protobuf.Timestamp
 	14, // 12: farmwatch.v1.ListDevicesResponse.devices:type_name -> farmwatch.v1.Device
 	14, // 13: farmwatch.v1.DeviceDetail.device:type_name -> farmwatch.v1.Device
 	5,  // 14: farmwatch.v1.DeviceDetail.hire:type_name -> farmwatch.v1.Hire
 	19, // 15: farmwatch.v1.DeviceDetail.recent_reports:type_name -> farmwatch.v1.StoredReport
 	25, // 16: farmwatch.v1.DeviceDetail.alerts:type_name -> farmwatch.v1.Alert
 	24, // 17: farmwatch.v1.DeviceDetail.evidence:type_name -> farmwatch.v1.Evidence
-	49, // 18: farmwatch.v1.StoredReport.report:type_name -> farmwatch.v1.Report
-	48, // 19: farmwatch.v1.StoredReport.received_at:type_name -> google.protobuf.Timestamp
+	51, // 18: farmwatch.v1.StoredReport.report:type_name -> farmwatch.v1.Report
+	50, // 19: farmwatch.v1.StoredReport.received_at:type_name -> google.protobuf.Timestamp
 	21, // 20: farmwatch.v1.StoredReport.location:type_name -> farmwatch.v1.IPLocation
 	20, // 21: farmwatch.v1.StoredReport.peers:type_name -> farmwatch.v1.PeerLocation
 	21, // 22: farmwatch.v1.PeerLocation.location:type_name -> farmwatch.v1.IPLocation
 	19, // 23: farmwatch.v1.ListReportsResponse.reports:type_name -> farmwatch.v1.StoredReport
-	46, // 24: farmwatch.v1.Evidence.facts:type_name -> farmwatch.v1.Evidence.FactsEntry
-	48, // 25: farmwatch.v1.Evidence.observed_at:type_name -> google.protobuf.Timestamp
-	48, // 26: farmwatch.v1.Evidence.first_seen:type_name -> google.protobuf.Timestamp
+	48, // 24: farmwatch.v1.Evidence.facts:type_name -> farmwatch.v1.Evidence.FactsEntry
+	50, // 25: farmwatch.v1.Evidence.observed_at:type_name -> google.protobuf.Timestamp
+	50, // 26: farmwatch.v1.Evidence.first_seen:type_name -> google.protobuf.Timestamp
 	24, // 27: farmwatch.v1.Alert.evidence:type_name -> farmwatch.v1.Evidence
-	48, // 28: farmwatch.v1.Alert.created_at:type_name -> google.protobuf.Timestamp
-	48, // 29: farmwatch.v1.Alert.updated_at:type_name -> google.protobuf.Timestamp
-	48, // 30: farmwatch.v1.Alert.resolved_at:type_name -> google.protobuf.Timestamp
-	48, // 31: farmwatch.v1.Alert.peak_at:type_name -> google.protobuf.Timestamp
-	47, // 32: farmwatch.v1.Alert.member_scores:type_name -> farmwatch.v1.Alert.MemberScoresEntry
-	48, // 33: farmwatch.v1.AuditEntry.at:type_name -> google.protobuf.Timestamp
+	50, // 28: farmwatch.v1.Alert.created_at:type_name -> google.protobuf.Timestamp
+	50, // 29: farmwatch.v1.Alert.updated_at:type_name -> google.protobuf.Timestamp
+	50, // 30: farmwatch.v1.Alert.resolved_at:type_name -> google.protobuf.Timestamp
+	50, // 31: farmwatch.v1.Alert.peak_at:type_name -> google.protobuf.Timestamp
+	49, // 32: farmwatch.v1.Alert.member_scores:type_name -> farmwatch.v1.Alert.MemberScoresEntry
+	50, // 33: farmwatch.v1.AuditEntry.at:type_name -> google.protobuf.Timestamp
 	28, // 34: farmwatch.v1.ListAuditResponse.entries:type_name -> farmwatch.v1.AuditEntry
 	5,  // 35: farmwatch.v1.UpdateHireRequest.hire:type_name -> farmwatch.v1.Hire
-	48, // 36: farmwatch.v1.ClusterMember.joined_at:type_name -> google.protobuf.Timestamp
+	50, // 36: farmwatch.v1.ClusterMember.joined_at:type_name -> google.protobuf.Timestamp
 	32, // 37: farmwatch.v1.Cluster.members:type_name -> farmwatch.v1.ClusterMember
 	33, // 38: farmwatch.v1.Cluster.fingerprints:type_name -> farmwatch.v1.SharedFingerprint
-	48, // 39: farmwatch.v1.Cluster.created_at:type_name -> google.protobuf.Timestamp
-	48, // 40: farmwatch.v1.Cluster.updated_at:type_name -> google.protobuf.Timestamp
+	50, // 39: farmwatch.v1.Cluster.created_at:type_name -> google.protobuf.Timestamp
+	50, // 40: farmwatch.v1.Cluster.updated_at:type_name -> google.protobuf.Timestamp
 	34, // 41: farmwatch.v1.ListClustersResponse.clusters:type_name -> farmwatch.v1.Cluster
-	48, // 42: farmwatch.v1.BacktestRequest.since:type_name -> google.protobuf.Timestamp
-	48, // 43: farmwatch.v1.BacktestRequest.until:type_name -> google.protobuf.Timestamp
-	48, // 44: farmwatch.v1.BacktestResponse.first_report:type_name -> google.protobuf.Timestamp
-	48, // 45: farmwatch.v1.BacktestResponse.last_report:type_name -> google.protobuf.Timestamp
+	50, // 42: farmwatch.v1.BacktestRequest.since:type_name -> google.protobuf.Timestamp
+	50, // 43: farmwatch.v1.BacktestRequest.until:type_name -> google.protobuf.Timestamp
+	50, // 44: farmwatch.v1.BacktestResponse.first_report:type_name -> google.protobuf.Timestamp
+	50, // 45: farmwatch.v1.BacktestResponse.last_report:type_name -> google.protobuf.Timestamp
 	25, // 46: farmwatch.v1.BacktestResponse.alerts:type_name -> farmwatch.v1.Alert
-	39, // 47: farmwatch.v1.FitModelResponse.weights:type_name -> farmwatch.v1.RuleWeight
+	41, // 47: farmwatch.v1.FitModelResponse.weights:type_name -> farmwatch.v1.RuleWeight
 	25, // 48: farmwatch.v1.ListAlertsResponse.alerts:type_name -> farmwatch.v1.Alert
 	7,  // 49: farmwatch.v1.AdminService.AddHires:input_type -> farmwatch.v1.AddHiresRequest
 	9,  // 50: farmwatch.v1.AdminService.ListHires:input_type -> farmwatch.v1.ListHiresRequest
@@ -3859,8 +3958,8 @@ var file_farmwatch_v1_admin_proto_depIdxs = []int32{
 	15, // 53: farmwatch.v1.AdminService.ListDevices:input_type -> farmwatch.v1.ListDevicesRequest
 	17, // 54: farmwatch.v1.AdminService.GetDevice:input_type -> farmwatch.v1.GetDeviceRequest
 	22, // 55: farmwatch.v1.AdminService.ListReports:input_type -> farmwatch.v1.ListReportsRequest
-	43, // 56: farmwatch.v1.AdminService.ListAlerts:input_type -> farmwatch.v1.ListAlertsRequest
-	45, // 57: farmwatch.v1.AdminService.GetAlert:input_type -> farmwatch.v1.GetAlertRequest
+	45, // 56: farmwatch.v1.AdminService.ListAlerts:input_type -> farmwatch.v1.ListAlertsRequest
+	47, // 57: farmwatch.v1.AdminService.GetAlert:input_type -> farmwatch.v1.GetAlertRequest
 	26, // 58: farmwatch.v1.AdminService.AckAlert:input_type -> farmwatch.v1.AckAlertRequest
 	27, // 59: farmwatch.v1.AdminService.ResolveAlert:input_type -> farmwatch.v1.ResolveAlertRequest
 	29, // 60: farmwatch.v1.AdminService.ListAudit:input_type -> farmwatch.v1.ListAuditRequest
@@ -3868,32 +3967,34 @@ var file_farmwatch_v1_admin_proto_depIdxs = []int32{
 	35, // 62: farmwatch.v1.AdminService.ListClusters:input_type -> farmwatch.v1.ListClustersRequest
 	37, // 63: farmwatch.v1.AdminService.GetCluster:input_type -> farmwatch.v1.GetClusterRequest
 	38, // 64: farmwatch.v1.AdminService.FitModel:input_type -> farmwatch.v1.FitModelRequest
-	40, // 65: farmwatch.v1.AdminService.Backtest:input_type -> farmwatch.v1.BacktestRequest
-	0,  // 66: farmwatch.v1.AdminService.RevokeDevice:input_type -> farmwatch.v1.RevokeDeviceRequest
-	1,  // 67: farmwatch.v1.AdminService.IssueAdmin:input_type -> farmwatch.v1.IssueAdminRequest
-	3,  // 68: farmwatch.v1.AdminService.Backup:input_type -> farmwatch.v1.BackupRequest
-	8,  // 69: farmwatch.v1.AdminService.AddHires:output_type -> farmwatch.v1.AddHiresResponse
-	10, // 70: farmwatch.v1.AdminService.ListHires:output_type -> farmwatch.v1.ListHiresResponse
-	5,  // 71: farmwatch.v1.AdminService.GetHire:output_type -> farmwatch.v1.Hire
-	13, // 72: farmwatch.v1.AdminService.CreateToken:output_type -> farmwatch.v1.CreateTokenResponse
-	16, // 73: farmwatch.v1.AdminService.ListDevices:output_type -> farmwatch.v1.ListDevicesResponse
-	18, // 74: farmwatch.v1.AdminService.GetDevice:output_type -> farmwatch.v1.DeviceDetail
-	23, // 75: farmwatch.v1.AdminService.ListReports:output_type -> farmwatch.v1.ListReportsResponse
-	44, // 76: farmwatch.v1.AdminService.ListAlerts:output_type -> farmwatch.v1.ListAlertsResponse
-	25, // 77: farmwatch.v1.AdminService.GetAlert:output_type -> farmwatch.v1.Alert
-	25, // 78: farmwatch.v1.AdminService.AckAlert:output_type -> farmwatch.v1.Alert
-	25, // 79: farmwatch.v1.AdminService.ResolveAlert:output_type -> farmwatch.v1.Alert
-	30, // 80: farmwatch.v1.AdminService.ListAudit:output_type -> farmwatch.v1.ListAuditResponse
-	5,  // 81: farmwatch.v1.AdminService.UpdateHire:output_type -> farmwatch.v1.Hire
-	36, // 82: farmwatch.v1.AdminService.ListClusters:output_type -> farmwatch.v1.ListClustersResponse
-	34, // 83: farmwatch.v1.AdminService.GetCluster:output_type -> farmwatch.v1.Cluster
-	42, // 84: farmwatch.v1.AdminService.FitModel:output_type -> farmwatch.v1.FitModelResponse
-	41, // 85: farmwatch.v1.AdminService.Backtest:output_type -> farmwatch.v1.BacktestResponse
-	14, // 86: farmwatch.v1.AdminService.RevokeDevice:output_type -> farmwatch.v1.Device
-	2,  // 87: farmwatch.v1.AdminService.IssueAdmin:output_type -> farmwatch.v1.IssueAdminResponse
-	4,  // 88: farmwatch.v1.AdminService.Backup:output_type -> farmwatch.v1.BackupChunk
-	69, // [69:89] is the sub-list for method output_type
-	49, // [49:69] is the sub-list for method input_type
+	39, // 65: farmwatch.v1.AdminService.GetConfig:input_type -> farmwatch.v1.GetConfigRequest
+	42, // 66: farmwatch.v1.AdminService.Backtest:input_type -> farmwatch.v1.BacktestRequest
+	0,  // 67: farmwatch.v1.AdminService.RevokeDevice:input_type -> farmwatch.v1.RevokeDeviceRequest
+	1,  // 68: farmwatch.v1.AdminService.IssueAdmin:input_type -> farmwatch.v1.IssueAdminRequest
+	3,  // 69: farmwatch.v1.AdminService.Backup:input_type -> farmwatch.v1.BackupRequest
+	8,  // 70: farmwatch.v1.AdminService.AddHires:output_type -> farmwatch.v1.AddHiresResponse
+	10, // 71: farmwatch.v1.AdminService.ListHires:output_type -> farmwatch.v1.ListHiresResponse
+	5,  // 72: farmwatch.v1.AdminService.GetHire:output_type -> farmwatch.v1.Hire
+	13, // 73: farmwatch.v1.AdminService.CreateToken:output_type -> farmwatch.v1.CreateTokenResponse
+	16, // 74: farmwatch.v1.AdminService.ListDevices:output_type -> farmwatch.v1.ListDevicesResponse
+	18, // 75: farmwatch.v1.AdminService.GetDevice:output_type -> farmwatch.v1.DeviceDetail
+	23, // 76: farmwatch.v1.AdminService.ListReports:output_type -> farmwatch.v1.ListReportsResponse
+	46, // 77: farmwatch.v1.AdminService.ListAlerts:output_type -> farmwatch.v1.ListAlertsResponse
+	25, // 78: farmwatch.v1.AdminService.GetAlert:output_type -> farmwatch.v1.Alert
+	25, // 79: farmwatch.v1.AdminService.AckAlert:output_type -> farmwatch.v1.Alert
+	25, // 80: farmwatch.v1.AdminService.ResolveAlert:output_type -> farmwatch.v1.Alert
+	30, // 81: farmwatch.v1.AdminService.ListAudit:output_type -> farmwatch.v1.ListAuditResponse
+	5,  // 82: farmwatch.v1.AdminService.UpdateHire:output_type -> farmwatch.v1.Hire
+	36, // 83: farmwatch.v1.AdminService.ListClusters:output_type -> farmwatch.v1.ListClustersResponse
+	34, // 84: farmwatch.v1.AdminService.GetCluster:output_type -> farmwatch.v1.Cluster
+	44, // 85: farmwatch.v1.AdminService.FitModel:output_type -> farmwatch.v1.FitModelResponse
+	40, // 86: farmwatch.v1.AdminService.GetConfig:output_type -> farmwatch.v1.GetConfigResponse
+	43, // 87: farmwatch.v1.AdminService.Backtest:output_type -> farmwatch.v1.BacktestResponse
+	14, // 88: farmwatch.v1.AdminService.RevokeDevice:output_type -> farmwatch.v1.Device
+	2,  // 89: farmwatch.v1.AdminService.IssueAdmin:output_type -> farmwatch.v1.IssueAdminResponse
+	4,  // 90: farmwatch.v1.AdminService.Backup:output_type -> farmwatch.v1.BackupChunk
+	70, // [70:91] is the sub-list for method output_type
+	49, // [49:70] is the sub-list for method input_type
 	49, // [49:49] is the sub-list for extension type_name
 	49, // [49:49] is the sub-list for extension extendee
 	0,  // [0:49] is the sub-list for field type_name
@@ -3911,7 +4012,7 @@ func file_farmwatch_v1_admin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_farmwatch_v1_admin_proto_rawDesc), len(file_farmwatch_v1_admin_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   48,
+			NumMessages:   50,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
