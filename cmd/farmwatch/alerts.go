@@ -54,7 +54,7 @@ func newAlertsListCmd() *cobra.Command {
 			if output == "json" {
 				return printJSON(cmd.OutOrStdout(), resp)
 			}
-			tw := newTableFor(cmd.OutOrStdout(), output, "ALERT", "KIND", "STATUS", "PEAK", "NOW", "DEVICE", "HIRE", "UPDATED", "SUMMARY")
+			tw := newTableFor(cmd.OutOrStdout(), output, "ALERT", "KIND", "STATUS", "PEAK", "NOW", "DEVICE", "HIRE", "UPDATED", "SUMMARY").shrink("SUMMARY")
 			for _, a := range resp.GetAlerts() {
 				row(tw, a.GetId(), a.GetKind(), a.GetStatus(), fmt.Sprintf("%.2f", max(a.GetPeakScore(), a.GetScore())),
 					fmt.Sprintf("%.2f", a.GetScore()), orDash(a.GetDeviceId()), orDash(a.GetHireId()), when(a.GetUpdatedAt()), a.GetSummary())

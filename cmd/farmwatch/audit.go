@@ -27,7 +27,7 @@ func newAuditCmd() *cobra.Command {
 			if output == "json" {
 				return printJSON(cmd.OutOrStdout(), resp)
 			}
-			tw := newTableFor(cmd.OutOrStdout(), output, "WHEN", "WHO", "ACTION", "SUBJECT", "DETAIL")
+			tw := newTableFor(cmd.OutOrStdout(), output, "WHEN", "WHO", "ACTION", "SUBJECT", "DETAIL").shrink("DETAIL")
 			for _, e := range resp.GetEntries() {
 				row(tw, when(e.GetAt()), e.GetActor(), e.GetAction(), e.GetSubject(), e.GetDetail())
 			}

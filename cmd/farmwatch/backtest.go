@@ -177,7 +177,7 @@ func printBacktest(w io.Writer, res *pb.BacktestResponse) error {
 		return nil
 	}
 	fmt.Fprintf(w, "\nAlerts the replay raised, highest peak first (%d):\n", len(res.GetAlerts()))
-	tw := newTable(w, "ALERT", "KIND", "DEVICES", "SCORE", "PEAK", "SUMMARY")
+	tw := newTable(w, "ALERT", "KIND", "DEVICES", "SCORE", "PEAK", "SUMMARY").shrink("SUMMARY", "DEVICES")
 	for _, a := range res.GetAlerts() {
 		row(tw, a.GetId(), a.GetKind(), alertDeviceList(a), fmt.Sprintf("%.2f", a.GetScore()), fmt.Sprintf("%.2f", a.GetPeakScore()), a.GetSummary())
 	}

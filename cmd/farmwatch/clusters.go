@@ -30,7 +30,7 @@ func newClustersCmd() *cobra.Command {
 			if output == "json" {
 				return printJSON(cmd.OutOrStdout(), resp)
 			}
-			tw := newTableFor(cmd.OutOrStdout(), output, "CLUSTER", "FARM", "DEVICES", "HIRES", "OBSERVED AT", "ALERT", "WHY")
+			tw := newTableFor(cmd.OutOrStdout(), output, "CLUSTER", "FARM", "DEVICES", "HIRES", "OBSERVED AT", "ALERT", "WHY").shrink("WHY", "OBSERVED AT")
 			for _, cl := range resp.GetClusters() {
 				hires := map[string]bool{}
 				for _, m := range cl.GetMembers() {
@@ -70,7 +70,7 @@ func newClustersCmd() *cobra.Command {
 			}
 			printf(w, "Cluster %s: %s\n  %s\n  observed at %s; alert %s; since %s\n\n", cl.GetId(), verdict, cl.GetReason(),
 				orDash(cl.GetObservedPlace()), orDash(cl.GetAlertId()), ts(cl.GetCreatedAt()))
-			tw := newTableFor(w, showOutput, "  DEVICE", "HOSTNAME", "HIRE", "NAME", "CLAIMED HOME", "KM TO OBSERVED PLACE", "JOINED")
+			tw := newTableFor(w, showOutput, "  DEVICE", "HOSTNAME", "HIRE", "NAME", "CLAIMED HOME", "KM TO OBSERVED PLACE", "JOINED").shrink("NAME", "CLAIMED HOME", "HOSTNAME")
 			for _, m := range cl.GetMembers() {
 				km := "-"
 				if m.GetDistanceKm() >= 0 {
@@ -80,7 +80,7 @@ func newClustersCmd() *cobra.Command {
 			}
 			tw.Flush()
 			fmt.Fprintln(w)
-			tw = newTableFor(w, showOutput, "  SHARED", "VALUE", "STRENGTH", "DEVICES")
+			tw = newTableFor(w, showOutput, "  SHARED", "VALUE", "STRENGTH", "DEVICES").shrink("DEVICES", "VALUE")
 			for _, f := range cl.GetFingerprints() {
 				row(tw, "  "+strings.ReplaceAll(f.GetKind(), "_", " "), f.GetValue(), f.GetStrength(), strings.Join(f.GetDeviceIds(), ", "))
 			}

@@ -34,7 +34,7 @@ func newDevicesListCmd() *cobra.Command {
 			if output == "json" {
 				return printJSON(cmd.OutOrStdout(), resp)
 			}
-			tw := newTableFor(cmd.OutOrStdout(), output, "DEVICE", "HIRE", "HOSTNAME", "OS", "LAST SEEN", "PUBLIC IP", "WHERE", "REPORTS", "SCORE")
+			tw := newTableFor(cmd.OutOrStdout(), output, "DEVICE", "HIRE", "HOSTNAME", "OS", "LAST SEEN", "PUBLIC IP", "WHERE", "REPORTS", "SCORE").shrink("HOSTNAME", "WHERE", "OS")
 			for _, d := range resp.GetDevices() {
 				row(tw, d.GetId(), d.GetHireId(), orDash(d.GetHostname()), orDash(d.GetOs()), when(d.GetLastSeen()),
 					orDash(d.GetLastPublicIp()), orDash(where(d.GetLastCity(), d.GetLastCountry())), d.GetReports(),
@@ -109,7 +109,7 @@ func newDevicesShowCmd() *cobra.Command {
 			}
 			printEvidence(w, d.GetEvidence())
 			fmt.Fprintln(w, "\nTimeline of recent reports (newest first):")
-			tw := newTableFor(w, output, "  SEQ", "RECEIVED", "PUBLIC IP", "WHERE", "ASN", "GATEWAY MAC", "TZ", "TOOLS")
+			tw := newTableFor(w, output, "  SEQ", "RECEIVED", "PUBLIC IP", "WHERE", "ASN", "GATEWAY MAC", "TZ", "TOOLS").shrink("TOOLS", "WHERE", "TZ")
 			for _, sr := range d.GetRecentReports() {
 				r := sr.GetReport()
 				var tools []string

@@ -116,7 +116,7 @@ func TestWhenShowsAge(t *testing.T) {
 		now  time.Time
 		want string
 	}{
-		{at.Add(20 * time.Second), "2026-11-30 09:12 (just now)"},
+		{at.Add(20 * time.Second), "2026-11-30 09:12 (now)"},
 		{at.Add(45 * time.Minute), "2026-11-30 09:12 (45m ago)"},
 		{at.Add(3*time.Hour + 59*time.Minute), "2026-11-30 09:12 (3h ago)"},
 		{at.Add(47 * time.Hour), "2026-11-30 09:12 (47h ago)"},

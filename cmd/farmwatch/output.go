@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -23,9 +24,10 @@ import (
 //	checkOutput(output)              a usage error (exit 2) for any other value
 //	printJSON(w, msg)                stable JSON: snake_case names, two-space indent,
 //	                                 empty top-level lists as [] (never omitted)
-//	t := newTableFor(w, output, "ID", "WHEN")
-//	row(t, id, when(ts)); t.Flush()  a table fitted to 120 columns (long cells end
-//	                                 in an ellipsis, never wrap); -o wide keeps them whole
+//	t := newTableFor(w, output, "ID", "WHEN", "SUMMARY").shrink("SUMMARY")
+//	row(t, id, when(ts), s); t.Flush()  a table fitted to 120 columns: the shrink
+//	                                 columns (free text) give way first, long cells
+//	                                 end in an ellipsis, never wrap; -o wide keeps them whole
 //	when(ts)                         "2026-11-30 09:12 (3h ago)": a time with its age,
 //	                                 against the clock now (swapped in tests)
 //	ts(ts)                           RFC 3339, for show pages and logs
@@ -310,12 +312,15 @@ func printf(w io.Writer, format string, args ...any) {
 	fmt.Fprintf(w, format, args...)
 }
 
-// table is a text table that fits tableWidth columns unless wide: the widest
-// columns give way first, and a cell longer than its column ends in "…".
+// table is a text table that fits tableWidth columns unless wide: the
+// elastic columns (free text: names, summaries) give way first, then the
+// widest, never below their header; a cell longer than its column ends in
+// "…". Ids and times stay whole when the elastic columns can give enough.
 type table struct {
-	w    io.Writer
-	wide bool
-	rows [][]string
+	w       io.Writer
+	wide    bool
+	rows    [][]string
+	elastic []int
 }
 
 // newTable is a table fitted to 120 columns.
@@ -324,6 +329,17 @@ func newTable(w io.Writer, headers ...string) *table { return newTableFor(w, "ta
 // newTableFor is a table for --output: fitted to 120 columns, or whole for wide.
 func newTableFor(w io.Writer, output string, headers ...string) *table {
 	return &table{w: w, wide: output == "wide", rows: [][]string{headers}}
+}
+
+// shrink names the columns, by header, that give way first when the table
+// is too wide: the free text, never an id a reviewer copies.
+func (t *table) shrink(headers ...string) *table {
+	for i, h := range t.rows[0] {
+		if slices.Contains(headers, strings.TrimSpace(h)) {
+			t.elastic = append(t.elastic, i)
+		}
+	}
+	return t
 }
 
 // row adds one table row; every cell is made terminalSafe, which also
@@ -349,7 +365,11 @@ func (t *table) Flush() error {
 		}
 	}
 	if !t.wide {
-		fitWidths(widths, tableWidth-gap*(len(widths)-1))
+		headers := make([]int, len(widths))
+		for i, h := range t.rows[0] {
+			headers[i] = utf8.RuneCountInString(h)
+		}
+		fitWidths(widths, headers, t.elastic, tableWidth-gap*(len(widths)-1))
 	}
 	var b strings.Builder
 	for _, r := range t.rows {
@@ -371,26 +391,35 @@ func (t *table) Flush() error {
 // minColumn is the narrowest a column is squeezed to: a few letters and "…".
 const minColumn = 6
 
-// fitWidths narrows the widest columns, one column at a time, until the
-// widths sum to at most budget or every column is at its minimum.
-func fitWidths(widths []int, budget int) {
+// fitWidths narrows columns until the widths sum to at most budget: first
+// the elastic ones, widest first, down to minColumn; then the widest of all,
+// down to its header. What still does not fit is left whole.
+func fitWidths(widths, headers, elastic []int, budget int) {
 	total := 0
 	for _, w := range widths {
 		total += w
 	}
-	for total > budget {
-		widest := 0
-		for i, w := range widths {
-			if w > widths[widest] {
-				widest = i
+	narrow := func(candidates []int, floor func(int) int) {
+		for total > budget {
+			widest := -1
+			for _, i := range candidates {
+				if widths[i] > floor(i) && (widest < 0 || widths[i] > widths[widest]) {
+					widest = i
+				}
 			}
+			if widest < 0 {
+				return
+			}
+			widths[widest]--
+			total--
 		}
-		if widths[widest] <= minColumn {
-			return
-		}
-		widths[widest]--
-		total--
 	}
+	narrow(elastic, func(int) int { return minColumn })
+	all := make([]int, len(widths))
+	for i := range all {
+		all[i] = i
+	}
+	narrow(all, func(i int) int { return max(minColumn, headers[i]) })
 }
 
 // truncate shortens s to width runes, its last one an ellipsis.
@@ -423,7 +452,7 @@ func age(d time.Duration) string {
 	}
 	switch {
 	case d < time.Minute:
-		return "just now"
+		return "now"
 	case d < time.Hour:
 		return fmt.Sprintf("%dm%s", int(d/time.Minute), suffix)
 	case d < 48*time.Hour:
