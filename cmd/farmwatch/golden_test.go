@@ -9,9 +9,12 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/farmwatch/farmwatch/internal/testcollector"
+	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/golden from what the commands print")
@@ -131,4 +134,56 @@ func TestWhenShowsAge(t *testing.T) {
 	if got := when(nil); got != "-" {
 		t.Errorf("no time: %q", got)
 	}
+}
+
+// FuzzPrintJSON: whatever a response holds, its JSON parses back to the same
+// message and names its list, empty or not.
+func FuzzPrintJSON(f *testing.F) {
+	seed, _ := proto.Marshal(&pb.ListAlertsResponse{Alerts: []*pb.Alert{{Id: "A-000001", Summary: "farm\u202e", Score: 0.5}}})
+	f.Add(seed)
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		m := &pb.ListAlertsResponse{}
+		if (proto.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(b, m) != nil { // JSON has no place for unknown fields
+			return
+		}
+		var out strings.Builder
+		if err := printJSON(&out, m); err != nil {
+			return // a timestamp protojson cannot print at all; printJSON says so rather than print half
+		}
+		if !strings.Contains(out.String(), `"alerts": [`) {
+			t.Fatalf("no alerts list:\n%s", out.String())
+		}
+		if bad, _ := timestamps(m.ProtoReflect()); len(bad) > 0 {
+			return // invalid times are shown as words, which do not parse back
+		}
+		back := &pb.ListAlertsResponse{}
+		if err := protojson.Unmarshal([]byte(out.String()), back); err != nil {
+			t.Fatalf("JSON does not parse back: %v\n%s", err, out.String())
+		}
+		if !proto.Equal(m, back) {
+			t.Fatalf("JSON parses back to another message:\n%s", out.String())
+		}
+	})
+}
+
+// FuzzTableFit: a table of any cells under headers that fit stays within
+// 120 columns, one line per row.
+func FuzzTableFit(f *testing.F) {
+	f.Add("A-000001", "Ana Lee", "Austin, Texas, US", strings.Repeat("long summary ", 20))
+	f.Fuzz(func(t *testing.T, a, b, c, d string) {
+		var out strings.Builder
+		tw := newTable(&out, "ID", "NAME", "PLACE", "SUMMARY").shrink("SUMMARY", "NAME")
+		row(tw, a, b, c, d)
+		tw.Flush()
+		lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
+		if len(lines) != 2 {
+			t.Fatalf("%d lines:\n%s", len(lines), out.String())
+		}
+		for _, l := range lines {
+			if n := utf8.RuneCountInString(l); n > tableWidth {
+				t.Fatalf("line of %d columns:\n%s", n, l)
+			}
+		}
+	})
 }

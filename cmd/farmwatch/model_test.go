@@ -138,3 +138,20 @@ func TestModelConfigWithoutCollector(t *testing.T) {
 		t.Fatal("model config with an unreachable --server succeeded")
 	}
 }
+
+// TestApplyMinimumDocumented: the minimum --apply needs is the same number
+// in the collector, model fit --help and docs/CLI.md.
+func TestApplyMinimumDocumented(t *testing.T) {
+	want := fmt.Sprintf("at least %d verdicts of each kind", server.MinVerdictsToApply)
+	help, _, err := runCLI(t, t.TempDir(), "model", "fit", "--help")
+	if err != nil || !strings.Contains(strings.Join(strings.Fields(help), " "), want) {
+		t.Errorf("model fit --help lacks %q: %v\n%s", want, err, help)
+	}
+	doc, err := os.ReadFile("../../docs/CLI.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(doc), fmt.Sprintf("at least **%d verdicts of each kind**", server.MinVerdictsToApply)) {
+		t.Errorf("docs/CLI.md does not document the minimum of %d verdicts of each kind", server.MinVerdictsToApply)
+	}
+}
