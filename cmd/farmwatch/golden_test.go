@@ -113,8 +113,8 @@ func TestTableFit(t *testing.T) {
 // TestWhenShowsAge: table times carry their age, against an injected clock.
 func TestWhenShowsAge(t *testing.T) {
 	at := time.Date(2026, 11, 30, 9, 12, 30, 0, time.UTC)
-	old := now
-	t.Cleanup(func() { now = old })
+	old := clock
+	t.Cleanup(func() { clock = old })
 	for _, tt := range []struct {
 		now  time.Time
 		want string
@@ -126,7 +126,7 @@ func TestWhenShowsAge(t *testing.T) {
 		{at.Add(72 * time.Hour), "2026-11-30 09:12 (3d ago)"},
 		{at.Add(-2 * time.Hour), "2026-11-30 09:12 (2h from now)"},
 	} {
-		now = func() time.Time { return tt.now }
+		clock = func() time.Time { return tt.now }
 		if got := when(timestamppb.New(at)); got != tt.want {
 			t.Errorf("at %s: %q, want %q", tt.now, got, tt.want)
 		}

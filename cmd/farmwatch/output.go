@@ -29,7 +29,7 @@ import (
 //	                                 columns (free text) give way first, long cells
 //	                                 end in an ellipsis, never wrap; -o wide keeps them whole
 //	when(ts)                         "2026-11-30 09:12 (3h ago)": a time with its age,
-//	                                 against the clock now (swapped in tests)
+//	                                 against clock (swapped in tests)
 //	ts(ts)                           RFC 3339, for show pages and logs
 //	orDash(s)                        "-" for an empty cell
 
@@ -37,8 +37,8 @@ import (
 // too few for a reviewer's queue, and 120 fits a laptop's half screen.
 const tableWidth = 120
 
-// now is the clock the relative ages are measured against.
-var now = time.Now
+// clock is what the relative ages in tables are measured against.
+var clock = time.Now
 
 // addOutputFlag adds --output/-o table|json|wide to a command.
 func addOutputFlag(cmd *cobra.Command, dst *string) {
@@ -441,7 +441,7 @@ func when(t *timestamppb.Timestamp) string {
 		return invalidTime
 	}
 	at := t.AsTime().UTC()
-	return at.Format("2006-01-02 15:04") + " (" + age(now().Sub(at)) + ")"
+	return at.Format("2006-01-02 15:04") + " (" + age(clock().Sub(at)) + ")"
 }
 
 // age is a duration as a person says it: the largest unit, rounded down.

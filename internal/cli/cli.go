@@ -62,6 +62,19 @@ func Harden(root *cobra.Command) {
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return &UsageError{Err: fmt.Errorf("%w\nSee '%s --help'.", err, c.CommandPath())}
 	})
+	root.SetHelpCommand(&cobra.Command{
+		Use:   "help [command]",
+		Short: "Help about any command",
+		Args:  cobra.ArbitraryArgs,
+		RunE: func(c *cobra.Command, args []string) error {
+			target, rest, err := c.Root().Find(args)
+			if err != nil || len(rest) > 0 {
+				return &UsageError{Err: fmt.Errorf("unknown help topic %q\nRun '%s --help' for its commands.",
+					strings.Join(args, " "), c.Root().CommandPath())}
+			}
+			return target.Help()
+		},
+	})
 	var walk func(*cobra.Command)
 	walk = func(c *cobra.Command) {
 		switch {
