@@ -32,9 +32,10 @@ import (
 //	                                 against clock (swapped in tests)
 //	ts(ts)                           RFC 3339, for show pages and logs
 //	orDash(s)                        "-" for an empty cell
+//	usagef(format, ...)              (main.go) a usage mistake: exit 2; other errors exit 1
 
-// tableWidth is the width tables fit by default: a terminal's 80 columns are
-// too few for a reviewer's queue, and 120 fits a laptop's half screen.
+// tableWidth is the width tables fit by default: a reviewer's queue needs
+// more than 80 columns, and a table that wraps cannot be read at all.
 const tableWidth = 120
 
 // clock is what the relative ages in tables are measured against.
