@@ -4,7 +4,7 @@
 GO      ?= go
 BIN     ?= bin
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS := -s -w -X github.com/farmwatch/farmwatch/agent/collect.Version=$(VERSION)
+LDFLAGS := -s -w -X github.com/farmwatch/farmwatch/agent/collect.Version=$(VERSION) -X main.version=$(VERSION)
 # Build tags of the shipped binaries (internal/release.Tags): no gRPC request tracing.
 TAGS    ?= grpcnotrace
 PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 windows/arm64

@@ -14,6 +14,7 @@ import (
 	"github.com/farmwatch/farmwatch/agent/collect"
 	"github.com/farmwatch/farmwatch/agent/reporter"
 	"github.com/farmwatch/farmwatch/agent/uplink"
+	"github.com/farmwatch/farmwatch/internal/cli"
 )
 
 func newEnrollCmd() *cobra.Command {
@@ -25,7 +26,7 @@ func newEnrollCmd() *cobra.Command {
 		Short: "Enroll this laptop with the collector using a one-time token",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if o.Collector == "" || o.Token == "" {
-				return fmt.Errorf("--collector and --token are required")
+				return cli.Usagef("--collector and --token are required")
 			}
 			if stateDir = stateDirOverride(stateDir); stateDir == "" {
 				stateDir = defaultStateDir()

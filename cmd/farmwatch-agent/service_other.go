@@ -17,6 +17,7 @@ func newServiceCmd() *cobra.Command {
 		Use:    "service install|uninstall|start|stop",
 		Short:  "Manage the Windows service (Windows only)",
 		Hidden: true,
+		Args:   cobra.ArbitraryArgs, // every use gets the answer below, not a usage error
 		RunE: func(*cobra.Command, []string) error {
 			return fmt.Errorf("the service command is for Windows; on %s the package installs the service (systemd on Linux, launchd on macOS)", runtime.GOOS)
 		},

@@ -41,7 +41,7 @@ expires, if sooner.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if name == "" || role == "" {
-				return fmt.Errorf("--name and --role are required")
+				return usagef("--name and --role are required")
 			}
 			opts, err := connOptions()
 			if err != nil {

@@ -28,6 +28,22 @@ func newAlertsListCmd() *cobra.Command {
 			if err := checkOutput(output); err != nil {
 				return err
 			}
+			switch statusFlag {
+			case "", "open", "acknowledged", "resolved":
+			default:
+				return usagef("--status %q: want open, acknowledged or resolved", statusFlag)
+			}
+			switch sortBy {
+			case "peak", "current", "newest":
+			default:
+				return usagef("--sort %q: want peak, current or newest", sortBy)
+			}
+			if err := checkScore("--min-score", minScore); err != nil {
+				return err
+			}
+			if err := checkScore("--min-peak", minPeak); err != nil {
+				return err
+			}
 			resp, err := call(cmd, func(ctx context.Context, c pb.AdminServiceClient) (*pb.ListAlertsResponse, error) {
 				return c.ListAlerts(ctx, &pb.ListAlertsRequest{Status: statusFlag, MinScore: minScore, MinPeak: minPeak,
 					DeviceId: device, Sort: sortBy})
@@ -38,10 +54,10 @@ func newAlertsListCmd() *cobra.Command {
 			if output == "json" {
 				return printJSON(cmd.OutOrStdout(), resp)
 			}
-			tw := newTable(cmd.OutOrStdout(), "ALERT", "KIND", "STATUS", "PEAK", "NOW", "DEVICE", "HIRE", "UPDATED", "SUMMARY")
+			tw := newTableFor(cmd.OutOrStdout(), output, "ALERT", "KIND", "STATUS", "PEAK", "NOW", "DEVICE", "HIRE", "UPDATED", "SUMMARY").shrink("SUMMARY")
 			for _, a := range resp.GetAlerts() {
 				row(tw, a.GetId(), a.GetKind(), a.GetStatus(), fmt.Sprintf("%.2f", max(a.GetPeakScore(), a.GetScore())),
-					fmt.Sprintf("%.2f", a.GetScore()), orDash(a.GetDeviceId()), orDash(a.GetHireId()), ts(a.GetUpdatedAt()), a.GetSummary())
+					fmt.Sprintf("%.2f", a.GetScore()), orDash(a.GetDeviceId()), orDash(a.GetHireId()), when(a.GetUpdatedAt()), a.GetSummary())
 			}
 			return tw.Flush()
 		},
@@ -191,10 +207,10 @@ func newAlertsResolveCmd() *cobra.Command {
 				return err
 			}
 			if verdict != "confirmed" && verdict != "false-positive" {
-				return fmt.Errorf("--verdict %q: want confirmed or false-positive", verdict)
+				return usagef("--verdict %q: want confirmed or false-positive", verdict)
 			}
 			if strings.TrimSpace(note) == "" {
-				return fmt.Errorf("--note is required: say why, for the audit trail")
+				return usagef("--note is required: say why, for the audit trail")
 			}
 			a, err := call(cmd, func(ctx context.Context, c pb.AdminServiceClient) (*pb.Alert, error) {
 				return c.ResolveAlert(ctx, &pb.ResolveAlertRequest{Id: args[0], Verdict: verdict, Note: note})
@@ -213,4 +229,13 @@ func newAlertsResolveCmd() *cobra.Command {
 	cmd.Flags().StringVar(&note, "note", "", "why (kept in the audit trail)")
 	addOutputFlag(cmd, &output)
 	return cmd
+}
+
+// checkScore refuses a score bound outside 0..1, where every score lies: a
+// typo like 50 for 0.5 would otherwise list nothing and look like good news.
+func checkScore(flag string, v float64) error {
+	if !(v >= 0 && v <= 1) {
+		return usagef("%s %v: want a score from 0 to 1", flag, v)
+	}
+	return nil
 }

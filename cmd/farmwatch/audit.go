@@ -44,9 +44,9 @@ last one listed), so a script can page through the trail and resume.`,
 			if output == "json" {
 				return printJSON(cmd.OutOrStdout(), resp)
 			}
-			tw := newTable(cmd.OutOrStdout(), "WHEN", "WHO", "ACTION", "SUBJECT", "DETAIL")
+			tw := newTableFor(cmd.OutOrStdout(), output, "WHEN", "WHO", "ACTION", "SUBJECT", "DETAIL").shrink("DETAIL")
 			for _, e := range resp.GetEntries() {
-				row(tw, ts(e.GetAt()), e.GetActor(), e.GetAction(), e.GetSubject(), e.GetDetail())
+				row(tw, when(e.GetAt()), e.GetActor(), e.GetAction(), e.GetSubject(), e.GetDetail())
 			}
 			return tw.Flush()
 		},

@@ -57,7 +57,7 @@ the scratch store is made in the temporary dir ($TMPDIR).`,
 				return err
 			}
 			if !since.IsZero() && !until.IsZero() && !since.Before(until) {
-				return fmt.Errorf("--since %s is not before --until %s", sinceText, untilText)
+				return usagef("--since %s is not before --until %s", sinceText, untilText)
 			}
 			var yaml []byte
 			if configPath != "" {
@@ -73,7 +73,7 @@ the scratch store is made in the temporary dir ($TMPDIR).`,
 				res, err = backtestOffline(cmd.Context(), storePath, yaml, interval, since, until)
 			} else {
 				if cmd.Flags().Changed("report-interval") {
-					return fmt.Errorf("--report-interval is for --store: a collector replays with its own interval")
+					return usagef("--report-interval is for --store: a collector replays with its own interval")
 				}
 				res, err = backtestOnline(cmd, yaml, since, until)
 			}
@@ -107,7 +107,7 @@ func parseWhen(flag, s string) (time.Time, error) {
 	if t, err := time.Parse(time.DateOnly, s); err == nil {
 		return t, nil
 	}
-	return time.Time{}, fmt.Errorf("%s %q: want RFC 3339 (2026-11-02T09:00:00Z) or a date (2026-11-02)", flag, s)
+	return time.Time{}, usagef("%s %q: want RFC 3339 (2026-11-02T09:00:00Z) or a date (2026-11-02)", flag, s)
 }
 
 func backtestOffline(ctx context.Context, path string, yaml []byte, interval time.Duration, since, until time.Time) (*pb.BacktestResponse, error) {
@@ -177,7 +177,7 @@ func printBacktest(w io.Writer, res *pb.BacktestResponse) error {
 		return nil
 	}
 	fmt.Fprintf(w, "\nAlerts the replay raised, highest peak first (%d):\n", len(res.GetAlerts()))
-	tw := newTable(w, "ALERT", "KIND", "DEVICES", "SCORE", "PEAK", "SUMMARY")
+	tw := newTable(w, "ALERT", "KIND", "DEVICES", "SCORE", "PEAK", "SUMMARY").shrink("SUMMARY", "DEVICES")
 	for _, a := range res.GetAlerts() {
 		row(tw, a.GetId(), a.GetKind(), alertDeviceList(a), fmt.Sprintf("%.2f", a.GetScore()), fmt.Sprintf("%.2f", a.GetPeakScore()), a.GetSummary())
 	}

@@ -205,7 +205,7 @@ func TestModelBacktestThroughCLI(t *testing.T) {
 			{[]string{"--since", "2026-11-03", "--until", "2026-11-03"}, "--since 2026-11-03 is not before --until 2026-11-03"},
 			{[]string{"--report-interval", "1h"}, "--report-interval is for --store"},
 			{[]string{"--config", filepath.Join(dir, "missing.yaml")}, "--config: open"},
-			{[]string{"-o", "yaml"}, "want table or json"},
+			{[]string{"-o", "yaml"}, "want table, json or wide"},
 		} {
 			if _, _, err := runCLI(t, c.Data, append([]string{"model", "backtest"}, tc.args...)...); err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("model backtest %v: %v, want %q", tc.args, err, tc.want)

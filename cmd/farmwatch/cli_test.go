@@ -92,7 +92,7 @@ func TestTokensAndListsThroughCLI(t *testing.T) {
 			}
 		}
 	}
-	if _, _, err := runCLI(t, c.Data, "alerts", "list", "--output", "yaml"); err == nil || !strings.Contains(err.Error(), "want table or json") {
+	if _, _, err := runCLI(t, c.Data, "alerts", "list", "--output", "yaml"); err == nil || !strings.Contains(err.Error(), "want table, json or wide") {
 		t.Errorf("bad --output: %v", err)
 	}
 	if _, _, err := runCLI(t, c.Data, "alerts", "list", "--status", "closed"); err == nil || !strings.Contains(err.Error(), "want open, acknowledged or resolved") {
@@ -190,7 +190,7 @@ func TestReviewerCommands(t *testing.T) {
 	if err != nil || !strings.Contains(out, "Europe/Lisbon") {
 		t.Fatalf("hires update: %v\n%s", err, out)
 	}
-	out, _, err = runCLI(t, c.Data, "model", "config")
+	out, _, err = runCLI(t, c.Data, "model", "config", "--defaults")
 	if err != nil || !regexp.MustCompile(`net\.colocated: +3\.6 +# proof`).MatchString(out) {
 		t.Fatalf("model config: %v", err)
 	}

@@ -30,7 +30,7 @@ func newClustersCmd() *cobra.Command {
 			if output == "json" {
 				return printJSON(cmd.OutOrStdout(), resp)
 			}
-			tw := newTable(cmd.OutOrStdout(), "CLUSTER", "FARM", "DEVICES", "HIRES", "OBSERVED AT", "ALERT", "WHY")
+			tw := newTableFor(cmd.OutOrStdout(), output, "CLUSTER", "FARM", "DEVICES", "HIRES", "OBSERVED AT", "ALERT", "WHY").shrink("WHY", "OBSERVED AT")
 			for _, cl := range resp.GetClusters() {
 				hires := map[string]bool{}
 				for _, m := range cl.GetMembers() {
@@ -70,17 +70,17 @@ func newClustersCmd() *cobra.Command {
 			}
 			printf(w, "Cluster %s: %s\n  %s\n  observed at %s; alert %s; since %s\n\n", cl.GetId(), verdict, cl.GetReason(),
 				orDash(cl.GetObservedPlace()), orDash(cl.GetAlertId()), ts(cl.GetCreatedAt()))
-			tw := newTable(w, "  DEVICE", "HOSTNAME", "HIRE", "NAME", "CLAIMED HOME", "KM TO OBSERVED PLACE", "JOINED")
+			tw := newTableFor(w, showOutput, "  DEVICE", "HOSTNAME", "HIRE", "NAME", "CLAIMED HOME", "KM TO OBSERVED PLACE", "JOINED").shrink("NAME", "CLAIMED HOME", "HOSTNAME")
 			for _, m := range cl.GetMembers() {
 				km := "-"
 				if m.GetDistanceKm() >= 0 {
 					km = fmt.Sprintf("%.0f", m.GetDistanceKm())
 				}
-				row(tw, "  "+m.GetDeviceId(), orDash(m.GetHostname()), m.GetHireId(), m.GetHireName(), m.GetClaimedHome(), km, ts(m.GetJoinedAt()))
+				row(tw, "  "+m.GetDeviceId(), orDash(m.GetHostname()), m.GetHireId(), m.GetHireName(), m.GetClaimedHome(), km, when(m.GetJoinedAt()))
 			}
 			tw.Flush()
 			fmt.Fprintln(w)
-			tw = newTable(w, "  SHARED", "VALUE", "STRENGTH", "DEVICES")
+			tw = newTableFor(w, showOutput, "  SHARED", "VALUE", "STRENGTH", "DEVICES").shrink("DEVICES", "VALUE")
 			for _, f := range cl.GetFingerprints() {
 				row(tw, "  "+strings.ReplaceAll(f.GetKind(), "_", " "), f.GetValue(), f.GetStrength(), strings.Join(f.GetDeviceIds(), ", "))
 			}

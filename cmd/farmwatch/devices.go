@@ -34,9 +34,9 @@ func newDevicesListCmd() *cobra.Command {
 			if output == "json" {
 				return printJSON(cmd.OutOrStdout(), resp)
 			}
-			tw := newTable(cmd.OutOrStdout(), "DEVICE", "HIRE", "HOSTNAME", "OS", "LAST SEEN", "PUBLIC IP", "WHERE", "REPORTS", "SCORE")
+			tw := newTableFor(cmd.OutOrStdout(), output, "DEVICE", "HIRE", "HOSTNAME", "OS", "LAST SEEN", "PUBLIC IP", "WHERE", "REPORTS", "SCORE").shrink("HOSTNAME", "WHERE", "OS")
 			for _, d := range resp.GetDevices() {
-				row(tw, d.GetId(), d.GetHireId(), orDash(d.GetHostname()), orDash(d.GetOs()), ts(d.GetLastSeen()),
+				row(tw, d.GetId(), d.GetHireId(), orDash(d.GetHostname()), orDash(d.GetOs()), when(d.GetLastSeen()),
 					orDash(d.GetLastPublicIp()), orDash(where(d.GetLastCity(), d.GetLastCountry())), d.GetReports(),
 					fmt.Sprintf("%.2f", d.GetScore()))
 			}
@@ -109,7 +109,7 @@ func newDevicesShowCmd() *cobra.Command {
 			}
 			printEvidence(w, d.GetEvidence())
 			fmt.Fprintln(w, "\nTimeline of recent reports (newest first):")
-			tw := newTable(w, "  SEQ", "RECEIVED", "PUBLIC IP", "WHERE", "ASN", "GATEWAY MAC", "TZ", "TOOLS")
+			tw := newTableFor(w, output, "  SEQ", "RECEIVED", "PUBLIC IP", "WHERE", "ASN", "GATEWAY MAC", "TZ", "TOOLS").shrink("TOOLS", "WHERE", "TZ")
 			for _, sr := range d.GetRecentReports() {
 				r := sr.GetReport()
 				var tools []string
@@ -120,7 +120,7 @@ func newDevicesShowCmd() *cobra.Command {
 				if a := sr.GetLocation().GetAsn(); a != 0 {
 					asn = fmt.Sprintf("AS%d", a)
 				}
-				row(tw, fmt.Sprintf("  %d", r.GetSeq()), ts(sr.GetReceivedAt()), orDash(sr.GetPublicIp()),
+				row(tw, fmt.Sprintf("  %d", r.GetSeq()), when(sr.GetReceivedAt()), orDash(sr.GetPublicIp()),
 					orDash(where(sr.GetLocation().GetCity(), sr.GetLocation().GetCountry())), asn,
 					orDash(r.GetNetwork().GetGatewayMac()), orDash(r.GetLocale().GetTimeZone()), orDash(strings.Join(tools, ", ")))
 			}
@@ -164,7 +164,7 @@ func newDevicesRevokeCmd() *cobra.Command {
 				return err
 			}
 			if strings.TrimSpace(note) == "" {
-				return fmt.Errorf("--note is required: say why, for the audit trail")
+				return usagef("--note is required: say why, for the audit trail")
 			}
 			d, err := call(cmd, func(ctx context.Context, c pb.AdminServiceClient) (*pb.Device, error) {
 				return c.RevokeDevice(ctx, &pb.RevokeDeviceRequest{Id: args[0], Note: note})

@@ -78,8 +78,16 @@ func TestTablesEscapeTerminalSequences(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantNoRaw(t, "devices list", out)
-	if !strings.Contains(out, "mac"+escaped) || !strings.Contains(out, "kvm"+escaped) {
+	if !strings.Contains(out, "mac"+escaped[:4]) || !strings.Contains(out, "kvm"+escaped[:4]) {
 		t.Errorf("devices list lacks the escaped hostnames:\n%s", out)
+	}
+	out, _, err = runCLI(t, c.Data, "devices", "list", "-o", "wide") // the whole hostname
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantNoRaw(t, "devices list -o wide", out)
+	if !strings.Contains(out, "mac"+escaped) || !strings.Contains(out, "kvm"+escaped) {
+		t.Errorf("devices list -o wide lacks the escaped hostnames:\n%s", out)
 	}
 	out, _, err = runCLI(t, c.Data, "devices", "show", foreign.ID())
 	if err != nil {

@@ -77,7 +77,7 @@ func newGeoLookupCmd() *cobra.Command {
 	}
 	cmd.Flags().StringVar(&cityPath, "geoip-city", defaultGeoIPCity, `GeoIP2/GeoLite2 City database ("" to skip)`)
 	cmd.Flags().StringVar(&asnPath, "geoip-asn", defaultGeoIPASN, `GeoLite2 ASN database ("" to skip)`)
-	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table or json")
+	addOutputFlag(cmd, &output)
 	return cmd
 }
 
@@ -97,7 +97,7 @@ func newGeoPlaceCmd() *cobra.Command {
 			}
 			p, err := geo.ParsePlace(strings.Join(args, " "))
 			var pe *geo.PlaceError
-			if errors.As(err, &pe) && len(pe.Candidates) > 0 && output == "table" {
+			if errors.As(err, &pe) && len(pe.Candidates) > 0 && output != "json" {
 				printf(cmd.ErrOrStderr(), "%s: %s; %s\n", pe.Input, pe.Problem, pe.Hint)
 				geoWritePlaceTable(cmd.ErrOrStderr(), pe.Candidates, time.Now())
 				if pe.More > 0 {
@@ -114,16 +114,8 @@ func newGeoPlaceCmd() *cobra.Command {
 			return geoWritePlaceTable(cmd.OutOrStdout(), []geo.Place{p}, time.Now())
 		},
 	}
-	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table or json")
+	addOutputFlag(cmd, &output)
 	return cmd
-}
-
-// checkOutput and orDash are shared with the other commands of this binary, which call them too.
-func checkOutput(output string) error {
-	if output != "table" && output != "json" {
-		return fmt.Errorf("--output %q: want table or json", output)
-	}
-	return nil
 }
 
 // geoCheckFile turns a missing database into advice rather than a bare "no such file".
@@ -204,11 +196,4 @@ func geoZoneWithOffset(zone string, now time.Time) string {
 		return fmt.Sprintf("%s (UTC%s%02d:%02d)", zone, sign, off/3600, off%3600/60)
 	}
 	return zone
-}
-
-func orDash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
 }

@@ -196,7 +196,7 @@ func printHires(cmd *cobra.Command, output string, list []*pb.Hire) error {
 	if output == "json" {
 		return printJSON(cmd.OutOrStdout(), &pb.ListHiresResponse{Hires: list})
 	}
-	tw := newTable(cmd.OutOrStdout(), "ID", "NAME", "CLAIMED HOME", "TIME ZONE", "START")
+	tw := newTableFor(cmd.OutOrStdout(), output, "ID", "NAME", "CLAIMED HOME", "TIME ZONE", "START").shrink("NAME", "CLAIMED HOME")
 	for _, h := range list {
 		row(tw, h.GetId(), h.GetName(), h.GetHome().GetPlace(), orDash(h.GetHome().GetTimeZone()), orDash(h.GetStartDate()))
 	}

@@ -2,10 +2,11 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
-	"text/tabwriter"
 	"time"
 	"unicode/utf8"
 
@@ -16,14 +17,55 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
-// addOutputFlag adds --output table|json to a list or show command.
+// Output helpers, for every command of this binary (a new command uses these
+// and nothing else, so every command prints alike):
+//
+//	addOutputFlag(cmd, &output)      --output/-o table|json|wide
+//	checkOutput(output)              a usage error (exit 2) for any other value
+//	printJSON(w, msg)                stable JSON: snake_case names, two-space indent,
+//	                                 empty top-level lists as [] (never omitted)
+//	t := newTableFor(w, output, "ID", "WHEN", "SUMMARY").shrink("SUMMARY")
+//	row(t, id, when(ts), s); t.Flush()  a table fitted to 120 columns: the shrink
+//	                                 columns (free text) give way first, long cells
+//	                                 end in an ellipsis, never wrap; -o wide keeps them whole
+//	when(ts)                         "2026-11-30 09:12 (3h ago)": a time with its age,
+//	                                 against clock (swapped in tests)
+//	ts(ts)                           RFC 3339, for show pages and logs
+//	orDash(s)                        "-" for an empty cell
+//	usagef(format, ...)              (main.go) a usage mistake: exit 2; other errors exit 1
+
+// tableWidth is the width tables fit by default: a reviewer's queue needs
+// more than 80 columns, and a table that wraps cannot be read at all.
+const tableWidth = 120
+
+// clock is what the relative ages in tables are measured against.
+var clock = time.Now
+
+// addOutputFlag adds --output/-o table|json|wide to a command.
 func addOutputFlag(cmd *cobra.Command, dst *string) {
-	cmd.Flags().StringVarP(dst, "output", "o", "table", "output format: table or json")
+	cmd.Flags().StringVarP(dst, "output", "o", "table", "output format: table, json, or wide (a table with no cell shortened)")
+}
+
+// checkOutput refuses an --output value that is not table, json or wide.
+func checkOutput(output string) error {
+	switch output {
+	case "table", "json", "wide":
+		return nil
+	}
+	return usagef("--output %q: want table, json or wide", output)
+}
+
+// orDash shows an empty value as "-" in a table.
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }
 
 // jsonOptions is the stable JSON of every command: protobuf field names in
 // snake_case, as documented in docs/CLI.md.
-var jsonOptions = protojson.MarshalOptions{Multiline: true, Indent: "  ", UseProtoNames: true}
+var jsonOptions = protojson.MarshalOptions{UseProtoNames: true}
 
 // invalidTime is what a view shows for a stored timestamp no clock could
 // mean (stores written before timestamps were checked on ingest may hold
@@ -35,8 +77,83 @@ func printJSON(w io.Writer, m proto.Message) error {
 	if err != nil {
 		return err
 	}
-	_, err = fmt.Fprintln(w, string(escapeJSON(b)))
+	if b, err = withEmptyLists(b, m.ProtoReflect().Descriptor()); err != nil {
+		return err
+	}
+	// protojson varies its whitespace on purpose; scripts and golden files want one form.
+	var out bytes.Buffer
+	if err := json.Indent(&out, b, "", "  "); err != nil {
+		return err
+	}
+	_, err = fmt.Fprintln(w, string(escapeJSON(out.Bytes())))
 	return err
+}
+
+// withEmptyLists writes the top-level repeated and map fields protojson
+// leaves out when empty, as [] and {}, in field order: a script reads
+// {"alerts": []}, never {}.
+func withEmptyLists(b []byte, md protoreflect.MessageDescriptor) ([]byte, error) {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return nil, fmt.Errorf("marshalled %s is not a JSON object", md.FullName())
+	}
+	fields := map[string]json.RawMessage{}
+	var order []string
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, err
+		}
+		key, _ := tok.(string)
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return nil, err
+		}
+		fields[key] = v
+		order = append(order, key)
+	}
+	missing := false
+	for i := 0; i < md.Fields().Len(); i++ {
+		fd := md.Fields().Get(i)
+		if _, ok := fields[string(fd.Name())]; !ok && (fd.IsList() || fd.IsMap()) {
+			missing = true
+		}
+	}
+	if !missing {
+		return b, nil
+	}
+	var out bytes.Buffer
+	out.WriteByte('{')
+	put := func(key string, v []byte) {
+		if out.Len() > 1 {
+			out.WriteByte(',')
+		}
+		k, _ := json.Marshal(key)
+		out.Write(k)
+		out.WriteByte(':')
+		out.Write(v)
+	}
+	done := map[string]bool{}
+	for i := 0; i < md.Fields().Len(); i++ {
+		fd := md.Fields().Get(i)
+		name := string(fd.Name())
+		switch v, ok := fields[name]; {
+		case ok:
+			put(name, v)
+		case fd.IsList():
+			put(name, []byte("[]"))
+		case fd.IsMap():
+			put(name, []byte("{}"))
+		}
+		done[name] = true
+	}
+	for _, k := range order { // anything protojson named otherwise, kept as it was
+		if !done[k] {
+			put(k, fields[k])
+		}
+	}
+	out.WriteByte('}')
+	return out.Bytes(), nil
 }
 
 // marshalJSON is protojson with invalid timestamps shown as "invalid time":
@@ -196,20 +313,154 @@ func printf(w io.Writer, format string, args ...any) {
 	fmt.Fprintf(w, format, args...)
 }
 
-func newTable(w io.Writer, headers ...string) *tabwriter.Writer {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, strings.Join(headers, "\t"))
-	return tw
+// table is a text table that fits tableWidth columns unless wide: the
+// elastic columns (free text: names, summaries) give way first, then the
+// widest, never below their header; a cell longer than its column ends in
+// "…". Ids and times stay whole when the elastic columns can give enough.
+type table struct {
+	w       io.Writer
+	wide    bool
+	rows    [][]string
+	elastic []int
 }
 
-// row prints one table row; every cell is made terminalSafe, which also
+// newTable is a table fitted to 120 columns.
+func newTable(w io.Writer, headers ...string) *table { return newTableFor(w, "table", headers...) }
+
+// newTableFor is a table for --output: fitted to 120 columns, or whole for wide.
+func newTableFor(w io.Writer, output string, headers ...string) *table {
+	return &table{w: w, wide: output == "wide", rows: [][]string{headers}}
+}
+
+// shrink names the columns, by header, that give way first when the table
+// is too wide: the free text, never an id a reviewer copies.
+func (t *table) shrink(headers ...string) *table {
+	for i, h := range t.rows[0] {
+		if slices.Contains(headers, strings.TrimSpace(h)) {
+			t.elastic = append(t.elastic, i)
+		}
+	}
+	return t
+}
+
+// row adds one table row; every cell is made terminalSafe, which also
 // keeps a tab or newline in a value from breaking the table.
-func row(tw *tabwriter.Writer, cols ...any) {
+func row(t *table, cols ...any) {
 	s := make([]string, len(cols))
 	for i, c := range cols {
 		s[i] = terminalSafe(fmt.Sprint(c))
 	}
-	fmt.Fprintln(tw, strings.Join(s, "\t"))
+	t.rows = append(t.rows, s)
+}
+
+// Flush writes the table.
+func (t *table) Flush() error {
+	const gap = 2
+	var widths []int
+	for _, r := range t.rows {
+		for i, c := range r {
+			if i >= len(widths) {
+				widths = append(widths, 0)
+			}
+			widths[i] = max(widths[i], utf8.RuneCountInString(c))
+		}
+	}
+	if !t.wide {
+		headers := make([]int, len(widths))
+		for i, h := range t.rows[0] {
+			headers[i] = utf8.RuneCountInString(h)
+		}
+		fitWidths(widths, headers, t.elastic, tableWidth-gap*(len(widths)-1))
+	}
+	var b strings.Builder
+	for _, r := range t.rows {
+		var line strings.Builder
+		for i, c := range r {
+			c = truncate(c, widths[i])
+			line.WriteString(c)
+			if i < len(r)-1 {
+				line.WriteString(strings.Repeat(" ", widths[i]-utf8.RuneCountInString(c)+gap))
+			}
+		}
+		b.WriteString(strings.TrimRight(line.String(), " "))
+		b.WriteByte('\n')
+	}
+	_, err := io.WriteString(t.w, b.String())
+	return err
+}
+
+// minColumn is the narrowest a column is squeezed to: a few letters and "…".
+const minColumn = 6
+
+// fitWidths narrows columns until the widths sum to at most budget: first
+// the elastic ones, widest first, down to minColumn; then the widest of all,
+// down to its header. What still does not fit is left whole.
+func fitWidths(widths, headers, elastic []int, budget int) {
+	total := 0
+	for _, w := range widths {
+		total += w
+	}
+	narrow := func(candidates []int, floor func(int) int) {
+		for total > budget {
+			widest := -1
+			for _, i := range candidates {
+				if widths[i] > floor(i) && (widest < 0 || widths[i] > widths[widest]) {
+					widest = i
+				}
+			}
+			if widest < 0 {
+				return
+			}
+			widths[widest]--
+			total--
+		}
+	}
+	narrow(elastic, func(int) int { return minColumn })
+	all := make([]int, len(widths))
+	for i := range all {
+		all[i] = i
+	}
+	narrow(all, func(i int) int { return max(minColumn, headers[i]) })
+}
+
+// truncate shortens s to width runes, its last one an ellipsis.
+func truncate(s string, width int) string {
+	if utf8.RuneCountInString(s) <= width {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:width-1]) + "…"
+}
+
+// when is a time for a table: minutes in UTC and how long ago it was,
+// "2026-11-30 09:12 (3h ago)".
+func when(t *timestamppb.Timestamp) string {
+	if t == nil {
+		return "-"
+	}
+	if t.CheckValid() != nil {
+		return invalidTime
+	}
+	at := t.AsTime().UTC()
+	return at.Format("2006-01-02 15:04") + " (" + age(clock().Sub(at)) + ")"
+}
+
+// age is a duration as a person says it: the largest unit, rounded down.
+func age(d time.Duration) string {
+	suffix := " ago"
+	if d < 0 {
+		d, suffix = -d, " from now"
+	}
+	switch {
+	case d < time.Minute:
+		return "now"
+	case d < time.Hour:
+		return fmt.Sprintf("%dm%s", int(d/time.Minute), suffix)
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%dh%s", int(d/time.Hour), suffix)
+	default:
+		return fmt.Sprintf("%dd%s", int(d/(24*time.Hour)), suffix)
+	}
 }
 
 func ts(t *timestamppb.Timestamp) string {

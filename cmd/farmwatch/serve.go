@@ -29,17 +29,17 @@ func newServeCmd() *cobra.Command {
 			for _, p := range proxies {
 				pfx, err := parsePrefix(p)
 				if err != nil {
-					return fmt.Errorf("--trusted-proxy %q: %w", p, err)
+					return usagef("--trusted-proxy %q: %w", p, err)
 				}
 				cfg.TrustedProxies = append(cfg.TrustedProxies, pfx)
 			}
 			limit, err := server.ParseMemoryLimit(memLimit)
 			if err != nil {
-				return fmt.Errorf("--memory-limit: %w", err)
+				return usagef("--memory-limit: %w", err)
 			}
 			// Sizes are written as for --memory-limit; none turns the budget off.
 			if cfg.DeviceDailyBudget, err = server.ParseMemoryLimit(budget); err != nil {
-				return fmt.Errorf("--device-daily-budget: %w", err)
+				return usagef("--device-daily-budget: %w", err)
 			}
 			if gc, fromEnv := server.TuneGC(gcPercent); fromEnv {
 				slog.Info("garbage collection target from GOGC", "percent", gc)

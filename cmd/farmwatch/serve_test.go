@@ -4,13 +4,11 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
-	"fmt"
 	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -30,30 +28,15 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-var farmwatchBuild = sync.OnceValues(func() (string, error) {
-	dir, err := os.MkdirTemp("", "farmwatch-test-")
-	if err != nil {
-		return "", err
-	}
-	binDir = dir
-	bin := filepath.Join(dir, "farmwatch")
-	cmd := exec.Command("go", "build", "-trimpath", "-o", bin, ".")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build: %v\n%s", err, out)
-	}
-	return bin, nil
-})
-
 // farmwatchBinary builds farmwatch from this package, once per test run, to
 // run it as a process the way an operator does.
 func farmwatchBinary(t *testing.T) string {
 	t.Helper()
-	bin, err := farmwatchBuild()
+	dir, err := built()
 	if err != nil {
 		t.Fatal(err)
 	}
-	return bin
+	return filepath.Join(dir, "farmwatch")
 }
 
 // startServe runs `farmwatch serve` and waits until it prints that it

@@ -23,7 +23,7 @@ func newTokensCmd() *cobra.Command {
 				return err
 			}
 			if hire == "" {
-				return fmt.Errorf("--hire is required")
+				return usagef("--hire is required")
 			}
 			resp, err := call(cmd, func(ctx context.Context, c pb.AdminServiceClient) (*pb.CreateTokenResponse, error) {
 				return c.CreateToken(ctx, &pb.CreateTokenRequest{HireId: hire, TtlSeconds: uint32(ttl / time.Second)})

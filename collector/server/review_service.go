@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"go.yaml.in/yaml/v3"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -191,6 +193,38 @@ func (a *adminService) GetCluster(ctx context.Context, req *pb.GetClusterRequest
 	return out, asStatus(err)
 }
 
+// MinVerdictsToApply is how many verdicts of each kind, confirmed and
+// false-positive, `model fit --apply` needs: with fewer, one odd case moves
+// the weights of every rule it fired, and a fit without the other kind only
+// learns that every alert is right, or that every alert is wrong.
+const MinVerdictsToApply = 5
+
+// weightsChanged tells whether a fit moves the prior or a weight at the
+// precision the config file is written with.
+func weightsChanged(cfg analysis.Config, res analysis.FitResult) bool {
+	differ := func(a, b float64) bool { return fmt.Sprintf("%.3f", a) != fmt.Sprintf("%.3f", b) }
+	if differ(cfg.Prior, res.Prior) {
+		return true
+	}
+	for r, w := range res.Weights {
+		if differ(cfg.Weights[r], w) {
+			return true
+		}
+	}
+	return false
+}
+
+// GetConfig is the analysis config in effect, as YAML.
+func (a *adminService) GetConfig(ctx context.Context, _ *pb.GetConfigRequest) (*pb.GetConfigResponse, error) {
+	var b bytes.Buffer
+	enc := yaml.NewEncoder(&b)
+	enc.SetIndent(2) // as the config files and the documented defaults are written
+	if err := enc.Encode(a.s.engine.Config()); err != nil {
+		return nil, status.Errorf(codes.Internal, "config as YAML: %v", err)
+	}
+	return &pb.GetConfigResponse{ConfigYaml: b.Bytes(), ConfigPath: a.s.cfg.AnalysisConfig}, nil
+}
+
 func (a *adminService) FitModel(ctx context.Context, req *pb.FitModelRequest) (*pb.FitModelResponse, error) {
 	var vs []analysis.Verdict
 	err := a.s.store.View(func(tx *store.Tx) error {
@@ -215,17 +249,22 @@ func (a *adminService) FitModel(ctx context.Context, req *pb.FitModelRequest) (*
 		out.Weights = append(out.Weights, &pb.RuleWeight{Rule: r, OldWeight: cfg.Weights[r], NewWeight: res.Weights[r],
 			FiredConfirmed: uint32(f[0]), FiredFalsePositive: uint32(f[1])})
 	}
-	if res.Confirmed == 0 || res.FalsePos == 0 {
-		out.Note = "fewer than one verdict of each kind: the fit only shrinks towards the current weights"
+	enough := res.Confirmed >= MinVerdictsToApply && res.FalsePos >= MinVerdictsToApply
+	if !enough {
+		out.Note = fmt.Sprintf("--apply needs at least %d verdicts of each kind (confirmed and false-positive); there are %d and %d",
+			MinVerdictsToApply, res.Confirmed, res.FalsePos)
 	}
 	if !req.GetApply() {
 		return out, nil
 	}
-	if len(vs) == 0 {
-		return nil, status.Error(codes.FailedPrecondition, "no resolved alerts with a verdict: nothing to learn from")
-	}
 	if identityFrom(ctx).Role != "reviewer" {
 		return nil, status.Error(codes.PermissionDenied, "applying weights needs the reviewer role")
+	}
+	if !enough {
+		return nil, status.Errorf(codes.FailedPrecondition, "refusing to apply: %s; resolve more alerts with `farmwatch alerts resolve`", out.Note)
+	}
+	if !weightsChanged(cfg, res) {
+		return out, nil // the config file is left as it is: nothing to write
 	}
 	next := cfg
 	next.Prior = res.Prior

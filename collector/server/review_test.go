@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -20,6 +21,7 @@ import (
 	"github.com/farmwatch/farmwatch/agent/uplink"
 	"github.com/farmwatch/farmwatch/collector/pki"
 	"github.com/farmwatch/farmwatch/collector/server"
+	"github.com/farmwatch/farmwatch/collector/store"
 	"github.com/farmwatch/farmwatch/internal/testcollector"
 	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
 	"github.com/farmwatch/farmwatch/sim"
@@ -231,6 +233,34 @@ func TestModelFitDryRunAndApply(t *testing.T) {
 	}
 	_, err = viewer(t, c).FitModel(ctx, &pb.FitModelRequest{Apply: true})
 	wantStatus(t, err, codes.PermissionDenied, "reviewer")
+	// One verdict is far below the minimum: refused, nothing written.
+	_, err = c.Admin.FitModel(ctx, &pb.FitModelRequest{Apply: true})
+	wantStatus(t, err, codes.FailedPrecondition, fmt.Sprintf("at least %d verdicts of each kind", server.MinVerdictsToApply))
+	if b, _ := os.ReadFile(cfgPath); !bytes.Equal(b, before) {
+		t.Fatalf("a refused apply changed the config:\n%s", b)
+	}
+	// Reviewers resolve more alerts, reaching the minimum of each kind.
+	err = c.Server.Store().Update(func(tx *store.Tx) error {
+		for i := 0; i < 2*server.MinVerdictsToApply-1; i++ {
+			id, err := tx.NextAlertID()
+			if err != nil {
+				return err
+			}
+			a := &pb.Alert{Id: id, Kind: "device", Status: "resolved", Verdict: "confirmed", Note: "farm",
+				Evidence: []*pb.Evidence{{Rule: "net.colocated", Weight: 3.6}}}
+			if i >= server.MinVerdictsToApply {
+				a.Verdict = "false-positive"
+				a.Evidence = []*pb.Evidence{{Rule: "geo.high_risk_peer", Weight: 3.6}}
+			}
+			if err := tx.PutAlert(fmt.Sprintf("seeded-%d", i), a); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	applied, err := c.Admin.FitModel(ctx, &pb.FitModelRequest{Apply: true})
 	if err != nil || !applied.GetApplied() {
 		t.Fatalf("apply: %v %v", applied, err)

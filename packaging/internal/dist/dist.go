@@ -155,7 +155,7 @@ var releaseVersion = regexp.MustCompile(`^[0-9]+\.[0-9]+`)
 func (o Options) compile(binDir, goos, goarch, cmd string) error {
 	out := filepath.Join(binDir, goos+"_"+goarch, exeName(goos, cmd))
 	args := []string{"build", "-trimpath", "-buildvcs=false", "-tags", release.Tags,
-		"-ldflags", "-s -w -buildid= -X " + module + "/agent/collect.Version=" + o.Version,
+		"-ldflags", "-s -w -buildid= -X " + module + "/agent/collect.Version=" + o.Version + " -X main.version=" + o.Version,
 		"-o", out, "./cmd/" + cmd}
 	fmt.Fprintf(o.Log, "build %s/%s %s\n", goos, goarch, cmd)
 	c := exec.Command(o.Go, args...)

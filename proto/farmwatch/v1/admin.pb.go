@@ -3636,6 +3636,96 @@ func (x *FitModelRequest) GetL2() float64 {
 	return 0
 }
 
+type GetConfigRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetConfigRequest) Reset() {
+	*x = GetConfigRequest{}
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[51]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetConfigRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetConfigRequest) ProtoMessage() {}
+
+func (x *GetConfigRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[51]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetConfigRequest.ProtoReflect.Descriptor instead.
+func (*GetConfigRequest) Descriptor() ([]byte, []int) {
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{51}
+}
+
+type GetConfigResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The config in effect, as YAML with the keys of the config file.
+	ConfigYaml []byte `protobuf:"bytes,1,opt,name=config_yaml,json=configYaml,proto3" json:"config_yaml,omitempty"`
+	// The file over the defaults (it need not exist).
+	ConfigPath    string `protobuf:"bytes,2,opt,name=config_path,json=configPath,proto3" json:"config_path,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetConfigResponse) Reset() {
+	*x = GetConfigResponse{}
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[52]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetConfigResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetConfigResponse) ProtoMessage() {}
+
+func (x *GetConfigResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[52]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetConfigResponse.ProtoReflect.Descriptor instead.
+func (*GetConfigResponse) Descriptor() ([]byte, []int) {
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{52}
+}
+
+func (x *GetConfigResponse) GetConfigYaml() []byte {
+	if x != nil {
+		return x.ConfigYaml
+	}
+	return nil
+}
+
+func (x *GetConfigResponse) GetConfigPath() string {
+	if x != nil {
+		return x.ConfigPath
+	}
+	return ""
+}
+
 type RuleWeight struct {
 	state              protoimpl.MessageState `protogen:"open.v1"`
 	Rule               string                 `protobuf:"bytes,1,opt,name=rule,proto3" json:"rule,omitempty"`
@@ -3649,7 +3739,7 @@ type RuleWeight struct {
 
 func (x *RuleWeight) Reset() {
 	*x = RuleWeight{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[51]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3661,7 +3751,7 @@ func (x *RuleWeight) String() string {
 func (*RuleWeight) ProtoMessage() {}
 
 func (x *RuleWeight) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[51]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3674,7 +3764,7 @@ func (x *RuleWeight) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RuleWeight.ProtoReflect.Descriptor instead.
 func (*RuleWeight) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{51}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *RuleWeight) GetRule() string {
@@ -3726,7 +3816,7 @@ type BacktestRequest struct {
 
 func (x *BacktestRequest) Reset() {
 	*x = BacktestRequest{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[52]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3738,7 +3828,7 @@ func (x *BacktestRequest) String() string {
 func (*BacktestRequest) ProtoMessage() {}
 
 func (x *BacktestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[52]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3751,7 +3841,7 @@ func (x *BacktestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BacktestRequest.ProtoReflect.Descriptor instead.
 func (*BacktestRequest) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{52}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *BacktestRequest) GetConfigYaml() []byte {
@@ -3803,7 +3893,7 @@ type BacktestResponse struct {
 
 func (x *BacktestResponse) Reset() {
 	*x = BacktestResponse{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[53]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3815,7 +3905,7 @@ func (x *BacktestResponse) String() string {
 func (*BacktestResponse) ProtoMessage() {}
 
 func (x *BacktestResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[53]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3828,7 +3918,7 @@ func (x *BacktestResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BacktestResponse.ProtoReflect.Descriptor instead.
 func (*BacktestResponse) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{53}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *BacktestResponse) GetReports() uint64 {
@@ -3956,7 +4046,7 @@ type FitModelResponse struct {
 
 func (x *FitModelResponse) Reset() {
 	*x = FitModelResponse{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[54]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3968,7 +4058,7 @@ func (x *FitModelResponse) String() string {
 func (*FitModelResponse) ProtoMessage() {}
 
 func (x *FitModelResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[54]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3981,7 +4071,7 @@ func (x *FitModelResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FitModelResponse.ProtoReflect.Descriptor instead.
 func (*FitModelResponse) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{54}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *FitModelResponse) GetWeights() []*RuleWeight {
@@ -4084,7 +4174,7 @@ type ListAlertsRequest struct {
 
 func (x *ListAlertsRequest) Reset() {
 	*x = ListAlertsRequest{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[55]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4096,7 +4186,7 @@ func (x *ListAlertsRequest) String() string {
 func (*ListAlertsRequest) ProtoMessage() {}
 
 func (x *ListAlertsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[55]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4109,7 +4199,7 @@ func (x *ListAlertsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAlertsRequest.ProtoReflect.Descriptor instead.
 func (*ListAlertsRequest) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{55}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *ListAlertsRequest) GetStatus() string {
@@ -4156,7 +4246,7 @@ type ListAlertsResponse struct {
 
 func (x *ListAlertsResponse) Reset() {
 	*x = ListAlertsResponse{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[56]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4168,7 +4258,7 @@ func (x *ListAlertsResponse) String() string {
 func (*ListAlertsResponse) ProtoMessage() {}
 
 func (x *ListAlertsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[56]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4181,7 +4271,7 @@ func (x *ListAlertsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAlertsResponse.ProtoReflect.Descriptor instead.
 func (*ListAlertsResponse) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{56}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *ListAlertsResponse) GetAlerts() []*Alert {
@@ -4200,7 +4290,7 @@ type GetAlertRequest struct {
 
 func (x *GetAlertRequest) Reset() {
 	*x = GetAlertRequest{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[57]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4212,7 +4302,7 @@ func (x *GetAlertRequest) String() string {
 func (*GetAlertRequest) ProtoMessage() {}
 
 func (x *GetAlertRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[57]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4225,7 +4315,7 @@ func (x *GetAlertRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAlertRequest.ProtoReflect.Descriptor instead.
 func (*GetAlertRequest) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{57}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *GetAlertRequest) GetId() string {
@@ -4562,7 +4652,13 @@ const file_farmwatch_v1_admin_proto_rawDesc = "" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"7\n" +
 	"\x0fFitModelRequest\x12\x14\n" +
 	"\x05apply\x18\x01 \x01(\bR\x05apply\x12\x0e\n" +
-	"\x02l2\x18\x02 \x01(\x01R\x02l2\"\xb9\x01\n" +
+	"\x02l2\x18\x02 \x01(\x01R\x02l2\"\x12\n" +
+	"\x10GetConfigRequest\"U\n" +
+	"\x11GetConfigResponse\x12\x1f\n" +
+	"\vconfig_yaml\x18\x01 \x01(\fR\n" +
+	"configYaml\x12\x1f\n" +
+	"\vconfig_path\x18\x02 \x01(\tR\n" +
+	"configPath\"\xb9\x01\n" +
 	"\n" +
 	"RuleWeight\x12\x12\n" +
 	"\x04rule\x18\x01 \x01(\tR\x04rule\x12\x1d\n" +
@@ -4621,7 +4717,7 @@ const file_farmwatch_v1_admin_proto_rawDesc = "" +
 	"\x12ListAlertsResponse\x12+\n" +
 	"\x06alerts\x18\x01 \x03(\v2\x13.farmwatch.v1.AlertR\x06alerts\"!\n" +
 	"\x0fGetAlertRequest\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id2\xc8\x0f\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id2\x96\x10\n" +
 	"\fAdminService\x12I\n" +
 	"\bAddHires\x12\x1d.farmwatch.v1.AddHiresRequest\x1a\x1e.farmwatch.v1.AddHiresResponse\x12L\n" +
 	"\tListHires\x12\x1e.farmwatch.v1.ListHiresRequest\x1a\x1f.farmwatch.v1.ListHiresResponse\x12;\n" +
@@ -4644,7 +4740,8 @@ const file_farmwatch_v1_admin_proto_rawDesc = "" +
 	"\fListClusters\x12!.farmwatch.v1.ListClustersRequest\x1a\".farmwatch.v1.ListClustersResponse\x12D\n" +
 	"\n" +
 	"GetCluster\x12\x1f.farmwatch.v1.GetClusterRequest\x1a\x15.farmwatch.v1.Cluster\x12I\n" +
-	"\bFitModel\x12\x1d.farmwatch.v1.FitModelRequest\x1a\x1e.farmwatch.v1.FitModelResponse\x12I\n" +
+	"\bFitModel\x12\x1d.farmwatch.v1.FitModelRequest\x1a\x1e.farmwatch.v1.FitModelResponse\x12L\n" +
+	"\tGetConfig\x12\x1e.farmwatch.v1.GetConfigRequest\x1a\x1f.farmwatch.v1.GetConfigResponse\x12I\n" +
 	"\bBacktest\x12\x1d.farmwatch.v1.BacktestRequest\x1a\x1e.farmwatch.v1.BacktestResponse\x12G\n" +
 	"\fRevokeDevice\x12!.farmwatch.v1.RevokeDeviceRequest\x1a\x14.farmwatch.v1.Device\x12O\n" +
 	"\n" +
@@ -4669,7 +4766,7 @@ func file_farmwatch_v1_admin_proto_rawDescGZIP() []byte {
 	return file_farmwatch_v1_admin_proto_rawDescData
 }
 
-var file_farmwatch_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 60)
+var file_farmwatch_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 62)
 var file_farmwatch_v1_admin_proto_goTypes = []any{
 	(*ListTokensRequest)(nil),     // 0: farmwatch.v1.ListTokensRequest
 	(*ListTokensResponse)(nil),    // 1: farmwatch.v1.ListTokensResponse
@@ -4722,78 +4819,80 @@ var file_farmwatch_v1_admin_proto_goTypes = []any{
 	(*ListClustersResponse)(nil),  // 48: farmwatch.v1.ListClustersResponse
 	(*GetClusterRequest)(nil),     // 49: farmwatch.v1.GetClusterRequest
 	(*FitModelRequest)(nil),       // 50: farmwatch.v1.FitModelRequest
-	(*RuleWeight)(nil),            // 51: farmwatch.v1.RuleWeight
-	(*BacktestRequest)(nil),       // 52: farmwatch.v1.BacktestRequest
-	(*BacktestResponse)(nil),      // 53: farmwatch.v1.BacktestResponse
-	(*FitModelResponse)(nil),      // 54: farmwatch.v1.FitModelResponse
-	(*ListAlertsRequest)(nil),     // 55: farmwatch.v1.ListAlertsRequest
-	(*ListAlertsResponse)(nil),    // 56: farmwatch.v1.ListAlertsResponse
-	(*GetAlertRequest)(nil),       // 57: farmwatch.v1.GetAlertRequest
-	nil,                           // 58: farmwatch.v1.Evidence.FactsEntry
-	nil,                           // 59: farmwatch.v1.Alert.MemberScoresEntry
-	(*timestamppb.Timestamp)(nil), // 60: google.protobuf.Timestamp
-	(*Report)(nil),                // 61: farmwatch.v1.Report
+	(*GetConfigRequest)(nil),      // 51: farmwatch.v1.GetConfigRequest
+	(*GetConfigResponse)(nil),     // 52: farmwatch.v1.GetConfigResponse
+	(*RuleWeight)(nil),            // 53: farmwatch.v1.RuleWeight
+	(*BacktestRequest)(nil),       // 54: farmwatch.v1.BacktestRequest
+	(*BacktestResponse)(nil),      // 55: farmwatch.v1.BacktestResponse
+	(*FitModelResponse)(nil),      // 56: farmwatch.v1.FitModelResponse
+	(*ListAlertsRequest)(nil),     // 57: farmwatch.v1.ListAlertsRequest
+	(*ListAlertsResponse)(nil),    // 58: farmwatch.v1.ListAlertsResponse
+	(*GetAlertRequest)(nil),       // 59: farmwatch.v1.GetAlertRequest
+	nil,                           // 60: farmwatch.v1.Evidence.FactsEntry
+	nil,                           // 61: farmwatch.v1.Alert.MemberScoresEntry
+	(*timestamppb.Timestamp)(nil), // 62: google.protobuf.Timestamp
+	(*Report)(nil),                // 63: farmwatch.v1.Report
 }
 var file_farmwatch_v1_admin_proto_depIdxs = []int32{
 	2,  // 0: farmwatch.v1.ListTokensResponse.tokens:type_name -> farmwatch.v1.TokenInfo
-	60, // 1: farmwatch.v1.TokenInfo.created_at:type_name -> google.protobuf.Timestamp
-	60, // 2: farmwatch.v1.TokenInfo.expires_at:type_name -> google.protobuf.Timestamp
-	60, // 3: farmwatch.v1.TokenInfo.used_at:type_name -> google.protobuf.Timestamp
-	60, // 4: farmwatch.v1.TokenInfo.revoked_at:type_name -> google.protobuf.Timestamp
+	62, // 1: farmwatch.v1.TokenInfo.created_at:type_name -> google.protobuf.Timestamp
+	62, // 2: farmwatch.v1.TokenInfo.expires_at:type_name -> google.protobuf.Timestamp
+	62, // 3: farmwatch.v1.TokenInfo.used_at:type_name -> google.protobuf.Timestamp
+	62, // 4: farmwatch.v1.TokenInfo.revoked_at:type_name -> google.protobuf.Timestamp
 	6,  // 5: farmwatch.v1.ListAdminsResponse.certificates:type_name -> farmwatch.v1.AdminCertificate
-	60, // 6: farmwatch.v1.AdminCertificate.issued_at:type_name -> google.protobuf.Timestamp
-	60, // 7: farmwatch.v1.AdminCertificate.expires_at:type_name -> google.protobuf.Timestamp
-	60, // 8: farmwatch.v1.AdminCertificate.revoked_at:type_name -> google.protobuf.Timestamp
-	60, // 9: farmwatch.v1.IssueAdminResponse.expires_at:type_name -> google.protobuf.Timestamp
+	62, // 6: farmwatch.v1.AdminCertificate.issued_at:type_name -> google.protobuf.Timestamp
+	62, // 7: farmwatch.v1.AdminCertificate.expires_at:type_name -> google.protobuf.Timestamp
+	62, // 8: farmwatch.v1.AdminCertificate.revoked_at:type_name -> google.protobuf.Timestamp
+	62, // 9: farmwatch.v1.IssueAdminResponse.expires_at:type_name -> google.protobuf.Timestamp
 	14, // 10: farmwatch.v1.Hire.home:type_name -> farmwatch.v1.ClaimedHome
-	60, // 11: farmwatch.v1.Hire.created_at:type_name -> google.protobuf.Timestamp
+	62, // 11: farmwatch.v1.Hire.created_at:type_name -> google.protobuf.Timestamp
 	14, // 12: farmwatch.v1.Hire.shipping:type_name -> farmwatch.v1.ClaimedHome
-	60, // 13: farmwatch.v1.Hire.updated_at:type_name -> google.protobuf.Timestamp
+	62, // 13: farmwatch.v1.Hire.updated_at:type_name -> google.protobuf.Timestamp
 	13, // 14: farmwatch.v1.AddHiresRequest.hires:type_name -> farmwatch.v1.Hire
 	13, // 15: farmwatch.v1.AddHiresResponse.hires:type_name -> farmwatch.v1.Hire
 	13, // 16: farmwatch.v1.ImportHiresRequest.hires:type_name -> farmwatch.v1.Hire
 	13, // 17: farmwatch.v1.ListHiresResponse.hires:type_name -> farmwatch.v1.Hire
-	60, // 18: farmwatch.v1.CreateTokenResponse.expires_at:type_name -> google.protobuf.Timestamp
-	60, // 19: farmwatch.v1.Device.enrolled_at:type_name -> google.protobuf.Timestamp
-	60, // 20: farmwatch.v1.Device.last_seen:type_name -> google.protobuf.Timestamp
-	60, // 21: farmwatch.v1.Device.revoked_at:type_name -> google.protobuf.Timestamp
+	62, // 18: farmwatch.v1.CreateTokenResponse.expires_at:type_name -> google.protobuf.Timestamp
+	62, // 19: farmwatch.v1.Device.enrolled_at:type_name -> google.protobuf.Timestamp
+	62, // 20: farmwatch.v1.Device.last_seen:type_name -> google.protobuf.Timestamp
+	62, // 21: farmwatch.v1.Device.revoked_at:type_name -> google.protobuf.Timestamp
 	26, // 22: farmwatch.v1.ListDevicesResponse.devices:type_name -> farmwatch.v1.Device
 	26, // 23: farmwatch.v1.DeviceDetail.device:type_name -> farmwatch.v1.Device
 	13, // 24: farmwatch.v1.DeviceDetail.hire:type_name -> farmwatch.v1.Hire
 	31, // 25: farmwatch.v1.DeviceDetail.recent_reports:type_name -> farmwatch.v1.StoredReport
 	37, // 26: farmwatch.v1.DeviceDetail.alerts:type_name -> farmwatch.v1.Alert
 	36, // 27: farmwatch.v1.DeviceDetail.evidence:type_name -> farmwatch.v1.Evidence
-	61, // 28: farmwatch.v1.StoredReport.report:type_name -> farmwatch.v1.Report
-	60, // 29: farmwatch.v1.StoredReport.received_at:type_name -> google.protobuf.Timestamp
+	63, // 28: farmwatch.v1.StoredReport.report:type_name -> farmwatch.v1.Report
+	62, // 29: farmwatch.v1.StoredReport.received_at:type_name -> google.protobuf.Timestamp
 	33, // 30: farmwatch.v1.StoredReport.location:type_name -> farmwatch.v1.IPLocation
 	32, // 31: farmwatch.v1.StoredReport.peers:type_name -> farmwatch.v1.PeerLocation
 	33, // 32: farmwatch.v1.PeerLocation.location:type_name -> farmwatch.v1.IPLocation
 	31, // 33: farmwatch.v1.ListReportsResponse.reports:type_name -> farmwatch.v1.StoredReport
-	58, // 34: farmwatch.v1.Evidence.facts:type_name -> farmwatch.v1.Evidence.FactsEntry
-	60, // 35: farmwatch.v1.Evidence.observed_at:type_name -> google.protobuf.Timestamp
-	60, // 36: farmwatch.v1.Evidence.first_seen:type_name -> google.protobuf.Timestamp
+	60, // 34: farmwatch.v1.Evidence.facts:type_name -> farmwatch.v1.Evidence.FactsEntry
+	62, // 35: farmwatch.v1.Evidence.observed_at:type_name -> google.protobuf.Timestamp
+	62, // 36: farmwatch.v1.Evidence.first_seen:type_name -> google.protobuf.Timestamp
 	36, // 37: farmwatch.v1.Alert.evidence:type_name -> farmwatch.v1.Evidence
-	60, // 38: farmwatch.v1.Alert.created_at:type_name -> google.protobuf.Timestamp
-	60, // 39: farmwatch.v1.Alert.updated_at:type_name -> google.protobuf.Timestamp
-	60, // 40: farmwatch.v1.Alert.resolved_at:type_name -> google.protobuf.Timestamp
-	60, // 41: farmwatch.v1.Alert.peak_at:type_name -> google.protobuf.Timestamp
-	59, // 42: farmwatch.v1.Alert.member_scores:type_name -> farmwatch.v1.Alert.MemberScoresEntry
-	60, // 43: farmwatch.v1.AuditEntry.at:type_name -> google.protobuf.Timestamp
-	60, // 44: farmwatch.v1.ListAuditRequest.since:type_name -> google.protobuf.Timestamp
+	62, // 38: farmwatch.v1.Alert.created_at:type_name -> google.protobuf.Timestamp
+	62, // 39: farmwatch.v1.Alert.updated_at:type_name -> google.protobuf.Timestamp
+	62, // 40: farmwatch.v1.Alert.resolved_at:type_name -> google.protobuf.Timestamp
+	62, // 41: farmwatch.v1.Alert.peak_at:type_name -> google.protobuf.Timestamp
+	61, // 42: farmwatch.v1.Alert.member_scores:type_name -> farmwatch.v1.Alert.MemberScoresEntry
+	62, // 43: farmwatch.v1.AuditEntry.at:type_name -> google.protobuf.Timestamp
+	62, // 44: farmwatch.v1.ListAuditRequest.since:type_name -> google.protobuf.Timestamp
 	40, // 45: farmwatch.v1.ListAuditResponse.entries:type_name -> farmwatch.v1.AuditEntry
 	13, // 46: farmwatch.v1.UpdateHireRequest.hire:type_name -> farmwatch.v1.Hire
-	60, // 47: farmwatch.v1.ClusterMember.joined_at:type_name -> google.protobuf.Timestamp
+	62, // 47: farmwatch.v1.ClusterMember.joined_at:type_name -> google.protobuf.Timestamp
 	44, // 48: farmwatch.v1.Cluster.members:type_name -> farmwatch.v1.ClusterMember
 	45, // 49: farmwatch.v1.Cluster.fingerprints:type_name -> farmwatch.v1.SharedFingerprint
-	60, // 50: farmwatch.v1.Cluster.created_at:type_name -> google.protobuf.Timestamp
-	60, // 51: farmwatch.v1.Cluster.updated_at:type_name -> google.protobuf.Timestamp
+	62, // 50: farmwatch.v1.Cluster.created_at:type_name -> google.protobuf.Timestamp
+	62, // 51: farmwatch.v1.Cluster.updated_at:type_name -> google.protobuf.Timestamp
 	46, // 52: farmwatch.v1.ListClustersResponse.clusters:type_name -> farmwatch.v1.Cluster
-	60, // 53: farmwatch.v1.BacktestRequest.since:type_name -> google.protobuf.Timestamp
-	60, // 54: farmwatch.v1.BacktestRequest.until:type_name -> google.protobuf.Timestamp
-	60, // 55: farmwatch.v1.BacktestResponse.first_report:type_name -> google.protobuf.Timestamp
-	60, // 56: farmwatch.v1.BacktestResponse.last_report:type_name -> google.protobuf.Timestamp
+	62, // 53: farmwatch.v1.BacktestRequest.since:type_name -> google.protobuf.Timestamp
+	62, // 54: farmwatch.v1.BacktestRequest.until:type_name -> google.protobuf.Timestamp
+	62, // 55: farmwatch.v1.BacktestResponse.first_report:type_name -> google.protobuf.Timestamp
+	62, // 56: farmwatch.v1.BacktestResponse.last_report:type_name -> google.protobuf.Timestamp
 	37, // 57: farmwatch.v1.BacktestResponse.alerts:type_name -> farmwatch.v1.Alert
-	51, // 58: farmwatch.v1.FitModelResponse.weights:type_name -> farmwatch.v1.RuleWeight
+	53, // 58: farmwatch.v1.FitModelResponse.weights:type_name -> farmwatch.v1.RuleWeight
 	37, // 59: farmwatch.v1.ListAlertsResponse.alerts:type_name -> farmwatch.v1.Alert
 	15, // 60: farmwatch.v1.AdminService.AddHires:input_type -> farmwatch.v1.AddHiresRequest
 	21, // 61: farmwatch.v1.AdminService.ListHires:input_type -> farmwatch.v1.ListHiresRequest
@@ -4804,8 +4903,8 @@ var file_farmwatch_v1_admin_proto_depIdxs = []int32{
 	27, // 66: farmwatch.v1.AdminService.ListDevices:input_type -> farmwatch.v1.ListDevicesRequest
 	29, // 67: farmwatch.v1.AdminService.GetDevice:input_type -> farmwatch.v1.GetDeviceRequest
 	34, // 68: farmwatch.v1.AdminService.ListReports:input_type -> farmwatch.v1.ListReportsRequest
-	55, // 69: farmwatch.v1.AdminService.ListAlerts:input_type -> farmwatch.v1.ListAlertsRequest
-	57, // 70: farmwatch.v1.AdminService.GetAlert:input_type -> farmwatch.v1.GetAlertRequest
+	57, // 69: farmwatch.v1.AdminService.ListAlerts:input_type -> farmwatch.v1.ListAlertsRequest
+	59, // 70: farmwatch.v1.AdminService.GetAlert:input_type -> farmwatch.v1.GetAlertRequest
 	38, // 71: farmwatch.v1.AdminService.AckAlert:input_type -> farmwatch.v1.AckAlertRequest
 	39, // 72: farmwatch.v1.AdminService.ResolveAlert:input_type -> farmwatch.v1.ResolveAlertRequest
 	41, // 73: farmwatch.v1.AdminService.ListAudit:input_type -> farmwatch.v1.ListAuditRequest
@@ -4813,42 +4912,44 @@ var file_farmwatch_v1_admin_proto_depIdxs = []int32{
 	47, // 75: farmwatch.v1.AdminService.ListClusters:input_type -> farmwatch.v1.ListClustersRequest
 	49, // 76: farmwatch.v1.AdminService.GetCluster:input_type -> farmwatch.v1.GetClusterRequest
 	50, // 77: farmwatch.v1.AdminService.FitModel:input_type -> farmwatch.v1.FitModelRequest
-	52, // 78: farmwatch.v1.AdminService.Backtest:input_type -> farmwatch.v1.BacktestRequest
-	8,  // 79: farmwatch.v1.AdminService.RevokeDevice:input_type -> farmwatch.v1.RevokeDeviceRequest
-	9,  // 80: farmwatch.v1.AdminService.IssueAdmin:input_type -> farmwatch.v1.IssueAdminRequest
-	11, // 81: farmwatch.v1.AdminService.Backup:input_type -> farmwatch.v1.BackupRequest
-	0,  // 82: farmwatch.v1.AdminService.ListTokens:input_type -> farmwatch.v1.ListTokensRequest
-	3,  // 83: farmwatch.v1.AdminService.RevokeToken:input_type -> farmwatch.v1.RevokeTokenRequest
-	4,  // 84: farmwatch.v1.AdminService.ListAdmins:input_type -> farmwatch.v1.ListAdminsRequest
-	7,  // 85: farmwatch.v1.AdminService.RevokeAdmin:input_type -> farmwatch.v1.RevokeAdminRequest
-	16, // 86: farmwatch.v1.AdminService.AddHires:output_type -> farmwatch.v1.AddHiresResponse
-	22, // 87: farmwatch.v1.AdminService.ListHires:output_type -> farmwatch.v1.ListHiresResponse
-	13, // 88: farmwatch.v1.AdminService.GetHire:output_type -> farmwatch.v1.Hire
-	18, // 89: farmwatch.v1.AdminService.ImportHires:output_type -> farmwatch.v1.ImportHiresResponse
-	20, // 90: farmwatch.v1.AdminService.DeleteHire:output_type -> farmwatch.v1.DeleteHireResponse
-	25, // 91: farmwatch.v1.AdminService.CreateToken:output_type -> farmwatch.v1.CreateTokenResponse
-	28, // 92: farmwatch.v1.AdminService.ListDevices:output_type -> farmwatch.v1.ListDevicesResponse
-	30, // 93: farmwatch.v1.AdminService.GetDevice:output_type -> farmwatch.v1.DeviceDetail
-	35, // 94: farmwatch.v1.AdminService.ListReports:output_type -> farmwatch.v1.ListReportsResponse
-	56, // 95: farmwatch.v1.AdminService.ListAlerts:output_type -> farmwatch.v1.ListAlertsResponse
-	37, // 96: farmwatch.v1.AdminService.GetAlert:output_type -> farmwatch.v1.Alert
-	37, // 97: farmwatch.v1.AdminService.AckAlert:output_type -> farmwatch.v1.Alert
-	37, // 98: farmwatch.v1.AdminService.ResolveAlert:output_type -> farmwatch.v1.Alert
-	42, // 99: farmwatch.v1.AdminService.ListAudit:output_type -> farmwatch.v1.ListAuditResponse
-	13, // 100: farmwatch.v1.AdminService.UpdateHire:output_type -> farmwatch.v1.Hire
-	48, // 101: farmwatch.v1.AdminService.ListClusters:output_type -> farmwatch.v1.ListClustersResponse
-	46, // 102: farmwatch.v1.AdminService.GetCluster:output_type -> farmwatch.v1.Cluster
-	54, // 103: farmwatch.v1.AdminService.FitModel:output_type -> farmwatch.v1.FitModelResponse
-	53, // 104: farmwatch.v1.AdminService.Backtest:output_type -> farmwatch.v1.BacktestResponse
-	26, // 105: farmwatch.v1.AdminService.RevokeDevice:output_type -> farmwatch.v1.Device
-	10, // 106: farmwatch.v1.AdminService.IssueAdmin:output_type -> farmwatch.v1.IssueAdminResponse
-	12, // 107: farmwatch.v1.AdminService.Backup:output_type -> farmwatch.v1.BackupChunk
-	1,  // 108: farmwatch.v1.AdminService.ListTokens:output_type -> farmwatch.v1.ListTokensResponse
-	2,  // 109: farmwatch.v1.AdminService.RevokeToken:output_type -> farmwatch.v1.TokenInfo
-	5,  // 110: farmwatch.v1.AdminService.ListAdmins:output_type -> farmwatch.v1.ListAdminsResponse
-	6,  // 111: farmwatch.v1.AdminService.RevokeAdmin:output_type -> farmwatch.v1.AdminCertificate
-	86, // [86:112] is the sub-list for method output_type
-	60, // [60:86] is the sub-list for method input_type
+	51, // 78: farmwatch.v1.AdminService.GetConfig:input_type -> farmwatch.v1.GetConfigRequest
+	54, // 79: farmwatch.v1.AdminService.Backtest:input_type -> farmwatch.v1.BacktestRequest
+	8,  // 80: farmwatch.v1.AdminService.RevokeDevice:input_type -> farmwatch.v1.RevokeDeviceRequest
+	9,  // 81: farmwatch.v1.AdminService.IssueAdmin:input_type -> farmwatch.v1.IssueAdminRequest
+	11, // 82: farmwatch.v1.AdminService.Backup:input_type -> farmwatch.v1.BackupRequest
+	0,  // 83: farmwatch.v1.AdminService.ListTokens:input_type -> farmwatch.v1.ListTokensRequest
+	3,  // 84: farmwatch.v1.AdminService.RevokeToken:input_type -> farmwatch.v1.RevokeTokenRequest
+	4,  // 85: farmwatch.v1.AdminService.ListAdmins:input_type -> farmwatch.v1.ListAdminsRequest
+	7,  // 86: farmwatch.v1.AdminService.RevokeAdmin:input_type -> farmwatch.v1.RevokeAdminRequest
+	16, // 87: farmwatch.v1.AdminService.AddHires:output_type -> farmwatch.v1.AddHiresResponse
+	22, // 88: farmwatch.v1.AdminService.ListHires:output_type -> farmwatch.v1.ListHiresResponse
+	13, // 89: farmwatch.v1.AdminService.GetHire:output_type -> farmwatch.v1.Hire
+	18, // 90: farmwatch.v1.AdminService.ImportHires:output_type -> farmwatch.v1.ImportHiresResponse
+	20, // 91: farmwatch.v1.AdminService.DeleteHire:output_type -> farmwatch.v1.DeleteHireResponse
+	25, // 92: farmwatch.v1.AdminService.CreateToken:output_type -> farmwatch.v1.CreateTokenResponse
+	28, // 93: farmwatch.v1.AdminService.ListDevices:output_type -> farmwatch.v1.ListDevicesResponse
+	30, // 94: farmwatch.v1.AdminService.GetDevice:output_type -> farmwatch.v1.DeviceDetail
+	35, // 95: farmwatch.v1.AdminService.ListReports:output_type -> farmwatch.v1.ListReportsResponse
+	58, // 96: farmwatch.v1.AdminService.ListAlerts:output_type -> farmwatch.v1.ListAlertsResponse
+	37, // 97: farmwatch.v1.AdminService.GetAlert:output_type -> farmwatch.v1.Alert
+	37, // 98: farmwatch.v1.AdminService.AckAlert:output_type -> farmwatch.v1.Alert
+	37, // 99: farmwatch.v1.AdminService.ResolveAlert:output_type -> farmwatch.v1.Alert
+	42, // 100: farmwatch.v1.AdminService.ListAudit:output_type -> farmwatch.v1.ListAuditResponse
+	13, // 101: farmwatch.v1.AdminService.UpdateHire:output_type -> farmwatch.v1.Hire
+	48, // 102: farmwatch.v1.AdminService.ListClusters:output_type -> farmwatch.v1.ListClustersResponse
+	46, // 103: farmwatch.v1.AdminService.GetCluster:output_type -> farmwatch.v1.Cluster
+	56, // 104: farmwatch.v1.AdminService.FitModel:output_type -> farmwatch.v1.FitModelResponse
+	52, // 105: farmwatch.v1.AdminService.GetConfig:output_type -> farmwatch.v1.GetConfigResponse
+	55, // 106: farmwatch.v1.AdminService.Backtest:output_type -> farmwatch.v1.BacktestResponse
+	26, // 107: farmwatch.v1.AdminService.RevokeDevice:output_type -> farmwatch.v1.Device
+	10, // 108: farmwatch.v1.AdminService.IssueAdmin:output_type -> farmwatch.v1.IssueAdminResponse
+	12, // 109: farmwatch.v1.AdminService.Backup:output_type -> farmwatch.v1.BackupChunk
+	1,  // 110: farmwatch.v1.AdminService.ListTokens:output_type -> farmwatch.v1.ListTokensResponse
+	2,  // 111: farmwatch.v1.AdminService.RevokeToken:output_type -> farmwatch.v1.TokenInfo
+	5,  // 112: farmwatch.v1.AdminService.ListAdmins:output_type -> farmwatch.v1.ListAdminsResponse
+	6,  // 113: farmwatch.v1.AdminService.RevokeAdmin:output_type -> farmwatch.v1.AdminCertificate
+	87, // [87:114] is the sub-list for method output_type
+	60, // [60:87] is the sub-list for method input_type
 	60, // [60:60] is the sub-list for extension type_name
 	60, // [60:60] is the sub-list for extension extendee
 	0,  // [0:60] is the sub-list for field type_name
@@ -4866,7 +4967,7 @@ func file_farmwatch_v1_admin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_farmwatch_v1_admin_proto_rawDesc), len(file_farmwatch_v1_admin_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   60,
+			NumMessages:   62,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -40,6 +40,7 @@ const (
 	AdminService_ListClusters_FullMethodName = "/farmwatch.v1.AdminService/ListClusters"
 	AdminService_GetCluster_FullMethodName   = "/farmwatch.v1.AdminService/GetCluster"
 	AdminService_FitModel_FullMethodName     = "/farmwatch.v1.AdminService/FitModel"
+	AdminService_GetConfig_FullMethodName    = "/farmwatch.v1.AdminService/GetConfig"
 	AdminService_Backtest_FullMethodName     = "/farmwatch.v1.AdminService/Backtest"
 	AdminService_RevokeDevice_FullMethodName = "/farmwatch.v1.AdminService/RevokeDevice"
 	AdminService_IssueAdmin_FullMethodName   = "/farmwatch.v1.AdminService/IssueAdmin"
@@ -80,6 +81,9 @@ type AdminServiceClient interface {
 	// Re-estimate rule weights from resolved alerts; with apply, write them
 	// to the collector's analysis config and use them from then on.
 	FitModel(ctx context.Context, in *FitModelRequest, opts ...grpc.CallOption) (*FitModelResponse, error)
+	// The analysis config in effect: the defaults with the collector's config
+	// file over them, as the collector scores with it now.
+	GetConfig(ctx context.Context, in *GetConfigRequest, opts ...grpc.CallOption) (*GetConfigResponse, error)
 	// Replay the stored reports, in the order they arrived, through the
 	// analysis with another config into a scratch store, and say which alerts
 	// it would have raised and how they agree with the reviewers' verdicts.
@@ -290,6 +294,16 @@ func (c *adminServiceClient) FitModel(ctx context.Context, in *FitModelRequest, 
 	return out, nil
 }
 
+func (c *adminServiceClient) GetConfig(ctx context.Context, in *GetConfigRequest, opts ...grpc.CallOption) (*GetConfigResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetConfigResponse)
+	err := c.cc.Invoke(ctx, AdminService_GetConfig_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *adminServiceClient) Backtest(ctx context.Context, in *BacktestRequest, opts ...grpc.CallOption) (*BacktestResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(BacktestResponse)
@@ -409,6 +423,9 @@ type AdminServiceServer interface {
 	// Re-estimate rule weights from resolved alerts; with apply, write them
 	// to the collector's analysis config and use them from then on.
 	FitModel(context.Context, *FitModelRequest) (*FitModelResponse, error)
+	// The analysis config in effect: the defaults with the collector's config
+	// file over them, as the collector scores with it now.
+	GetConfig(context.Context, *GetConfigRequest) (*GetConfigResponse, error)
 	// Replay the stored reports, in the order they arrived, through the
 	// analysis with another config into a scratch store, and say which alerts
 	// it would have raised and how they agree with the reviewers' verdicts.
@@ -489,6 +506,9 @@ func (UnimplementedAdminServiceServer) GetCluster(context.Context, *GetClusterRe
 }
 func (UnimplementedAdminServiceServer) FitModel(context.Context, *FitModelRequest) (*FitModelResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method FitModel not implemented")
+}
+func (UnimplementedAdminServiceServer) GetConfig(context.Context, *GetConfigRequest) (*GetConfigResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetConfig not implemented")
 }
 func (UnimplementedAdminServiceServer) Backtest(context.Context, *BacktestRequest) (*BacktestResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Backtest not implemented")
@@ -848,6 +868,24 @@ func _AdminService_FitModel_Handler(srv interface{}, ctx context.Context, dec fu
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AdminService_GetConfig_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetConfigRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).GetConfig(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_GetConfig_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).GetConfig(ctx, req.(*GetConfigRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _AdminService_Backtest_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(BacktestRequest)
 	if err := dec(in); err != nil {
@@ -1059,6 +1097,10 @@ var AdminService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "FitModel",
 			Handler:    _AdminService_FitModel_Handler,
+		},
+		{
+			MethodName: "GetConfig",
+			Handler:    _AdminService_GetConfig_Handler,
 		},
 		{
 			MethodName: "Backtest",
