@@ -11,8 +11,8 @@ import (
 )
 
 // A DB-IP record rewritten by cityValue reads back through geo.Resolver like a GeoLite2 record.
-func TestCityValueReadsAsGeoLite2(t *testing.T) {
-	tree, err := newTree("GeoLite2-City", cityPackage, "test")
+func TestCityValueReadsInGeoLite2Schema(t *testing.T) {
+	tree, err := newTree(geo.TypeDBIPCity, cityPackage, "test")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -28,7 +28,7 @@ func TestCityValueReadsAsGeoLite2(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	asnTree, err := newTree("GeoLite2-ASN", asnPackage, "test")
+	asnTree, err := newTree(geo.TypeDBIPASN, asnPackage, "test")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,15 +52,31 @@ func TestCityValueReadsAsGeoLite2(t *testing.T) {
 
 	austin := r.Lookup(netip.MustParseAddr("67.198.1.2"))
 	if austin.City != "Austin" || austin.Region != "Texas" || austin.CountryName != "United States" ||
-		austin.AccuracyKM != geo.DefaultAccuracyKM || austin.Latitude != 30.2672 || austin.ASN != 11427 {
+		austin.AccuracyKM != geo.DefaultAccuracyKM || !austin.AccuracyAssumed || austin.Latitude != 30.2672 || austin.ASN != 11427 {
 		t.Errorf("Austin = %+v", austin)
 	}
 	kp := r.Lookup(netip.MustParseAddr("175.45.176.9"))
-	if kp.Country != "KP" || kp.AccuracyKM != geo.CountryAccuracyKM || kp.TimeZone != "Asia/Pyongyang" {
+	if kp.Country != "KP" || kp.AccuracyKM != geo.CountryAccuracyKM || !kp.AccuracyAssumed || kp.TimeZone != "Asia/Pyongyang" {
 		t.Errorf("North Korea = %+v", kp)
+	}
+	if got := r.Attribution(); got != geo.AttributionDBIP {
+		t.Errorf("attribution %q", got)
 	}
 	if ed := r.Lookup(netip.MustParseAddr("2a02:c7f::1")); ed.City != "Edinburgh" || !ed.Geolocatable {
 		t.Errorf("Edinburgh = %+v", ed)
+	}
+}
+
+// The files are named for their source and data month, not for MaxMind's products.
+func TestFileNames(t *testing.T) {
+	if got := CityFile(cityPackage); got != "dbip-city-lite-2026-06.mmdb" {
+		t.Errorf("CityFile = %s", got)
+	}
+	if got := ASNFile(asnPackage); got != "dbip-asn-lite-2026-06.mmdb" {
+		t.Errorf("ASNFile = %s", got)
+	}
+	if _, ok := cityValue(dbipRecord{CountryCode: "US", City: "Austin", Latitude: 30.2, Longitude: -97.7})["location"].(mmdbtype.Map)["accuracy_radius"]; ok {
+		t.Error("the city record carries an accuracy radius DB-IP never gave")
 	}
 }
 
