@@ -47,6 +47,9 @@ type Config struct {
 	TrustedProxies []netip.Prefix
 	GeoCity        string
 	GeoASN         string
+	// GeoCheckInterval is how often replaced geo databases are looked for
+	// and reloaded (default DefaultGeoCheckInterval).
+	GeoCheckInterval time.Duration
 	// TLSHosts are extra names and IPs for the server certificate.
 	TLSHosts       []string
 	AnalysisConfig string
@@ -121,6 +124,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.SweepInterval == 0 {
 		cfg.SweepInterval = time.Minute
+	}
+	if cfg.GeoCheckInterval == 0 {
+		cfg.GeoCheckInterval = DefaultGeoCheckInterval
 	}
 	cfg.Conns = cfg.Conns.withDefaults(cfg.ReportInterval)
 	acfg, err := analysis.LoadConfig(cfg.AnalysisConfig)
@@ -243,6 +249,10 @@ func New(cfg Config) (*Server, error) {
 		grpc.ReadBufferSize(0),
 	)
 	go s.sweepLoop()
+	s.logGeoAtStart()
+	if s.geo != nil {
+		go s.geoLoop(s.stopSweep)
+	}
 	pb.RegisterAgentServiceServer(s.grpc, &agentService{s: s})
 	pb.RegisterAdminServiceServer(s.grpc, &adminService{s: s})
 	s.health = health.NewServer()
