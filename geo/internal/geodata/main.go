@@ -266,12 +266,16 @@ func buildCity(tarball, path string) error {
 		}
 		delete(files, name) // let the source bytes go before the next file
 	}
+	distinct := len(values)
 	clear(zones)
+	clear(values)
+	// Hand what reading freed back to the system before writing allocates its own buffers.
+	debug.FreeOSMemory()
 	if err := writeTree(tree, path); err != nil {
 		return err
 	}
 	slog.Info("wrote city database", "path", path, "networks_read", rs.read, "prefixes_inserted", rs.inserted, "skipped_reserved", rs.skipped,
-		"distinct_records", len(values), "records_zone_from_coordinates", zonesFilled, "took", time.Since(start).Round(time.Second))
+		"distinct_records", distinct, "records_zone_from_coordinates", zonesFilled, "took", time.Since(start).Round(time.Second))
 	return nil
 }
 
