@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,7 +15,10 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/protobuf/proto"
 
+	"github.com/farmwatch/farmwatch/collector/server"
 	"github.com/farmwatch/farmwatch/geo"
 )
 
@@ -105,6 +109,41 @@ func geoWriteStatus(w io.Writer, output string, dbs []geo.DatabaseInfo, now time
 		}
 	}
 	return geoWriteAttribution(w, geo.JoinAttributions(dbs))
+}
+
+// geoAttribution is the credit line the collector sent with places it showed.
+func geoAttribution(header metadata.MD) string {
+	if v := header.Get(server.GeoAttributionHeader); len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
+// printJSONAttributed prints m as printJSON does, with the credit line of its places as a last field
+// "attribution" when there is one.
+func printJSONAttributed(w io.Writer, m proto.Message, attribution string) error {
+	if attribution == "" {
+		return printJSON(w, m)
+	}
+	var b bytes.Buffer
+	if err := printJSON(&b, m); err != nil {
+		return err
+	}
+	obj := bytes.TrimRight(b.Bytes(), "\n")
+	if !bytes.HasSuffix(obj, []byte("}")) {
+		return fmt.Errorf("JSON output is not an object: %.40s", obj)
+	}
+	attr, err := json.Marshal(attribution)
+	if err != nil {
+		return err
+	}
+	body := bytes.TrimSpace(obj[:len(obj)-1])
+	sep := ","
+	if bytes.Equal(body, []byte("{")) {
+		sep = ""
+	}
+	_, err = fmt.Fprintf(w, "%s%s\n  \"attribution\": %s\n}\n", body, sep, attr)
+	return err
 }
 
 // geoWriteAttribution is the footer every table of places ends with, as the data's licence asks.

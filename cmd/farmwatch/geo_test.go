@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +15,8 @@ import (
 	"github.com/farmwatch/farmwatch/collector/analysis"
 	"github.com/farmwatch/farmwatch/geo"
 	"github.com/farmwatch/farmwatch/geo/geotest"
+	"github.com/farmwatch/farmwatch/internal/testcollector"
+	"github.com/farmwatch/farmwatch/sim"
 )
 
 var geoTestNets = []geotest.Network{{Prefix: "67.198.0.0/16", Country: "US", CountryName: "United States", Region: "Texas",
@@ -174,4 +177,39 @@ func waitLog(t *testing.T, log *lockedLog, want string) {
 		}
 	}
 	t.Fatalf("log never said %q:\n%s", want, log.String())
+}
+
+// Places the collector shows (devices list and show) carry the credit line of its databases, sent as a
+// response header: DB-IP's for the test collector's DB-IP-named files.
+func TestDevicesAttribution(t *testing.T) {
+	c := testcollector.Start(t, nil)
+	ctx := context.Background()
+	fp, _ := c.Options().CAFingerprint()
+	fleet := sim.Plan(2, 1)
+	defer fleet.Close()
+	if err := fleet.Register(ctx, c.Admin); err != nil {
+		t.Fatal(err)
+	}
+	if err := fleet.Enroll(ctx, c.Addr(), fp, 2); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fleet.Send(ctx, time.Now(), 1, 2); err != nil {
+		t.Fatal(err)
+	}
+	out, _, err := runCLI(t, c.Data, "devices", "list")
+	if err != nil || !strings.HasSuffix(out, "\n"+geo.AttributionDBIP+"\n") {
+		t.Fatalf("devices list: %v\n%s", err, out)
+	}
+	out, _, err = runCLI(t, c.Data, "devices", "list", "-o", "json")
+	var doc struct {
+		Devices     []json.RawMessage `json:"devices"`
+		Attribution string            `json:"attribution"`
+	}
+	if err != nil || json.Unmarshal([]byte(out), &doc) != nil || len(doc.Devices) == 0 || doc.Attribution != geo.AttributionDBIP {
+		t.Fatalf("devices list -o json: %v\n%s", err, out)
+	}
+	out, _, err = runCLI(t, c.Data, "devices", "show", fleet.Devices[0].ID())
+	if err != nil || !strings.Contains(out, "Timeline of recent reports") || !strings.HasSuffix(out, "\n"+geo.AttributionDBIP+"\n") {
+		t.Fatalf("devices show: %v\n%s", err, out)
+	}
 }

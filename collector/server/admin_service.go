@@ -101,6 +101,7 @@ func (a *adminService) CreateToken(ctx context.Context, req *pb.CreateTokenReque
 }
 
 func (a *adminService) ListDevices(ctx context.Context, req *pb.ListDevicesRequest) (*pb.ListDevicesResponse, error) {
+	a.s.setGeoAttribution(ctx)
 	var out []*pb.Device
 	err := a.s.store.View(func(tx *store.Tx) (err error) { out, err = tx.Devices(req.GetHireId()); return })
 	sort.Slice(out, func(i, j int) bool {
@@ -113,6 +114,7 @@ func (a *adminService) ListDevices(ctx context.Context, req *pb.ListDevicesReque
 }
 
 func (a *adminService) GetDevice(ctx context.Context, req *pb.GetDeviceRequest) (*pb.DeviceDetail, error) {
+	a.s.setGeoAttribution(ctx)
 	out := &pb.DeviceDetail{}
 	err := a.s.store.View(func(tx *store.Tx) error {
 		d, err := tx.Device(req.GetId())
@@ -144,6 +146,7 @@ func (a *adminService) GetDevice(ctx context.Context, req *pb.GetDeviceRequest) 
 }
 
 func (a *adminService) ListReports(ctx context.Context, req *pb.ListReportsRequest) (*pb.ListReportsResponse, error) {
+	a.s.setGeoAttribution(ctx)
 	limit := int(req.GetLimit())
 	if limit == 0 {
 		limit = 50

@@ -1,8 +1,12 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
 
 	"github.com/farmwatch/farmwatch/collector/analysis"
 	"github.com/farmwatch/farmwatch/geo"
@@ -86,6 +90,20 @@ func (s *Server) geoLoop(stop <-chan struct{}) {
 			lastAgeCheck = s.cfg.Now()
 			s.warnStaleGeo()
 		}
+	}
+}
+
+// GeoAttributionHeader is the response header that carries the credit line of the geo databases with
+// every answer that shows places, so the CLI can print it as their licences ask.
+const GeoAttributionHeader = "farmwatch-geo-attribution"
+
+// setGeoAttribution sends the databases' credit line with a response that shows places.
+func (s *Server) setGeoAttribution(ctx context.Context) {
+	if s.geo == nil {
+		return
+	}
+	if a := s.geo.Attribution(); a != "" {
+		grpc.SetHeader(ctx, metadata.Pairs(GeoAttributionHeader, a)) // fails only outside a call
 	}
 }
 
