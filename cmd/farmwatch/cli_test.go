@@ -132,7 +132,8 @@ func TestReviewerCommands(t *testing.T) {
 		t.Fatalf("clusters list: %v\n%s", err, out)
 	}
 	out, _, err = runCLI(t, c.Data, "clusters", "show", "C-000001")
-	if err != nil || !strings.Contains(out, "LAPTOP FARM") || !strings.Contains(out, "gateway mac") || !strings.Contains(out, "KM TO OBSERVED PLACE") {
+	if err != nil || !strings.Contains(out, "LAPTOP FARM") || !strings.Contains(out, "gateway mac") || !strings.Contains(out, "KM TO OBSERVED PLACE") ||
+		!strings.HasSuffix(out, "\nIP Geolocation by DB-IP\n") {
 		t.Fatalf("clusters show: %v\n%s", err, out)
 	}
 	resp, _ := c.Admin.ListAlerts(ctx, &pb.ListAlertsRequest{Status: "open", MinScore: 0.5})
