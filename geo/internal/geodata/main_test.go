@@ -1,8 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"net/netip"
+	"os"
 	"path/filepath"
+	"reflect"
 	"testing"
 
 	"github.com/maxmind/mmdbwriter/mmdbtype"
@@ -86,50 +89,41 @@ func TestBuildEpoch(t *testing.T) {
 	}
 }
 
-// Adjacent networks with one value become one range (fewer prefixes, so fewer tree nodes), networks with
-// another value or a gap between them stay apart, and a reserved prefix inside a joined range is skipped
-// alone. Lookups answer as if each network had been inserted.
-func TestRunsJoinAdjacentNetworks(t *testing.T) {
-	tree, err := newTree(geo.TypeDBIPCity, cityPackage, "test")
-	if err != nil {
-		t.Fatal(err)
+// Records share their country, region and city parts, and read back the same as unshared ones.
+func TestValuePartsShared(t *testing.T) {
+	p := newValueParts()
+	a := p.city(dbipRecord{CountryCode: "US", State1: "Texas", City: "Austin", Latitude: 30.2672, Longitude: -97.7431})
+	b := p.city(dbipRecord{CountryCode: "US", State1: "Texas", City: "Austin", Latitude: 30.2711, Longitude: -97.7437})
+	if reflect.ValueOf(a["country"]).UnsafePointer() != reflect.ValueOf(b["country"]).UnsafePointer() ||
+		reflect.ValueOf(a["city"]).UnsafePointer() != reflect.ValueOf(b["city"]).UnsafePointer() {
+		t.Error("two Austin records do not share their country and city")
 	}
-	austin := cityValue(dbipRecord{CountryCode: "US", City: "Austin", Latitude: 30.2672, Longitude: -97.7431})
-	dallas := cityValue(dbipRecord{CountryCode: "US", City: "Dallas", Latitude: 32.7767, Longitude: -96.797})
-	rs := runs{tree: tree}
-	for _, n := range []struct {
-		prefix string
-		val    mmdbtype.Map
-	}{
-		{"67.198.0.0/24", austin}, {"67.198.1.0/24", austin}, {"67.198.2.0/23", austin}, // one /22
-		{"67.198.4.0/24", dallas},
-		{"67.198.6.0/24", dallas}, // a gap: its own range
-		// 10.0.0.0/8 is reserved (private); its neighbours are not.
-		{"9.255.255.0/24", austin}, {"10.0.0.0/8", austin}, {"11.0.0.0/24", austin},
-	} {
-		if err := rs.add(netip.MustParsePrefix(n.prefix), n.val); err != nil {
+	if !a.Equal(cityValue(dbipRecord{CountryCode: "US", State1: "Texas", City: "Austin", Latitude: 30.2672, Longitude: -97.7431})) {
+		t.Error("a shared record differs from an unshared one")
+	}
+	// The same networks written with shared and with unshared parts give the same bytes.
+	write := func(value func(dbipRecord) mmdbtype.Map) []byte {
+		tree, err := newTree(geo.TypeDBIPCity, cityPackage, "test")
+		if err != nil {
 			t.Fatal(err)
 		}
-	}
-	if err := rs.flush(); err != nil {
-		t.Fatal(err)
-	}
-	if rs.read != 8 || rs.inserted != 5 || rs.skipped != 1 {
-		t.Errorf("read %d, inserted %d prefixes, skipped %d; want 8, 5, 1", rs.read, rs.inserted, rs.skipped)
-	}
-	path := filepath.Join(t.TempDir(), "city.mmdb")
-	if err := writeTree(tree, path); err != nil {
-		t.Fatal(err)
-	}
-	r, err := geo.Open(path, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	for ip, want := range map[string]string{"67.198.0.1": "Austin", "67.198.3.255": "Austin", "67.198.4.9": "Dallas",
-		"67.198.5.9": "", "67.198.6.9": "Dallas", "9.255.255.1": "Austin", "11.0.0.1": "Austin"} {
-		if got := r.Lookup(netip.MustParseAddr(ip)).City; got != want {
-			t.Errorf("%s: %q, want %q", ip, got, want)
+		for i, city := range []string{"Austin", "Austin", "Dallas", "Austin"} {
+			p := netip.PrefixFrom(netip.AddrFrom4([4]byte{67, 198, byte(i), 0}), 24)
+			if _, err := insert(tree, p, value(dbipRecord{CountryCode: "US", State1: "Texas", City: city, Latitude: 30 + float64(i), Longitude: -97})); err != nil {
+				t.Fatal(err)
+			}
 		}
+		path := filepath.Join(t.TempDir(), "city.mmdb")
+		if err := writeTree(tree, path); err != nil {
+			t.Fatal(err)
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	if !bytes.Equal(write(newValueParts().city), write(cityValue)) {
+		t.Error("sharing parts changed the database's bytes")
 	}
 }
