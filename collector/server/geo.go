@@ -69,11 +69,13 @@ func (s *Server) ReloadGeo() error {
 	return nil
 }
 
-// geoLoop reloads databases replaced on disk and repeats the age warning daily, until Stop.
-func (s *Server) geoLoop(stop <-chan struct{}) {
+// geoLoop reloads databases replaced on disk and repeats the age warning daily, until Stop. started is
+// the clock's time when New logged the databases, read there rather than here so that the loop reads
+// the clock only at its ticks.
+func (s *Server) geoLoop(stop <-chan struct{}, started time.Time) {
 	t := time.NewTicker(s.cfg.GeoCheckInterval)
 	defer t.Stop()
-	lastAgeCheck := s.cfg.Now()
+	lastAgeCheck := started
 	for {
 		select {
 		case <-stop:

@@ -251,7 +251,7 @@ func New(cfg Config) (*Server, error) {
 	go s.sweepLoop()
 	s.logGeoAtStart()
 	if s.geo != nil {
-		go s.geoLoop(s.stopSweep)
+		go s.geoLoop(s.stopSweep, cfg.Now())
 	}
 	pb.RegisterAgentServiceServer(s.grpc, &agentService{s: s})
 	pb.RegisterAdminServiceServer(s.grpc, &adminService{s: s})
