@@ -144,7 +144,7 @@ func TestReviewerCommands(t *testing.T) {
 	out, _, err = runCLI(t, c.Data, "alerts", "show", id)
 	if err != nil || !strings.Contains(out, "Evidence (log-odds added to the prior now, and at most)") ||
 		!regexp.MustCompile(`\+\d\.\d\d \(peak \+\d\.\d\d\)  \S+ \[(proof|weak|farm)\]`).MatchString(out) ||
-		!strings.Contains(out, "peak") {
+		!strings.Contains(out, "peak") || !strings.HasSuffix(out, "\nIP Geolocation by DB-IP\n") {
 		t.Fatalf("alerts show: %v\n%s", err, out)
 	}
 	// The queue: highest peak first, with peak and current score.

@@ -217,6 +217,7 @@ func peakOf(al *pb.Alert) float64 { return math.Max(al.GetPeakScore(), al.GetSco
 // each sign adds now, against its peak, when it was first and last seen and
 // in how many reports.
 func (a *adminService) GetAlert(ctx context.Context, req *pb.GetAlertRequest) (*pb.Alert, error) {
+	a.s.setGeoAttribution(ctx) // its evidence names places
 	var al *pb.Alert
 	err := a.s.store.View(func(tx *store.Tx) (err error) {
 		if al, err = tx.Alert(req.GetId()); err != nil || al.GetStatus() == "resolved" {
