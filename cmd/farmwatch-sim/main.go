@@ -41,7 +41,7 @@ func newGeoDBCmd() *cobra.Command {
 	var out string
 	cmd := &cobra.Command{
 		Use:   "geodb --out DIR",
-		Short: "Write the small demo City and ASN databases (GeoLite2 schema) the simulated fleet lives in",
+		Short: "Write the small demo City and ASN databases (GeoLite2 schema, DB-IP names) the simulated fleet lives in",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := os.MkdirAll(out, 0o755); err != nil {
 				return err

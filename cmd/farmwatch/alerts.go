@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
 
 	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
 )
@@ -81,17 +83,22 @@ func newAlertsShowCmd() *cobra.Command {
 			if err := checkOutput(output); err != nil {
 				return err
 			}
+			var header metadata.MD
 			a, err := call(cmd, func(ctx context.Context, c pb.AdminServiceClient) (*pb.Alert, error) {
-				return c.GetAlert(ctx, &pb.GetAlertRequest{Id: args[0]})
+				return c.GetAlert(ctx, &pb.GetAlertRequest{Id: args[0]}, grpc.Header(&header))
 			})
 			if err != nil {
 				return err
 			}
+			attribution := geoAttribution(header)
 			if output == "json" {
-				return printJSON(cmd.OutOrStdout(), a)
+				return printJSONAttributed(cmd.OutOrStdout(), a, attribution)
 			}
 			printAlert(cmd, a)
-			return nil
+			if attribution != "" {
+				fmt.Fprintln(cmd.OutOrStdout())
+			}
+			return geoWriteAttribution(cmd.OutOrStdout(), attribution)
 		},
 	}
 	addOutputFlag(cmd, &output)

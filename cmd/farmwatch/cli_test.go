@@ -132,7 +132,8 @@ func TestReviewerCommands(t *testing.T) {
 		t.Fatalf("clusters list: %v\n%s", err, out)
 	}
 	out, _, err = runCLI(t, c.Data, "clusters", "show", "C-000001")
-	if err != nil || !strings.Contains(out, "LAPTOP FARM") || !strings.Contains(out, "gateway mac") || !strings.Contains(out, "KM TO OBSERVED PLACE") {
+	if err != nil || !strings.Contains(out, "LAPTOP FARM") || !strings.Contains(out, "gateway mac") || !strings.Contains(out, "KM TO OBSERVED PLACE") ||
+		!strings.HasSuffix(out, "\nIP Geolocation by DB-IP\n") {
 		t.Fatalf("clusters show: %v\n%s", err, out)
 	}
 	resp, _ := c.Admin.ListAlerts(ctx, &pb.ListAlertsRequest{Status: "open", MinScore: 0.5})
@@ -143,7 +144,7 @@ func TestReviewerCommands(t *testing.T) {
 	out, _, err = runCLI(t, c.Data, "alerts", "show", id)
 	if err != nil || !strings.Contains(out, "Evidence (log-odds added to the prior now, and at most)") ||
 		!regexp.MustCompile(`\+\d\.\d\d \(peak \+\d\.\d\d\)  \S+ \[(proof|weak|farm)\]`).MatchString(out) ||
-		!strings.Contains(out, "peak") {
+		!strings.Contains(out, "peak") || !strings.HasSuffix(out, "\nIP Geolocation by DB-IP\n") {
 		t.Fatalf("alerts show: %v\n%s", err, out)
 	}
 	// The queue: highest peak first, with peak and current score.

@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
 
 	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
 )
@@ -54,14 +56,16 @@ func newClustersCmd() *cobra.Command {
 			if err := checkOutput(showOutput); err != nil {
 				return err
 			}
+			var header metadata.MD
 			cl, err := call(cmd, func(ctx context.Context, c pb.AdminServiceClient) (*pb.Cluster, error) {
-				return c.GetCluster(ctx, &pb.GetClusterRequest{Id: args[0]})
+				return c.GetCluster(ctx, &pb.GetClusterRequest{Id: args[0]}, grpc.Header(&header))
 			})
 			if err != nil {
 				return err
 			}
+			attribution := geoAttribution(header)
 			if showOutput == "json" {
-				return printJSON(cmd.OutOrStdout(), cl)
+				return printJSONAttributed(cmd.OutOrStdout(), cl, attribution)
 			}
 			w := cmd.OutOrStdout()
 			verdict := "not a farm"
@@ -84,7 +88,13 @@ func newClustersCmd() *cobra.Command {
 			for _, f := range cl.GetFingerprints() {
 				row(tw, "  "+strings.ReplaceAll(f.GetKind(), "_", " "), f.GetValue(), f.GetStrength(), strings.Join(f.GetDeviceIds(), ", "))
 			}
-			return tw.Flush()
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			if attribution != "" {
+				fmt.Fprintln(w)
+			}
+			return geoWriteAttribution(w, attribution)
 		},
 	}
 	addOutputFlag(show, &showOutput)

@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
 
 	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
 )
@@ -25,14 +27,16 @@ func newDevicesListCmd() *cobra.Command {
 			if err := checkOutput(output); err != nil {
 				return err
 			}
+			var header metadata.MD
 			resp, err := call(cmd, func(ctx context.Context, c pb.AdminServiceClient) (*pb.ListDevicesResponse, error) {
-				return c.ListDevices(ctx, &pb.ListDevicesRequest{HireId: hire})
+				return c.ListDevices(ctx, &pb.ListDevicesRequest{HireId: hire}, grpc.Header(&header))
 			})
 			if err != nil {
 				return err
 			}
+			attribution := geoAttribution(header)
 			if output == "json" {
-				return printJSON(cmd.OutOrStdout(), resp)
+				return printJSONAttributed(cmd.OutOrStdout(), resp, attribution)
 			}
 			tw := newTableFor(cmd.OutOrStdout(), output, "DEVICE", "HIRE", "HOSTNAME", "OS", "LAST SEEN", "PUBLIC IP", "WHERE", "REPORTS", "SCORE").shrink("HOSTNAME", "WHERE", "OS")
 			for _, d := range resp.GetDevices() {
@@ -40,7 +44,10 @@ func newDevicesListCmd() *cobra.Command {
 					orDash(d.GetLastPublicIp()), orDash(where(d.GetLastCity(), d.GetLastCountry())), d.GetReports(),
 					fmt.Sprintf("%.2f", d.GetScore()))
 			}
-			return tw.Flush()
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			return geoWriteAttribution(cmd.OutOrStdout(), attribution)
 		},
 	}
 	cmd.Flags().StringVar(&hire, "hire", "", "only this hire's devices")
@@ -67,14 +74,16 @@ func newDevicesShowCmd() *cobra.Command {
 			if err := checkOutput(output); err != nil {
 				return err
 			}
+			var header metadata.MD
 			d, err := call(cmd, func(ctx context.Context, c pb.AdminServiceClient) (*pb.DeviceDetail, error) {
-				return c.GetDevice(ctx, &pb.GetDeviceRequest{Id: args[0]})
+				return c.GetDevice(ctx, &pb.GetDeviceRequest{Id: args[0]}, grpc.Header(&header))
 			})
 			if err != nil {
 				return err
 			}
+			attribution := geoAttribution(header)
 			if output == "json" {
-				return printJSON(cmd.OutOrStdout(), d)
+				return printJSONAttributed(cmd.OutOrStdout(), d, attribution)
 			}
 			w := cmd.OutOrStdout()
 			dev := d.GetDevice()
@@ -132,7 +141,10 @@ func newDevicesShowCmd() *cobra.Command {
 			for _, a := range d.GetAlerts() {
 				printf(w, "  %s  %s  %-12s score %.2f  %s\n", a.GetId(), a.GetKind(), a.GetStatus(), a.GetScore(), a.GetSummary())
 			}
-			return nil
+			if attribution != "" {
+				fmt.Fprintln(w)
+			}
+			return geoWriteAttribution(w, attribution)
 		},
 	}
 	addOutputFlag(cmd, &output)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,14 +15,17 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/protobuf/proto"
 
+	"github.com/farmwatch/farmwatch/collector/server"
 	"github.com/farmwatch/farmwatch/geo"
 )
 
-// Where `make geodata` writes the databases; MaxMind's files from geoipupdate work the same.
+// Where `make geodata` links the newest databases; MaxMind's files from geoipupdate work the same.
 const (
-	defaultGeoIPCity = "data/geo/GeoLite2-City.mmdb"
-	defaultGeoIPASN  = "data/geo/GeoLite2-ASN.mmdb"
+	defaultGeoIPCity = "data/geo/dbip-city-lite.mmdb"
+	defaultGeoIPASN  = "data/geo/dbip-asn-lite.mmdb"
 )
 
 func newGeoCmd() *cobra.Command {
@@ -29,8 +33,126 @@ func newGeoCmd() *cobra.Command {
 		Use:   "geo",
 		Short: "Place IP addresses and claimed homes as farmwatch's rules see them",
 	}
-	cmd.AddCommand(newGeoLookupCmd(), newGeoPlaceCmd())
+	cmd.AddCommand(newGeoLookupCmd(), newGeoPlaceCmd(), newGeoStatusCmd())
 	return cmd
+}
+
+// geoLookupResult is `geo lookup --output json`: the locations and the credit line their data asks for.
+type geoLookupResult struct {
+	Locations   []geo.Location `json:"locations"`
+	Attribution string         `json:"attribution,omitempty"`
+}
+
+func newGeoStatusCmd() *cobra.Command {
+	var cityPath, asnPath, output string
+	cmd := &cobra.Command{
+		Use:   "status",
+		Short: "Show each geo database's type, build date, age and credit line, and warn when it is older than 45 days",
+		Example: `  farmwatch geo status
+  farmwatch geo status --geoip-city /var/lib/GeoIP/GeoLite2-City.mmdb --geoip-asn /var/lib/GeoIP/GeoLite2-ASN.mmdb`,
+		Args:         cobra.NoArgs,
+		SilenceUsage: true,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkOutput(output); err != nil {
+				return err
+			}
+			if err := geoCheckFile("--geoip-city", cityPath, "City"); err != nil {
+				return err
+			}
+			if err := geoCheckFile("--geoip-asn", asnPath, "ASN"); err != nil {
+				return err
+			}
+			r, err := geo.Open(cityPath, asnPath)
+			if err != nil {
+				return err
+			}
+			defer r.Close()
+			return geoWriteStatus(cmd.OutOrStdout(), output, r.Databases(), time.Now())
+		},
+	}
+	cmd.Flags().StringVar(&cityPath, "geoip-city", defaultGeoIPCity, `City database, any MaxMind-format file ("" to skip)`)
+	cmd.Flags().StringVar(&asnPath, "geoip-asn", defaultGeoIPASN, `ASN database, any MaxMind-format file ("" to skip)`)
+	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table or json")
+	return cmd
+}
+
+type geoStatusEntry struct {
+	geo.DatabaseInfo
+	AgeDays int  `json:"age_days"`
+	Stale   bool `json:"stale"`
+}
+
+func geoWriteStatus(w io.Writer, output string, dbs []geo.DatabaseInfo, now time.Time) error {
+	entries := make([]geoStatusEntry, len(dbs))
+	for i, d := range dbs {
+		entries[i] = geoStatusEntry{DatabaseInfo: d, AgeDays: int(d.Age(now).Hours() / 24), Stale: d.Stale(now)}
+	}
+	if output == "json" {
+		return geoWriteJSON(w, struct {
+			Databases   []geoStatusEntry `json:"databases"`
+			MaxAgeDays  int              `json:"max_age_days"`
+			Attribution string           `json:"attribution,omitempty"`
+		}{entries, int(geo.MaxAge.Hours() / 24), geo.JoinAttributions(dbs)})
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ROLE\tPATH\tTYPE\tBUILT\tAGE")
+	for _, e := range entries {
+		printf(tw, "%s\t%s\t%s\t%s\t%d days\n", e.Role, e.Path, e.Type, e.Built.Format("2006-01-02"), e.AgeDays)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if e.Stale {
+			printf(w, "WARNING: the %s database %s is %d days old (more than %d): refresh it (docs/DEPLOY.md, \"Geo data\")\n",
+				e.Role, e.Path, e.AgeDays, int(geo.MaxAge.Hours()/24))
+		}
+	}
+	return geoWriteAttribution(w, geo.JoinAttributions(dbs))
+}
+
+// geoAttribution is the credit line the collector sent with places it showed.
+func geoAttribution(header metadata.MD) string {
+	if v := header.Get(server.GeoAttributionHeader); len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
+// printJSONAttributed prints m as printJSON does, with the credit line of its places as a last field
+// "attribution" when there is one.
+func printJSONAttributed(w io.Writer, m proto.Message, attribution string) error {
+	if attribution == "" {
+		return printJSON(w, m)
+	}
+	var b bytes.Buffer
+	if err := printJSON(&b, m); err != nil {
+		return err
+	}
+	obj := bytes.TrimRight(b.Bytes(), "\n")
+	if !bytes.HasSuffix(obj, []byte("}")) {
+		return fmt.Errorf("JSON output is not an object: %.40s", obj)
+	}
+	attr, err := json.Marshal(attribution)
+	if err != nil {
+		return err
+	}
+	body := bytes.TrimSpace(obj[:len(obj)-1])
+	sep := ","
+	if bytes.Equal(body, []byte("{")) {
+		sep = ""
+	}
+	_, err = fmt.Fprintf(w, "%s%s\n  \"attribution\": %s\n}\n", body, sep, attr)
+	return err
+}
+
+// geoWriteAttribution is the footer every table of places ends with, as the data's licence asks.
+func geoWriteAttribution(w io.Writer, attribution string) error {
+	if attribution == "" {
+		return nil
+	}
+	_, err := fmt.Fprintln(w, attribution)
+	return err
 }
 
 func newGeoLookupCmd() *cobra.Command {
@@ -70,13 +192,16 @@ func newGeoLookupCmd() *cobra.Command {
 				locs[i] = r.Lookup(ip)
 			}
 			if output == "json" {
-				return geoWriteJSON(cmd.OutOrStdout(), locs)
+				return geoWriteJSON(cmd.OutOrStdout(), geoLookupResult{Locations: locs, Attribution: r.Attribution()})
 			}
-			return geoWriteLocationTable(cmd.OutOrStdout(), locs, time.Now())
+			if err := geoWriteLocationTable(cmd.OutOrStdout(), locs, time.Now()); err != nil {
+				return err
+			}
+			return geoWriteAttribution(cmd.OutOrStdout(), r.Attribution())
 		},
 	}
-	cmd.Flags().StringVar(&cityPath, "geoip-city", defaultGeoIPCity, `GeoIP2/GeoLite2 City database ("" to skip)`)
-	cmd.Flags().StringVar(&asnPath, "geoip-asn", defaultGeoIPASN, `GeoLite2 ASN database ("" to skip)`)
+	cmd.Flags().StringVar(&cityPath, "geoip-city", defaultGeoIPCity, `City database, any MaxMind-format file: DB-IP's, make geodata's, GeoIP2/GeoLite2 ("" to skip)`)
+	cmd.Flags().StringVar(&asnPath, "geoip-asn", defaultGeoIPASN, `ASN database, any MaxMind-format file ("" to skip)`)
 	addOutputFlag(cmd, &output)
 	return cmd
 }
@@ -144,6 +269,9 @@ func geoWriteLocationTable(w io.Writer, locs []geo.Location, now time.Time) erro
 		if l.HasCoords {
 			coords = fmt.Sprintf("%.4f,%.4f", l.Latitude, l.Longitude)
 			radius = fmt.Sprintf("%.0f km", l.AccuracyKM)
+			if l.AccuracyAssumed {
+				radius = "~" + radius // the database gave none; this is farmwatch's assumption
+			}
 		}
 		asn := "-"
 		if l.ASN != 0 {

@@ -53,13 +53,24 @@ func newServeCmd() *cobra.Command {
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			// SIGHUP reloads the geo databases in place, as after geoipupdate or make geodata.
+			hup := make(chan os.Signal, 1)
+			signal.Notify(hup, syscall.SIGHUP)
+			defer signal.Stop(hup)
 			errc := make(chan error, 1)
 			go func() { errc <- srv.Serve() }()
 			fmt.Fprintf(cmd.OutOrStdout(), "collector listening on %s; CA fingerprint sha256:%s\n", srv.Addr(), srv.CA().Fingerprint())
-			select {
-			case err := <-errc:
-				return err
-			case <-ctx.Done():
+		wait:
+			for {
+				select {
+				case err := <-errc:
+					return err
+				case <-hup:
+					slog.Info("SIGHUP: reloading geo databases")
+					srv.ReloadGeo() // logs its outcome; a failure keeps the databases in use
+				case <-ctx.Done():
+					break wait
+				}
 			}
 			slog.Info("shutting down: finishing in-flight batches")
 			sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -70,8 +81,8 @@ func newServeCmd() *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.StringVar(&cfg.Listen, "listen", "127.0.0.1:7443", "address to listen on")
-	f.StringVar(&cfg.GeoCity, "geoip-city", "", "GeoIP2/GeoLite2 City database (MaxMind format)")
-	f.StringVar(&cfg.GeoASN, "geoip-asn", "", "GeoLite2 ASN database (MaxMind format)")
+	f.StringVar(&cfg.GeoCity, "geoip-city", "", "City database, any MaxMind-format file (make geodata's dbip-city-lite.mmdb, DB-IP's, GeoIP2/GeoLite2); reloaded on SIGHUP or when replaced")
+	f.StringVar(&cfg.GeoASN, "geoip-asn", "", "ASN database, any MaxMind-format file (make geodata's dbip-asn-lite.mmdb, GeoLite2-ASN); reloaded on SIGHUP or when replaced")
 	f.StringVar(&cfg.AnalysisConfig, "config", "", "analysis config (weights, thresholds, allowlists) overriding the defaults")
 	f.StringSliceVar(&proxies, "trusted-proxy", nil, "address or CIDR of a pass-through load balancer whose PROXY protocol header names the client (repeatable); never a range laptops connect from")
 	f.StringSliceVar(&cfg.TLSHosts, "tls-san", nil, "extra DNS names or IPs for the server certificate")

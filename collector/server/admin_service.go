@@ -111,6 +111,7 @@ func (a *adminService) CreateToken(ctx context.Context, req *pb.CreateTokenReque
 }
 
 func (a *adminService) ListDevices(ctx context.Context, req *pb.ListDevicesRequest) (*pb.ListDevicesResponse, error) {
+	a.s.setGeoAttribution(ctx)
 	var out []*pb.Device
 	err := a.s.store.View(func(tx *store.Tx) (err error) { out, err = tx.Devices(req.GetHireId()); return })
 	sort.Slice(out, func(i, j int) bool {
@@ -123,6 +124,7 @@ func (a *adminService) ListDevices(ctx context.Context, req *pb.ListDevicesReque
 }
 
 func (a *adminService) GetDevice(ctx context.Context, req *pb.GetDeviceRequest) (*pb.DeviceDetail, error) {
+	a.s.setGeoAttribution(ctx)
 	out := &pb.DeviceDetail{}
 	err := a.s.store.View(func(tx *store.Tx) error {
 		d, err := tx.Device(req.GetId())
@@ -154,6 +156,7 @@ func (a *adminService) GetDevice(ctx context.Context, req *pb.GetDeviceRequest) 
 }
 
 func (a *adminService) ListReports(ctx context.Context, req *pb.ListReportsRequest) (*pb.ListReportsResponse, error) {
+	a.s.setGeoAttribution(ctx)
 	limit := int(req.GetLimit())
 	if limit == 0 {
 		limit = 50
@@ -224,6 +227,7 @@ func peakOf(al *pb.Alert) float64 { return math.Max(al.GetPeakScore(), al.GetSco
 // each sign adds now, against its peak, when it was first and last seen and
 // in how many reports.
 func (a *adminService) GetAlert(ctx context.Context, req *pb.GetAlertRequest) (*pb.Alert, error) {
+	a.s.setGeoAttribution(ctx) // its evidence names places
 	var al *pb.Alert
 	err := a.s.store.View(func(tx *store.Tx) (err error) {
 		if al, err = tx.Alert(req.GetId()); err != nil || al.GetStatus() == "resolved" {

@@ -181,6 +181,7 @@ func (a *adminService) ListClusters(ctx context.Context, req *pb.ListClustersReq
 }
 
 func (a *adminService) GetCluster(ctx context.Context, req *pb.GetClusterRequest) (*pb.Cluster, error) {
+	a.s.setGeoAttribution(ctx)
 	var out *pb.Cluster
 	err := a.s.store.View(func(tx *store.Tx) error {
 		cl, err := analysis.LoadCluster(tx, req.GetId())

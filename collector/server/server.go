@@ -48,6 +48,9 @@ type Config struct {
 	TrustedProxies []netip.Prefix
 	GeoCity        string
 	GeoASN         string
+	// GeoCheckInterval is how often replaced geo databases are looked for
+	// and reloaded (default DefaultGeoCheckInterval).
+	GeoCheckInterval time.Duration
 	// TLSHosts are extra names and IPs for the server certificate.
 	TLSHosts       []string
 	AnalysisConfig string
@@ -122,6 +125,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.SweepInterval == 0 {
 		cfg.SweepInterval = time.Minute
+	}
+	if cfg.GeoCheckInterval == 0 {
+		cfg.GeoCheckInterval = DefaultGeoCheckInterval
 	}
 	cfg.Conns = cfg.Conns.withDefaults(cfg.ReportInterval)
 	acfg, err := analysis.LoadConfig(cfg.AnalysisConfig)
@@ -266,6 +272,10 @@ func newServer(cfg Config, st *store.Store, resolver *geo.Resolver, engine *anal
 		grpc.ReadBufferSize(0),
 	)
 	go s.sweepLoop()
+	s.logGeoAtStart()
+	if s.geo != nil {
+		go s.geoLoop(s.stopSweep, cfg.Now())
+	}
 	pb.RegisterAgentServiceServer(s.grpc, &agentService{s: s})
 	pb.RegisterAdminServiceServer(s.grpc, &adminService{s: s})
 	s.health = health.NewServer()

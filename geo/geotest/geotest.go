@@ -1,5 +1,6 @@
 // Package geotest writes small City and ASN databases in the GeoLite2 schemas, so that tests, the demo and
-// the simulator can exercise geo.Resolver without MaxMind or DB-IP files.
+// the simulator can exercise geo.Resolver without MaxMind or DB-IP files. By default they are named and
+// typed like the files `make geodata` writes; Options.Flavor MaxMind names them like MaxMind's.
 package geotest
 
 import (
@@ -8,6 +9,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/maxmind/mmdbwriter"
 	"github.com/maxmind/mmdbwriter/mmdbtype"
@@ -28,20 +30,51 @@ type Network struct {
 	Org         string
 }
 
-// File names written by WriteDatabases.
+// File names written by WriteDatabases: the stable names `make geodata` links to its dated files.
 const (
-	CityFile = "GeoLite2-City.mmdb"
-	ASNFile  = "GeoLite2-ASN.mmdb"
+	CityFile = "dbip-city-lite.mmdb"
+	ASNFile  = "dbip-asn-lite.mmdb"
 )
 
-// WriteDatabases writes GeoLite2-City and GeoLite2-ASN schema databases for nets into dir and returns their
-// paths. Both are IPv6 trees, so they answer IPv4 and IPv6 lookups, as MaxMind's files do.
+// Flavor chooses whose naming the test databases carry.
+type Flavor int
+
+const (
+	// DBIP names and types the files as `make geodata` does (geo.TypeDBIPCity, geo.TypeDBIPASN).
+	DBIP Flavor = iota
+	// MaxMind names and types them GeoLite2-City and GeoLite2-ASN, as geoipupdate does.
+	MaxMind
+)
+
+// Options for Write. The zero value is DB-IP naming built now.
+type Options struct {
+	Flavor Flavor
+	Built  time.Time // the build epoch in the metadata; zero means now
+}
+
+// WriteDatabases writes DB-IP-named City and ASN databases for nets into dir, built now, and returns their
+// paths.
 func WriteDatabases(dir string, nets []Network) (cityPath, asnPath string, err error) {
-	city, err := newTree("GeoLite2-City")
+	return Write(dir, Options{}, nets)
+}
+
+// Write writes City and ASN databases in the GeoLite2 schemas for nets into dir and returns their paths.
+// Both are IPv6 trees, so they answer IPv4 and IPv6 lookups, as MaxMind's files do. Each file is written
+// beside its path and renamed over it, as geoipupdate does, so a Resolver reading the old one is safe.
+func Write(dir string, o Options, nets []Network) (cityPath, asnPath string, err error) {
+	cityType, asnType, cityFile, asnFile := geoTypeDBIPCity, geoTypeASN, CityFile, ASNFile
+	if o.Flavor == MaxMind {
+		cityType, asnType, cityFile, asnFile = "GeoLite2-City", "GeoLite2-ASN", "GeoLite2-City.mmdb", "GeoLite2-ASN.mmdb"
+	}
+	built := o.Built
+	if built.IsZero() {
+		built = time.Now()
+	}
+	city, err := newTree(cityType, built)
 	if err != nil {
 		return "", "", err
 	}
-	asn, err := newTree("GeoLite2-ASN")
+	asn, err := newTree(asnType, built)
 	if err != nil {
 		return "", "", err
 	}
@@ -62,8 +95,8 @@ func WriteDatabases(dir string, nets []Network) (cityPath, asnPath string, err e
 			}
 		}
 	}
-	cityPath = filepath.Join(dir, CityFile)
-	asnPath = filepath.Join(dir, ASNFile)
+	cityPath = filepath.Join(dir, cityFile)
+	asnPath = filepath.Join(dir, asnFile)
 	if err := writeTree(city, cityPath); err != nil {
 		return "", "", err
 	}
@@ -73,9 +106,16 @@ func WriteDatabases(dir string, nets []Network) (cityPath, asnPath string, err e
 	return cityPath, asnPath, nil
 }
 
-func newTree(dbType string) (*mmdbwriter.Tree, error) {
+// The geo package's type names, repeated because geo's tests import this package.
+const (
+	geoTypeDBIPCity = "DBIP-City-Lite"
+	geoTypeASN      = "DBIP-ASN-Lite (compat=GeoLite2-ASN)"
+)
+
+func newTree(dbType string, built time.Time) (*mmdbwriter.Tree, error) {
 	t, err := mmdbwriter.New(mmdbwriter.Options{
 		DatabaseType:            dbType,
+		BuildEpoch:              built.Unix(),
 		Description:             map[string]string{"en": "farmwatch test database"},
 		Languages:               []string{"en"},
 		IncludeReservedNetworks: true, // tests may place data anywhere; geo flags special ranges before looking
@@ -88,15 +128,19 @@ func newTree(dbType string) (*mmdbwriter.Tree, error) {
 }
 
 func writeTree(t *mmdbwriter.Tree, path string) error {
-	f, err := os.Create(path)
+	f, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".*.tmp")
 	if err != nil {
 		return fmt.Errorf("geotest: %w", err)
 	}
+	defer os.Remove(f.Name())
 	if _, err := t.WriteTo(f); err != nil {
 		f.Close()
 		return fmt.Errorf("geotest: write %s: %w", path, err)
 	}
-	return f.Close()
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("geotest: %w", err)
+	}
+	return os.Rename(f.Name(), path)
 }
 
 // CityRecord is n in the GeoLite2-City schema, with English names only. It is exported for the geodata

