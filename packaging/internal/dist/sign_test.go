@@ -72,6 +72,16 @@ func TestSignedPackages(t *testing.T) {
 	if msg, err := verify(signed.Bytes()); err != nil || !strings.Contains(msg, "Good signature") {
 		t.Errorf("gpg --verify of the .deb's _gpgorigin: %v\n%s", err, msg)
 	}
+	// The check docs/DEPLOY.md gives IT, verbatim.
+	work := t.TempDir()
+	debCopy := filepath.Join(work, "farmwatch_VERSION-1_amd64.deb")
+	data, _ := os.ReadFile(filepath.Join(out, "farmwatch_1.2.0-1_amd64.deb"))
+	os.WriteFile(debCopy, data, 0o644)
+	doc := exec.Command("sh", "-c", "ar x farmwatch_VERSION-1_amd64.deb && cat debian-binary control.tar.gz data.tar.gz | gpg --verify _gpgorigin -")
+	doc.Dir, doc.Env = work, append(os.Environ(), "GNUPGHOME="+home)
+	if msg, err := doc.CombinedOutput(); err != nil || !strings.Contains(string(msg), "Good signature") {
+		t.Errorf("DEPLOY.md's check of a signed .deb: %v\n%s", err, msg)
+	}
 	tampered := bytes.Clone(signed.Bytes())
 	tampered[len(tampered)-1] ^= 1
 	if msg, err := verify(tampered); err == nil {
