@@ -6,8 +6,6 @@ import (
 	"sync"
 	"time"
 	_ "time/tzdata" // zone rules in the binary, so Windows and minimal hosts agree with Linux
-
-	"github.com/ringsaturn/tzf"
 )
 
 // OffsetDiffers compares the UTC offsets of two IANA zones at one instant, so daylight saving is taken
@@ -48,23 +46,23 @@ func LoadZone(name string) (*time.Location, error) {
 	return l, nil
 }
 
-// zoneFinder holds tzf's zone boundaries; loading them takes a moment and some memory, so only callers
+// zoneFinder holds the zone boundaries; loading them takes a moment and some memory, so only callers
 // that need a zone for bare coordinates pay for it.
-var zoneFinder = sync.OnceValue(func() tzf.F {
-	f, err := tzf.NewDefaultFinder()
+var zoneFinder = sync.OnceValue(func() *zoneIndex {
+	x, err := loadZoneIndex()
 	if err != nil {
 		slog.Error("load time zone boundaries", "err", err)
 		return nil
 	}
-	return f
+	return x
 })
 
 // ZoneAt returns the IANA time zone at a coordinate from the embedded zone boundaries, or "" when none
-// is found. At sea it returns the nautical zone tzf knows (Etc/GMT±N).
+// is found. At sea it returns the nautical zone (Etc/GMT±N).
 func ZoneAt(lat, lon float64) string {
-	f := zoneFinder()
-	if f == nil {
+	x := zoneFinder()
+	if x == nil {
 		return ""
 	}
-	return f.GetTimezoneName(lon, lat)
+	return x.zoneAt(lat, lon)
 }

@@ -77,6 +77,13 @@ func TestDebInstall(t *testing.T) {
 	checkPath(t, "/usr/lib/systemd/system/farmwatch.service", 0o644, "root", "root", false)
 	checkPath(t, "/etc/default/farmwatch", 0o644, "root", "root", false)
 	checkPath(t, "/var/lib/farmwatch", 0o750, "farmwatch", "farmwatch", true)
+	for _, cmd := range []string{"farmwatch", "farmwatch-agent"} {
+		checkPath(t, "/usr/share/man/man1/"+cmd+".1.gz", 0o644, "root", "root", false)
+		checkPath(t, "/usr/share/bash-completion/completions/"+cmd, 0o644, "root", "root", false)
+		checkPath(t, "/usr/share/zsh/vendor-completions/_"+cmd, 0o644, "root", "root", false)
+		checkPath(t, "/usr/share/fish/vendor_completions.d/"+cmd+".fish", 0o644, "root", "root", false)
+	}
+	checkPath(t, "/usr/share/man/man1/farmwatch-serve.1.gz", 0o644, "root", "root", false)
 	u, err := user.Lookup("farmwatch")
 	if err != nil {
 		t.Fatalf("collector user: %v", err)

@@ -2,11 +2,13 @@
 # Installs the Debian packages the real-machine tests need: a virtual X
 # display and a VNC server for the remote-access test, and Prometheus'
 # node_exporter as the footprint benchmark's baseline, and the IEEE MAC
-# registries (ieee-data) that the agent's KVM vendor list is checked against.
+# registries (ieee-data) that the agent's KVM vendor list is checked against,
+# and gnupg and rpm, with which the package tests sign a .deb and .rpm with a
+# throwaway key and verify them.
 # Idempotent: installs only what is missing. Run as root (CI images) or with sudo.
 set -euo pipefail
 
-packages=(xvfb x11vnc prometheus-node-exporter ieee-data)
+packages=(xvfb x11vnc prometheus-node-exporter ieee-data gnupg rpm)
 
 missing=()
 for p in "${packages[@]}"; do

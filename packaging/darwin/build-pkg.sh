@@ -29,6 +29,15 @@ chmod 0755 "$root/usr/local/bin/farmwatch-agent"
 cp "$here/com.farmwatch.agent.plist" "$root/Library/LaunchDaemons/"
 chmod 0644 "$root/Library/LaunchDaemons/com.farmwatch.agent.plist"
 
+# Man pages and shell completions, where Homebrew's man, zsh, bash-completion and fish look.
+share="$root/usr/local/share"
+install -d -m 0755 "$share/man/man1" "$share/zsh/site-functions" "$share/bash-completion/completions" \
+	"$share/fish/vendor_completions.d"
+install -m 0644 "$here"/man/man1/*.1 "$share/man/man1/"
+install -m 0644 "$here/completions/_farmwatch-agent" "$share/zsh/site-functions/"
+install -m 0644 "$here/completions/farmwatch-agent.bash" "$share/bash-completion/completions/farmwatch-agent"
+install -m 0644 "$here/completions/farmwatch-agent.fish" "$share/fish/vendor_completions.d/"
+
 install -d "$work/scripts"
 cp "$here/scripts/preinstall" "$here/scripts/postinstall" "$work/scripts/"
 chmod 0755 "$work/scripts/"*

@@ -1,6 +1,9 @@
 // Command mkpkg builds farmwatch's packages and archives (make package):
 // .deb and .rpm of the agent and the collector for Linux, tar.gz and zip of
-// the agent for macOS and Windows, and SHA256SUMS, reproducibly.
+// the agent for macOS and Windows, a CycloneDX SBOM beside each, and
+// SHA256SUMS, reproducibly. With FARMWATCH_SIGNING_KEY_FILE (an OpenPGP
+// secret key; FARMWATCH_SIGNING_KEY_PASSPHRASE when it has one) the .deb and
+// .rpm are signed.
 package main
 
 import (
@@ -41,6 +44,18 @@ func main() {
 	o.Platforms = strings.Split(platforms, ",")
 	o.Formats = strings.Split(formats, ",")
 	o.Log = os.Stdout
+	// The key comes from the environment, not a flag, so its passphrase stays out of ps and shell history.
+	o.Signing = dist.Signing{
+		KeyFile:    os.Getenv("FARMWATCH_SIGNING_KEY_FILE"),
+		Passphrase: os.Getenv("FARMWATCH_SIGNING_KEY_PASSPHRASE"),
+		KeyID:      os.Getenv("FARMWATCH_SIGNING_KEY_ID"),
+	}
+	if o.Signing.KeyFile == "" && (o.Signing.Passphrase != "" || o.Signing.KeyID != "") {
+		fail(fmt.Errorf("FARMWATCH_SIGNING_KEY_PASSPHRASE or FARMWATCH_SIGNING_KEY_ID without FARMWATCH_SIGNING_KEY_FILE"))
+	}
+	if o.Signing.KeyFile != "" {
+		fmt.Printf("signing .deb and .rpm with %s\n", o.Signing.KeyFile)
+	}
 	if err := dist.Build(o); err != nil {
 		fail(err)
 	}

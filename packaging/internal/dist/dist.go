@@ -53,8 +53,20 @@ type Options struct {
 	// BinDir, when set, holds prebuilt binaries as BinDir/GOOS_GOARCH/NAME
 	// (tests); otherwise Build compiles them.
 	BinDir string
-	Go     string // go command (default "go")
-	Log    io.Writer
+	// Docs, when set, holds prebuilt man pages and completions as Docs/NAME/{man1,completions}
+	// (tests); otherwise Build generates them from the commands.
+	Docs string
+	// Signing: an OpenPGP secret key (armored or binary) signs every .deb and .rpm when set.
+	Signing Signing
+	Go      string // go command (default "go")
+	Log     io.Writer
+}
+
+// Signing is the OpenPGP key the .deb and .rpm packages are signed with.
+type Signing struct {
+	KeyFile    string
+	Passphrase string
+	KeyID      string // optional: which key of KeyFile signs
 }
 
 // Build writes the packages, archives and SHA256SUMS into o.Out.
@@ -78,14 +90,27 @@ func Build(o Options) error {
 	if err := os.MkdirAll(o.Out, 0o755); err != nil {
 		return err
 	}
+	tmp, err := os.MkdirTemp("", "farmwatch-dist-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
 	binDir := o.BinDir
 	if binDir == "" {
-		tmp, err := os.MkdirTemp("", "farmwatch-dist-")
-		if err != nil {
-			return err
+		binDir = filepath.Join(tmp, "bin")
+	}
+	sbomTool, err := o.sbomTool(tmp)
+	if err != nil {
+		return err
+	}
+	docs := o.Docs
+	if docs == "" {
+		docs = filepath.Join(tmp, "docs")
+		for _, c := range []string{"farmwatch-agent", "farmwatch"} {
+			if err := o.cliDocs(c, filepath.Join(docs, c)); err != nil {
+				return err
+			}
 		}
-		defer os.RemoveAll(tmp)
-		binDir = tmp
 	}
 	var outputs []string
 	for _, p := range o.Platforms {
@@ -111,23 +136,35 @@ func Build(o Options) error {
 				if !slices.Contains(o.Formats, format) {
 					continue
 				}
-				for _, pkg := range linuxPackages(o, dir) {
+				pkgs, err := linuxPackages(o, dir, docs)
+				if err != nil {
+					return err
+				}
+				for _, pkg := range pkgs {
 					name, err := o.nfpmPackage(pkg, goarch, format)
 					if err != nil {
 						return fmt.Errorf("%s %s/%s: %w", format, pkg.name, goarch, err)
 					}
-					outputs = append(outputs, name)
+					sbom, err := o.sbom(sbomTool, filepath.Join(dir, pkg.name), name)
+					if err != nil {
+						return err
+					}
+					outputs = append(outputs, name, sbom)
 				}
 			}
 		case "darwin", "windows":
 			if !slices.Contains(o.Formats, "archive") {
 				continue
 			}
-			name, err := o.archive(dir, goos, goarch)
+			name, err := o.archive(dir, docs, goos, goarch)
 			if err != nil {
 				return fmt.Errorf("archive %s/%s: %w", goos, goarch, err)
 			}
-			outputs = append(outputs, name)
+			sbom, err := o.sbom(sbomTool, filepath.Join(dir, exeName(goos, "farmwatch-agent")), name)
+			if err != nil {
+				return err
+			}
+			outputs = append(outputs, name, sbom)
 		default:
 			return fmt.Errorf("platform %q: no packages for %s", p, goos)
 		}
@@ -184,13 +221,13 @@ type linuxPackage struct {
 	rpmDepends        []string
 }
 
-func linuxPackages(o Options, bin string) []linuxPackage {
+func linuxPackages(o Options, bin, docs string) ([]linuxPackage, error) {
 	root := func(p string) string { return filepath.Join(o.Root, filepath.FromSlash(p)) }
 	file := func(src, dst string, mode os.FileMode) *files.Content {
 		return &files.Content{Source: src, Destination: dst,
 			FileInfo: &files.ContentFileInfo{Owner: "root", Group: "root", Mode: mode, MTime: o.Epoch}}
 	}
-	return []linuxPackage{{
+	pkgs := []linuxPackage{{
 		name: "farmwatch-agent",
 		description: "farmwatch onboarding agent\n" +
 			"Reports laptop-farm signals of a newly issued laptop (network, remote-access tools,\n" +
@@ -221,6 +258,14 @@ func linuxPackages(o Options, bin string) []linuxPackage {
 		debDepends: []string{"passwd"},
 		rpmDepends: []string{"shadow-utils"},
 	}}
+	for i := range pkgs {
+		c, err := o.docContents(docs, pkgs[i].name)
+		if err != nil {
+			return nil, err
+		}
+		pkgs[i].contents = append(pkgs[i].contents, c...)
+	}
+	return pkgs, nil
 }
 
 func (o Options) nfpmPackage(p linuxPackage, goarch, format string) (string, error) {
@@ -253,6 +298,15 @@ func (o Options) nfpmPackage(p linuxPackage, goarch, format string) (string, err
 		info.Depends = p.rpmDepends
 	}
 	info.RPM.BuildHost = "farmwatch" // not this machine's name: builds must not depend on where they ran
+	if k := o.Signing; k.KeyFile != "" {
+		sig := nfpm.PackageSignature{KeyFile: k.KeyFile, KeyPassphrase: k.Passphrase}
+		if k.KeyID != "" {
+			sig.KeyID = &k.KeyID
+		}
+		// debsign's _gpgorigin member: a detached signature over debian-binary, control and data.
+		info.Deb.Signature = nfpm.DebSignature{PackageSignature: sig, Method: "debsign", Type: "origin"}
+		info.RPM.Signature = nfpm.RPMSignature{PackageSignature: sig}
+	}
 	info.RPM.Group = "System Environment/Daemons"
 	info = nfpm.WithDefaults(info)
 	if err := nfpm.PrepareForPackager(info, format); err != nil {
@@ -279,7 +333,7 @@ type archiveEntry struct {
 
 // ArchiveEntries lists what the agent archive of goos holds, besides the
 // binary.
-func archiveEntries(o Options, bin, goos string) []archiveEntry {
+func archiveEntries(o Options, bin, docs, goos string) ([]archiveEntry, error) {
 	root := func(p string) string { return filepath.Join(o.Root, filepath.FromSlash(p)) }
 	common := []archiveEntry{
 		{"agent.json.example", root("packaging/agent.json.example"), 0o644},
@@ -287,6 +341,17 @@ func archiveEntries(o Options, bin, goos string) []archiveEntry {
 	}
 	switch goos {
 	case "darwin":
+		// Man pages and completions for IT to copy to /usr/local/share (build-pkg.sh installs them).
+		dfs, err := docFiles(docs, "farmwatch-agent")
+		if err != nil {
+			return nil, err
+		}
+		for _, f := range dfs {
+			if f.archive == "" {
+				continue
+			}
+			common = append(common, archiveEntry{f.archive, f.archiveSrc, 0o644})
+		}
 		return append(common,
 			archiveEntry{"farmwatch-agent", filepath.Join(bin, "farmwatch-agent"), 0o755},
 			archiveEntry{"com.farmwatch.agent.plist", root("packaging/darwin/com.farmwatch.agent.plist"), 0o644},
@@ -295,13 +360,13 @@ func archiveEntries(o Options, bin, goos string) []archiveEntry {
 			archiveEntry{"uninstall.sh", root("packaging/darwin/uninstall.sh"), 0o755},
 			archiveEntry{"scripts/preinstall", root("packaging/darwin/scripts/preinstall"), 0o755},
 			archiveEntry{"scripts/postinstall", root("packaging/darwin/scripts/postinstall"), 0o755},
-		)
+		), nil
 	default:
 		return append(common,
 			archiveEntry{"farmwatch-agent.exe", filepath.Join(bin, "farmwatch-agent.exe"), 0o755},
 			archiveEntry{"farmwatch-agent.wxs", root("packaging/windows/farmwatch-agent.wxs"), 0o644},
 			archiveEntry{"install.ps1", root("packaging/windows/install.ps1"), 0o644},
-		)
+		), nil
 	}
 }
 
@@ -316,10 +381,13 @@ func ArchiveName(version, goos, goarch string) string {
 
 // archive writes a tar.gz or zip with sorted entries under one top
 // directory, fixed modes, root ownership and the epoch as every mtime.
-func (o Options) archive(bin, goos, goarch string) (string, error) {
+func (o Options) archive(bin, docs, goos, goarch string) (string, error) {
 	name := ArchiveName(o.Version, goos, goarch)
 	top := strings.TrimSuffix(strings.TrimSuffix(name, ".zip"), ".tar.gz")
-	entries := archiveEntries(o, bin, goos)
+	entries, err := archiveEntries(o, bin, docs, goos)
+	if err != nil {
+		return "", err
+	}
 	sort.Slice(entries, func(i, j int) bool { return entries[i].name < entries[j].name })
 	dirs := map[string]bool{top + "/": true}
 	for _, e := range entries {
