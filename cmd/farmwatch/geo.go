@@ -11,7 +11,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -94,10 +93,9 @@ func geoWriteStatus(w io.Writer, output string, dbs []geo.DatabaseInfo, now time
 			Attribution string           `json:"attribution,omitempty"`
 		}{entries, int(geo.MaxAge.Hours() / 24), geo.JoinAttributions(dbs)})
 	}
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ROLE\tPATH\tTYPE\tBUILT\tAGE")
+	tw := newTableFor(w, output, "ROLE", "PATH", "TYPE", "BUILT", "AGE").shrink("PATH", "TYPE")
 	for _, e := range entries {
-		printf(tw, "%s\t%s\t%s\t%s\t%d days\n", e.Role, e.Path, e.Type, e.Built.Format("2006-01-02"), e.AgeDays)
+		row(tw, e.Role, e.Path, e.Type, e.Built.Format("2006-01-02"), fmt.Sprintf("%d days", e.AgeDays))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -194,7 +192,7 @@ func newGeoLookupCmd() *cobra.Command {
 			if output == "json" {
 				return geoWriteJSON(cmd.OutOrStdout(), geoLookupResult{Locations: locs, Attribution: r.Attribution()})
 			}
-			if err := geoWriteLocationTable(cmd.OutOrStdout(), locs, time.Now()); err != nil {
+			if err := geoWriteLocationTable(cmd.OutOrStdout(), output, locs, time.Now()); err != nil {
 				return err
 			}
 			return geoWriteAttribution(cmd.OutOrStdout(), r.Attribution())
@@ -224,7 +222,7 @@ func newGeoPlaceCmd() *cobra.Command {
 			var pe *geo.PlaceError
 			if errors.As(err, &pe) && len(pe.Candidates) > 0 && output != "json" {
 				printf(cmd.ErrOrStderr(), "%s: %s; %s\n", pe.Input, pe.Problem, pe.Hint)
-				geoWritePlaceTable(cmd.ErrOrStderr(), pe.Candidates, time.Now())
+				geoWritePlaceTable(cmd.ErrOrStderr(), output, pe.Candidates, time.Now())
 				if pe.More > 0 {
 					printf(cmd.ErrOrStderr(), "... and %d more\n", pe.More)
 				}
@@ -236,7 +234,7 @@ func newGeoPlaceCmd() *cobra.Command {
 			if output == "json" {
 				return geoWriteJSON(cmd.OutOrStdout(), p)
 			}
-			return geoWritePlaceTable(cmd.OutOrStdout(), []geo.Place{p}, time.Now())
+			return geoWritePlaceTable(cmd.OutOrStdout(), output, []geo.Place{p}, time.Now())
 		},
 	}
 	addOutputFlag(cmd, &output)
@@ -261,9 +259,9 @@ func geoWriteJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
-func geoWriteLocationTable(w io.Writer, locs []geo.Location, now time.Time) error {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "IP\tCOUNTRY\tREGION\tCITY\tLAT,LON\tRADIUS\tTIME ZONE\tASN\tORGANISATION\tFLAGS")
+func geoWriteLocationTable(w io.Writer, output string, locs []geo.Location, now time.Time) error {
+	tw := newTableFor(w, output, "IP", "COUNTRY", "REGION", "CITY", "LAT,LON", "RADIUS", "TIME ZONE", "ASN", "ORGANISATION", "FLAGS").
+		shrink("ORGANISATION", "REGION", "CITY", "TIME ZONE", "FLAGS")
 	for _, l := range locs {
 		coords, radius := "-", "-"
 		if l.HasCoords {
@@ -277,7 +275,7 @@ func geoWriteLocationTable(w io.Writer, locs []geo.Location, now time.Time) erro
 		if l.ASN != 0 {
 			asn = "AS" + strconv.FormatUint(uint64(l.ASN), 10)
 		}
-		printf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", l.IP, orDash(l.Country), orDash(l.Region), orDash(l.City),
+		row(tw, l.IP, orDash(l.Country), orDash(l.Region), orDash(l.City),
 			coords, radius, geoZoneWithOffset(l.TimeZone, now), asn, orDash(l.ASOrg), geoLocationFlags(l))
 	}
 	return tw.Flush()
@@ -297,16 +295,15 @@ func geoLocationFlags(l geo.Location) string {
 	return orDash(strings.Join(flags, ", "))
 }
 
-func geoWritePlaceTable(w io.Writer, places []geo.Place, now time.Time) error {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "PLACE\tREGION\tCOUNTRY\tLAT,LON\tTIME ZONE\tPOPULATION")
+func geoWritePlaceTable(w io.Writer, output string, places []geo.Place, now time.Time) error {
+	tw := newTableFor(w, output, "PLACE", "REGION", "COUNTRY", "LAT,LON", "TIME ZONE", "POPULATION").shrink("PLACE", "REGION", "COUNTRY")
 	for _, p := range places {
 		pop := "-"
 		if p.Population > 0 {
 			pop = strconv.Itoa(p.Population)
 		}
-		printf(tw, "%s\t%s\t%s\t%.4f,%.4f\t%s\t%s\n", p.String(), orDash(p.Region), orDash(geo.CountryName(p.Country)),
-			p.Latitude, p.Longitude, geoZoneWithOffset(p.TimeZone, now), pop)
+		row(tw, p.String(), orDash(p.Region), orDash(geo.CountryName(p.Country)),
+			fmt.Sprintf("%.4f,%.4f", p.Latitude, p.Longitude), geoZoneWithOffset(p.TimeZone, now), pop)
 	}
 	return tw.Flush()
 }

@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/farmwatch/farmwatch/collector/analysis"
 	"github.com/farmwatch/farmwatch/geo"
@@ -211,5 +212,37 @@ func TestDevicesAttribution(t *testing.T) {
 	out, _, err = runCLI(t, c.Data, "devices", "show", fleet.Devices[0].ID())
 	if err != nil || !strings.Contains(out, "Timeline of recent reports") || !strings.HasSuffix(out, "\n"+geo.AttributionDBIP+"\n") {
 		t.Fatalf("devices show: %v\n%s", err, out)
+	}
+}
+
+// geo lookup's table fits 120 columns like every other table: a long
+// organisation and region give way with an ellipsis; -o wide keeps them.
+func TestGeoLookupTableWidth(t *testing.T) {
+	org := "Comcast Cable Communications, LLC (Residential Broadband, Southwest Division, Rural Fibre Extension)"
+	nets := []geotest.Network{{Prefix: "67.198.0.0/16", Country: "US", CountryName: "United States",
+		Region: "Commonwealth of Pennsylvania", City: "Llanfairpwllgwyngyll-on-Susquehanna", Lat: 40.2, Lon: -76.9,
+		TimeZone: "America/New_York", ASN: 7922, Org: org}}
+	city, asn, err := geotest.Write(t.TempDir(), geotest.Options{}, nets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	table, _, err := runCLI(t, t.TempDir(), "geo", "lookup", "--geoip-city", city, "--geoip-asn", asn, "67.198.1.2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(strings.TrimRight(table, "\n"), "\n") {
+		if n := utf8.RuneCountInString(line); n > tableWidth {
+			t.Errorf("line of %d columns, want at most %d:\n%s", n, tableWidth, line)
+		}
+	}
+	if strings.Contains(table, org) || !strings.Contains(table, "67.198.1.2") || !strings.Contains(table, "AS7922") {
+		t.Errorf("the table should cut the organisation and keep the IP and ASN whole:\n%s", table)
+	}
+	wide, _, err := runCLI(t, t.TempDir(), "geo", "lookup", "-o", "wide", "--geoip-city", city, "--geoip-asn", asn, "67.198.1.2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(wide, org) {
+		t.Errorf("-o wide should keep the organisation whole:\n%s", wide)
 	}
 }
