@@ -15,13 +15,19 @@ func init() {
 }
 
 // highRiskInstitution: the record names a listed front company or institution.
+// The explanation cites the row: the listed name, the spelling that matched,
+// the words of the record it matched and the row's source.
 func highRiskInstitution(in Input) *pb.Evidence {
 	var hits []string
 	facts := map[string]string{}
 	for _, inst := range in.Hire.GetInstitutions() {
-		if e, ok := matchInstitution(inst); ok {
-			hits = append(hits, fmt.Sprintf("%q matches %s (%s)", inst, e.Name, e.Source))
-			facts[inst] = e.Name
+		if m, ok := matchInstitution(inst); ok {
+			how := "its listed name"
+			if m.Listed != m.Name {
+				how = fmt.Sprintf("its alias %q", m.Listed)
+			}
+			hits = append(hits, fmt.Sprintf("%q, whose words %q match %s by %s (source: %s)", inst, m.Matched, m.Name, how, m.Source))
+			facts[inst] = m.Name
 		}
 	}
 	if len(hits) == 0 {
