@@ -353,10 +353,15 @@ func scrub(m protoreflect.Message, secrets []string) bool {
 // the pages it freed, so they cannot be overwritten yet.
 var errReadersOpen = errors.New("read transactions are open")
 
+// scrubChunkPages is how many pages one write transaction of a scrub walks:
+// the writer (and so ingest) waits for one chunk at a time, never for a walk
+// of the whole file, which on a store of many gigabytes reads every page.
+var scrubChunkPages = 16384
+
 // ScrubFreePages overwrites every free page of the file with zeros. bbolt
 // leaves a deleted record's bytes in the pages it frees until they are
 // reused; an erasure calls this after its commit so that no byte of the
-// erased data stays in the file. It waits (up to wait) for read
+// erased data stays in the file. It waits (up to wait in all) for read
 // transactions that began before the erasure to end, since they may still
 // read those pages. It returns the pages zeroed.
 func (s *Store) ScrubFreePages(wait time.Duration) (int, error) {
@@ -366,18 +371,27 @@ func (s *Store) ScrubFreePages(wait time.Duration) (int, error) {
 	}
 	defer f.Close()
 	deadline := time.Now().Add(wait)
+	total, next := 0, 2 // pages 0 and 1 are the meta pages
 	for {
-		n, err := s.scrubFreePages(f)
-		if !errors.Is(err, errReadersOpen) || time.Now().After(deadline) {
-			return n, err
+		n, done, err := s.scrubFreePages(f, &next)
+		total += n
+		switch {
+		case err == nil && done:
+			return total, nil
+		case err == nil:
+			continue
+		case !errors.Is(err, errReadersOpen) || time.Now().After(deadline):
+			return total, err
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 }
 
-func (s *Store) scrubFreePages(f *os.File) (int, error) {
-	n := 0
-	err := s.db.Update(func(btx *bolt.Tx) error {
+// scrubFreePages zeroes the free pages of one chunk from *next on, in one
+// write transaction, and moves *next past it; done when the file's end is
+// reached.
+func (s *Store) scrubFreePages(f *os.File, next *int) (n int, done bool, err error) {
+	err = s.db.Update(func(btx *bolt.Tx) error {
 		// Beginning this write transaction released the pages no open
 		// reader can see; with no reader open every free page is unused.
 		if s.db.Stats().OpenTxN > 0 {
@@ -386,7 +400,8 @@ func (s *Store) scrubFreePages(f *os.File) (int, error) {
 		size := s.db.Info().PageSize
 		zeros := make([]byte, size)
 		pages := int(btx.Size()) / size
-		for id := 2; id < pages; id++ {
+		end := min(*next+scrubChunkPages, pages)
+		for id := *next; id < end; id++ {
 			info, err := btx.Page(id)
 			if err != nil {
 				return err
@@ -399,7 +414,11 @@ func (s *Store) scrubFreePages(f *os.File) (int, error) {
 			}
 			n++
 		}
-		return f.Sync()
+		if err := f.Sync(); err != nil {
+			return err
+		}
+		*next, done = end, end >= pages
+		return nil
 	})
-	return n, err
+	return n, done, err
 }
