@@ -25,6 +25,1057 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// One application as the applicant-tracking system recorded it, and what
+// the collector made of it (the *_normalized and *_place fields, set by the
+// collector, never taken from the import).
+type Applicant struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The applicant-tracking system's id; a re-import updates by it.
+	Id     string   `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Name   string   `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	Emails []string `protobuf:"bytes,3,rep,name=emails,proto3" json:"emails,omitempty"`
+	// As written: the formatting is itself a fact ("+1 512..." vs "512-...").
+	Phones []string `protobuf:"bytes,4,rep,name=phones,proto3" json:"phones,omitempty"`
+	// As stated, e.g. "1200 Barton Springs Rd, Austin, TX 78704".
+	ClaimedAddress  string            `protobuf:"bytes,5,opt,name=claimed_address,json=claimedAddress,proto3" json:"claimed_address,omitempty"`
+	ShippingAddress string            `protobuf:"bytes,6,opt,name=shipping_address,json=shippingAddress,proto3" json:"shipping_address,omitempty"`
+	WorkHistory     []*WorkEntry      `protobuf:"bytes,7,rep,name=work_history,json=workHistory,proto3" json:"work_history,omitempty"`
+	Education       []*EducationEntry `protobuf:"bytes,8,rep,name=education,proto3" json:"education,omitempty"`
+	// LinkedIn, GitHub, portfolio, ...
+	ProfileUrls []string `protobuf:"bytes,9,rep,name=profile_urls,json=profileUrls,proto3" json:"profile_urls,omitempty"`
+	Role        string   `protobuf:"bytes,10,opt,name=role,proto3" json:"role,omitempty"`
+	// The IP the application was submitted from, where the ATS records it.
+	SubmissionIp string `protobuf:"bytes,11,opt,name=submission_ip,json=submissionIp,proto3" json:"submission_ip,omitempty"`
+	// The IANA zone the applicant picked for interview scheduling.
+	InterviewTimeZone string `protobuf:"bytes,12,opt,name=interview_time_zone,json=interviewTimeZone,proto3" json:"interview_time_zone,omitempty"`
+	// References named by the applicant: names, emails or phones as written.
+	References []string `protobuf:"bytes,13,rep,name=references,proto3" json:"references,omitempty"`
+	// The résumé's text, when the ATS extracted it.
+	ResumeText string                 `protobuf:"bytes,14,opt,name=resume_text,json=resumeText,proto3" json:"resume_text,omitempty"`
+	AppliedAt  *timestamppb.Timestamp `protobuf:"bytes,15,opt,name=applied_at,json=appliedAt,proto3" json:"applied_at,omitempty"`
+	// A staffing agency that submitted the application, when declared.
+	Agency string `protobuf:"bytes,16,opt,name=agency,proto3" json:"agency,omitempty"`
+	// Set by the collector:
+	PhonesNormalized []*NormalizedPhone `protobuf:"bytes,20,rep,name=phones_normalized,json=phonesNormalized,proto3" json:"phones_normalized,omitempty"`
+	EmailsNormalized []*NormalizedEmail `protobuf:"bytes,21,rep,name=emails_normalized,json=emailsNormalized,proto3" json:"emails_normalized,omitempty"`
+	// The claimed address's city, and the shipping address's, from the
+	// gazetteer; address_key and shipping_key are the addresses normalised for
+	// comparison (case, punctuation, street-type and unit spellings).
+	ClaimedPlace  *ClaimedHome           `protobuf:"bytes,22,opt,name=claimed_place,json=claimedPlace,proto3" json:"claimed_place,omitempty"`
+	ShippingPlace *ClaimedHome           `protobuf:"bytes,23,opt,name=shipping_place,json=shippingPlace,proto3" json:"shipping_place,omitempty"`
+	AddressKey    string                 `protobuf:"bytes,24,opt,name=address_key,json=addressKey,proto3" json:"address_key,omitempty"`
+	ShippingKey   string                 `protobuf:"bytes,25,opt,name=shipping_key,json=shippingKey,proto3" json:"shipping_key,omitempty"`
+	CreatedAt     *timestamppb.Timestamp `protobuf:"bytes,26,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	UpdatedAt     *timestamppb.Timestamp `protobuf:"bytes,27,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
+	// The hire this applicant became, once hired.
+	HireId string `protobuf:"bytes,28,opt,name=hire_id,json=hireId,proto3" json:"hire_id,omitempty"`
+	// The import that last wrote the record, e.g. "greenhouse", "csv".
+	SourceFormat  string `protobuf:"bytes,29,opt,name=source_format,json=sourceFormat,proto3" json:"source_format,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Applicant) Reset() {
+	*x = Applicant{}
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Applicant) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Applicant) ProtoMessage() {}
+
+func (x *Applicant) ProtoReflect() protoreflect.Message {
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Applicant.ProtoReflect.Descriptor instead.
+func (*Applicant) Descriptor() ([]byte, []int) {
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *Applicant) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *Applicant) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Applicant) GetEmails() []string {
+	if x != nil {
+		return x.Emails
+	}
+	return nil
+}
+
+func (x *Applicant) GetPhones() []string {
+	if x != nil {
+		return x.Phones
+	}
+	return nil
+}
+
+func (x *Applicant) GetClaimedAddress() string {
+	if x != nil {
+		return x.ClaimedAddress
+	}
+	return ""
+}
+
+func (x *Applicant) GetShippingAddress() string {
+	if x != nil {
+		return x.ShippingAddress
+	}
+	return ""
+}
+
+func (x *Applicant) GetWorkHistory() []*WorkEntry {
+	if x != nil {
+		return x.WorkHistory
+	}
+	return nil
+}
+
+func (x *Applicant) GetEducation() []*EducationEntry {
+	if x != nil {
+		return x.Education
+	}
+	return nil
+}
+
+func (x *Applicant) GetProfileUrls() []string {
+	if x != nil {
+		return x.ProfileUrls
+	}
+	return nil
+}
+
+func (x *Applicant) GetRole() string {
+	if x != nil {
+		return x.Role
+	}
+	return ""
+}
+
+func (x *Applicant) GetSubmissionIp() string {
+	if x != nil {
+		return x.SubmissionIp
+	}
+	return ""
+}
+
+func (x *Applicant) GetInterviewTimeZone() string {
+	if x != nil {
+		return x.InterviewTimeZone
+	}
+	return ""
+}
+
+func (x *Applicant) GetReferences() []string {
+	if x != nil {
+		return x.References
+	}
+	return nil
+}
+
+func (x *Applicant) GetResumeText() string {
+	if x != nil {
+		return x.ResumeText
+	}
+	return ""
+}
+
+func (x *Applicant) GetAppliedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.AppliedAt
+	}
+	return nil
+}
+
+func (x *Applicant) GetAgency() string {
+	if x != nil {
+		return x.Agency
+	}
+	return ""
+}
+
+func (x *Applicant) GetPhonesNormalized() []*NormalizedPhone {
+	if x != nil {
+		return x.PhonesNormalized
+	}
+	return nil
+}
+
+func (x *Applicant) GetEmailsNormalized() []*NormalizedEmail {
+	if x != nil {
+		return x.EmailsNormalized
+	}
+	return nil
+}
+
+func (x *Applicant) GetClaimedPlace() *ClaimedHome {
+	if x != nil {
+		return x.ClaimedPlace
+	}
+	return nil
+}
+
+func (x *Applicant) GetShippingPlace() *ClaimedHome {
+	if x != nil {
+		return x.ShippingPlace
+	}
+	return nil
+}
+
+func (x *Applicant) GetAddressKey() string {
+	if x != nil {
+		return x.AddressKey
+	}
+	return ""
+}
+
+func (x *Applicant) GetShippingKey() string {
+	if x != nil {
+		return x.ShippingKey
+	}
+	return ""
+}
+
+func (x *Applicant) GetCreatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedAt
+	}
+	return nil
+}
+
+func (x *Applicant) GetUpdatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UpdatedAt
+	}
+	return nil
+}
+
+func (x *Applicant) GetHireId() string {
+	if x != nil {
+		return x.HireId
+	}
+	return ""
+}
+
+func (x *Applicant) GetSourceFormat() string {
+	if x != nil {
+		return x.SourceFormat
+	}
+	return ""
+}
+
+type WorkEntry struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Employer      string                 `protobuf:"bytes,1,opt,name=employer,proto3" json:"employer,omitempty"`
+	Title         string                 `protobuf:"bytes,2,opt,name=title,proto3" json:"title,omitempty"`
+	Start         string                 `protobuf:"bytes,3,opt,name=start,proto3" json:"start,omitempty"` // YYYY-MM or YYYY-MM-DD
+	End           string                 `protobuf:"bytes,4,opt,name=end,proto3" json:"end,omitempty"`     // empty: current
+	Description   string                 `protobuf:"bytes,5,opt,name=description,proto3" json:"description,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WorkEntry) Reset() {
+	*x = WorkEntry{}
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WorkEntry) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WorkEntry) ProtoMessage() {}
+
+func (x *WorkEntry) ProtoReflect() protoreflect.Message {
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WorkEntry.ProtoReflect.Descriptor instead.
+func (*WorkEntry) Descriptor() ([]byte, []int) {
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *WorkEntry) GetEmployer() string {
+	if x != nil {
+		return x.Employer
+	}
+	return ""
+}
+
+func (x *WorkEntry) GetTitle() string {
+	if x != nil {
+		return x.Title
+	}
+	return ""
+}
+
+func (x *WorkEntry) GetStart() string {
+	if x != nil {
+		return x.Start
+	}
+	return ""
+}
+
+func (x *WorkEntry) GetEnd() string {
+	if x != nil {
+		return x.End
+	}
+	return ""
+}
+
+func (x *WorkEntry) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
+type EducationEntry struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Institution   string                 `protobuf:"bytes,1,opt,name=institution,proto3" json:"institution,omitempty"`
+	Degree        string                 `protobuf:"bytes,2,opt,name=degree,proto3" json:"degree,omitempty"`
+	Start         string                 `protobuf:"bytes,3,opt,name=start,proto3" json:"start,omitempty"`
+	End           string                 `protobuf:"bytes,4,opt,name=end,proto3" json:"end,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EducationEntry) Reset() {
+	*x = EducationEntry{}
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EducationEntry) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EducationEntry) ProtoMessage() {}
+
+func (x *EducationEntry) ProtoReflect() protoreflect.Message {
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EducationEntry.ProtoReflect.Descriptor instead.
+func (*EducationEntry) Descriptor() ([]byte, []int) {
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *EducationEntry) GetInstitution() string {
+	if x != nil {
+		return x.Institution
+	}
+	return ""
+}
+
+func (x *EducationEntry) GetDegree() string {
+	if x != nil {
+		return x.Degree
+	}
+	return ""
+}
+
+func (x *EducationEntry) GetStart() string {
+	if x != nil {
+		return x.Start
+	}
+	return ""
+}
+
+func (x *EducationEntry) GetEnd() string {
+	if x != nil {
+		return x.End
+	}
+	return ""
+}
+
+type NormalizedPhone struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Raw     string                 `protobuf:"bytes,1,opt,name=raw,proto3" json:"raw,omitempty"`
+	E164    string                 `protobuf:"bytes,2,opt,name=e164,proto3" json:"e164,omitempty"`       // "+15125550199"; empty when it does not parse
+	Country string                 `protobuf:"bytes,3,opt,name=country,proto3" json:"country,omitempty"` // ISO 3166-1 alpha-2 of the number
+	Region  string                 `protobuf:"bytes,4,opt,name=region,proto3" json:"region,omitempty"`   // e.g. "Texas", from the number's metadata
+	// mobile, fixed_line, fixed_line_or_mobile, voip, toll_free, premium,
+	// pager, personal, uan, voicemail, shared_cost or unknown.
+	LineType string `protobuf:"bytes,5,opt,name=line_type,json=lineType,proto3" json:"line_type,omitempty"`
+	// How it was written, digits masked: "+1 (ddd) ddd-dddd", "ddd-ddd-dddd".
+	Format string `protobuf:"bytes,6,opt,name=format,proto3" json:"format,omitempty"`
+	Valid  bool   `protobuf:"varint,7,opt,name=valid,proto3" json:"valid,omitempty"`
+	// Written with a leading "+" and country code.
+	International bool `protobuf:"varint,8,opt,name=international,proto3" json:"international,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NormalizedPhone) Reset() {
+	*x = NormalizedPhone{}
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NormalizedPhone) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NormalizedPhone) ProtoMessage() {}
+
+func (x *NormalizedPhone) ProtoReflect() protoreflect.Message {
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NormalizedPhone.ProtoReflect.Descriptor instead.
+func (*NormalizedPhone) Descriptor() ([]byte, []int) {
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *NormalizedPhone) GetRaw() string {
+	if x != nil {
+		return x.Raw
+	}
+	return ""
+}
+
+func (x *NormalizedPhone) GetE164() string {
+	if x != nil {
+		return x.E164
+	}
+	return ""
+}
+
+func (x *NormalizedPhone) GetCountry() string {
+	if x != nil {
+		return x.Country
+	}
+	return ""
+}
+
+func (x *NormalizedPhone) GetRegion() string {
+	if x != nil {
+		return x.Region
+	}
+	return ""
+}
+
+func (x *NormalizedPhone) GetLineType() string {
+	if x != nil {
+		return x.LineType
+	}
+	return ""
+}
+
+func (x *NormalizedPhone) GetFormat() string {
+	if x != nil {
+		return x.Format
+	}
+	return ""
+}
+
+func (x *NormalizedPhone) GetValid() bool {
+	if x != nil {
+		return x.Valid
+	}
+	return false
+}
+
+func (x *NormalizedPhone) GetInternational() bool {
+	if x != nil {
+		return x.International
+	}
+	return false
+}
+
+type NormalizedEmail struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Raw    string                 `protobuf:"bytes,1,opt,name=raw,proto3" json:"raw,omitempty"`
+	Local  string                 `protobuf:"bytes,2,opt,name=local,proto3" json:"local,omitempty"`
+	Domain string                 `protobuf:"bytes,3,opt,name=domain,proto3" json:"domain,omitempty"`
+	// The address as compared: lower case; for providers that ignore them,
+	// dots and "+tag" removed from the local part.
+	Canonical     string `protobuf:"bytes,4,opt,name=canonical,proto3" json:"canonical,omitempty"`
+	Disposable    bool   `protobuf:"varint,5,opt,name=disposable,proto3" json:"disposable,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NormalizedEmail) Reset() {
+	*x = NormalizedEmail{}
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NormalizedEmail) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NormalizedEmail) ProtoMessage() {}
+
+func (x *NormalizedEmail) ProtoReflect() protoreflect.Message {
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NormalizedEmail.ProtoReflect.Descriptor instead.
+func (*NormalizedEmail) Descriptor() ([]byte, []int) {
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *NormalizedEmail) GetRaw() string {
+	if x != nil {
+		return x.Raw
+	}
+	return ""
+}
+
+func (x *NormalizedEmail) GetLocal() string {
+	if x != nil {
+		return x.Local
+	}
+	return ""
+}
+
+func (x *NormalizedEmail) GetDomain() string {
+	if x != nil {
+		return x.Domain
+	}
+	return ""
+}
+
+func (x *NormalizedEmail) GetCanonical() string {
+	if x != nil {
+		return x.Canonical
+	}
+	return ""
+}
+
+func (x *NormalizedEmail) GetDisposable() bool {
+	if x != nil {
+		return x.Disposable
+	}
+	return false
+}
+
+// One chunk of an applicant import; format and update are read from the
+// first.
+type ImportApplicantsRequest struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Applicants []*Applicant           `protobuf:"bytes,1,rep,name=applicants,proto3" json:"applicants,omitempty"`
+	Update     bool                   `protobuf:"varint,2,opt,name=update,proto3" json:"update,omitempty"`
+	// csv, jsonl or greenhouse: recorded on each applicant.
+	Format string `protobuf:"bytes,3,opt,name=format,proto3" json:"format,omitempty"`
+	// The source line of each applicant in this chunk, for error messages.
+	Lines         []uint32 `protobuf:"varint,4,rep,packed,name=lines,proto3" json:"lines,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ImportApplicantsRequest) Reset() {
+	*x = ImportApplicantsRequest{}
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ImportApplicantsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ImportApplicantsRequest) ProtoMessage() {}
+
+func (x *ImportApplicantsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ImportApplicantsRequest.ProtoReflect.Descriptor instead.
+func (*ImportApplicantsRequest) Descriptor() ([]byte, []int) {
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *ImportApplicantsRequest) GetApplicants() []*Applicant {
+	if x != nil {
+		return x.Applicants
+	}
+	return nil
+}
+
+func (x *ImportApplicantsRequest) GetUpdate() bool {
+	if x != nil {
+		return x.Update
+	}
+	return false
+}
+
+func (x *ImportApplicantsRequest) GetFormat() string {
+	if x != nil {
+		return x.Format
+	}
+	return ""
+}
+
+func (x *ImportApplicantsRequest) GetLines() []uint32 {
+	if x != nil {
+		return x.Lines
+	}
+	return nil
+}
+
+type ImportApplicantsResponse struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Added     uint32                 `protobuf:"varint,1,opt,name=added,proto3" json:"added,omitempty"`
+	Updated   uint32                 `protobuf:"varint,2,opt,name=updated,proto3" json:"updated,omitempty"`
+	Unchanged uint32                 `protobuf:"varint,3,opt,name=unchanged,proto3" json:"unchanged,omitempty"`
+	// Applicants screened (the imported and those tied to them), and the
+	// applicant alerts opened or raised by it.
+	Screened      uint32 `protobuf:"varint,4,opt,name=screened,proto3" json:"screened,omitempty"`
+	Alerts        uint32 `protobuf:"varint,5,opt,name=alerts,proto3" json:"alerts,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ImportApplicantsResponse) Reset() {
+	*x = ImportApplicantsResponse{}
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ImportApplicantsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ImportApplicantsResponse) ProtoMessage() {}
+
+func (x *ImportApplicantsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ImportApplicantsResponse.ProtoReflect.Descriptor instead.
+func (*ImportApplicantsResponse) Descriptor() ([]byte, []int) {
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *ImportApplicantsResponse) GetAdded() uint32 {
+	if x != nil {
+		return x.Added
+	}
+	return 0
+}
+
+func (x *ImportApplicantsResponse) GetUpdated() uint32 {
+	if x != nil {
+		return x.Updated
+	}
+	return 0
+}
+
+func (x *ImportApplicantsResponse) GetUnchanged() uint32 {
+	if x != nil {
+		return x.Unchanged
+	}
+	return 0
+}
+
+func (x *ImportApplicantsResponse) GetScreened() uint32 {
+	if x != nil {
+		return x.Screened
+	}
+	return 0
+}
+
+func (x *ImportApplicantsResponse) GetAlerts() uint32 {
+	if x != nil {
+		return x.Alerts
+	}
+	return 0
+}
+
+type ListApplicantsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Only applicants whose open alert scores at least this.
+	MinScore      float64 `protobuf:"fixed64,1,opt,name=min_score,json=minScore,proto3" json:"min_score,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListApplicantsRequest) Reset() {
+	*x = ListApplicantsRequest{}
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListApplicantsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListApplicantsRequest) ProtoMessage() {}
+
+func (x *ListApplicantsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListApplicantsRequest.ProtoReflect.Descriptor instead.
+func (*ListApplicantsRequest) Descriptor() ([]byte, []int) {
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *ListApplicantsRequest) GetMinScore() float64 {
+	if x != nil {
+		return x.MinScore
+	}
+	return 0
+}
+
+type ListApplicantsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Applicants    []*ApplicantSummary    `protobuf:"bytes,1,rep,name=applicants,proto3" json:"applicants,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListApplicantsResponse) Reset() {
+	*x = ListApplicantsResponse{}
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListApplicantsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListApplicantsResponse) ProtoMessage() {}
+
+func (x *ListApplicantsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListApplicantsResponse.ProtoReflect.Descriptor instead.
+func (*ListApplicantsResponse) Descriptor() ([]byte, []int) {
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *ListApplicantsResponse) GetApplicants() []*ApplicantSummary {
+	if x != nil {
+		return x.Applicants
+	}
+	return nil
+}
+
+type ApplicantSummary struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	Role          string                 `protobuf:"bytes,3,opt,name=role,proto3" json:"role,omitempty"`
+	ClaimedPlace  string                 `protobuf:"bytes,4,opt,name=claimed_place,json=claimedPlace,proto3" json:"claimed_place,omitempty"`
+	Score         float64                `protobuf:"fixed64,5,opt,name=score,proto3" json:"score,omitempty"`
+	AlertId       string                 `protobuf:"bytes,6,opt,name=alert_id,json=alertId,proto3" json:"alert_id,omitempty"`
+	HireId        string                 `protobuf:"bytes,7,opt,name=hire_id,json=hireId,proto3" json:"hire_id,omitempty"`
+	AppliedAt     *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=applied_at,json=appliedAt,proto3" json:"applied_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ApplicantSummary) Reset() {
+	*x = ApplicantSummary{}
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ApplicantSummary) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ApplicantSummary) ProtoMessage() {}
+
+func (x *ApplicantSummary) ProtoReflect() protoreflect.Message {
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ApplicantSummary.ProtoReflect.Descriptor instead.
+func (*ApplicantSummary) Descriptor() ([]byte, []int) {
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *ApplicantSummary) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *ApplicantSummary) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ApplicantSummary) GetRole() string {
+	if x != nil {
+		return x.Role
+	}
+	return ""
+}
+
+func (x *ApplicantSummary) GetClaimedPlace() string {
+	if x != nil {
+		return x.ClaimedPlace
+	}
+	return ""
+}
+
+func (x *ApplicantSummary) GetScore() float64 {
+	if x != nil {
+		return x.Score
+	}
+	return 0
+}
+
+func (x *ApplicantSummary) GetAlertId() string {
+	if x != nil {
+		return x.AlertId
+	}
+	return ""
+}
+
+func (x *ApplicantSummary) GetHireId() string {
+	if x != nil {
+		return x.HireId
+	}
+	return ""
+}
+
+func (x *ApplicantSummary) GetAppliedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.AppliedAt
+	}
+	return nil
+}
+
+type GetApplicantRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetApplicantRequest) Reset() {
+	*x = GetApplicantRequest{}
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetApplicantRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetApplicantRequest) ProtoMessage() {}
+
+func (x *GetApplicantRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetApplicantRequest.ProtoReflect.Descriptor instead.
+func (*GetApplicantRequest) Descriptor() ([]byte, []int) {
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *GetApplicantRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+type ApplicantDetail struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Applicant *Applicant             `protobuf:"bytes,1,opt,name=applicant,proto3" json:"applicant,omitempty"`
+	// The applicant's alert (open, or the latest resolved), if any.
+	Alert *Alert `protobuf:"bytes,2,opt,name=alert,proto3" json:"alert,omitempty"`
+	// The screening as it stands: score and evidence, alert or not.
+	Score    float64     `protobuf:"fixed64,3,opt,name=score,proto3" json:"score,omitempty"`
+	Evidence []*Evidence `protobuf:"bytes,4,rep,name=evidence,proto3" json:"evidence,omitempty"`
+	// Other applicants tied to this one by shared contacts, history or
+	// references.
+	Related       []string `protobuf:"bytes,5,rep,name=related,proto3" json:"related,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ApplicantDetail) Reset() {
+	*x = ApplicantDetail{}
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ApplicantDetail) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ApplicantDetail) ProtoMessage() {}
+
+func (x *ApplicantDetail) ProtoReflect() protoreflect.Message {
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ApplicantDetail.ProtoReflect.Descriptor instead.
+func (*ApplicantDetail) Descriptor() ([]byte, []int) {
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *ApplicantDetail) GetApplicant() *Applicant {
+	if x != nil {
+		return x.Applicant
+	}
+	return nil
+}
+
+func (x *ApplicantDetail) GetAlert() *Alert {
+	if x != nil {
+		return x.Alert
+	}
+	return nil
+}
+
+func (x *ApplicantDetail) GetScore() float64 {
+	if x != nil {
+		return x.Score
+	}
+	return 0
+}
+
+func (x *ApplicantDetail) GetEvidence() []*Evidence {
+	if x != nil {
+		return x.Evidence
+	}
+	return nil
+}
+
+func (x *ApplicantDetail) GetRelated() []string {
+	if x != nil {
+		return x.Related
+	}
+	return nil
+}
+
 type ListTokensRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	HireId        string                 `protobuf:"bytes,1,opt,name=hire_id,json=hireId,proto3" json:"hire_id,omitempty"` // empty for all
@@ -34,7 +1085,7 @@ type ListTokensRequest struct {
 
 func (x *ListTokensRequest) Reset() {
 	*x = ListTokensRequest{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[0]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -46,7 +1097,7 @@ func (x *ListTokensRequest) String() string {
 func (*ListTokensRequest) ProtoMessage() {}
 
 func (x *ListTokensRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[0]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -59,7 +1110,7 @@ func (x *ListTokensRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTokensRequest.ProtoReflect.Descriptor instead.
 func (*ListTokensRequest) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{0}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ListTokensRequest) GetHireId() string {
@@ -78,7 +1129,7 @@ type ListTokensResponse struct {
 
 func (x *ListTokensResponse) Reset() {
 	*x = ListTokensResponse{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[1]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -90,7 +1141,7 @@ func (x *ListTokensResponse) String() string {
 func (*ListTokensResponse) ProtoMessage() {}
 
 func (x *ListTokensResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[1]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -103,7 +1154,7 @@ func (x *ListTokensResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTokensResponse.ProtoReflect.Descriptor instead.
 func (*ListTokensResponse) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{1}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ListTokensResponse) GetTokens() []*TokenInfo {
@@ -132,7 +1183,7 @@ type TokenInfo struct {
 
 func (x *TokenInfo) Reset() {
 	*x = TokenInfo{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[2]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -144,7 +1195,7 @@ func (x *TokenInfo) String() string {
 func (*TokenInfo) ProtoMessage() {}
 
 func (x *TokenInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[2]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -157,7 +1208,7 @@ func (x *TokenInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TokenInfo.ProtoReflect.Descriptor instead.
 func (*TokenInfo) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{2}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *TokenInfo) GetId() string {
@@ -233,7 +1284,7 @@ type RevokeTokenRequest struct {
 
 func (x *RevokeTokenRequest) Reset() {
 	*x = RevokeTokenRequest{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[3]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -245,7 +1296,7 @@ func (x *RevokeTokenRequest) String() string {
 func (*RevokeTokenRequest) ProtoMessage() {}
 
 func (x *RevokeTokenRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[3]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -258,7 +1309,7 @@ func (x *RevokeTokenRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeTokenRequest.ProtoReflect.Descriptor instead.
 func (*RevokeTokenRequest) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{3}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *RevokeTokenRequest) GetId() string {
@@ -283,7 +1334,7 @@ type ListAdminsRequest struct {
 
 func (x *ListAdminsRequest) Reset() {
 	*x = ListAdminsRequest{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[4]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -295,7 +1346,7 @@ func (x *ListAdminsRequest) String() string {
 func (*ListAdminsRequest) ProtoMessage() {}
 
 func (x *ListAdminsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[4]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -308,7 +1359,7 @@ func (x *ListAdminsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAdminsRequest.ProtoReflect.Descriptor instead.
 func (*ListAdminsRequest) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{4}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{16}
 }
 
 type ListAdminsResponse struct {
@@ -320,7 +1371,7 @@ type ListAdminsResponse struct {
 
 func (x *ListAdminsResponse) Reset() {
 	*x = ListAdminsResponse{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[5]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -332,7 +1383,7 @@ func (x *ListAdminsResponse) String() string {
 func (*ListAdminsResponse) ProtoMessage() {}
 
 func (x *ListAdminsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[5]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -345,7 +1396,7 @@ func (x *ListAdminsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAdminsResponse.ProtoReflect.Descriptor instead.
 func (*ListAdminsResponse) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{5}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ListAdminsResponse) GetCertificates() []*AdminCertificate {
@@ -372,7 +1423,7 @@ type AdminCertificate struct {
 
 func (x *AdminCertificate) Reset() {
 	*x = AdminCertificate{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[6]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -384,7 +1435,7 @@ func (x *AdminCertificate) String() string {
 func (*AdminCertificate) ProtoMessage() {}
 
 func (x *AdminCertificate) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[6]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -397,7 +1448,7 @@ func (x *AdminCertificate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AdminCertificate.ProtoReflect.Descriptor instead.
 func (*AdminCertificate) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{6}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *AdminCertificate) GetSerial() string {
@@ -473,7 +1524,7 @@ type RevokeAdminRequest struct {
 
 func (x *RevokeAdminRequest) Reset() {
 	*x = RevokeAdminRequest{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[7]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -485,7 +1536,7 @@ func (x *RevokeAdminRequest) String() string {
 func (*RevokeAdminRequest) ProtoMessage() {}
 
 func (x *RevokeAdminRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[7]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -498,7 +1549,7 @@ func (x *RevokeAdminRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeAdminRequest.ProtoReflect.Descriptor instead.
 func (*RevokeAdminRequest) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{7}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *RevokeAdminRequest) GetSerial() string {
@@ -525,7 +1576,7 @@ type RevokeDeviceRequest struct {
 
 func (x *RevokeDeviceRequest) Reset() {
 	*x = RevokeDeviceRequest{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[8]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -537,7 +1588,7 @@ func (x *RevokeDeviceRequest) String() string {
 func (*RevokeDeviceRequest) ProtoMessage() {}
 
 func (x *RevokeDeviceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[8]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -550,7 +1601,7 @@ func (x *RevokeDeviceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeDeviceRequest.ProtoReflect.Descriptor instead.
 func (*RevokeDeviceRequest) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{8}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *RevokeDeviceRequest) GetId() string {
@@ -581,7 +1632,7 @@ type IssueAdminRequest struct {
 
 func (x *IssueAdminRequest) Reset() {
 	*x = IssueAdminRequest{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[9]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -593,7 +1644,7 @@ func (x *IssueAdminRequest) String() string {
 func (*IssueAdminRequest) ProtoMessage() {}
 
 func (x *IssueAdminRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[9]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -606,7 +1657,7 @@ func (x *IssueAdminRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IssueAdminRequest.ProtoReflect.Descriptor instead.
 func (*IssueAdminRequest) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{9}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *IssueAdminRequest) GetName() string {
@@ -649,7 +1700,7 @@ type IssueAdminResponse struct {
 
 func (x *IssueAdminResponse) Reset() {
 	*x = IssueAdminResponse{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[10]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -661,7 +1712,7 @@ func (x *IssueAdminResponse) String() string {
 func (*IssueAdminResponse) ProtoMessage() {}
 
 func (x *IssueAdminResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[10]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -674,7 +1725,7 @@ func (x *IssueAdminResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IssueAdminResponse.ProtoReflect.Descriptor instead.
 func (*IssueAdminResponse) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{10}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *IssueAdminResponse) GetCertificatePem() []byte {
@@ -713,7 +1764,7 @@ type BackupRequest struct {
 
 func (x *BackupRequest) Reset() {
 	*x = BackupRequest{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[11]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -725,7 +1776,7 @@ func (x *BackupRequest) String() string {
 func (*BackupRequest) ProtoMessage() {}
 
 func (x *BackupRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[11]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -738,7 +1789,7 @@ func (x *BackupRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BackupRequest.ProtoReflect.Descriptor instead.
 func (*BackupRequest) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{11}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{23}
 }
 
 type BackupChunk struct {
@@ -752,7 +1803,7 @@ type BackupChunk struct {
 
 func (x *BackupChunk) Reset() {
 	*x = BackupChunk{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[12]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -764,7 +1815,7 @@ func (x *BackupChunk) String() string {
 func (*BackupChunk) ProtoMessage() {}
 
 func (x *BackupChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[12]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -777,7 +1828,7 @@ func (x *BackupChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BackupChunk.ProtoReflect.Descriptor instead.
 func (*BackupChunk) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{12}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *BackupChunk) GetData() []byte {
@@ -813,14 +1864,17 @@ type Hire struct {
 	UpdatedAt *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
 	// The end of the onboarding period (YYYY-MM-DD, inclusive): afterwards the
 	// collector refuses this hire's reports and the agent stops.
-	EndDate       string `protobuf:"bytes,13,opt,name=end_date,json=endDate,proto3" json:"end_date,omitempty"`
+	EndDate string `protobuf:"bytes,13,opt,name=end_date,json=endDate,proto3" json:"end_date,omitempty"`
+	// The applicant this hire was, when linked (by an import column, or by an
+	// applicant with the hire's email).
+	ApplicantId   string `protobuf:"bytes,14,opt,name=applicant_id,json=applicantId,proto3" json:"applicant_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Hire) Reset() {
 	*x = Hire{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[13]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -832,7 +1886,7 @@ func (x *Hire) String() string {
 func (*Hire) ProtoMessage() {}
 
 func (x *Hire) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[13]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -845,7 +1899,7 @@ func (x *Hire) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Hire.ProtoReflect.Descriptor instead.
 func (*Hire) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{13}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *Hire) GetId() string {
@@ -939,6 +1993,13 @@ func (x *Hire) GetEndDate() string {
 	return ""
 }
 
+func (x *Hire) GetApplicantId() string {
+	if x != nil {
+		return x.ApplicantId
+	}
+	return ""
+}
+
 type ClaimedHome struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Place         string                 `protobuf:"bytes,1,opt,name=place,proto3" json:"place,omitempty"` // canonical name, e.g. "Austin, Texas, US"
@@ -952,7 +2013,7 @@ type ClaimedHome struct {
 
 func (x *ClaimedHome) Reset() {
 	*x = ClaimedHome{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[14]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -964,7 +2025,7 @@ func (x *ClaimedHome) String() string {
 func (*ClaimedHome) ProtoMessage() {}
 
 func (x *ClaimedHome) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[14]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -977,7 +2038,7 @@ func (x *ClaimedHome) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClaimedHome.ProtoReflect.Descriptor instead.
 func (*ClaimedHome) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{14}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ClaimedHome) GetPlace() string {
@@ -1024,7 +2085,7 @@ type AddHiresRequest struct {
 
 func (x *AddHiresRequest) Reset() {
 	*x = AddHiresRequest{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[15]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1036,7 +2097,7 @@ func (x *AddHiresRequest) String() string {
 func (*AddHiresRequest) ProtoMessage() {}
 
 func (x *AddHiresRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[15]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1049,7 +2110,7 @@ func (x *AddHiresRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddHiresRequest.ProtoReflect.Descriptor instead.
 func (*AddHiresRequest) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{15}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *AddHiresRequest) GetHires() []*Hire {
@@ -1068,7 +2129,7 @@ type AddHiresResponse struct {
 
 func (x *AddHiresResponse) Reset() {
 	*x = AddHiresResponse{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[16]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1080,7 +2141,7 @@ func (x *AddHiresResponse) String() string {
 func (*AddHiresResponse) ProtoMessage() {}
 
 func (x *AddHiresResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[16]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1093,7 +2154,7 @@ func (x *AddHiresResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddHiresResponse.ProtoReflect.Descriptor instead.
 func (*AddHiresResponse) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{16}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *AddHiresResponse) GetHires() []*Hire {
@@ -1118,7 +2179,7 @@ type ImportHiresRequest struct {
 
 func (x *ImportHiresRequest) Reset() {
 	*x = ImportHiresRequest{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[17]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1130,7 +2191,7 @@ func (x *ImportHiresRequest) String() string {
 func (*ImportHiresRequest) ProtoMessage() {}
 
 func (x *ImportHiresRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[17]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1143,7 +2204,7 @@ func (x *ImportHiresRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImportHiresRequest.ProtoReflect.Descriptor instead.
 func (*ImportHiresRequest) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{17}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ImportHiresRequest) GetHires() []*Hire {
@@ -1178,7 +2239,7 @@ type ImportHiresResponse struct {
 
 func (x *ImportHiresResponse) Reset() {
 	*x = ImportHiresResponse{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[18]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1190,7 +2251,7 @@ func (x *ImportHiresResponse) String() string {
 func (*ImportHiresResponse) ProtoMessage() {}
 
 func (x *ImportHiresResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[18]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1203,7 +2264,7 @@ func (x *ImportHiresResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImportHiresResponse.ProtoReflect.Descriptor instead.
 func (*ImportHiresResponse) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{18}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ImportHiresResponse) GetAdded() uint32 {
@@ -1237,7 +2298,7 @@ type DeleteHireRequest struct {
 
 func (x *DeleteHireRequest) Reset() {
 	*x = DeleteHireRequest{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[19]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1249,7 +2310,7 @@ func (x *DeleteHireRequest) String() string {
 func (*DeleteHireRequest) ProtoMessage() {}
 
 func (x *DeleteHireRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[19]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1262,7 +2323,7 @@ func (x *DeleteHireRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteHireRequest.ProtoReflect.Descriptor instead.
 func (*DeleteHireRequest) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{19}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *DeleteHireRequest) GetId() string {
@@ -1299,7 +2360,7 @@ type DeleteHireResponse struct {
 
 func (x *DeleteHireResponse) Reset() {
 	*x = DeleteHireResponse{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[20]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1311,7 +2372,7 @@ func (x *DeleteHireResponse) String() string {
 func (*DeleteHireResponse) ProtoMessage() {}
 
 func (x *DeleteHireResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[20]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1324,7 +2385,7 @@ func (x *DeleteHireResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteHireResponse.ProtoReflect.Descriptor instead.
 func (*DeleteHireResponse) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{20}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *DeleteHireResponse) GetHireId() string {
@@ -1398,7 +2459,7 @@ type ListHiresRequest struct {
 
 func (x *ListHiresRequest) Reset() {
 	*x = ListHiresRequest{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[21]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1410,7 +2471,7 @@ func (x *ListHiresRequest) String() string {
 func (*ListHiresRequest) ProtoMessage() {}
 
 func (x *ListHiresRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[21]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1423,7 +2484,7 @@ func (x *ListHiresRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListHiresRequest.ProtoReflect.Descriptor instead.
 func (*ListHiresRequest) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{21}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{33}
 }
 
 type ListHiresResponse struct {
@@ -1435,7 +2496,7 @@ type ListHiresResponse struct {
 
 func (x *ListHiresResponse) Reset() {
 	*x = ListHiresResponse{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[22]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1447,7 +2508,7 @@ func (x *ListHiresResponse) String() string {
 func (*ListHiresResponse) ProtoMessage() {}
 
 func (x *ListHiresResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[22]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1460,7 +2521,7 @@ func (x *ListHiresResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListHiresResponse.ProtoReflect.Descriptor instead.
 func (*ListHiresResponse) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{22}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *ListHiresResponse) GetHires() []*Hire {
@@ -1479,7 +2540,7 @@ type GetHireRequest struct {
 
 func (x *GetHireRequest) Reset() {
 	*x = GetHireRequest{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[23]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1491,7 +2552,7 @@ func (x *GetHireRequest) String() string {
 func (*GetHireRequest) ProtoMessage() {}
 
 func (x *GetHireRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[23]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1504,7 +2565,7 @@ func (x *GetHireRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetHireRequest.ProtoReflect.Descriptor instead.
 func (*GetHireRequest) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{23}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *GetHireRequest) GetId() string {
@@ -1525,7 +2586,7 @@ type CreateTokenRequest struct {
 
 func (x *CreateTokenRequest) Reset() {
 	*x = CreateTokenRequest{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[24]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1537,7 +2598,7 @@ func (x *CreateTokenRequest) String() string {
 func (*CreateTokenRequest) ProtoMessage() {}
 
 func (x *CreateTokenRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[24]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1550,7 +2611,7 @@ func (x *CreateTokenRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateTokenRequest.ProtoReflect.Descriptor instead.
 func (*CreateTokenRequest) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{24}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *CreateTokenRequest) GetHireId() string {
@@ -1580,7 +2641,7 @@ type CreateTokenResponse struct {
 
 func (x *CreateTokenResponse) Reset() {
 	*x = CreateTokenResponse{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[25]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1592,7 +2653,7 @@ func (x *CreateTokenResponse) String() string {
 func (*CreateTokenResponse) ProtoMessage() {}
 
 func (x *CreateTokenResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[25]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1605,7 +2666,7 @@ func (x *CreateTokenResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateTokenResponse.ProtoReflect.Descriptor instead.
 func (*CreateTokenResponse) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{25}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *CreateTokenResponse) GetToken() string {
@@ -1675,7 +2736,7 @@ type Device struct {
 
 func (x *Device) Reset() {
 	*x = Device{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[26]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1687,7 +2748,7 @@ func (x *Device) String() string {
 func (*Device) ProtoMessage() {}
 
 func (x *Device) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[26]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1700,7 +2761,7 @@ func (x *Device) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Device.ProtoReflect.Descriptor instead.
 func (*Device) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{26}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *Device) GetId() string {
@@ -1873,7 +2934,7 @@ type ListDevicesRequest struct {
 
 func (x *ListDevicesRequest) Reset() {
 	*x = ListDevicesRequest{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[27]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1885,7 +2946,7 @@ func (x *ListDevicesRequest) String() string {
 func (*ListDevicesRequest) ProtoMessage() {}
 
 func (x *ListDevicesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[27]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1898,7 +2959,7 @@ func (x *ListDevicesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDevicesRequest.ProtoReflect.Descriptor instead.
 func (*ListDevicesRequest) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{27}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *ListDevicesRequest) GetHireId() string {
@@ -1917,7 +2978,7 @@ type ListDevicesResponse struct {
 
 func (x *ListDevicesResponse) Reset() {
 	*x = ListDevicesResponse{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[28]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1929,7 +2990,7 @@ func (x *ListDevicesResponse) String() string {
 func (*ListDevicesResponse) ProtoMessage() {}
 
 func (x *ListDevicesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[28]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1942,7 +3003,7 @@ func (x *ListDevicesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDevicesResponse.ProtoReflect.Descriptor instead.
 func (*ListDevicesResponse) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{28}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *ListDevicesResponse) GetDevices() []*Device {
@@ -1961,7 +3022,7 @@ type GetDeviceRequest struct {
 
 func (x *GetDeviceRequest) Reset() {
 	*x = GetDeviceRequest{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[29]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1973,7 +3034,7 @@ func (x *GetDeviceRequest) String() string {
 func (*GetDeviceRequest) ProtoMessage() {}
 
 func (x *GetDeviceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[29]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1986,7 +3047,7 @@ func (x *GetDeviceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetDeviceRequest.ProtoReflect.Descriptor instead.
 func (*GetDeviceRequest) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{29}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *GetDeviceRequest) GetId() string {
@@ -2010,7 +3071,7 @@ type DeviceDetail struct {
 
 func (x *DeviceDetail) Reset() {
 	*x = DeviceDetail{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[30]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2022,7 +3083,7 @@ func (x *DeviceDetail) String() string {
 func (*DeviceDetail) ProtoMessage() {}
 
 func (x *DeviceDetail) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[30]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2035,7 +3096,7 @@ func (x *DeviceDetail) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeviceDetail.ProtoReflect.Descriptor instead.
 func (*DeviceDetail) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{30}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *DeviceDetail) GetDevice() *Device {
@@ -2091,7 +3152,7 @@ type StoredReport struct {
 
 func (x *StoredReport) Reset() {
 	*x = StoredReport{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[31]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2103,7 +3164,7 @@ func (x *StoredReport) String() string {
 func (*StoredReport) ProtoMessage() {}
 
 func (x *StoredReport) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[31]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2116,7 +3177,7 @@ func (x *StoredReport) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StoredReport.ProtoReflect.Descriptor instead.
 func (*StoredReport) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{31}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *StoredReport) GetDeviceId() string {
@@ -2172,7 +3233,7 @@ type PeerLocation struct {
 
 func (x *PeerLocation) Reset() {
 	*x = PeerLocation{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[32]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2184,7 +3245,7 @@ func (x *PeerLocation) String() string {
 func (*PeerLocation) ProtoMessage() {}
 
 func (x *PeerLocation) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[32]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2197,7 +3258,7 @@ func (x *PeerLocation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PeerLocation.ProtoReflect.Descriptor instead.
 func (*PeerLocation) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{32}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *PeerLocation) GetIp() string {
@@ -2241,7 +3302,7 @@ type IPLocation struct {
 
 func (x *IPLocation) Reset() {
 	*x = IPLocation{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[33]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2253,7 +3314,7 @@ func (x *IPLocation) String() string {
 func (*IPLocation) ProtoMessage() {}
 
 func (x *IPLocation) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[33]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2266,7 +3327,7 @@ func (x *IPLocation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IPLocation.ProtoReflect.Descriptor instead.
 func (*IPLocation) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{33}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *IPLocation) GetCountry() string {
@@ -2364,7 +3425,7 @@ type ListReportsRequest struct {
 
 func (x *ListReportsRequest) Reset() {
 	*x = ListReportsRequest{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[34]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2376,7 +3437,7 @@ func (x *ListReportsRequest) String() string {
 func (*ListReportsRequest) ProtoMessage() {}
 
 func (x *ListReportsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[34]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2389,7 +3450,7 @@ func (x *ListReportsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListReportsRequest.ProtoReflect.Descriptor instead.
 func (*ListReportsRequest) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{34}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *ListReportsRequest) GetDeviceId() string {
@@ -2415,7 +3476,7 @@ type ListReportsResponse struct {
 
 func (x *ListReportsResponse) Reset() {
 	*x = ListReportsResponse{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[35]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2427,7 +3488,7 @@ func (x *ListReportsResponse) String() string {
 func (*ListReportsResponse) ProtoMessage() {}
 
 func (x *ListReportsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[35]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2440,7 +3501,7 @@ func (x *ListReportsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListReportsResponse.ProtoReflect.Descriptor instead.
 func (*ListReportsResponse) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{35}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *ListReportsResponse) GetReports() []*StoredReport {
@@ -2477,7 +3538,7 @@ type Evidence struct {
 
 func (x *Evidence) Reset() {
 	*x = Evidence{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[36]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2489,7 +3550,7 @@ func (x *Evidence) String() string {
 func (*Evidence) ProtoMessage() {}
 
 func (x *Evidence) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[36]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2502,7 +3563,7 @@ func (x *Evidence) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Evidence.ProtoReflect.Descriptor instead.
 func (*Evidence) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{36}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *Evidence) GetRule() string {
@@ -2585,7 +3646,7 @@ func (x *Evidence) GetFreshWeight() float64 {
 type Alert struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	Kind          string                 `protobuf:"bytes,2,opt,name=kind,proto3" json:"kind,omitempty"` // device, farm
+	Kind          string                 `protobuf:"bytes,2,opt,name=kind,proto3" json:"kind,omitempty"` // device, farm, applicant
 	DeviceId      string                 `protobuf:"bytes,3,opt,name=device_id,json=deviceId,proto3" json:"device_id,omitempty"`
 	HireId        string                 `protobuf:"bytes,4,opt,name=hire_id,json=hireId,proto3" json:"hire_id,omitempty"`
 	Status        string                 `protobuf:"bytes,5,opt,name=status,proto3" json:"status,omitempty"` // open, acknowledged, resolved
@@ -2608,14 +3669,17 @@ type Alert struct {
 	PeakAt    *timestamppb.Timestamp `protobuf:"bytes,19,opt,name=peak_at,json=peakAt,proto3" json:"peak_at,omitempty"`
 	// A farm alert's member devices and their own device scores, shown beside
 	// the farm's score, not folded into it.
-	MemberScores  map[string]float64 `protobuf:"bytes,20,rep,name=member_scores,json=memberScores,proto3" json:"member_scores,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"fixed64,2,opt,name=value"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	MemberScores map[string]float64 `protobuf:"bytes,20,rep,name=member_scores,json=memberScores,proto3" json:"member_scores,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"fixed64,2,opt,name=value"`
+	// An applicant alert's applicant, and the applicants its evidence ties to.
+	ApplicantId       string   `protobuf:"bytes,21,opt,name=applicant_id,json=applicantId,proto3" json:"applicant_id,omitempty"`
+	RelatedApplicants []string `protobuf:"bytes,22,rep,name=related_applicants,json=relatedApplicants,proto3" json:"related_applicants,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *Alert) Reset() {
 	*x = Alert{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[37]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2627,7 +3691,7 @@ func (x *Alert) String() string {
 func (*Alert) ProtoMessage() {}
 
 func (x *Alert) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[37]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2640,7 +3704,7 @@ func (x *Alert) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Alert.ProtoReflect.Descriptor instead.
 func (*Alert) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{37}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *Alert) GetId() string {
@@ -2783,6 +3847,20 @@ func (x *Alert) GetMemberScores() map[string]float64 {
 	return nil
 }
 
+func (x *Alert) GetApplicantId() string {
+	if x != nil {
+		return x.ApplicantId
+	}
+	return ""
+}
+
+func (x *Alert) GetRelatedApplicants() []string {
+	if x != nil {
+		return x.RelatedApplicants
+	}
+	return nil
+}
+
 type AckAlertRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
@@ -2793,7 +3871,7 @@ type AckAlertRequest struct {
 
 func (x *AckAlertRequest) Reset() {
 	*x = AckAlertRequest{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[38]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2805,7 +3883,7 @@ func (x *AckAlertRequest) String() string {
 func (*AckAlertRequest) ProtoMessage() {}
 
 func (x *AckAlertRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[38]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2818,7 +3896,7 @@ func (x *AckAlertRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AckAlertRequest.ProtoReflect.Descriptor instead.
 func (*AckAlertRequest) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{38}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *AckAlertRequest) GetId() string {
@@ -2846,7 +3924,7 @@ type ResolveAlertRequest struct {
 
 func (x *ResolveAlertRequest) Reset() {
 	*x = ResolveAlertRequest{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[39]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2858,7 +3936,7 @@ func (x *ResolveAlertRequest) String() string {
 func (*ResolveAlertRequest) ProtoMessage() {}
 
 func (x *ResolveAlertRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[39]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2871,7 +3949,7 @@ func (x *ResolveAlertRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResolveAlertRequest.ProtoReflect.Descriptor instead.
 func (*ResolveAlertRequest) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{39}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *ResolveAlertRequest) GetId() string {
@@ -2912,7 +3990,7 @@ type AuditEntry struct {
 
 func (x *AuditEntry) Reset() {
 	*x = AuditEntry{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[40]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2924,7 +4002,7 @@ func (x *AuditEntry) String() string {
 func (*AuditEntry) ProtoMessage() {}
 
 func (x *AuditEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[40]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2937,7 +4015,7 @@ func (x *AuditEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditEntry.ProtoReflect.Descriptor instead.
 func (*AuditEntry) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{40}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *AuditEntry) GetAt() *timestamppb.Timestamp {
@@ -2998,7 +4076,7 @@ type ListAuditRequest struct {
 
 func (x *ListAuditRequest) Reset() {
 	*x = ListAuditRequest{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[41]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3010,7 +4088,7 @@ func (x *ListAuditRequest) String() string {
 func (*ListAuditRequest) ProtoMessage() {}
 
 func (x *ListAuditRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[41]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3023,7 +4101,7 @@ func (x *ListAuditRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAuditRequest.ProtoReflect.Descriptor instead.
 func (*ListAuditRequest) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{41}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *ListAuditRequest) GetSubject() string {
@@ -3072,7 +4150,7 @@ type ListAuditResponse struct {
 
 func (x *ListAuditResponse) Reset() {
 	*x = ListAuditResponse{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[42]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3084,7 +4162,7 @@ func (x *ListAuditResponse) String() string {
 func (*ListAuditResponse) ProtoMessage() {}
 
 func (x *ListAuditResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[42]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3097,7 +4175,7 @@ func (x *ListAuditResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAuditResponse.ProtoReflect.Descriptor instead.
 func (*ListAuditResponse) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{42}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *ListAuditResponse) GetEntries() []*AuditEntry {
@@ -3124,7 +4202,7 @@ type UpdateHireRequest struct {
 
 func (x *UpdateHireRequest) Reset() {
 	*x = UpdateHireRequest{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[43]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3136,7 +4214,7 @@ func (x *UpdateHireRequest) String() string {
 func (*UpdateHireRequest) ProtoMessage() {}
 
 func (x *UpdateHireRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[43]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3149,7 +4227,7 @@ func (x *UpdateHireRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateHireRequest.ProtoReflect.Descriptor instead.
 func (*UpdateHireRequest) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{43}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *UpdateHireRequest) GetHire() *Hire {
@@ -3182,7 +4260,7 @@ type ClusterMember struct {
 
 func (x *ClusterMember) Reset() {
 	*x = ClusterMember{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[44]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3194,7 +4272,7 @@ func (x *ClusterMember) String() string {
 func (*ClusterMember) ProtoMessage() {}
 
 func (x *ClusterMember) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[44]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3207,7 +4285,7 @@ func (x *ClusterMember) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClusterMember.ProtoReflect.Descriptor instead.
 func (*ClusterMember) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{44}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *ClusterMember) GetDeviceId() string {
@@ -3271,7 +4349,7 @@ type SharedFingerprint struct {
 
 func (x *SharedFingerprint) Reset() {
 	*x = SharedFingerprint{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[45]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3283,7 +4361,7 @@ func (x *SharedFingerprint) String() string {
 func (*SharedFingerprint) ProtoMessage() {}
 
 func (x *SharedFingerprint) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[45]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3296,7 +4374,7 @@ func (x *SharedFingerprint) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SharedFingerprint.ProtoReflect.Descriptor instead.
 func (*SharedFingerprint) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{45}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *SharedFingerprint) GetKind() string {
@@ -3347,7 +4425,7 @@ type Cluster struct {
 
 func (x *Cluster) Reset() {
 	*x = Cluster{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[46]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3359,7 +4437,7 @@ func (x *Cluster) String() string {
 func (*Cluster) ProtoMessage() {}
 
 func (x *Cluster) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[46]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3372,7 +4450,7 @@ func (x *Cluster) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Cluster.ProtoReflect.Descriptor instead.
 func (*Cluster) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{46}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *Cluster) GetId() string {
@@ -3461,7 +4539,7 @@ type ListClustersRequest struct {
 
 func (x *ListClustersRequest) Reset() {
 	*x = ListClustersRequest{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[47]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3473,7 +4551,7 @@ func (x *ListClustersRequest) String() string {
 func (*ListClustersRequest) ProtoMessage() {}
 
 func (x *ListClustersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[47]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3486,7 +4564,7 @@ func (x *ListClustersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListClustersRequest.ProtoReflect.Descriptor instead.
 func (*ListClustersRequest) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{47}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *ListClustersRequest) GetFarmsOnly() bool {
@@ -3505,7 +4583,7 @@ type ListClustersResponse struct {
 
 func (x *ListClustersResponse) Reset() {
 	*x = ListClustersResponse{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[48]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3517,7 +4595,7 @@ func (x *ListClustersResponse) String() string {
 func (*ListClustersResponse) ProtoMessage() {}
 
 func (x *ListClustersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[48]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3530,7 +4608,7 @@ func (x *ListClustersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListClustersResponse.ProtoReflect.Descriptor instead.
 func (*ListClustersResponse) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{48}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *ListClustersResponse) GetClusters() []*Cluster {
@@ -3549,7 +4627,7 @@ type GetClusterRequest struct {
 
 func (x *GetClusterRequest) Reset() {
 	*x = GetClusterRequest{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[49]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3561,7 +4639,7 @@ func (x *GetClusterRequest) String() string {
 func (*GetClusterRequest) ProtoMessage() {}
 
 func (x *GetClusterRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[49]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3574,7 +4652,7 @@ func (x *GetClusterRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetClusterRequest.ProtoReflect.Descriptor instead.
 func (*GetClusterRequest) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{49}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *GetClusterRequest) GetId() string {
@@ -3594,7 +4672,7 @@ type FitModelRequest struct {
 
 func (x *FitModelRequest) Reset() {
 	*x = FitModelRequest{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[50]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3606,7 +4684,7 @@ func (x *FitModelRequest) String() string {
 func (*FitModelRequest) ProtoMessage() {}
 
 func (x *FitModelRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[50]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3619,7 +4697,7 @@ func (x *FitModelRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FitModelRequest.ProtoReflect.Descriptor instead.
 func (*FitModelRequest) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{50}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *FitModelRequest) GetApply() bool {
@@ -3644,7 +4722,7 @@ type GetConfigRequest struct {
 
 func (x *GetConfigRequest) Reset() {
 	*x = GetConfigRequest{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[51]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3656,7 +4734,7 @@ func (x *GetConfigRequest) String() string {
 func (*GetConfigRequest) ProtoMessage() {}
 
 func (x *GetConfigRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[51]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3669,7 +4747,7 @@ func (x *GetConfigRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetConfigRequest.ProtoReflect.Descriptor instead.
 func (*GetConfigRequest) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{51}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{63}
 }
 
 type GetConfigResponse struct {
@@ -3684,7 +4762,7 @@ type GetConfigResponse struct {
 
 func (x *GetConfigResponse) Reset() {
 	*x = GetConfigResponse{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[52]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3696,7 +4774,7 @@ func (x *GetConfigResponse) String() string {
 func (*GetConfigResponse) ProtoMessage() {}
 
 func (x *GetConfigResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[52]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3709,7 +4787,7 @@ func (x *GetConfigResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetConfigResponse.ProtoReflect.Descriptor instead.
 func (*GetConfigResponse) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{52}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *GetConfigResponse) GetConfigYaml() []byte {
@@ -3739,7 +4817,7 @@ type RuleWeight struct {
 
 func (x *RuleWeight) Reset() {
 	*x = RuleWeight{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[53]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3751,7 +4829,7 @@ func (x *RuleWeight) String() string {
 func (*RuleWeight) ProtoMessage() {}
 
 func (x *RuleWeight) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[53]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3764,7 +4842,7 @@ func (x *RuleWeight) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RuleWeight.ProtoReflect.Descriptor instead.
 func (*RuleWeight) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{53}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{65}
 }
 
 func (x *RuleWeight) GetRule() string {
@@ -3816,7 +4894,7 @@ type BacktestRequest struct {
 
 func (x *BacktestRequest) Reset() {
 	*x = BacktestRequest{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[54]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3828,7 +4906,7 @@ func (x *BacktestRequest) String() string {
 func (*BacktestRequest) ProtoMessage() {}
 
 func (x *BacktestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[54]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3841,7 +4919,7 @@ func (x *BacktestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BacktestRequest.ProtoReflect.Descriptor instead.
 func (*BacktestRequest) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{54}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{66}
 }
 
 func (x *BacktestRequest) GetConfigYaml() []byte {
@@ -3893,7 +4971,7 @@ type BacktestResponse struct {
 
 func (x *BacktestResponse) Reset() {
 	*x = BacktestResponse{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[55]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3905,7 +4983,7 @@ func (x *BacktestResponse) String() string {
 func (*BacktestResponse) ProtoMessage() {}
 
 func (x *BacktestResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[55]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3918,7 +4996,7 @@ func (x *BacktestResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BacktestResponse.ProtoReflect.Descriptor instead.
 func (*BacktestResponse) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{55}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{67}
 }
 
 func (x *BacktestResponse) GetReports() uint64 {
@@ -4046,7 +5124,7 @@ type FitModelResponse struct {
 
 func (x *FitModelResponse) Reset() {
 	*x = FitModelResponse{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[56]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4058,7 +5136,7 @@ func (x *FitModelResponse) String() string {
 func (*FitModelResponse) ProtoMessage() {}
 
 func (x *FitModelResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[56]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4071,7 +5149,7 @@ func (x *FitModelResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FitModelResponse.ProtoReflect.Descriptor instead.
 func (*FitModelResponse) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{56}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{68}
 }
 
 func (x *FitModelResponse) GetWeights() []*RuleWeight {
@@ -4174,7 +5252,7 @@ type ListAlertsRequest struct {
 
 func (x *ListAlertsRequest) Reset() {
 	*x = ListAlertsRequest{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[57]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[69]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4186,7 +5264,7 @@ func (x *ListAlertsRequest) String() string {
 func (*ListAlertsRequest) ProtoMessage() {}
 
 func (x *ListAlertsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[57]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[69]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4199,7 +5277,7 @@ func (x *ListAlertsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAlertsRequest.ProtoReflect.Descriptor instead.
 func (*ListAlertsRequest) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{57}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{69}
 }
 
 func (x *ListAlertsRequest) GetStatus() string {
@@ -4246,7 +5324,7 @@ type ListAlertsResponse struct {
 
 func (x *ListAlertsResponse) Reset() {
 	*x = ListAlertsResponse{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[58]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[70]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4258,7 +5336,7 @@ func (x *ListAlertsResponse) String() string {
 func (*ListAlertsResponse) ProtoMessage() {}
 
 func (x *ListAlertsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[58]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[70]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4271,7 +5349,7 @@ func (x *ListAlertsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAlertsResponse.ProtoReflect.Descriptor instead.
 func (*ListAlertsResponse) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{58}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{70}
 }
 
 func (x *ListAlertsResponse) GetAlerts() []*Alert {
@@ -4290,7 +5368,7 @@ type GetAlertRequest struct {
 
 func (x *GetAlertRequest) Reset() {
 	*x = GetAlertRequest{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[59]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[71]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4302,7 +5380,7 @@ func (x *GetAlertRequest) String() string {
 func (*GetAlertRequest) ProtoMessage() {}
 
 func (x *GetAlertRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[59]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[71]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4315,7 +5393,7 @@ func (x *GetAlertRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAlertRequest.ProtoReflect.Descriptor instead.
 func (*GetAlertRequest) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{59}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{71}
 }
 
 func (x *GetAlertRequest) GetId() string {
@@ -4329,7 +5407,107 @@ var File_farmwatch_v1_admin_proto protoreflect.FileDescriptor
 
 const file_farmwatch_v1_admin_proto_rawDesc = "" +
 	"\n" +
-	"\x18farmwatch/v1/admin.proto\x12\ffarmwatch.v1\x1a\x19farmwatch/v1/report.proto\x1a\x1fgoogle/protobuf/timestamp.proto\",\n" +
+	"\x18farmwatch/v1/admin.proto\x12\ffarmwatch.v1\x1a\x19farmwatch/v1/report.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xdd\b\n" +
+	"\tApplicant\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\x16\n" +
+	"\x06emails\x18\x03 \x03(\tR\x06emails\x12\x16\n" +
+	"\x06phones\x18\x04 \x03(\tR\x06phones\x12'\n" +
+	"\x0fclaimed_address\x18\x05 \x01(\tR\x0eclaimedAddress\x12)\n" +
+	"\x10shipping_address\x18\x06 \x01(\tR\x0fshippingAddress\x12:\n" +
+	"\fwork_history\x18\a \x03(\v2\x17.farmwatch.v1.WorkEntryR\vworkHistory\x12:\n" +
+	"\teducation\x18\b \x03(\v2\x1c.farmwatch.v1.EducationEntryR\teducation\x12!\n" +
+	"\fprofile_urls\x18\t \x03(\tR\vprofileUrls\x12\x12\n" +
+	"\x04role\x18\n" +
+	" \x01(\tR\x04role\x12#\n" +
+	"\rsubmission_ip\x18\v \x01(\tR\fsubmissionIp\x12.\n" +
+	"\x13interview_time_zone\x18\f \x01(\tR\x11interviewTimeZone\x12\x1e\n" +
+	"\n" +
+	"references\x18\r \x03(\tR\n" +
+	"references\x12\x1f\n" +
+	"\vresume_text\x18\x0e \x01(\tR\n" +
+	"resumeText\x129\n" +
+	"\n" +
+	"applied_at\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampR\tappliedAt\x12\x16\n" +
+	"\x06agency\x18\x10 \x01(\tR\x06agency\x12J\n" +
+	"\x11phones_normalized\x18\x14 \x03(\v2\x1d.farmwatch.v1.NormalizedPhoneR\x10phonesNormalized\x12J\n" +
+	"\x11emails_normalized\x18\x15 \x03(\v2\x1d.farmwatch.v1.NormalizedEmailR\x10emailsNormalized\x12>\n" +
+	"\rclaimed_place\x18\x16 \x01(\v2\x19.farmwatch.v1.ClaimedHomeR\fclaimedPlace\x12@\n" +
+	"\x0eshipping_place\x18\x17 \x01(\v2\x19.farmwatch.v1.ClaimedHomeR\rshippingPlace\x12\x1f\n" +
+	"\vaddress_key\x18\x18 \x01(\tR\n" +
+	"addressKey\x12!\n" +
+	"\fshipping_key\x18\x19 \x01(\tR\vshippingKey\x129\n" +
+	"\n" +
+	"created_at\x18\x1a \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x129\n" +
+	"\n" +
+	"updated_at\x18\x1b \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\x12\x17\n" +
+	"\ahire_id\x18\x1c \x01(\tR\x06hireId\x12#\n" +
+	"\rsource_format\x18\x1d \x01(\tR\fsourceFormat\"\x87\x01\n" +
+	"\tWorkEntry\x12\x1a\n" +
+	"\bemployer\x18\x01 \x01(\tR\bemployer\x12\x14\n" +
+	"\x05title\x18\x02 \x01(\tR\x05title\x12\x14\n" +
+	"\x05start\x18\x03 \x01(\tR\x05start\x12\x10\n" +
+	"\x03end\x18\x04 \x01(\tR\x03end\x12 \n" +
+	"\vdescription\x18\x05 \x01(\tR\vdescription\"r\n" +
+	"\x0eEducationEntry\x12 \n" +
+	"\vinstitution\x18\x01 \x01(\tR\vinstitution\x12\x16\n" +
+	"\x06degree\x18\x02 \x01(\tR\x06degree\x12\x14\n" +
+	"\x05start\x18\x03 \x01(\tR\x05start\x12\x10\n" +
+	"\x03end\x18\x04 \x01(\tR\x03end\"\xda\x01\n" +
+	"\x0fNormalizedPhone\x12\x10\n" +
+	"\x03raw\x18\x01 \x01(\tR\x03raw\x12\x12\n" +
+	"\x04e164\x18\x02 \x01(\tR\x04e164\x12\x18\n" +
+	"\acountry\x18\x03 \x01(\tR\acountry\x12\x16\n" +
+	"\x06region\x18\x04 \x01(\tR\x06region\x12\x1b\n" +
+	"\tline_type\x18\x05 \x01(\tR\blineType\x12\x16\n" +
+	"\x06format\x18\x06 \x01(\tR\x06format\x12\x14\n" +
+	"\x05valid\x18\a \x01(\bR\x05valid\x12$\n" +
+	"\rinternational\x18\b \x01(\bR\rinternational\"\x8f\x01\n" +
+	"\x0fNormalizedEmail\x12\x10\n" +
+	"\x03raw\x18\x01 \x01(\tR\x03raw\x12\x14\n" +
+	"\x05local\x18\x02 \x01(\tR\x05local\x12\x16\n" +
+	"\x06domain\x18\x03 \x01(\tR\x06domain\x12\x1c\n" +
+	"\tcanonical\x18\x04 \x01(\tR\tcanonical\x12\x1e\n" +
+	"\n" +
+	"disposable\x18\x05 \x01(\bR\n" +
+	"disposable\"\x98\x01\n" +
+	"\x17ImportApplicantsRequest\x127\n" +
+	"\n" +
+	"applicants\x18\x01 \x03(\v2\x17.farmwatch.v1.ApplicantR\n" +
+	"applicants\x12\x16\n" +
+	"\x06update\x18\x02 \x01(\bR\x06update\x12\x16\n" +
+	"\x06format\x18\x03 \x01(\tR\x06format\x12\x14\n" +
+	"\x05lines\x18\x04 \x03(\rR\x05lines\"\x9c\x01\n" +
+	"\x18ImportApplicantsResponse\x12\x14\n" +
+	"\x05added\x18\x01 \x01(\rR\x05added\x12\x18\n" +
+	"\aupdated\x18\x02 \x01(\rR\aupdated\x12\x1c\n" +
+	"\tunchanged\x18\x03 \x01(\rR\tunchanged\x12\x1a\n" +
+	"\bscreened\x18\x04 \x01(\rR\bscreened\x12\x16\n" +
+	"\x06alerts\x18\x05 \x01(\rR\x06alerts\"4\n" +
+	"\x15ListApplicantsRequest\x12\x1b\n" +
+	"\tmin_score\x18\x01 \x01(\x01R\bminScore\"X\n" +
+	"\x16ListApplicantsResponse\x12>\n" +
+	"\n" +
+	"applicants\x18\x01 \x03(\v2\x1e.farmwatch.v1.ApplicantSummaryR\n" +
+	"applicants\"\xf4\x01\n" +
+	"\x10ApplicantSummary\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\x12\n" +
+	"\x04role\x18\x03 \x01(\tR\x04role\x12#\n" +
+	"\rclaimed_place\x18\x04 \x01(\tR\fclaimedPlace\x12\x14\n" +
+	"\x05score\x18\x05 \x01(\x01R\x05score\x12\x19\n" +
+	"\balert_id\x18\x06 \x01(\tR\aalertId\x12\x17\n" +
+	"\ahire_id\x18\a \x01(\tR\x06hireId\x129\n" +
+	"\n" +
+	"applied_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\tappliedAt\"%\n" +
+	"\x13GetApplicantRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"\xd7\x01\n" +
+	"\x0fApplicantDetail\x125\n" +
+	"\tapplicant\x18\x01 \x01(\v2\x17.farmwatch.v1.ApplicantR\tapplicant\x12)\n" +
+	"\x05alert\x18\x02 \x01(\v2\x13.farmwatch.v1.AlertR\x05alert\x12\x14\n" +
+	"\x05score\x18\x03 \x01(\x01R\x05score\x122\n" +
+	"\bevidence\x18\x04 \x03(\v2\x16.farmwatch.v1.EvidenceR\bevidence\x12\x18\n" +
+	"\arelated\x18\x05 \x03(\tR\arelated\",\n" +
 	"\x11ListTokensRequest\x12\x17\n" +
 	"\ahire_id\x18\x01 \x01(\tR\x06hireId\"E\n" +
 	"\x12ListTokensResponse\x12/\n" +
@@ -4389,7 +5567,7 @@ const file_farmwatch_v1_admin_proto_rawDesc = "" +
 	"\rBackupRequest\"5\n" +
 	"\vBackupChunk\x12\x12\n" +
 	"\x04data\x18\x01 \x01(\fR\x04data\x12\x12\n" +
-	"\x04size\x18\x02 \x01(\x04R\x04size\"\xde\x03\n" +
+	"\x04size\x18\x02 \x01(\x04R\x04size\"\x81\x04\n" +
 	"\x04Hire\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x14\n" +
@@ -4407,7 +5585,8 @@ const file_farmwatch_v1_admin_proto_rawDesc = "" +
 	"\bshipping\x18\v \x01(\v2\x19.farmwatch.v1.ClaimedHomeR\bshipping\x129\n" +
 	"\n" +
 	"updated_at\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\x12\x19\n" +
-	"\bend_date\x18\r \x01(\tR\aendDate\"\x94\x01\n" +
+	"\bend_date\x18\r \x01(\tR\aendDate\x12!\n" +
+	"\fapplicant_id\x18\x0e \x01(\tR\vapplicantId\"\x94\x01\n" +
 	"\vClaimedHome\x12\x14\n" +
 	"\x05place\x18\x01 \x01(\tR\x05place\x12\x18\n" +
 	"\acountry\x18\x02 \x01(\tR\acountry\x12\x1a\n" +
@@ -4553,7 +5732,7 @@ const file_farmwatch_v1_admin_proto_rawDesc = "" +
 	"\n" +
 	"FactsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xa9\x06\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xfb\x06\n" +
 	"\x05Alert\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x1b\n" +
@@ -4581,7 +5760,9 @@ const file_farmwatch_v1_admin_proto_rawDesc = "" +
 	"\n" +
 	"peak_score\x18\x12 \x01(\x01R\tpeakScore\x123\n" +
 	"\apeak_at\x18\x13 \x01(\v2\x1a.google.protobuf.TimestampR\x06peakAt\x12J\n" +
-	"\rmember_scores\x18\x14 \x03(\v2%.farmwatch.v1.Alert.MemberScoresEntryR\fmemberScores\x1a?\n" +
+	"\rmember_scores\x18\x14 \x03(\v2%.farmwatch.v1.Alert.MemberScoresEntryR\fmemberScores\x12!\n" +
+	"\fapplicant_id\x18\x15 \x01(\tR\vapplicantId\x12-\n" +
+	"\x12related_applicants\x18\x16 \x03(\tR\x11relatedApplicants\x1a?\n" +
 	"\x11MemberScoresEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\"5\n" +
@@ -4717,7 +5898,7 @@ const file_farmwatch_v1_admin_proto_rawDesc = "" +
 	"\x12ListAlertsResponse\x12+\n" +
 	"\x06alerts\x18\x01 \x03(\v2\x13.farmwatch.v1.AlertR\x06alerts\"!\n" +
 	"\x0fGetAlertRequest\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id2\x96\x10\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id2\xaa\x12\n" +
 	"\fAdminService\x12I\n" +
 	"\bAddHires\x12\x1d.farmwatch.v1.AddHiresRequest\x1a\x1e.farmwatch.v1.AddHiresResponse\x12L\n" +
 	"\tListHires\x12\x1e.farmwatch.v1.ListHiresRequest\x1a\x1f.farmwatch.v1.ListHiresResponse\x12;\n" +
@@ -4752,7 +5933,10 @@ const file_farmwatch_v1_admin_proto_rawDesc = "" +
 	"\vRevokeToken\x12 .farmwatch.v1.RevokeTokenRequest\x1a\x17.farmwatch.v1.TokenInfo\x12O\n" +
 	"\n" +
 	"ListAdmins\x12\x1f.farmwatch.v1.ListAdminsRequest\x1a .farmwatch.v1.ListAdminsResponse\x12O\n" +
-	"\vRevokeAdmin\x12 .farmwatch.v1.RevokeAdminRequest\x1a\x1e.farmwatch.v1.AdminCertificateB?Z=github.com/farmwatch/farmwatch/proto/farmwatch/v1;farmwatchv1b\x06proto3"
+	"\vRevokeAdmin\x12 .farmwatch.v1.RevokeAdminRequest\x1a\x1e.farmwatch.v1.AdminCertificate\x12c\n" +
+	"\x10ImportApplicants\x12%.farmwatch.v1.ImportApplicantsRequest\x1a&.farmwatch.v1.ImportApplicantsResponse(\x01\x12[\n" +
+	"\x0eListApplicants\x12#.farmwatch.v1.ListApplicantsRequest\x1a$.farmwatch.v1.ListApplicantsResponse\x12P\n" +
+	"\fGetApplicant\x12!.farmwatch.v1.GetApplicantRequest\x1a\x1d.farmwatch.v1.ApplicantDetailB?Z=github.com/farmwatch/farmwatch/proto/farmwatch/v1;farmwatchv1b\x06proto3"
 
 var (
 	file_farmwatch_v1_admin_proto_rawDescOnce sync.Once
@@ -4766,193 +5950,226 @@ func file_farmwatch_v1_admin_proto_rawDescGZIP() []byte {
 	return file_farmwatch_v1_admin_proto_rawDescData
 }
 
-var file_farmwatch_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 62)
+var file_farmwatch_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 74)
 var file_farmwatch_v1_admin_proto_goTypes = []any{
-	(*ListTokensRequest)(nil),     // 0: farmwatch.v1.ListTokensRequest
-	(*ListTokensResponse)(nil),    // 1: farmwatch.v1.ListTokensResponse
-	(*TokenInfo)(nil),             // 2: farmwatch.v1.TokenInfo
-	(*RevokeTokenRequest)(nil),    // 3: farmwatch.v1.RevokeTokenRequest
-	(*ListAdminsRequest)(nil),     // 4: farmwatch.v1.ListAdminsRequest
-	(*ListAdminsResponse)(nil),    // 5: farmwatch.v1.ListAdminsResponse
-	(*AdminCertificate)(nil),      // 6: farmwatch.v1.AdminCertificate
-	(*RevokeAdminRequest)(nil),    // 7: farmwatch.v1.RevokeAdminRequest
-	(*RevokeDeviceRequest)(nil),   // 8: farmwatch.v1.RevokeDeviceRequest
-	(*IssueAdminRequest)(nil),     // 9: farmwatch.v1.IssueAdminRequest
-	(*IssueAdminResponse)(nil),    // 10: farmwatch.v1.IssueAdminResponse
-	(*BackupRequest)(nil),         // 11: farmwatch.v1.BackupRequest
-	(*BackupChunk)(nil),           // 12: farmwatch.v1.BackupChunk
-	(*Hire)(nil),                  // 13: farmwatch.v1.Hire
-	(*ClaimedHome)(nil),           // 14: farmwatch.v1.ClaimedHome
-	(*AddHiresRequest)(nil),       // 15: farmwatch.v1.AddHiresRequest
-	(*AddHiresResponse)(nil),      // 16: farmwatch.v1.AddHiresResponse
-	(*ImportHiresRequest)(nil),    // 17: farmwatch.v1.ImportHiresRequest
-	(*ImportHiresResponse)(nil),   // 18: farmwatch.v1.ImportHiresResponse
-	(*DeleteHireRequest)(nil),     // 19: farmwatch.v1.DeleteHireRequest
-	(*DeleteHireResponse)(nil),    // 20: farmwatch.v1.DeleteHireResponse
-	(*ListHiresRequest)(nil),      // 21: farmwatch.v1.ListHiresRequest
-	(*ListHiresResponse)(nil),     // 22: farmwatch.v1.ListHiresResponse
-	(*GetHireRequest)(nil),        // 23: farmwatch.v1.GetHireRequest
-	(*CreateTokenRequest)(nil),    // 24: farmwatch.v1.CreateTokenRequest
-	(*CreateTokenResponse)(nil),   // 25: farmwatch.v1.CreateTokenResponse
-	(*Device)(nil),                // 26: farmwatch.v1.Device
-	(*ListDevicesRequest)(nil),    // 27: farmwatch.v1.ListDevicesRequest
-	(*ListDevicesResponse)(nil),   // 28: farmwatch.v1.ListDevicesResponse
-	(*GetDeviceRequest)(nil),      // 29: farmwatch.v1.GetDeviceRequest
-	(*DeviceDetail)(nil),          // 30: farmwatch.v1.DeviceDetail
-	(*StoredReport)(nil),          // 31: farmwatch.v1.StoredReport
-	(*PeerLocation)(nil),          // 32: farmwatch.v1.PeerLocation
-	(*IPLocation)(nil),            // 33: farmwatch.v1.IPLocation
-	(*ListReportsRequest)(nil),    // 34: farmwatch.v1.ListReportsRequest
-	(*ListReportsResponse)(nil),   // 35: farmwatch.v1.ListReportsResponse
-	(*Evidence)(nil),              // 36: farmwatch.v1.Evidence
-	(*Alert)(nil),                 // 37: farmwatch.v1.Alert
-	(*AckAlertRequest)(nil),       // 38: farmwatch.v1.AckAlertRequest
-	(*ResolveAlertRequest)(nil),   // 39: farmwatch.v1.ResolveAlertRequest
-	(*AuditEntry)(nil),            // 40: farmwatch.v1.AuditEntry
-	(*ListAuditRequest)(nil),      // 41: farmwatch.v1.ListAuditRequest
-	(*ListAuditResponse)(nil),     // 42: farmwatch.v1.ListAuditResponse
-	(*UpdateHireRequest)(nil),     // 43: farmwatch.v1.UpdateHireRequest
-	(*ClusterMember)(nil),         // 44: farmwatch.v1.ClusterMember
-	(*SharedFingerprint)(nil),     // 45: farmwatch.v1.SharedFingerprint
-	(*Cluster)(nil),               // 46: farmwatch.v1.Cluster
-	(*ListClustersRequest)(nil),   // 47: farmwatch.v1.ListClustersRequest
-	(*ListClustersResponse)(nil),  // 48: farmwatch.v1.ListClustersResponse
-	(*GetClusterRequest)(nil),     // 49: farmwatch.v1.GetClusterRequest
-	(*FitModelRequest)(nil),       // 50: farmwatch.v1.FitModelRequest
-	(*GetConfigRequest)(nil),      // 51: farmwatch.v1.GetConfigRequest
-	(*GetConfigResponse)(nil),     // 52: farmwatch.v1.GetConfigResponse
-	(*RuleWeight)(nil),            // 53: farmwatch.v1.RuleWeight
-	(*BacktestRequest)(nil),       // 54: farmwatch.v1.BacktestRequest
-	(*BacktestResponse)(nil),      // 55: farmwatch.v1.BacktestResponse
-	(*FitModelResponse)(nil),      // 56: farmwatch.v1.FitModelResponse
-	(*ListAlertsRequest)(nil),     // 57: farmwatch.v1.ListAlertsRequest
-	(*ListAlertsResponse)(nil),    // 58: farmwatch.v1.ListAlertsResponse
-	(*GetAlertRequest)(nil),       // 59: farmwatch.v1.GetAlertRequest
-	nil,                           // 60: farmwatch.v1.Evidence.FactsEntry
-	nil,                           // 61: farmwatch.v1.Alert.MemberScoresEntry
-	(*timestamppb.Timestamp)(nil), // 62: google.protobuf.Timestamp
-	(*Report)(nil),                // 63: farmwatch.v1.Report
+	(*Applicant)(nil),                // 0: farmwatch.v1.Applicant
+	(*WorkEntry)(nil),                // 1: farmwatch.v1.WorkEntry
+	(*EducationEntry)(nil),           // 2: farmwatch.v1.EducationEntry
+	(*NormalizedPhone)(nil),          // 3: farmwatch.v1.NormalizedPhone
+	(*NormalizedEmail)(nil),          // 4: farmwatch.v1.NormalizedEmail
+	(*ImportApplicantsRequest)(nil),  // 5: farmwatch.v1.ImportApplicantsRequest
+	(*ImportApplicantsResponse)(nil), // 6: farmwatch.v1.ImportApplicantsResponse
+	(*ListApplicantsRequest)(nil),    // 7: farmwatch.v1.ListApplicantsRequest
+	(*ListApplicantsResponse)(nil),   // 8: farmwatch.v1.ListApplicantsResponse
+	(*ApplicantSummary)(nil),         // 9: farmwatch.v1.ApplicantSummary
+	(*GetApplicantRequest)(nil),      // 10: farmwatch.v1.GetApplicantRequest
+	(*ApplicantDetail)(nil),          // 11: farmwatch.v1.ApplicantDetail
+	(*ListTokensRequest)(nil),        // 12: farmwatch.v1.ListTokensRequest
+	(*ListTokensResponse)(nil),       // 13: farmwatch.v1.ListTokensResponse
+	(*TokenInfo)(nil),                // 14: farmwatch.v1.TokenInfo
+	(*RevokeTokenRequest)(nil),       // 15: farmwatch.v1.RevokeTokenRequest
+	(*ListAdminsRequest)(nil),        // 16: farmwatch.v1.ListAdminsRequest
+	(*ListAdminsResponse)(nil),       // 17: farmwatch.v1.ListAdminsResponse
+	(*AdminCertificate)(nil),         // 18: farmwatch.v1.AdminCertificate
+	(*RevokeAdminRequest)(nil),       // 19: farmwatch.v1.RevokeAdminRequest
+	(*RevokeDeviceRequest)(nil),      // 20: farmwatch.v1.RevokeDeviceRequest
+	(*IssueAdminRequest)(nil),        // 21: farmwatch.v1.IssueAdminRequest
+	(*IssueAdminResponse)(nil),       // 22: farmwatch.v1.IssueAdminResponse
+	(*BackupRequest)(nil),            // 23: farmwatch.v1.BackupRequest
+	(*BackupChunk)(nil),              // 24: farmwatch.v1.BackupChunk
+	(*Hire)(nil),                     // 25: farmwatch.v1.Hire
+	(*ClaimedHome)(nil),              // 26: farmwatch.v1.ClaimedHome
+	(*AddHiresRequest)(nil),          // 27: farmwatch.v1.AddHiresRequest
+	(*AddHiresResponse)(nil),         // 28: farmwatch.v1.AddHiresResponse
+	(*ImportHiresRequest)(nil),       // 29: farmwatch.v1.ImportHiresRequest
+	(*ImportHiresResponse)(nil),      // 30: farmwatch.v1.ImportHiresResponse
+	(*DeleteHireRequest)(nil),        // 31: farmwatch.v1.DeleteHireRequest
+	(*DeleteHireResponse)(nil),       // 32: farmwatch.v1.DeleteHireResponse
+	(*ListHiresRequest)(nil),         // 33: farmwatch.v1.ListHiresRequest
+	(*ListHiresResponse)(nil),        // 34: farmwatch.v1.ListHiresResponse
+	(*GetHireRequest)(nil),           // 35: farmwatch.v1.GetHireRequest
+	(*CreateTokenRequest)(nil),       // 36: farmwatch.v1.CreateTokenRequest
+	(*CreateTokenResponse)(nil),      // 37: farmwatch.v1.CreateTokenResponse
+	(*Device)(nil),                   // 38: farmwatch.v1.Device
+	(*ListDevicesRequest)(nil),       // 39: farmwatch.v1.ListDevicesRequest
+	(*ListDevicesResponse)(nil),      // 40: farmwatch.v1.ListDevicesResponse
+	(*GetDeviceRequest)(nil),         // 41: farmwatch.v1.GetDeviceRequest
+	(*DeviceDetail)(nil),             // 42: farmwatch.v1.DeviceDetail
+	(*StoredReport)(nil),             // 43: farmwatch.v1.StoredReport
+	(*PeerLocation)(nil),             // 44: farmwatch.v1.PeerLocation
+	(*IPLocation)(nil),               // 45: farmwatch.v1.IPLocation
+	(*ListReportsRequest)(nil),       // 46: farmwatch.v1.ListReportsRequest
+	(*ListReportsResponse)(nil),      // 47: farmwatch.v1.ListReportsResponse
+	(*Evidence)(nil),                 // 48: farmwatch.v1.Evidence
+	(*Alert)(nil),                    // 49: farmwatch.v1.Alert
+	(*AckAlertRequest)(nil),          // 50: farmwatch.v1.AckAlertRequest
+	(*ResolveAlertRequest)(nil),      // 51: farmwatch.v1.ResolveAlertRequest
+	(*AuditEntry)(nil),               // 52: farmwatch.v1.AuditEntry
+	(*ListAuditRequest)(nil),         // 53: farmwatch.v1.ListAuditRequest
+	(*ListAuditResponse)(nil),        // 54: farmwatch.v1.ListAuditResponse
+	(*UpdateHireRequest)(nil),        // 55: farmwatch.v1.UpdateHireRequest
+	(*ClusterMember)(nil),            // 56: farmwatch.v1.ClusterMember
+	(*SharedFingerprint)(nil),        // 57: farmwatch.v1.SharedFingerprint
+	(*Cluster)(nil),                  // 58: farmwatch.v1.Cluster
+	(*ListClustersRequest)(nil),      // 59: farmwatch.v1.ListClustersRequest
+	(*ListClustersResponse)(nil),     // 60: farmwatch.v1.ListClustersResponse
+	(*GetClusterRequest)(nil),        // 61: farmwatch.v1.GetClusterRequest
+	(*FitModelRequest)(nil),          // 62: farmwatch.v1.FitModelRequest
+	(*GetConfigRequest)(nil),         // 63: farmwatch.v1.GetConfigRequest
+	(*GetConfigResponse)(nil),        // 64: farmwatch.v1.GetConfigResponse
+	(*RuleWeight)(nil),               // 65: farmwatch.v1.RuleWeight
+	(*BacktestRequest)(nil),          // 66: farmwatch.v1.BacktestRequest
+	(*BacktestResponse)(nil),         // 67: farmwatch.v1.BacktestResponse
+	(*FitModelResponse)(nil),         // 68: farmwatch.v1.FitModelResponse
+	(*ListAlertsRequest)(nil),        // 69: farmwatch.v1.ListAlertsRequest
+	(*ListAlertsResponse)(nil),       // 70: farmwatch.v1.ListAlertsResponse
+	(*GetAlertRequest)(nil),          // 71: farmwatch.v1.GetAlertRequest
+	nil,                              // 72: farmwatch.v1.Evidence.FactsEntry
+	nil,                              // 73: farmwatch.v1.Alert.MemberScoresEntry
+	(*timestamppb.Timestamp)(nil),    // 74: google.protobuf.Timestamp
+	(*Report)(nil),                   // 75: farmwatch.v1.Report
 }
 var file_farmwatch_v1_admin_proto_depIdxs = []int32{
-	2,  // 0: farmwatch.v1.ListTokensResponse.tokens:type_name -> farmwatch.v1.TokenInfo
-	62, // 1: farmwatch.v1.TokenInfo.created_at:type_name -> google.protobuf.Timestamp
-	62, // 2: farmwatch.v1.TokenInfo.expires_at:type_name -> google.protobuf.Timestamp
-	62, // 3: farmwatch.v1.TokenInfo.used_at:type_name -> google.protobuf.Timestamp
-	62, // 4: farmwatch.v1.TokenInfo.revoked_at:type_name -> google.protobuf.Timestamp
-	6,  // 5: farmwatch.v1.ListAdminsResponse.certificates:type_name -> farmwatch.v1.AdminCertificate
-	62, // 6: farmwatch.v1.AdminCertificate.issued_at:type_name -> google.protobuf.Timestamp
-	62, // 7: farmwatch.v1.AdminCertificate.expires_at:type_name -> google.protobuf.Timestamp
-	62, // 8: farmwatch.v1.AdminCertificate.revoked_at:type_name -> google.protobuf.Timestamp
-	62, // 9: farmwatch.v1.IssueAdminResponse.expires_at:type_name -> google.protobuf.Timestamp
-	14, // 10: farmwatch.v1.Hire.home:type_name -> farmwatch.v1.ClaimedHome
-	62, // 11: farmwatch.v1.Hire.created_at:type_name -> google.protobuf.Timestamp
-	14, // 12: farmwatch.v1.Hire.shipping:type_name -> farmwatch.v1.ClaimedHome
-	62, // 13: farmwatch.v1.Hire.updated_at:type_name -> google.protobuf.Timestamp
-	13, // 14: farmwatch.v1.AddHiresRequest.hires:type_name -> farmwatch.v1.Hire
-	13, // 15: farmwatch.v1.AddHiresResponse.hires:type_name -> farmwatch.v1.Hire
-	13, // 16: farmwatch.v1.ImportHiresRequest.hires:type_name -> farmwatch.v1.Hire
-	13, // 17: farmwatch.v1.ListHiresResponse.hires:type_name -> farmwatch.v1.Hire
-	62, // 18: farmwatch.v1.CreateTokenResponse.expires_at:type_name -> google.protobuf.Timestamp
-	62, // 19: farmwatch.v1.Device.enrolled_at:type_name -> google.protobuf.Timestamp
-	62, // 20: farmwatch.v1.Device.last_seen:type_name -> google.protobuf.Timestamp
-	62, // 21: farmwatch.v1.Device.revoked_at:type_name -> google.protobuf.Timestamp
-	26, // 22: farmwatch.v1.ListDevicesResponse.devices:type_name -> farmwatch.v1.Device
-	26, // 23: farmwatch.v1.DeviceDetail.device:type_name -> farmwatch.v1.Device
-	13, // 24: farmwatch.v1.DeviceDetail.hire:type_name -> farmwatch.v1.Hire
-	31, // 25: farmwatch.v1.DeviceDetail.recent_reports:type_name -> farmwatch.v1.StoredReport
-	37, // 26: farmwatch.v1.DeviceDetail.alerts:type_name -> farmwatch.v1.Alert
-	36, // 27: farmwatch.v1.DeviceDetail.evidence:type_name -> farmwatch.v1.Evidence
-	63, // 28: farmwatch.v1.StoredReport.report:type_name -> farmwatch.v1.Report
-	62, // 29: farmwatch.v1.StoredReport.received_at:type_name -> google.protobuf.Timestamp
-	33, // 30: farmwatch.v1.StoredReport.location:type_name -> farmwatch.v1.IPLocation
-	32, // 31: farmwatch.v1.StoredReport.peers:type_name -> farmwatch.v1.PeerLocation
-	33, // 32: farmwatch.v1.PeerLocation.location:type_name -> farmwatch.v1.IPLocation
-	31, // 33: farmwatch.v1.ListReportsResponse.reports:type_name -> farmwatch.v1.StoredReport
-	60, // 34: farmwatch.v1.Evidence.facts:type_name -> farmwatch.v1.Evidence.FactsEntry
-	62, // 35: farmwatch.v1.Evidence.observed_at:type_name -> google.protobuf.Timestamp
-	62, // 36: farmwatch.v1.Evidence.first_seen:type_name -> google.protobuf.Timestamp
-	36, // 37: farmwatch.v1.Alert.evidence:type_name -> farmwatch.v1.Evidence
-	62, // 38: farmwatch.v1.Alert.created_at:type_name -> google.protobuf.Timestamp
-	62, // 39: farmwatch.v1.Alert.updated_at:type_name -> google.protobuf.Timestamp
-	62, // 40: farmwatch.v1.Alert.resolved_at:type_name -> google.protobuf.Timestamp
-	62, // 41: farmwatch.v1.Alert.peak_at:type_name -> google.protobuf.Timestamp
-	61, // 42: farmwatch.v1.Alert.member_scores:type_name -> farmwatch.v1.Alert.MemberScoresEntry
-	62, // 43: farmwatch.v1.AuditEntry.at:type_name -> google.protobuf.Timestamp
-	62, // 44: farmwatch.v1.ListAuditRequest.since:type_name -> google.protobuf.Timestamp
-	40, // 45: farmwatch.v1.ListAuditResponse.entries:type_name -> farmwatch.v1.AuditEntry
-	13, // 46: farmwatch.v1.UpdateHireRequest.hire:type_name -> farmwatch.v1.Hire
-	62, // 47: farmwatch.v1.ClusterMember.joined_at:type_name -> google.protobuf.Timestamp
-	44, // 48: farmwatch.v1.Cluster.members:type_name -> farmwatch.v1.ClusterMember
-	45, // 49: farmwatch.v1.Cluster.fingerprints:type_name -> farmwatch.v1.SharedFingerprint
-	62, // 50: farmwatch.v1.Cluster.created_at:type_name -> google.protobuf.Timestamp
-	62, // 51: farmwatch.v1.Cluster.updated_at:type_name -> google.protobuf.Timestamp
-	46, // 52: farmwatch.v1.ListClustersResponse.clusters:type_name -> farmwatch.v1.Cluster
-	62, // 53: farmwatch.v1.BacktestRequest.since:type_name -> google.protobuf.Timestamp
-	62, // 54: farmwatch.v1.BacktestRequest.until:type_name -> google.protobuf.Timestamp
-	62, // 55: farmwatch.v1.BacktestResponse.first_report:type_name -> google.protobuf.Timestamp
-	62, // 56: farmwatch.v1.BacktestResponse.last_report:type_name -> google.protobuf.Timestamp
-	37, // 57: farmwatch.v1.BacktestResponse.alerts:type_name -> farmwatch.v1.Alert
-	53, // 58: farmwatch.v1.FitModelResponse.weights:type_name -> farmwatch.v1.RuleWeight
-	37, // 59: farmwatch.v1.ListAlertsResponse.alerts:type_name -> farmwatch.v1.Alert
-	15, // 60: farmwatch.v1.AdminService.AddHires:input_type -> farmwatch.v1.AddHiresRequest
-	21, // 61: farmwatch.v1.AdminService.ListHires:input_type -> farmwatch.v1.ListHiresRequest
-	23, // 62: farmwatch.v1.AdminService.GetHire:input_type -> farmwatch.v1.GetHireRequest
-	17, // 63: farmwatch.v1.AdminService.ImportHires:input_type -> farmwatch.v1.ImportHiresRequest
-	19, // 64: farmwatch.v1.AdminService.DeleteHire:input_type -> farmwatch.v1.DeleteHireRequest
-	24, // 65: farmwatch.v1.AdminService.CreateToken:input_type -> farmwatch.v1.CreateTokenRequest
-	27, // 66: farmwatch.v1.AdminService.ListDevices:input_type -> farmwatch.v1.ListDevicesRequest
-	29, // 67: farmwatch.v1.AdminService.GetDevice:input_type -> farmwatch.v1.GetDeviceRequest
-	34, // 68: farmwatch.v1.AdminService.ListReports:input_type -> farmwatch.v1.ListReportsRequest
-	57, // 69: farmwatch.v1.AdminService.ListAlerts:input_type -> farmwatch.v1.ListAlertsRequest
-	59, // 70: farmwatch.v1.AdminService.GetAlert:input_type -> farmwatch.v1.GetAlertRequest
-	38, // 71: farmwatch.v1.AdminService.AckAlert:input_type -> farmwatch.v1.AckAlertRequest
-	39, // 72: farmwatch.v1.AdminService.ResolveAlert:input_type -> farmwatch.v1.ResolveAlertRequest
-	41, // 73: farmwatch.v1.AdminService.ListAudit:input_type -> farmwatch.v1.ListAuditRequest
-	43, // 74: farmwatch.v1.AdminService.UpdateHire:input_type -> farmwatch.v1.UpdateHireRequest
-	47, // 75: farmwatch.v1.AdminService.ListClusters:input_type -> farmwatch.v1.ListClustersRequest
-	49, // 76: farmwatch.v1.AdminService.GetCluster:input_type -> farmwatch.v1.GetClusterRequest
-	50, // 77: farmwatch.v1.AdminService.FitModel:input_type -> farmwatch.v1.FitModelRequest
-	51, // 78: farmwatch.v1.AdminService.GetConfig:input_type -> farmwatch.v1.GetConfigRequest
-	54, // 79: farmwatch.v1.AdminService.Backtest:input_type -> farmwatch.v1.BacktestRequest
-	8,  // 80: farmwatch.v1.AdminService.RevokeDevice:input_type -> farmwatch.v1.RevokeDeviceRequest
-	9,  // 81: farmwatch.v1.AdminService.IssueAdmin:input_type -> farmwatch.v1.IssueAdminRequest
-	11, // 82: farmwatch.v1.AdminService.Backup:input_type -> farmwatch.v1.BackupRequest
-	0,  // 83: farmwatch.v1.AdminService.ListTokens:input_type -> farmwatch.v1.ListTokensRequest
-	3,  // 84: farmwatch.v1.AdminService.RevokeToken:input_type -> farmwatch.v1.RevokeTokenRequest
-	4,  // 85: farmwatch.v1.AdminService.ListAdmins:input_type -> farmwatch.v1.ListAdminsRequest
-	7,  // 86: farmwatch.v1.AdminService.RevokeAdmin:input_type -> farmwatch.v1.RevokeAdminRequest
-	16, // 87: farmwatch.v1.AdminService.AddHires:output_type -> farmwatch.v1.AddHiresResponse
-	22, // 88: farmwatch.v1.AdminService.ListHires:output_type -> farmwatch.v1.ListHiresResponse
-	13, // 89: farmwatch.v1.AdminService.GetHire:output_type -> farmwatch.v1.Hire
-	18, // 90: farmwatch.v1.AdminService.ImportHires:output_type -> farmwatch.v1.ImportHiresResponse
-	20, // 91: farmwatch.v1.AdminService.DeleteHire:output_type -> farmwatch.v1.DeleteHireResponse
-	25, // 92: farmwatch.v1.AdminService.CreateToken:output_type -> farmwatch.v1.CreateTokenResponse
-	28, // 93: farmwatch.v1.AdminService.ListDevices:output_type -> farmwatch.v1.ListDevicesResponse
-	30, // 94: farmwatch.v1.AdminService.GetDevice:output_type -> farmwatch.v1.DeviceDetail
-	35, // 95: farmwatch.v1.AdminService.ListReports:output_type -> farmwatch.v1.ListReportsResponse
-	58, // 96: farmwatch.v1.AdminService.ListAlerts:output_type -> farmwatch.v1.ListAlertsResponse
-	37, // 97: farmwatch.v1.AdminService.GetAlert:output_type -> farmwatch.v1.Alert
-	37, // 98: farmwatch.v1.AdminService.AckAlert:output_type -> farmwatch.v1.Alert
-	37, // 99: farmwatch.v1.AdminService.ResolveAlert:output_type -> farmwatch.v1.Alert
-	42, // 100: farmwatch.v1.AdminService.ListAudit:output_type -> farmwatch.v1.ListAuditResponse
-	13, // 101: farmwatch.v1.AdminService.UpdateHire:output_type -> farmwatch.v1.Hire
-	48, // 102: farmwatch.v1.AdminService.ListClusters:output_type -> farmwatch.v1.ListClustersResponse
-	46, // 103: farmwatch.v1.AdminService.GetCluster:output_type -> farmwatch.v1.Cluster
-	56, // 104: farmwatch.v1.AdminService.FitModel:output_type -> farmwatch.v1.FitModelResponse
-	52, // 105: farmwatch.v1.AdminService.GetConfig:output_type -> farmwatch.v1.GetConfigResponse
-	55, // 106: farmwatch.v1.AdminService.Backtest:output_type -> farmwatch.v1.BacktestResponse
-	26, // 107: farmwatch.v1.AdminService.RevokeDevice:output_type -> farmwatch.v1.Device
-	10, // 108: farmwatch.v1.AdminService.IssueAdmin:output_type -> farmwatch.v1.IssueAdminResponse
-	12, // 109: farmwatch.v1.AdminService.Backup:output_type -> farmwatch.v1.BackupChunk
-	1,  // 110: farmwatch.v1.AdminService.ListTokens:output_type -> farmwatch.v1.ListTokensResponse
-	2,  // 111: farmwatch.v1.AdminService.RevokeToken:output_type -> farmwatch.v1.TokenInfo
-	5,  // 112: farmwatch.v1.AdminService.ListAdmins:output_type -> farmwatch.v1.ListAdminsResponse
-	6,  // 113: farmwatch.v1.AdminService.RevokeAdmin:output_type -> farmwatch.v1.AdminCertificate
-	87, // [87:114] is the sub-list for method output_type
-	60, // [60:87] is the sub-list for method input_type
-	60, // [60:60] is the sub-list for extension type_name
-	60, // [60:60] is the sub-list for extension extendee
-	0,  // [0:60] is the sub-list for field type_name
+	1,   // 0: farmwatch.v1.Applicant.work_history:type_name -> farmwatch.v1.WorkEntry
+	2,   // 1: farmwatch.v1.Applicant.education:type_name -> farmwatch.v1.EducationEntry
+	74,  // 2: farmwatch.v1.Applicant.applied_at:type_name -> google.protobuf.Timestamp
+	3,   // 3: farmwatch.v1.Applicant.phones_normalized:type_name -> farmwatch.v1.NormalizedPhone
+	4,   // 4: farmwatch.v1.Applicant.emails_normalized:type_name -> farmwatch.v1.NormalizedEmail
+	26,  // 5: farmwatch.v1.Applicant.claimed_place:type_name -> farmwatch.v1.ClaimedHome
+	26,  // 6: farmwatch.v1.Applicant.shipping_place:type_name -> farmwatch.v1.ClaimedHome
+	74,  // 7: farmwatch.v1.Applicant.created_at:type_name -> google.protobuf.Timestamp
+	74,  // 8: farmwatch.v1.Applicant.updated_at:type_name -> google.protobuf.Timestamp
+	0,   // 9: farmwatch.v1.ImportApplicantsRequest.applicants:type_name -> farmwatch.v1.Applicant
+	9,   // 10: farmwatch.v1.ListApplicantsResponse.applicants:type_name -> farmwatch.v1.ApplicantSummary
+	74,  // 11: farmwatch.v1.ApplicantSummary.applied_at:type_name -> google.protobuf.Timestamp
+	0,   // 12: farmwatch.v1.ApplicantDetail.applicant:type_name -> farmwatch.v1.Applicant
+	49,  // 13: farmwatch.v1.ApplicantDetail.alert:type_name -> farmwatch.v1.Alert
+	48,  // 14: farmwatch.v1.ApplicantDetail.evidence:type_name -> farmwatch.v1.Evidence
+	14,  // 15: farmwatch.v1.ListTokensResponse.tokens:type_name -> farmwatch.v1.TokenInfo
+	74,  // 16: farmwatch.v1.TokenInfo.created_at:type_name -> google.protobuf.Timestamp
+	74,  // 17: farmwatch.v1.TokenInfo.expires_at:type_name -> google.protobuf.Timestamp
+	74,  // 18: farmwatch.v1.TokenInfo.used_at:type_name -> google.protobuf.Timestamp
+	74,  // 19: farmwatch.v1.TokenInfo.revoked_at:type_name -> google.protobuf.Timestamp
+	18,  // 20: farmwatch.v1.ListAdminsResponse.certificates:type_name -> farmwatch.v1.AdminCertificate
+	74,  // 21: farmwatch.v1.AdminCertificate.issued_at:type_name -> google.protobuf.Timestamp
+	74,  // 22: farmwatch.v1.AdminCertificate.expires_at:type_name -> google.protobuf.Timestamp
+	74,  // 23: farmwatch.v1.AdminCertificate.revoked_at:type_name -> google.protobuf.Timestamp
+	74,  // 24: farmwatch.v1.IssueAdminResponse.expires_at:type_name -> google.protobuf.Timestamp
+	26,  // 25: farmwatch.v1.Hire.home:type_name -> farmwatch.v1.ClaimedHome
+	74,  // 26: farmwatch.v1.Hire.created_at:type_name -> google.protobuf.Timestamp
+	26,  // 27: farmwatch.v1.Hire.shipping:type_name -> farmwatch.v1.ClaimedHome
+	74,  // 28: farmwatch.v1.Hire.updated_at:type_name -> google.protobuf.Timestamp
+	25,  // 29: farmwatch.v1.AddHiresRequest.hires:type_name -> farmwatch.v1.Hire
+	25,  // 30: farmwatch.v1.AddHiresResponse.hires:type_name -> farmwatch.v1.Hire
+	25,  // 31: farmwatch.v1.ImportHiresRequest.hires:type_name -> farmwatch.v1.Hire
+	25,  // 32: farmwatch.v1.ListHiresResponse.hires:type_name -> farmwatch.v1.Hire
+	74,  // 33: farmwatch.v1.CreateTokenResponse.expires_at:type_name -> google.protobuf.Timestamp
+	74,  // 34: farmwatch.v1.Device.enrolled_at:type_name -> google.protobuf.Timestamp
+	74,  // 35: farmwatch.v1.Device.last_seen:type_name -> google.protobuf.Timestamp
+	74,  // 36: farmwatch.v1.Device.revoked_at:type_name -> google.protobuf.Timestamp
+	38,  // 37: farmwatch.v1.ListDevicesResponse.devices:type_name -> farmwatch.v1.Device
+	38,  // 38: farmwatch.v1.DeviceDetail.device:type_name -> farmwatch.v1.Device
+	25,  // 39: farmwatch.v1.DeviceDetail.hire:type_name -> farmwatch.v1.Hire
+	43,  // 40: farmwatch.v1.DeviceDetail.recent_reports:type_name -> farmwatch.v1.StoredReport
+	49,  // 41: farmwatch.v1.DeviceDetail.alerts:type_name -> farmwatch.v1.Alert
+	48,  // 42: farmwatch.v1.DeviceDetail.evidence:type_name -> farmwatch.v1.Evidence
+	75,  // 43: farmwatch.v1.StoredReport.report:type_name -> farmwatch.v1.Report
+	74,  // 44: farmwatch.v1.StoredReport.received_at:type_name -> google.protobuf.Timestamp
+	45,  // 45: farmwatch.v1.StoredReport.location:type_name -> farmwatch.v1.IPLocation
+	44,  // 46: farmwatch.v1.StoredReport.peers:type_name -> farmwatch.v1.PeerLocation
+	45,  // 47: farmwatch.v1.PeerLocation.location:type_name -> farmwatch.v1.IPLocation
+	43,  // 48: farmwatch.v1.ListReportsResponse.reports:type_name -> farmwatch.v1.StoredReport
+	72,  // 49: farmwatch.v1.Evidence.facts:type_name -> farmwatch.v1.Evidence.FactsEntry
+	74,  // 50: farmwatch.v1.Evidence.observed_at:type_name -> google.protobuf.Timestamp
+	74,  // 51: farmwatch.v1.Evidence.first_seen:type_name -> google.protobuf.Timestamp
+	48,  // 52: farmwatch.v1.Alert.evidence:type_name -> farmwatch.v1.Evidence
+	74,  // 53: farmwatch.v1.Alert.created_at:type_name -> google.protobuf.Timestamp
+	74,  // 54: farmwatch.v1.Alert.updated_at:type_name -> google.protobuf.Timestamp
+	74,  // 55: farmwatch.v1.Alert.resolved_at:type_name -> google.protobuf.Timestamp
+	74,  // 56: farmwatch.v1.Alert.peak_at:type_name -> google.protobuf.Timestamp
+	73,  // 57: farmwatch.v1.Alert.member_scores:type_name -> farmwatch.v1.Alert.MemberScoresEntry
+	74,  // 58: farmwatch.v1.AuditEntry.at:type_name -> google.protobuf.Timestamp
+	74,  // 59: farmwatch.v1.ListAuditRequest.since:type_name -> google.protobuf.Timestamp
+	52,  // 60: farmwatch.v1.ListAuditResponse.entries:type_name -> farmwatch.v1.AuditEntry
+	25,  // 61: farmwatch.v1.UpdateHireRequest.hire:type_name -> farmwatch.v1.Hire
+	74,  // 62: farmwatch.v1.ClusterMember.joined_at:type_name -> google.protobuf.Timestamp
+	56,  // 63: farmwatch.v1.Cluster.members:type_name -> farmwatch.v1.ClusterMember
+	57,  // 64: farmwatch.v1.Cluster.fingerprints:type_name -> farmwatch.v1.SharedFingerprint
+	74,  // 65: farmwatch.v1.Cluster.created_at:type_name -> google.protobuf.Timestamp
+	74,  // 66: farmwatch.v1.Cluster.updated_at:type_name -> google.protobuf.Timestamp
+	58,  // 67: farmwatch.v1.ListClustersResponse.clusters:type_name -> farmwatch.v1.Cluster
+	74,  // 68: farmwatch.v1.BacktestRequest.since:type_name -> google.protobuf.Timestamp
+	74,  // 69: farmwatch.v1.BacktestRequest.until:type_name -> google.protobuf.Timestamp
+	74,  // 70: farmwatch.v1.BacktestResponse.first_report:type_name -> google.protobuf.Timestamp
+	74,  // 71: farmwatch.v1.BacktestResponse.last_report:type_name -> google.protobuf.Timestamp
+	49,  // 72: farmwatch.v1.BacktestResponse.alerts:type_name -> farmwatch.v1.Alert
+	65,  // 73: farmwatch.v1.FitModelResponse.weights:type_name -> farmwatch.v1.RuleWeight
+	49,  // 74: farmwatch.v1.ListAlertsResponse.alerts:type_name -> farmwatch.v1.Alert
+	27,  // 75: farmwatch.v1.AdminService.AddHires:input_type -> farmwatch.v1.AddHiresRequest
+	33,  // 76: farmwatch.v1.AdminService.ListHires:input_type -> farmwatch.v1.ListHiresRequest
+	35,  // 77: farmwatch.v1.AdminService.GetHire:input_type -> farmwatch.v1.GetHireRequest
+	29,  // 78: farmwatch.v1.AdminService.ImportHires:input_type -> farmwatch.v1.ImportHiresRequest
+	31,  // 79: farmwatch.v1.AdminService.DeleteHire:input_type -> farmwatch.v1.DeleteHireRequest
+	36,  // 80: farmwatch.v1.AdminService.CreateToken:input_type -> farmwatch.v1.CreateTokenRequest
+	39,  // 81: farmwatch.v1.AdminService.ListDevices:input_type -> farmwatch.v1.ListDevicesRequest
+	41,  // 82: farmwatch.v1.AdminService.GetDevice:input_type -> farmwatch.v1.GetDeviceRequest
+	46,  // 83: farmwatch.v1.AdminService.ListReports:input_type -> farmwatch.v1.ListReportsRequest
+	69,  // 84: farmwatch.v1.AdminService.ListAlerts:input_type -> farmwatch.v1.ListAlertsRequest
+	71,  // 85: farmwatch.v1.AdminService.GetAlert:input_type -> farmwatch.v1.GetAlertRequest
+	50,  // 86: farmwatch.v1.AdminService.AckAlert:input_type -> farmwatch.v1.AckAlertRequest
+	51,  // 87: farmwatch.v1.AdminService.ResolveAlert:input_type -> farmwatch.v1.ResolveAlertRequest
+	53,  // 88: farmwatch.v1.AdminService.ListAudit:input_type -> farmwatch.v1.ListAuditRequest
+	55,  // 89: farmwatch.v1.AdminService.UpdateHire:input_type -> farmwatch.v1.UpdateHireRequest
+	59,  // 90: farmwatch.v1.AdminService.ListClusters:input_type -> farmwatch.v1.ListClustersRequest
+	61,  // 91: farmwatch.v1.AdminService.GetCluster:input_type -> farmwatch.v1.GetClusterRequest
+	62,  // 92: farmwatch.v1.AdminService.FitModel:input_type -> farmwatch.v1.FitModelRequest
+	63,  // 93: farmwatch.v1.AdminService.GetConfig:input_type -> farmwatch.v1.GetConfigRequest
+	66,  // 94: farmwatch.v1.AdminService.Backtest:input_type -> farmwatch.v1.BacktestRequest
+	20,  // 95: farmwatch.v1.AdminService.RevokeDevice:input_type -> farmwatch.v1.RevokeDeviceRequest
+	21,  // 96: farmwatch.v1.AdminService.IssueAdmin:input_type -> farmwatch.v1.IssueAdminRequest
+	23,  // 97: farmwatch.v1.AdminService.Backup:input_type -> farmwatch.v1.BackupRequest
+	12,  // 98: farmwatch.v1.AdminService.ListTokens:input_type -> farmwatch.v1.ListTokensRequest
+	15,  // 99: farmwatch.v1.AdminService.RevokeToken:input_type -> farmwatch.v1.RevokeTokenRequest
+	16,  // 100: farmwatch.v1.AdminService.ListAdmins:input_type -> farmwatch.v1.ListAdminsRequest
+	19,  // 101: farmwatch.v1.AdminService.RevokeAdmin:input_type -> farmwatch.v1.RevokeAdminRequest
+	5,   // 102: farmwatch.v1.AdminService.ImportApplicants:input_type -> farmwatch.v1.ImportApplicantsRequest
+	7,   // 103: farmwatch.v1.AdminService.ListApplicants:input_type -> farmwatch.v1.ListApplicantsRequest
+	10,  // 104: farmwatch.v1.AdminService.GetApplicant:input_type -> farmwatch.v1.GetApplicantRequest
+	28,  // 105: farmwatch.v1.AdminService.AddHires:output_type -> farmwatch.v1.AddHiresResponse
+	34,  // 106: farmwatch.v1.AdminService.ListHires:output_type -> farmwatch.v1.ListHiresResponse
+	25,  // 107: farmwatch.v1.AdminService.GetHire:output_type -> farmwatch.v1.Hire
+	30,  // 108: farmwatch.v1.AdminService.ImportHires:output_type -> farmwatch.v1.ImportHiresResponse
+	32,  // 109: farmwatch.v1.AdminService.DeleteHire:output_type -> farmwatch.v1.DeleteHireResponse
+	37,  // 110: farmwatch.v1.AdminService.CreateToken:output_type -> farmwatch.v1.CreateTokenResponse
+	40,  // 111: farmwatch.v1.AdminService.ListDevices:output_type -> farmwatch.v1.ListDevicesResponse
+	42,  // 112: farmwatch.v1.AdminService.GetDevice:output_type -> farmwatch.v1.DeviceDetail
+	47,  // 113: farmwatch.v1.AdminService.ListReports:output_type -> farmwatch.v1.ListReportsResponse
+	70,  // 114: farmwatch.v1.AdminService.ListAlerts:output_type -> farmwatch.v1.ListAlertsResponse
+	49,  // 115: farmwatch.v1.AdminService.GetAlert:output_type -> farmwatch.v1.Alert
+	49,  // 116: farmwatch.v1.AdminService.AckAlert:output_type -> farmwatch.v1.Alert
+	49,  // 117: farmwatch.v1.AdminService.ResolveAlert:output_type -> farmwatch.v1.Alert
+	54,  // 118: farmwatch.v1.AdminService.ListAudit:output_type -> farmwatch.v1.ListAuditResponse
+	25,  // 119: farmwatch.v1.AdminService.UpdateHire:output_type -> farmwatch.v1.Hire
+	60,  // 120: farmwatch.v1.AdminService.ListClusters:output_type -> farmwatch.v1.ListClustersResponse
+	58,  // 121: farmwatch.v1.AdminService.GetCluster:output_type -> farmwatch.v1.Cluster
+	68,  // 122: farmwatch.v1.AdminService.FitModel:output_type -> farmwatch.v1.FitModelResponse
+	64,  // 123: farmwatch.v1.AdminService.GetConfig:output_type -> farmwatch.v1.GetConfigResponse
+	67,  // 124: farmwatch.v1.AdminService.Backtest:output_type -> farmwatch.v1.BacktestResponse
+	38,  // 125: farmwatch.v1.AdminService.RevokeDevice:output_type -> farmwatch.v1.Device
+	22,  // 126: farmwatch.v1.AdminService.IssueAdmin:output_type -> farmwatch.v1.IssueAdminResponse
+	24,  // 127: farmwatch.v1.AdminService.Backup:output_type -> farmwatch.v1.BackupChunk
+	13,  // 128: farmwatch.v1.AdminService.ListTokens:output_type -> farmwatch.v1.ListTokensResponse
+	14,  // 129: farmwatch.v1.AdminService.RevokeToken:output_type -> farmwatch.v1.TokenInfo
+	17,  // 130: farmwatch.v1.AdminService.ListAdmins:output_type -> farmwatch.v1.ListAdminsResponse
+	18,  // 131: farmwatch.v1.AdminService.RevokeAdmin:output_type -> farmwatch.v1.AdminCertificate
+	6,   // 132: farmwatch.v1.AdminService.ImportApplicants:output_type -> farmwatch.v1.ImportApplicantsResponse
+	8,   // 133: farmwatch.v1.AdminService.ListApplicants:output_type -> farmwatch.v1.ListApplicantsResponse
+	11,  // 134: farmwatch.v1.AdminService.GetApplicant:output_type -> farmwatch.v1.ApplicantDetail
+	105, // [105:135] is the sub-list for method output_type
+	75,  // [75:105] is the sub-list for method input_type
+	75,  // [75:75] is the sub-list for extension type_name
+	75,  // [75:75] is the sub-list for extension extendee
+	0,   // [0:75] is the sub-list for field type_name
 }
 
 func init() { file_farmwatch_v1_admin_proto_init() }
@@ -4967,7 +6184,7 @@ func file_farmwatch_v1_admin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_farmwatch_v1_admin_proto_rawDesc), len(file_farmwatch_v1_admin_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   62,
+			NumMessages:   74,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

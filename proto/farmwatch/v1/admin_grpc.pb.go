@@ -22,33 +22,36 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	AdminService_AddHires_FullMethodName     = "/farmwatch.v1.AdminService/AddHires"
-	AdminService_ListHires_FullMethodName    = "/farmwatch.v1.AdminService/ListHires"
-	AdminService_GetHire_FullMethodName      = "/farmwatch.v1.AdminService/GetHire"
-	AdminService_ImportHires_FullMethodName  = "/farmwatch.v1.AdminService/ImportHires"
-	AdminService_DeleteHire_FullMethodName   = "/farmwatch.v1.AdminService/DeleteHire"
-	AdminService_CreateToken_FullMethodName  = "/farmwatch.v1.AdminService/CreateToken"
-	AdminService_ListDevices_FullMethodName  = "/farmwatch.v1.AdminService/ListDevices"
-	AdminService_GetDevice_FullMethodName    = "/farmwatch.v1.AdminService/GetDevice"
-	AdminService_ListReports_FullMethodName  = "/farmwatch.v1.AdminService/ListReports"
-	AdminService_ListAlerts_FullMethodName   = "/farmwatch.v1.AdminService/ListAlerts"
-	AdminService_GetAlert_FullMethodName     = "/farmwatch.v1.AdminService/GetAlert"
-	AdminService_AckAlert_FullMethodName     = "/farmwatch.v1.AdminService/AckAlert"
-	AdminService_ResolveAlert_FullMethodName = "/farmwatch.v1.AdminService/ResolveAlert"
-	AdminService_ListAudit_FullMethodName    = "/farmwatch.v1.AdminService/ListAudit"
-	AdminService_UpdateHire_FullMethodName   = "/farmwatch.v1.AdminService/UpdateHire"
-	AdminService_ListClusters_FullMethodName = "/farmwatch.v1.AdminService/ListClusters"
-	AdminService_GetCluster_FullMethodName   = "/farmwatch.v1.AdminService/GetCluster"
-	AdminService_FitModel_FullMethodName     = "/farmwatch.v1.AdminService/FitModel"
-	AdminService_GetConfig_FullMethodName    = "/farmwatch.v1.AdminService/GetConfig"
-	AdminService_Backtest_FullMethodName     = "/farmwatch.v1.AdminService/Backtest"
-	AdminService_RevokeDevice_FullMethodName = "/farmwatch.v1.AdminService/RevokeDevice"
-	AdminService_IssueAdmin_FullMethodName   = "/farmwatch.v1.AdminService/IssueAdmin"
-	AdminService_Backup_FullMethodName       = "/farmwatch.v1.AdminService/Backup"
-	AdminService_ListTokens_FullMethodName   = "/farmwatch.v1.AdminService/ListTokens"
-	AdminService_RevokeToken_FullMethodName  = "/farmwatch.v1.AdminService/RevokeToken"
-	AdminService_ListAdmins_FullMethodName   = "/farmwatch.v1.AdminService/ListAdmins"
-	AdminService_RevokeAdmin_FullMethodName  = "/farmwatch.v1.AdminService/RevokeAdmin"
+	AdminService_AddHires_FullMethodName         = "/farmwatch.v1.AdminService/AddHires"
+	AdminService_ListHires_FullMethodName        = "/farmwatch.v1.AdminService/ListHires"
+	AdminService_GetHire_FullMethodName          = "/farmwatch.v1.AdminService/GetHire"
+	AdminService_ImportHires_FullMethodName      = "/farmwatch.v1.AdminService/ImportHires"
+	AdminService_DeleteHire_FullMethodName       = "/farmwatch.v1.AdminService/DeleteHire"
+	AdminService_CreateToken_FullMethodName      = "/farmwatch.v1.AdminService/CreateToken"
+	AdminService_ListDevices_FullMethodName      = "/farmwatch.v1.AdminService/ListDevices"
+	AdminService_GetDevice_FullMethodName        = "/farmwatch.v1.AdminService/GetDevice"
+	AdminService_ListReports_FullMethodName      = "/farmwatch.v1.AdminService/ListReports"
+	AdminService_ListAlerts_FullMethodName       = "/farmwatch.v1.AdminService/ListAlerts"
+	AdminService_GetAlert_FullMethodName         = "/farmwatch.v1.AdminService/GetAlert"
+	AdminService_AckAlert_FullMethodName         = "/farmwatch.v1.AdminService/AckAlert"
+	AdminService_ResolveAlert_FullMethodName     = "/farmwatch.v1.AdminService/ResolveAlert"
+	AdminService_ListAudit_FullMethodName        = "/farmwatch.v1.AdminService/ListAudit"
+	AdminService_UpdateHire_FullMethodName       = "/farmwatch.v1.AdminService/UpdateHire"
+	AdminService_ListClusters_FullMethodName     = "/farmwatch.v1.AdminService/ListClusters"
+	AdminService_GetCluster_FullMethodName       = "/farmwatch.v1.AdminService/GetCluster"
+	AdminService_FitModel_FullMethodName         = "/farmwatch.v1.AdminService/FitModel"
+	AdminService_GetConfig_FullMethodName        = "/farmwatch.v1.AdminService/GetConfig"
+	AdminService_Backtest_FullMethodName         = "/farmwatch.v1.AdminService/Backtest"
+	AdminService_RevokeDevice_FullMethodName     = "/farmwatch.v1.AdminService/RevokeDevice"
+	AdminService_IssueAdmin_FullMethodName       = "/farmwatch.v1.AdminService/IssueAdmin"
+	AdminService_Backup_FullMethodName           = "/farmwatch.v1.AdminService/Backup"
+	AdminService_ListTokens_FullMethodName       = "/farmwatch.v1.AdminService/ListTokens"
+	AdminService_RevokeToken_FullMethodName      = "/farmwatch.v1.AdminService/RevokeToken"
+	AdminService_ListAdmins_FullMethodName       = "/farmwatch.v1.AdminService/ListAdmins"
+	AdminService_RevokeAdmin_FullMethodName      = "/farmwatch.v1.AdminService/RevokeAdmin"
+	AdminService_ImportApplicants_FullMethodName = "/farmwatch.v1.AdminService/ImportApplicants"
+	AdminService_ListApplicants_FullMethodName   = "/farmwatch.v1.AdminService/ListApplicants"
+	AdminService_GetApplicant_FullMethodName     = "/farmwatch.v1.AdminService/GetApplicant"
 )
 
 // AdminServiceClient is the client API for AdminService service.
@@ -101,6 +104,14 @@ type AdminServiceClient interface {
 	// from its next call on.
 	ListAdmins(ctx context.Context, in *ListAdminsRequest, opts ...grpc.CallOption) (*ListAdminsResponse, error)
 	RevokeAdmin(ctx context.Context, in *RevokeAdminRequest, opts ...grpc.CallOption) (*AdminCertificate, error)
+	// Applicant screening before the offer (docs/APPLICANTS.md). An import is
+	// sent in chunks and applied all or nothing; with update, applicants
+	// already stored are replaced by id. The collector normalises every row
+	// itself and screens the new and changed applicants, and the applicants
+	// they are tied to, raising alerts of kind "applicant".
+	ImportApplicants(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[ImportApplicantsRequest, ImportApplicantsResponse], error)
+	ListApplicants(ctx context.Context, in *ListApplicantsRequest, opts ...grpc.CallOption) (*ListApplicantsResponse, error)
+	GetApplicant(ctx context.Context, in *GetApplicantRequest, opts ...grpc.CallOption) (*ApplicantDetail, error)
 }
 
 type adminServiceClient struct {
@@ -393,6 +404,39 @@ func (c *adminServiceClient) RevokeAdmin(ctx context.Context, in *RevokeAdminReq
 	return out, nil
 }
 
+func (c *adminServiceClient) ImportApplicants(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[ImportApplicantsRequest, ImportApplicantsResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &AdminService_ServiceDesc.Streams[2], AdminService_ImportApplicants_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[ImportApplicantsRequest, ImportApplicantsResponse]{ClientStream: stream}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type AdminService_ImportApplicantsClient = grpc.ClientStreamingClient[ImportApplicantsRequest, ImportApplicantsResponse]
+
+func (c *adminServiceClient) ListApplicants(ctx context.Context, in *ListApplicantsRequest, opts ...grpc.CallOption) (*ListApplicantsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListApplicantsResponse)
+	err := c.cc.Invoke(ctx, AdminService_ListApplicants_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminServiceClient) GetApplicant(ctx context.Context, in *GetApplicantRequest, opts ...grpc.CallOption) (*ApplicantDetail, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ApplicantDetail)
+	err := c.cc.Invoke(ctx, AdminService_GetApplicant_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AdminServiceServer is the server API for AdminService service.
 // All implementations must embed UnimplementedAdminServiceServer
 // for forward compatibility.
@@ -443,6 +487,14 @@ type AdminServiceServer interface {
 	// from its next call on.
 	ListAdmins(context.Context, *ListAdminsRequest) (*ListAdminsResponse, error)
 	RevokeAdmin(context.Context, *RevokeAdminRequest) (*AdminCertificate, error)
+	// Applicant screening before the offer (docs/APPLICANTS.md). An import is
+	// sent in chunks and applied all or nothing; with update, applicants
+	// already stored are replaced by id. The collector normalises every row
+	// itself and screens the new and changed applicants, and the applicants
+	// they are tied to, raising alerts of kind "applicant".
+	ImportApplicants(grpc.ClientStreamingServer[ImportApplicantsRequest, ImportApplicantsResponse]) error
+	ListApplicants(context.Context, *ListApplicantsRequest) (*ListApplicantsResponse, error)
+	GetApplicant(context.Context, *GetApplicantRequest) (*ApplicantDetail, error)
 	mustEmbedUnimplementedAdminServiceServer()
 }
 
@@ -533,6 +585,15 @@ func (UnimplementedAdminServiceServer) ListAdmins(context.Context, *ListAdminsRe
 }
 func (UnimplementedAdminServiceServer) RevokeAdmin(context.Context, *RevokeAdminRequest) (*AdminCertificate, error) {
 	return nil, status.Error(codes.Unimplemented, "method RevokeAdmin not implemented")
+}
+func (UnimplementedAdminServiceServer) ImportApplicants(grpc.ClientStreamingServer[ImportApplicantsRequest, ImportApplicantsResponse]) error {
+	return status.Error(codes.Unimplemented, "method ImportApplicants not implemented")
+}
+func (UnimplementedAdminServiceServer) ListApplicants(context.Context, *ListApplicantsRequest) (*ListApplicantsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListApplicants not implemented")
+}
+func (UnimplementedAdminServiceServer) GetApplicant(context.Context, *GetApplicantRequest) (*ApplicantDetail, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetApplicant not implemented")
 }
 func (UnimplementedAdminServiceServer) mustEmbedUnimplementedAdminServiceServer() {}
 func (UnimplementedAdminServiceServer) testEmbeddedByValue()                      {}
@@ -1023,6 +1084,49 @@ func _AdminService_RevokeAdmin_Handler(srv interface{}, ctx context.Context, dec
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AdminService_ImportApplicants_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(AdminServiceServer).ImportApplicants(&grpc.GenericServerStream[ImportApplicantsRequest, ImportApplicantsResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type AdminService_ImportApplicantsServer = grpc.ClientStreamingServer[ImportApplicantsRequest, ImportApplicantsResponse]
+
+func _AdminService_ListApplicants_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListApplicantsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).ListApplicants(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_ListApplicants_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).ListApplicants(ctx, req.(*ListApplicantsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AdminService_GetApplicant_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetApplicantRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).GetApplicant(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_GetApplicant_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).GetApplicant(ctx, req.(*GetApplicantRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // AdminService_ServiceDesc is the grpc.ServiceDesc for AdminService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -1130,6 +1234,14 @@ var AdminService_ServiceDesc = grpc.ServiceDesc{
 			MethodName: "RevokeAdmin",
 			Handler:    _AdminService_RevokeAdmin_Handler,
 		},
+		{
+			MethodName: "ListApplicants",
+			Handler:    _AdminService_ListApplicants_Handler,
+		},
+		{
+			MethodName: "GetApplicant",
+			Handler:    _AdminService_GetApplicant_Handler,
+		},
 	},
 	Streams: []grpc.StreamDesc{
 		{
@@ -1141,6 +1253,11 @@ var AdminService_ServiceDesc = grpc.ServiceDesc{
 			StreamName:    "Backup",
 			Handler:       _AdminService_Backup_Handler,
 			ServerStreams: true,
+		},
+		{
+			StreamName:    "ImportApplicants",
+			Handler:       _AdminService_ImportApplicants_Handler,
+			ClientStreams: true,
 		},
 	},
 	Metadata: "farmwatch/v1/admin.proto",
