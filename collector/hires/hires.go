@@ -156,7 +156,7 @@ func ShippingPlace(addr, country string) (geo.Place, bool) {
 // Columns are the CSV header, in any order; id, name and claimed_home are
 // required. Other columns (an HR export's department, manager, ...) are
 // ignored and named in Parsed.Ignored.
-var Columns = []string{"id", "name", "email", "claimed_home", "shipping_address", "phone", "institutions", "start_date", "end_date"}
+var Columns = []string{"id", "name", "email", "claimed_home", "shipping_address", "phone", "institutions", "start_date", "end_date", "applicant_id"}
 
 // RowError is a problem with one line of a CSV file; Err is a FieldError
 // when one field is wrong.
@@ -265,7 +265,8 @@ func ParseCSV(r io.Reader) Parsed {
 			continue
 		}
 		h := &pb.Hire{Id: get("id"), Name: get("name"), Email: get("email"), ClaimedHome: get("claimed_home"),
-			ShippingAddress: get("shipping_address"), Phone: get("phone"), StartDate: get("start_date"), EndDate: get("end_date")}
+			ShippingAddress: get("shipping_address"), Phone: get("phone"), StartDate: get("start_date"), EndDate: get("end_date"),
+			ApplicantId: get("applicant_id")}
 		for _, inst := range strings.Split(get("institutions"), ";") {
 			if inst = strings.TrimSpace(inst); inst != "" {
 				h.Institutions = append(h.Institutions, inst)

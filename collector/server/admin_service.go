@@ -44,6 +44,9 @@ func (a *adminService) AddHires(ctx context.Context, req *pb.AddHiresRequest) (*
 			if tx.HireExists(h.GetId()) {
 				return status.Errorf(codes.AlreadyExists, "hire %d: id %q already exists; nothing was stored", i+1, h.GetId())
 			}
+			if err := linkApplicant(tx, h); err != nil {
+				return err
+			}
 			if err := tx.PutHire(h); err != nil {
 				return err
 			}

@@ -46,18 +46,19 @@ var anonymousMethods = map[string]bool{
 
 // Admin methods that change state need the reviewer role.
 var reviewerMethods = map[string]bool{
-	pb.AdminService_AddHires_FullMethodName:     true,
-	pb.AdminService_CreateToken_FullMethodName:  true,
-	pb.AdminService_AckAlert_FullMethodName:     true,
-	pb.AdminService_ResolveAlert_FullMethodName: true,
-	pb.AdminService_UpdateHire_FullMethodName:   true,
-	pb.AdminService_ImportHires_FullMethodName:  true,
-	pb.AdminService_DeleteHire_FullMethodName:   true,
-	pb.AdminService_RevokeDevice_FullMethodName: true,
-	pb.AdminService_IssueAdmin_FullMethodName:   true,
-	pb.AdminService_Backup_FullMethodName:       true,
-	pb.AdminService_RevokeToken_FullMethodName:  true,
-	pb.AdminService_RevokeAdmin_FullMethodName:  true,
+	pb.AdminService_AddHires_FullMethodName:         true,
+	pb.AdminService_CreateToken_FullMethodName:      true,
+	pb.AdminService_AckAlert_FullMethodName:         true,
+	pb.AdminService_ResolveAlert_FullMethodName:     true,
+	pb.AdminService_UpdateHire_FullMethodName:       true,
+	pb.AdminService_ImportHires_FullMethodName:      true,
+	pb.AdminService_ImportApplicants_FullMethodName: true,
+	pb.AdminService_DeleteHire_FullMethodName:       true,
+	pb.AdminService_RevokeDevice_FullMethodName:     true,
+	pb.AdminService_IssueAdmin_FullMethodName:       true,
+	pb.AdminService_Backup_FullMethodName:           true,
+	pb.AdminService_RevokeToken_FullMethodName:      true,
+	pb.AdminService_RevokeAdmin_FullMethodName:      true,
 }
 
 // roleRank orders the admin roles: an issuer may mint its own role or a

@@ -67,6 +67,9 @@ func (a *adminService) ImportHires(stream grpc.ClientStreamingServer[pb.ImportHi
 			old, err := tx.Hire(h.GetId())
 			if errors.Is(err, store.ErrNotFound) {
 				h.CreatedAt = timestamppb.New(now)
+				if err := linkApplicant(tx, h); err != nil {
+					return err
+				}
 				if err := tx.PutHire(h); err != nil {
 					return err
 				}
@@ -91,6 +94,9 @@ func (a *adminService) ImportHires(stream grpc.ClientStreamingServer[pb.ImportHi
 				resp.Unchanged++
 				continue
 			}
+			if err := linkApplicant(tx, next); err != nil {
+				return err
+			}
 			next.CreatedAt, next.UpdatedAt = old.GetCreatedAt(), timestamppb.New(now)
 			if err := tx.PutHire(next); err != nil {
 				return err
@@ -112,7 +118,7 @@ func (a *adminService) ImportHires(stream grpc.ClientStreamingServer[pb.ImportHi
 func mergeColumns(old, h *pb.Hire, columns []string) *pb.Hire {
 	next := &pb.Hire{Id: old.GetId(), Name: old.GetName(), Email: old.GetEmail(), ClaimedHome: old.GetClaimedHome(),
 		ShippingAddress: old.GetShippingAddress(), Phone: old.GetPhone(), Institutions: old.GetInstitutions(),
-		StartDate: old.GetStartDate(), EndDate: old.GetEndDate()}
+		StartDate: old.GetStartDate(), EndDate: old.GetEndDate(), ApplicantId: old.GetApplicantId()}
 	for _, c := range columns {
 		switch c {
 		case "name":
@@ -131,6 +137,8 @@ func mergeColumns(old, h *pb.Hire, columns []string) *pb.Hire {
 			next.StartDate = h.GetStartDate()
 		case "end_date":
 			next.EndDate = h.GetEndDate()
+		case "applicant_id":
+			next.ApplicantId = h.GetApplicantId()
 		}
 	}
 	return next
@@ -155,6 +163,7 @@ func hireChanges(old, h *pb.Hire) []string {
 		{"institutions", strings.Join(old.GetInstitutions(), ";"), strings.Join(h.GetInstitutions(), ";"), true},
 		{"start_date", old.GetStartDate(), h.GetStartDate(), false},
 		{"end_date", old.GetEndDate(), h.GetEndDate(), false},
+		{"applicant_id", old.GetApplicantId(), h.GetApplicantId(), false},
 	} {
 		switch {
 		case f.was == f.now:
@@ -187,6 +196,9 @@ func (a *adminService) DeleteHire(ctx context.Context, req *pb.DeleteHireRequest
 	err := a.s.store.Update(func(tx *store.Tx) error {
 		if !tx.HireExists(req.GetId()) {
 			return status.Errorf(codes.NotFound, "hire %q does not exist", req.GetId())
+		}
+		if err := unlinkApplicant(tx, req.GetId()); err != nil {
+			return err
 		}
 		devices := tx.DevicesOfHire(req.GetId())
 		fps, err := tx.DeleteFingerprints(devices)

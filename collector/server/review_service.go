@@ -102,8 +102,11 @@ func (a *adminService) ResolveAlert(ctx context.Context, req *pb.ResolveAlertReq
 }
 
 func alertSubject(al *pb.Alert) string {
-	if al.GetKind() == analysis.AlertKindFarm {
+	switch al.GetKind() {
+	case analysis.AlertKindFarm:
 		return al.GetClusterId()
+	case analysis.KindApplicant:
+		return al.GetApplicantId()
 	}
 	return al.GetDeviceId()
 }
@@ -137,6 +140,9 @@ func (a *adminService) UpdateHire(ctx context.Context, req *pb.UpdateHireRequest
 	err := a.s.store.Update(func(tx *store.Tx) error {
 		old, err := tx.Hire(h.GetId())
 		if err != nil {
+			return err
+		}
+		if err := linkApplicant(tx, h); err != nil {
 			return err
 		}
 		h.CreatedAt, h.UpdatedAt = old.GetCreatedAt(), timestamppb.New(now)

@@ -97,6 +97,8 @@ type Server struct {
 	certless *certlessCreds
 	// csrsSigned counts CSRs the collector set out to sign.
 	csrsSigned atomic.Uint64
+	// screening holds the applicants in memory for screening.
+	screening *applicantScreening
 
 	stopSweep chan struct{}
 	sweepDone chan struct{}
@@ -240,6 +242,10 @@ func newServer(cfg Config, st *store.Store, resolver *geo.Resolver, engine *anal
 		cfg.RateLimits = DefaultRateLimits()
 	}
 	s.limiter = newLimiter(cfg.RateLimits, cfg.Now)
+	if err := s.loadApplicants(); err != nil {
+		lis.Close()
+		return nil, err
+	}
 	s.certless = &certlessCreds{TransportCredentials: credentials.NewTLS(tlsCfg), max: cfg.Conns.CertlessMax,
 		lifetime: cfg.Conns.CertlessLifetime, log: log}
 	s.grpc = grpc.NewServer(

@@ -31,6 +31,7 @@ var migrations = []migration{
 	{To: 5, Name: "key the report index on the spool generation", Run: reportIndexBySpool},
 	{To: 6, Name: "remember each device's evidence", Run: rememberEvidence},
 	{To: 7, Name: "register admin certificates", Run: registerAdminCerts},
+	{To: 8, Name: "keep applicants and their staged imports", Run: keepApplicants},
 }
 
 // migrate stamps a new store with the current schema, runs the migrations
@@ -389,4 +390,17 @@ func rememberEvidence(tx *bolt.Tx) error {
 func registerAdminCerts(tx *bolt.Tx) error {
 	_, err := tx.CreateBucketIfNotExists(bucketAdminCerts)
 	return err
+}
+
+// keepApplicants (schema 8) adds the applicants, their email index, their
+// alert links and the staging area of imports. Nothing moves; an older
+// collector would not roll a committed import forward, so it must refuse the
+// store.
+func keepApplicants(tx *bolt.Tx) error {
+	for _, b := range [][]byte{bucketApplicants, bucketApplicantEmails, bucketApplicantAlerts, bucketApplicantStaging} {
+		if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+			return err
+		}
+	}
+	return nil
 }

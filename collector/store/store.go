@@ -19,7 +19,7 @@ import (
 
 // SchemaVersion is the layout this code reads and writes; migrations.go
 // brings older files up to it.
-const SchemaVersion = 7
+const SchemaVersion = 8
 
 // Bucket names live here and nowhere else.
 var (
@@ -41,6 +41,13 @@ var (
 	bucketAudit       = []byte("audit")           // time + seq -> AuditEntry
 	bucketDevByHire   = []byte("devices_by_hire") // hire id + 0 + device id -> nothing (schema 2)
 	bucketAdminCerts  = []byte("admin_certs")     // serial (lowercase hex) -> AdminCertificate (schema 7)
+	// Applicants (schema 8): id -> Applicant; canonical email + 0 + id ->
+	// nothing; applicant id -> its latest alert id; import id + 0 + seq ->
+	// a staged Applicant, and import id + 1 -> the import's commit marker.
+	bucketApplicants       = []byte("applicants")
+	bucketApplicantEmails  = []byte("applicants_by_email")
+	bucketApplicantAlerts  = []byte("applicant_alerts")
+	bucketApplicantStaging = []byte("applicant_staging")
 
 	// Analysis buckets, read and written through Tx.Get/Put/Scan.
 
@@ -53,6 +60,7 @@ var (
 
 	allBuckets = [][]byte{bucketMeta, bucketHires, bucketTokens, bucketDevices, bucketReports,
 		bucketAlerts, bucketAlertIndex, bucketAudit, bucketDevByHire, bucketAdminCerts,
+		bucketApplicants, bucketApplicantEmails, bucketApplicantAlerts, bucketApplicantStaging,
 		BucketFingerprints, BucketClusters, BucketClusterOf}
 
 	keySchema  = []byte("schema_version")

@@ -1,0 +1,425 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/farmwatch/farmwatch/collector/analysis"
+	"github.com/farmwatch/farmwatch/collector/applicants"
+	"github.com/farmwatch/farmwatch/collector/store"
+	"github.com/farmwatch/farmwatch/geo"
+	"github.com/farmwatch/farmwatch/internal/crashpoint"
+	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
+)
+
+// maxReportedRows bounds the bad rows an import failure lists; the count
+// names the rest.
+const maxReportedRows = 50
+
+// screenBatch is how many applicants' alerts one transaction writes.
+const screenBatch = 1000
+
+// applicantScreening is the collector's side of applicant screening: the
+// in-memory index of every stored applicant, and one import at a time.
+type applicantScreening struct {
+	index *analysis.ApplicantIndex
+	// importMu serialises imports: an id checked as new while staging stays
+	// new until the import is applied.
+	importMu   sync.Mutex
+	lastImport int64
+}
+
+// loadApplicants builds the index from the store and rolls forward the
+// imports that committed but did not finish (a crash or a stop mid-import).
+func (s *Server) loadApplicants() error {
+	env := analysis.ApplicantEnv{Config: func() *analysis.Config { c := s.engine.Config(); return &c }}
+	if s.geo != nil {
+		env.Locate = func(ip netip.Addr) geo.Location { return s.geo.Lookup(ip) }
+	}
+	s.screening = &applicantScreening{index: analysis.NewApplicantIndex(env)}
+	start := time.Now()
+	err := s.store.View(func(tx *store.Tx) error {
+		return tx.ForEachApplicant(func(a *pb.Applicant) error {
+			s.screening.index.Put(a)
+			return nil
+		})
+	})
+	if err != nil {
+		return fmt.Errorf("load applicants: %w", err)
+	}
+	if n := s.screening.index.Len(); n > 0 {
+		s.log.Info("applicants loaded for screening", "applicants", n, "took", time.Since(start).Round(time.Millisecond))
+	}
+	pending, err := s.store.PendingImports()
+	if err != nil {
+		return fmt.Errorf("applicant imports: %w", err)
+	}
+	for _, id := range pending {
+		resp, err := s.finishImport(id)
+		if err != nil {
+			return fmt.Errorf("roll applicant import %s forward: %w", id, err)
+		}
+		s.log.Info("rolled a committed applicant import forward", "import", id, "added", resp.GetAdded(),
+			"updated", resp.GetUpdated(), "screened", resp.GetScreened(), "alerts", resp.GetAlerts())
+	}
+	return nil
+}
+
+// ImportApplicants receives an import in chunks, normalises and checks every
+// row, stages them, and only when every row passed commits, applies and
+// screens them: every applicant or none.
+func (a *adminService) ImportApplicants(stream grpc.ClientStreamingServer[pb.ImportApplicantsRequest, pb.ImportApplicantsResponse]) error {
+	s := a.s
+	sc := s.screening
+	sc.importMu.Lock()
+	defer sc.importMu.Unlock()
+	now := s.cfg.Now()
+	// Import ids sort in time order and never repeat, even on a clock step.
+	sc.lastImport = max(sc.lastImport+1, now.UnixNano())
+	importID := fmt.Sprintf("I%016x", sc.lastImport)
+	committed := false
+	defer func() {
+		if !committed {
+			if err := s.store.DiscardImport(importID); err != nil {
+				s.log.Error("discard a failed applicant import", "import", importID, "err", err)
+			}
+		}
+	}()
+
+	var update bool
+	var format string
+	seen := map[string]int{}
+	var bad []string
+	nbad := 0
+	var seq uint64
+	for first := true; ; first = false {
+		req, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		if first {
+			update, format = req.GetUpdate(), req.GetFormat()
+			switch applicants.Format(format) {
+			case applicants.FormatCSV, applicants.FormatJSONL, applicants.FormatGreenhouse:
+			default:
+				return status.Errorf(codes.InvalidArgument, "format %q: want csv, jsonl or greenhouse; nothing was stored", format)
+			}
+		}
+		chunk := make([]*pb.Applicant, 0, len(req.GetApplicants()))
+		var rowErrs []*applicants.RowError
+		err = s.store.View(func(tx *store.Tx) error {
+			for i, ap := range req.GetApplicants() {
+				line := 0
+				if i < len(req.GetLines()) {
+					line = int(req.GetLines()[i])
+				}
+				errs := normalizeApplicant(ap)
+				if ap.GetId() != "" {
+					if prev, dup := seen[ap.GetId()]; dup {
+						errs = append(errs, applicants.FieldError{Field: "id", Why: fmt.Sprintf("%q already on line %d", ap.GetId(), prev)})
+					} else {
+						seen[ap.GetId()] = line
+						if !update && tx.ApplicantExists(ap.GetId()) {
+							errs = append(errs, applicants.FieldError{Field: "id", Why: fmt.Sprintf("%q already exists (import --update replaces existing applicants)", ap.GetId())})
+						}
+					}
+				}
+				if len(errs) > 0 {
+					rowErrs = append(rowErrs, &applicants.RowError{Line: line, ID: ap.GetId(), Errs: errs})
+					continue
+				}
+				ap.SourceFormat = format
+				chunk = append(chunk, ap)
+			}
+			return nil
+		})
+		if err != nil {
+			return asStatus(err)
+		}
+		for _, e := range rowErrs {
+			if nbad++; len(bad) < maxReportedRows {
+				bad = append(bad, e.Error())
+			}
+		}
+		if nbad == 0 && len(chunk) > 0 {
+			if err := s.store.StageApplicants(importID, seq, chunk); err != nil {
+				return status.Errorf(codes.Internal, "stage applicants: %v; nothing was stored", err)
+			}
+			seq += uint64(len(chunk))
+		}
+	}
+	if nbad > 0 {
+		msg := fmt.Sprintf("%d bad row(s); nothing was stored:\n%s", nbad, strings.Join(bad, "\n"))
+		if nbad > len(bad) {
+			msg += fmt.Sprintf("\n... and %d more", nbad-len(bad))
+		}
+		return status.Error(codes.InvalidArgument, msg)
+	}
+	if seq == 0 {
+		return status.Error(codes.InvalidArgument, "applicants: none given")
+	}
+	err := s.store.CommitImport(importID, store.ImportMarker{Update: update, Format: format,
+		Actor: identityFrom(stream.Context()).Name, At: now, Rows: int(seq)})
+	if err != nil {
+		return status.Errorf(codes.Internal, "commit the import: %v; nothing was stored", err)
+	}
+	committed = true
+	// A crash from here on is rolled forward when the collector restarts.
+	crashpoint.Reach("applicants.after-commit")
+	resp, err := s.finishImport(importID)
+	if err != nil {
+		s.log.Error("applicant import committed but not finished: it is rolled forward at the next start", "import", importID, "err", err)
+		return status.Errorf(codes.Internal, "the import committed but did not finish (%v): the collector finishes it when it restarts", err)
+	}
+	return stream.SendAndClose(resp)
+}
+
+// normalizeApplicant discards what an import may not set (the collector's
+// own fields) and normalises the rest; a row without an id or name is wrong
+// whatever the reader let through.
+func normalizeApplicant(ap *pb.Applicant) []applicants.FieldError {
+	ap.PhonesNormalized, ap.EmailsNormalized = nil, nil
+	ap.ClaimedPlace, ap.ShippingPlace, ap.AddressKey, ap.ShippingKey = nil, nil, "", ""
+	ap.CreatedAt, ap.UpdatedAt, ap.HireId, ap.SourceFormat = nil, nil, "", ""
+	var errs []applicants.FieldError
+	if strings.TrimSpace(ap.GetId()) == "" {
+		errs = append(errs, applicants.FieldError{Field: "id", Why: "missing"})
+	}
+	if strings.TrimSpace(ap.GetName()) == "" {
+		errs = append(errs, applicants.FieldError{Field: "name", Why: "missing"})
+	}
+	return append(errs, applicants.Normalize(ap)...)
+}
+
+// finishImport applies a committed import, screens what it changed, and
+// deletes its staging. Every step can run again after a crash.
+func (s *Server) finishImport(importID string) (*pb.ImportApplicantsResponse, error) {
+	now := s.cfg.Now()
+	m, err := s.store.ApplyImport(importID, now)
+	if err != nil {
+		return nil, err
+	}
+	affected := map[string]struct{}{}
+	for from := uint64(0); ; {
+		list, next, err := s.store.StagedApplicants(importID, from, screenBatch)
+		if err != nil {
+			return nil, err
+		}
+		for _, a := range list {
+			for _, id := range s.screening.index.Put(a) {
+				affected[id] = struct{}{}
+			}
+		}
+		if next == 0 {
+			break
+		}
+		from = next
+	}
+	ids := make([]string, 0, len(affected))
+	for id := range affected {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	alerts, err := s.screenApplicants(ids, now)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.store.DiscardImport(importID); err != nil {
+		return nil, err
+	}
+	return &pb.ImportApplicantsResponse{Added: uint32(m.Added), Updated: uint32(m.Updated), Unchanged: uint32(m.Unchanged),
+		Screened: uint32(len(ids)), Alerts: uint32(alerts)}, nil
+}
+
+// screenApplicants screens applicants (on every core: the index is safe for
+// concurrent use) and writes their alerts, a batch per transaction. It
+// returns how many alerts were opened or rose.
+func (s *Server) screenApplicants(ids []string, now time.Time) (int, error) {
+	cfg := s.engine.Config()
+	screens := make([]analysis.ApplicantScreen, screenBatch)
+	opened := 0
+	for lo := 0; lo < len(ids); lo += screenBatch {
+		batch := ids[lo:min(lo+screenBatch, len(ids))]
+		var wg sync.WaitGroup
+		workers := runtime.GOMAXPROCS(0)
+		for w := range workers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := w; i < len(batch); i += workers {
+					screens[i] = s.screening.index.Screen(batch[i], now)
+				}
+			}()
+		}
+		wg.Wait()
+		err := s.store.Update(func(tx *store.Tx) error {
+			for i, id := range batch {
+				a, err := tx.Applicant(id)
+				if errors.Is(err, store.ErrNotFound) {
+					continue // tied to in memory, never stored: nothing to alert on
+				}
+				if err != nil {
+					return err
+				}
+				prev, err := tx.ApplicantAlert(id)
+				if err != nil {
+					return err
+				}
+				var before *pb.Alert
+				if prev != nil {
+					before = proto.Clone(prev).(*pb.Alert)
+				}
+				al, ok := analysis.ApplicantAlert(prev, a, screens[i], &cfg, now)
+				if !ok || (before != nil && proto.Equal(before, al)) {
+					continue
+				}
+				if al.GetId() == "" || (before != nil && before.GetStatus() == "resolved" && al.GetStatus() != "resolved") {
+					if al.Id, err = tx.NextAlertID(); err != nil {
+						return err
+					}
+				}
+				al.Kind, al.ApplicantId = analysis.KindApplicant, id
+				if err := tx.PutApplicantAlert(al); err != nil {
+					return err
+				}
+				if before == nil || before.GetId() != al.GetId() || al.GetScore() > before.GetScore() {
+					opened++
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return opened, err
+		}
+	}
+	return opened, nil
+}
+
+func (a *adminService) ListApplicants(ctx context.Context, req *pb.ListApplicantsRequest) (*pb.ListApplicantsResponse, error) {
+	if v := req.GetMinScore(); v < 0 || v > 1 || v != v {
+		return nil, status.Errorf(codes.InvalidArgument, "minimum score %v: scores lie between 0 and 1", v)
+	}
+	out := &pb.ListApplicantsResponse{}
+	err := a.s.store.View(func(tx *store.Tx) error {
+		return tx.ForEachApplicant(func(ap *pb.Applicant) error {
+			al, err := tx.ApplicantAlert(ap.GetId())
+			if err != nil {
+				return err
+			}
+			if req.GetMinScore() > 0 && (al == nil || al.GetStatus() == "resolved" || al.GetScore() < req.GetMinScore()) {
+				return nil
+			}
+			sum := &pb.ApplicantSummary{Id: ap.GetId(), Name: ap.GetName(), Role: ap.GetRole(),
+				ClaimedPlace: ap.GetClaimedPlace().GetPlace(), HireId: ap.GetHireId(), AppliedAt: ap.GetAppliedAt()}
+			if al != nil {
+				sum.Score, sum.AlertId = al.GetScore(), al.GetId()
+			}
+			out.Applicants = append(out.Applicants, sum)
+			return nil
+		})
+	})
+	// The reviewers' order: highest score first, then id.
+	sort.SliceStable(out.Applicants, func(i, j int) bool { return out.Applicants[i].GetScore() > out.Applicants[j].GetScore() })
+	return out, asStatus(err)
+}
+
+func (a *adminService) GetApplicant(ctx context.Context, req *pb.GetApplicantRequest) (*pb.ApplicantDetail, error) {
+	a.s.setGeoAttribution(ctx) // its evidence names places
+	out := &pb.ApplicantDetail{}
+	err := a.s.store.View(func(tx *store.Tx) error {
+		ap, err := tx.Applicant(req.GetId())
+		if err != nil {
+			return err
+		}
+		out.Applicant = ap
+		out.Alert, err = tx.ApplicantAlert(ap.GetId())
+		return err
+	})
+	if err != nil {
+		return nil, asStatus(err)
+	}
+	sc := a.s.screening.index.Screen(req.GetId(), a.s.cfg.Now())
+	out.Score, out.Evidence, out.Related = sc.Score, sc.Evidence, sc.Related
+	return out, nil
+}
+
+// linkApplicant links a hire to the applicant they were: the one the hire
+// names, or else the one applicant (exactly one) with the hire's email. The
+// applicant records the hire too.
+func linkApplicant(tx *store.Tx, h *pb.Hire) error {
+	named := h.GetApplicantId() != ""
+	if !named {
+		ids := tx.ApplicantsByEmail(canonicalEmail(h.GetEmail()))
+		if len(ids) != 1 {
+			return nil // none, or several: a reviewer links by hand
+		}
+		h.ApplicantId = ids[0]
+	}
+	ap, err := tx.Applicant(h.GetApplicantId())
+	if errors.Is(err, store.ErrNotFound) {
+		return status.Errorf(codes.InvalidArgument, "hire %s: applicant %q does not exist (import it with `farmwatch applicants import`); nothing was stored", h.GetId(), h.GetApplicantId())
+	}
+	if err != nil {
+		return err
+	}
+	switch ap.GetHireId() {
+	case h.GetId():
+		return nil
+	case "":
+		ap.HireId = h.GetId()
+		return tx.PutApplicant(ap)
+	}
+	if !named {
+		h.ApplicantId = "" // that applicant is another hire's: no guess
+		return nil
+	}
+	return status.Errorf(codes.FailedPrecondition, "hire %s: applicant %s is already linked to hire %s; nothing was stored", h.GetId(), ap.GetId(), ap.GetHireId())
+}
+
+// canonicalEmail is an email as applicants are compared by it (the
+// normaliser's canonical form), or "" when it does not read as one.
+func canonicalEmail(email string) string {
+	if strings.TrimSpace(email) == "" {
+		return ""
+	}
+	probe := &pb.Applicant{Emails: []string{email}}
+	applicants.Normalize(probe)
+	if len(probe.GetEmailsNormalized()) != 1 {
+		return ""
+	}
+	return probe.GetEmailsNormalized()[0].GetCanonical()
+}
+
+// unlinkApplicant clears the applicant's side of an erased hire's link: the
+// applicant stays (an application, not a hire), without the hire's id.
+func unlinkApplicant(tx *store.Tx, hireID string) error {
+	h, err := tx.Hire(hireID)
+	if err != nil || h.GetApplicantId() == "" {
+		return err
+	}
+	ap, err := tx.Applicant(h.GetApplicantId())
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil || ap.GetHireId() != hireID {
+		return err
+	}
+	ap.HireId = ""
+	return tx.PutApplicant(ap)
+}

@@ -1,0 +1,354 @@
+package store
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
+)
+
+// Applicant returns one applicant.
+func (tx *Tx) Applicant(id string) (*pb.Applicant, error) {
+	a := &pb.Applicant{}
+	if err := getProto(tx.tx.Bucket(bucketApplicants), []byte(id), a); err != nil {
+		return nil, fmt.Errorf("applicant %q: %w", id, err)
+	}
+	return a, nil
+}
+
+// ApplicantExists tells whether an applicant id is taken.
+func (tx *Tx) ApplicantExists(id string) bool {
+	return tx.tx.Bucket(bucketApplicants).Get([]byte(id)) != nil
+}
+
+// PutApplicant stores an applicant and keeps the email index in step.
+func (tx *Tx) PutApplicant(a *pb.Applicant) error {
+	b := tx.tx.Bucket(bucketApplicants)
+	emails := tx.tx.Bucket(bucketApplicantEmails)
+	if v := b.Get([]byte(a.GetId())); v != nil {
+		old := &pb.Applicant{}
+		if err := proto.Unmarshal(v, old); err != nil {
+			return fmt.Errorf("applicant %q: %w", a.GetId(), err)
+		}
+		for _, e := range old.GetEmailsNormalized() {
+			if err := emails.Delete(emailKey(e.GetCanonical(), old.GetId())); err != nil {
+				return err
+			}
+		}
+	}
+	for _, e := range a.GetEmailsNormalized() {
+		if e.GetCanonical() == "" {
+			continue
+		}
+		if err := emails.Put(emailKey(e.GetCanonical(), a.GetId()), nil); err != nil {
+			return err
+		}
+	}
+	return putProto(b, []byte(a.GetId()), a)
+}
+
+func emailKey(canonical, id string) []byte {
+	return append(append([]byte(canonical), 0), id...)
+}
+
+// ApplicantsByEmail lists the ids of the applicants with a canonical email.
+func (tx *Tx) ApplicantsByEmail(canonical string) []string {
+	var out []string
+	if canonical == "" {
+		return nil
+	}
+	prefix := append([]byte(canonical), 0)
+	c := tx.tx.Bucket(bucketApplicantEmails).Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		out = append(out, string(k[len(prefix):]))
+	}
+	return out
+}
+
+// ForEachApplicant calls fn for every applicant in id order.
+func (tx *Tx) ForEachApplicant(fn func(*pb.Applicant) error) error {
+	return tx.tx.Bucket(bucketApplicants).ForEach(func(k, v []byte) error {
+		a := &pb.Applicant{}
+		if err := proto.Unmarshal(v, a); err != nil {
+			return fmt.Errorf("applicant %s: %w", k, err)
+		}
+		return fn(a)
+	})
+}
+
+// ApplicantCount is how many applicants are stored.
+func (tx *Tx) ApplicantCount() int { return tx.tx.Bucket(bucketApplicants).Stats().KeyN }
+
+// ApplicantAlert returns an applicant's latest alert (open, or the latest
+// resolved), or nil.
+func (tx *Tx) ApplicantAlert(applicantID string) (*pb.Alert, error) {
+	id := tx.tx.Bucket(bucketApplicantAlerts).Get([]byte(applicantID))
+	if id == nil {
+		return nil, nil
+	}
+	return tx.Alert(string(id))
+}
+
+// PutApplicantAlert stores an applicant's alert and remembers it as the
+// applicant's latest.
+func (tx *Tx) PutApplicantAlert(a *pb.Alert) error {
+	if err := tx.PutAlert(a.GetApplicantId(), a); err != nil {
+		return err
+	}
+	return tx.tx.Bucket(bucketApplicantAlerts).Put([]byte(a.GetApplicantId()), []byte(a.GetId()))
+}
+
+// An import of applicants is staged, committed, applied and screened:
+//
+//   - chunks are staged as they arrive, each in its own transaction (a
+//     million-row import in one transaction would hold every dirty page in
+//     memory until its commit);
+//   - the commit marker is written in one transaction once every row has
+//     passed: from then on the import happens, whatever crashes;
+//   - staged rows are applied in batches, each batch advancing the marker's
+//     cursor in the same transaction, so a restart continues where it was;
+//   - the collector then screens the imported rows and deletes the staging.
+//
+// Without a marker, staged rows are an import that never committed: they
+// are discarded.
+
+// ImportMarker is the commit record of an applicant import.
+type ImportMarker struct {
+	Update bool      `json:"update"`
+	Format string    `json:"format"`
+	Actor  string    `json:"actor"`
+	At     time.Time `json:"at"`
+	Rows   int       `json:"rows"`
+	// Phase is "apply" until every row is stored, then "screen".
+	Phase string `json:"phase"`
+	// Next is the sequence of the first staged row not yet applied.
+	Next      uint64 `json:"next"`
+	Added     int    `json:"added"`
+	Updated   int    `json:"updated"`
+	Unchanged int    `json:"unchanged"`
+}
+
+// Import phases.
+const (
+	ImportApply  = "apply"
+	ImportScreen = "screen"
+)
+
+func stagedKey(importID string, seq uint64) []byte {
+	return binary.BigEndian.AppendUint64(append([]byte(importID), 0), seq)
+}
+
+func markerKey(importID string) []byte { return append([]byte(importID), 1) }
+
+// StageApplicants writes staged rows first..first+len(list)-1 of an import
+// in one transaction.
+func (s *Store) StageApplicants(importID string, first uint64, list []*pb.Applicant) error {
+	return s.db.Update(func(btx *bolt.Tx) error {
+		b := btx.Bucket(bucketApplicantStaging)
+		for i, a := range list {
+			if err := putProto(b, stagedKey(importID, first+uint64(i)), a); err != nil {
+				return fmt.Errorf("stage applicant %q: %w", a.GetId(), err)
+			}
+		}
+		return nil
+	})
+}
+
+// CommitImport writes an import's marker: the import is then durable.
+func (s *Store) CommitImport(importID string, m ImportMarker) error {
+	m.Phase, m.Next = ImportApply, 0
+	return s.db.Update(func(btx *bolt.Tx) error { return putMarker(btx, importID, m) })
+}
+
+func putMarker(btx *bolt.Tx, importID string, m ImportMarker) error {
+	v, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	return btx.Bucket(bucketApplicantStaging).Put(markerKey(importID), v)
+}
+
+func getMarker(btx *bolt.Tx, importID string) (ImportMarker, bool, error) {
+	var m ImportMarker
+	v := btx.Bucket(bucketApplicantStaging).Get(markerKey(importID))
+	if v == nil {
+		return m, false, nil
+	}
+	if err := json.Unmarshal(v, &m); err != nil {
+		return m, false, fmt.Errorf("import %s: marker: %w", importID, err)
+	}
+	return m, true, nil
+}
+
+// stagingBatch bounds the rows one transaction applies or deletes.
+const stagingBatch = 2000
+
+// ApplyImport stores the staged rows of a committed import in batches and
+// moves it to the screen phase, writing the audit entry with its counts.
+func (s *Store) ApplyImport(importID string, now time.Time) (ImportMarker, error) {
+	for {
+		var m ImportMarker
+		err := s.db.Update(func(btx *bolt.Tx) error {
+			var ok bool
+			var err error
+			if m, ok, err = getMarker(btx, importID); err != nil {
+				return err
+			} else if !ok {
+				return fmt.Errorf("import %s: no commit marker", importID)
+			}
+			if m.Phase != ImportApply {
+				return nil
+			}
+			tx := &Tx{tx: btx, s: s}
+			c := btx.Bucket(bucketApplicantStaging).Cursor()
+			prefix := append([]byte(importID), 0)
+			n := 0
+			k, v := c.Seek(stagedKey(importID, m.Next))
+			for ; k != nil && bytes.HasPrefix(k, prefix) && n < stagingBatch; k, v = c.Next() {
+				a := &pb.Applicant{}
+				if err := proto.Unmarshal(v, a); err != nil {
+					return fmt.Errorf("import %s: staged row: %w", importID, err)
+				}
+				if err := tx.applyStaged(a, &m, now); err != nil {
+					return err
+				}
+				m.Next = binary.BigEndian.Uint64(k[len(prefix):]) + 1
+				n++
+			}
+			if k == nil || !bytes.HasPrefix(k, prefix) {
+				m.Phase = ImportScreen
+				detail := fmt.Sprintf("%d rows (%s): %d added, %d updated, %d unchanged", m.Rows, m.Format, m.Added, m.Updated, m.Unchanged)
+				if m.Update {
+					detail += "; import --update"
+				}
+				if err := tx.Audit(now, m.Actor, "applicant.import", importID, detail); err != nil {
+					return err
+				}
+			}
+			return putMarker(btx, importID, m)
+		})
+		if err != nil || m.Phase != ImportApply {
+			return m, err
+		}
+	}
+}
+
+// applyStaged stores one staged row: a new applicant, or a changed one
+// keeping what the collector set (created, hire link).
+func (tx *Tx) applyStaged(a *pb.Applicant, m *ImportMarker, now time.Time) error {
+	old, err := tx.Applicant(a.GetId())
+	if err != nil {
+		a.CreatedAt = timestamppb.New(now)
+		m.Added++
+		return tx.PutApplicant(a)
+	}
+	a.CreatedAt, a.HireId, a.UpdatedAt = old.GetCreatedAt(), old.GetHireId(), old.GetUpdatedAt()
+	if proto.Equal(old, a) {
+		m.Unchanged++
+		return nil
+	}
+	a.UpdatedAt = timestamppb.New(now)
+	m.Updated++
+	return tx.PutApplicant(a)
+}
+
+// StagedApplicants reads up to n staged rows of an import from sequence
+// from; next is where to continue (0 at the end).
+func (s *Store) StagedApplicants(importID string, from uint64, n int) (out []*pb.Applicant, next uint64, err error) {
+	err = s.db.View(func(btx *bolt.Tx) error {
+		c := btx.Bucket(bucketApplicantStaging).Cursor()
+		prefix := append([]byte(importID), 0)
+		for k, v := c.Seek(stagedKey(importID, from)); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+			if len(out) == n {
+				next = binary.BigEndian.Uint64(k[len(prefix):])
+				return nil
+			}
+			a := &pb.Applicant{}
+			if err := proto.Unmarshal(v, a); err != nil {
+				return fmt.Errorf("import %s: staged row: %w", importID, err)
+			}
+			out = append(out, a)
+		}
+		return nil
+	})
+	return out, next, err
+}
+
+// DiscardImport deletes an import's staged rows and marker, in batches.
+func (s *Store) DiscardImport(importID string) error {
+	prefix := append([]byte(importID), 0)
+	for {
+		more := false
+		err := s.db.Update(func(btx *bolt.Tx) error {
+			b := btx.Bucket(bucketApplicantStaging)
+			c := b.Cursor()
+			n := 0
+			for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Seek(prefix) {
+				if n == stagingBatch {
+					more = true
+					return nil
+				}
+				if err := b.Delete(k); err != nil {
+					return err
+				}
+				n++
+			}
+			return b.Delete(markerKey(importID))
+		})
+		if err != nil || !more {
+			return err
+		}
+	}
+}
+
+// PendingImports lists the committed imports not yet finished, oldest
+// first, and discards staging that never committed.
+func (s *Store) PendingImports() ([]string, error) {
+	var committed, stale []string
+	err := s.db.View(func(btx *bolt.Tx) error {
+		c := btx.Bucket(bucketApplicantStaging).Cursor()
+		// Import ids hold no byte 0 or 1: the first is the separator.
+		for k, _ := c.First(); k != nil; {
+			i := bytes.IndexAny(k, "\x00\x01")
+			if i < 0 {
+				k, _ = c.Next()
+				continue
+			}
+			id := string(k[:i])
+			if _, ok, err := getMarker(btx, id); err != nil {
+				return err
+			} else if ok {
+				committed = append(committed, id)
+			} else {
+				stale = append(stale, id)
+			}
+			k, _ = c.Seek(append([]byte(id), 2))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, id := range stale {
+		if err := s.DiscardImport(id); err != nil {
+			return nil, err
+		}
+	}
+	return committed, nil
+}
+
+// Import reads an import's marker.
+func (s *Store) Import(importID string) (m ImportMarker, ok bool, err error) {
+	err = s.db.View(func(btx *bolt.Tx) error {
+		m, ok, err = getMarker(btx, importID)
+		return err
+	})
+	return m, ok, err
+}
