@@ -59,7 +59,7 @@ func newAlertsListCmd() *cobra.Command {
 			tw := newTableFor(cmd.OutOrStdout(), output, "ALERT", "KIND", "STATUS", "PEAK", "NOW", "DEVICE", "HIRE", "UPDATED", "SUMMARY").shrink("SUMMARY")
 			for _, a := range resp.GetAlerts() {
 				row(tw, a.GetId(), a.GetKind(), a.GetStatus(), fmt.Sprintf("%.2f", max(a.GetPeakScore(), a.GetScore())),
-					fmt.Sprintf("%.2f", a.GetScore()), orDash(a.GetDeviceId()), orDash(a.GetHireId()), when(a.GetUpdatedAt()), a.GetSummary())
+					fmt.Sprintf("%.2f", a.GetScore()), orDash(alertDevice(a)), orDash(a.GetHireId()), when(a.GetUpdatedAt()), a.GetSummary())
 			}
 			return tw.Flush()
 		},
@@ -125,6 +125,10 @@ func printAlert(cmd *cobra.Command, a *pb.Alert) {
 		}
 		printf(w, "  devices: %s\n  hires:   %s\n", strings.Join(devs, ", "), strings.Join(a.GetMemberHires(), ", "))
 		printf(w, "  The farm's score is made by its own lines below; members' device scores are shown, not added.\n")
+	} else if a.GetKind() == "applicant" {
+		printf(w, "  applicant %s (farmwatch applicants show %s); opened %s, updated %s\n", a.GetApplicantId(), a.GetApplicantId(),
+			ts(a.GetCreatedAt()), ts(a.GetUpdatedAt()))
+		printf(w, "  related applicants: %s\n", orDash(strings.Join(a.GetRelatedApplicants(), ", ")))
 	} else {
 		printf(w, "  device %s, hire %s; opened %s, updated %s\n", orDash(a.GetDeviceId()), orDash(a.GetHireId()),
 			ts(a.GetCreatedAt()), ts(a.GetUpdatedAt()))
@@ -245,4 +249,13 @@ func checkScore(flag string, v float64) error {
 		return usagef("%s %v: want a score from 0 to 1", flag, v)
 	}
 	return nil
+}
+
+// alertDevice is what the DEVICE column shows: the device, or for an
+// applicant alert the applicant, so the one queue names every subject.
+func alertDevice(a *pb.Alert) string {
+	if a.GetKind() == "applicant" {
+		return "applicant " + a.GetApplicantId()
+	}
+	return a.GetDeviceId()
 }

@@ -52,6 +52,7 @@ func newHiresAddCmd() *cobra.Command {
 	f.StringSliceVar(&institutions, "institution", nil, "school or employer listed (repeatable)")
 	f.StringVar(&h.StartDate, "start-date", "", "start date YYYY-MM-DD")
 	f.StringVar(&h.EndDate, "end-date", "", "end of the onboarding period YYYY-MM-DD: the agent stops reporting after it")
+	f.StringVar(&h.ApplicantId, "applicant-id", "", "the applicant this hire was (default: the one applicant with the hire's email, if exactly one)")
 	addOutputFlag(cmd, &output)
 	return cmd
 }
@@ -235,10 +236,41 @@ func newHiresShowCmd() *cobra.Command {
 			printf(w, "  institutions:     %s\n", orDash(strings.Join(h.GetInstitutions(), "; ")))
 			printf(w, "  start date:       %s\n", orDash(h.GetStartDate()))
 			printf(w, "  end date:         %s\n", orDash(h.GetEndDate()))
+			printf(w, "  applicant:        %s\n", orDash(h.GetApplicantId()))
 			printf(w, "  devices:          %d\n", len(devs.GetDevices()))
+			// The device half and the applicant half side by side: what the
+			// laptops show after the offer, and what the application showed before.
 			for _, d := range devs.GetDevices() {
 				printf(w, "    %s  %s  last seen %s from %s\n", d.GetId(), d.GetHostname(), ts(d.GetLastSeen()), orDash(d.GetLastPublicIp()))
+				detail, err := call(cmd, func(ctx context.Context, c pb.AdminServiceClient) (*pb.DeviceDetail, error) {
+					return c.GetDevice(ctx, &pb.GetDeviceRequest{Id: d.GetId()})
+				})
+				if err != nil {
+					return err
+				}
+				printf(w, "  Device evidence of %s (log-odds added to the prior now, and at most):\n", d.GetId())
+				if len(detail.GetEvidence()) == 0 {
+					printf(w, "    none\n")
+				}
+				printEvidence(w, detail.GetEvidence())
 			}
+			if h.GetApplicantId() == "" {
+				printf(w, "  Applicant evidence: no applicant linked (hires update %s --applicant-id ID links one)\n", h.GetId())
+				return nil
+			}
+			ap, err := getApplicant(cmd, h.GetApplicantId())
+			if err != nil {
+				return err
+			}
+			printf(w, "  Applicant evidence of %s: screening score %.2f", h.GetApplicantId(), ap.GetScore())
+			if al := ap.GetAlert(); al != nil {
+				printf(w, ", alert %s (%s)", al.GetId(), al.GetStatus())
+			}
+			printf(w, "; related: %s\n", orDash(strings.Join(ap.GetRelated(), ", ")))
+			if len(ap.GetEvidence()) == 0 {
+				printf(w, "    none\n")
+			}
+			printEvidence(w, ap.GetEvidence())
 			return nil
 		},
 	}
@@ -254,9 +286,9 @@ func getHire(cmd *cobra.Command, id string) (*pb.Hire, error) {
 }
 
 func newHiresUpdateCmd() *cobra.Command {
-	var home, shipping, phone, endDate, note, output string
+	var home, shipping, phone, endDate, applicant, note, output string
 	cmd := &cobra.Command{
-		Use:   "update ID [--claimed-home PLACE] [--shipping-address TEXT] [--phone TEXT] [--end-date DATE] --note TEXT",
+		Use:   "update ID [--claimed-home PLACE] [--shipping-address TEXT] [--phone TEXT] [--end-date DATE] [--applicant-id ID] --note TEXT",
 		Short: "Update a hire's claims, e.g. a declared move; later reports are judged against them",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -282,6 +314,9 @@ func newHiresUpdateCmd() *cobra.Command {
 			if cmd.Flags().Changed("end-date") {
 				h.EndDate = endDate
 			}
+			if cmd.Flags().Changed("applicant-id") {
+				h.ApplicantId = applicant
+			}
 			if err := hires.Resolve(h); err != nil {
 				return err
 			}
@@ -298,6 +333,7 @@ func newHiresUpdateCmd() *cobra.Command {
 	cmd.Flags().StringVar(&shipping, "shipping-address", "", "new shipping address")
 	cmd.Flags().StringVar(&phone, "phone", "", "new phone number")
 	cmd.Flags().StringVar(&endDate, "end-date", "", "new end of the onboarding period YYYY-MM-DD")
+	cmd.Flags().StringVar(&applicant, "applicant-id", "", "link the hire to the applicant they were")
 	cmd.Flags().StringVar(&note, "note", "", "why (kept in the audit trail; required)")
 	addOutputFlag(cmd, &output)
 	return cmd
