@@ -191,20 +191,10 @@ func (a *adminService) ImportApplicants(stream grpc.ClientStreamingServer[pb.Imp
 }
 
 // normalizeApplicant discards what an import may not set (the collector's
-// own fields) and normalises the rest; a row without an id or name is wrong
-// whatever the reader let through.
+// own fields) and normalises and checks the rest.
 func normalizeApplicant(ap *pb.Applicant) []applicants.FieldError {
-	ap.PhonesNormalized, ap.EmailsNormalized = nil, nil
-	ap.ClaimedPlace, ap.ShippingPlace, ap.AddressKey, ap.ShippingKey = nil, nil, "", ""
 	ap.CreatedAt, ap.UpdatedAt, ap.HireId, ap.SourceFormat = nil, nil, "", ""
-	var errs []applicants.FieldError
-	if strings.TrimSpace(ap.GetId()) == "" {
-		errs = append(errs, applicants.FieldError{Field: "id", Why: "missing"})
-	}
-	if strings.TrimSpace(ap.GetName()) == "" {
-		errs = append(errs, applicants.FieldError{Field: "name", Why: "missing"})
-	}
-	return append(errs, applicants.Normalize(ap)...)
+	return applicants.Normalize(ap)
 }
 
 // finishImport applies a committed import, screens what it changed, and
@@ -392,18 +382,14 @@ func linkApplicant(tx *store.Tx, h *pb.Hire) error {
 	return status.Errorf(codes.FailedPrecondition, "hire %s: applicant %s is already linked to hire %s; nothing was stored", h.GetId(), ap.GetId(), ap.GetHireId())
 }
 
-// canonicalEmail is an email as applicants are compared by it (the
-// normaliser's canonical form), or "" when it does not read as one.
+// canonicalEmail is an email as applicants are compared by it, or "" when
+// it does not read as one.
 func canonicalEmail(email string) string {
-	if strings.TrimSpace(email) == "" {
+	e, err := applicants.NormalizeEmail(email)
+	if err != nil {
 		return ""
 	}
-	probe := &pb.Applicant{Emails: []string{email}}
-	applicants.Normalize(probe)
-	if len(probe.GetEmailsNormalized()) != 1 {
-		return ""
-	}
-	return probe.GetEmailsNormalized()[0].GetCanonical()
+	return e.GetCanonical()
 }
 
 // unlinkApplicant clears the applicant's side of an erased hire's link: the
