@@ -38,7 +38,9 @@ type RowError struct {
 	Errs []FieldError
 }
 
-func (e *RowError) Error() string { return fmt.Sprintf("line %d: %v", e.Line, errors.Join(fieldErrs(e.Errs)...)) }
+func (e *RowError) Error() string {
+	return fmt.Sprintf("line %d: %v", e.Line, errors.Join(fieldErrs(e.Errs)...))
+}
 
 func fieldErrs(fs []FieldError) []error {
 	out := make([]error, len(fs))
@@ -62,4 +64,4 @@ func (r *Reader) Next() (*pb.Applicant, int, error) { return nil, 0, io.EOF }
 // Normalize checks an applicant and fills the fields the collector sets
 // (phones_normalized, emails_normalized, claimed_place, shipping_place,
 // address_key, shipping_key). Imported values of those fields are discarded.
-func Normalize(a *pb.Applicant) []FieldError { return nil }
+func Normalize(a *pb.Applicant) []FieldError { return normalize(a) }
