@@ -91,7 +91,8 @@ type Config struct {
 		ShippingFarKM       float64 `yaml:"shipping_far_km"`
 		PhoneMismatchFactor float64 `yaml:"phone_mismatch_factor"`
 	} `yaml:"hire"`
-	Evidence struct {
+	Applicants ApplicantConfig `yaml:"applicants"`
+	Evidence   struct {
 		// Decay overrides a rule's documented decay.
 		Decay map[string]DecayConfig `yaml:"decay"`
 		// Until schema 6 event evidence stayed this long; each rule's decay
@@ -105,6 +106,8 @@ type Config struct {
 	ReportInterval time.Duration `yaml:"-"`
 
 	egress []netip.Prefix
+	// agencyNets are the declared staffing agencies' networks.
+	agencyNets []netip.Prefix
 	// excludeASNs is carriers.csv plus shared_ip_exclude_asns.
 	excludeASNs map[uint32]bool
 }
@@ -181,6 +184,19 @@ func ParseConfig(b []byte) (Config, error) {
 	for i, m := range cfg.Allow.OfficeGatewayMACs {
 		if cfg.Allow.OfficeGatewayMACs[i] = normMACPrefix(m); cfg.Allow.OfficeGatewayMACs[i] == "" {
 			return cfg, fmt.Errorf("allow.office_gateway_macs: %q is not a MAC address or prefix", m)
+		}
+	}
+	if err := cfg.Applicants.check(); err != nil {
+		return cfg, err
+	}
+	cfg.agencyNets = nil
+	for _, ag := range cfg.Applicants.Agencies {
+		for _, c := range ag.Networks {
+			p, err := parsePrefix(c)
+			if err != nil {
+				return cfg, fmt.Errorf("applicants.agencies %q: networks: %w", ag.Name, err)
+			}
+			cfg.agencyNets = append(cfg.agencyNets, p)
 		}
 	}
 	cfg.excludeASNs = map[uint32]bool{}

@@ -40,6 +40,9 @@ const (
 	SourceSweep   Source = "sweep"   // the periodic sweep over device records
 	SourceIngest  Source = "ingest"  // what the collector saw of the delivery
 	SourceFarm    Source = "farm"    // a farm alert's own lines
+	// SourceApplicant rules screen applicants before the offer; the
+	// applicant index runs them (Screen), never a report.
+	SourceApplicant Source = "applicant"
 )
 
 // Decay is how long remembered evidence keeps counting after it was last
@@ -98,6 +101,9 @@ type RuleSpec struct {
 	Doc string
 	// Eval runs on every report (SourceReport only).
 	Eval func(Input) *pb.Evidence
+	// Applicant screens one applicant against the index (SourceApplicant
+	// only).
+	Applicant func(*applicantCase) *pb.Evidence
 	// MaxFactor is the largest multiple of the configured weight one firing
 	// can carry under cfg (nil: 1): a foreign phone code, say.
 	MaxFactor func(cfg *Config) float64
@@ -118,6 +124,8 @@ func register(r RuleSpec) {
 		panic("analysis: rule " + r.ID + " has no class")
 	case (r.Source == SourceReport) != (r.Eval != nil):
 		panic("analysis: rule " + r.ID + ": report rules, and only they, have Eval")
+	case (r.Source == SourceApplicant) != (r.Applicant != nil):
+		panic("analysis: rule " + r.ID + ": applicant rules, and only they, have Applicant")
 	case r.Doc == "" || r.Decay.Span() <= 0:
 		panic("analysis: rule " + r.ID + " needs a doc sentence and a decay")
 	}
