@@ -25,11 +25,12 @@ var update = flag.Bool("update", false, "rewrite testdata/golden from what the c
 func TestEmptyListsGolden(t *testing.T) {
 	c := testcollector.Start(t, nil)
 	commands := map[string][]string{
-		"hires-list":    {"hires", "list"},
-		"devices-list":  {"devices", "list"},
-		"alerts-list":   {"alerts", "list"},
-		"clusters-list": {"clusters", "list"},
-		"audit":         {"audit"},
+		"hires-list":      {"hires", "list"},
+		"devices-list":    {"devices", "list"},
+		"alerts-list":     {"alerts", "list"},
+		"clusters-list":   {"clusters", "list"},
+		"audit":           {"audit"},
+		"applicants-list": {"applicants", "list"},
 	}
 	for name, args := range commands {
 		t.Run(name, func(t *testing.T) {

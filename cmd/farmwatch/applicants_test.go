@@ -1,0 +1,231 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/farmwatch/farmwatch/internal/testcollector"
+	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
+)
+
+// writeJSONL writes applicants as an import file of JSON lines.
+func writeJSONL(t *testing.T, path string, list []*pb.Applicant) {
+	t.Helper()
+	var b strings.Builder
+	for _, a := range list {
+		line, err := protojson.Marshal(a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.Write(line)
+		b.WriteByte('\n')
+	}
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func cliApplicant(id, name, email, phone, addr, employer string) *pb.Applicant {
+	return &pb.Applicant{Id: id, Name: name, Emails: []string{email}, Phones: []string{phone}, ClaimedAddress: addr,
+		WorkHistory: []*pb.WorkEntry{{Employer: employer, Title: "Engineer", Start: "2019-01", End: "2024-01"}},
+		Role:        "Backend Engineer", InterviewTimeZone: "America/Chicago"}
+}
+
+// cliCorpus is two honest applicants and a ring of three sharing a phone, a
+// shipping address, a submission IP and a résumé.
+func cliCorpus() []*pb.Applicant {
+	out := []*pb.Applicant{
+		cliApplicant("a-1", "Ana Lee", "Ana.Lee+jobs@gmail.com", "512-555-0101", "1200 Barton Springs Rd, Austin, TX 78704", "Dell"),
+		cliApplicant("a-2", "Ben Ortiz", "ben.ortiz@example.org", "512-555-0102", "88 Congress Ave, Austin, TX 78701", "Indeed"),
+	}
+	for i, n := range []string{"Daniel Brooks", "Kevin Walsh", "Ryan Mitchell"} {
+		r := cliApplicant(fmt.Sprintf("r-%d", i+1), n, fmt.Sprintf("dev.ring%d@gmail.com", i), "+1 (415) 555-0142",
+			fmt.Sprintf("%d Main St, Seattle, WA 98101", 300+i), fmt.Sprintf("Startup %d LLC", i))
+		r.ShippingAddress, r.SubmissionIp = "4417 Elm Ave Apt 3, Dallas, TX 75201", "203.0.113.77"
+		r.ResumeText = "Senior machine learning engineer building large language model inference services, custom cuda kernels, vector search and retrieval augmented generation for fortune 500 clients"
+		out = append(out, r)
+	}
+	return out
+}
+
+// TestApplicantsCLI: import a file, then list, show and find the ring's
+// alerts in the one queue.
+func TestApplicantsCLI(t *testing.T) {
+	c := testcollector.Start(t, nil)
+	file := filepath.Join(t.TempDir(), "applicants.jsonl")
+	writeJSONL(t, file, cliCorpus())
+	out, stderr, err := runCLI(t, c.Data, "applicants", "import", file)
+	if err != nil {
+		t.Fatalf("import: %v\n%s", err, stderr)
+	}
+	if !strings.Contains(out, "imported 5 applicants from "+file+": 5 added, 0 updated, 0 unchanged; 5 screened") {
+		t.Errorf("import said:\n%s", out)
+	}
+	list, _, err := runCLI(t, c.Data, "applicants", "list")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(list), "\n")
+	if len(lines) != 6 || !strings.HasPrefix(lines[0], "ID") || !strings.HasPrefix(lines[1], "r-") {
+		t.Errorf("list, highest score first:\n%s", list)
+	}
+	js, _, err := runCLI(t, c.Data, "applicants", "list", "--min-score", "0.5", "-o", "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var parsed struct {
+		Applicants []struct {
+			ID      string  `json:"id"`
+			Score   float64 `json:"score"`
+			AlertID string  `json:"alertId"`
+		} `json:"applicants"`
+	}
+	if err := json.Unmarshal([]byte(js), &parsed); err != nil {
+		t.Fatalf("%v\n%s", err, js)
+	}
+	if len(parsed.Applicants) != 3 {
+		t.Fatalf("--min-score 0.5: %s", js)
+	}
+	for _, a := range parsed.Applicants {
+		if !strings.HasPrefix(a.ID, "r-") || a.AlertID == "" || a.Score < 0.5 {
+			t.Errorf("--min-score 0.5 listed %+v", a)
+		}
+	}
+	show, _, err := runCLI(t, c.Data, "applicants", "show", "r-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"Applicant r-1: Daniel Brooks", "+14155550142", "related:          r-2, r-3", "applicant.shared_"} {
+		if !strings.Contains(show, want) {
+			t.Errorf("show lacks %q:\n%s", want, show)
+		}
+	}
+	wide, _, err := runCLI(t, c.Data, "applicants", "show", "r-1", "-o", "wide")
+	if err != nil || !strings.Contains(wide, "work:             Startup 0 LLC, Engineer (2019-01 to 2024-01)") {
+		t.Errorf("show -o wide: %v\n%s", err, wide)
+	}
+	alerts, _, err := runCLI(t, c.Data, "alerts", "list")
+	if err != nil || !strings.Contains(alerts, "applicant r-1") {
+		t.Fatalf("alerts list does not name the applicant: %v\n%s", err, alerts)
+	}
+	id := parsed.Applicants[0].AlertID
+	al, _, err := runCLI(t, c.Data, "alerts", "show", id)
+	if err != nil || !strings.Contains(al, "(applicant, open)") || !strings.Contains(al, "related applicants: ") {
+		t.Errorf("alerts show %s: %v\n%s", id, err, al)
+	}
+	if _, _, err := runCLI(t, c.Data, "alerts", "resolve", id, "--verdict", "false-positive", "--note", "roommates"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Admin.GetApplicant(context.Background(), &pb.GetApplicantRequest{Id: "nobody"}); err == nil {
+		t.Error("an unknown applicant was found")
+	}
+	if _, _, err := runCLI(t, c.Data, "applicants", "show", "nobody"); err == nil {
+		t.Error("show of an unknown applicant succeeded")
+	}
+}
+
+// TestApplicantsImportBadFile: every bad row is printed as FILE:LINE: FIELD:
+// WHY, the command fails, and nothing reaches the collector.
+func TestApplicantsImportBadFile(t *testing.T) {
+	c := testcollector.Start(t, nil)
+	dir := t.TempDir()
+	list := cliCorpus()
+	list[1].Phones = []string{"555-CALL-NOW"}
+	list[3].InterviewTimeZone = "Mars/Olympus_Mons"
+	file := filepath.Join(dir, "bad.jsonl")
+	writeJSONL(t, file, list)
+	_, stderr, err := runCLI(t, c.Data, "applicants", "import", file)
+	if err == nil || !strings.Contains(err.Error(), "2 bad row(s)") || !strings.Contains(err.Error(), "nothing was imported") {
+		t.Fatalf("import of a bad file: %v", err)
+	}
+	golden := filepath.Join("testdata", "golden", "applicants-import-bad.txt")
+	got := strings.ReplaceAll(stderr, dir+string(filepath.Separator), "")
+	if *update {
+		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (run go test -run TestApplicantsImportBadFile -update)", err)
+	}
+	if got != string(want) {
+		t.Errorf("stderr:\n%s\nwant (%s):\n%s", got, golden, want)
+	}
+	for _, w := range []string{"bad.jsonl:2: phones[0]", "bad.jsonl:4: interview_time_zone"} {
+		if !strings.Contains(got, w) {
+			t.Errorf("stderr lacks %q", w)
+		}
+	}
+	resp, err := c.Admin.ListApplicants(context.Background(), &pb.ListApplicantsRequest{})
+	if err != nil || len(resp.GetApplicants()) != 0 {
+		t.Errorf("a refused file stored applicants: %v %v", resp, err)
+	}
+	if _, _, err := runCLI(t, c.Data, "applicants", "import", filepath.Join(dir, "applicants.txt")); err == nil || !strings.Contains(err.Error(), "--format") {
+		t.Errorf("a file name without a known extension: %v", err)
+	}
+}
+
+// TestHireLinksApplicant: a hire whose email is one applicant's (as the
+// normaliser compares emails) is linked to them, and `hires show` prints the
+// applicant evidence beside the device evidence; a hire naming an unknown
+// applicant is refused.
+func TestHireLinksApplicant(t *testing.T) {
+	c := testcollector.Start(t, nil)
+	file := filepath.Join(t.TempDir(), "applicants.jsonl")
+	writeJSONL(t, file, cliCorpus())
+	if _, stderr, err := runCLI(t, c.Data, "applicants", "import", file); err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	if _, _, err := runCLI(t, c.Data, "hires", "add", "--id", "H-1", "--name", "Ana Lee", "--email", "analee@gmail.com",
+		"--claimed-home", "Austin, TX, US"); err != nil {
+		t.Fatal(err)
+	}
+	show, _, err := runCLI(t, c.Data, "hires", "show", "H-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"applicant:        a-1", "devices:          0", "Applicant evidence of a-1: screening score"} {
+		if !strings.Contains(show, want) {
+			t.Errorf("hires show lacks %q:\n%s", want, show)
+		}
+	}
+	ap, err := c.Admin.GetApplicant(context.Background(), &pb.GetApplicantRequest{Id: "a-1"})
+	if err != nil || ap.GetApplicant().GetHireId() != "H-1" {
+		t.Errorf("the applicant does not name the hire: %v %v", ap.GetApplicant(), err)
+	}
+	// A ring member hired by the import column: their ring evidence shows.
+	csv := filepath.Join(t.TempDir(), "hires.csv")
+	os.WriteFile(csv, []byte("id,name,claimed_home,applicant_id\nH-2,Daniel Brooks,\"Seattle, WA, US\",r-1\n"), 0o644)
+	if _, stderr, err := runCLI(t, c.Data, "hires", "import", csv); err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	show, _, err = runCLI(t, c.Data, "hires", "show", "H-2")
+	if err != nil || !strings.Contains(show, "Applicant evidence of r-1") || !strings.Contains(show, "applicant.shared_") {
+		t.Errorf("hires show H-2: %v\n%s", err, show)
+	}
+	os.WriteFile(csv, []byte("id,name,claimed_home,applicant_id\nH-3,Cy Young,\"Austin, TX, US\",nobody\n"), 0o644)
+	if _, _, err := runCLI(t, c.Data, "hires", "import", csv); err == nil || !strings.Contains(err.Error(), `applicant "nobody" does not exist`) {
+		t.Errorf("a hire naming an unknown applicant: %v", err)
+	}
+	if _, err := c.Admin.GetHire(context.Background(), &pb.GetHireRequest{Id: "H-3"}); err == nil {
+		t.Error("the refused hire was stored")
+	}
+	// Linked by hand after the fact.
+	if _, _, err := runCLI(t, c.Data, "hires", "add", "--id", "H-4", "--name", "Ben Ortiz", "--claimed-home", "Austin, TX, US"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := runCLI(t, c.Data, "hires", "update", "H-4", "--applicant-id", "a-2", "--note", "linked by the recruiter"); err != nil {
+		t.Fatal(err)
+	}
+	if ap, _ := c.Admin.GetApplicant(context.Background(), &pb.GetApplicantRequest{Id: "a-2"}); ap.GetApplicant().GetHireId() != "H-4" {
+		t.Errorf("hires update --applicant-id did not link: %v", ap.GetApplicant())
+	}
+}
