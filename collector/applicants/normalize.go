@@ -36,12 +36,6 @@ func normalize(a *pb.Applicant) []FieldError {
 	a.ClaimedPlace, a.ShippingPlace = nil, nil
 	a.AddressKey, a.ShippingKey = "", ""
 
-	if !idPattern.MatchString(a.GetId()) {
-		bad("id", "%q: use 1-64 letters, digits, '.', '_' or '-'", a.GetId())
-	}
-	if strings.TrimSpace(a.GetName()) == "" {
-		bad("name", "missing")
-	}
 	for _, f := range []struct{ name, v string }{
 		{"name", a.GetName()}, {"claimed_address", a.GetClaimedAddress()},
 		{"shipping_address", a.GetShippingAddress()}, {"role", a.GetRole()}, {"agency", a.GetAgency()},
@@ -62,6 +56,12 @@ func normalize(a *pb.Applicant) []FieldError {
 	if len(errs) > 0 {
 		// Past a bound nothing else is worth reading: the row is refused as a whole.
 		return errs
+	}
+	if !idPattern.MatchString(a.GetId()) {
+		bad("id", "%q: use 1-64 letters, digits, '.', '_' or '-'", a.GetId())
+	}
+	if strings.TrimSpace(a.GetName()) == "" {
+		bad("name", "missing")
 	}
 
 	// The claimed address first: a phone written without a country code is
