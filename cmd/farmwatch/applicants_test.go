@@ -84,7 +84,7 @@ func TestApplicantsCLI(t *testing.T) {
 		Applicants []struct {
 			ID      string  `json:"id"`
 			Score   float64 `json:"score"`
-			AlertID string  `json:"alertId"`
+			AlertID string  `json:"alert_id"`
 		} `json:"applicants"`
 	}
 	if err := json.Unmarshal([]byte(js), &parsed); err != nil {
