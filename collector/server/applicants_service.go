@@ -105,14 +105,30 @@ func (a *adminService) ImportApplicants(stream grpc.ClientStreamingServer[pb.Imp
 	var bad []string
 	nbad := 0
 	var seq uint64
+	// Chunks are received and normalised by one goroutine while this one
+	// checks and stages the previous ones: the client keeps sending.
+	chunks := make(chan receivedChunk, 4)
+	done := make(chan struct{})
+	defer close(done)
+	go receiveChunks(stream, chunks, done)
+	var pending []*pb.Applicant
+	stage := func() error {
+		if err := s.store.StageApplicants(importID, seq, pending); err != nil {
+			return status.Errorf(codes.Internal, "stage applicants: %v; nothing was stored", err)
+		}
+		seq += uint64(len(pending))
+		pending = pending[:0]
+		return nil
+	}
 	for first := true; ; first = false {
-		req, err := stream.Recv()
-		if errors.Is(err, io.EOF) {
+		rc, ok := <-chunks
+		if !ok {
 			break
 		}
-		if err != nil {
-			return err
+		if rc.err != nil {
+			return rc.err
 		}
+		req := rc.req
 		if first {
 			update, format = req.GetUpdate(), req.GetFormat()
 			switch applicants.Format(format) {
@@ -121,15 +137,14 @@ func (a *adminService) ImportApplicants(stream grpc.ClientStreamingServer[pb.Imp
 				return status.Errorf(codes.InvalidArgument, "format %q: want csv, jsonl or greenhouse; nothing was stored", format)
 			}
 		}
-		chunk := make([]*pb.Applicant, 0, len(req.GetApplicants()))
 		var rowErrs []*applicants.RowError
-		err = s.store.View(func(tx *store.Tx) error {
+		err := s.store.View(func(tx *store.Tx) error {
 			for i, ap := range req.GetApplicants() {
 				line := 0
 				if i < len(req.GetLines()) {
 					line = int(req.GetLines()[i])
 				}
-				errs := normalizeApplicant(ap)
+				errs := rc.errs[i]
 				if ap.GetId() != "" {
 					if prev, dup := seen[ap.GetId()]; dup {
 						errs = append(errs, applicants.FieldError{Field: "id", Why: fmt.Sprintf("%q already on line %d", ap.GetId(), prev)})
@@ -145,7 +160,9 @@ func (a *adminService) ImportApplicants(stream grpc.ClientStreamingServer[pb.Imp
 					continue
 				}
 				ap.SourceFormat = format
-				chunk = append(chunk, ap)
+				if nbad == 0 && len(rowErrs) == 0 {
+					pending = append(pending, ap)
+				}
 			}
 			return nil
 		})
@@ -157,11 +174,17 @@ func (a *adminService) ImportApplicants(stream grpc.ClientStreamingServer[pb.Imp
 				bad = append(bad, e.Error())
 			}
 		}
-		if nbad == 0 && len(chunk) > 0 {
-			if err := s.store.StageApplicants(importID, seq, chunk); err != nil {
-				return status.Errorf(codes.Internal, "stage applicants: %v; nothing was stored", err)
+		if nbad > 0 {
+			pending = nil // refused whatever follows: only the errors are still of use
+		} else if len(pending) >= stageRows {
+			if err := stage(); err != nil {
+				return err
 			}
-			seq += uint64(len(chunk))
+		}
+	}
+	if nbad == 0 && len(pending) > 0 {
+		if err := stage(); err != nil {
+			return err
 		}
 	}
 	if nbad > 0 {
@@ -197,14 +220,70 @@ func normalizeApplicant(ap *pb.Applicant) []applicants.FieldError {
 	return applicants.Normalize(ap)
 }
 
+// stageRows is how many rows one staging transaction writes: a few MB, so
+// a 100,000-row import commits (and syncs) the staging area 20 times.
+const stageRows = 5000
+
+// receivedChunk is one chunk of an import, normalised, or the stream's error.
+type receivedChunk struct {
+	req  *pb.ImportApplicantsRequest
+	errs [][]applicants.FieldError
+	err  error
+}
+
+// receiveChunks reads and normalises an import's chunks until the stream
+// ends (closing out) or the handler is done.
+func receiveChunks(stream grpc.ClientStreamingServer[pb.ImportApplicantsRequest, pb.ImportApplicantsResponse], out chan<- receivedChunk, done <-chan struct{}) {
+	defer close(out)
+	for {
+		req, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			return
+		}
+		rc := receivedChunk{req: req, err: err}
+		if err == nil {
+			rc.errs = normalizeAll(req.GetApplicants())
+		}
+		select {
+		case out <- rc:
+		case <-done:
+			return
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// normalizeAll normalises a chunk on every core: the gazetteer and the
+// phone metadata make it the costliest step of an import.
+func normalizeAll(list []*pb.Applicant) [][]applicants.FieldError {
+	out := make([][]applicants.FieldError, len(list))
+	workers := runtime.GOMAXPROCS(0)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < len(list); i += workers {
+				out[i] = normalizeApplicant(list[i])
+			}
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
 // finishImport applies a committed import, screens what it changed, and
 // deletes its staging. Every step can run again after a crash.
 func (s *Server) finishImport(importID string) (*pb.ImportApplicantsResponse, error) {
 	now := s.cfg.Now()
+	start := time.Now()
 	m, err := s.store.ApplyImport(importID, now)
 	if err != nil {
 		return nil, err
 	}
+	applied := time.Since(start)
 	affected := map[string]struct{}{}
 	for from := uint64(0); ; {
 		list, next, err := s.store.StagedApplicants(importID, from, screenBatch)
@@ -226,13 +305,19 @@ func (s *Server) finishImport(importID string) (*pb.ImportApplicantsResponse, er
 		ids = append(ids, id)
 	}
 	sort.Strings(ids)
+	indexed := time.Since(start)
 	alerts, err := s.screenApplicants(ids, now)
 	if err != nil {
 		return nil, err
 	}
+	screened := time.Since(start)
 	if err := s.store.DiscardImport(importID); err != nil {
 		return nil, err
 	}
+	s.log.Info("applicant import applied and screened", "import", importID, "rows", m.Rows, "added", m.Added,
+		"updated", m.Updated, "screened", len(ids), "alerts", alerts, "apply", applied.Round(time.Millisecond),
+		"index", (indexed - applied).Round(time.Millisecond), "screen", (screened - indexed).Round(time.Millisecond),
+		"cleanup", (time.Since(start) - screened).Round(time.Millisecond))
 	return &pb.ImportApplicantsResponse{Added: uint32(m.Added), Updated: uint32(m.Updated), Unchanged: uint32(m.Unchanged),
 		Screened: uint32(len(ids)), Alerts: uint32(alerts)}, nil
 }
@@ -242,55 +327,47 @@ func (s *Server) finishImport(importID string) (*pb.ImportApplicantsResponse, er
 // returns how many alerts were opened or rose.
 func (s *Server) screenApplicants(ids []string, now time.Time) (int, error) {
 	cfg := s.engine.Config()
-	screens := make([]analysis.ApplicantScreen, screenBatch)
-	opened := 0
-	for lo := 0; lo < len(ids); lo += screenBatch {
-		batch := ids[lo:min(lo+screenBatch, len(ids))]
-		var wg sync.WaitGroup
+	type screened struct {
+		ids     []string
+		screens []analysis.ApplicantScreen
+	}
+	// One batch is written while the next is screened.
+	batches := make(chan screened, 1)
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		defer close(batches)
 		workers := runtime.GOMAXPROCS(0)
-		for w := range workers {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for i := w; i < len(batch); i += workers {
-					screens[i] = s.screening.index.Screen(batch[i], now)
-				}
-			}()
-		}
-		wg.Wait()
-		err := s.store.Update(func(tx *store.Tx) error {
-			for i, id := range batch {
-				a, err := tx.Applicant(id)
-				if errors.Is(err, store.ErrNotFound) {
-					continue // tied to in memory, never stored: nothing to alert on
-				}
-				if err != nil {
-					return err
-				}
-				prev, err := tx.ApplicantAlert(id)
-				if err != nil {
-					return err
-				}
-				var before *pb.Alert
-				if prev != nil {
-					before = proto.Clone(prev).(*pb.Alert)
-				}
-				al, ok := analysis.ApplicantAlert(prev, a, screens[i], &cfg, now)
-				if !ok || (before != nil && proto.Equal(before, al)) {
-					continue
-				}
-				if al.GetId() == "" || (before != nil && before.GetStatus() == "resolved" && al.GetStatus() != "resolved") {
-					if al.Id, err = tx.NextAlertID(); err != nil {
-						return err
+		for lo := 0; lo < len(ids); lo += screenBatch {
+			b := screened{ids: ids[lo:min(lo+screenBatch, len(ids))]}
+			b.screens = make([]analysis.ApplicantScreen, len(b.ids))
+			var wg sync.WaitGroup
+			for w := range workers {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for i := w; i < len(b.ids); i += workers {
+						b.screens[i] = s.screening.index.Screen(b.ids[i], now)
 					}
-				}
-				al.Kind, al.ApplicantId = analysis.KindApplicant, id
-				if err := tx.PutApplicantAlert(al); err != nil {
+				}()
+			}
+			wg.Wait()
+			select {
+			case batches <- b:
+			case <-stop:
+				return
+			}
+		}
+	}()
+	opened := 0
+	for b := range batches {
+		err := s.store.Update(func(tx *store.Tx) error {
+			for i, id := range b.ids {
+				n, err := writeApplicantAlert(tx, id, b.screens[i], &cfg, now)
+				if err != nil {
 					return err
 				}
-				if before == nil || before.GetId() != al.GetId() || al.GetScore() > before.GetScore() {
-					opened++
-				}
+				opened += n
 			}
 			return nil
 		})
@@ -299,6 +376,43 @@ func (s *Server) screenApplicants(ids []string, now time.Time) (int, error) {
 		}
 	}
 	return opened, nil
+}
+
+// writeApplicantAlert opens, updates or leaves an applicant's alert by its
+// screening; it returns 1 when an alert was opened or its score rose.
+func writeApplicantAlert(tx *store.Tx, id string, sc analysis.ApplicantScreen, cfg *analysis.Config, now time.Time) (int, error) {
+	a, err := tx.Applicant(id)
+	if errors.Is(err, store.ErrNotFound) {
+		return 0, nil // tied to in memory, never stored: nothing to alert on
+	}
+	if err != nil {
+		return 0, err
+	}
+	prev, err := tx.ApplicantAlert(id)
+	if err != nil {
+		return 0, err
+	}
+	var before *pb.Alert
+	if prev != nil {
+		before = proto.Clone(prev).(*pb.Alert)
+	}
+	al, ok := analysis.ApplicantAlert(prev, a, sc, cfg, now)
+	if !ok || (before != nil && proto.Equal(before, al)) {
+		return 0, nil
+	}
+	if al.GetId() == "" || (before != nil && before.GetStatus() == "resolved" && al.GetStatus() != "resolved") {
+		if al.Id, err = tx.NextAlertID(); err != nil {
+			return 0, err
+		}
+	}
+	al.Kind, al.ApplicantId = analysis.KindApplicant, id
+	if err := tx.PutApplicantAlert(al); err != nil {
+		return 0, err
+	}
+	if before == nil || before.GetId() != al.GetId() || al.GetScore() > before.GetScore() {
+		return 1, nil
+	}
+	return 0, nil
 }
 
 func (a *adminService) ListApplicants(ctx context.Context, req *pb.ListApplicantsRequest) (*pb.ListApplicantsResponse, error) {
