@@ -229,3 +229,41 @@ func TestHireLinksApplicant(t *testing.T) {
 		t.Errorf("hires update --applicant-id did not link: %v", ap.GetApplicant())
 	}
 }
+
+// TestApplicantsImportFormats: the README's commands on the import formats'
+// own fixtures: a CSV export (then re-synced with --update) and a
+// Greenhouse Harvest candidates export, the format taken from the name.
+func TestApplicantsImportFormats(t *testing.T) {
+	c := testcollector.Start(t, nil)
+	dir := t.TempDir()
+	for _, f := range []struct{ from, to string }{{"applicants.csv", "applicants.csv"}, {"candidates.json", "candidates.json"}} {
+		b, err := os.ReadFile(filepath.Join("..", "..", "collector", "applicants", "testdata", f.from))
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(dir, f.to), b, 0o644)
+	}
+	csvPath := filepath.Join(dir, "applicants.csv")
+	out, stderr, err := runCLI(t, c.Data, "applicants", "import", csvPath)
+	if err != nil || !strings.Contains(out, "added") {
+		t.Fatalf("import csv: %v\n%s%s", err, out, stderr)
+	}
+	out, stderr, err = runCLI(t, c.Data, "applicants", "import", "--update", csvPath)
+	if err != nil || !strings.Contains(out, "0 added, 0 updated") {
+		t.Errorf("import --update of the same file: %v\n%s%s", err, out, stderr)
+	}
+	if _, stderr, err = runCLI(t, c.Data, "applicants", "import", csvPath); err == nil || !strings.Contains(err.Error(), "already exists") {
+		t.Errorf("a second import without --update: %v\n%s", err, stderr)
+	}
+	out, stderr, err = runCLI(t, c.Data, "applicants", "import", filepath.Join(dir, "candidates.json"), "-o", "json")
+	if err != nil || !strings.Contains(out, `"added"`) {
+		t.Fatalf("import greenhouse: %v\n%s%s", err, out, stderr)
+	}
+	if _, _, err := runCLI(t, c.Data, "applicants", "list", "--min-score", "0.5"); err != nil {
+		t.Error(err)
+	}
+	show, _, err := runCLI(t, c.Data, "applicants", "show", "a-100")
+	if err != nil || !strings.Contains(show, "Applicant a-100: Ana Souza") || !strings.Contains(show, "+15125550199") {
+		t.Errorf("show a-100: %v\n%s", err, show)
+	}
+}
