@@ -68,7 +68,7 @@ func applicantPopulation(n int) []*pb.Applicant {
 			Name:              fmt.Sprintf("%s %s %d", benchFirst[rng.IntN(len(benchFirst))], benchLast[rng.IntN(len(benchLast))], i),
 			Emails:            []string{fmt.Sprintf("person%d@example%d.com", i, i%97)},
 			Phones:            []string{fmt.Sprintf("%s-%03d-%04d", c.area, 200+rng.IntN(700), rng.IntN(10000))},
-			ClaimedAddress:    fmt.Sprintf("%d %s St, %s, %s %s", 1+i%9000, benchLast[i%len(benchLast)], c.city, c.state, c.zip),
+			ClaimedAddress:    fmt.Sprintf("%d %s St, %s, %s %s", 1+i, benchLast[rng.IntN(len(benchLast))], c.city, c.state, c.zip),
 			WorkHistory:       []*pb.WorkEntry{{Employer: fmt.Sprintf("Company %d", rng.IntN(5000)), Title: "Engineer", Start: "2018-01", End: "2024-01", Description: words(rng, 12)}},
 			Education:         []*pb.EducationEntry{{Institution: fmt.Sprintf("State University %d", rng.IntN(300)), Degree: "BS", Start: "2013-09", End: "2017-05"}},
 			ResumeText:        words(rng, 40),

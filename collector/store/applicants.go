@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -114,7 +115,7 @@ func (tx *Tx) PutApplicantAlert(a *pb.Alert) error {
 //     passed: from then on the import happens, whatever crashes;
 //   - staged rows are applied in batches, each batch advancing the marker's
 //     cursor in the same transaction, so a restart continues where it was;
-//   - the collector then screens the imported rows and deletes the staging.
+//   - the collector then screens the imported rows and drops the staging.
 //
 // Without a marker, staged rows are an import that never committed: they
 // are discarded.
@@ -141,19 +142,24 @@ const (
 	ImportScreen = "screen"
 )
 
-func stagedKey(importID string, seq uint64) []byte {
-	return binary.BigEndian.AppendUint64(append([]byte(importID), 0), seq)
-}
+// Each import stages its rows in a bucket of its own inside the staging
+// bucket (seq -> Applicant), so that dropping it is one DeleteBucket; its
+// marker is the key importID + ".marker" beside that bucket.
 
-func markerKey(importID string) []byte { return append([]byte(importID), 1) }
+func markerKey(importID string) []byte { return []byte(importID + markerSuffix) }
+
+const markerSuffix = ".marker"
 
 // StageApplicants writes staged rows first..first+len(list)-1 of an import
 // in one transaction.
 func (s *Store) StageApplicants(importID string, first uint64, list []*pb.Applicant) error {
 	return s.db.Update(func(btx *bolt.Tx) error {
-		b := btx.Bucket(bucketApplicantStaging)
+		b, err := btx.Bucket(bucketApplicantStaging).CreateBucketIfNotExists([]byte(importID))
+		if err != nil {
+			return fmt.Errorf("stage import %s: %w", importID, err)
+		}
 		for i, a := range list {
-			if err := putProto(b, stagedKey(importID, first+uint64(i)), a); err != nil {
+			if err := putProto(b, u64(first+uint64(i)), a); err != nil {
 				return fmt.Errorf("stage applicant %q: %w", a.GetId(), err)
 			}
 		}
@@ -187,14 +193,16 @@ func getMarker(btx *bolt.Tx, importID string) (ImportMarker, bool, error) {
 	return m, true, nil
 }
 
-// stagingBatch bounds the rows one transaction applies or deletes.
+// stagingBatch bounds the rows one transaction applies.
 const stagingBatch = 2000
 
 // ApplyImport stores the staged rows of a committed import in batches and
 // moves it to the screen phase, writing the audit entry with its counts.
-func (s *Store) ApplyImport(importID string, now time.Time) (ImportMarker, error) {
+// After each batch commits, applied (when set) gets the rows it stored.
+func (s *Store) ApplyImport(importID string, now time.Time, applied func([]*pb.Applicant)) (ImportMarker, error) {
 	for {
 		var m ImportMarker
+		var batch []*pb.Applicant
 		err := s.db.Update(func(btx *bolt.Tx) error {
 			var ok bool
 			var err error
@@ -207,22 +215,22 @@ func (s *Store) ApplyImport(importID string, now time.Time) (ImportMarker, error
 				return nil
 			}
 			tx := &Tx{tx: btx, s: s}
-			c := btx.Bucket(bucketApplicantStaging).Cursor()
-			prefix := append([]byte(importID), 0)
-			n := 0
-			k, v := c.Seek(stagedKey(importID, m.Next))
-			for ; k != nil && bytes.HasPrefix(k, prefix) && n < stagingBatch; k, v = c.Next() {
-				a := &pb.Applicant{}
-				if err := proto.Unmarshal(v, a); err != nil {
-					return fmt.Errorf("import %s: staged row: %w", importID, err)
+			var k, v []byte
+			if rows := btx.Bucket(bucketApplicantStaging).Bucket([]byte(importID)); rows != nil {
+				c := rows.Cursor()
+				for k, v = c.Seek(u64(m.Next)); k != nil && len(batch) < stagingBatch; k, v = c.Next() {
+					a := &pb.Applicant{}
+					if err := proto.Unmarshal(v, a); err != nil {
+						return fmt.Errorf("import %s: staged row: %w", importID, err)
+					}
+					if err := tx.applyStaged(a, &m, now); err != nil {
+						return err
+					}
+					batch = append(batch, a)
+					m.Next = binary.BigEndian.Uint64(k) + 1
 				}
-				if err := tx.applyStaged(a, &m, now); err != nil {
-					return err
-				}
-				m.Next = binary.BigEndian.Uint64(k[len(prefix):]) + 1
-				n++
 			}
-			if k == nil || !bytes.HasPrefix(k, prefix) {
+			if k == nil {
 				m.Phase = ImportScreen
 				detail := fmt.Sprintf("%d rows (%s): %d added, %d updated, %d unchanged", m.Rows, m.Format, m.Added, m.Updated, m.Unchanged)
 				if m.Update {
@@ -234,8 +242,14 @@ func (s *Store) ApplyImport(importID string, now time.Time) (ImportMarker, error
 			}
 			return putMarker(btx, importID, m)
 		})
-		if err != nil || m.Phase != ImportApply {
+		if err != nil {
 			return m, err
+		}
+		if applied != nil && len(batch) > 0 {
+			applied(batch)
+		}
+		if m.Phase != ImportApply {
+			return m, nil
 		}
 	}
 }
@@ -260,14 +274,22 @@ func (tx *Tx) applyStaged(a *pb.Applicant, m *ImportMarker, now time.Time) error
 }
 
 // StagedApplicants reads up to n staged rows of an import from sequence
-// from; next is where to continue (0 at the end).
-func (s *Store) StagedApplicants(importID string, from uint64, n int) (out []*pb.Applicant, next uint64, err error) {
+// from, stopping before sequence until (0: no bound); next is where to
+// continue (0 at the end).
+func (s *Store) StagedApplicants(importID string, from, until uint64, n int) (out []*pb.Applicant, next uint64, err error) {
 	err = s.db.View(func(btx *bolt.Tx) error {
-		c := btx.Bucket(bucketApplicantStaging).Cursor()
-		prefix := append([]byte(importID), 0)
-		for k, v := c.Seek(stagedKey(importID, from)); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+		rows := btx.Bucket(bucketApplicantStaging).Bucket([]byte(importID))
+		if rows == nil {
+			return nil
+		}
+		c := rows.Cursor()
+		for k, v := c.Seek(u64(from)); k != nil; k, v = c.Next() {
+			seq := binary.BigEndian.Uint64(k)
+			if until > 0 && seq >= until {
+				return nil
+			}
 			if len(out) == n {
-				next = binary.BigEndian.Uint64(k[len(prefix):])
+				next = seq
 				return nil
 			}
 			a := &pb.Applicant{}
@@ -281,31 +303,17 @@ func (s *Store) StagedApplicants(importID string, from uint64, n int) (out []*pb
 	return out, next, err
 }
 
-// DiscardImport deletes an import's staged rows and marker, in batches.
+// DiscardImport deletes an import's staged rows and marker.
 func (s *Store) DiscardImport(importID string) error {
-	prefix := append([]byte(importID), 0)
-	for {
-		more := false
-		err := s.db.Update(func(btx *bolt.Tx) error {
-			b := btx.Bucket(bucketApplicantStaging)
-			c := b.Cursor()
-			n := 0
-			for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Seek(prefix) {
-				if n == stagingBatch {
-					more = true
-					return nil
-				}
-				if err := b.Delete(k); err != nil {
-					return err
-				}
-				n++
+	return s.db.Update(func(btx *bolt.Tx) error {
+		b := btx.Bucket(bucketApplicantStaging)
+		if b.Bucket([]byte(importID)) != nil {
+			if err := b.DeleteBucket([]byte(importID)); err != nil {
+				return err
 			}
-			return b.Delete(markerKey(importID))
-		})
-		if err != nil || !more {
-			return err
 		}
-	}
+		return b.Delete(markerKey(importID))
+	})
 }
 
 // PendingImports lists the committed imports not yet finished, oldest
@@ -313,25 +321,23 @@ func (s *Store) DiscardImport(importID string) error {
 func (s *Store) PendingImports() ([]string, error) {
 	var committed, stale []string
 	err := s.db.View(func(btx *bolt.Tx) error {
-		c := btx.Bucket(bucketApplicantStaging).Cursor()
-		// Import ids hold no byte 0 or 1: the first is the separator.
-		for k, _ := c.First(); k != nil; {
-			i := bytes.IndexAny(k, "\x00\x01")
-			if i < 0 {
-				k, _ = c.Next()
-				continue
-			}
-			id := string(k[:i])
-			if _, ok, err := getMarker(btx, id); err != nil {
-				return err
-			} else if ok {
+		markers := map[string]bool{}
+		var staged []string
+		err := btx.Bucket(bucketApplicantStaging).ForEach(func(k, v []byte) error {
+			if v == nil {
+				staged = append(staged, string(k))
+			} else if id, ok := strings.CutSuffix(string(k), markerSuffix); ok {
+				markers[id] = true
 				committed = append(committed, id)
-			} else {
+			}
+			return nil
+		})
+		for _, id := range staged {
+			if !markers[id] {
 				stale = append(stale, id)
 			}
-			k, _ = c.Seek(append([]byte(id), 2))
 		}
-		return nil
+		return err
 	})
 	if err != nil {
 		return nil, err
