@@ -99,7 +99,11 @@ var usStates = map[string]string{
 // A trailing country that only restates the United States.
 var usNames = []string{"united states of america", "united states", "usa", "us", "u s a", "u s"}
 
-var stripMarks = transform.Chain(norm.NFD, runes.Remove(runes.In(unicode.Mn)), norm.NFC)
+// stripMarks is made per call: a Transformer keeps state and is not safe for
+// concurrent use, and the collector normalises rows on every core.
+func stripMarks() transform.Transformer {
+	return transform.Chain(norm.NFD, runes.Remove(runes.In(unicode.Mn)), norm.NFC)
+}
 
 // AddressKey folds an address for comparison: case, accents, punctuation,
 // spacing, street-type and direction spellings ("Street"/"St."), unit
@@ -110,7 +114,7 @@ func AddressKey(addr string) string {
 	s := addr
 	for _, r := range s {
 		if r >= 0x80 {
-			s, _, _ = transform.String(stripMarks, s)
+			s, _, _ = transform.String(stripMarks(), s)
 			break
 		}
 	}

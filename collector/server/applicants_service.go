@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/netip"
 	"runtime"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"sync"
@@ -266,12 +268,25 @@ func normalizeAll(list []*pb.Applicant) [][]applicants.FieldError {
 		go func() {
 			defer wg.Done()
 			for i := w; i < len(list); i += workers {
-				out[i] = normalizeApplicant(list[i])
+				out[i] = safeNormalize(list[i])
 			}
 		}()
 	}
 	wg.Wait()
 	return out
+}
+
+// safeNormalize is normalizeApplicant on a worker goroutine, where a panic
+// would take the whole collector down (the handler's recover does not reach
+// it): the row is refused instead, and the panic logged.
+func safeNormalize(ap *pb.Applicant) (errs []applicants.FieldError) {
+	defer func() {
+		if r := recover(); r != nil {
+			slog.Error("panic normalising an applicant", "applicant", ap.GetId(), "panic", r, "stack", string(debug.Stack()))
+			errs = []applicants.FieldError{{Field: "row", Why: "the collector could not normalise it (logged)"}}
+		}
+	}()
+	return normalizeApplicant(ap)
 }
 
 // finishImport applies a committed import, screens what it changed, and
