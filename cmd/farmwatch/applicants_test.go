@@ -211,6 +211,9 @@ func TestHireLinksApplicant(t *testing.T) {
 	if err != nil || !strings.Contains(show, "Applicant evidence of r-1") || !strings.Contains(show, "applicant.shared_") {
 		t.Errorf("hires show H-2: %v\n%s", err, show)
 	}
+	if d, _ := c.Admin.GetApplicant(context.Background(), &pb.GetApplicantRequest{Id: "r-1"}); d.GetAlert().GetHireId() != "H-2" {
+		t.Errorf("the ring member's alert does not name the hire: %v", d.GetAlert())
+	}
 	os.WriteFile(csv, []byte("id,name,claimed_home,applicant_id\nH-3,Cy Young,\"Austin, TX, US\",nobody\n"), 0o644)
 	if _, _, err := runCLI(t, c.Data, "hires", "import", csv); err == nil || !strings.Contains(err.Error(), `applicant "nobody" does not exist`) {
 		t.Errorf("a hire naming an unknown applicant: %v", err)
@@ -227,6 +230,13 @@ func TestHireLinksApplicant(t *testing.T) {
 	}
 	if ap, _ := c.Admin.GetApplicant(context.Background(), &pb.GetApplicantRequest{Id: "a-2"}); ap.GetApplicant().GetHireId() != "H-4" {
 		t.Errorf("hires update --applicant-id did not link: %v", ap.GetApplicant())
+	}
+	// Erasing the hire leaves the application, without the hire's id.
+	if _, _, err := runCLI(t, c.Data, "hires", "delete", "H-4", "--note", "erasure request 7"); err != nil {
+		t.Fatal(err)
+	}
+	if ap, err := c.Admin.GetApplicant(context.Background(), &pb.GetApplicantRequest{Id: "a-2"}); err != nil || ap.GetApplicant().GetHireId() != "" {
+		t.Errorf("after hires delete: %v %v", ap.GetApplicant(), err)
 	}
 }
 

@@ -528,7 +528,16 @@ func linkApplicant(tx *store.Tx, h *pb.Hire) error {
 		return nil
 	case "":
 		ap.HireId = h.GetId()
-		return tx.PutApplicant(ap)
+		if err := tx.PutApplicant(ap); err != nil {
+			return err
+		}
+		// The applicant's alert names the hire too, so the queue shows it.
+		al, err := tx.ApplicantAlert(ap.GetId())
+		if err != nil || al == nil {
+			return err
+		}
+		al.HireId = h.GetId()
+		return tx.PutApplicantAlert(al)
 	}
 	if !named {
 		h.ApplicantId = "" // that applicant is another hire's: no guess
