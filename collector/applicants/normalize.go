@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -180,7 +181,14 @@ func garbageAddress(s string) string {
 	return ""
 }
 
+// knownZones remembers zone names already checked: loading a zone reads the
+// embedded database, and an import names the same few zones again and again.
+var knownZones sync.Map
+
 func checkZone(z string) error {
+	if _, ok := knownZones.Load(z); ok {
+		return nil
+	}
 	// "Local" is this collector's zone, not the applicant's.
 	if z == "Local" || strings.TrimSpace(z) != z {
 		return fmt.Errorf("not an IANA zone (e.g. America/Chicago)")
@@ -188,6 +196,7 @@ func checkZone(z string) error {
 	if _, err := time.LoadLocation(z); err != nil {
 		return fmt.Errorf("not an IANA zone (e.g. America/Chicago)")
 	}
+	knownZones.Store(z, true)
 	return nil
 }
 
