@@ -130,7 +130,7 @@ func TestReadGreenhouse(t *testing.T) {
 		}
 	}
 	a, line, err = r.Next()
-	if err != nil || line != 109 || a.GetId() != "53883400" || a.GetClaimedAddress() != "" || a.GetRole() != "" {
+	if err != nil || line != 111 || a.GetId() != "53883400" || a.GetClaimedAddress() != "" || a.GetRole() != "" {
 		t.Errorf("second candidate: line %d, %v, %v", line, err, a)
 	}
 	if _, _, err := r.Next(); !errors.Is(err, io.EOF) {
