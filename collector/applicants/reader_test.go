@@ -213,6 +213,7 @@ func TestHeaderAndFileErrors(t *testing.T) {
 		want   string
 	}{
 		{"bare quote", FormatCSV, "id,name\na,b\nc,\"d\"x\n", "line 3"},
+		{"unterminated quote at the end", FormatCSV, "id,name\n\",", "line 2"},
 		{"truncated greenhouse", FormatGreenhouse, "[\n{\"id\": 1, \"first_name\": \"A\"},\n{\"id\": 2,\n", "line 3"},
 		{"greenhouse syntax", FormatGreenhouse, "[\n{\"id\": 1, \"first_name\": \"A\"},\n{\"id\" 2}]\n", "line 3"},
 	}
