@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -135,6 +136,7 @@ func normalize(a *pb.Applicant) []FieldError {
 		if strings.TrimSpace(w.GetEmployer()) == "" {
 			bad(f+".employer", "missing")
 		}
+		w.Start, w.End = dateOnly(w.GetStart()), dateOnly(w.GetEnd())
 		checkSpan(f, w.GetStart(), w.GetEnd(), bad)
 	}
 	for i, e := range a.GetEducation() {
@@ -144,6 +146,7 @@ func normalize(a *pb.Applicant) []FieldError {
 		if strings.TrimSpace(e.GetInstitution()) == "" {
 			bad(f+".institution", "missing")
 		}
+		e.Start, e.End = dateOnly(e.GetStart()), dateOnly(e.GetEnd())
 		checkSpan(f, e.GetStart(), e.GetEnd(), bad)
 	}
 	return errs
@@ -180,7 +183,14 @@ func garbageAddress(s string) string {
 	return ""
 }
 
+// knownZones remembers zone names already checked: loading a zone reads the
+// embedded database, and an import names the same few zones again and again.
+var knownZones sync.Map
+
 func checkZone(z string) error {
+	if _, ok := knownZones.Load(z); ok {
+		return nil
+	}
 	// "Local" is this collector's zone, not the applicant's.
 	if z == "Local" || strings.TrimSpace(z) != z {
 		return fmt.Errorf("not an IANA zone (e.g. America/Chicago)")
@@ -188,6 +198,7 @@ func checkZone(z string) error {
 	if _, err := time.LoadLocation(z); err != nil {
 		return fmt.Errorf("not an IANA zone (e.g. America/Chicago)")
 	}
+	knownZones.Store(z, true)
 	return nil
 }
 
@@ -227,6 +238,17 @@ func checkSpan(field, start, end string, bad func(string, string, ...any)) {
 	if sok && eok && e.Before(s) {
 		bad(field+".end", "%s is before start %s", end, start)
 	}
+}
+
+// dateOnly turns a timestamp as ATS exports write them
+// ("2012-08-15T00:00:00.000Z") into its UTC date; anything else is kept.
+func dateOnly(s string) string {
+	if len(s) > 10 && s[10] == 'T' {
+		if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+			return t.UTC().Format("2006-01-02")
+		}
+	}
+	return s
 }
 
 func parseDate(s string) (time.Time, bool) {
