@@ -31,6 +31,9 @@ func applicantGeo(c *applicantCase) *pb.Evidence {
 	var why []string
 	facts := map[string]string{"claimed_place": home.GetPlace()}
 	for _, p := range a.GetPhonesNormalized() {
+		if _, agency := c.cfg.agencyPhone(p.GetE164()); agency {
+			continue // the recruiter's desk, not the candidate's home
+		}
 		if p.GetValid() && p.GetCountry() == home.GetCountry() && p.GetRegion() != "" && !regionMatches(p.GetRegion(), home.GetPlace(), home.GetCountry()) {
 			units += 0.5
 			why = append(why, fmt.Sprintf("the phone %s is a number of %s (0.5)", p.GetRaw(), p.GetRegion()))

@@ -44,6 +44,8 @@ func TestApplicantGeo(t *testing.T) {
 			withPhone("(512) 218-4455", "+15122184455", "US", "Round Rock, TX", "fixed_line_or_mobile", false))}},
 		{name: "a relocation: the old area code", locate: nets, apps: []*pb.Applicant{mkApplicant("A1", "Ann Lee", seattlePhone, withIP("203.0.113.5"))},
 			want: 0.5, says: "Washington State"},
+		{name: "a declared agency's number is the recruiter's desk", yaml: "applicants:\n  agencies:\n    - name: Lone Star Staffing\n      phones: [\"+12065550142\"]\n",
+			locate: nets, apps: []*pb.Applicant{mkApplicant("A1", "Ann Lee", seattlePhone, withIP("203.0.113.5"))}},
 		{name: "interview zone far off", apps: []*pb.Applicant{mkApplicant("A1", "Ann Lee", withZone("Asia/Shanghai"))}, want: 1, says: "Asia/Shanghai"},
 		{name: "an hour off is a neighbour's zone", apps: []*pb.Applicant{mkApplicant("A1", "Ann Lee", withZone("America/Denver"))}},
 		{name: "submitted from abroad", locate: nets, apps: []*pb.Applicant{mkApplicant("A1", "Ann Lee", withIP("192.0.2.9"))}, want: 1, says: "Shenyang"},
