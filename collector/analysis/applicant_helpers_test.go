@@ -58,15 +58,21 @@ func withEmail(canonical string, disposable bool) appOpt {
 	}
 }
 
-func withAddressKey(k string) appOpt { return func(a *pb.Applicant) { a.AddressKey = k; a.ClaimedAddress = k } }
+func withAddressKey(k string) appOpt {
+	return func(a *pb.Applicant) { a.AddressKey = k; a.ClaimedAddress = k }
+}
 func withShippingKey(k string) appOpt {
 	return func(a *pb.Applicant) { a.ShippingKey = k; a.ShippingAddress = k }
 }
-func withIP(ip string) appOpt         { return func(a *pb.Applicant) { a.SubmissionIp = ip } }
-func withZone(z string) appOpt        { return func(a *pb.Applicant) { a.InterviewTimeZone = z } }
-func withRefs(r ...string) appOpt     { return func(a *pb.Applicant) { a.References = append(a.References, r...) } }
-func withURLs(u ...string) appOpt     { return func(a *pb.Applicant) { a.ProfileUrls = append(a.ProfileUrls, u...) } }
-func withResume(text string) appOpt   { return func(a *pb.Applicant) { a.ResumeText = text } }
+func withIP(ip string) appOpt  { return func(a *pb.Applicant) { a.SubmissionIp = ip } }
+func withZone(z string) appOpt { return func(a *pb.Applicant) { a.InterviewTimeZone = z } }
+func withRefs(r ...string) appOpt {
+	return func(a *pb.Applicant) { a.References = append(a.References, r...) }
+}
+func withURLs(u ...string) appOpt {
+	return func(a *pb.Applicant) { a.ProfileUrls = append(a.ProfileUrls, u...) }
+}
+func withResume(text string) appOpt { return func(a *pb.Applicant) { a.ResumeText = text } }
 func withSchool(name string) appOpt {
 	return func(a *pb.Applicant) { a.Education = append(a.Education, &pb.EducationEntry{Institution: name}) }
 }
