@@ -3,6 +3,7 @@ package analysis
 import (
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -164,6 +165,9 @@ func BenchmarkScreenOneAgainst100k(b *testing.B) {
 	r := rand.New(rand.NewPCG(1, 2))
 	vocab := vocabulary()
 	x := NewApplicantIndex(ApplicantEnv{})
+	var m0, m1 runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&m0)
 	start := time.Now()
 	apps := make([]*pb.Applicant, 100_000)
 	for i := range apps {
@@ -171,6 +175,8 @@ func BenchmarkScreenOneAgainst100k(b *testing.B) {
 		x.Put(apps[i])
 	}
 	build := time.Since(start)
+	runtime.GC()
+	runtime.ReadMemStats(&m1)
 	b.ResetTimer()
 	i := 0
 	for b.Loop() {
@@ -184,5 +190,8 @@ func BenchmarkScreenOneAgainst100k(b *testing.B) {
 		}
 		i++
 	}
+	// build-s: generating and indexing the 100,000; heap-MB: what they and
+	// the index hold once built.
 	b.ReportMetric(build.Seconds(), "build-s")
+	b.ReportMetric(float64(m1.HeapAlloc-m0.HeapAlloc)/(1<<20), "heap-MB")
 }

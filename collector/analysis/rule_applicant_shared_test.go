@@ -78,7 +78,7 @@ func TestApplicantSharedReference(t *testing.T) {
 	runApplicantRule(t, RuleApplicantSharedReference, []applicantRuleCase{
 		{name: "one profile URL spelled two ways", apps: []*pb.Applicant{
 			mkApplicant("A1", "Ann Lee", withURLs("https://www.linkedin.com/in/jdev42/")),
-			mkApplicant("A2", "Bo Park", withURLs("linkedin.com/in/jdev42?trk=x"))}, want: 1.0, says: "linkedin.com/in/jdev42"},
+			mkApplicant("A2", "Bo Park", withURLs("linkedin.com/in/jdev42?trk=x"))}, want: 1.0, says: "reference linkedin.com/in/jdev42 with A2"},
 		{name: "one reference by phone", apps: []*pb.Applicant{
 			mkApplicant("A1", "Ann Lee", withRefs("+1 (512) 555-0111")), mkApplicant("A2", "Bo Park", withRefs("512.555.0111"))}, want: 1.0},
 		{name: "different profiles", apps: []*pb.Applicant{
