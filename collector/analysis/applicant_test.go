@@ -195,3 +195,56 @@ func BenchmarkScreenOneAgainst100k(b *testing.B) {
 	b.ReportMetric(build.Seconds(), "build-s")
 	b.ReportMetric(float64(m1.HeapAlloc-m0.HeapAlloc)/(1<<20), "heap-MB")
 }
+
+// TestApplicantSumsStayOffTheThreshold: no applicant sits on the review
+// threshold by the luck of the arithmetic. Every combination of applicant
+// lines, each rule absent or at each multiple it can carry, stays at least
+// 0.05 log-odds from the threshold.
+func TestApplicantSumsStayOffTheThreshold(t *testing.T) {
+	cfg := DefaultConfig()
+	at := logit(cfg.ReviewThreshold) - cfg.Prior
+	var options [][]float64
+	for _, r := range applicantRules() {
+		w := cfg.Weights[r.ID]
+		opts := []float64{0}
+		switch r.ID {
+		case RuleApplicantGeo:
+			for u := 0.5; u <= cfg.Applicants.MaxGeoFactor; u += 0.5 {
+				opts = append(opts, w*u)
+			}
+		case RuleApplicantPhoneFormat:
+			opts = append(opts, w, w*cfg.Hire.PhoneMismatchFactor)
+		case RuleApplicantIdentityReuse, RuleApplicantInstitution, RuleApplicantDisposable, RuleApplicantVoIP:
+			opts = append(opts, w)
+		default: // the shared-detail rules and similar history
+			for n := 1; ; n++ {
+				f := min(1+cfg.Applicants.ShareFactorStep*float64(n-1), cfg.Applicants.MaxShareFactor)
+				opts = append(opts, w*f)
+				if f == cfg.Applicants.MaxShareFactor {
+					break
+				}
+			}
+		}
+		options = append(options, opts)
+	}
+	worst, n := 1e9, 0
+	var walk func(i int, sum float64)
+	walk = func(i int, sum float64) {
+		if i == len(options) {
+			n++
+			if d := sum - at; d < 0.05-1e-9 && d > -0.05+1e-9 {
+				t.Fatalf("a sum of applicant lines is %.3f, %.3f from the threshold's %.3f", sum, d, at)
+			} else if d < 0 && -d < worst {
+				worst = -d
+			} else if d >= 0 && d < worst {
+				worst = d
+			}
+			return
+		}
+		for _, w := range options[i] {
+			walk(i+1, sum+w)
+		}
+	}
+	walk(0, 0)
+	t.Logf("%d sums, the closest %.3f from the threshold", n, worst)
+}
