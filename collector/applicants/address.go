@@ -15,7 +15,8 @@ import (
 )
 
 // placeCache remembers the gazetteer's answers: an import names the same
-// cities again and again, and a lookup costs tens of microseconds.
+// cities again and again, and a lookup costs tens of microseconds. Bounded:
+// a million-row import must not grow it without end.
 var placeCache = struct {
 	sync.Mutex
 	m map[[2]string]placeAnswer
@@ -26,7 +27,7 @@ type placeAnswer struct {
 	ok    bool
 }
 
-const placeCacheMax = 100000
+const placeCacheMax = 20000
 
 // placeAddress finds the city of a free-form address with the gazetteer,
 // the way a hire's shipping address is placed: a country-less address is
@@ -36,7 +37,13 @@ func placeAddress(addr, country string) (geo.Place, bool) {
 	if country == "" {
 		country = "US"
 	}
-	key := [2]string{addr, country}
+	// The answer depends on the last three parts only (street and unit are
+	// not read), so two flats of one city share an entry.
+	tail := addr
+	if parts := strings.Split(addr, ","); len(parts) > 3 {
+		tail = strings.Join(parts[len(parts)-3:], ",")
+	}
+	key := [2]string{tail, country}
 	placeCache.Lock()
 	a, hit := placeCache.m[key]
 	placeCache.Unlock()

@@ -1,15 +1,13 @@
 // Package applicants reads applicant-tracking exports (CSV, JSON lines,
 // Greenhouse Harvest candidates JSON) one row at a time and normalises each
-// applicant for screening.
-//
-// SKELETON: the signatures below are the contract the collector codes
-// against; their bodies are written on the import branch.
+// applicant for screening. docs/APPLICANTS.md describes each format.
 package applicants
 
 import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 
 	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
 )
@@ -50,16 +48,69 @@ func fieldErrs(fs []FieldError) []error {
 	return out
 }
 
-// Reader streams applicants out of a file without holding it in memory.
-type Reader struct{}
+// Reader streams applicants out of a file without holding it in memory:
+// one row at a time, each bounded by MaxRowBytes.
+type Reader struct {
+	format  Format
+	rows    rowReader
+	ignored []string
+	err     error // the error that ended the file, returned again
+}
 
-// NewReader reads r in format f.
-func NewReader(r io.Reader, f Format) (*Reader, error) { return nil, errors.New("not built yet") }
+// NewReader reads r in format f. A CSV header missing a required column, or
+// a Greenhouse file that is not a JSON array, fails here.
+func NewReader(r io.Reader, f Format) (*Reader, error) {
+	rd := &Reader{format: f}
+	switch f {
+	case FormatCSV:
+		c, err := newCSVRows(r)
+		if err != nil {
+			return nil, err
+		}
+		rd.rows, rd.ignored = c, c.ignored
+	case FormatJSONL:
+		rd.rows = newJSONLRows(r)
+	case FormatGreenhouse:
+		g, err := newGreenhouseRows(r)
+		if err != nil {
+			return nil, err
+		}
+		rd.rows = g
+	default:
+		return nil, fmt.Errorf("format %q: want %s, %s or %s", f, FormatCSV, FormatJSONL, FormatGreenhouse)
+	}
+	return rd, nil
+}
+
+// Ignored names the CSV columns that are not in Columns, as the header
+// spells them; an export's extra columns are ignored, not refused.
+func (r *Reader) Ignored() []string { return r.ignored }
 
 // Next returns the next applicant and the line it starts on; io.EOF at the
-// end. A *RowError is one bad row: Next may be called again for the rest.
-// Any other error ends the file.
-func (r *Reader) Next() (*pb.Applicant, int, error) { return nil, 0, io.EOF }
+// end. The applicant is checked and normalised with Normalize, and its
+// source_format set. A *RowError is one bad row, naming every wrong field:
+// Next may be called again for the rest. Any other error ends the file.
+func (r *Reader) Next() (*pb.Applicant, int, error) {
+	if r.err != nil {
+		return nil, 0, r.err
+	}
+	row, err := r.rows.next()
+	if err != nil {
+		r.err = err
+		return nil, 0, err
+	}
+	a := row.a
+	a.SourceFormat = string(r.format)
+	errs := row.errs
+	if !slices.ContainsFunc(errs, func(e FieldError) bool { return e.Field == "row" }) {
+		// A row that could not be read whole is not checked field by field.
+		errs = append(errs, Normalize(a)...)
+	}
+	if len(errs) > 0 {
+		return a, row.line, &RowError{Line: row.line, ID: a.GetId(), Errs: errs}
+	}
+	return a, row.line, nil
+}
 
 // Normalize checks an applicant and fills the fields the collector sets
 // (phones_normalized, emails_normalized, claimed_place, shipping_place,

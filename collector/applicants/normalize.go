@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -36,12 +37,6 @@ func normalize(a *pb.Applicant) []FieldError {
 	a.ClaimedPlace, a.ShippingPlace = nil, nil
 	a.AddressKey, a.ShippingKey = "", ""
 
-	if !idPattern.MatchString(a.GetId()) {
-		bad("id", "%q: use 1-64 letters, digits, '.', '_' or '-'", a.GetId())
-	}
-	if strings.TrimSpace(a.GetName()) == "" {
-		bad("name", "missing")
-	}
 	for _, f := range []struct{ name, v string }{
 		{"name", a.GetName()}, {"claimed_address", a.GetClaimedAddress()},
 		{"shipping_address", a.GetShippingAddress()}, {"role", a.GetRole()}, {"agency", a.GetAgency()},
@@ -62,6 +57,12 @@ func normalize(a *pb.Applicant) []FieldError {
 	if len(errs) > 0 {
 		// Past a bound nothing else is worth reading: the row is refused as a whole.
 		return errs
+	}
+	if !idPattern.MatchString(a.GetId()) {
+		bad("id", "%q: use 1-64 letters, digits, '.', '_' or '-'", a.GetId())
+	}
+	if strings.TrimSpace(a.GetName()) == "" {
+		bad("name", "missing")
 	}
 
 	// The claimed address first: a phone written without a country code is
@@ -180,7 +181,14 @@ func garbageAddress(s string) string {
 	return ""
 }
 
+// knownZones remembers zone names already checked: loading a zone reads the
+// embedded database, and an import names the same few zones again and again.
+var knownZones sync.Map
+
 func checkZone(z string) error {
+	if _, ok := knownZones.Load(z); ok {
+		return nil
+	}
 	// "Local" is this collector's zone, not the applicant's.
 	if z == "Local" || strings.TrimSpace(z) != z {
 		return fmt.Errorf("not an IANA zone (e.g. America/Chicago)")
@@ -188,6 +196,7 @@ func checkZone(z string) error {
 	if _, err := time.LoadLocation(z); err != nil {
 		return fmt.Errorf("not an IANA zone (e.g. America/Chicago)")
 	}
+	knownZones.Store(z, true)
 	return nil
 }
 

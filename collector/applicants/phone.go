@@ -40,13 +40,16 @@ func NormalizePhone(raw, country string) (*pb.NormalizedPhone, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%q: %v", raw, err)
 	}
+	kind := phonenumbers.GetNumberType(n)
 	p := &pb.NormalizedPhone{
-		Raw:           raw,
-		E164:          phonenumbers.Format(n, phonenumbers.E164),
-		Country:       phonenumbers.GetRegionCodeForNumber(n),
-		LineType:      lineType(phonenumbers.GetNumberType(n)),
-		Format:        maskDigits(t),
-		Valid:         phonenumbers.IsValidNumber(n),
+		Raw:      raw,
+		E164:     phonenumbers.Format(n, phonenumbers.E164),
+		Country:  phonenumbers.GetRegionCodeForNumber(n),
+		LineType: lineType(kind),
+		Format:   maskDigits(t),
+		// IsValidNumber is exactly "the number's region's metadata gives it a
+		// type"; asking again would repeat the costliest lookup.
+		Valid:         kind != phonenumbers.UNKNOWN,
 		International: strings.HasPrefix(t, "+"),
 	}
 	if p.Valid {

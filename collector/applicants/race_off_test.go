@@ -1,0 +1,5 @@
+//go:build !race
+
+package applicants
+
+const raceEnabled = false
