@@ -81,7 +81,6 @@ func (c *csvRows) next() (*rawRow, error) {
 	if errors.Is(err, io.EOF) {
 		return nil, io.EOF
 	}
-	line, _ := c.r.FieldPos(0)
 	var pe *csv.ParseError
 	if errors.As(err, &pe) && errors.Is(pe.Err, csv.ErrFieldCount) {
 		c.t.mark(c.r.InputOffset())
@@ -93,6 +92,8 @@ func (c *csvRows) next() (*rawRow, error) {
 	if err != nil {
 		return nil, csvError(err)
 	}
+	// FieldPos only after a record was read whole: it panics after an error.
+	line, _ := c.r.FieldPos(0)
 	c.t.mark(c.r.InputOffset())
 	row := &rawRow{a: &pb.Applicant{}, line: line}
 	get := func(name string) string {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/mail"
+	"slices"
 	"strings"
 	"sync"
 
@@ -16,26 +17,37 @@ import (
 //go:embed disposable_domains.txt
 var disposableText string
 
-var disposable = sync.OnceValue(func() map[string]bool {
-	m := make(map[string]bool, 130000)
-	for _, l := range strings.Split(disposableText, "\n") {
+// disposable is the list's entries, sorted: a slice of strings that point
+// into the embedded text costs a third of a map's memory.
+var disposable = sync.OnceValue(func() []string {
+	lines := strings.Split(disposableText, "\n")
+	out := lines[:0]
+	for _, l := range lines {
 		if l != "" && l[0] != '#' {
-			m[l] = true
+			out = append(out, l)
 		}
 	}
-	return m
+	if !slices.IsSorted(out) {
+		slices.Sort(out)
+	}
+	return slices.Clip(out)
 })
+
+func onList(list []string, s string) bool {
+	_, found := slices.BinarySearch(list, s)
+	return found
+}
 
 // Disposable reports whether domain (lower case) is on the embedded
 // disposable-domain list, directly or under a "*." entry.
 func Disposable(domain string) bool {
-	m := disposable()
-	if m[domain] || m["*."+domain] {
+	list := disposable()
+	if onList(list, domain) || onList(list, "*."+domain) {
 		return true
 	}
 	for i := strings.IndexByte(domain, '.'); i >= 0; i = strings.IndexByte(domain, '.') {
 		domain = domain[i+1:]
-		if m["*."+domain] {
+		if onList(list, "*."+domain) {
 			return true
 		}
 	}

@@ -92,7 +92,11 @@ func jsonFieldErrors(data []byte) []FieldError {
 	for _, k := range slices.Sorted(maps.Keys(fields)) {
 		one, _ := json.Marshal(map[string]json.RawMessage{k: fields[k]})
 		if err := protojson.Unmarshal(one, &pb.Applicant{}); err != nil {
-			errs = append(errs, FieldError{k, protoMessage(err)})
+			name := k
+			if name == "" {
+				name = `""` // a key that is empty still needs a name in the message
+			}
+			errs = append(errs, FieldError{name, protoMessage(err)})
 		}
 	}
 	return errs

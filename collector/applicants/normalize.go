@@ -136,6 +136,7 @@ func normalize(a *pb.Applicant) []FieldError {
 		if strings.TrimSpace(w.GetEmployer()) == "" {
 			bad(f+".employer", "missing")
 		}
+		w.Start, w.End = dateOnly(w.GetStart()), dateOnly(w.GetEnd())
 		checkSpan(f, w.GetStart(), w.GetEnd(), bad)
 	}
 	for i, e := range a.GetEducation() {
@@ -145,6 +146,7 @@ func normalize(a *pb.Applicant) []FieldError {
 		if strings.TrimSpace(e.GetInstitution()) == "" {
 			bad(f+".institution", "missing")
 		}
+		e.Start, e.End = dateOnly(e.GetStart()), dateOnly(e.GetEnd())
 		checkSpan(f, e.GetStart(), e.GetEnd(), bad)
 	}
 	return errs
@@ -236,6 +238,17 @@ func checkSpan(field, start, end string, bad func(string, string, ...any)) {
 	if sok && eok && e.Before(s) {
 		bad(field+".end", "%s is before start %s", end, start)
 	}
+}
+
+// dateOnly turns a timestamp as ATS exports write them
+// ("2012-08-15T00:00:00.000Z") into its UTC date; anything else is kept.
+func dateOnly(s string) string {
+	if len(s) > 10 && s[10] == 'T' {
+		if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+			return t.UTC().Format("2006-01-02")
+		}
+	}
+	return s
 }
 
 func parseDate(s string) (time.Time, bool) {

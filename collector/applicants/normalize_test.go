@@ -159,6 +159,13 @@ func TestNormalize(t *testing.T) {
 		t.Errorf("submission_ip = %q, want the unmapped 203.0.113.9", a.GetSubmissionIp())
 	}
 
+	// Timestamps as exports write them are kept as dates.
+	stamped := valid()
+	stamped.WorkHistory[0].Start, stamped.Education[0].End = "2021-03-15T00:00:00.000Z", "2018-12-01T00:00:00Z"
+	if errs := Normalize(stamped); len(errs) > 0 || stamped.WorkHistory[0].GetStart() != "2021-03-15" || stamped.Education[0].GetEnd() != "2018-12-01" {
+		t.Errorf("timestamps: %v, work start %q, education end %q", errs, stamped.WorkHistory[0].GetStart(), stamped.Education[0].GetEnd())
+	}
+
 	// A phone without a country code is read in the claimed address's country.
 	uk := &pb.Applicant{Id: "a2", Name: "Sam Hale", ClaimedAddress: "10 Downing Street, London, GB", Phones: []string{"020 7946 0958"}}
 	if errs := Normalize(uk); len(errs) > 0 || uk.PhonesNormalized[0].GetCountry() != "GB" {
