@@ -43,9 +43,11 @@ unit:
 	$(GO) -C packaging test -count=1 ./...
 
 # The labelled scenario suite at both report intervals; under the race
-# detector (unit) it runs the hourly one only.
+# detector (unit) it runs the hourly one only. Then the labelled applicant
+# corpus, its precision, recall and margins per scenario printed.
 suite:
 	$(GO) test -count=1 -run '^TestScenarioSuite$$' ./sim
+	$(GO) test -count=1 -v -run '^TestApplicantSuite$$' ./sim
 
 # Fuzz targets: every `func FuzzXxx` in a _test.go file, found by name so a
 # new target cannot be left out. `make test` gives each a short run (its seed

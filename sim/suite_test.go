@@ -208,6 +208,9 @@ func (r *run) sensitivity(t *testing.T, ctx context.Context) {
 	}
 	var variants []variant
 	for _, rule := range analysis.RuleNames() {
+		if r, _ := analysis.LookupRule(rule); r.Source == analysis.SourceApplicant {
+			continue // screens applications, never a device: TestApplicantSuite moves these
+		}
 		for _, f := range []float64{0.85, 1.15} {
 			variants = append(variants, variant{fmt.Sprintf("%s x%.2f", rule, f), map[string]float64{rule: base.Weights[rule] * f}})
 		}

@@ -364,6 +364,9 @@ func applicantTime(a *pb.Applicant) time.Time {
 	return time.Time{}
 }
 
+// FoldName is the name as applications are compared by it (foldName).
+func FoldName(s string) string { return foldName(s) }
+
 // foldName folds a name for equality between applications: Unicode
 // decomposition with the marks dropped, lower case, letters and digits
 // only, words sorted (so "Kim Min-jun" and "Min-jun Kim" are one name). It

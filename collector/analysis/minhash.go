@@ -23,8 +23,10 @@ const (
 	lshRows  = 3
 )
 
-// signature is a text's MinHash signature.
-type signature [minhashK]uint64
+// signature is a text's MinHash signature: the low 32 bits of each minimum
+// (two texts' minima agree by chance with probability 2^-32 per hash; half
+// the memory of an index of 100,000).
+type signature [minhashK]uint32
 
 // minhashSeeds are the hash functions: h_i(x) = mix(x ^ seed_i). Fixed, so
 // signatures are the same in every process.
@@ -75,16 +77,20 @@ func shingles(text string) []uint64 {
 
 // minhash is the signature of a shingle set (not empty).
 func minhash(sh []uint64) *signature {
-	var s signature
-	for i := range s {
-		s[i] = ^uint64(0)
+	var low [minhashK]uint64
+	for i := range low {
+		low[i] = ^uint64(0)
 	}
 	for _, x := range sh {
 		for i, seed := range minhashSeeds {
-			if v := mix64(x ^ seed); v < s[i] {
-				s[i] = v
+			if v := mix64(x ^ seed); v < low[i] {
+				low[i] = v
 			}
 		}
+	}
+	var s signature
+	for i, v := range low {
+		s[i] = uint32(v)
 	}
 	return &s
 }
@@ -107,7 +113,7 @@ func (s *signature) bands() [lshBands]uint64 {
 	for b := range out {
 		k := mix64(uint64(b) + 1)
 		for r := range lshRows {
-			k = mix64(k ^ s[b*lshRows+r])
+			k = mix64(k ^ uint64(s[b*lshRows+r]))
 		}
 		out[b] = k
 	}

@@ -31,7 +31,10 @@ func applicantGeo(c *applicantCase) *pb.Evidence {
 	var why []string
 	facts := map[string]string{"claimed_place": home.GetPlace()}
 	for _, p := range a.GetPhonesNormalized() {
-		if p.GetValid() && p.GetCountry() == home.GetCountry() && p.GetRegion() != "" && !regionMatches(p.GetRegion(), home.GetPlace()) {
+		if _, agency := c.cfg.agencyPhone(p.GetE164()); agency {
+			continue // the recruiter's desk, not the candidate's home
+		}
+		if p.GetValid() && p.GetCountry() == home.GetCountry() && p.GetRegion() != "" && !regionMatches(p.GetRegion(), home.GetPlace(), home.GetCountry()) {
 			units += 0.5
 			why = append(why, fmt.Sprintf("the phone %s is a number of %s (0.5)", p.GetRaw(), p.GetRegion()))
 			facts["phone_region"] = p.GetRegion()
@@ -106,25 +109,40 @@ func placeOf(l geo.Location) string {
 	return strings.Join(parts, ", ")
 }
 
-// regionMatches tells whether a phone number's region ("Texas", "Austin,
-// TX") names the claimed place's region ("Austin, Texas, US"). A region
-// that is the whole country says nothing and matches.
-func regionMatches(region, place string) bool {
-	place = strings.ToLower(place)
-	parts := strings.Split(region, ",")
-	last := strings.TrimSpace(parts[len(parts)-1])
-	if full, ok := usStates[last]; ok {
-		return strings.Contains(place, strings.ToLower(full))
-	}
-	if geo.CountryName(strings.ToUpper(last)) != "" && len(last) == 2 {
+// regionMatches tells whether a phone number's region ("Texas", "Round
+// Rock, TX", "Washington State") lies in the claimed place's state ("Austin,
+// TX, US"). Only US states are compared; a region that names no state (the
+// whole country) says nothing and matches.
+func regionMatches(region, place, country string) bool {
+	if country != "US" {
 		return true
 	}
-	for _, p := range parts {
-		if p = strings.ToLower(strings.TrimSpace(p)); p != "" && (strings.Contains(place, p) || p == "united states" || p == "canada") {
-			return true
+	parts := strings.Split(place, ",")
+	if len(parts) > 1 {
+		parts = parts[:len(parts)-1] // the country
+	}
+	p, h := stateOf(strings.Split(region, ",")), stateOf(parts)
+	return p == "" || h == "" || p == h
+}
+
+// stateOf finds a US state, by postal code or name, among the parts of a
+// place's name; the first of several parts is a city ("Washington, DC").
+func stateOf(parts []string) string {
+	if len(parts) > 1 {
+		parts = parts[1:]
+	}
+	for _, s := range parts {
+		s = strings.TrimSuffix(strings.TrimSpace(s), " State")
+		if _, ok := usStates[s]; ok {
+			return s
+		}
+		for code, name := range usStates {
+			if strings.EqualFold(s, name) {
+				return code
+			}
 		}
 	}
-	return false
+	return ""
 }
 
 // usStates maps the postal abbreviations the numbering metadata uses for

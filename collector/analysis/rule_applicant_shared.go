@@ -2,6 +2,7 @@ package analysis
 
 import (
 	"net/netip"
+	"strings"
 
 	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
 )
@@ -85,5 +86,7 @@ func (c *applicantCase) ipExcluded(v string) bool {
 }
 
 func sharedReference(c *applicantCase) *pb.Evidence {
-	return c.sharedEvidence(RuleApplicantSharedReference, "reference", c.shared(keyRef, nil), nil)
+	return c.sharedEvidence(RuleApplicantSharedReference, "reference", c.shared(keyRef, nil), func(v string) string {
+		return v[strings.IndexByte(v, ':')+1:] // "url:", "email:", "phone:" or "name:"
+	})
 }
