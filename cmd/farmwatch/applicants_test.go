@@ -8,11 +8,13 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/farmwatch/farmwatch/internal/testcollector"
 	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
+	"github.com/farmwatch/farmwatch/sim"
 )
 
 // writeJSONL writes applicants as an import file of JSON lines.
@@ -275,5 +277,52 @@ func TestApplicantsImportFormats(t *testing.T) {
 	show, _, err := runCLI(t, c.Data, "applicants", "show", "a-100")
 	if err != nil || !strings.Contains(show, "Applicant a-100: Ana Souza") || !strings.Contains(show, "+15125550199") {
 		t.Errorf("show a-100: %v\n%s", err, show)
+	}
+}
+
+// TestHiresShowBothHalves: a farm member's hire, linked to a ring
+// applicant, shows its device evidence and its applicant evidence side by
+// side.
+func TestHiresShowBothHalves(t *testing.T) {
+	c := testcollector.Start(t, nil)
+	ctx := context.Background()
+	fp, _ := c.Options().CAFingerprint()
+	fleet := sim.Plan(8, 5)
+	defer fleet.Close()
+	if err := fleet.Register(ctx, c.Admin); err != nil {
+		t.Fatal(err)
+	}
+	if err := fleet.Enroll(ctx, c.Addr(), fp, 4); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if _, err := fleet.Send(ctx, time.Now(), 1, 4); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var member *sim.Device
+	for _, d := range fleet.Devices {
+		if d.Scenario == sim.Farm {
+			member = d
+			break
+		}
+	}
+	file := filepath.Join(t.TempDir(), "applicants.jsonl")
+	writeJSONL(t, file, cliCorpus())
+	if _, stderr, err := runCLI(t, c.Data, "applicants", "import", file); err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	hire := member.Hire.GetId()
+	if _, _, err := runCLI(t, c.Data, "hires", "update", hire, "--applicant-id", "r-2", "--note", "the recruiter's record"); err != nil {
+		t.Fatal(err)
+	}
+	show, _, err := runCLI(t, c.Data, "hires", "show", hire)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dev := strings.Index(show, "Device evidence of "+member.ID())
+	app := strings.Index(show, "Applicant evidence of r-2")
+	if dev < 0 || app < dev || !strings.Contains(show[dev:app], "net.colocated") || !strings.Contains(show[app:], "applicant.shared_") {
+		t.Errorf("hires show %s: want the device's evidence (net.colocated) and then the applicant's:\n%s", hire, show)
 	}
 }
