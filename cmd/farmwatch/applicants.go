@@ -7,7 +7,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -101,27 +103,54 @@ reviewers' queue (farmwatch alerts list).`,
 	return cmd
 }
 
-// checkApplicantFile reads the whole file once, printing every bad row; it
-// returns the number of rows, or an error when any row is bad.
+// checkApplicantFile reads the whole file once, printing every bad row in
+// file order; it returns the number of rows, or an error when any row is
+// bad. Rows are normalised a batch at a time on every core.
 func checkApplicantFile(stderr io.Writer, path string, f applicants.Format) (int, error) {
 	rows, bad := 0, 0
-	err := readApplicants(path, f, func(a *pb.Applicant, line int, rowErr *applicants.RowError) error {
-		if rowErr == nil {
-			if errs := applicants.Normalize(a); len(errs) > 0 {
-				rowErr = &applicants.RowError{Line: line, ID: a.GetId(), Errs: errs}
+	type row struct {
+		a    *pb.Applicant
+		line int
+		err  *applicants.RowError
+	}
+	batch := make([]row, 0, checkBatch)
+	check := func() {
+		workers := runtime.GOMAXPROCS(0)
+		var wg sync.WaitGroup
+		for w := range workers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := w; i < len(batch); i += workers {
+					if r := &batch[i]; r.err == nil {
+						if errs := applicants.Normalize(r.a); len(errs) > 0 {
+							r.err = &applicants.RowError{Line: r.line, ID: r.a.GetId(), Errs: errs}
+						}
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		for _, r := range batch {
+			if r.err != nil {
+				bad++
+				printf(stderr, "%s:%d: %s\n", path, r.err.Line, strings.TrimPrefix(r.err.Error(), fmt.Sprintf("line %d: ", r.err.Line)))
+				continue
 			}
+			rows++
 		}
-		if rowErr != nil {
-			bad++
-			printf(stderr, "%s:%d: %s\n", path, rowErr.Line, strings.TrimPrefix(rowErr.Error(), fmt.Sprintf("line %d: ", rowErr.Line)))
-			return nil
+		batch = batch[:0]
+	}
+	err := readApplicants(path, f, func(a *pb.Applicant, line int, rowErr *applicants.RowError) error {
+		if batch = append(batch, row{a, line, rowErr}); len(batch) == checkBatch {
+			check()
 		}
-		rows++
 		return nil
 	})
 	if err != nil {
 		return 0, err
 	}
+	check()
 	if bad > 0 {
 		return 0, fmt.Errorf("%d bad row(s) in %s; nothing was imported", bad, path)
 	}
@@ -130,6 +159,9 @@ func checkApplicantFile(stderr io.Writer, path string, f applicants.Format) (int
 	}
 	return rows, nil
 }
+
+// checkBatch is how many rows the first pass holds at once.
+const checkBatch = 1000
 
 // readApplicants calls fn for every row of a file: an applicant, or the
 // row's error.
