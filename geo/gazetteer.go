@@ -23,6 +23,7 @@ var gazetteerGZ []byte
 
 type gazRegion struct {
 	country, admin1, iso, name string
+	folded                     string // fold(name), kept: matchRegions compares it for every region of the world
 }
 
 // code is what people write for the region: the ISO 3166-2 code where the gazetteer has one.
@@ -80,7 +81,7 @@ func parseGazetteer(data []byte) (*gazetteer, error) {
 		case f[0] == "Z" && len(f) == 2:
 			zones = append(zones, f[1])
 		case f[0] == "R" && len(f) == 5:
-			r := &gazRegion{country: f[1], admin1: f[2], iso: f[3], name: f[4]}
+			r := &gazRegion{country: f[1], admin1: f[2], iso: f[3], name: f[4], folded: fold(f[4])}
 			regionByKey[r.country+"."+r.admin1] = r
 			g.regions[r.country] = append(g.regions[r.country], r)
 		case f[0] == "C" && len(f) == 8:
@@ -175,7 +176,7 @@ func (g *gazetteer) matchRegions(text, country string) []*gazRegion {
 	var out []*gazRegion
 	check := func(rs []*gazRegion) {
 		for _, r := range rs {
-			if strings.EqualFold(r.iso, text) || strings.EqualFold(r.admin1, text) || fold(r.name) == key {
+			if strings.EqualFold(r.iso, text) || strings.EqualFold(r.admin1, text) || r.folded == key {
 				out = append(out, r)
 			}
 		}

@@ -89,7 +89,18 @@ var coordsPattern = regexp.MustCompile(`^\s*([+-]?\d{1,3}(?:\.\d+)?)\s*[,\s]\s*(
 // CA", "Austin, Texas, United States"), "CITY, COUNTRY", "CITY, REGION", or "LAT,LON" in degrees. Regions
 // and countries may be codes or names; case and accents do not matter. Text that names several places or
 // none is an error of type *PlaceError listing candidates.
-func ParsePlace(s string) (Place, error) {
+func ParsePlace(s string) (Place, error) { return parsePlace(s, true) }
+
+// FindPlace is ParsePlace for callers that only need the place, not why text
+// names none: a miss skips the search for similar names, a scan of the whole
+// gazetteer that costs milliseconds, which an import of many addresses
+// cannot pay per row.
+func FindPlace(s string) (Place, bool) {
+	p, err := parsePlace(s, false)
+	return p, err == nil
+}
+
+func parsePlace(s string, suggest bool) (Place, error) {
 	if m := coordsPattern.FindStringSubmatch(s); m != nil {
 		return coordinatePlace(s, m[1], m[2])
 	}
@@ -161,7 +172,9 @@ func ParsePlace(s string) (Place, error) {
 	}
 	e := &PlaceError{Input: s, Problem: "no such place in the gazetteer (cities of about 1,000 people or more)",
 		Hint: `check the spelling, try a nearby larger town, or give "LAT,LON"`}
-	e.Candidates, e.More = g.candidates(g.similar(fold(city), scopes))
+	if suggest {
+		e.Candidates, e.More = g.candidates(g.similar(fold(city), scopes))
+	}
 	return Place{}, e
 }
 

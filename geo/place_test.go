@@ -118,3 +118,15 @@ func TestFarFromClaimedHome(t *testing.T) {
 		t.Errorf("Dallas, 20 km radius: far=%v margin=%.0f, want far by about 73 km", far, margin)
 	}
 }
+
+// FindPlace answers as ParsePlace does, without the suggestions of a miss.
+func TestFindPlaceAgreesWithParsePlace(t *testing.T) {
+	for _, s := range []string{"Austin, TX, US", "Toronto, ON, CA", "Madrid, Spain", "30.2672,-97.7431",
+		"Austn, TX, US", "Qqqzzz, TX", "Springfield", "Nowhere, ZZ, XX", ""} {
+		want, err := geo.ParsePlace(s)
+		got, ok := geo.FindPlace(s)
+		if ok != (err == nil) || got != want {
+			t.Errorf("FindPlace(%q) = %v, %v; ParsePlace gives %v, %v", s, got, ok, want, err)
+		}
+	}
+}

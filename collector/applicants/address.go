@@ -54,9 +54,7 @@ func placeAddress(addr, country string) (geo.Place, bool) {
 	if !ok {
 		if parts := strings.Split(addr, ","); len(parts) >= 2 {
 			tail := strings.TrimSpace(parts[len(parts)-2]) + ", " + strings.TrimSpace(parts[len(parts)-1])
-			if q, err := geo.ParsePlace(tail); err == nil {
-				p, ok = q, true
-			}
+			p, ok = geo.FindPlace(tail)
 		}
 	}
 	placeCache.Lock()

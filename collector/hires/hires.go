@@ -146,7 +146,7 @@ func ShippingPlace(addr, country string) (geo.Place, bool) {
 		tries = append(tries, strings.Join(parts[n-2:], ", ")+", "+country)
 	}
 	for _, t := range tries {
-		if p, err := geo.ParsePlace(t); err == nil {
+		if p, ok := geo.FindPlace(t); ok {
 			return p, true
 		}
 	}
