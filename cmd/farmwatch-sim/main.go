@@ -28,7 +28,7 @@ import (
 func main() {
 	root := &cobra.Command{Use: "farmwatch-sim", Short: "Simulate a fleet of farmwatch agents", SilenceUsage: true, SilenceErrors: true}
 	root.CompletionOptions.DisableDefaultCmd = true
-	root.AddCommand(newRunCmd(), newGeoDBCmd())
+	root.AddCommand(newRunCmd(), newGeoDBCmd(), newApplicantsCmd())
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := root.ExecuteContext(ctx); err != nil {

@@ -7,12 +7,14 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"runtime"
+	"regexp"
+	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/farmwatch/farmwatch/collector/applicants"
 	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
@@ -56,10 +58,10 @@ Greenhouse Harvest candidates export (docs/APPLICANTS.md, "Importing
 applicants", describes each). The format comes from the file name (.csv,
 .jsonl or .ndjson, .json for Greenhouse) unless --format names it.
 
-The file is read twice and never held in memory. The first pass checks every
-row; if any is wrong, every bad row is printed as FILE:LINE: FIELD: WHY and
-nothing is sent. The second pass streams the rows to the collector, which
-normalises and checks them again and stores all of them or none. Without
+The file is read once, a row at a time, and streamed to the collector, which
+normalises and checks every row and stores all of them or none: if any row is
+wrong, every bad row is printed as FILE:LINE: FIELD: WHY (the first 1,000,
+and how many more) and nothing is stored. Without
 --update an id already stored fails the import; with --update the stored
 applicant is replaced by the file's row. The collector then screens the
 imported applicants and those tied to them, and opens applicant alerts in the
@@ -81,11 +83,7 @@ reviewers' queue (farmwatch alerts list).`,
 			default:
 				return usagef("--format %q: want csv, jsonl or greenhouse", format)
 			}
-			rows, err := checkApplicantFile(cmd.ErrOrStderr(), path, f)
-			if err != nil {
-				return err
-			}
-			resp, err := sendApplicants(cmd, path, f, update)
+			resp, rows, err := sendApplicants(cmd, path, f, update)
 			if err != nil {
 				return err
 			}
@@ -103,66 +101,6 @@ reviewers' queue (farmwatch alerts list).`,
 	return cmd
 }
 
-// checkApplicantFile reads the whole file once, printing every bad row in
-// file order; it returns the number of rows, or an error when any row is
-// bad. Rows are normalised a batch at a time on every core.
-func checkApplicantFile(stderr io.Writer, path string, f applicants.Format) (int, error) {
-	rows, bad := 0, 0
-	type row struct {
-		a    *pb.Applicant
-		line int
-		err  *applicants.RowError
-	}
-	batch := make([]row, 0, checkBatch)
-	check := func() {
-		workers := runtime.GOMAXPROCS(0)
-		var wg sync.WaitGroup
-		for w := range workers {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for i := w; i < len(batch); i += workers {
-					if r := &batch[i]; r.err == nil {
-						if errs := applicants.Normalize(r.a); len(errs) > 0 {
-							r.err = &applicants.RowError{Line: r.line, ID: r.a.GetId(), Errs: errs}
-						}
-					}
-				}
-			}()
-		}
-		wg.Wait()
-		for _, r := range batch {
-			if r.err != nil {
-				bad++
-				printf(stderr, "%s:%d: %s\n", path, r.err.Line, strings.TrimPrefix(r.err.Error(), fmt.Sprintf("line %d: ", r.err.Line)))
-				continue
-			}
-			rows++
-		}
-		batch = batch[:0]
-	}
-	err := readApplicants(path, f, func(a *pb.Applicant, line int, rowErr *applicants.RowError) error {
-		if batch = append(batch, row{a, line, rowErr}); len(batch) == checkBatch {
-			check()
-		}
-		return nil
-	})
-	if err != nil {
-		return 0, err
-	}
-	check()
-	if bad > 0 {
-		return 0, fmt.Errorf("%d bad row(s) in %s; nothing was imported", bad, path)
-	}
-	if rows == 0 {
-		return 0, fmt.Errorf("%s: no applicants; nothing was imported", path)
-	}
-	return rows, nil
-}
-
-// checkBatch is how many rows the first pass holds at once.
-const checkBatch = 1000
-
 // readApplicants calls fn for every row of a file: an applicant, or the
 // row's error.
 func readApplicants(path string, f applicants.Format, fn func(*pb.Applicant, int, *applicants.RowError) error) error {
@@ -175,6 +113,9 @@ func readApplicants(path string, f applicants.Format, fn func(*pb.Applicant, int
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
+	// The collector normalises and checks every row: doing it here as well
+	// would double the cost of an import for no error it does not name.
+	r.SkipNormalize()
 	for {
 		a, line, err := r.Next()
 		if errors.Is(err, io.EOF) {
@@ -196,53 +137,98 @@ func readApplicants(path string, f applicants.Format, fn func(*pb.Applicant, int
 	}
 }
 
-// sendApplicants streams the file to the collector in chunks.
-func sendApplicants(cmd *cobra.Command, path string, f applicants.Format, update bool) (*pb.ImportApplicantsResponse, error) {
+// sendApplicants streams the file to the collector in chunks, in one pass.
+// A row the reader cannot read is printed and stops the sending (the
+// collector stores nothing of an import it did not see end), but the file is
+// read on so that every such row is named; the rows the collector refuses come
+// back in its error and are printed the same way, FILE:LINE: FIELD: WHY.
+func sendApplicants(cmd *cobra.Command, path string, f applicants.Format, update bool) (*pb.ImportApplicantsResponse, int, error) {
+	stderr := cmd.ErrOrStderr()
 	client, closeFn, err := adminClient()
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	defer closeFn()
 	ctx, cancel := context.WithTimeout(cmd.Context(), max(conn.timeout, importTimeout))
 	defer cancel()
 	stream, err := client.ImportApplicants(ctx)
 	if err != nil {
-		return nil, plainStatus(err)
+		return nil, 0, plainStatus(err)
 	}
 	req := &pb.ImportApplicantsRequest{Update: update, Format: string(f)}
-	sent := false
-	flush := func() error {
-		if err := stream.Send(req); err != nil {
-			return errStopSending // the collector said why: CloseAndRecv returns it
+	rows, bad := 0, 0
+	sending, sent := true, false
+	flush := func() {
+		if sending && stream.Send(req) != nil {
+			sending = false // the collector said why: CloseAndRecv returns it
 		}
 		sent = true
 		req = &pb.ImportApplicantsRequest{}
-		return nil
 	}
 	err = readApplicants(path, f, func(a *pb.Applicant, line int, rowErr *applicants.RowError) error {
 		if rowErr != nil {
-			return fmt.Errorf("%s:%d: the file changed while it was imported: %v", path, line, rowErr)
+			bad++
+			printf(stderr, "%s:%d: %s\n", path, line, strings.TrimPrefix(rowErr.Error(), fmt.Sprintf("line %d: ", line)))
+			return nil
+		}
+		rows++
+		if bad > 0 {
+			return nil
 		}
 		req.Applicants, req.Lines = append(req.Applicants, a), append(req.Lines, uint32(line))
 		if len(req.Applicants) == applicantChunk {
-			return flush()
+			flush()
 		}
 		return nil
 	})
-	if err != nil && !errors.Is(err, errStopSending) {
-		return nil, err // the stream is cancelled with ctx: nothing is stored
+	switch {
+	case err != nil:
+		return nil, 0, err // the stream is cancelled with ctx: nothing is stored
+	case bad > 0:
+		return nil, 0, fmt.Errorf("%d bad row(s) in %s; nothing was imported", bad, path)
+	case rows == 0:
+		return nil, 0, fmt.Errorf("%s: no applicants; nothing was imported", path)
 	}
-	if err == nil && (len(req.Applicants) > 0 || !sent) {
+	if len(req.Applicants) > 0 || !sent {
 		flush()
 	}
 	resp, err := stream.CloseAndRecv()
-	if err != nil {
-		return nil, plainStatus(err)
+	if st, ok := status.FromError(err); ok && st.Code() == codes.InvalidArgument {
+		if n := printRefusedRows(stderr, path, st.Message()); n > 0 {
+			return nil, 0, fmt.Errorf("%d bad row(s) in %s; nothing was imported", n, path)
+		}
 	}
-	return resp, nil
+	if err != nil {
+		return nil, 0, plainStatus(err)
+	}
+	return resp, rows, nil
 }
 
-var errStopSending = errors.New("the collector refused the import")
+// refusedRows reads the collector's refusal of an import: "N bad row(s); ...",
+// then one "line L: FIELD: WHY" a row.
+var refusedRows = regexp.MustCompile(`^(\d+) bad row\(s\)`)
+
+// printRefusedRows prints the rows a refusal names as FILE:LINE: ..., like
+// the rows the reader refuses, and returns how many rows were bad (0 when
+// the refusal is not about rows).
+func printRefusedRows(w io.Writer, path, msg string) int {
+	lines := strings.Split(msg, "\n")
+	m := refusedRows.FindStringSubmatch(lines[0])
+	if m == nil {
+		return 0
+	}
+	n, _ := strconv.Atoi(m[1])
+	for _, l := range lines[1:] {
+		if rest, ok := strings.CutPrefix(l, "line "); ok {
+			if num, why, ok := strings.Cut(rest, ": "); ok {
+				printf(w, "%s:%s: %s\n", path, num, why)
+				continue
+			}
+		}
+		printf(w, "%s\n", strings.TrimPrefix(l, "... "))
+	}
+	return n
+}
 
 func newApplicantsListCmd() *cobra.Command {
 	var output string

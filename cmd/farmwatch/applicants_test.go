@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/farmwatch/farmwatch/internal/testcollector"
 	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
@@ -175,6 +176,55 @@ func TestApplicantsImportBadFile(t *testing.T) {
 	}
 }
 
+// TestApplicantsImportManyBadRows: a file with more bad rows than the
+// collector lists names the first 1,000 and counts the rest, a row the reader
+// cannot read is named without the collector, and nothing is stored.
+func TestApplicantsImportManyBadRows(t *testing.T) {
+	c := testcollector.Start(t, nil)
+	dir := t.TempDir()
+	var list []*pb.Applicant
+	for i := range 1500 {
+		a := cliApplicant(fmt.Sprintf("b-%d", i), fmt.Sprintf("Person %d", i), fmt.Sprintf("p%d@example.org", i),
+			"512-555-0101", "1200 Barton Springs Rd, Austin, TX 78704", "Dell")
+		if i%3 != 2 {
+			a.Phones = []string{"call me maybe"}
+		}
+		list = append(list, a)
+	}
+	file := filepath.Join(dir, "many.jsonl")
+	writeJSONL(t, file, list)
+	_, stderr, err := runCLI(t, c.Data, "applicants", "import", file)
+	if err == nil || !strings.Contains(err.Error(), "1000 bad row(s)") {
+		t.Fatalf("import of 1,000 bad rows in 1,500: %v", err)
+	}
+	lines := strings.Split(strings.TrimSpace(stderr), "\n")
+	if len(lines) != 1000 || !strings.HasPrefix(lines[0], file+":1: phones[0]: ") ||
+		!strings.HasPrefix(lines[999], file+":1499: phones[0]: ") {
+		t.Errorf("stderr: %d lines, first %q, last two %q", len(lines), lines[0], lines[len(lines)-2:])
+	}
+	// Past the listed 1,000 nothing is lost: the count covers every bad row.
+	list = append(list, list[0], list[1])
+	list[1500], list[1501] = proto.Clone(list[0]).(*pb.Applicant), proto.Clone(list[1]).(*pb.Applicant)
+	list[1500].Id, list[1501].Id = "b-x", "b-y"
+	writeJSONL(t, file, list)
+	_, stderr, err = runCLI(t, c.Data, "applicants", "import", file)
+	if err == nil || !strings.Contains(err.Error(), "1002 bad row(s)") || !strings.Contains(stderr, "and 2 more") {
+		t.Errorf("1,002 bad rows: %v\n%s", err, stderr[max(0, len(stderr)-200):])
+	}
+	// A row the reader cannot read stops the import in the client.
+	if err := os.WriteFile(file, []byte(`{"id":"ok-1","name":"Ana Lee"}`+"\n"+`{"id":"x-2","name":`+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, stderr, err = runCLI(t, c.Data, "applicants", "import", file)
+	if err == nil || !strings.Contains(stderr, file+":2: ") {
+		t.Errorf("an unreadable row: %v\n%s", err, stderr)
+	}
+	resp, err := c.Admin.ListApplicants(context.Background(), &pb.ListApplicantsRequest{})
+	if err != nil || len(resp.GetApplicants()) != 0 {
+		t.Errorf("a refused file stored applicants: %v %v", resp, err)
+	}
+}
+
 // TestHireLinksApplicant: a hire whose email is one applicant's (as the
 // normaliser compares emails) is linked to them, and `hires show` prints the
 // applicant evidence beside the device evidence; a hire naming an unknown
@@ -264,7 +314,8 @@ func TestApplicantsImportFormats(t *testing.T) {
 	if err != nil || !strings.Contains(out, "0 added, 0 updated") {
 		t.Errorf("import --update of the same file: %v\n%s%s", err, out, stderr)
 	}
-	if _, stderr, err = runCLI(t, c.Data, "applicants", "import", csvPath); err == nil || !strings.Contains(err.Error(), "already exists") {
+	if _, stderr, err = runCLI(t, c.Data, "applicants", "import", csvPath); err == nil || !strings.Contains(err.Error(), "2 bad row(s)") ||
+		!strings.Contains(stderr, "applicants.csv:2: id: \"a-100\" already exists") {
 		t.Errorf("a second import without --update: %v\n%s", err, stderr)
 	}
 	out, stderr, err = runCLI(t, c.Data, "applicants", "import", filepath.Join(dir, "candidates.json"), "-o", "json")

@@ -520,7 +520,7 @@ func (c *applicantCase) evidence(rule string, factor float64, text string, facts
 			at = o.at
 		}
 	}
-	ev := &pb.Evidence{Rule: rule, Weight: c.cfg.Weights[rule] * factor, Explanation: text, Facts: facts, Reports: 1}
+	ev := &pb.Evidence{Rule: rule, Weight: c.cfg.Weights[rule] * factor, Explanation: text, Facts: facts}
 	if !at.IsZero() {
 		ev.ObservedAt, ev.FirstSeen = tsOf(at), tsOf(at)
 	}

@@ -55,7 +55,15 @@ type Reader struct {
 	rows    rowReader
 	ignored []string
 	err     error // the error that ended the file, returned again
+	// raw: Next leaves normalising to its caller (the collector does it).
+	raw bool
 }
+
+// SkipNormalize makes Next check only what reading a row checks (its shape
+// and size, a CSV cell's work history items), not normalise it: for a
+// client that streams a file to the collector, which normalises and checks
+// every row itself.
+func (r *Reader) SkipNormalize() { r.raw = true }
 
 // NewReader reads r in format f. A CSV header missing a required column, or
 // a Greenhouse file that is not a JSON array, fails here.
@@ -102,7 +110,7 @@ func (r *Reader) Next() (*pb.Applicant, int, error) {
 	a := row.a
 	a.SourceFormat = string(r.format)
 	errs := row.errs
-	if !slices.ContainsFunc(errs, func(e FieldError) bool { return e.Field == "row" }) {
+	if !r.raw && !slices.ContainsFunc(errs, func(e FieldError) bool { return e.Field == "row" }) {
 		// A row that could not be read whole is not checked field by field.
 		errs = append(errs, Normalize(a)...)
 	}

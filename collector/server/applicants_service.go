@@ -29,7 +29,7 @@ import (
 
 // maxReportedRows bounds the bad rows an import failure lists; the count
 // names the rest.
-const maxReportedRows = 50
+const maxReportedRows = 1000
 
 // screenBatch is how many applicants' alerts one transaction writes.
 const screenBatch = 1000
