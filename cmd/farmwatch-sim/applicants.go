@@ -8,8 +8,8 @@ import (
 	"github.com/spf13/cobra"
 	"google.golang.org/protobuf/encoding/protojson"
 
-	"github.com/farmwatch/farmwatch/sim"
 	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
+	"github.com/farmwatch/farmwatch/sim"
 )
 
 // newApplicantsCmd writes the load tests' applicant population as a JSON
