@@ -18,7 +18,8 @@ import (
 // is a decision (its licence, its age, what it pulls in), not a side effect of `go get`.
 var shippedModules = map[string][]string{
 	"farmwatch": {
-		"github.com/klauspost/compress", "github.com/oschwald/geoip2-golang/v2", "github.com/oschwald/maxminddb-golang/v2",
+		"github.com/klauspost/compress", "github.com/nyaruka/phonenumbers", "github.com/oschwald/geoip2-golang/v2",
+		"github.com/oschwald/maxminddb-golang/v2",
 		"github.com/pires/go-proxyproto", "github.com/ringsaturn/tzf-rel-lite", "github.com/shirou/gopsutil/v4",
 		"github.com/spf13/cobra", "github.com/spf13/pflag", "github.com/tidwall/geojson", "github.com/twpayne/go-polyline",
 		"go.etcd.io/bbolt", "go.yaml.in/yaml/v3", "golang.org/x/net", "golang.org/x/sys", "golang.org/x/text",
