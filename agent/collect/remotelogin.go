@@ -161,8 +161,13 @@ func parseWho(out []byte, now time.Time, loc *time.Location) []*pb.Session {
 // unless remote) and the session state.
 func whoSessionKind(host string) (kind, peer, state string) {
 	if m := moshHost.FindStringSubmatch(host); m != nil {
-		if m[1] == "" {
+		switch {
+		case m[1] == "":
 			return sessionRemote, "", "disconnected"
+		case localTTY.MatchString(m[1]) || tmuxPane.MatchString(m[1]):
+			// mosh-server writes the client's IP address: a display or a
+			// terminal there is a forged or garbled record, not a peer.
+			return sessionRemote, "", "active"
 		}
 		return sessionRemote, m[1], "active"
 	}
