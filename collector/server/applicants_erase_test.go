@@ -204,3 +204,37 @@ func slicesContains(l []string, s string) bool {
 	}
 	return false
 }
+
+// TestApplicantDeleteKeepsTheOtherBearerOfTheName: one identity applying
+// twice with two sets of contacts; erasing one application takes its id out
+// of the other's alert but leaves the other its own name.
+func TestApplicantDeleteKeepsTheOtherBearerOfTheName(t *testing.T) {
+	c := testcollector.Start(t, nil)
+	ctx := context.Background()
+	first, second := honest(7), honest(8)
+	first.Id, second.Id = "x-1", "x-2"
+	first.Name, second.Name = "Min-jun Kim", "Min-jun Kim"
+	second.WorkHistory = first.GetWorkHistory()
+	if _, err := importApplicants(t, c.Admin, false, []*pb.Applicant{first, second}); err != nil {
+		t.Fatal(err)
+	}
+	d, err := c.Admin.GetApplicant(ctx, &pb.GetApplicantRequest{Id: "x-2"})
+	if err != nil || d.GetAlert() == nil || !strings.Contains(prototext.Format(d.GetAlert()), "x-1") {
+		t.Fatalf("x-2 has no alert naming x-1 before the erasure: the test would prove nothing: %v %v", d, err)
+	}
+	// A verdict, so that the alert is the record of it and not screened anew.
+	if _, err := c.Admin.ResolveAlert(ctx, &pb.ResolveAlertRequest{Id: d.GetAlert().GetId(), Verdict: "false-positive", Note: "re-applied"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Admin.DeleteApplicant(ctx, &pb.DeleteApplicantRequest{Id: "x-1", Note: "erasure request ER-9"}); err != nil {
+		t.Fatal(err)
+	}
+	al, err := c.Admin.GetAlert(ctx, &pb.GetAlertRequest{Id: d.GetAlert().GetId()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := prototext.Format(al)
+	if strings.Contains(text, "x-1") || !strings.Contains(al.GetSummary(), "Min-jun Kim") {
+		t.Errorf("x-2's alert after x-1's erasure: %s; want no x-1 and its own name kept", text)
+	}
+}

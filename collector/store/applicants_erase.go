@@ -106,11 +106,19 @@ func (tx *Tx) eraseApplicantAlerts(ap *pb.Applicant, n *ApplicantErasure) error 
 		if i := slices.Index(a.GetRelatedApplicants(), id); i >= 0 {
 			a.RelatedApplicants, changed = slices.Delete(a.RelatedApplicants, i, i+1), true
 		}
-		scrubName := len(name) >= 3
-		if scrubName && a.GetApplicantId() != "" {
-			if own, err := tx.Applicant(a.GetApplicantId()); err == nil && strings.EqualFold(strings.TrimSpace(own.GetName()), name) {
-				scrubName = false
+		// Whether the alert's own applicant bears the name too, read only
+		// when the name appears.
+		var ownName *bool
+		scrubName := func() bool {
+			if ownName == nil {
+				same := false
+				if a.GetApplicantId() != "" {
+					own, err := tx.Applicant(a.GetApplicantId())
+					same = err == nil && strings.EqualFold(strings.TrimSpace(own.GetName()), name)
+				}
+				ownName = &same
 			}
+			return !*ownName
 		}
 		clean := func(s string) (string, bool) {
 			out := s
@@ -118,7 +126,7 @@ func (tx *Tx) eraseApplicantAlerts(ap *pb.Applicant, n *ApplicantErasure) error 
 				out = strings.ReplaceAll(out, id+" ("+name+")", erasedText)
 			}
 			out = replaceToken(out, id, erasedText)
-			if scrubName {
+			if len(name) >= 3 && strings.Contains(out, name) && scrubName() {
 				out = strings.ReplaceAll(out, name, erasedText)
 			}
 			return out, out != s
