@@ -22,7 +22,7 @@ import (
 
 func newApplicantsCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "applicants", Short: "Applicants before the offer: import them from the applicant-tracking system and screen them"}
-	cmd.AddCommand(newApplicantsImportCmd(), newApplicantsListCmd(), newApplicantsShowCmd())
+	cmd.AddCommand(newApplicantsImportCmd(), newApplicantsListCmd(), newApplicantsShowCmd(), newApplicantsDeleteCmd())
 	return cmd
 }
 
@@ -97,6 +97,49 @@ reviewers' queue (farmwatch alerts list).`,
 	}
 	cmd.Flags().StringVar(&format, "format", "", "csv, jsonl or greenhouse (default: from the file name)")
 	cmd.Flags().BoolVar(&update, "update", false, "replace applicants that already exist (a re-sync) instead of failing")
+	addOutputFlag(cmd, &output)
+	return cmd
+}
+
+func newApplicantsDeleteCmd() *cobra.Command {
+	var output, note string
+	cmd := &cobra.Command{
+		Use:   "delete ID --note TEXT",
+		Short: "Erase an applicant and their alerts (an erasure request)",
+		Long: `Erase an applicant for an erasure request (one who was never hired, or who
+asks to be forgotten): the applicant record and its alerts. The applicants
+tied to them are screened again without them, so no other applicant's
+evidence names them; other alerts and earlier audit entries keep no trace of
+their name or id. A hire they became stays, with its link to the applicant
+cleared. The freed pages of the store file are overwritten. One audit line
+remains: the applicant id, who, when, the counts, and the note. Backups taken
+before still hold the applicant: erase them by their own schedule.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkOutput(output); err != nil {
+				return err
+			}
+			if strings.TrimSpace(note) == "" {
+				return fmt.Errorf("--note is required: name the erasure request, for the audit trail")
+			}
+			resp, err := call(cmd, func(ctx context.Context, c pb.AdminServiceClient) (*pb.DeleteApplicantResponse, error) {
+				return c.DeleteApplicant(ctx, &pb.DeleteApplicantRequest{Id: args[0], Note: note})
+			})
+			if err != nil {
+				return err
+			}
+			if output == "json" {
+				return printJSON(cmd.OutOrStdout(), resp)
+			}
+			printf(cmd.OutOrStdout(), "applicant %s erased: %d alerts; %d tied applicants screened again; %d alerts and %d audit entries scrubbed\n",
+				resp.GetApplicantId(), resp.GetAlerts(), resp.GetRescreened(), resp.GetAlertsScrubbed(), resp.GetAuditEntriesRedacted())
+			if h := resp.GetHireUnlinked(); h != "" {
+				printf(cmd.OutOrStdout(), "hire %s kept, its link to the applicant cleared\n", h)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&note, "note", "", "the erasure request this answers (kept in the audit trail; required)")
 	addOutputFlag(cmd, &output)
 	return cmd
 }

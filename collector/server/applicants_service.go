@@ -573,3 +573,73 @@ func unlinkApplicant(tx *store.Tx, hireID string) error {
 	ap.HireId = ""
 	return tx.PutApplicant(ap)
 }
+
+// DeleteApplicant erases an applicant for an erasure request (one who was
+// never hired, or who asks to be forgotten): the record and its alerts go;
+// the applicants tied to them are screened again without them, in the same
+// transaction, so no evidence names them; their name and id are scrubbed
+// from the other alerts and earlier audit entries; a hire they became stays,
+// unlinked. Then the freed pages of the file are overwritten. One audit
+// line remains: the id, who, when, the counts and the note.
+func (a *adminService) DeleteApplicant(ctx context.Context, req *pb.DeleteApplicantRequest) (*pb.DeleteApplicantResponse, error) {
+	if strings.TrimSpace(req.GetNote()) == "" {
+		return nil, status.Error(codes.InvalidArgument, "note: say which erasure request this answers (it goes in the audit trail)")
+	}
+	s, id := a.s, req.GetId()
+	sc := s.screening
+	// An import applied meanwhile would index the applicant's ties anew.
+	sc.importMu.Lock()
+	defer sc.importMu.Unlock()
+	var ap *pb.Applicant
+	err := s.store.View(func(tx *store.Tx) error {
+		var err error
+		ap, err = tx.Applicant(id)
+		return err
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, status.Errorf(codes.NotFound, "applicant %q does not exist", id)
+	}
+	if err != nil {
+		return nil, asStatus(err)
+	}
+	now, who, cfg := s.cfg.Now(), identityFrom(ctx).Name, s.engine.Config()
+	tied := sc.index.Remove(id)
+	screens := make([]analysis.ApplicantScreen, len(tied))
+	for i, o := range tied {
+		screens[i] = sc.index.Screen(o, now)
+	}
+	resp := &pb.DeleteApplicantResponse{ApplicantId: id, Rescreened: uint32(len(tied))}
+	err = s.store.Update(func(tx *store.Tx) error {
+		// The tied applicants' alerts first, from screenings without the
+		// erased one; the scrub then reaches what screening does not
+		// rewrite (older alerts, the queue's other kinds).
+		for i, o := range tied {
+			if _, err := writeApplicantAlert(tx, o, screens[i], &cfg, now); err != nil {
+				return fmt.Errorf("screen applicant %s again: %w", o, err)
+			}
+		}
+		n, err := tx.EraseApplicant(id)
+		if err != nil {
+			return err
+		}
+		resp.Alerts, resp.AlertsScrubbed, resp.AuditEntriesRedacted = uint32(n.Alerts), uint32(n.AlertsScrubbed), uint32(n.AuditRedacted)
+		resp.HireUnlinked = n.HireUnlinked
+		detail := fmt.Sprintf("erased: %d alerts; %d tied applicants screened again; %d alerts and %d audit entries scrubbed",
+			n.Alerts, len(tied), n.AlertsScrubbed, n.AuditRedacted)
+		if n.HireUnlinked != "" {
+			detail += "; hire " + n.HireUnlinked + " kept, unlinked"
+		}
+		return tx.Audit(now, who, "applicant.delete", id, detail+"; "+req.GetNote())
+	})
+	if err != nil {
+		sc.index.Put(ap) // nothing was erased: screening keeps them
+		return nil, asStatus(err)
+	}
+	if pages, err := s.store.ScrubFreePages(30 * time.Second); err != nil {
+		s.log.Error("applicant erased, but its freed pages still hold the bytes", "applicant", id, "err", err)
+		return nil, status.Errorf(codes.Internal, "applicant %s erased, but overwriting the freed pages of the store failed (%v): the erased bytes stay in free pages of the store file until they are reused", id, err)
+	} else {
+		s.log.Info("applicant erased", "applicant", id, "rescreened", len(tied), "free_pages_zeroed", pages)
+	}
+	return resp, nil
+}

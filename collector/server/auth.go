@@ -54,6 +54,7 @@ var reviewerMethods = map[string]bool{
 	pb.AdminService_ImportHires_FullMethodName:      true,
 	pb.AdminService_ImportApplicants_FullMethodName: true,
 	pb.AdminService_DeleteHire_FullMethodName:       true,
+	pb.AdminService_DeleteApplicant_FullMethodName:  true,
 	pb.AdminService_RevokeDevice_FullMethodName:     true,
 	pb.AdminService_IssueAdmin_FullMethodName:       true,
 	pb.AdminService_Backup_FullMethodName:           true,

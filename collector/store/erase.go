@@ -303,13 +303,18 @@ func scrub(m protoreflect.Message, secrets []string) bool {
 	if len(secrets) == 0 {
 		return false
 	}
-	clean := func(s string) (string, bool) {
+	return scrubWith(m, func(s string) (string, bool) {
 		out := s
 		for _, sec := range secrets {
 			out = strings.ReplaceAll(out, sec, erasedText)
 		}
 		return out, out != s
-	}
+	})
+}
+
+// scrubWith rewrites every string of m (nested messages, lists and map
+// values too) by clean; it tells whether anything changed.
+func scrubWith(m protoreflect.Message, clean func(string) (string, bool)) bool {
 	changed := false
 	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
 		switch {
@@ -322,7 +327,7 @@ func scrub(m protoreflect.Message, secrets []string) bool {
 						changed = true
 					}
 				} else if fd.Kind() == protoreflect.MessageKind {
-					changed = scrub(l.Get(i).Message(), secrets) || changed
+					changed = scrubWith(l.Get(i).Message(), clean) || changed
 				}
 			}
 		case fd.IsMap():
@@ -342,7 +347,7 @@ func scrub(m protoreflect.Message, secrets []string) bool {
 				changed = true
 			}
 		case fd.Kind() == protoreflect.MessageKind:
-			changed = scrub(v.Message(), secrets) || changed
+			changed = scrubWith(v.Message(), clean) || changed
 		}
 		return true
 	})

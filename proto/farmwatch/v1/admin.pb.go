@@ -2288,6 +2288,143 @@ func (x *ImportHiresResponse) GetUnchanged() uint32 {
 	return 0
 }
 
+type DeleteApplicantRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Note          string                 `protobuf:"bytes,2,opt,name=note,proto3" json:"note,omitempty"` // required: the erasure request it answers
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteApplicantRequest) Reset() {
+	*x = DeleteApplicantRequest{}
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteApplicantRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteApplicantRequest) ProtoMessage() {}
+
+func (x *DeleteApplicantRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteApplicantRequest.ProtoReflect.Descriptor instead.
+func (*DeleteApplicantRequest) Descriptor() ([]byte, []int) {
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *DeleteApplicantRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *DeleteApplicantRequest) GetNote() string {
+	if x != nil {
+		return x.Note
+	}
+	return ""
+}
+
+// What an applicant erasure removed and scrubbed, counted.
+type DeleteApplicantResponse struct {
+	state                protoimpl.MessageState `protogen:"open.v1"`
+	ApplicantId          string                 `protobuf:"bytes,1,opt,name=applicant_id,json=applicantId,proto3" json:"applicant_id,omitempty"`
+	Alerts               uint32                 `protobuf:"varint,2,opt,name=alerts,proto3" json:"alerts,omitempty"`                                       // the applicant's own alerts, deleted
+	AlertsScrubbed       uint32                 `protobuf:"varint,3,opt,name=alerts_scrubbed,json=alertsScrubbed,proto3" json:"alerts_scrubbed,omitempty"` // other alerts that named them
+	AuditEntriesRedacted uint32                 `protobuf:"varint,4,opt,name=audit_entries_redacted,json=auditEntriesRedacted,proto3" json:"audit_entries_redacted,omitempty"`
+	Rescreened           uint32                 `protobuf:"varint,5,opt,name=rescreened,proto3" json:"rescreened,omitempty"`                        // applicants tied to them, screened again
+	HireUnlinked         string                 `protobuf:"bytes,6,opt,name=hire_unlinked,json=hireUnlinked,proto3" json:"hire_unlinked,omitempty"` // the hire that kept its record, link cleared
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
+}
+
+func (x *DeleteApplicantResponse) Reset() {
+	*x = DeleteApplicantResponse{}
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteApplicantResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteApplicantResponse) ProtoMessage() {}
+
+func (x *DeleteApplicantResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteApplicantResponse.ProtoReflect.Descriptor instead.
+func (*DeleteApplicantResponse) Descriptor() ([]byte, []int) {
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *DeleteApplicantResponse) GetApplicantId() string {
+	if x != nil {
+		return x.ApplicantId
+	}
+	return ""
+}
+
+func (x *DeleteApplicantResponse) GetAlerts() uint32 {
+	if x != nil {
+		return x.Alerts
+	}
+	return 0
+}
+
+func (x *DeleteApplicantResponse) GetAlertsScrubbed() uint32 {
+	if x != nil {
+		return x.AlertsScrubbed
+	}
+	return 0
+}
+
+func (x *DeleteApplicantResponse) GetAuditEntriesRedacted() uint32 {
+	if x != nil {
+		return x.AuditEntriesRedacted
+	}
+	return 0
+}
+
+func (x *DeleteApplicantResponse) GetRescreened() uint32 {
+	if x != nil {
+		return x.Rescreened
+	}
+	return 0
+}
+
+func (x *DeleteApplicantResponse) GetHireUnlinked() string {
+	if x != nil {
+		return x.HireUnlinked
+	}
+	return ""
+}
+
 type DeleteHireRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
@@ -2298,7 +2435,7 @@ type DeleteHireRequest struct {
 
 func (x *DeleteHireRequest) Reset() {
 	*x = DeleteHireRequest{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[31]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2310,7 +2447,7 @@ func (x *DeleteHireRequest) String() string {
 func (*DeleteHireRequest) ProtoMessage() {}
 
 func (x *DeleteHireRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[31]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2323,7 +2460,7 @@ func (x *DeleteHireRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteHireRequest.ProtoReflect.Descriptor instead.
 func (*DeleteHireRequest) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{31}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *DeleteHireRequest) GetId() string {
@@ -2360,7 +2497,7 @@ type DeleteHireResponse struct {
 
 func (x *DeleteHireResponse) Reset() {
 	*x = DeleteHireResponse{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[32]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2372,7 +2509,7 @@ func (x *DeleteHireResponse) String() string {
 func (*DeleteHireResponse) ProtoMessage() {}
 
 func (x *DeleteHireResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[32]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2385,7 +2522,7 @@ func (x *DeleteHireResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteHireResponse.ProtoReflect.Descriptor instead.
 func (*DeleteHireResponse) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{32}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *DeleteHireResponse) GetHireId() string {
@@ -2459,7 +2596,7 @@ type ListHiresRequest struct {
 
 func (x *ListHiresRequest) Reset() {
 	*x = ListHiresRequest{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[33]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2471,7 +2608,7 @@ func (x *ListHiresRequest) String() string {
 func (*ListHiresRequest) ProtoMessage() {}
 
 func (x *ListHiresRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[33]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2484,7 +2621,7 @@ func (x *ListHiresRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListHiresRequest.ProtoReflect.Descriptor instead.
 func (*ListHiresRequest) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{33}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{35}
 }
 
 type ListHiresResponse struct {
@@ -2496,7 +2633,7 @@ type ListHiresResponse struct {
 
 func (x *ListHiresResponse) Reset() {
 	*x = ListHiresResponse{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[34]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2508,7 +2645,7 @@ func (x *ListHiresResponse) String() string {
 func (*ListHiresResponse) ProtoMessage() {}
 
 func (x *ListHiresResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[34]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2521,7 +2658,7 @@ func (x *ListHiresResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListHiresResponse.ProtoReflect.Descriptor instead.
 func (*ListHiresResponse) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{34}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *ListHiresResponse) GetHires() []*Hire {
@@ -2540,7 +2677,7 @@ type GetHireRequest struct {
 
 func (x *GetHireRequest) Reset() {
 	*x = GetHireRequest{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[35]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2552,7 +2689,7 @@ func (x *GetHireRequest) String() string {
 func (*GetHireRequest) ProtoMessage() {}
 
 func (x *GetHireRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[35]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2565,7 +2702,7 @@ func (x *GetHireRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetHireRequest.ProtoReflect.Descriptor instead.
 func (*GetHireRequest) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{35}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *GetHireRequest) GetId() string {
@@ -2586,7 +2723,7 @@ type CreateTokenRequest struct {
 
 func (x *CreateTokenRequest) Reset() {
 	*x = CreateTokenRequest{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[36]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2598,7 +2735,7 @@ func (x *CreateTokenRequest) String() string {
 func (*CreateTokenRequest) ProtoMessage() {}
 
 func (x *CreateTokenRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[36]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2611,7 +2748,7 @@ func (x *CreateTokenRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateTokenRequest.ProtoReflect.Descriptor instead.
 func (*CreateTokenRequest) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{36}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *CreateTokenRequest) GetHireId() string {
@@ -2641,7 +2778,7 @@ type CreateTokenResponse struct {
 
 func (x *CreateTokenResponse) Reset() {
 	*x = CreateTokenResponse{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[37]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2653,7 +2790,7 @@ func (x *CreateTokenResponse) String() string {
 func (*CreateTokenResponse) ProtoMessage() {}
 
 func (x *CreateTokenResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[37]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2666,7 +2803,7 @@ func (x *CreateTokenResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateTokenResponse.ProtoReflect.Descriptor instead.
 func (*CreateTokenResponse) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{37}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *CreateTokenResponse) GetToken() string {
@@ -2736,7 +2873,7 @@ type Device struct {
 
 func (x *Device) Reset() {
 	*x = Device{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[38]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2748,7 +2885,7 @@ func (x *Device) String() string {
 func (*Device) ProtoMessage() {}
 
 func (x *Device) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[38]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2761,7 +2898,7 @@ func (x *Device) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Device.ProtoReflect.Descriptor instead.
 func (*Device) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{38}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *Device) GetId() string {
@@ -2934,7 +3071,7 @@ type ListDevicesRequest struct {
 
 func (x *ListDevicesRequest) Reset() {
 	*x = ListDevicesRequest{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[39]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2946,7 +3083,7 @@ func (x *ListDevicesRequest) String() string {
 func (*ListDevicesRequest) ProtoMessage() {}
 
 func (x *ListDevicesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[39]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2959,7 +3096,7 @@ func (x *ListDevicesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDevicesRequest.ProtoReflect.Descriptor instead.
 func (*ListDevicesRequest) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{39}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *ListDevicesRequest) GetHireId() string {
@@ -2978,7 +3115,7 @@ type ListDevicesResponse struct {
 
 func (x *ListDevicesResponse) Reset() {
 	*x = ListDevicesResponse{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[40]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2990,7 +3127,7 @@ func (x *ListDevicesResponse) String() string {
 func (*ListDevicesResponse) ProtoMessage() {}
 
 func (x *ListDevicesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[40]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3003,7 +3140,7 @@ func (x *ListDevicesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDevicesResponse.ProtoReflect.Descriptor instead.
 func (*ListDevicesResponse) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{40}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *ListDevicesResponse) GetDevices() []*Device {
@@ -3022,7 +3159,7 @@ type GetDeviceRequest struct {
 
 func (x *GetDeviceRequest) Reset() {
 	*x = GetDeviceRequest{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[41]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3034,7 +3171,7 @@ func (x *GetDeviceRequest) String() string {
 func (*GetDeviceRequest) ProtoMessage() {}
 
 func (x *GetDeviceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[41]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3047,7 +3184,7 @@ func (x *GetDeviceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetDeviceRequest.ProtoReflect.Descriptor instead.
 func (*GetDeviceRequest) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{41}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *GetDeviceRequest) GetId() string {
@@ -3071,7 +3208,7 @@ type DeviceDetail struct {
 
 func (x *DeviceDetail) Reset() {
 	*x = DeviceDetail{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[42]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3083,7 +3220,7 @@ func (x *DeviceDetail) String() string {
 func (*DeviceDetail) ProtoMessage() {}
 
 func (x *DeviceDetail) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[42]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3096,7 +3233,7 @@ func (x *DeviceDetail) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeviceDetail.ProtoReflect.Descriptor instead.
 func (*DeviceDetail) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{42}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *DeviceDetail) GetDevice() *Device {
@@ -3152,7 +3289,7 @@ type StoredReport struct {
 
 func (x *StoredReport) Reset() {
 	*x = StoredReport{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[43]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3164,7 +3301,7 @@ func (x *StoredReport) String() string {
 func (*StoredReport) ProtoMessage() {}
 
 func (x *StoredReport) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[43]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3177,7 +3314,7 @@ func (x *StoredReport) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StoredReport.ProtoReflect.Descriptor instead.
 func (*StoredReport) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{43}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *StoredReport) GetDeviceId() string {
@@ -3233,7 +3370,7 @@ type PeerLocation struct {
 
 func (x *PeerLocation) Reset() {
 	*x = PeerLocation{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[44]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3245,7 +3382,7 @@ func (x *PeerLocation) String() string {
 func (*PeerLocation) ProtoMessage() {}
 
 func (x *PeerLocation) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[44]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3258,7 +3395,7 @@ func (x *PeerLocation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PeerLocation.ProtoReflect.Descriptor instead.
 func (*PeerLocation) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{44}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *PeerLocation) GetIp() string {
@@ -3302,7 +3439,7 @@ type IPLocation struct {
 
 func (x *IPLocation) Reset() {
 	*x = IPLocation{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[45]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3314,7 +3451,7 @@ func (x *IPLocation) String() string {
 func (*IPLocation) ProtoMessage() {}
 
 func (x *IPLocation) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[45]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3327,7 +3464,7 @@ func (x *IPLocation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IPLocation.ProtoReflect.Descriptor instead.
 func (*IPLocation) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{45}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *IPLocation) GetCountry() string {
@@ -3425,7 +3562,7 @@ type ListReportsRequest struct {
 
 func (x *ListReportsRequest) Reset() {
 	*x = ListReportsRequest{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[46]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3437,7 +3574,7 @@ func (x *ListReportsRequest) String() string {
 func (*ListReportsRequest) ProtoMessage() {}
 
 func (x *ListReportsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[46]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3450,7 +3587,7 @@ func (x *ListReportsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListReportsRequest.ProtoReflect.Descriptor instead.
 func (*ListReportsRequest) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{46}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *ListReportsRequest) GetDeviceId() string {
@@ -3476,7 +3613,7 @@ type ListReportsResponse struct {
 
 func (x *ListReportsResponse) Reset() {
 	*x = ListReportsResponse{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[47]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3488,7 +3625,7 @@ func (x *ListReportsResponse) String() string {
 func (*ListReportsResponse) ProtoMessage() {}
 
 func (x *ListReportsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[47]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3501,7 +3638,7 @@ func (x *ListReportsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListReportsResponse.ProtoReflect.Descriptor instead.
 func (*ListReportsResponse) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{47}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *ListReportsResponse) GetReports() []*StoredReport {
@@ -3538,7 +3675,7 @@ type Evidence struct {
 
 func (x *Evidence) Reset() {
 	*x = Evidence{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[48]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3550,7 +3687,7 @@ func (x *Evidence) String() string {
 func (*Evidence) ProtoMessage() {}
 
 func (x *Evidence) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[48]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3563,7 +3700,7 @@ func (x *Evidence) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Evidence.ProtoReflect.Descriptor instead.
 func (*Evidence) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{48}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *Evidence) GetRule() string {
@@ -3679,7 +3816,7 @@ type Alert struct {
 
 func (x *Alert) Reset() {
 	*x = Alert{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[49]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3691,7 +3828,7 @@ func (x *Alert) String() string {
 func (*Alert) ProtoMessage() {}
 
 func (x *Alert) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[49]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3704,7 +3841,7 @@ func (x *Alert) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Alert.ProtoReflect.Descriptor instead.
 func (*Alert) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{49}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *Alert) GetId() string {
@@ -3871,7 +4008,7 @@ type AckAlertRequest struct {
 
 func (x *AckAlertRequest) Reset() {
 	*x = AckAlertRequest{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[50]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3883,7 +4020,7 @@ func (x *AckAlertRequest) String() string {
 func (*AckAlertRequest) ProtoMessage() {}
 
 func (x *AckAlertRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[50]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3896,7 +4033,7 @@ func (x *AckAlertRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AckAlertRequest.ProtoReflect.Descriptor instead.
 func (*AckAlertRequest) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{50}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *AckAlertRequest) GetId() string {
@@ -3924,7 +4061,7 @@ type ResolveAlertRequest struct {
 
 func (x *ResolveAlertRequest) Reset() {
 	*x = ResolveAlertRequest{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[51]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3936,7 +4073,7 @@ func (x *ResolveAlertRequest) String() string {
 func (*ResolveAlertRequest) ProtoMessage() {}
 
 func (x *ResolveAlertRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[51]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3949,7 +4086,7 @@ func (x *ResolveAlertRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResolveAlertRequest.ProtoReflect.Descriptor instead.
 func (*ResolveAlertRequest) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{51}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *ResolveAlertRequest) GetId() string {
@@ -3990,7 +4127,7 @@ type AuditEntry struct {
 
 func (x *AuditEntry) Reset() {
 	*x = AuditEntry{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[52]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4002,7 +4139,7 @@ func (x *AuditEntry) String() string {
 func (*AuditEntry) ProtoMessage() {}
 
 func (x *AuditEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[52]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4015,7 +4152,7 @@ func (x *AuditEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditEntry.ProtoReflect.Descriptor instead.
 func (*AuditEntry) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{52}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *AuditEntry) GetAt() *timestamppb.Timestamp {
@@ -4076,7 +4213,7 @@ type ListAuditRequest struct {
 
 func (x *ListAuditRequest) Reset() {
 	*x = ListAuditRequest{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[53]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4088,7 +4225,7 @@ func (x *ListAuditRequest) String() string {
 func (*ListAuditRequest) ProtoMessage() {}
 
 func (x *ListAuditRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[53]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4101,7 +4238,7 @@ func (x *ListAuditRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAuditRequest.ProtoReflect.Descriptor instead.
 func (*ListAuditRequest) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{53}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *ListAuditRequest) GetSubject() string {
@@ -4150,7 +4287,7 @@ type ListAuditResponse struct {
 
 func (x *ListAuditResponse) Reset() {
 	*x = ListAuditResponse{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[54]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4162,7 +4299,7 @@ func (x *ListAuditResponse) String() string {
 func (*ListAuditResponse) ProtoMessage() {}
 
 func (x *ListAuditResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[54]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4175,7 +4312,7 @@ func (x *ListAuditResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAuditResponse.ProtoReflect.Descriptor instead.
 func (*ListAuditResponse) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{54}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *ListAuditResponse) GetEntries() []*AuditEntry {
@@ -4202,7 +4339,7 @@ type UpdateHireRequest struct {
 
 func (x *UpdateHireRequest) Reset() {
 	*x = UpdateHireRequest{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[55]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4214,7 +4351,7 @@ func (x *UpdateHireRequest) String() string {
 func (*UpdateHireRequest) ProtoMessage() {}
 
 func (x *UpdateHireRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[55]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4227,7 +4364,7 @@ func (x *UpdateHireRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateHireRequest.ProtoReflect.Descriptor instead.
 func (*UpdateHireRequest) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{55}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *UpdateHireRequest) GetHire() *Hire {
@@ -4260,7 +4397,7 @@ type ClusterMember struct {
 
 func (x *ClusterMember) Reset() {
 	*x = ClusterMember{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[56]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4272,7 +4409,7 @@ func (x *ClusterMember) String() string {
 func (*ClusterMember) ProtoMessage() {}
 
 func (x *ClusterMember) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[56]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4285,7 +4422,7 @@ func (x *ClusterMember) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClusterMember.ProtoReflect.Descriptor instead.
 func (*ClusterMember) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{56}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *ClusterMember) GetDeviceId() string {
@@ -4349,7 +4486,7 @@ type SharedFingerprint struct {
 
 func (x *SharedFingerprint) Reset() {
 	*x = SharedFingerprint{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[57]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4361,7 +4498,7 @@ func (x *SharedFingerprint) String() string {
 func (*SharedFingerprint) ProtoMessage() {}
 
 func (x *SharedFingerprint) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[57]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4374,7 +4511,7 @@ func (x *SharedFingerprint) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SharedFingerprint.ProtoReflect.Descriptor instead.
 func (*SharedFingerprint) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{57}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *SharedFingerprint) GetKind() string {
@@ -4425,7 +4562,7 @@ type Cluster struct {
 
 func (x *Cluster) Reset() {
 	*x = Cluster{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[58]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4437,7 +4574,7 @@ func (x *Cluster) String() string {
 func (*Cluster) ProtoMessage() {}
 
 func (x *Cluster) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[58]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4450,7 +4587,7 @@ func (x *Cluster) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Cluster.ProtoReflect.Descriptor instead.
 func (*Cluster) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{58}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *Cluster) GetId() string {
@@ -4539,7 +4676,7 @@ type ListClustersRequest struct {
 
 func (x *ListClustersRequest) Reset() {
 	*x = ListClustersRequest{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[59]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4551,7 +4688,7 @@ func (x *ListClustersRequest) String() string {
 func (*ListClustersRequest) ProtoMessage() {}
 
 func (x *ListClustersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[59]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4564,7 +4701,7 @@ func (x *ListClustersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListClustersRequest.ProtoReflect.Descriptor instead.
 func (*ListClustersRequest) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{59}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *ListClustersRequest) GetFarmsOnly() bool {
@@ -4583,7 +4720,7 @@ type ListClustersResponse struct {
 
 func (x *ListClustersResponse) Reset() {
 	*x = ListClustersResponse{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[60]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4595,7 +4732,7 @@ func (x *ListClustersResponse) String() string {
 func (*ListClustersResponse) ProtoMessage() {}
 
 func (x *ListClustersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[60]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4608,7 +4745,7 @@ func (x *ListClustersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListClustersResponse.ProtoReflect.Descriptor instead.
 func (*ListClustersResponse) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{60}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *ListClustersResponse) GetClusters() []*Cluster {
@@ -4627,7 +4764,7 @@ type GetClusterRequest struct {
 
 func (x *GetClusterRequest) Reset() {
 	*x = GetClusterRequest{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[61]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4639,7 +4776,7 @@ func (x *GetClusterRequest) String() string {
 func (*GetClusterRequest) ProtoMessage() {}
 
 func (x *GetClusterRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[61]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4652,7 +4789,7 @@ func (x *GetClusterRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetClusterRequest.ProtoReflect.Descriptor instead.
 func (*GetClusterRequest) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{61}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *GetClusterRequest) GetId() string {
@@ -4672,7 +4809,7 @@ type FitModelRequest struct {
 
 func (x *FitModelRequest) Reset() {
 	*x = FitModelRequest{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[62]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4684,7 +4821,7 @@ func (x *FitModelRequest) String() string {
 func (*FitModelRequest) ProtoMessage() {}
 
 func (x *FitModelRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[62]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4697,7 +4834,7 @@ func (x *FitModelRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FitModelRequest.ProtoReflect.Descriptor instead.
 func (*FitModelRequest) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{62}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *FitModelRequest) GetApply() bool {
@@ -4722,7 +4859,7 @@ type GetConfigRequest struct {
 
 func (x *GetConfigRequest) Reset() {
 	*x = GetConfigRequest{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[63]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4734,7 +4871,7 @@ func (x *GetConfigRequest) String() string {
 func (*GetConfigRequest) ProtoMessage() {}
 
 func (x *GetConfigRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[63]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4747,7 +4884,7 @@ func (x *GetConfigRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetConfigRequest.ProtoReflect.Descriptor instead.
 func (*GetConfigRequest) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{63}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{65}
 }
 
 type GetConfigResponse struct {
@@ -4762,7 +4899,7 @@ type GetConfigResponse struct {
 
 func (x *GetConfigResponse) Reset() {
 	*x = GetConfigResponse{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[64]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4774,7 +4911,7 @@ func (x *GetConfigResponse) String() string {
 func (*GetConfigResponse) ProtoMessage() {}
 
 func (x *GetConfigResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[64]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4787,7 +4924,7 @@ func (x *GetConfigResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetConfigResponse.ProtoReflect.Descriptor instead.
 func (*GetConfigResponse) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{64}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{66}
 }
 
 func (x *GetConfigResponse) GetConfigYaml() []byte {
@@ -4817,7 +4954,7 @@ type RuleWeight struct {
 
 func (x *RuleWeight) Reset() {
 	*x = RuleWeight{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[65]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4829,7 +4966,7 @@ func (x *RuleWeight) String() string {
 func (*RuleWeight) ProtoMessage() {}
 
 func (x *RuleWeight) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[65]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4842,7 +4979,7 @@ func (x *RuleWeight) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RuleWeight.ProtoReflect.Descriptor instead.
 func (*RuleWeight) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{65}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{67}
 }
 
 func (x *RuleWeight) GetRule() string {
@@ -4894,7 +5031,7 @@ type BacktestRequest struct {
 
 func (x *BacktestRequest) Reset() {
 	*x = BacktestRequest{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[66]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4906,7 +5043,7 @@ func (x *BacktestRequest) String() string {
 func (*BacktestRequest) ProtoMessage() {}
 
 func (x *BacktestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[66]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4919,7 +5056,7 @@ func (x *BacktestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BacktestRequest.ProtoReflect.Descriptor instead.
 func (*BacktestRequest) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{66}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{68}
 }
 
 func (x *BacktestRequest) GetConfigYaml() []byte {
@@ -4971,7 +5108,7 @@ type BacktestResponse struct {
 
 func (x *BacktestResponse) Reset() {
 	*x = BacktestResponse{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[67]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[69]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4983,7 +5120,7 @@ func (x *BacktestResponse) String() string {
 func (*BacktestResponse) ProtoMessage() {}
 
 func (x *BacktestResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[67]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[69]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4996,7 +5133,7 @@ func (x *BacktestResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BacktestResponse.ProtoReflect.Descriptor instead.
 func (*BacktestResponse) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{67}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{69}
 }
 
 func (x *BacktestResponse) GetReports() uint64 {
@@ -5124,7 +5261,7 @@ type FitModelResponse struct {
 
 func (x *FitModelResponse) Reset() {
 	*x = FitModelResponse{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[68]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[70]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5136,7 +5273,7 @@ func (x *FitModelResponse) String() string {
 func (*FitModelResponse) ProtoMessage() {}
 
 func (x *FitModelResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[68]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[70]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5149,7 +5286,7 @@ func (x *FitModelResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FitModelResponse.ProtoReflect.Descriptor instead.
 func (*FitModelResponse) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{68}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{70}
 }
 
 func (x *FitModelResponse) GetWeights() []*RuleWeight {
@@ -5252,7 +5389,7 @@ type ListAlertsRequest struct {
 
 func (x *ListAlertsRequest) Reset() {
 	*x = ListAlertsRequest{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[69]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[71]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5264,7 +5401,7 @@ func (x *ListAlertsRequest) String() string {
 func (*ListAlertsRequest) ProtoMessage() {}
 
 func (x *ListAlertsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[69]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[71]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5277,7 +5414,7 @@ func (x *ListAlertsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAlertsRequest.ProtoReflect.Descriptor instead.
 func (*ListAlertsRequest) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{69}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{71}
 }
 
 func (x *ListAlertsRequest) GetStatus() string {
@@ -5324,7 +5461,7 @@ type ListAlertsResponse struct {
 
 func (x *ListAlertsResponse) Reset() {
 	*x = ListAlertsResponse{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[70]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[72]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5336,7 +5473,7 @@ func (x *ListAlertsResponse) String() string {
 func (*ListAlertsResponse) ProtoMessage() {}
 
 func (x *ListAlertsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[70]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[72]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5349,7 +5486,7 @@ func (x *ListAlertsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAlertsResponse.ProtoReflect.Descriptor instead.
 func (*ListAlertsResponse) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{70}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{72}
 }
 
 func (x *ListAlertsResponse) GetAlerts() []*Alert {
@@ -5368,7 +5505,7 @@ type GetAlertRequest struct {
 
 func (x *GetAlertRequest) Reset() {
 	*x = GetAlertRequest{}
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[71]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[73]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5380,7 +5517,7 @@ func (x *GetAlertRequest) String() string {
 func (*GetAlertRequest) ProtoMessage() {}
 
 func (x *GetAlertRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_farmwatch_v1_admin_proto_msgTypes[71]
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[73]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5393,7 +5530,7 @@ func (x *GetAlertRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAlertRequest.ProtoReflect.Descriptor instead.
 func (*GetAlertRequest) Descriptor() ([]byte, []int) {
-	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{71}
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{73}
 }
 
 func (x *GetAlertRequest) GetId() string {
@@ -5604,7 +5741,19 @@ const file_farmwatch_v1_admin_proto_rawDesc = "" +
 	"\x13ImportHiresResponse\x12\x14\n" +
 	"\x05added\x18\x01 \x01(\rR\x05added\x12\x18\n" +
 	"\aupdated\x18\x02 \x01(\rR\aupdated\x12\x1c\n" +
-	"\tunchanged\x18\x03 \x01(\rR\tunchanged\"7\n" +
+	"\tunchanged\x18\x03 \x01(\rR\tunchanged\"<\n" +
+	"\x16DeleteApplicantRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
+	"\x04note\x18\x02 \x01(\tR\x04note\"\xf8\x01\n" +
+	"\x17DeleteApplicantResponse\x12!\n" +
+	"\fapplicant_id\x18\x01 \x01(\tR\vapplicantId\x12\x16\n" +
+	"\x06alerts\x18\x02 \x01(\rR\x06alerts\x12'\n" +
+	"\x0falerts_scrubbed\x18\x03 \x01(\rR\x0ealertsScrubbed\x124\n" +
+	"\x16audit_entries_redacted\x18\x04 \x01(\rR\x14auditEntriesRedacted\x12\x1e\n" +
+	"\n" +
+	"rescreened\x18\x05 \x01(\rR\n" +
+	"rescreened\x12#\n" +
+	"\rhire_unlinked\x18\x06 \x01(\tR\fhireUnlinked\"7\n" +
 	"\x11DeleteHireRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04note\x18\x02 \x01(\tR\x04note\"\xc5\x02\n" +
@@ -5898,7 +6047,7 @@ const file_farmwatch_v1_admin_proto_rawDesc = "" +
 	"\x12ListAlertsResponse\x12+\n" +
 	"\x06alerts\x18\x01 \x03(\v2\x13.farmwatch.v1.AlertR\x06alerts\"!\n" +
 	"\x0fGetAlertRequest\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id2\xaa\x12\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id2\x8a\x13\n" +
 	"\fAdminService\x12I\n" +
 	"\bAddHires\x12\x1d.farmwatch.v1.AddHiresRequest\x1a\x1e.farmwatch.v1.AddHiresResponse\x12L\n" +
 	"\tListHires\x12\x1e.farmwatch.v1.ListHiresRequest\x1a\x1f.farmwatch.v1.ListHiresResponse\x12;\n" +
@@ -5936,7 +6085,8 @@ const file_farmwatch_v1_admin_proto_rawDesc = "" +
 	"\vRevokeAdmin\x12 .farmwatch.v1.RevokeAdminRequest\x1a\x1e.farmwatch.v1.AdminCertificate\x12c\n" +
 	"\x10ImportApplicants\x12%.farmwatch.v1.ImportApplicantsRequest\x1a&.farmwatch.v1.ImportApplicantsResponse(\x01\x12[\n" +
 	"\x0eListApplicants\x12#.farmwatch.v1.ListApplicantsRequest\x1a$.farmwatch.v1.ListApplicantsResponse\x12P\n" +
-	"\fGetApplicant\x12!.farmwatch.v1.GetApplicantRequest\x1a\x1d.farmwatch.v1.ApplicantDetailB?Z=github.com/farmwatch/farmwatch/proto/farmwatch/v1;farmwatchv1b\x06proto3"
+	"\fGetApplicant\x12!.farmwatch.v1.GetApplicantRequest\x1a\x1d.farmwatch.v1.ApplicantDetail\x12^\n" +
+	"\x0fDeleteApplicant\x12$.farmwatch.v1.DeleteApplicantRequest\x1a%.farmwatch.v1.DeleteApplicantResponseB?Z=github.com/farmwatch/farmwatch/proto/farmwatch/v1;farmwatchv1b\x06proto3"
 
 var (
 	file_farmwatch_v1_admin_proto_rawDescOnce sync.Once
@@ -5950,7 +6100,7 @@ func file_farmwatch_v1_admin_proto_rawDescGZIP() []byte {
 	return file_farmwatch_v1_admin_proto_rawDescData
 }
 
-var file_farmwatch_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 74)
+var file_farmwatch_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 76)
 var file_farmwatch_v1_admin_proto_goTypes = []any{
 	(*Applicant)(nil),                // 0: farmwatch.v1.Applicant
 	(*WorkEntry)(nil),                // 1: farmwatch.v1.WorkEntry
@@ -5983,148 +6133,150 @@ var file_farmwatch_v1_admin_proto_goTypes = []any{
 	(*AddHiresResponse)(nil),         // 28: farmwatch.v1.AddHiresResponse
 	(*ImportHiresRequest)(nil),       // 29: farmwatch.v1.ImportHiresRequest
 	(*ImportHiresResponse)(nil),      // 30: farmwatch.v1.ImportHiresResponse
-	(*DeleteHireRequest)(nil),        // 31: farmwatch.v1.DeleteHireRequest
-	(*DeleteHireResponse)(nil),       // 32: farmwatch.v1.DeleteHireResponse
-	(*ListHiresRequest)(nil),         // 33: farmwatch.v1.ListHiresRequest
-	(*ListHiresResponse)(nil),        // 34: farmwatch.v1.ListHiresResponse
-	(*GetHireRequest)(nil),           // 35: farmwatch.v1.GetHireRequest
-	(*CreateTokenRequest)(nil),       // 36: farmwatch.v1.CreateTokenRequest
-	(*CreateTokenResponse)(nil),      // 37: farmwatch.v1.CreateTokenResponse
-	(*Device)(nil),                   // 38: farmwatch.v1.Device
-	(*ListDevicesRequest)(nil),       // 39: farmwatch.v1.ListDevicesRequest
-	(*ListDevicesResponse)(nil),      // 40: farmwatch.v1.ListDevicesResponse
-	(*GetDeviceRequest)(nil),         // 41: farmwatch.v1.GetDeviceRequest
-	(*DeviceDetail)(nil),             // 42: farmwatch.v1.DeviceDetail
-	(*StoredReport)(nil),             // 43: farmwatch.v1.StoredReport
-	(*PeerLocation)(nil),             // 44: farmwatch.v1.PeerLocation
-	(*IPLocation)(nil),               // 45: farmwatch.v1.IPLocation
-	(*ListReportsRequest)(nil),       // 46: farmwatch.v1.ListReportsRequest
-	(*ListReportsResponse)(nil),      // 47: farmwatch.v1.ListReportsResponse
-	(*Evidence)(nil),                 // 48: farmwatch.v1.Evidence
-	(*Alert)(nil),                    // 49: farmwatch.v1.Alert
-	(*AckAlertRequest)(nil),          // 50: farmwatch.v1.AckAlertRequest
-	(*ResolveAlertRequest)(nil),      // 51: farmwatch.v1.ResolveAlertRequest
-	(*AuditEntry)(nil),               // 52: farmwatch.v1.AuditEntry
-	(*ListAuditRequest)(nil),         // 53: farmwatch.v1.ListAuditRequest
-	(*ListAuditResponse)(nil),        // 54: farmwatch.v1.ListAuditResponse
-	(*UpdateHireRequest)(nil),        // 55: farmwatch.v1.UpdateHireRequest
-	(*ClusterMember)(nil),            // 56: farmwatch.v1.ClusterMember
-	(*SharedFingerprint)(nil),        // 57: farmwatch.v1.SharedFingerprint
-	(*Cluster)(nil),                  // 58: farmwatch.v1.Cluster
-	(*ListClustersRequest)(nil),      // 59: farmwatch.v1.ListClustersRequest
-	(*ListClustersResponse)(nil),     // 60: farmwatch.v1.ListClustersResponse
-	(*GetClusterRequest)(nil),        // 61: farmwatch.v1.GetClusterRequest
-	(*FitModelRequest)(nil),          // 62: farmwatch.v1.FitModelRequest
-	(*GetConfigRequest)(nil),         // 63: farmwatch.v1.GetConfigRequest
-	(*GetConfigResponse)(nil),        // 64: farmwatch.v1.GetConfigResponse
-	(*RuleWeight)(nil),               // 65: farmwatch.v1.RuleWeight
-	(*BacktestRequest)(nil),          // 66: farmwatch.v1.BacktestRequest
-	(*BacktestResponse)(nil),         // 67: farmwatch.v1.BacktestResponse
-	(*FitModelResponse)(nil),         // 68: farmwatch.v1.FitModelResponse
-	(*ListAlertsRequest)(nil),        // 69: farmwatch.v1.ListAlertsRequest
-	(*ListAlertsResponse)(nil),       // 70: farmwatch.v1.ListAlertsResponse
-	(*GetAlertRequest)(nil),          // 71: farmwatch.v1.GetAlertRequest
-	nil,                              // 72: farmwatch.v1.Evidence.FactsEntry
-	nil,                              // 73: farmwatch.v1.Alert.MemberScoresEntry
-	(*timestamppb.Timestamp)(nil),    // 74: google.protobuf.Timestamp
-	(*Report)(nil),                   // 75: farmwatch.v1.Report
+	(*DeleteApplicantRequest)(nil),   // 31: farmwatch.v1.DeleteApplicantRequest
+	(*DeleteApplicantResponse)(nil),  // 32: farmwatch.v1.DeleteApplicantResponse
+	(*DeleteHireRequest)(nil),        // 33: farmwatch.v1.DeleteHireRequest
+	(*DeleteHireResponse)(nil),       // 34: farmwatch.v1.DeleteHireResponse
+	(*ListHiresRequest)(nil),         // 35: farmwatch.v1.ListHiresRequest
+	(*ListHiresResponse)(nil),        // 36: farmwatch.v1.ListHiresResponse
+	(*GetHireRequest)(nil),           // 37: farmwatch.v1.GetHireRequest
+	(*CreateTokenRequest)(nil),       // 38: farmwatch.v1.CreateTokenRequest
+	(*CreateTokenResponse)(nil),      // 39: farmwatch.v1.CreateTokenResponse
+	(*Device)(nil),                   // 40: farmwatch.v1.Device
+	(*ListDevicesRequest)(nil),       // 41: farmwatch.v1.ListDevicesRequest
+	(*ListDevicesResponse)(nil),      // 42: farmwatch.v1.ListDevicesResponse
+	(*GetDeviceRequest)(nil),         // 43: farmwatch.v1.GetDeviceRequest
+	(*DeviceDetail)(nil),             // 44: farmwatch.v1.DeviceDetail
+	(*StoredReport)(nil),             // 45: farmwatch.v1.StoredReport
+	(*PeerLocation)(nil),             // 46: farmwatch.v1.PeerLocation
+	(*IPLocation)(nil),               // 47: farmwatch.v1.IPLocation
+	(*ListReportsRequest)(nil),       // 48: farmwatch.v1.ListReportsRequest
+	(*ListReportsResponse)(nil),      // 49: farmwatch.v1.ListReportsResponse
+	(*Evidence)(nil),                 // 50: farmwatch.v1.Evidence
+	(*Alert)(nil),                    // 51: farmwatch.v1.Alert
+	(*AckAlertRequest)(nil),          // 52: farmwatch.v1.AckAlertRequest
+	(*ResolveAlertRequest)(nil),      // 53: farmwatch.v1.ResolveAlertRequest
+	(*AuditEntry)(nil),               // 54: farmwatch.v1.AuditEntry
+	(*ListAuditRequest)(nil),         // 55: farmwatch.v1.ListAuditRequest
+	(*ListAuditResponse)(nil),        // 56: farmwatch.v1.ListAuditResponse
+	(*UpdateHireRequest)(nil),        // 57: farmwatch.v1.UpdateHireRequest
+	(*ClusterMember)(nil),            // 58: farmwatch.v1.ClusterMember
+	(*SharedFingerprint)(nil),        // 59: farmwatch.v1.SharedFingerprint
+	(*Cluster)(nil),                  // 60: farmwatch.v1.Cluster
+	(*ListClustersRequest)(nil),      // 61: farmwatch.v1.ListClustersRequest
+	(*ListClustersResponse)(nil),     // 62: farmwatch.v1.ListClustersResponse
+	(*GetClusterRequest)(nil),        // 63: farmwatch.v1.GetClusterRequest
+	(*FitModelRequest)(nil),          // 64: farmwatch.v1.FitModelRequest
+	(*GetConfigRequest)(nil),         // 65: farmwatch.v1.GetConfigRequest
+	(*GetConfigResponse)(nil),        // 66: farmwatch.v1.GetConfigResponse
+	(*RuleWeight)(nil),               // 67: farmwatch.v1.RuleWeight
+	(*BacktestRequest)(nil),          // 68: farmwatch.v1.BacktestRequest
+	(*BacktestResponse)(nil),         // 69: farmwatch.v1.BacktestResponse
+	(*FitModelResponse)(nil),         // 70: farmwatch.v1.FitModelResponse
+	(*ListAlertsRequest)(nil),        // 71: farmwatch.v1.ListAlertsRequest
+	(*ListAlertsResponse)(nil),       // 72: farmwatch.v1.ListAlertsResponse
+	(*GetAlertRequest)(nil),          // 73: farmwatch.v1.GetAlertRequest
+	nil,                              // 74: farmwatch.v1.Evidence.FactsEntry
+	nil,                              // 75: farmwatch.v1.Alert.MemberScoresEntry
+	(*timestamppb.Timestamp)(nil),    // 76: google.protobuf.Timestamp
+	(*Report)(nil),                   // 77: farmwatch.v1.Report
 }
 var file_farmwatch_v1_admin_proto_depIdxs = []int32{
 	1,   // 0: farmwatch.v1.Applicant.work_history:type_name -> farmwatch.v1.WorkEntry
 	2,   // 1: farmwatch.v1.Applicant.education:type_name -> farmwatch.v1.EducationEntry
-	74,  // 2: farmwatch.v1.Applicant.applied_at:type_name -> google.protobuf.Timestamp
+	76,  // 2: farmwatch.v1.Applicant.applied_at:type_name -> google.protobuf.Timestamp
 	3,   // 3: farmwatch.v1.Applicant.phones_normalized:type_name -> farmwatch.v1.NormalizedPhone
 	4,   // 4: farmwatch.v1.Applicant.emails_normalized:type_name -> farmwatch.v1.NormalizedEmail
 	26,  // 5: farmwatch.v1.Applicant.claimed_place:type_name -> farmwatch.v1.ClaimedHome
 	26,  // 6: farmwatch.v1.Applicant.shipping_place:type_name -> farmwatch.v1.ClaimedHome
-	74,  // 7: farmwatch.v1.Applicant.created_at:type_name -> google.protobuf.Timestamp
-	74,  // 8: farmwatch.v1.Applicant.updated_at:type_name -> google.protobuf.Timestamp
+	76,  // 7: farmwatch.v1.Applicant.created_at:type_name -> google.protobuf.Timestamp
+	76,  // 8: farmwatch.v1.Applicant.updated_at:type_name -> google.protobuf.Timestamp
 	0,   // 9: farmwatch.v1.ImportApplicantsRequest.applicants:type_name -> farmwatch.v1.Applicant
 	9,   // 10: farmwatch.v1.ListApplicantsResponse.applicants:type_name -> farmwatch.v1.ApplicantSummary
-	74,  // 11: farmwatch.v1.ApplicantSummary.applied_at:type_name -> google.protobuf.Timestamp
+	76,  // 11: farmwatch.v1.ApplicantSummary.applied_at:type_name -> google.protobuf.Timestamp
 	0,   // 12: farmwatch.v1.ApplicantDetail.applicant:type_name -> farmwatch.v1.Applicant
-	49,  // 13: farmwatch.v1.ApplicantDetail.alert:type_name -> farmwatch.v1.Alert
-	48,  // 14: farmwatch.v1.ApplicantDetail.evidence:type_name -> farmwatch.v1.Evidence
+	51,  // 13: farmwatch.v1.ApplicantDetail.alert:type_name -> farmwatch.v1.Alert
+	50,  // 14: farmwatch.v1.ApplicantDetail.evidence:type_name -> farmwatch.v1.Evidence
 	14,  // 15: farmwatch.v1.ListTokensResponse.tokens:type_name -> farmwatch.v1.TokenInfo
-	74,  // 16: farmwatch.v1.TokenInfo.created_at:type_name -> google.protobuf.Timestamp
-	74,  // 17: farmwatch.v1.TokenInfo.expires_at:type_name -> google.protobuf.Timestamp
-	74,  // 18: farmwatch.v1.TokenInfo.used_at:type_name -> google.protobuf.Timestamp
-	74,  // 19: farmwatch.v1.TokenInfo.revoked_at:type_name -> google.protobuf.Timestamp
+	76,  // 16: farmwatch.v1.TokenInfo.created_at:type_name -> google.protobuf.Timestamp
+	76,  // 17: farmwatch.v1.TokenInfo.expires_at:type_name -> google.protobuf.Timestamp
+	76,  // 18: farmwatch.v1.TokenInfo.used_at:type_name -> google.protobuf.Timestamp
+	76,  // 19: farmwatch.v1.TokenInfo.revoked_at:type_name -> google.protobuf.Timestamp
 	18,  // 20: farmwatch.v1.ListAdminsResponse.certificates:type_name -> farmwatch.v1.AdminCertificate
-	74,  // 21: farmwatch.v1.AdminCertificate.issued_at:type_name -> google.protobuf.Timestamp
-	74,  // 22: farmwatch.v1.AdminCertificate.expires_at:type_name -> google.protobuf.Timestamp
-	74,  // 23: farmwatch.v1.AdminCertificate.revoked_at:type_name -> google.protobuf.Timestamp
-	74,  // 24: farmwatch.v1.IssueAdminResponse.expires_at:type_name -> google.protobuf.Timestamp
+	76,  // 21: farmwatch.v1.AdminCertificate.issued_at:type_name -> google.protobuf.Timestamp
+	76,  // 22: farmwatch.v1.AdminCertificate.expires_at:type_name -> google.protobuf.Timestamp
+	76,  // 23: farmwatch.v1.AdminCertificate.revoked_at:type_name -> google.protobuf.Timestamp
+	76,  // 24: farmwatch.v1.IssueAdminResponse.expires_at:type_name -> google.protobuf.Timestamp
 	26,  // 25: farmwatch.v1.Hire.home:type_name -> farmwatch.v1.ClaimedHome
-	74,  // 26: farmwatch.v1.Hire.created_at:type_name -> google.protobuf.Timestamp
+	76,  // 26: farmwatch.v1.Hire.created_at:type_name -> google.protobuf.Timestamp
 	26,  // 27: farmwatch.v1.Hire.shipping:type_name -> farmwatch.v1.ClaimedHome
-	74,  // 28: farmwatch.v1.Hire.updated_at:type_name -> google.protobuf.Timestamp
+	76,  // 28: farmwatch.v1.Hire.updated_at:type_name -> google.protobuf.Timestamp
 	25,  // 29: farmwatch.v1.AddHiresRequest.hires:type_name -> farmwatch.v1.Hire
 	25,  // 30: farmwatch.v1.AddHiresResponse.hires:type_name -> farmwatch.v1.Hire
 	25,  // 31: farmwatch.v1.ImportHiresRequest.hires:type_name -> farmwatch.v1.Hire
 	25,  // 32: farmwatch.v1.ListHiresResponse.hires:type_name -> farmwatch.v1.Hire
-	74,  // 33: farmwatch.v1.CreateTokenResponse.expires_at:type_name -> google.protobuf.Timestamp
-	74,  // 34: farmwatch.v1.Device.enrolled_at:type_name -> google.protobuf.Timestamp
-	74,  // 35: farmwatch.v1.Device.last_seen:type_name -> google.protobuf.Timestamp
-	74,  // 36: farmwatch.v1.Device.revoked_at:type_name -> google.protobuf.Timestamp
-	38,  // 37: farmwatch.v1.ListDevicesResponse.devices:type_name -> farmwatch.v1.Device
-	38,  // 38: farmwatch.v1.DeviceDetail.device:type_name -> farmwatch.v1.Device
+	76,  // 33: farmwatch.v1.CreateTokenResponse.expires_at:type_name -> google.protobuf.Timestamp
+	76,  // 34: farmwatch.v1.Device.enrolled_at:type_name -> google.protobuf.Timestamp
+	76,  // 35: farmwatch.v1.Device.last_seen:type_name -> google.protobuf.Timestamp
+	76,  // 36: farmwatch.v1.Device.revoked_at:type_name -> google.protobuf.Timestamp
+	40,  // 37: farmwatch.v1.ListDevicesResponse.devices:type_name -> farmwatch.v1.Device
+	40,  // 38: farmwatch.v1.DeviceDetail.device:type_name -> farmwatch.v1.Device
 	25,  // 39: farmwatch.v1.DeviceDetail.hire:type_name -> farmwatch.v1.Hire
-	43,  // 40: farmwatch.v1.DeviceDetail.recent_reports:type_name -> farmwatch.v1.StoredReport
-	49,  // 41: farmwatch.v1.DeviceDetail.alerts:type_name -> farmwatch.v1.Alert
-	48,  // 42: farmwatch.v1.DeviceDetail.evidence:type_name -> farmwatch.v1.Evidence
-	75,  // 43: farmwatch.v1.StoredReport.report:type_name -> farmwatch.v1.Report
-	74,  // 44: farmwatch.v1.StoredReport.received_at:type_name -> google.protobuf.Timestamp
-	45,  // 45: farmwatch.v1.StoredReport.location:type_name -> farmwatch.v1.IPLocation
-	44,  // 46: farmwatch.v1.StoredReport.peers:type_name -> farmwatch.v1.PeerLocation
-	45,  // 47: farmwatch.v1.PeerLocation.location:type_name -> farmwatch.v1.IPLocation
-	43,  // 48: farmwatch.v1.ListReportsResponse.reports:type_name -> farmwatch.v1.StoredReport
-	72,  // 49: farmwatch.v1.Evidence.facts:type_name -> farmwatch.v1.Evidence.FactsEntry
-	74,  // 50: farmwatch.v1.Evidence.observed_at:type_name -> google.protobuf.Timestamp
-	74,  // 51: farmwatch.v1.Evidence.first_seen:type_name -> google.protobuf.Timestamp
-	48,  // 52: farmwatch.v1.Alert.evidence:type_name -> farmwatch.v1.Evidence
-	74,  // 53: farmwatch.v1.Alert.created_at:type_name -> google.protobuf.Timestamp
-	74,  // 54: farmwatch.v1.Alert.updated_at:type_name -> google.protobuf.Timestamp
-	74,  // 55: farmwatch.v1.Alert.resolved_at:type_name -> google.protobuf.Timestamp
-	74,  // 56: farmwatch.v1.Alert.peak_at:type_name -> google.protobuf.Timestamp
-	73,  // 57: farmwatch.v1.Alert.member_scores:type_name -> farmwatch.v1.Alert.MemberScoresEntry
-	74,  // 58: farmwatch.v1.AuditEntry.at:type_name -> google.protobuf.Timestamp
-	74,  // 59: farmwatch.v1.ListAuditRequest.since:type_name -> google.protobuf.Timestamp
-	52,  // 60: farmwatch.v1.ListAuditResponse.entries:type_name -> farmwatch.v1.AuditEntry
+	45,  // 40: farmwatch.v1.DeviceDetail.recent_reports:type_name -> farmwatch.v1.StoredReport
+	51,  // 41: farmwatch.v1.DeviceDetail.alerts:type_name -> farmwatch.v1.Alert
+	50,  // 42: farmwatch.v1.DeviceDetail.evidence:type_name -> farmwatch.v1.Evidence
+	77,  // 43: farmwatch.v1.StoredReport.report:type_name -> farmwatch.v1.Report
+	76,  // 44: farmwatch.v1.StoredReport.received_at:type_name -> google.protobuf.Timestamp
+	47,  // 45: farmwatch.v1.StoredReport.location:type_name -> farmwatch.v1.IPLocation
+	46,  // 46: farmwatch.v1.StoredReport.peers:type_name -> farmwatch.v1.PeerLocation
+	47,  // 47: farmwatch.v1.PeerLocation.location:type_name -> farmwatch.v1.IPLocation
+	45,  // 48: farmwatch.v1.ListReportsResponse.reports:type_name -> farmwatch.v1.StoredReport
+	74,  // 49: farmwatch.v1.Evidence.facts:type_name -> farmwatch.v1.Evidence.FactsEntry
+	76,  // 50: farmwatch.v1.Evidence.observed_at:type_name -> google.protobuf.Timestamp
+	76,  // 51: farmwatch.v1.Evidence.first_seen:type_name -> google.protobuf.Timestamp
+	50,  // 52: farmwatch.v1.Alert.evidence:type_name -> farmwatch.v1.Evidence
+	76,  // 53: farmwatch.v1.Alert.created_at:type_name -> google.protobuf.Timestamp
+	76,  // 54: farmwatch.v1.Alert.updated_at:type_name -> google.protobuf.Timestamp
+	76,  // 55: farmwatch.v1.Alert.resolved_at:type_name -> google.protobuf.Timestamp
+	76,  // 56: farmwatch.v1.Alert.peak_at:type_name -> google.protobuf.Timestamp
+	75,  // 57: farmwatch.v1.Alert.member_scores:type_name -> farmwatch.v1.Alert.MemberScoresEntry
+	76,  // 58: farmwatch.v1.AuditEntry.at:type_name -> google.protobuf.Timestamp
+	76,  // 59: farmwatch.v1.ListAuditRequest.since:type_name -> google.protobuf.Timestamp
+	54,  // 60: farmwatch.v1.ListAuditResponse.entries:type_name -> farmwatch.v1.AuditEntry
 	25,  // 61: farmwatch.v1.UpdateHireRequest.hire:type_name -> farmwatch.v1.Hire
-	74,  // 62: farmwatch.v1.ClusterMember.joined_at:type_name -> google.protobuf.Timestamp
-	56,  // 63: farmwatch.v1.Cluster.members:type_name -> farmwatch.v1.ClusterMember
-	57,  // 64: farmwatch.v1.Cluster.fingerprints:type_name -> farmwatch.v1.SharedFingerprint
-	74,  // 65: farmwatch.v1.Cluster.created_at:type_name -> google.protobuf.Timestamp
-	74,  // 66: farmwatch.v1.Cluster.updated_at:type_name -> google.protobuf.Timestamp
-	58,  // 67: farmwatch.v1.ListClustersResponse.clusters:type_name -> farmwatch.v1.Cluster
-	74,  // 68: farmwatch.v1.BacktestRequest.since:type_name -> google.protobuf.Timestamp
-	74,  // 69: farmwatch.v1.BacktestRequest.until:type_name -> google.protobuf.Timestamp
-	74,  // 70: farmwatch.v1.BacktestResponse.first_report:type_name -> google.protobuf.Timestamp
-	74,  // 71: farmwatch.v1.BacktestResponse.last_report:type_name -> google.protobuf.Timestamp
-	49,  // 72: farmwatch.v1.BacktestResponse.alerts:type_name -> farmwatch.v1.Alert
-	65,  // 73: farmwatch.v1.FitModelResponse.weights:type_name -> farmwatch.v1.RuleWeight
-	49,  // 74: farmwatch.v1.ListAlertsResponse.alerts:type_name -> farmwatch.v1.Alert
+	76,  // 62: farmwatch.v1.ClusterMember.joined_at:type_name -> google.protobuf.Timestamp
+	58,  // 63: farmwatch.v1.Cluster.members:type_name -> farmwatch.v1.ClusterMember
+	59,  // 64: farmwatch.v1.Cluster.fingerprints:type_name -> farmwatch.v1.SharedFingerprint
+	76,  // 65: farmwatch.v1.Cluster.created_at:type_name -> google.protobuf.Timestamp
+	76,  // 66: farmwatch.v1.Cluster.updated_at:type_name -> google.protobuf.Timestamp
+	60,  // 67: farmwatch.v1.ListClustersResponse.clusters:type_name -> farmwatch.v1.Cluster
+	76,  // 68: farmwatch.v1.BacktestRequest.since:type_name -> google.protobuf.Timestamp
+	76,  // 69: farmwatch.v1.BacktestRequest.until:type_name -> google.protobuf.Timestamp
+	76,  // 70: farmwatch.v1.BacktestResponse.first_report:type_name -> google.protobuf.Timestamp
+	76,  // 71: farmwatch.v1.BacktestResponse.last_report:type_name -> google.protobuf.Timestamp
+	51,  // 72: farmwatch.v1.BacktestResponse.alerts:type_name -> farmwatch.v1.Alert
+	67,  // 73: farmwatch.v1.FitModelResponse.weights:type_name -> farmwatch.v1.RuleWeight
+	51,  // 74: farmwatch.v1.ListAlertsResponse.alerts:type_name -> farmwatch.v1.Alert
 	27,  // 75: farmwatch.v1.AdminService.AddHires:input_type -> farmwatch.v1.AddHiresRequest
-	33,  // 76: farmwatch.v1.AdminService.ListHires:input_type -> farmwatch.v1.ListHiresRequest
-	35,  // 77: farmwatch.v1.AdminService.GetHire:input_type -> farmwatch.v1.GetHireRequest
+	35,  // 76: farmwatch.v1.AdminService.ListHires:input_type -> farmwatch.v1.ListHiresRequest
+	37,  // 77: farmwatch.v1.AdminService.GetHire:input_type -> farmwatch.v1.GetHireRequest
 	29,  // 78: farmwatch.v1.AdminService.ImportHires:input_type -> farmwatch.v1.ImportHiresRequest
-	31,  // 79: farmwatch.v1.AdminService.DeleteHire:input_type -> farmwatch.v1.DeleteHireRequest
-	36,  // 80: farmwatch.v1.AdminService.CreateToken:input_type -> farmwatch.v1.CreateTokenRequest
-	39,  // 81: farmwatch.v1.AdminService.ListDevices:input_type -> farmwatch.v1.ListDevicesRequest
-	41,  // 82: farmwatch.v1.AdminService.GetDevice:input_type -> farmwatch.v1.GetDeviceRequest
-	46,  // 83: farmwatch.v1.AdminService.ListReports:input_type -> farmwatch.v1.ListReportsRequest
-	69,  // 84: farmwatch.v1.AdminService.ListAlerts:input_type -> farmwatch.v1.ListAlertsRequest
-	71,  // 85: farmwatch.v1.AdminService.GetAlert:input_type -> farmwatch.v1.GetAlertRequest
-	50,  // 86: farmwatch.v1.AdminService.AckAlert:input_type -> farmwatch.v1.AckAlertRequest
-	51,  // 87: farmwatch.v1.AdminService.ResolveAlert:input_type -> farmwatch.v1.ResolveAlertRequest
-	53,  // 88: farmwatch.v1.AdminService.ListAudit:input_type -> farmwatch.v1.ListAuditRequest
-	55,  // 89: farmwatch.v1.AdminService.UpdateHire:input_type -> farmwatch.v1.UpdateHireRequest
-	59,  // 90: farmwatch.v1.AdminService.ListClusters:input_type -> farmwatch.v1.ListClustersRequest
-	61,  // 91: farmwatch.v1.AdminService.GetCluster:input_type -> farmwatch.v1.GetClusterRequest
-	62,  // 92: farmwatch.v1.AdminService.FitModel:input_type -> farmwatch.v1.FitModelRequest
-	63,  // 93: farmwatch.v1.AdminService.GetConfig:input_type -> farmwatch.v1.GetConfigRequest
-	66,  // 94: farmwatch.v1.AdminService.Backtest:input_type -> farmwatch.v1.BacktestRequest
+	33,  // 79: farmwatch.v1.AdminService.DeleteHire:input_type -> farmwatch.v1.DeleteHireRequest
+	38,  // 80: farmwatch.v1.AdminService.CreateToken:input_type -> farmwatch.v1.CreateTokenRequest
+	41,  // 81: farmwatch.v1.AdminService.ListDevices:input_type -> farmwatch.v1.ListDevicesRequest
+	43,  // 82: farmwatch.v1.AdminService.GetDevice:input_type -> farmwatch.v1.GetDeviceRequest
+	48,  // 83: farmwatch.v1.AdminService.ListReports:input_type -> farmwatch.v1.ListReportsRequest
+	71,  // 84: farmwatch.v1.AdminService.ListAlerts:input_type -> farmwatch.v1.ListAlertsRequest
+	73,  // 85: farmwatch.v1.AdminService.GetAlert:input_type -> farmwatch.v1.GetAlertRequest
+	52,  // 86: farmwatch.v1.AdminService.AckAlert:input_type -> farmwatch.v1.AckAlertRequest
+	53,  // 87: farmwatch.v1.AdminService.ResolveAlert:input_type -> farmwatch.v1.ResolveAlertRequest
+	55,  // 88: farmwatch.v1.AdminService.ListAudit:input_type -> farmwatch.v1.ListAuditRequest
+	57,  // 89: farmwatch.v1.AdminService.UpdateHire:input_type -> farmwatch.v1.UpdateHireRequest
+	61,  // 90: farmwatch.v1.AdminService.ListClusters:input_type -> farmwatch.v1.ListClustersRequest
+	63,  // 91: farmwatch.v1.AdminService.GetCluster:input_type -> farmwatch.v1.GetClusterRequest
+	64,  // 92: farmwatch.v1.AdminService.FitModel:input_type -> farmwatch.v1.FitModelRequest
+	65,  // 93: farmwatch.v1.AdminService.GetConfig:input_type -> farmwatch.v1.GetConfigRequest
+	68,  // 94: farmwatch.v1.AdminService.Backtest:input_type -> farmwatch.v1.BacktestRequest
 	20,  // 95: farmwatch.v1.AdminService.RevokeDevice:input_type -> farmwatch.v1.RevokeDeviceRequest
 	21,  // 96: farmwatch.v1.AdminService.IssueAdmin:input_type -> farmwatch.v1.IssueAdminRequest
 	23,  // 97: farmwatch.v1.AdminService.Backup:input_type -> farmwatch.v1.BackupRequest
@@ -6135,38 +6287,40 @@ var file_farmwatch_v1_admin_proto_depIdxs = []int32{
 	5,   // 102: farmwatch.v1.AdminService.ImportApplicants:input_type -> farmwatch.v1.ImportApplicantsRequest
 	7,   // 103: farmwatch.v1.AdminService.ListApplicants:input_type -> farmwatch.v1.ListApplicantsRequest
 	10,  // 104: farmwatch.v1.AdminService.GetApplicant:input_type -> farmwatch.v1.GetApplicantRequest
-	28,  // 105: farmwatch.v1.AdminService.AddHires:output_type -> farmwatch.v1.AddHiresResponse
-	34,  // 106: farmwatch.v1.AdminService.ListHires:output_type -> farmwatch.v1.ListHiresResponse
-	25,  // 107: farmwatch.v1.AdminService.GetHire:output_type -> farmwatch.v1.Hire
-	30,  // 108: farmwatch.v1.AdminService.ImportHires:output_type -> farmwatch.v1.ImportHiresResponse
-	32,  // 109: farmwatch.v1.AdminService.DeleteHire:output_type -> farmwatch.v1.DeleteHireResponse
-	37,  // 110: farmwatch.v1.AdminService.CreateToken:output_type -> farmwatch.v1.CreateTokenResponse
-	40,  // 111: farmwatch.v1.AdminService.ListDevices:output_type -> farmwatch.v1.ListDevicesResponse
-	42,  // 112: farmwatch.v1.AdminService.GetDevice:output_type -> farmwatch.v1.DeviceDetail
-	47,  // 113: farmwatch.v1.AdminService.ListReports:output_type -> farmwatch.v1.ListReportsResponse
-	70,  // 114: farmwatch.v1.AdminService.ListAlerts:output_type -> farmwatch.v1.ListAlertsResponse
-	49,  // 115: farmwatch.v1.AdminService.GetAlert:output_type -> farmwatch.v1.Alert
-	49,  // 116: farmwatch.v1.AdminService.AckAlert:output_type -> farmwatch.v1.Alert
-	49,  // 117: farmwatch.v1.AdminService.ResolveAlert:output_type -> farmwatch.v1.Alert
-	54,  // 118: farmwatch.v1.AdminService.ListAudit:output_type -> farmwatch.v1.ListAuditResponse
-	25,  // 119: farmwatch.v1.AdminService.UpdateHire:output_type -> farmwatch.v1.Hire
-	60,  // 120: farmwatch.v1.AdminService.ListClusters:output_type -> farmwatch.v1.ListClustersResponse
-	58,  // 121: farmwatch.v1.AdminService.GetCluster:output_type -> farmwatch.v1.Cluster
-	68,  // 122: farmwatch.v1.AdminService.FitModel:output_type -> farmwatch.v1.FitModelResponse
-	64,  // 123: farmwatch.v1.AdminService.GetConfig:output_type -> farmwatch.v1.GetConfigResponse
-	67,  // 124: farmwatch.v1.AdminService.Backtest:output_type -> farmwatch.v1.BacktestResponse
-	38,  // 125: farmwatch.v1.AdminService.RevokeDevice:output_type -> farmwatch.v1.Device
-	22,  // 126: farmwatch.v1.AdminService.IssueAdmin:output_type -> farmwatch.v1.IssueAdminResponse
-	24,  // 127: farmwatch.v1.AdminService.Backup:output_type -> farmwatch.v1.BackupChunk
-	13,  // 128: farmwatch.v1.AdminService.ListTokens:output_type -> farmwatch.v1.ListTokensResponse
-	14,  // 129: farmwatch.v1.AdminService.RevokeToken:output_type -> farmwatch.v1.TokenInfo
-	17,  // 130: farmwatch.v1.AdminService.ListAdmins:output_type -> farmwatch.v1.ListAdminsResponse
-	18,  // 131: farmwatch.v1.AdminService.RevokeAdmin:output_type -> farmwatch.v1.AdminCertificate
-	6,   // 132: farmwatch.v1.AdminService.ImportApplicants:output_type -> farmwatch.v1.ImportApplicantsResponse
-	8,   // 133: farmwatch.v1.AdminService.ListApplicants:output_type -> farmwatch.v1.ListApplicantsResponse
-	11,  // 134: farmwatch.v1.AdminService.GetApplicant:output_type -> farmwatch.v1.ApplicantDetail
-	105, // [105:135] is the sub-list for method output_type
-	75,  // [75:105] is the sub-list for method input_type
+	31,  // 105: farmwatch.v1.AdminService.DeleteApplicant:input_type -> farmwatch.v1.DeleteApplicantRequest
+	28,  // 106: farmwatch.v1.AdminService.AddHires:output_type -> farmwatch.v1.AddHiresResponse
+	36,  // 107: farmwatch.v1.AdminService.ListHires:output_type -> farmwatch.v1.ListHiresResponse
+	25,  // 108: farmwatch.v1.AdminService.GetHire:output_type -> farmwatch.v1.Hire
+	30,  // 109: farmwatch.v1.AdminService.ImportHires:output_type -> farmwatch.v1.ImportHiresResponse
+	34,  // 110: farmwatch.v1.AdminService.DeleteHire:output_type -> farmwatch.v1.DeleteHireResponse
+	39,  // 111: farmwatch.v1.AdminService.CreateToken:output_type -> farmwatch.v1.CreateTokenResponse
+	42,  // 112: farmwatch.v1.AdminService.ListDevices:output_type -> farmwatch.v1.ListDevicesResponse
+	44,  // 113: farmwatch.v1.AdminService.GetDevice:output_type -> farmwatch.v1.DeviceDetail
+	49,  // 114: farmwatch.v1.AdminService.ListReports:output_type -> farmwatch.v1.ListReportsResponse
+	72,  // 115: farmwatch.v1.AdminService.ListAlerts:output_type -> farmwatch.v1.ListAlertsResponse
+	51,  // 116: farmwatch.v1.AdminService.GetAlert:output_type -> farmwatch.v1.Alert
+	51,  // 117: farmwatch.v1.AdminService.AckAlert:output_type -> farmwatch.v1.Alert
+	51,  // 118: farmwatch.v1.AdminService.ResolveAlert:output_type -> farmwatch.v1.Alert
+	56,  // 119: farmwatch.v1.AdminService.ListAudit:output_type -> farmwatch.v1.ListAuditResponse
+	25,  // 120: farmwatch.v1.AdminService.UpdateHire:output_type -> farmwatch.v1.Hire
+	62,  // 121: farmwatch.v1.AdminService.ListClusters:output_type -> farmwatch.v1.ListClustersResponse
+	60,  // 122: farmwatch.v1.AdminService.GetCluster:output_type -> farmwatch.v1.Cluster
+	70,  // 123: farmwatch.v1.AdminService.FitModel:output_type -> farmwatch.v1.FitModelResponse
+	66,  // 124: farmwatch.v1.AdminService.GetConfig:output_type -> farmwatch.v1.GetConfigResponse
+	69,  // 125: farmwatch.v1.AdminService.Backtest:output_type -> farmwatch.v1.BacktestResponse
+	40,  // 126: farmwatch.v1.AdminService.RevokeDevice:output_type -> farmwatch.v1.Device
+	22,  // 127: farmwatch.v1.AdminService.IssueAdmin:output_type -> farmwatch.v1.IssueAdminResponse
+	24,  // 128: farmwatch.v1.AdminService.Backup:output_type -> farmwatch.v1.BackupChunk
+	13,  // 129: farmwatch.v1.AdminService.ListTokens:output_type -> farmwatch.v1.ListTokensResponse
+	14,  // 130: farmwatch.v1.AdminService.RevokeToken:output_type -> farmwatch.v1.TokenInfo
+	17,  // 131: farmwatch.v1.AdminService.ListAdmins:output_type -> farmwatch.v1.ListAdminsResponse
+	18,  // 132: farmwatch.v1.AdminService.RevokeAdmin:output_type -> farmwatch.v1.AdminCertificate
+	6,   // 133: farmwatch.v1.AdminService.ImportApplicants:output_type -> farmwatch.v1.ImportApplicantsResponse
+	8,   // 134: farmwatch.v1.AdminService.ListApplicants:output_type -> farmwatch.v1.ListApplicantsResponse
+	11,  // 135: farmwatch.v1.AdminService.GetApplicant:output_type -> farmwatch.v1.ApplicantDetail
+	32,  // 136: farmwatch.v1.AdminService.DeleteApplicant:output_type -> farmwatch.v1.DeleteApplicantResponse
+	106, // [106:137] is the sub-list for method output_type
+	75,  // [75:106] is the sub-list for method input_type
 	75,  // [75:75] is the sub-list for extension type_name
 	75,  // [75:75] is the sub-list for extension extendee
 	0,   // [0:75] is the sub-list for field type_name
@@ -6184,7 +6338,7 @@ func file_farmwatch_v1_admin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_farmwatch_v1_admin_proto_rawDesc), len(file_farmwatch_v1_admin_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   74,
+			NumMessages:   76,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -52,6 +52,7 @@ const (
 	AdminService_ImportApplicants_FullMethodName = "/farmwatch.v1.AdminService/ImportApplicants"
 	AdminService_ListApplicants_FullMethodName   = "/farmwatch.v1.AdminService/ListApplicants"
 	AdminService_GetApplicant_FullMethodName     = "/farmwatch.v1.AdminService/GetApplicant"
+	AdminService_DeleteApplicant_FullMethodName  = "/farmwatch.v1.AdminService/DeleteApplicant"
 )
 
 // AdminServiceClient is the client API for AdminService service.
@@ -112,6 +113,9 @@ type AdminServiceClient interface {
 	ImportApplicants(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[ImportApplicantsRequest, ImportApplicantsResponse], error)
 	ListApplicants(ctx context.Context, in *ListApplicantsRequest, opts ...grpc.CallOption) (*ListApplicantsResponse, error)
 	GetApplicant(ctx context.Context, in *GetApplicantRequest, opts ...grpc.CallOption) (*ApplicantDetail, error)
+	// Erases an applicant for an erasure request: the record, its alerts, and
+	// its name and id in the evidence of the applicants it was tied to.
+	DeleteApplicant(ctx context.Context, in *DeleteApplicantRequest, opts ...grpc.CallOption) (*DeleteApplicantResponse, error)
 }
 
 type adminServiceClient struct {
@@ -437,6 +441,16 @@ func (c *adminServiceClient) GetApplicant(ctx context.Context, in *GetApplicantR
 	return out, nil
 }
 
+func (c *adminServiceClient) DeleteApplicant(ctx context.Context, in *DeleteApplicantRequest, opts ...grpc.CallOption) (*DeleteApplicantResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DeleteApplicantResponse)
+	err := c.cc.Invoke(ctx, AdminService_DeleteApplicant_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AdminServiceServer is the server API for AdminService service.
 // All implementations must embed UnimplementedAdminServiceServer
 // for forward compatibility.
@@ -495,6 +509,9 @@ type AdminServiceServer interface {
 	ImportApplicants(grpc.ClientStreamingServer[ImportApplicantsRequest, ImportApplicantsResponse]) error
 	ListApplicants(context.Context, *ListApplicantsRequest) (*ListApplicantsResponse, error)
 	GetApplicant(context.Context, *GetApplicantRequest) (*ApplicantDetail, error)
+	// Erases an applicant for an erasure request: the record, its alerts, and
+	// its name and id in the evidence of the applicants it was tied to.
+	DeleteApplicant(context.Context, *DeleteApplicantRequest) (*DeleteApplicantResponse, error)
 	mustEmbedUnimplementedAdminServiceServer()
 }
 
@@ -594,6 +611,9 @@ func (UnimplementedAdminServiceServer) ListApplicants(context.Context, *ListAppl
 }
 func (UnimplementedAdminServiceServer) GetApplicant(context.Context, *GetApplicantRequest) (*ApplicantDetail, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetApplicant not implemented")
+}
+func (UnimplementedAdminServiceServer) DeleteApplicant(context.Context, *DeleteApplicantRequest) (*DeleteApplicantResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteApplicant not implemented")
 }
 func (UnimplementedAdminServiceServer) mustEmbedUnimplementedAdminServiceServer() {}
 func (UnimplementedAdminServiceServer) testEmbeddedByValue()                      {}
@@ -1127,6 +1147,24 @@ func _AdminService_GetApplicant_Handler(srv interface{}, ctx context.Context, de
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AdminService_DeleteApplicant_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteApplicantRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).DeleteApplicant(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_DeleteApplicant_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).DeleteApplicant(ctx, req.(*DeleteApplicantRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // AdminService_ServiceDesc is the grpc.ServiceDesc for AdminService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -1241,6 +1279,10 @@ var AdminService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetApplicant",
 			Handler:    _AdminService_GetApplicant_Handler,
+		},
+		{
+			MethodName: "DeleteApplicant",
+			Handler:    _AdminService_DeleteApplicant_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
