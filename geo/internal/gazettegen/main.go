@@ -25,7 +25,7 @@ import (
 	"golang.org/x/text/language/display"
 
 	"github.com/farmwatch/farmwatch/geo"
-	"github.com/farmwatch/farmwatch/geo/internal/npmpkg"
+	"github.com/farmwatch/farmwatch/internal/npmpkg"
 )
 
 // Pinned sources; see geo/internal/geodata for how to update a pin.

@@ -33,7 +33,7 @@ import (
 	"github.com/oschwald/maxminddb-golang/v2"
 
 	"github.com/farmwatch/farmwatch/geo"
-	"github.com/farmwatch/farmwatch/geo/internal/npmpkg"
+	"github.com/farmwatch/farmwatch/internal/npmpkg"
 )
 
 // Pinned sources. To update: `npm view PKG@VERSION dist.integrity`, change both fields, rebuild, and run

@@ -6,20 +6,16 @@
 package main
 
 import (
-	"archive/tar"
-	"compress/gzip"
-	"crypto/sha512"
-	"encoding/base64"
 	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/farmwatch/farmwatch/internal/npmpkg"
 )
 
 const (
@@ -44,29 +40,19 @@ func run(version, integrity, cache, out string) error {
 	if version == "" || !strings.HasPrefix(integrity, "sha512-") {
 		return fmt.Errorf("-version and -integrity sha512-... are required")
 	}
-	tgz := filepath.Join(cache, pkgName+"-"+version+".tgz")
-	if verify(tgz, integrity) != nil {
-		if err := os.MkdirAll(cache, 0o755); err != nil {
-			return err
-		}
-		cmd := exec.Command("npm", "pack", pkgName+"@"+version, "--pack-destination", cache, "--silent")
-		cmd.Stdout, cmd.Stderr = io.Discard, os.Stderr
-		if err := cmd.Run(); err != nil {
-			return fmt.Errorf("npm pack %s@%s: %w (is npm installed and the registry reachable?)", pkgName, version, err)
-		}
-		if err := verify(tgz, integrity); err != nil {
-			return err
-		}
+	tgz, err := npmpkg.Fetch(cache, npmpkg.Package{Name: pkgName, Version: version, Integrity: integrity})
+	if err != nil {
+		return err
 	}
-	files, err := readTar(tgz, "package/index.json", "package/wildcard.json")
+	files, err := npmpkg.ReadFiles(tgz, "index.json", "wildcard.json")
 	if err != nil {
 		return err
 	}
 	var domains, wildcards []string
-	if err := json.Unmarshal(files["package/index.json"], &domains); err != nil {
+	if err := json.Unmarshal(files["index.json"], &domains); err != nil {
 		return fmt.Errorf("index.json: %w", err)
 	}
-	if err := json.Unmarshal(files["package/wildcard.json"], &wildcards); err != nil {
+	if err := json.Unmarshal(files["wildcard.json"], &wildcards); err != nil {
 		return fmt.Errorf("wildcard.json: %w", err)
 	}
 	lines := make([]string, 0, len(domains)+len(wildcards))
@@ -90,54 +76,4 @@ func run(version, integrity, cache, out string) error {
 		}
 	}
 	return os.WriteFile(out, []byte(b.String()), 0o644)
-}
-
-func verify(path, integrity string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	h := sha512.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return fmt.Errorf("read %s: %w", path, err)
-	}
-	if got := "sha512-" + base64.StdEncoding.EncodeToString(h.Sum(nil)); got != integrity {
-		return fmt.Errorf("%s: integrity %s, want %s", path, got, integrity)
-	}
-	return nil
-}
-
-func readTar(path string, names ...string) (map[string][]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	out := map[string][]byte{}
-	tr := tar.NewReader(zr)
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
-		}
-		if slices.Contains(names, h.Name) {
-			if out[h.Name], err = io.ReadAll(io.LimitReader(tr, 64<<20)); err != nil {
-				return nil, fmt.Errorf("%s: %s: %w", path, h.Name, err)
-			}
-		}
-	}
-	for _, n := range names {
-		if _, ok := out[n]; !ok {
-			return nil, fmt.Errorf("%s: no %s", path, n)
-		}
-	}
-	return out, nil
 }
