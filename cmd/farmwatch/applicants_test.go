@@ -292,6 +292,38 @@ func TestHireLinksApplicant(t *testing.T) {
 	}
 }
 
+// TestApplicantImportedAfterHire: a hire added before their applicant is
+// imported is linked by the import, both ways; a second applicant with the
+// same email afterwards does not move the link.
+func TestApplicantImportedAfterHire(t *testing.T) {
+	c := testcollector.Start(t, nil)
+	if _, _, err := runCLI(t, c.Data, "hires", "add", "--id", "H-9", "--name", "Ana Lee", "--email", "analee@gmail.com",
+		"--claimed-home", "Austin, TX, US"); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "applicants.jsonl")
+	writeJSONL(t, file, cliCorpus())
+	if _, stderr, err := runCLI(t, c.Data, "applicants", "import", file); err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	h, err := c.Admin.GetHire(context.Background(), &pb.GetHireRequest{Id: "H-9"})
+	if err != nil || h.GetApplicantId() != "a-1" {
+		t.Fatalf("the hire added first was not linked by the import: %v %v", h, err)
+	}
+	if ap, _ := c.Admin.GetApplicant(context.Background(), &pb.GetApplicantRequest{Id: "a-1"}); ap.GetApplicant().GetHireId() != "H-9" {
+		t.Errorf("the applicant does not name the hire: %v", ap.GetApplicant())
+	}
+	// Another application with the same mailbox: the link stays where it is.
+	again := cliApplicant("a-1b", "Ana Lee", "ana.lee@gmail.com", "512-555-0101", "1200 Barton Springs Rd, Austin, TX 78704", "Dell")
+	writeJSONL(t, file, []*pb.Applicant{again})
+	if _, stderr, err := runCLI(t, c.Data, "applicants", "import", file); err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	if h, _ := c.Admin.GetHire(context.Background(), &pb.GetHireRequest{Id: "H-9"}); h.GetApplicantId() != "a-1" {
+		t.Errorf("a second applicant with the email moved the link: %v", h)
+	}
+}
+
 // TestApplicantsImportFormats: the README's commands on the import formats'
 // own fixtures: a CSV export (then re-synced with --update) and a
 // Greenhouse Harvest candidates export, the format taken from the name.

@@ -353,6 +353,15 @@ func (s *Server) finishImport(importID string) (*pb.ImportApplicantsResponse, er
 		return nil, err
 	}
 	screened := time.Since(start)
+	// Hires added before their applicant was imported are linked now: the
+	// link does not depend on which of the two came first.
+	linked, err := s.linkWaitingHires()
+	if err != nil {
+		return nil, err
+	}
+	if linked > 0 {
+		s.log.Info("hires linked to their applicants", "import", importID, "hires", linked)
+	}
 	if err := s.store.DiscardImport(importID); err != nil {
 		return nil, err
 	}
@@ -544,6 +553,37 @@ func linkApplicant(tx *store.Tx, h *pb.Hire) error {
 		return nil
 	}
 	return status.Errorf(codes.FailedPrecondition, "hire %s: applicant %s is already linked to hire %s; nothing was stored", h.GetId(), ap.GetId(), ap.GetHireId())
+}
+
+// linkWaitingHires links every hire without an applicant to the one
+// applicant (exactly one) with its email, as adding the hire would have had
+// the applicant been there; it returns how many it linked. Hires are few
+// next to applicants: one pass over them.
+func (s *Server) linkWaitingHires() (int, error) {
+	n := 0
+	err := s.store.Update(func(tx *store.Tx) error {
+		hires, err := tx.Hires()
+		if err != nil {
+			return err
+		}
+		for _, h := range hires {
+			if h.GetApplicantId() != "" || h.GetEmail() == "" {
+				continue
+			}
+			if err := linkApplicant(tx, h); err != nil {
+				return err
+			}
+			if h.GetApplicantId() == "" {
+				continue
+			}
+			if err := tx.PutHire(h); err != nil {
+				return err
+			}
+			n++
+		}
+		return nil
+	})
+	return n, err
 }
 
 // canonicalEmail is an email as applicants are compared by it, or "" when
