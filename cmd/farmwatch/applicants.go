@@ -30,8 +30,9 @@ func newApplicantsCmd() *cobra.Command {
 // a few hundred KB even with résumé text, far under the message limit.
 const applicantChunk = 500
 
-// importTimeout is the least time an import is given: the collector screens
-// every imported applicant before it answers.
+// importTimeout is the least time an import (of hires or applicants) is
+// given, whatever --timeout says: the collector stores, and for applicants
+// screens, every row before it answers.
 const importTimeout = 30 * time.Minute
 
 // formatOf picks an import's format from its file name.

@@ -101,13 +101,20 @@ func adminClient() (pb.AdminServiceClient, func() error, error) {
 // call runs one admin call with the timeout, turning a gRPC status into a
 // plain message.
 func call[T any](cmd *cobra.Command, fn func(context.Context, pb.AdminServiceClient) (T, error)) (T, error) {
+	return callAtLeast(cmd, 0, fn)
+}
+
+// callAtLeast is call for a bulk call (an import) that is given at least
+// least, whatever --timeout says: a per-call timeout suits a query, not a
+// file of 100,000 rows on a busy collector.
+func callAtLeast[T any](cmd *cobra.Command, least time.Duration, fn func(context.Context, pb.AdminServiceClient) (T, error)) (T, error) {
 	var zero T
 	client, closeFn, err := adminClient()
 	if err != nil {
 		return zero, err
 	}
 	defer closeFn()
-	ctx, cancel := context.WithTimeout(cmd.Context(), conn.timeout)
+	ctx, cancel := context.WithTimeout(cmd.Context(), max(conn.timeout, least))
 	defer cancel()
 	out, err := fn(ctx, client)
 	if err != nil {

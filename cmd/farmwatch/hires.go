@@ -97,7 +97,7 @@ in chunks and stored in one transaction.`,
 				}
 				return fmt.Errorf("%d error(s) in %s; nothing was imported", len(parsed.Errors), args[0])
 			}
-			resp, err := call(cmd, func(ctx context.Context, c pb.AdminServiceClient) (*pb.ImportHiresResponse, error) {
+			resp, err := callAtLeast(cmd, importTimeout, func(ctx context.Context, c pb.AdminServiceClient) (*pb.ImportHiresResponse, error) {
 				stream, err := c.ImportHires(ctx)
 				if err != nil {
 					return nil, err

@@ -59,6 +59,13 @@ func emailKey(canonical, id string) []byte {
 	return append(append([]byte(canonical), 0), id...)
 }
 
+// HasApplicantEmails says whether any stored applicant has an email: when
+// none has, no hire can be linked by email and the hire's need not be read.
+func (tx *Tx) HasApplicantEmails() bool {
+	k, _ := tx.tx.Bucket(bucketApplicantEmails).Cursor().First()
+	return k != nil
+}
+
 // ApplicantsByEmail lists the ids of the applicants with a canonical email.
 func (tx *Tx) ApplicantsByEmail(canonical string) []string {
 	var out []string
