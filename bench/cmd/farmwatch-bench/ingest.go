@@ -295,7 +295,12 @@ func benchCollector(ctx context.Context, data, city, asn string, fleet *sim.Flee
 
 	var cpu0, load0 time.Duration
 	var profiling atomic.Bool
+	// windowStarted is closed once cpu0 and load0 are taken (or the run was
+	// cancelled): they are read only after it, however late a loaded
+	// machine runs this goroutine.
+	windowStarted := make(chan struct{})
 	go func() {
+		defer close(windowStarted)
 		// The profiles and the CPU counts start with the measured window.
 		select {
 		case <-time.After(o.warmup):
@@ -316,6 +321,7 @@ func benchCollector(ctx context.Context, data, city, asn string, fleet *sim.Flee
 		}
 		return err
 	})
+	<-windowStarted
 	cpu, load := c.cpu()-cpu0, procCPU(os.Getpid())-load0
 	res.hwm, _, res.anon = c.memory()
 	if profiling.Load() {
