@@ -12,6 +12,7 @@ package farmwatchv1
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	durationpb "google.golang.org/protobuf/types/known/durationpb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
@@ -5540,11 +5541,709 @@ func (x *GetAlertRequest) GetId() string {
 	return ""
 }
 
+// One change of an alert, from the alert event log. Ids increase by one for
+// each event the collector commits, in commit order.
+type AlertEvent struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	// opened, evidence_changed, review_crossed, acknowledged, resolved
+	Type string                 `protobuf:"bytes,2,opt,name=type,proto3" json:"type,omitempty"`
+	At   *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=at,proto3" json:"at,omitempty"`
+	// The admin certificate name behind an acknowledgement or resolution;
+	// empty for a change made by the analysis.
+	Actor string `protobuf:"bytes,4,opt,name=actor,proto3" json:"actor,omitempty"`
+	// The alert as the change left it.
+	Alert *Alert `protobuf:"bytes,5,opt,name=alert,proto3" json:"alert,omitempty"`
+	// The alert's score before the change (0 for opened).
+	PreviousScore float64 `protobuf:"fixed64,6,opt,name=previous_score,json=previousScore,proto3" json:"previous_score,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AlertEvent) Reset() {
+	*x = AlertEvent{}
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[74]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AlertEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AlertEvent) ProtoMessage() {}
+
+func (x *AlertEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[74]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AlertEvent.ProtoReflect.Descriptor instead.
+func (*AlertEvent) Descriptor() ([]byte, []int) {
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{74}
+}
+
+func (x *AlertEvent) GetId() uint64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *AlertEvent) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *AlertEvent) GetAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.At
+	}
+	return nil
+}
+
+func (x *AlertEvent) GetActor() string {
+	if x != nil {
+		return x.Actor
+	}
+	return ""
+}
+
+func (x *AlertEvent) GetAlert() *Alert {
+	if x != nil {
+		return x.Alert
+	}
+	return nil
+}
+
+func (x *AlertEvent) GetPreviousScore() float64 {
+	if x != nil {
+		return x.PreviousScore
+	}
+	return 0
+}
+
+type WatchAlertsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Stream the events after this id; unset: only events from now on.
+	After *uint64 `protobuf:"varint,1,opt,name=after,proto3,oneof" json:"after,omitempty"`
+	// Only events whose alert's score (or peak score) is at least this.
+	MinScore float64 `protobuf:"fixed64,2,opt,name=min_score,json=minScore,proto3" json:"min_score,omitempty"`
+	// Only these alert kinds (device, farm, applicant); empty for all.
+	Kinds         []string `protobuf:"bytes,3,rep,name=kinds,proto3" json:"kinds,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchAlertsRequest) Reset() {
+	*x = WatchAlertsRequest{}
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[75]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchAlertsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchAlertsRequest) ProtoMessage() {}
+
+func (x *WatchAlertsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[75]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchAlertsRequest.ProtoReflect.Descriptor instead.
+func (*WatchAlertsRequest) Descriptor() ([]byte, []int) {
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{75}
+}
+
+func (x *WatchAlertsRequest) GetAfter() uint64 {
+	if x != nil && x.After != nil {
+		return *x.After
+	}
+	return 0
+}
+
+func (x *WatchAlertsRequest) GetMinScore() float64 {
+	if x != nil {
+		return x.MinScore
+	}
+	return 0
+}
+
+func (x *WatchAlertsRequest) GetKinds() []string {
+	if x != nil {
+		return x.Kinds
+	}
+	return nil
+}
+
+// An alert output: a webhook, the JSON-lines file or a syslog receiver.
+type AlertSink struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Name     string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Type     string                 `protobuf:"bytes,2,opt,name=type,proto3" json:"type,omitempty"`     // webhook, slack, jsonl, syslog
+	Target   string                 `protobuf:"bytes,3,opt,name=target,proto3" json:"target,omitempty"` // URL without credentials or query, file path, or host:port
+	Kinds    []string               `protobuf:"bytes,4,rep,name=kinds,proto3" json:"kinds,omitempty"`
+	MinScore float64                `protobuf:"fixed64,5,opt,name=min_score,json=minScore,proto3" json:"min_score,omitempty"`
+	// The last event id handed to this output, and the newest in the log.
+	Cursor      uint64                 `protobuf:"varint,6,opt,name=cursor,proto3" json:"cursor,omitempty"`
+	LastEventId uint64                 `protobuf:"varint,7,opt,name=last_event_id,json=lastEventId,proto3" json:"last_event_id,omitempty"`
+	DeadLetters uint32                 `protobuf:"varint,8,opt,name=dead_letters,json=deadLetters,proto3" json:"dead_letters,omitempty"`
+	LastSuccess *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=last_success,json=lastSuccess,proto3" json:"last_success,omitempty"`
+	LastError   string                 `protobuf:"bytes,10,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
+	// Attempts for the event now in flight (0 when the output is caught up).
+	Attempts      uint32 `protobuf:"varint,11,opt,name=attempts,proto3" json:"attempts,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AlertSink) Reset() {
+	*x = AlertSink{}
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[76]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AlertSink) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AlertSink) ProtoMessage() {}
+
+func (x *AlertSink) ProtoReflect() protoreflect.Message {
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[76]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AlertSink.ProtoReflect.Descriptor instead.
+func (*AlertSink) Descriptor() ([]byte, []int) {
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{76}
+}
+
+func (x *AlertSink) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *AlertSink) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *AlertSink) GetTarget() string {
+	if x != nil {
+		return x.Target
+	}
+	return ""
+}
+
+func (x *AlertSink) GetKinds() []string {
+	if x != nil {
+		return x.Kinds
+	}
+	return nil
+}
+
+func (x *AlertSink) GetMinScore() float64 {
+	if x != nil {
+		return x.MinScore
+	}
+	return 0
+}
+
+func (x *AlertSink) GetCursor() uint64 {
+	if x != nil {
+		return x.Cursor
+	}
+	return 0
+}
+
+func (x *AlertSink) GetLastEventId() uint64 {
+	if x != nil {
+		return x.LastEventId
+	}
+	return 0
+}
+
+func (x *AlertSink) GetDeadLetters() uint32 {
+	if x != nil {
+		return x.DeadLetters
+	}
+	return 0
+}
+
+func (x *AlertSink) GetLastSuccess() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastSuccess
+	}
+	return nil
+}
+
+func (x *AlertSink) GetLastError() string {
+	if x != nil {
+		return x.LastError
+	}
+	return ""
+}
+
+func (x *AlertSink) GetAttempts() uint32 {
+	if x != nil {
+		return x.Attempts
+	}
+	return 0
+}
+
+// An event an output gave up on after its retry limit.
+type DeadLetter struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Sink          string                 `protobuf:"bytes,1,opt,name=sink,proto3" json:"sink,omitempty"`
+	EventId       uint64                 `protobuf:"varint,2,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
+	AlertId       string                 `protobuf:"bytes,3,opt,name=alert_id,json=alertId,proto3" json:"alert_id,omitempty"`
+	EventType     string                 `protobuf:"bytes,4,opt,name=event_type,json=eventType,proto3" json:"event_type,omitempty"`
+	Attempts      uint32                 `protobuf:"varint,5,opt,name=attempts,proto3" json:"attempts,omitempty"`
+	LastError     string                 `protobuf:"bytes,6,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
+	FirstAttempt  *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=first_attempt,json=firstAttempt,proto3" json:"first_attempt,omitempty"`
+	DeadAt        *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=dead_at,json=deadAt,proto3" json:"dead_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeadLetter) Reset() {
+	*x = DeadLetter{}
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[77]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeadLetter) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeadLetter) ProtoMessage() {}
+
+func (x *DeadLetter) ProtoReflect() protoreflect.Message {
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[77]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeadLetter.ProtoReflect.Descriptor instead.
+func (*DeadLetter) Descriptor() ([]byte, []int) {
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{77}
+}
+
+func (x *DeadLetter) GetSink() string {
+	if x != nil {
+		return x.Sink
+	}
+	return ""
+}
+
+func (x *DeadLetter) GetEventId() uint64 {
+	if x != nil {
+		return x.EventId
+	}
+	return 0
+}
+
+func (x *DeadLetter) GetAlertId() string {
+	if x != nil {
+		return x.AlertId
+	}
+	return ""
+}
+
+func (x *DeadLetter) GetEventType() string {
+	if x != nil {
+		return x.EventType
+	}
+	return ""
+}
+
+func (x *DeadLetter) GetAttempts() uint32 {
+	if x != nil {
+		return x.Attempts
+	}
+	return 0
+}
+
+func (x *DeadLetter) GetLastError() string {
+	if x != nil {
+		return x.LastError
+	}
+	return ""
+}
+
+func (x *DeadLetter) GetFirstAttempt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.FirstAttempt
+	}
+	return nil
+}
+
+func (x *DeadLetter) GetDeadAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.DeadAt
+	}
+	return nil
+}
+
+type ListWebhooksRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Only this output; empty for all.
+	Sink          string `protobuf:"bytes,1,opt,name=sink,proto3" json:"sink,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListWebhooksRequest) Reset() {
+	*x = ListWebhooksRequest{}
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[78]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListWebhooksRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListWebhooksRequest) ProtoMessage() {}
+
+func (x *ListWebhooksRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[78]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListWebhooksRequest.ProtoReflect.Descriptor instead.
+func (*ListWebhooksRequest) Descriptor() ([]byte, []int) {
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{78}
+}
+
+func (x *ListWebhooksRequest) GetSink() string {
+	if x != nil {
+		return x.Sink
+	}
+	return ""
+}
+
+type ListWebhooksResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Sinks         []*AlertSink           `protobuf:"bytes,1,rep,name=sinks,proto3" json:"sinks,omitempty"`
+	DeadLetters   []*DeadLetter          `protobuf:"bytes,2,rep,name=dead_letters,json=deadLetters,proto3" json:"dead_letters,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListWebhooksResponse) Reset() {
+	*x = ListWebhooksResponse{}
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[79]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListWebhooksResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListWebhooksResponse) ProtoMessage() {}
+
+func (x *ListWebhooksResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[79]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListWebhooksResponse.ProtoReflect.Descriptor instead.
+func (*ListWebhooksResponse) Descriptor() ([]byte, []int) {
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{79}
+}
+
+func (x *ListWebhooksResponse) GetSinks() []*AlertSink {
+	if x != nil {
+		return x.Sinks
+	}
+	return nil
+}
+
+func (x *ListWebhooksResponse) GetDeadLetters() []*DeadLetter {
+	if x != nil {
+		return x.DeadLetters
+	}
+	return nil
+}
+
+type TestWebhookRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Sink          string                 `protobuf:"bytes,1,opt,name=sink,proto3" json:"sink,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TestWebhookRequest) Reset() {
+	*x = TestWebhookRequest{}
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[80]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TestWebhookRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TestWebhookRequest) ProtoMessage() {}
+
+func (x *TestWebhookRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[80]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TestWebhookRequest.ProtoReflect.Descriptor instead.
+func (*TestWebhookRequest) Descriptor() ([]byte, []int) {
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{80}
+}
+
+func (x *TestWebhookRequest) GetSink() string {
+	if x != nil {
+		return x.Sink
+	}
+	return ""
+}
+
+type TestWebhookResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Sink  string                 `protobuf:"bytes,1,opt,name=sink,proto3" json:"sink,omitempty"`
+	// The receiver's HTTP status (webhooks), 0 for other outputs.
+	HttpStatus int32 `protobuf:"varint,2,opt,name=http_status,json=httpStatus,proto3" json:"http_status,omitempty"`
+	// Empty when the receiver took the test event.
+	Error         string               `protobuf:"bytes,3,opt,name=error,proto3" json:"error,omitempty"`
+	Took          *durationpb.Duration `protobuf:"bytes,4,opt,name=took,proto3" json:"took,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TestWebhookResponse) Reset() {
+	*x = TestWebhookResponse{}
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[81]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TestWebhookResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TestWebhookResponse) ProtoMessage() {}
+
+func (x *TestWebhookResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[81]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TestWebhookResponse.ProtoReflect.Descriptor instead.
+func (*TestWebhookResponse) Descriptor() ([]byte, []int) {
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{81}
+}
+
+func (x *TestWebhookResponse) GetSink() string {
+	if x != nil {
+		return x.Sink
+	}
+	return ""
+}
+
+func (x *TestWebhookResponse) GetHttpStatus() int32 {
+	if x != nil {
+		return x.HttpStatus
+	}
+	return 0
+}
+
+func (x *TestWebhookResponse) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+func (x *TestWebhookResponse) GetTook() *durationpb.Duration {
+	if x != nil {
+		return x.Took
+	}
+	return nil
+}
+
+type RetryWebhookRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Sink  string                 `protobuf:"bytes,1,opt,name=sink,proto3" json:"sink,omitempty"`
+	// These dead letters; empty with all set: every dead letter of the sink.
+	EventIds      []uint64 `protobuf:"varint,2,rep,packed,name=event_ids,json=eventIds,proto3" json:"event_ids,omitempty"`
+	All           bool     `protobuf:"varint,3,opt,name=all,proto3" json:"all,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RetryWebhookRequest) Reset() {
+	*x = RetryWebhookRequest{}
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[82]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RetryWebhookRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RetryWebhookRequest) ProtoMessage() {}
+
+func (x *RetryWebhookRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[82]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RetryWebhookRequest.ProtoReflect.Descriptor instead.
+func (*RetryWebhookRequest) Descriptor() ([]byte, []int) {
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{82}
+}
+
+func (x *RetryWebhookRequest) GetSink() string {
+	if x != nil {
+		return x.Sink
+	}
+	return ""
+}
+
+func (x *RetryWebhookRequest) GetEventIds() []uint64 {
+	if x != nil {
+		return x.EventIds
+	}
+	return nil
+}
+
+func (x *RetryWebhookRequest) GetAll() bool {
+	if x != nil {
+		return x.All
+	}
+	return false
+}
+
+type RetryWebhookResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Requeued      uint32                 `protobuf:"varint,1,opt,name=requeued,proto3" json:"requeued,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RetryWebhookResponse) Reset() {
+	*x = RetryWebhookResponse{}
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[83]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RetryWebhookResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RetryWebhookResponse) ProtoMessage() {}
+
+func (x *RetryWebhookResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_farmwatch_v1_admin_proto_msgTypes[83]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RetryWebhookResponse.ProtoReflect.Descriptor instead.
+func (*RetryWebhookResponse) Descriptor() ([]byte, []int) {
+	return file_farmwatch_v1_admin_proto_rawDescGZIP(), []int{83}
+}
+
+func (x *RetryWebhookResponse) GetRequeued() uint32 {
+	if x != nil {
+		return x.Requeued
+	}
+	return 0
+}
+
 var File_farmwatch_v1_admin_proto protoreflect.FileDescriptor
 
 const file_farmwatch_v1_admin_proto_rawDesc = "" +
 	"\n" +
-	"\x18farmwatch/v1/admin.proto\x12\ffarmwatch.v1\x1a\x19farmwatch/v1/report.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xdd\b\n" +
+	"\x18farmwatch/v1/admin.proto\x12\ffarmwatch.v1\x1a\x19farmwatch/v1/report.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xdd\b\n" +
 	"\tApplicant\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x16\n" +
@@ -6047,7 +6746,65 @@ const file_farmwatch_v1_admin_proto_rawDesc = "" +
 	"\x12ListAlertsResponse\x12+\n" +
 	"\x06alerts\x18\x01 \x03(\v2\x13.farmwatch.v1.AlertR\x06alerts\"!\n" +
 	"\x0fGetAlertRequest\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id2\x8a\x13\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"\xc4\x01\n" +
+	"\n" +
+	"AlertEvent\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x12\n" +
+	"\x04type\x18\x02 \x01(\tR\x04type\x12*\n" +
+	"\x02at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\x12\x14\n" +
+	"\x05actor\x18\x04 \x01(\tR\x05actor\x12)\n" +
+	"\x05alert\x18\x05 \x01(\v2\x13.farmwatch.v1.AlertR\x05alert\x12%\n" +
+	"\x0eprevious_score\x18\x06 \x01(\x01R\rpreviousScore\"l\n" +
+	"\x12WatchAlertsRequest\x12\x19\n" +
+	"\x05after\x18\x01 \x01(\x04H\x00R\x05after\x88\x01\x01\x12\x1b\n" +
+	"\tmin_score\x18\x02 \x01(\x01R\bminScore\x12\x14\n" +
+	"\x05kinds\x18\x03 \x03(\tR\x05kindsB\b\n" +
+	"\x06_after\"\xd7\x02\n" +
+	"\tAlertSink\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
+	"\x04type\x18\x02 \x01(\tR\x04type\x12\x16\n" +
+	"\x06target\x18\x03 \x01(\tR\x06target\x12\x14\n" +
+	"\x05kinds\x18\x04 \x03(\tR\x05kinds\x12\x1b\n" +
+	"\tmin_score\x18\x05 \x01(\x01R\bminScore\x12\x16\n" +
+	"\x06cursor\x18\x06 \x01(\x04R\x06cursor\x12\"\n" +
+	"\rlast_event_id\x18\a \x01(\x04R\vlastEventId\x12!\n" +
+	"\fdead_letters\x18\b \x01(\rR\vdeadLetters\x12=\n" +
+	"\flast_success\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\vlastSuccess\x12\x1d\n" +
+	"\n" +
+	"last_error\x18\n" +
+	" \x01(\tR\tlastError\x12\x1a\n" +
+	"\battempts\x18\v \x01(\rR\battempts\"\xa6\x02\n" +
+	"\n" +
+	"DeadLetter\x12\x12\n" +
+	"\x04sink\x18\x01 \x01(\tR\x04sink\x12\x19\n" +
+	"\bevent_id\x18\x02 \x01(\x04R\aeventId\x12\x19\n" +
+	"\balert_id\x18\x03 \x01(\tR\aalertId\x12\x1d\n" +
+	"\n" +
+	"event_type\x18\x04 \x01(\tR\teventType\x12\x1a\n" +
+	"\battempts\x18\x05 \x01(\rR\battempts\x12\x1d\n" +
+	"\n" +
+	"last_error\x18\x06 \x01(\tR\tlastError\x12?\n" +
+	"\rfirst_attempt\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\ffirstAttempt\x123\n" +
+	"\adead_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\x06deadAt\")\n" +
+	"\x13ListWebhooksRequest\x12\x12\n" +
+	"\x04sink\x18\x01 \x01(\tR\x04sink\"\x82\x01\n" +
+	"\x14ListWebhooksResponse\x12-\n" +
+	"\x05sinks\x18\x01 \x03(\v2\x17.farmwatch.v1.AlertSinkR\x05sinks\x12;\n" +
+	"\fdead_letters\x18\x02 \x03(\v2\x18.farmwatch.v1.DeadLetterR\vdeadLetters\"(\n" +
+	"\x12TestWebhookRequest\x12\x12\n" +
+	"\x04sink\x18\x01 \x01(\tR\x04sink\"\x8f\x01\n" +
+	"\x13TestWebhookResponse\x12\x12\n" +
+	"\x04sink\x18\x01 \x01(\tR\x04sink\x12\x1f\n" +
+	"\vhttp_status\x18\x02 \x01(\x05R\n" +
+	"httpStatus\x12\x14\n" +
+	"\x05error\x18\x03 \x01(\tR\x05error\x12-\n" +
+	"\x04took\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\x04took\"X\n" +
+	"\x13RetryWebhookRequest\x12\x12\n" +
+	"\x04sink\x18\x01 \x01(\tR\x04sink\x12\x1b\n" +
+	"\tevent_ids\x18\x02 \x03(\x04R\beventIds\x12\x10\n" +
+	"\x03all\x18\x03 \x01(\bR\x03all\"2\n" +
+	"\x14RetryWebhookResponse\x12\x1a\n" +
+	"\brequeued\x18\x01 \x01(\rR\brequeued2\xd9\x15\n" +
 	"\fAdminService\x12I\n" +
 	"\bAddHires\x12\x1d.farmwatch.v1.AddHiresRequest\x1a\x1e.farmwatch.v1.AddHiresResponse\x12L\n" +
 	"\tListHires\x12\x1e.farmwatch.v1.ListHiresRequest\x1a\x1f.farmwatch.v1.ListHiresResponse\x12;\n" +
@@ -6086,7 +6843,11 @@ const file_farmwatch_v1_admin_proto_rawDesc = "" +
 	"\x10ImportApplicants\x12%.farmwatch.v1.ImportApplicantsRequest\x1a&.farmwatch.v1.ImportApplicantsResponse(\x01\x12[\n" +
 	"\x0eListApplicants\x12#.farmwatch.v1.ListApplicantsRequest\x1a$.farmwatch.v1.ListApplicantsResponse\x12P\n" +
 	"\fGetApplicant\x12!.farmwatch.v1.GetApplicantRequest\x1a\x1d.farmwatch.v1.ApplicantDetail\x12^\n" +
-	"\x0fDeleteApplicant\x12$.farmwatch.v1.DeleteApplicantRequest\x1a%.farmwatch.v1.DeleteApplicantResponseB?Z=github.com/farmwatch/farmwatch/proto/farmwatch/v1;farmwatchv1b\x06proto3"
+	"\x0fDeleteApplicant\x12$.farmwatch.v1.DeleteApplicantRequest\x1a%.farmwatch.v1.DeleteApplicantResponse\x12K\n" +
+	"\vWatchAlerts\x12 .farmwatch.v1.WatchAlertsRequest\x1a\x18.farmwatch.v1.AlertEvent0\x01\x12U\n" +
+	"\fListWebhooks\x12!.farmwatch.v1.ListWebhooksRequest\x1a\".farmwatch.v1.ListWebhooksResponse\x12R\n" +
+	"\vTestWebhook\x12 .farmwatch.v1.TestWebhookRequest\x1a!.farmwatch.v1.TestWebhookResponse\x12U\n" +
+	"\fRetryWebhook\x12!.farmwatch.v1.RetryWebhookRequest\x1a\".farmwatch.v1.RetryWebhookResponseB?Z=github.com/farmwatch/farmwatch/proto/farmwatch/v1;farmwatchv1b\x06proto3"
 
 var (
 	file_farmwatch_v1_admin_proto_rawDescOnce sync.Once
@@ -6100,7 +6861,7 @@ func file_farmwatch_v1_admin_proto_rawDescGZIP() []byte {
 	return file_farmwatch_v1_admin_proto_rawDescData
 }
 
-var file_farmwatch_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 76)
+var file_farmwatch_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 86)
 var file_farmwatch_v1_admin_proto_goTypes = []any{
 	(*Applicant)(nil),                // 0: farmwatch.v1.Applicant
 	(*WorkEntry)(nil),                // 1: farmwatch.v1.WorkEntry
@@ -6176,154 +6937,181 @@ var file_farmwatch_v1_admin_proto_goTypes = []any{
 	(*ListAlertsRequest)(nil),        // 71: farmwatch.v1.ListAlertsRequest
 	(*ListAlertsResponse)(nil),       // 72: farmwatch.v1.ListAlertsResponse
 	(*GetAlertRequest)(nil),          // 73: farmwatch.v1.GetAlertRequest
-	nil,                              // 74: farmwatch.v1.Evidence.FactsEntry
-	nil,                              // 75: farmwatch.v1.Alert.MemberScoresEntry
-	(*timestamppb.Timestamp)(nil),    // 76: google.protobuf.Timestamp
-	(*Report)(nil),                   // 77: farmwatch.v1.Report
+	(*AlertEvent)(nil),               // 74: farmwatch.v1.AlertEvent
+	(*WatchAlertsRequest)(nil),       // 75: farmwatch.v1.WatchAlertsRequest
+	(*AlertSink)(nil),                // 76: farmwatch.v1.AlertSink
+	(*DeadLetter)(nil),               // 77: farmwatch.v1.DeadLetter
+	(*ListWebhooksRequest)(nil),      // 78: farmwatch.v1.ListWebhooksRequest
+	(*ListWebhooksResponse)(nil),     // 79: farmwatch.v1.ListWebhooksResponse
+	(*TestWebhookRequest)(nil),       // 80: farmwatch.v1.TestWebhookRequest
+	(*TestWebhookResponse)(nil),      // 81: farmwatch.v1.TestWebhookResponse
+	(*RetryWebhookRequest)(nil),      // 82: farmwatch.v1.RetryWebhookRequest
+	(*RetryWebhookResponse)(nil),     // 83: farmwatch.v1.RetryWebhookResponse
+	nil,                              // 84: farmwatch.v1.Evidence.FactsEntry
+	nil,                              // 85: farmwatch.v1.Alert.MemberScoresEntry
+	(*timestamppb.Timestamp)(nil),    // 86: google.protobuf.Timestamp
+	(*Report)(nil),                   // 87: farmwatch.v1.Report
+	(*durationpb.Duration)(nil),      // 88: google.protobuf.Duration
 }
 var file_farmwatch_v1_admin_proto_depIdxs = []int32{
 	1,   // 0: farmwatch.v1.Applicant.work_history:type_name -> farmwatch.v1.WorkEntry
 	2,   // 1: farmwatch.v1.Applicant.education:type_name -> farmwatch.v1.EducationEntry
-	76,  // 2: farmwatch.v1.Applicant.applied_at:type_name -> google.protobuf.Timestamp
+	86,  // 2: farmwatch.v1.Applicant.applied_at:type_name -> google.protobuf.Timestamp
 	3,   // 3: farmwatch.v1.Applicant.phones_normalized:type_name -> farmwatch.v1.NormalizedPhone
 	4,   // 4: farmwatch.v1.Applicant.emails_normalized:type_name -> farmwatch.v1.NormalizedEmail
 	26,  // 5: farmwatch.v1.Applicant.claimed_place:type_name -> farmwatch.v1.ClaimedHome
 	26,  // 6: farmwatch.v1.Applicant.shipping_place:type_name -> farmwatch.v1.ClaimedHome
-	76,  // 7: farmwatch.v1.Applicant.created_at:type_name -> google.protobuf.Timestamp
-	76,  // 8: farmwatch.v1.Applicant.updated_at:type_name -> google.protobuf.Timestamp
+	86,  // 7: farmwatch.v1.Applicant.created_at:type_name -> google.protobuf.Timestamp
+	86,  // 8: farmwatch.v1.Applicant.updated_at:type_name -> google.protobuf.Timestamp
 	0,   // 9: farmwatch.v1.ImportApplicantsRequest.applicants:type_name -> farmwatch.v1.Applicant
 	9,   // 10: farmwatch.v1.ListApplicantsResponse.applicants:type_name -> farmwatch.v1.ApplicantSummary
-	76,  // 11: farmwatch.v1.ApplicantSummary.applied_at:type_name -> google.protobuf.Timestamp
+	86,  // 11: farmwatch.v1.ApplicantSummary.applied_at:type_name -> google.protobuf.Timestamp
 	0,   // 12: farmwatch.v1.ApplicantDetail.applicant:type_name -> farmwatch.v1.Applicant
 	51,  // 13: farmwatch.v1.ApplicantDetail.alert:type_name -> farmwatch.v1.Alert
 	50,  // 14: farmwatch.v1.ApplicantDetail.evidence:type_name -> farmwatch.v1.Evidence
 	14,  // 15: farmwatch.v1.ListTokensResponse.tokens:type_name -> farmwatch.v1.TokenInfo
-	76,  // 16: farmwatch.v1.TokenInfo.created_at:type_name -> google.protobuf.Timestamp
-	76,  // 17: farmwatch.v1.TokenInfo.expires_at:type_name -> google.protobuf.Timestamp
-	76,  // 18: farmwatch.v1.TokenInfo.used_at:type_name -> google.protobuf.Timestamp
-	76,  // 19: farmwatch.v1.TokenInfo.revoked_at:type_name -> google.protobuf.Timestamp
+	86,  // 16: farmwatch.v1.TokenInfo.created_at:type_name -> google.protobuf.Timestamp
+	86,  // 17: farmwatch.v1.TokenInfo.expires_at:type_name -> google.protobuf.Timestamp
+	86,  // 18: farmwatch.v1.TokenInfo.used_at:type_name -> google.protobuf.Timestamp
+	86,  // 19: farmwatch.v1.TokenInfo.revoked_at:type_name -> google.protobuf.Timestamp
 	18,  // 20: farmwatch.v1.ListAdminsResponse.certificates:type_name -> farmwatch.v1.AdminCertificate
-	76,  // 21: farmwatch.v1.AdminCertificate.issued_at:type_name -> google.protobuf.Timestamp
-	76,  // 22: farmwatch.v1.AdminCertificate.expires_at:type_name -> google.protobuf.Timestamp
-	76,  // 23: farmwatch.v1.AdminCertificate.revoked_at:type_name -> google.protobuf.Timestamp
-	76,  // 24: farmwatch.v1.IssueAdminResponse.expires_at:type_name -> google.protobuf.Timestamp
+	86,  // 21: farmwatch.v1.AdminCertificate.issued_at:type_name -> google.protobuf.Timestamp
+	86,  // 22: farmwatch.v1.AdminCertificate.expires_at:type_name -> google.protobuf.Timestamp
+	86,  // 23: farmwatch.v1.AdminCertificate.revoked_at:type_name -> google.protobuf.Timestamp
+	86,  // 24: farmwatch.v1.IssueAdminResponse.expires_at:type_name -> google.protobuf.Timestamp
 	26,  // 25: farmwatch.v1.Hire.home:type_name -> farmwatch.v1.ClaimedHome
-	76,  // 26: farmwatch.v1.Hire.created_at:type_name -> google.protobuf.Timestamp
+	86,  // 26: farmwatch.v1.Hire.created_at:type_name -> google.protobuf.Timestamp
 	26,  // 27: farmwatch.v1.Hire.shipping:type_name -> farmwatch.v1.ClaimedHome
-	76,  // 28: farmwatch.v1.Hire.updated_at:type_name -> google.protobuf.Timestamp
+	86,  // 28: farmwatch.v1.Hire.updated_at:type_name -> google.protobuf.Timestamp
 	25,  // 29: farmwatch.v1.AddHiresRequest.hires:type_name -> farmwatch.v1.Hire
 	25,  // 30: farmwatch.v1.AddHiresResponse.hires:type_name -> farmwatch.v1.Hire
 	25,  // 31: farmwatch.v1.ImportHiresRequest.hires:type_name -> farmwatch.v1.Hire
 	25,  // 32: farmwatch.v1.ListHiresResponse.hires:type_name -> farmwatch.v1.Hire
-	76,  // 33: farmwatch.v1.CreateTokenResponse.expires_at:type_name -> google.protobuf.Timestamp
-	76,  // 34: farmwatch.v1.Device.enrolled_at:type_name -> google.protobuf.Timestamp
-	76,  // 35: farmwatch.v1.Device.last_seen:type_name -> google.protobuf.Timestamp
-	76,  // 36: farmwatch.v1.Device.revoked_at:type_name -> google.protobuf.Timestamp
+	86,  // 33: farmwatch.v1.CreateTokenResponse.expires_at:type_name -> google.protobuf.Timestamp
+	86,  // 34: farmwatch.v1.Device.enrolled_at:type_name -> google.protobuf.Timestamp
+	86,  // 35: farmwatch.v1.Device.last_seen:type_name -> google.protobuf.Timestamp
+	86,  // 36: farmwatch.v1.Device.revoked_at:type_name -> google.protobuf.Timestamp
 	40,  // 37: farmwatch.v1.ListDevicesResponse.devices:type_name -> farmwatch.v1.Device
 	40,  // 38: farmwatch.v1.DeviceDetail.device:type_name -> farmwatch.v1.Device
 	25,  // 39: farmwatch.v1.DeviceDetail.hire:type_name -> farmwatch.v1.Hire
 	45,  // 40: farmwatch.v1.DeviceDetail.recent_reports:type_name -> farmwatch.v1.StoredReport
 	51,  // 41: farmwatch.v1.DeviceDetail.alerts:type_name -> farmwatch.v1.Alert
 	50,  // 42: farmwatch.v1.DeviceDetail.evidence:type_name -> farmwatch.v1.Evidence
-	77,  // 43: farmwatch.v1.StoredReport.report:type_name -> farmwatch.v1.Report
-	76,  // 44: farmwatch.v1.StoredReport.received_at:type_name -> google.protobuf.Timestamp
+	87,  // 43: farmwatch.v1.StoredReport.report:type_name -> farmwatch.v1.Report
+	86,  // 44: farmwatch.v1.StoredReport.received_at:type_name -> google.protobuf.Timestamp
 	47,  // 45: farmwatch.v1.StoredReport.location:type_name -> farmwatch.v1.IPLocation
 	46,  // 46: farmwatch.v1.StoredReport.peers:type_name -> farmwatch.v1.PeerLocation
 	47,  // 47: farmwatch.v1.PeerLocation.location:type_name -> farmwatch.v1.IPLocation
 	45,  // 48: farmwatch.v1.ListReportsResponse.reports:type_name -> farmwatch.v1.StoredReport
-	74,  // 49: farmwatch.v1.Evidence.facts:type_name -> farmwatch.v1.Evidence.FactsEntry
-	76,  // 50: farmwatch.v1.Evidence.observed_at:type_name -> google.protobuf.Timestamp
-	76,  // 51: farmwatch.v1.Evidence.first_seen:type_name -> google.protobuf.Timestamp
+	84,  // 49: farmwatch.v1.Evidence.facts:type_name -> farmwatch.v1.Evidence.FactsEntry
+	86,  // 50: farmwatch.v1.Evidence.observed_at:type_name -> google.protobuf.Timestamp
+	86,  // 51: farmwatch.v1.Evidence.first_seen:type_name -> google.protobuf.Timestamp
 	50,  // 52: farmwatch.v1.Alert.evidence:type_name -> farmwatch.v1.Evidence
-	76,  // 53: farmwatch.v1.Alert.created_at:type_name -> google.protobuf.Timestamp
-	76,  // 54: farmwatch.v1.Alert.updated_at:type_name -> google.protobuf.Timestamp
-	76,  // 55: farmwatch.v1.Alert.resolved_at:type_name -> google.protobuf.Timestamp
-	76,  // 56: farmwatch.v1.Alert.peak_at:type_name -> google.protobuf.Timestamp
-	75,  // 57: farmwatch.v1.Alert.member_scores:type_name -> farmwatch.v1.Alert.MemberScoresEntry
-	76,  // 58: farmwatch.v1.AuditEntry.at:type_name -> google.protobuf.Timestamp
-	76,  // 59: farmwatch.v1.ListAuditRequest.since:type_name -> google.protobuf.Timestamp
+	86,  // 53: farmwatch.v1.Alert.created_at:type_name -> google.protobuf.Timestamp
+	86,  // 54: farmwatch.v1.Alert.updated_at:type_name -> google.protobuf.Timestamp
+	86,  // 55: farmwatch.v1.Alert.resolved_at:type_name -> google.protobuf.Timestamp
+	86,  // 56: farmwatch.v1.Alert.peak_at:type_name -> google.protobuf.Timestamp
+	85,  // 57: farmwatch.v1.Alert.member_scores:type_name -> farmwatch.v1.Alert.MemberScoresEntry
+	86,  // 58: farmwatch.v1.AuditEntry.at:type_name -> google.protobuf.Timestamp
+	86,  // 59: farmwatch.v1.ListAuditRequest.since:type_name -> google.protobuf.Timestamp
 	54,  // 60: farmwatch.v1.ListAuditResponse.entries:type_name -> farmwatch.v1.AuditEntry
 	25,  // 61: farmwatch.v1.UpdateHireRequest.hire:type_name -> farmwatch.v1.Hire
-	76,  // 62: farmwatch.v1.ClusterMember.joined_at:type_name -> google.protobuf.Timestamp
+	86,  // 62: farmwatch.v1.ClusterMember.joined_at:type_name -> google.protobuf.Timestamp
 	58,  // 63: farmwatch.v1.Cluster.members:type_name -> farmwatch.v1.ClusterMember
 	59,  // 64: farmwatch.v1.Cluster.fingerprints:type_name -> farmwatch.v1.SharedFingerprint
-	76,  // 65: farmwatch.v1.Cluster.created_at:type_name -> google.protobuf.Timestamp
-	76,  // 66: farmwatch.v1.Cluster.updated_at:type_name -> google.protobuf.Timestamp
+	86,  // 65: farmwatch.v1.Cluster.created_at:type_name -> google.protobuf.Timestamp
+	86,  // 66: farmwatch.v1.Cluster.updated_at:type_name -> google.protobuf.Timestamp
 	60,  // 67: farmwatch.v1.ListClustersResponse.clusters:type_name -> farmwatch.v1.Cluster
-	76,  // 68: farmwatch.v1.BacktestRequest.since:type_name -> google.protobuf.Timestamp
-	76,  // 69: farmwatch.v1.BacktestRequest.until:type_name -> google.protobuf.Timestamp
-	76,  // 70: farmwatch.v1.BacktestResponse.first_report:type_name -> google.protobuf.Timestamp
-	76,  // 71: farmwatch.v1.BacktestResponse.last_report:type_name -> google.protobuf.Timestamp
+	86,  // 68: farmwatch.v1.BacktestRequest.since:type_name -> google.protobuf.Timestamp
+	86,  // 69: farmwatch.v1.BacktestRequest.until:type_name -> google.protobuf.Timestamp
+	86,  // 70: farmwatch.v1.BacktestResponse.first_report:type_name -> google.protobuf.Timestamp
+	86,  // 71: farmwatch.v1.BacktestResponse.last_report:type_name -> google.protobuf.Timestamp
 	51,  // 72: farmwatch.v1.BacktestResponse.alerts:type_name -> farmwatch.v1.Alert
 	67,  // 73: farmwatch.v1.FitModelResponse.weights:type_name -> farmwatch.v1.RuleWeight
 	51,  // 74: farmwatch.v1.ListAlertsResponse.alerts:type_name -> farmwatch.v1.Alert
-	27,  // 75: farmwatch.v1.AdminService.AddHires:input_type -> farmwatch.v1.AddHiresRequest
-	35,  // 76: farmwatch.v1.AdminService.ListHires:input_type -> farmwatch.v1.ListHiresRequest
-	37,  // 77: farmwatch.v1.AdminService.GetHire:input_type -> farmwatch.v1.GetHireRequest
-	29,  // 78: farmwatch.v1.AdminService.ImportHires:input_type -> farmwatch.v1.ImportHiresRequest
-	33,  // 79: farmwatch.v1.AdminService.DeleteHire:input_type -> farmwatch.v1.DeleteHireRequest
-	38,  // 80: farmwatch.v1.AdminService.CreateToken:input_type -> farmwatch.v1.CreateTokenRequest
-	41,  // 81: farmwatch.v1.AdminService.ListDevices:input_type -> farmwatch.v1.ListDevicesRequest
-	43,  // 82: farmwatch.v1.AdminService.GetDevice:input_type -> farmwatch.v1.GetDeviceRequest
-	48,  // 83: farmwatch.v1.AdminService.ListReports:input_type -> farmwatch.v1.ListReportsRequest
-	71,  // 84: farmwatch.v1.AdminService.ListAlerts:input_type -> farmwatch.v1.ListAlertsRequest
-	73,  // 85: farmwatch.v1.AdminService.GetAlert:input_type -> farmwatch.v1.GetAlertRequest
-	52,  // 86: farmwatch.v1.AdminService.AckAlert:input_type -> farmwatch.v1.AckAlertRequest
-	53,  // 87: farmwatch.v1.AdminService.ResolveAlert:input_type -> farmwatch.v1.ResolveAlertRequest
-	55,  // 88: farmwatch.v1.AdminService.ListAudit:input_type -> farmwatch.v1.ListAuditRequest
-	57,  // 89: farmwatch.v1.AdminService.UpdateHire:input_type -> farmwatch.v1.UpdateHireRequest
-	61,  // 90: farmwatch.v1.AdminService.ListClusters:input_type -> farmwatch.v1.ListClustersRequest
-	63,  // 91: farmwatch.v1.AdminService.GetCluster:input_type -> farmwatch.v1.GetClusterRequest
-	64,  // 92: farmwatch.v1.AdminService.FitModel:input_type -> farmwatch.v1.FitModelRequest
-	65,  // 93: farmwatch.v1.AdminService.GetConfig:input_type -> farmwatch.v1.GetConfigRequest
-	68,  // 94: farmwatch.v1.AdminService.Backtest:input_type -> farmwatch.v1.BacktestRequest
-	20,  // 95: farmwatch.v1.AdminService.RevokeDevice:input_type -> farmwatch.v1.RevokeDeviceRequest
-	21,  // 96: farmwatch.v1.AdminService.IssueAdmin:input_type -> farmwatch.v1.IssueAdminRequest
-	23,  // 97: farmwatch.v1.AdminService.Backup:input_type -> farmwatch.v1.BackupRequest
-	12,  // 98: farmwatch.v1.AdminService.ListTokens:input_type -> farmwatch.v1.ListTokensRequest
-	15,  // 99: farmwatch.v1.AdminService.RevokeToken:input_type -> farmwatch.v1.RevokeTokenRequest
-	16,  // 100: farmwatch.v1.AdminService.ListAdmins:input_type -> farmwatch.v1.ListAdminsRequest
-	19,  // 101: farmwatch.v1.AdminService.RevokeAdmin:input_type -> farmwatch.v1.RevokeAdminRequest
-	5,   // 102: farmwatch.v1.AdminService.ImportApplicants:input_type -> farmwatch.v1.ImportApplicantsRequest
-	7,   // 103: farmwatch.v1.AdminService.ListApplicants:input_type -> farmwatch.v1.ListApplicantsRequest
-	10,  // 104: farmwatch.v1.AdminService.GetApplicant:input_type -> farmwatch.v1.GetApplicantRequest
-	31,  // 105: farmwatch.v1.AdminService.DeleteApplicant:input_type -> farmwatch.v1.DeleteApplicantRequest
-	28,  // 106: farmwatch.v1.AdminService.AddHires:output_type -> farmwatch.v1.AddHiresResponse
-	36,  // 107: farmwatch.v1.AdminService.ListHires:output_type -> farmwatch.v1.ListHiresResponse
-	25,  // 108: farmwatch.v1.AdminService.GetHire:output_type -> farmwatch.v1.Hire
-	30,  // 109: farmwatch.v1.AdminService.ImportHires:output_type -> farmwatch.v1.ImportHiresResponse
-	34,  // 110: farmwatch.v1.AdminService.DeleteHire:output_type -> farmwatch.v1.DeleteHireResponse
-	39,  // 111: farmwatch.v1.AdminService.CreateToken:output_type -> farmwatch.v1.CreateTokenResponse
-	42,  // 112: farmwatch.v1.AdminService.ListDevices:output_type -> farmwatch.v1.ListDevicesResponse
-	44,  // 113: farmwatch.v1.AdminService.GetDevice:output_type -> farmwatch.v1.DeviceDetail
-	49,  // 114: farmwatch.v1.AdminService.ListReports:output_type -> farmwatch.v1.ListReportsResponse
-	72,  // 115: farmwatch.v1.AdminService.ListAlerts:output_type -> farmwatch.v1.ListAlertsResponse
-	51,  // 116: farmwatch.v1.AdminService.GetAlert:output_type -> farmwatch.v1.Alert
-	51,  // 117: farmwatch.v1.AdminService.AckAlert:output_type -> farmwatch.v1.Alert
-	51,  // 118: farmwatch.v1.AdminService.ResolveAlert:output_type -> farmwatch.v1.Alert
-	56,  // 119: farmwatch.v1.AdminService.ListAudit:output_type -> farmwatch.v1.ListAuditResponse
-	25,  // 120: farmwatch.v1.AdminService.UpdateHire:output_type -> farmwatch.v1.Hire
-	62,  // 121: farmwatch.v1.AdminService.ListClusters:output_type -> farmwatch.v1.ListClustersResponse
-	60,  // 122: farmwatch.v1.AdminService.GetCluster:output_type -> farmwatch.v1.Cluster
-	70,  // 123: farmwatch.v1.AdminService.FitModel:output_type -> farmwatch.v1.FitModelResponse
-	66,  // 124: farmwatch.v1.AdminService.GetConfig:output_type -> farmwatch.v1.GetConfigResponse
-	69,  // 125: farmwatch.v1.AdminService.Backtest:output_type -> farmwatch.v1.BacktestResponse
-	40,  // 126: farmwatch.v1.AdminService.RevokeDevice:output_type -> farmwatch.v1.Device
-	22,  // 127: farmwatch.v1.AdminService.IssueAdmin:output_type -> farmwatch.v1.IssueAdminResponse
-	24,  // 128: farmwatch.v1.AdminService.Backup:output_type -> farmwatch.v1.BackupChunk
-	13,  // 129: farmwatch.v1.AdminService.ListTokens:output_type -> farmwatch.v1.ListTokensResponse
-	14,  // 130: farmwatch.v1.AdminService.RevokeToken:output_type -> farmwatch.v1.TokenInfo
-	17,  // 131: farmwatch.v1.AdminService.ListAdmins:output_type -> farmwatch.v1.ListAdminsResponse
-	18,  // 132: farmwatch.v1.AdminService.RevokeAdmin:output_type -> farmwatch.v1.AdminCertificate
-	6,   // 133: farmwatch.v1.AdminService.ImportApplicants:output_type -> farmwatch.v1.ImportApplicantsResponse
-	8,   // 134: farmwatch.v1.AdminService.ListApplicants:output_type -> farmwatch.v1.ListApplicantsResponse
-	11,  // 135: farmwatch.v1.AdminService.GetApplicant:output_type -> farmwatch.v1.ApplicantDetail
-	32,  // 136: farmwatch.v1.AdminService.DeleteApplicant:output_type -> farmwatch.v1.DeleteApplicantResponse
-	106, // [106:137] is the sub-list for method output_type
-	75,  // [75:106] is the sub-list for method input_type
-	75,  // [75:75] is the sub-list for extension type_name
-	75,  // [75:75] is the sub-list for extension extendee
-	0,   // [0:75] is the sub-list for field type_name
+	86,  // 75: farmwatch.v1.AlertEvent.at:type_name -> google.protobuf.Timestamp
+	51,  // 76: farmwatch.v1.AlertEvent.alert:type_name -> farmwatch.v1.Alert
+	86,  // 77: farmwatch.v1.AlertSink.last_success:type_name -> google.protobuf.Timestamp
+	86,  // 78: farmwatch.v1.DeadLetter.first_attempt:type_name -> google.protobuf.Timestamp
+	86,  // 79: farmwatch.v1.DeadLetter.dead_at:type_name -> google.protobuf.Timestamp
+	76,  // 80: farmwatch.v1.ListWebhooksResponse.sinks:type_name -> farmwatch.v1.AlertSink
+	77,  // 81: farmwatch.v1.ListWebhooksResponse.dead_letters:type_name -> farmwatch.v1.DeadLetter
+	88,  // 82: farmwatch.v1.TestWebhookResponse.took:type_name -> google.protobuf.Duration
+	27,  // 83: farmwatch.v1.AdminService.AddHires:input_type -> farmwatch.v1.AddHiresRequest
+	35,  // 84: farmwatch.v1.AdminService.ListHires:input_type -> farmwatch.v1.ListHiresRequest
+	37,  // 85: farmwatch.v1.AdminService.GetHire:input_type -> farmwatch.v1.GetHireRequest
+	29,  // 86: farmwatch.v1.AdminService.ImportHires:input_type -> farmwatch.v1.ImportHiresRequest
+	33,  // 87: farmwatch.v1.AdminService.DeleteHire:input_type -> farmwatch.v1.DeleteHireRequest
+	38,  // 88: farmwatch.v1.AdminService.CreateToken:input_type -> farmwatch.v1.CreateTokenRequest
+	41,  // 89: farmwatch.v1.AdminService.ListDevices:input_type -> farmwatch.v1.ListDevicesRequest
+	43,  // 90: farmwatch.v1.AdminService.GetDevice:input_type -> farmwatch.v1.GetDeviceRequest
+	48,  // 91: farmwatch.v1.AdminService.ListReports:input_type -> farmwatch.v1.ListReportsRequest
+	71,  // 92: farmwatch.v1.AdminService.ListAlerts:input_type -> farmwatch.v1.ListAlertsRequest
+	73,  // 93: farmwatch.v1.AdminService.GetAlert:input_type -> farmwatch.v1.GetAlertRequest
+	52,  // 94: farmwatch.v1.AdminService.AckAlert:input_type -> farmwatch.v1.AckAlertRequest
+	53,  // 95: farmwatch.v1.AdminService.ResolveAlert:input_type -> farmwatch.v1.ResolveAlertRequest
+	55,  // 96: farmwatch.v1.AdminService.ListAudit:input_type -> farmwatch.v1.ListAuditRequest
+	57,  // 97: farmwatch.v1.AdminService.UpdateHire:input_type -> farmwatch.v1.UpdateHireRequest
+	61,  // 98: farmwatch.v1.AdminService.ListClusters:input_type -> farmwatch.v1.ListClustersRequest
+	63,  // 99: farmwatch.v1.AdminService.GetCluster:input_type -> farmwatch.v1.GetClusterRequest
+	64,  // 100: farmwatch.v1.AdminService.FitModel:input_type -> farmwatch.v1.FitModelRequest
+	65,  // 101: farmwatch.v1.AdminService.GetConfig:input_type -> farmwatch.v1.GetConfigRequest
+	68,  // 102: farmwatch.v1.AdminService.Backtest:input_type -> farmwatch.v1.BacktestRequest
+	20,  // 103: farmwatch.v1.AdminService.RevokeDevice:input_type -> farmwatch.v1.RevokeDeviceRequest
+	21,  // 104: farmwatch.v1.AdminService.IssueAdmin:input_type -> farmwatch.v1.IssueAdminRequest
+	23,  // 105: farmwatch.v1.AdminService.Backup:input_type -> farmwatch.v1.BackupRequest
+	12,  // 106: farmwatch.v1.AdminService.ListTokens:input_type -> farmwatch.v1.ListTokensRequest
+	15,  // 107: farmwatch.v1.AdminService.RevokeToken:input_type -> farmwatch.v1.RevokeTokenRequest
+	16,  // 108: farmwatch.v1.AdminService.ListAdmins:input_type -> farmwatch.v1.ListAdminsRequest
+	19,  // 109: farmwatch.v1.AdminService.RevokeAdmin:input_type -> farmwatch.v1.RevokeAdminRequest
+	5,   // 110: farmwatch.v1.AdminService.ImportApplicants:input_type -> farmwatch.v1.ImportApplicantsRequest
+	7,   // 111: farmwatch.v1.AdminService.ListApplicants:input_type -> farmwatch.v1.ListApplicantsRequest
+	10,  // 112: farmwatch.v1.AdminService.GetApplicant:input_type -> farmwatch.v1.GetApplicantRequest
+	31,  // 113: farmwatch.v1.AdminService.DeleteApplicant:input_type -> farmwatch.v1.DeleteApplicantRequest
+	75,  // 114: farmwatch.v1.AdminService.WatchAlerts:input_type -> farmwatch.v1.WatchAlertsRequest
+	78,  // 115: farmwatch.v1.AdminService.ListWebhooks:input_type -> farmwatch.v1.ListWebhooksRequest
+	80,  // 116: farmwatch.v1.AdminService.TestWebhook:input_type -> farmwatch.v1.TestWebhookRequest
+	82,  // 117: farmwatch.v1.AdminService.RetryWebhook:input_type -> farmwatch.v1.RetryWebhookRequest
+	28,  // 118: farmwatch.v1.AdminService.AddHires:output_type -> farmwatch.v1.AddHiresResponse
+	36,  // 119: farmwatch.v1.AdminService.ListHires:output_type -> farmwatch.v1.ListHiresResponse
+	25,  // 120: farmwatch.v1.AdminService.GetHire:output_type -> farmwatch.v1.Hire
+	30,  // 121: farmwatch.v1.AdminService.ImportHires:output_type -> farmwatch.v1.ImportHiresResponse
+	34,  // 122: farmwatch.v1.AdminService.DeleteHire:output_type -> farmwatch.v1.DeleteHireResponse
+	39,  // 123: farmwatch.v1.AdminService.CreateToken:output_type -> farmwatch.v1.CreateTokenResponse
+	42,  // 124: farmwatch.v1.AdminService.ListDevices:output_type -> farmwatch.v1.ListDevicesResponse
+	44,  // 125: farmwatch.v1.AdminService.GetDevice:output_type -> farmwatch.v1.DeviceDetail
+	49,  // 126: farmwatch.v1.AdminService.ListReports:output_type -> farmwatch.v1.ListReportsResponse
+	72,  // 127: farmwatch.v1.AdminService.ListAlerts:output_type -> farmwatch.v1.ListAlertsResponse
+	51,  // 128: farmwatch.v1.AdminService.GetAlert:output_type -> farmwatch.v1.Alert
+	51,  // 129: farmwatch.v1.AdminService.AckAlert:output_type -> farmwatch.v1.Alert
+	51,  // 130: farmwatch.v1.AdminService.ResolveAlert:output_type -> farmwatch.v1.Alert
+	56,  // 131: farmwatch.v1.AdminService.ListAudit:output_type -> farmwatch.v1.ListAuditResponse
+	25,  // 132: farmwatch.v1.AdminService.UpdateHire:output_type -> farmwatch.v1.Hire
+	62,  // 133: farmwatch.v1.AdminService.ListClusters:output_type -> farmwatch.v1.ListClustersResponse
+	60,  // 134: farmwatch.v1.AdminService.GetCluster:output_type -> farmwatch.v1.Cluster
+	70,  // 135: farmwatch.v1.AdminService.FitModel:output_type -> farmwatch.v1.FitModelResponse
+	66,  // 136: farmwatch.v1.AdminService.GetConfig:output_type -> farmwatch.v1.GetConfigResponse
+	69,  // 137: farmwatch.v1.AdminService.Backtest:output_type -> farmwatch.v1.BacktestResponse
+	40,  // 138: farmwatch.v1.AdminService.RevokeDevice:output_type -> farmwatch.v1.Device
+	22,  // 139: farmwatch.v1.AdminService.IssueAdmin:output_type -> farmwatch.v1.IssueAdminResponse
+	24,  // 140: farmwatch.v1.AdminService.Backup:output_type -> farmwatch.v1.BackupChunk
+	13,  // 141: farmwatch.v1.AdminService.ListTokens:output_type -> farmwatch.v1.ListTokensResponse
+	14,  // 142: farmwatch.v1.AdminService.RevokeToken:output_type -> farmwatch.v1.TokenInfo
+	17,  // 143: farmwatch.v1.AdminService.ListAdmins:output_type -> farmwatch.v1.ListAdminsResponse
+	18,  // 144: farmwatch.v1.AdminService.RevokeAdmin:output_type -> farmwatch.v1.AdminCertificate
+	6,   // 145: farmwatch.v1.AdminService.ImportApplicants:output_type -> farmwatch.v1.ImportApplicantsResponse
+	8,   // 146: farmwatch.v1.AdminService.ListApplicants:output_type -> farmwatch.v1.ListApplicantsResponse
+	11,  // 147: farmwatch.v1.AdminService.GetApplicant:output_type -> farmwatch.v1.ApplicantDetail
+	32,  // 148: farmwatch.v1.AdminService.DeleteApplicant:output_type -> farmwatch.v1.DeleteApplicantResponse
+	74,  // 149: farmwatch.v1.AdminService.WatchAlerts:output_type -> farmwatch.v1.AlertEvent
+	79,  // 150: farmwatch.v1.AdminService.ListWebhooks:output_type -> farmwatch.v1.ListWebhooksResponse
+	81,  // 151: farmwatch.v1.AdminService.TestWebhook:output_type -> farmwatch.v1.TestWebhookResponse
+	83,  // 152: farmwatch.v1.AdminService.RetryWebhook:output_type -> farmwatch.v1.RetryWebhookResponse
+	118, // [118:153] is the sub-list for method output_type
+	83,  // [83:118] is the sub-list for method input_type
+	83,  // [83:83] is the sub-list for extension type_name
+	83,  // [83:83] is the sub-list for extension extendee
+	0,   // [0:83] is the sub-list for field type_name
 }
 
 func init() { file_farmwatch_v1_admin_proto_init() }
@@ -6332,13 +7120,14 @@ func file_farmwatch_v1_admin_proto_init() {
 		return
 	}
 	file_farmwatch_v1_report_proto_init()
+	file_farmwatch_v1_admin_proto_msgTypes[75].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_farmwatch_v1_admin_proto_rawDesc), len(file_farmwatch_v1_admin_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   76,
+			NumMessages:   86,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -53,6 +53,10 @@ const (
 	AdminService_ListApplicants_FullMethodName   = "/farmwatch.v1.AdminService/ListApplicants"
 	AdminService_GetApplicant_FullMethodName     = "/farmwatch.v1.AdminService/GetApplicant"
 	AdminService_DeleteApplicant_FullMethodName  = "/farmwatch.v1.AdminService/DeleteApplicant"
+	AdminService_WatchAlerts_FullMethodName      = "/farmwatch.v1.AdminService/WatchAlerts"
+	AdminService_ListWebhooks_FullMethodName     = "/farmwatch.v1.AdminService/ListWebhooks"
+	AdminService_TestWebhook_FullMethodName      = "/farmwatch.v1.AdminService/TestWebhook"
+	AdminService_RetryWebhook_FullMethodName     = "/farmwatch.v1.AdminService/RetryWebhook"
 )
 
 // AdminServiceClient is the client API for AdminService service.
@@ -116,6 +120,16 @@ type AdminServiceClient interface {
 	// Erases an applicant for an erasure request: the record, its alerts, and
 	// its name and id in the evidence of the applicants it was tied to.
 	DeleteApplicant(ctx context.Context, in *DeleteApplicantRequest, opts ...grpc.CallOption) (*DeleteApplicantResponse, error)
+	// Alerts out of the collector (docs/ALERTS-OUT.md). WatchAlerts streams
+	// the alert event log: the events after `after` (all of them when it is
+	// 0), or from now when it is unset, then each new one as it is committed.
+	WatchAlerts(ctx context.Context, in *WatchAlertsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[AlertEvent], error)
+	// The configured outputs (webhooks, JSON-lines file, syslog), their
+	// delivery state and dead letters. Test sends one signed test event;
+	// Retry puts dead letters back in an output's queue (reviewer role).
+	ListWebhooks(ctx context.Context, in *ListWebhooksRequest, opts ...grpc.CallOption) (*ListWebhooksResponse, error)
+	TestWebhook(ctx context.Context, in *TestWebhookRequest, opts ...grpc.CallOption) (*TestWebhookResponse, error)
+	RetryWebhook(ctx context.Context, in *RetryWebhookRequest, opts ...grpc.CallOption) (*RetryWebhookResponse, error)
 }
 
 type adminServiceClient struct {
@@ -451,6 +465,55 @@ func (c *adminServiceClient) DeleteApplicant(ctx context.Context, in *DeleteAppl
 	return out, nil
 }
 
+func (c *adminServiceClient) WatchAlerts(ctx context.Context, in *WatchAlertsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[AlertEvent], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &AdminService_ServiceDesc.Streams[3], AdminService_WatchAlerts_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[WatchAlertsRequest, AlertEvent]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type AdminService_WatchAlertsClient = grpc.ServerStreamingClient[AlertEvent]
+
+func (c *adminServiceClient) ListWebhooks(ctx context.Context, in *ListWebhooksRequest, opts ...grpc.CallOption) (*ListWebhooksResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListWebhooksResponse)
+	err := c.cc.Invoke(ctx, AdminService_ListWebhooks_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminServiceClient) TestWebhook(ctx context.Context, in *TestWebhookRequest, opts ...grpc.CallOption) (*TestWebhookResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(TestWebhookResponse)
+	err := c.cc.Invoke(ctx, AdminService_TestWebhook_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminServiceClient) RetryWebhook(ctx context.Context, in *RetryWebhookRequest, opts ...grpc.CallOption) (*RetryWebhookResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RetryWebhookResponse)
+	err := c.cc.Invoke(ctx, AdminService_RetryWebhook_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AdminServiceServer is the server API for AdminService service.
 // All implementations must embed UnimplementedAdminServiceServer
 // for forward compatibility.
@@ -512,6 +575,16 @@ type AdminServiceServer interface {
 	// Erases an applicant for an erasure request: the record, its alerts, and
 	// its name and id in the evidence of the applicants it was tied to.
 	DeleteApplicant(context.Context, *DeleteApplicantRequest) (*DeleteApplicantResponse, error)
+	// Alerts out of the collector (docs/ALERTS-OUT.md). WatchAlerts streams
+	// the alert event log: the events after `after` (all of them when it is
+	// 0), or from now when it is unset, then each new one as it is committed.
+	WatchAlerts(*WatchAlertsRequest, grpc.ServerStreamingServer[AlertEvent]) error
+	// The configured outputs (webhooks, JSON-lines file, syslog), their
+	// delivery state and dead letters. Test sends one signed test event;
+	// Retry puts dead letters back in an output's queue (reviewer role).
+	ListWebhooks(context.Context, *ListWebhooksRequest) (*ListWebhooksResponse, error)
+	TestWebhook(context.Context, *TestWebhookRequest) (*TestWebhookResponse, error)
+	RetryWebhook(context.Context, *RetryWebhookRequest) (*RetryWebhookResponse, error)
 	mustEmbedUnimplementedAdminServiceServer()
 }
 
@@ -614,6 +687,18 @@ func (UnimplementedAdminServiceServer) GetApplicant(context.Context, *GetApplica
 }
 func (UnimplementedAdminServiceServer) DeleteApplicant(context.Context, *DeleteApplicantRequest) (*DeleteApplicantResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method DeleteApplicant not implemented")
+}
+func (UnimplementedAdminServiceServer) WatchAlerts(*WatchAlertsRequest, grpc.ServerStreamingServer[AlertEvent]) error {
+	return status.Error(codes.Unimplemented, "method WatchAlerts not implemented")
+}
+func (UnimplementedAdminServiceServer) ListWebhooks(context.Context, *ListWebhooksRequest) (*ListWebhooksResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListWebhooks not implemented")
+}
+func (UnimplementedAdminServiceServer) TestWebhook(context.Context, *TestWebhookRequest) (*TestWebhookResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method TestWebhook not implemented")
+}
+func (UnimplementedAdminServiceServer) RetryWebhook(context.Context, *RetryWebhookRequest) (*RetryWebhookResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RetryWebhook not implemented")
 }
 func (UnimplementedAdminServiceServer) mustEmbedUnimplementedAdminServiceServer() {}
 func (UnimplementedAdminServiceServer) testEmbeddedByValue()                      {}
@@ -1165,6 +1250,71 @@ func _AdminService_DeleteApplicant_Handler(srv interface{}, ctx context.Context,
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AdminService_WatchAlerts_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(WatchAlertsRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(AdminServiceServer).WatchAlerts(m, &grpc.GenericServerStream[WatchAlertsRequest, AlertEvent]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type AdminService_WatchAlertsServer = grpc.ServerStreamingServer[AlertEvent]
+
+func _AdminService_ListWebhooks_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListWebhooksRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).ListWebhooks(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_ListWebhooks_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).ListWebhooks(ctx, req.(*ListWebhooksRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AdminService_TestWebhook_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(TestWebhookRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).TestWebhook(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_TestWebhook_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).TestWebhook(ctx, req.(*TestWebhookRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AdminService_RetryWebhook_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RetryWebhookRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).RetryWebhook(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_RetryWebhook_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).RetryWebhook(ctx, req.(*RetryWebhookRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // AdminService_ServiceDesc is the grpc.ServiceDesc for AdminService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -1284,6 +1434,18 @@ var AdminService_ServiceDesc = grpc.ServiceDesc{
 			MethodName: "DeleteApplicant",
 			Handler:    _AdminService_DeleteApplicant_Handler,
 		},
+		{
+			MethodName: "ListWebhooks",
+			Handler:    _AdminService_ListWebhooks_Handler,
+		},
+		{
+			MethodName: "TestWebhook",
+			Handler:    _AdminService_TestWebhook_Handler,
+		},
+		{
+			MethodName: "RetryWebhook",
+			Handler:    _AdminService_RetryWebhook_Handler,
+		},
 	},
 	Streams: []grpc.StreamDesc{
 		{
@@ -1300,6 +1462,11 @@ var AdminService_ServiceDesc = grpc.ServiceDesc{
 			StreamName:    "ImportApplicants",
 			Handler:       _AdminService_ImportApplicants_Handler,
 			ClientStreams: true,
+		},
+		{
+			StreamName:    "WatchAlerts",
+			Handler:       _AdminService_WatchAlerts_Handler,
+			ServerStreams: true,
 		},
 	},
 	Metadata: "farmwatch/v1/admin.proto",
