@@ -7,14 +7,20 @@ import (
 	"log/slog"
 	"math"
 	"slices"
+	"strconv"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
 	"github.com/farmwatch/farmwatch/collector/analysis"
 	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
 )
+
+// WatchAfterHeader is the response header of WatchAlerts that names the
+// event id the stream starts after.
+const WatchAfterHeader = "farmwatch-watch-after"
 
 // watchPage is how many events WatchAlerts reads from the log at a time.
 const watchPage = 256
@@ -52,6 +58,12 @@ func (a *adminService) WatchAlerts(req *pb.WatchAlertsRequest, stream grpc.Serve
 		if first > 0 && pos+1 < first {
 			return prunedError(pos, first)
 		}
+	}
+	// The position the stream starts after, for a client that asked for
+	// "from now": it resumes from there if the stream breaks before any
+	// event reaches it, and misses none.
+	if err := stream.SendHeader(metadata.Pairs(WatchAfterHeader, strconv.FormatUint(pos, 10))); err != nil {
+		return err
 	}
 	ctx := stream.Context()
 	for {
