@@ -94,14 +94,20 @@ func (tx *Tx) recordAlertEvent(prevRaw []byte, a *pb.Alert) error {
 	if err != nil {
 		return err
 	}
+	// The stored event holds the alert as the change left it (marshalled
+	// now, before the caller changes it again).
 	ev := &pb.AlertEvent{Id: id, Type: typ, At: timestamppb.New(tx.s.now().UTC()), Actor: tx.actor,
-		Alert: proto.Clone(a).(*pb.Alert), PreviousScore: prev.GetScore()}
+		Alert: a, PreviousScore: prev.GetScore()}
 	if err := putProto(b, u64(id), ev); err != nil {
 		return err
 	}
 	if len(tx.events) == 0 {
 		tx.tx.OnCommit(func() { tx.s.alertEventsCommitted(tx.events) })
 	}
+	// What runs after the commit gets the event with the alert's heading
+	// only: an import that opens many alerts in one transaction holds no
+	// copy of each until its commit.
+	ev.Alert = &pb.Alert{Id: a.GetId(), Kind: a.GetKind(), Status: a.GetStatus(), Score: a.GetScore(), PeakScore: a.GetPeakScore()}
 	tx.events = append(tx.events, ev)
 	return nil
 }

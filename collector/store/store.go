@@ -129,7 +129,9 @@ type Options struct {
 	// Now stamps alert events (nil: time.Now).
 	Now func() time.Time
 	// OnAlertEvents, when set, is called after each commit that wrote
-	// alert events, with them in id order, outside the transaction.
+	// alert events, with them in id order, outside the transaction; each
+	// event's alert holds its id, kind, status, score and peak score only
+	// (the log, AlertEvents, has the whole alert).
 	OnAlertEvents func([]*pb.AlertEvent)
 }
 
