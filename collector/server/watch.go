@@ -93,6 +93,13 @@ func (a *adminService) WatchAlerts(req *pb.WatchAlertsRequest, stream grpc.Serve
 		}
 		select {
 		case <-wake:
+			// A watch outlives calls: a certificate revoked while it runs
+			// ends it at the next event, as it would refuse the next call.
+			if id := identityFrom(ctx); id.Serial != "" {
+				if err := a.s.checkNotRevoked(id); err != nil {
+					return err
+				}
+			}
 		case <-ctx.Done():
 			return status.FromContextError(ctx.Err()).Err()
 		case <-a.s.stopSweep:

@@ -2,16 +2,21 @@ package server_test
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"log/slog"
 	"strings"
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
+	"github.com/farmwatch/farmwatch/collector/pki"
 	"github.com/farmwatch/farmwatch/collector/server"
 	"github.com/farmwatch/farmwatch/collector/store"
 	"github.com/farmwatch/farmwatch/internal/testcollector"
@@ -260,4 +265,61 @@ func logLine(logs string, parts ...string) bool {
 		}
 	}
 	return false
+}
+
+// A watch outlives calls: an admin certificate revoked while its watch runs
+// ends the watch at the next event, and a new watch is refused; agents'
+// certificates and connections without one never watch.
+func TestWatchAlertsEndsAtRevocation(t *testing.T) {
+	c := testcollector.Start(t, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	ana, resp, err := issue(t, c, c.Admin, "ana", pki.RoleViewer, 30)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := watch(t, ctx, ana, &pb.WatchAlertsRequest{})
+	put := func(id string) {
+		t.Helper()
+		if err := c.Server.Store().Update(func(tx *store.Tx) error {
+			return tx.PutAlert("d-"+id, &pb.Alert{Id: id, Kind: "device", DeviceId: "d-" + id, Status: "open", Score: 0.7})
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put("A-000001")
+	if evs := w.until(t, 1); evs[0].GetAlert().GetId() != "A-000001" {
+		t.Fatalf("before the revocation: %v", evs)
+	}
+	if _, err := c.Admin.RevokeAdmin(ctx, &pb.RevokeAdminRequest{Serial: resp.GetSerial(), Note: "left the team"}); err != nil {
+		t.Fatal(err)
+	}
+	put("A-000002")
+	select {
+	case err := <-w.end:
+		wantStatus(t, err, codes.Unauthenticated, "was revoked at")
+	case ev := <-w.events:
+		t.Fatalf("a revoked certificate's watch received event %d", ev.GetId())
+	case <-time.After(10 * time.Second):
+		t.Fatal("the revoked certificate's watch is still open")
+	}
+	r, err := ana.WatchAlerts(ctx, &pb.WatchAlertsRequest{})
+	if err == nil {
+		_, err = r.Recv()
+	}
+	wantStatus(t, err, codes.Unauthenticated, "was revoked at")
+
+	// Without a client certificate: refused by the stream interceptor.
+	pool := x509.NewCertPool()
+	pool.AddCert(c.CA().Cert)
+	cc, err := grpc.NewClient(c.Addr(), grpc.WithTransportCredentials(credentials.NewTLS(&tls.Config{RootCAs: pool, ServerName: "127.0.0.1"})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+	r, err = pb.NewAdminServiceClient(cc).WatchAlerts(ctx, &pb.WatchAlertsRequest{})
+	if err == nil {
+		_, err = r.Recv()
+	}
+	wantStatus(t, err, codes.Unauthenticated, "client certificate")
 }
