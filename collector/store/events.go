@@ -49,7 +49,7 @@ func (tx *Tx) SetActor(name string) { tx.actor = name }
 
 // alertEventType decides what a change of an alert is, from its stored
 // version (nil for a new alert); "" when it is no event.
-func alertEventType(prev, a *pb.Alert, review float64) string {
+func alertEventType(prev, a *pb.Alert, review func() float64) string {
 	switch {
 	case prev == nil:
 		return EventOpened
@@ -57,7 +57,7 @@ func alertEventType(prev, a *pb.Alert, review float64) string {
 		return EventAcknowledged
 	case a.GetStatus() != prev.GetStatus() && a.GetStatus() == "resolved":
 		return EventResolved
-	case prev.GetScore() < review && a.GetScore() >= review:
+	case a.GetScore() > prev.GetScore() && prev.GetScore() < review() && a.GetScore() >= review():
 		return EventReviewCrossed
 	case !slices.Equal(evidenceRules(prev), evidenceRules(a)) || math.Abs(a.GetScore()-prev.GetScore()) >= EvidenceScoreStep:
 		return EventEvidenceChanged
@@ -85,7 +85,7 @@ func (tx *Tx) recordAlertEvent(prevRaw []byte, a *pb.Alert) error {
 			return fmt.Errorf("alert %q: %w", a.GetId(), err)
 		}
 	}
-	typ := alertEventType(prev, a, tx.s.reviewThreshold())
+	typ := alertEventType(prev, a, tx.s.reviewThreshold)
 	if typ == "" {
 		return nil
 	}
