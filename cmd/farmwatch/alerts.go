@@ -7,9 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"os/signal"
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -311,7 +314,10 @@ with an error when the events it needs are no longer kept (retention).`,
 			if err != nil {
 				return err
 			}
-			return watchAlerts(cmd.Context(), o, req, cmd.OutOrStdout(), cmd.ErrOrStderr(), output == "json")
+			// Ctrl-C or a service manager's stop ends the watch cleanly.
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return watchAlerts(ctx, o, req, cmd.OutOrStdout(), cmd.ErrOrStderr(), output == "json")
 		},
 	}
 	cmd.Flags().Uint64Var(&since, "since", 0, "print the events after this id first (0: every event kept); default: from now")

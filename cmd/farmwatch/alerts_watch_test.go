@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -216,5 +218,144 @@ func TestAlertsWatchResumesAcrossRestart(t *testing.T) {
 	}
 	if n := strings.Count(errOut.String(), "reconnecting in"); n < 2 {
 		t.Errorf("alerts watch said it reconnected %d times, want at least 2:\n%s", n, errOut.String())
+	}
+}
+
+// TestAlertsWatchBinaryAcrossServeRestart: the same guarantee with the real
+// binaries, as an operator runs them: `farmwatch serve` is stopped (SIGINT)
+// and started again on the same data dir and address while `farmwatch alerts
+// watch` runs as its own process; applicant imports and acknowledgements
+// before and after make the events. Every id is printed once, in order,
+// and SIGINT ends the watch with status 0.
+func TestAlertsWatchBinaryAcrossServeRestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binaries")
+	}
+	bin := farmwatchBinary(t)
+	data := t.TempDir()
+	serve := startServe(t, bin, "--data", data, "--listen", "127.0.0.1:0")
+	addrB, err := os.ReadFile(filepath.Join(data, "collector.addr"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := strings.TrimSpace(string(addrB))
+	cliRun := func(args ...string) string {
+		t.Helper()
+		out, err := exec.Command(bin, append([]string{"--data", data}, args...)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("farmwatch %v: %v\n%s", args, err, out)
+		}
+		return string(out)
+	}
+	dir := t.TempDir()
+	first := filepath.Join(dir, "first.jsonl")
+	writeJSONL(t, first, cliCorpus())
+	cliRun("applicants", "import", first)
+
+	watch := exec.Command(bin, "--data", data, "alerts", "watch", "--since", "0", "-o", "json")
+	var out, errOut lockedLog
+	watch.Stdout, watch.Stderr = &out, &errOut
+	if err := watch.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { watch.Process.Kill(); watch.Wait() })
+	ids := func() []uint64 {
+		var ids []uint64
+		for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+			if line == "" {
+				continue
+			}
+			var doc struct {
+				ID string `json:"id"`
+			}
+			if err := json.Unmarshal([]byte(line), &doc); err != nil {
+				t.Fatalf("not a JSON line: %q", line)
+			}
+			id, _ := strconv.ParseUint(doc.ID, 10, 64)
+			ids = append(ids, id)
+		}
+		return ids
+	}
+	waitCount := func(n int) {
+		t.Helper()
+		deadline := time.Now().Add(60 * time.Second)
+		for len(ids()) < n {
+			if time.Now().After(deadline) {
+				t.Fatalf("alerts watch printed %v, want %d events\nstderr:\n%s", ids(), n, errOut.String())
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	openAlerts := func() []string {
+		t.Helper()
+		var doc struct {
+			Alerts []struct {
+				ID string `json:"id"`
+			} `json:"alerts"`
+		}
+		if err := json.Unmarshal([]byte(cliRun("alerts", "list", "--status", "open", "-o", "json")), &doc); err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, a := range doc.Alerts {
+			out = append(out, a.ID)
+		}
+		return out
+	}
+	opened := openAlerts()
+	if len(opened) < 2 {
+		t.Fatalf("the ring raised %d alerts: the test would prove nothing", len(opened))
+	}
+	waitCount(1)
+
+	// An acknowledgement right before the stop, then the restart.
+	cliRun("alerts", "ack", opened[0], "--note", "before the restart")
+	serve.Process.Signal(os.Interrupt)
+	if err := serve.Wait(); err != nil {
+		t.Fatalf("serve did not stop cleanly: %v", err)
+	}
+	startServe(t, bin, "--data", data, "--listen", addr)
+	cliRun("alerts", "ack", opened[1], "--note", "after the restart")
+	second := filepath.Join(dir, "second.jsonl")
+	more := cliCorpus()[2:]
+	for i, a := range more {
+		a.Id, a.Name = fmt.Sprintf("r-%d", 10+i), fmt.Sprintf("Second Ring %d", i)
+		a.Emails = []string{fmt.Sprintf("second.ring%d@gmail.com", i)}
+	}
+	writeJSONL(t, second, more)
+	cliRun("applicants", "import", second)
+
+	// At least one event per alert and the two acknowledgements; the tail
+	// watch below shows nothing after what was printed.
+	var doc struct{ Alerts []json.RawMessage }
+	json.Unmarshal([]byte(cliRun("alerts", "list", "-o", "json")), &doc)
+	waitCount(len(doc.Alerts) + 2)
+	time.Sleep(500 * time.Millisecond) // anything more the log holds arrives too
+	watch.Process.Signal(os.Interrupt)
+	if err := watch.Wait(); err != nil {
+		t.Errorf("alerts watch on SIGINT: %v (want exit 0)\n%s", err, errOut.String())
+	}
+	got := ids()
+	for i, id := range got {
+		if id != uint64(i+1) {
+			t.Fatalf("the %dth line is event %d: every id once and in order wanted; printed %v", i+1, id, got)
+		}
+	}
+	if !strings.Contains(errOut.String(), "reconnecting in") {
+		t.Errorf("alerts watch did not say it reconnected:\n%s", errOut.String())
+	}
+	// Every event the log holds was printed: a watch from the last printed
+	// id has nothing before the next change.
+	tail := exec.Command(bin, "--data", data, "alerts", "watch", "--since", strconv.FormatUint(got[len(got)-1], 10), "-o", "json")
+	var tailOut lockedLog
+	tail.Stdout = &tailOut
+	if err := tail.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second)
+	tail.Process.Signal(os.Interrupt)
+	tail.Wait()
+	if s := strings.TrimSpace(tailOut.String()); s != "" {
+		t.Errorf("events after the last printed one that the watch never printed:\n%s", s)
 	}
 }
