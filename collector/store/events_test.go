@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/encoding/prototext"
 	"google.golang.org/protobuf/proto"
 
@@ -270,5 +271,64 @@ func TestEraseHireScrubsAlertEvents(t *testing.T) {
 	}
 	if bytes.Contains(raw, []byte(secret)) {
 		t.Error("the erased name is still in the file")
+	}
+}
+
+// A schema-8 store gains the event log at its first open (schema 9): empty,
+// no synthetic events for the alerts it holds, and the next change of one
+// of them is event 1.
+func TestMigrateKeepsAlertEvents(t *testing.T) {
+	dir := t.TempDir()
+	db, err := bolt.Open(filepath.Join(dir, File), 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Update(func(tx *bolt.Tx) error {
+		for _, b := range allBuckets {
+			if bytes.Equal(b, bucketAlertEvents) {
+				continue
+			}
+			if _, err := tx.CreateBucket(b); err != nil {
+				return err
+			}
+		}
+		if err := tx.Bucket(bucketMeta).Put(keySchema, u64(8)); err != nil {
+			return err
+		}
+		if err := putProto(tx.Bucket(bucketHires), []byte("h-1"), &pb.Hire{Id: "h-1"}); err != nil {
+			return err
+		}
+		return putProto(tx.Bucket(bucketAlerts), []byte("A-000001"), &pb.Alert{Id: "A-000001", Kind: "device", Status: "open", Score: 0.8})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	s, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	s.View(func(tx *Tx) error {
+		if v := tx.tx.Bucket(bucketMeta).Get(keySchema); !bytes.Equal(v, u64(9)) {
+			t.Errorf("schema %x after the migration, want 9", v)
+		}
+		return nil
+	})
+	if last, err := s.LastAlertEventID(); err != nil || last != 0 {
+		t.Errorf("events after the migration: last id %d, %v; want none", last, err)
+	}
+	if err := s.Update(func(tx *Tx) error {
+		a, err := tx.Alert("A-000001")
+		if err != nil {
+			return err
+		}
+		a.Status = "acknowledged"
+		return tx.PutAlert("d-1", a)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	evs, _ := s.AlertEvents(0, 10)
+	if len(evs) != 1 || evs[0].GetId() != 1 || evs[0].GetType() != EventAcknowledged {
+		t.Errorf("the first change after the migration: %v", evs)
 	}
 }
