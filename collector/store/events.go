@@ -202,6 +202,7 @@ func (s *Store) PruneAlertEvents(before time.Time) (int, error) {
 		err := s.db.Update(func(tx *bolt.Tx) error {
 			b := tx.Bucket(bucketAlertEvents)
 			lastK, _ := b.Cursor().Last()
+			lastK = bytes.Clone(lastK) // the newest is never deleted
 			c := b.Cursor()
 			for k, v := c.First(); k != nil && !bytes.Equal(k, lastK); k, v = c.First() {
 				if n == pruneEventsChunk {
