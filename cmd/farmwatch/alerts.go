@@ -1,22 +1,34 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"os"
+	"os/signal"
 	"sort"
+	"strconv"
 	"strings"
+	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
 
+	"github.com/farmwatch/farmwatch/collector/adminconn"
+	"github.com/farmwatch/farmwatch/collector/server"
 	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
 )
 
 func newAlertsCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "alerts", Short: "Alerts for reviewers, highest score first"}
-	cmd.AddCommand(newAlertsListCmd(), newAlertsShowCmd(), newAlertsAckCmd(), newAlertsResolveCmd())
+	cmd.AddCommand(newAlertsListCmd(), newAlertsShowCmd(), newAlertsAckCmd(), newAlertsResolveCmd(), newAlertsWatchCmd())
 	return cmd
 }
 
@@ -258,4 +270,185 @@ func alertDevice(a *pb.Alert) string {
 		return "applicant " + a.GetApplicantId()
 	}
 	return a.GetDeviceId()
+}
+
+// watchBackoff bounds the wait between reconnections of alerts watch: it
+// doubles from min to max, and starts again at min after a connection that
+// delivered a stream.
+var watchBackoff = struct{ min, max time.Duration }{250 * time.Millisecond, 15 * time.Second}
+
+func newAlertsWatchCmd() *cobra.Command {
+	var output string
+	var since uint64
+	var minScore float64
+	var kinds []string
+	cmd := &cobra.Command{
+		Use:   "watch [--since ID] [--min-score S] [--kind K]... [-o json]",
+		Short: "Print alert events as they happen, one line each; reconnects and resumes without a gap",
+		Long: `Print the collector's alert events (opened, evidence_changed, review_crossed,
+acknowledged, resolved) as they are committed, one line each: time, event id,
+type, alert, kind, score, summary; with -o json one JSON object per line.
+
+Without --since it starts from now; --since ID prints the events after ID
+first (0: every event kept). When the connection is lost or the collector
+restarts, it reconnects with backoff and resumes after the last event it
+printed: no event is skipped, none printed twice. It stops on Ctrl-C, or
+with an error when the events it needs are no longer kept (retention).`,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if output != "table" && output != "json" {
+				return usagef("--output %q: want table or json", output)
+			}
+			if err := checkScore("--min-score", minScore); err != nil {
+				return err
+			}
+			for _, k := range kinds {
+				if k != "device" && k != "farm" && k != "applicant" {
+					return usagef("--kind %q: want device, farm or applicant", k)
+				}
+			}
+			req := &pb.WatchAlertsRequest{MinScore: minScore, Kinds: kinds}
+			if cmd.Flags().Changed("since") {
+				req.After = &since
+			}
+			o, err := connOptions()
+			if err != nil {
+				return err
+			}
+			// Ctrl-C or a service manager's stop ends the watch cleanly.
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return watchAlerts(ctx, o, req, cmd.OutOrStdout(), cmd.ErrOrStderr(), output == "json")
+		},
+	}
+	cmd.Flags().Uint64Var(&since, "since", 0, "print the events after this id first (0: every event kept); default: from now")
+	cmd.Flags().Float64Var(&minScore, "min-score", 0, "only events of alerts scoring (or having peaked) at least this (0-1)")
+	cmd.Flags().StringArrayVar(&kinds, "kind", nil, "only alerts of this kind: device, farm or applicant (repeatable)")
+	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table (one line per event) or json (one object per line)")
+	return cmd
+}
+
+// watchAlerts runs one watch until ctx ends: it streams, prints, and on a
+// lost connection or a collector going down reconnects, asking for the
+// events after the last one it printed (or, before any, after the position
+// the collector said the stream started at).
+func watchAlerts(ctx context.Context, o adminconn.Options, req *pb.WatchAlertsRequest, out, errw io.Writer, asJSON bool) error {
+	wait := watchBackoff.min
+	connected := false // a stream was opened at least once
+	for {
+		after, opened, err := watchOnce(ctx, o, req, out, asJSON)
+		if after != nil {
+			req.After = after
+		}
+		if ctx.Err() != nil {
+			return nil // Ctrl-C, or the caller's end
+		}
+		connected = connected || opened
+		if !connected || !reconnectable(err) {
+			return plainStatus(err)
+		}
+		if opened {
+			wait = watchBackoff.min
+		}
+		resume := "from now"
+		if req.After != nil {
+			resume = fmt.Sprintf("after event %d", req.GetAfter())
+		}
+		fmt.Fprintf(errw, "farmwatch: alerts watch: %v; reconnecting in %v, resuming %s\n", plainStatus(err), wait.Round(time.Millisecond), resume)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, watchBackoff.max)
+	}
+}
+
+// watchOnce is one connection of a watch. It returns the position to
+// resume after (nil if it learnt none), whether the stream opened, and why
+// it ended.
+func watchOnce(ctx context.Context, o adminconn.Options, req *pb.WatchAlertsRequest, out io.Writer, asJSON bool) (*uint64, bool, error) {
+	client, closeFn, err := adminconn.Dial(o)
+	if err != nil {
+		return nil, false, err
+	}
+	defer closeFn()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stream, err := client.WatchAlerts(ctx, req)
+	if err != nil {
+		return nil, false, err
+	}
+	var pos *uint64
+	header, err := stream.Header()
+	if err != nil {
+		return nil, false, err
+	}
+	if v := header.Get(server.WatchAfterHeader); len(v) == 1 {
+		if n, err := strconv.ParseUint(v[0], 10, 64); err == nil {
+			pos = &n
+		}
+	}
+	for {
+		ev, err := stream.Recv()
+		if err != nil {
+			return pos, true, err
+		}
+		if err := printAlertEvent(out, ev, asJSON); err != nil {
+			return pos, true, &watchWriteError{err}
+		}
+		id := ev.GetId()
+		pos = &id
+	}
+}
+
+// watchWriteError is a failure to print an event.
+type watchWriteError struct{ error }
+
+func (e *watchWriteError) Error() string { return "print an alert event: " + e.error.Error() }
+
+// reconnectable tells whether a watch should reconnect after err: the
+// collector went away or is restarting, or the connection broke.
+func reconnectable(err error) bool {
+	if we := (*watchWriteError)(nil); errors.As(err, &we) {
+		return false // stdout is gone: nobody reads the events
+	}
+	if err == nil || errors.Is(err, io.EOF) {
+		return true // the stream ended without a status: a broken connection
+	}
+	st, ok := status.FromError(err)
+	if !ok {
+		// Not a call's status: the address file of a collector that is
+		// restarting is missing, or a dial failed.
+		return true
+	}
+	switch st.Code() {
+	case codes.Unavailable, codes.Aborted, codes.Internal, codes.Unknown, codes.DeadlineExceeded:
+		return true
+	}
+	return false
+}
+
+// printAlertEvent prints one event as a line: time, id, type, alert, kind,
+// score, summary; or as one JSON object.
+func printAlertEvent(w io.Writer, ev *pb.AlertEvent, asJSON bool) error {
+	if asJSON {
+		b, err := marshalJSON(ev)
+		if err != nil {
+			return err
+		}
+		var line bytes.Buffer
+		if err := json.Compact(&line, b); err != nil {
+			return err
+		}
+		_, err = fmt.Fprintln(w, string(escapeJSON(line.Bytes())))
+		return err
+	}
+	a := ev.GetAlert()
+	actor := ""
+	if ev.GetActor() != "" {
+		actor = " (by " + ev.GetActor() + ")"
+	}
+	_, err := fmt.Fprintln(w, terminalSafe(fmt.Sprintf("%s %6d %-16s %-9s %-9s %.2f %s%s", ts(ev.GetAt()), ev.GetId(), ev.GetType(),
+		a.GetId(), a.GetKind(), a.GetScore(), a.GetSummary(), actor)))
+	return err
 }

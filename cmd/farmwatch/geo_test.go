@@ -120,7 +120,7 @@ func TestServeGeoLogAndSIGHUP(t *testing.T) {
 	}
 
 	_, log, _ := serve()
-	for _, want := range []string{"WARN NO GEO DATABASES", analysis.RuleCountryMismatch, analysis.RuleFarFromClaimed, analysis.RuleHighRiskPeer} {
+	for _, want := range []string{`level=WARN msg="NO GEO DATABASES`, analysis.RuleCountryMismatch, analysis.RuleFarFromClaimed, analysis.RuleHighRiskPeer} {
 		if !strings.Contains(log.String(), want) {
 			t.Errorf("serve without geo: log lacks %q:\n%s", want, log.String())
 		}

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/protobuf/encoding/prototext"
+
 	"github.com/farmwatch/farmwatch/internal/testcollector"
 	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
 	"github.com/farmwatch/farmwatch/sim"
@@ -72,6 +74,27 @@ func TestHiresDeleteErasesEveryByte(t *testing.T) {
 		t.Fatalf("the farm device is in no cluster: the test would not cover cluster membership")
 	}
 
+	eventsNaming := func() (naming []uint64, total int) {
+		t.Helper()
+		evs, err := c.Server.Store().AlertEvents(0, 1<<20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ev := range evs {
+			text := prototext.Format(ev)
+			for _, p := range append([]string{gone.ID()}, personal...) {
+				if strings.Contains(text, p) {
+					naming = append(naming, ev.GetId())
+					break
+				}
+			}
+		}
+		return naming, len(evs)
+	}
+	naming, total := eventsNaming()
+	if len(naming) == 0 {
+		t.Fatal("no alert event names the hire's personal data or device before the erasure: the test would prove nothing")
+	}
 	if _, _, err := runCLI(t, c.Data, "hires", "delete", gone.Hire.GetId()); err == nil || !strings.Contains(err.Error(), "--note is required") {
 		t.Fatalf("delete without --note: %v", err)
 	}
@@ -87,6 +110,11 @@ func TestHiresDeleteErasesEveryByte(t *testing.T) {
 		if i := bytes.Index(raw, []byte(p)); i >= 0 {
 			t.Errorf("%q is still in the store file at byte %d after the erasure: %q", p, i, raw[max(i-300, 0):min(i+100, len(raw))])
 		}
+	}
+	// The erasure rewrites the farm alert (an event) and keeps every
+	// earlier event, so the ids of the log have no gap.
+	if naming, after := eventsNaming(); len(naming) > 0 || after < total {
+		t.Errorf("after the erasure, alert events %v still name the hire or their device; %d events, %d before", naming, after, total)
 	}
 	if _, err := c.Admin.GetHire(ctx, &pb.GetHireRequest{Id: gone.Hire.GetId()}); err == nil {
 		t.Error("the hire still reads")

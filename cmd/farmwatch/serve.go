@@ -21,10 +21,16 @@ func newServeCmd() *cobra.Command {
 	var proxies []string
 	var gcPercent int
 	var memLimit, budget string
+	var logFormat, logLevel string
 	cmd := &cobra.Command{
 		Use:   "serve [--data DIR] [--listen ADDR] [--geoip-city FILE] [--geoip-asn FILE] [--config FILE]",
 		Short: "Run the collector: gRPC over mutual TLS, reports stored in bbolt",
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			h, err := newLogHandler(cmd.ErrOrStderr(), logFormat, logLevel)
+			if err != nil {
+				return err
+			}
+			slog.SetDefault(slog.New(h))
 			cfg.DataDir = conn.data
 			for _, p := range proxies {
 				pfx, err := parsePrefix(p)
@@ -93,6 +99,8 @@ func newServeCmd() *cobra.Command {
 	f.IntVar(&gcPercent, "gc-percent", server.DefaultGCPercent, "garbage-collection target (Go's GOGC; the GOGC environment variable wins): lower trades CPU for memory")
 	f.StringVar(&memLimit, "memory-limit", "auto", "soft memory limit past which garbage collection works harder, e.g. 12GiB; auto is 3/4 of the machine's or cgroup's memory, none disables it (GOMEMLIMIT wins when set)")
 	f.DurationVar(&cfg.Retention, "retention", 0, "delete stored reports older than this, e.g. 4320h (180 days); 0 keeps them")
+	f.StringVar(&logFormat, "log-format", "text", "log format on stderr: text (key=value) or json (one object per line); times are RFC 3339 in UTC")
+	f.StringVar(&logLevel, "log-level", "info", "least severe log level written: debug, info, warn or error")
 	f.StringVar(&budget, "device-daily-budget", fmt.Sprintf("%dMiB", server.DefaultDeviceDailyBudget>>20),
 		"bytes of reports one laptop may add to the store per UTC day; past it its reports are refused until the next UTC day (none: no budget)")
 	return cmd

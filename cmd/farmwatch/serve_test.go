@@ -3,17 +3,20 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"errors"
 	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/farmwatch/farmwatch/collector/pki"
 	"github.com/farmwatch/farmwatch/collector/server"
+	"github.com/farmwatch/farmwatch/internal/cli"
 )
 
 // binDir holds the farmwatch binary built for the tests that run it as a
@@ -268,4 +271,66 @@ func unquote(v string) string {
 		return v[1 : len(v)-1]
 	}
 	return v
+}
+
+// TestServeLogFormats: `farmwatch serve --log-format json` writes one JSON
+// object per line with RFC 3339 UTC times; --log-level warn drops INFO; bad
+// values are usage errors (exit 2) before anything starts.
+func TestServeLogFormats(t *testing.T) {
+	for _, args := range [][]string{{"--log-format", "xml"}, {"--log-level", "verbose"}} {
+		_, _, err := runCLI(t, t.TempDir(), append([]string{"serve", "--listen", "127.0.0.1:0"}, args...)...)
+		if cli.ExitCode(err) != cli.ExitUsage || !strings.Contains(err.Error(), args[0]) {
+			t.Errorf("serve %v: %v (exit %d), want a usage error naming the flag", args, err, cli.ExitCode(err))
+		}
+	}
+	bin := farmwatchBinary(t)
+	run := func(args ...string) string {
+		t.Helper()
+		cmd := exec.Command(bin, append([]string{"serve", "--data", t.TempDir(), "--listen", "127.0.0.1:0"}, args...)...)
+		var stderr lockedLog
+		cmd.Stderr = &stderr
+		stdout, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() && !strings.HasPrefix(sc.Text(), "collector listening on ") {
+		}
+		cmd.Process.Signal(os.Interrupt)
+		if err := cmd.Wait(); err != nil {
+			t.Fatalf("serve %v: %v\n%s", args, err, stderr.String())
+		}
+		return stderr.String()
+	}
+	out := run("--log-format", "json")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	var listening bool
+	for _, line := range lines {
+		var rec struct {
+			Time  string `json:"time"`
+			Level string `json:"level"`
+			Msg   string `json:"msg"`
+		}
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("a log line is not a JSON object: %v: %q", err, line)
+		}
+		at, err := time.Parse(time.RFC3339Nano, rec.Time)
+		if err != nil || !strings.HasSuffix(rec.Time, "Z") || time.Since(at) > time.Minute {
+			t.Errorf("time %q: want RFC 3339 in UTC, now (%v)", rec.Time, err)
+		}
+		listening = listening || (rec.Msg == "collector listening" && rec.Level == "INFO")
+	}
+	if !listening {
+		t.Errorf("no INFO \"collector listening\" record:\n%s", out)
+	}
+	text := run("--log-level", "warn")
+	if strings.Contains(text, "level=INFO") || !strings.Contains(text, `level=WARN msg="NO GEO DATABASES`) {
+		t.Errorf("--log-level warn:\n%s", text)
+	}
+	if !regexp.MustCompile(`(?m)^time=\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z level=`).MatchString(text) {
+		t.Errorf("text log times are not RFC 3339 UTC:\n%s", text)
+	}
 }

@@ -83,6 +83,19 @@ func TestApplicantDeleteErasesFromRing(t *testing.T) {
 		}
 	}
 
+	named := 0
+	events, err := c.Server.Store().AlertEvents(0, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ev := range events {
+		if erasedMember.MatchString(prototext.Format(ev)) {
+			named++
+		}
+	}
+	if named == 0 {
+		t.Fatal("no alert event names r-1 before the erasure: the test would prove nothing")
+	}
 	if _, err := viewer(t, c).DeleteApplicant(ctx, &pb.DeleteApplicantRequest{Id: "r-1", Note: "ER-7"}); status.Code(err) != codes.PermissionDenied {
 		t.Errorf("a viewer erased an applicant: %v", err)
 	}
@@ -138,6 +151,24 @@ func TestApplicantDeleteErasesFromRing(t *testing.T) {
 		}
 		if text := prototext.Format(al); erasedMember.MatchString(text) {
 			t.Errorf("alert %s (%s) still names the erased applicant: %s", al.GetId(), al.GetStatus(), text)
+		}
+	}
+	// The alert event log names them nowhere either, and keeps its ids
+	// without a gap (a watcher would take one for pruning).
+	after, err := c.Server.Store().AlertEvents(0, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(after) < len(events) {
+		t.Errorf("%d alert events after the erasure, %d before: events were deleted", len(after), len(events))
+	}
+	for i, ev := range after {
+		if ev.GetId() != uint64(i+1) {
+			t.Errorf("alert event ids have a gap at %d (id %d)", i+1, ev.GetId())
+			break
+		}
+		if text := prototext.Format(ev); erasedMember.MatchString(text) {
+			t.Errorf("alert event %d (%s) still names the erased applicant: %s", ev.GetId(), ev.GetType(), text)
 		}
 	}
 	if got, err := c.Admin.GetAlert(ctx, &pb.GetAlertRequest{Id: judged.GetId()}); err != nil || got.GetStatus() != "resolved" || got.GetVerdict() != "confirmed" {

@@ -38,6 +38,7 @@ func (a *adminService) AckAlert(ctx context.Context, req *pb.AckAlertRequest) (*
 		if req.GetNote() != "" {
 			al.Note = req.GetNote()
 		}
+		tx.SetActor(identityFrom(ctx).Name)
 		if err := tx.PutAlert(alertSubject(al), al); err != nil {
 			return err
 		}
@@ -72,6 +73,7 @@ func (a *adminService) ResolveAlert(ctx context.Context, req *pb.ResolveAlertReq
 		}
 		al.Status, al.Verdict, al.Note = "resolved", req.GetVerdict(), req.GetNote()
 		al.ResolvedBy, al.ResolvedAt, al.UpdatedAt = who, timestamppb.New(now), timestamppb.New(now)
+		tx.SetActor(who)
 		if err := tx.PutAlert(alertSubject(al), al); err != nil {
 			return err
 		}

@@ -150,6 +150,12 @@ func New(cfg Config) (*Server, error) {
 	storeOpts := cfg.Store
 	storeOpts.Analyze, storeOpts.Event = engine.Analyze, engine.RecordEvent
 	storeOpts.DailyBudget = dailyBudget(cfg.DeviceDailyBudget)
+	// The alert event log: review_crossed at the analysis's review
+	// threshold, events stamped by the collector's clock and logged once
+	// committed (watch.go).
+	storeOpts.ReviewThreshold = func() float64 { return engine.Config().ReviewThreshold }
+	storeOpts.Now = cfg.Now
+	storeOpts.OnAlertEvents = chainAlertEvents(logAlertEvents, cfg.Store.OnAlertEvents)
 	// The store's file lock comes before any other write to the data dir: a
 	// second collector on a dir in use must not replace the running one's
 	// certificates.
@@ -452,8 +458,19 @@ func (s *Server) PruneReports() (int, error) {
 	for {
 		n, err := s.store.Prune(cutoff, 5000)
 		total += n
-		if err != nil || n < 5000 {
+		if err != nil {
 			return total, err
 		}
+		if n < 5000 {
+			break
+		}
 	}
+	// The alert event log is kept as long as the reports (never its
+	// newest event: ids go on after it).
+	if n, err := s.store.PruneAlertEvents(cutoff); err != nil {
+		return total, fmt.Errorf("prune alert events: %w", err)
+	} else if n > 0 {
+		s.log.Info("retention: deleted old alert events", "events", n, "older_than", s.cfg.Retention)
+	}
+	return total, nil
 }

@@ -27,6 +27,7 @@ import (
 	"github.com/farmwatch/farmwatch/agent/uplink"
 	"github.com/farmwatch/farmwatch/collector/pki"
 	"github.com/farmwatch/farmwatch/collector/server"
+	"github.com/farmwatch/farmwatch/collector/store"
 	"github.com/farmwatch/farmwatch/internal/testcollector"
 	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
 )
@@ -254,7 +255,19 @@ func TestRetentionPrunesOldReports(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// Alert events are kept as long as reports: two now, one 20 days on.
+	putAlert := func(id string) {
+		t.Helper()
+		if err := c.Server.Store().Update(func(tx *store.Tx) error {
+			return tx.PutAlert("d-"+id, &pb.Alert{Id: id, Kind: "device", DeviceId: "d-" + id, Status: "open", Score: 0.7})
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	putAlert("A-900001")
+	putAlert("A-900002")
 	clock = func() time.Time { return now.Add(20 * 24 * time.Hour) }
+	putAlert("A-900003")
 	r := report(4)
 	r.CollectedAt = timestamppb.New(clock())
 	if _, err := conn.Send(ctx, []*pb.Report{r}); err != nil {
@@ -268,5 +281,17 @@ func TestRetentionPrunesOldReports(t *testing.T) {
 	rs, _ := c.Admin.ListReports(ctx, &pb.ListReportsRequest{DeviceId: id.DeviceID})
 	if len(rs.GetReports()) != 1 || rs.GetReports()[0].GetReport().GetSeq() != 4 {
 		t.Fatalf("left %v", rs.GetReports())
+	}
+	kept, err := c.Server.Store().AlertEvents(0, 100)
+	if err != nil || len(kept) == 0 {
+		t.Fatalf("alert events kept: %v %v; want the newest at least", kept, err)
+	}
+	for _, ev := range kept {
+		if ev.GetAt().AsTime().Before(now.Add(24 * time.Hour)) {
+			t.Errorf("alert event %d of %s (older than 30 days) was kept", ev.GetId(), ev.GetAt().AsTime())
+		}
+	}
+	if kept[len(kept)-1].GetAlert().GetId() != "A-900003" {
+		t.Errorf("the newest event is %v", kept[len(kept)-1])
 	}
 }

@@ -49,9 +49,15 @@ func (tx *Tx) AlertShared(id string) (*pb.Alert, error) {
 }
 
 // PutAlert stores an alert and keeps the open-alert index of its subject in
-// step: a resolved alert frees the slot for a new one.
+// step: a resolved alert frees the slot for a new one. A change worth an
+// event (events.go: opened, acknowledged, resolved, review crossed,
+// evidence changed) writes it to the alert event log in this transaction.
 func (tx *Tx) PutAlert(subject string, a *pb.Alert) error {
-	if err := putProto(tx.tx.Bucket(bucketAlerts), []byte(a.GetId()), a); err != nil {
+	b := tx.tx.Bucket(bucketAlerts)
+	if err := tx.recordAlertEvent(b.Get([]byte(a.GetId())), a); err != nil {
+		return err
+	}
+	if err := putProto(b, []byte(a.GetId()), a); err != nil {
 		return err
 	}
 	idx := tx.tx.Bucket(bucketAlertIndex)

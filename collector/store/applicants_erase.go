@@ -15,6 +15,9 @@ import (
 // ApplicantErasure counts what EraseApplicant removed and scrubbed.
 type ApplicantErasure struct {
 	Alerts, AlertsScrubbed, AuditRedacted int
+	// AlertEvents are events of the applicant's alerts, reduced to the
+	// alert's id; AlertEventsScrubbed events of other alerts that named them.
+	AlertEvents, AlertEventsScrubbed int
 	// HireUnlinked is the hire that was this applicant (it stays), or "".
 	HireUnlinked string
 }
@@ -89,20 +92,10 @@ func (tx *Tx) eraseApplicantAlerts(ap *pb.Applicant, n *ApplicantErasure) error 
 		a   *pb.Alert // nil: delete
 	}
 	var changes []change
-	c := b.Cursor()
-	for k, v := c.First(); k != nil; k, v = c.Next() {
-		if v == nil {
-			continue
-		}
-		a := &pb.Alert{}
-		if err := proto.Unmarshal(v, a); err != nil {
-			return fmt.Errorf("alert %s: %w", k, err)
-		}
+	erase := func(a *pb.Alert) (drop, changed bool) {
 		if a.GetApplicantId() == id {
-			changes = append(changes, change{bytes.Clone(k), nil})
-			continue
+			return true, false
 		}
-		changed := false
 		if i := slices.Index(a.GetRelatedApplicants(), id); i >= 0 {
 			a.RelatedApplicants, changed = slices.Delete(a.RelatedApplicants, i, i+1), true
 		}
@@ -131,9 +124,28 @@ func (tx *Tx) eraseApplicantAlerts(ap *pb.Applicant, n *ApplicantErasure) error 
 			}
 			return out, out != s
 		}
-		if scrubWith(a.ProtoReflect(), clean) || changed {
+		return false, scrubWith(a.ProtoReflect(), clean) || changed
+	}
+	c := b.Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		if v == nil {
+			continue
+		}
+		a := &pb.Alert{}
+		if err := proto.Unmarshal(v, a); err != nil {
+			return fmt.Errorf("alert %s: %w", k, err)
+		}
+		switch drop, changed := erase(a); {
+		case drop:
+			changes = append(changes, change{bytes.Clone(k), nil})
+		case changed:
 			changes = append(changes, change{bytes.Clone(k), a})
 		}
+	}
+	// The alert event log holds each alert as every change left it.
+	var err error
+	if n.AlertEvents, n.AlertEventsScrubbed, err = tx.eraseAlertEvents(erase); err != nil {
+		return err
 	}
 	for _, ch := range changes {
 		if ch.a == nil {

@@ -21,6 +21,9 @@ import (
 type Erasure struct {
 	Devices, Reports, Alerts, Tokens, ClusterMemberships, Fingerprints int
 	AuditRedacted, AlertsScrubbed                                      int
+	// AlertEvents are events of the hire's alerts, reduced to the alert's
+	// id; AlertEventsScrubbed events of other alerts that named the hire.
+	AlertEvents, AlertEventsScrubbed int
 	// StatesScrubbed are other devices whose remembered evidence (a farm
 	// member's lines name the other members) named the hire.
 	StatesScrubbed int
@@ -137,20 +140,12 @@ func (tx *Tx) eraseAlerts(hire string, devices, personal []string, n *Erasure) e
 		a   *pb.Alert // nil: delete
 	}
 	var changes []change
-	c := b.Cursor()
-	for k, v := c.First(); k != nil; k, v = c.Next() {
-		if v == nil {
-			continue
-		}
-		a := &pb.Alert{}
-		if err := proto.Unmarshal(v, a); err != nil {
-			return fmt.Errorf("alert %s: %w", k, err)
-		}
+	// erase says whether an alert is the hire's own (it goes), or takes
+	// the hire out of it and says whether that changed it.
+	erase := func(a *pb.Alert) (drop, changed bool) {
 		if a.GetHireId() == hire || slices.Contains(devices, a.GetDeviceId()) {
-			changes = append(changes, change{bytes.Clone(k), nil})
-			continue
+			return true, false
 		}
-		changed := false
 		if i := slices.Index(a.GetMemberHires(), hire); i >= 0 {
 			a.MemberHires, changed = slices.Delete(a.MemberHires, i, i+1), true
 		}
@@ -163,9 +158,28 @@ func (tx *Tx) eraseAlerts(hire string, devices, personal []string, n *Erasure) e
 				changed = true
 			}
 		}
-		if scrub(a.ProtoReflect(), append(append([]string{}, personal...), devices...)) || changed {
+		return false, scrub(a.ProtoReflect(), append(append([]string{}, personal...), devices...)) || changed
+	}
+	c := b.Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		if v == nil {
+			continue
+		}
+		a := &pb.Alert{}
+		if err := proto.Unmarshal(v, a); err != nil {
+			return fmt.Errorf("alert %s: %w", k, err)
+		}
+		switch drop, changed := erase(a); {
+		case drop:
+			changes = append(changes, change{bytes.Clone(k), nil})
+		case changed:
 			changes = append(changes, change{bytes.Clone(k), a})
 		}
+	}
+	// The alert event log holds each alert as every change left it.
+	var err error
+	if n.AlertEvents, n.AlertEventsScrubbed, err = tx.eraseAlertEvents(erase); err != nil {
+		return err
 	}
 	for _, ch := range changes {
 		if ch.a == nil {

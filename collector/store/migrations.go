@@ -32,6 +32,7 @@ var migrations = []migration{
 	{To: 6, Name: "remember each device's evidence", Run: rememberEvidence},
 	{To: 7, Name: "register admin certificates", Run: registerAdminCerts},
 	{To: 8, Name: "keep applicants and their staged imports", Run: keepApplicants},
+	{To: 9, Name: "keep the alert event log", Run: keepAlertEvents},
 }
 
 // migrate stamps a new store with the current schema, runs the migrations

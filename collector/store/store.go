@@ -19,7 +19,7 @@ import (
 
 // SchemaVersion is the layout this code reads and writes; migrations.go
 // brings older files up to it.
-const SchemaVersion = 8
+const SchemaVersion = 9
 
 // Bucket names live here and nowhere else.
 var (
@@ -48,6 +48,9 @@ var (
 	bucketApplicantEmails  = []byte("applicants_by_email")
 	bucketApplicantAlerts  = []byte("applicant_alerts")
 	bucketApplicantStaging = []byte("applicant_staging")
+	// The alert event log (schema 9): event id (8 bytes big-endian, the
+	// bucket's sequence) -> AlertEvent (events.go).
+	bucketAlertEvents = []byte("alert_events")
 
 	// Analysis buckets, read and written through Tx.Get/Put/Scan.
 
@@ -60,7 +63,7 @@ var (
 
 	allBuckets = [][]byte{bucketMeta, bucketHires, bucketTokens, bucketDevices, bucketReports,
 		bucketAlerts, bucketAlertIndex, bucketAudit, bucketDevByHire, bucketAdminCerts,
-		bucketApplicants, bucketApplicantEmails, bucketApplicantAlerts, bucketApplicantStaging,
+		bucketApplicants, bucketApplicantEmails, bucketApplicantAlerts, bucketApplicantStaging, bucketAlertEvents,
 		BucketFingerprints, BucketClusters, BucketClusterOf}
 
 	keySchema  = []byte("schema_version")
@@ -92,6 +95,15 @@ type Store struct {
 	dailyBudget int64
 	backupMu    sync.Mutex
 	backup      backupSlot
+
+	// The alert event log (events.go): the review threshold events are
+	// typed by, the clock they are stamped with, what runs after a commit
+	// that wrote some, and the signal its readers wait on.
+	review        func() float64
+	clock         func() time.Time
+	onAlertEvents func([]*pb.AlertEvent)
+	signalMu      sync.Mutex
+	signal        eventSignal
 }
 
 // Options tune a Store.
@@ -111,6 +123,16 @@ type Options struct {
 	// defaultMmapSize, a negative value lets bbolt grow it from nothing
 	// (tests that need remaps).
 	InitialMmapSize int
+	// ReviewThreshold is the score at which an alert reaches review: an
+	// alert crossing it up is a review_crossed event; nil means 0.5.
+	ReviewThreshold func() float64
+	// Now stamps alert events (nil: time.Now).
+	Now func() time.Time
+	// OnAlertEvents, when set, is called after each commit that wrote
+	// alert events, with them in id order, outside the transaction; each
+	// event's alert holds its id, kind, status, score and peak score only
+	// (the log, AlertEvents, has the whole alert).
+	OnAlertEvents func([]*pb.AlertEvent)
 }
 
 // ErrLocked means another process holds the store's file lock: a collector
@@ -159,6 +181,11 @@ func Open(dir string, opts Options) (*Store, error) {
 		maxBatch: max,
 		hires:    newHireCache(),
 		alerts:   newAlertCache(),
+
+		review:        opts.ReviewThreshold,
+		clock:         opts.Now,
+		onAlertEvents: opts.OnAlertEvents,
+		signal:        eventSignal{ch: make(chan struct{})},
 	}
 	s.dailyBudget = opts.DailyBudget
 	go s.writer()

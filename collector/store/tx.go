@@ -26,6 +26,10 @@ type Tx struct {
 	// hires read shared in this transaction: a batch reads the same hires
 	// for many reports (a farm member's evidence names 25 other members).
 	hires map[string]*pb.Hire
+	// actor names the admin behind this transaction's alert events
+	// (SetActor); events are those written so far (events.go).
+	actor  string
+	events []*pb.AlertEvent
 }
 
 type heldDevice struct {
