@@ -50,7 +50,8 @@ func (l *fakeLog) AlertEventsSignal() <-chan struct{} {
 }
 
 // add appends an event for an alert of the kind and score.
-func (l *fakeLog) add(kind, typ string, score float64) *pb.AlertEvent {
+// edit, when given, changes the event before it is published.
+func (l *fakeLog) add(kind, typ string, score float64, edit ...func(*pb.AlertEvent)) *pb.AlertEvent {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	id := uint64(len(l.events) + 1)
@@ -59,6 +60,9 @@ func (l *fakeLog) add(kind, typ string, score float64) *pb.AlertEvent {
 		Id: fmt.Sprintf("al-%d", id), Kind: kind, Status: "open", Score: score, PeakScore: score,
 		DeviceId: "dev-" + fmt.Sprint(id%7), HireId: "hire-" + fmt.Sprint(id%7),
 		Summary: fmt.Sprintf("laptop dev-%d is 8,000 km from its claimed home", id%7), CreatedAt: timestamppb.New(now)}}
+	for _, f := range edit {
+		f(ev)
+	}
 	l.events = append(l.events, ev)
 	close(l.signal)
 	l.signal = make(chan struct{})
