@@ -473,8 +473,9 @@ func (o *Outbox) DeadLetters(name string) ([]*pb.DeadLetter, error) {
 }
 
 // Retry marks dead letters of an output (all of them with all) to be
-// delivered again, and wakes the output. It returns how many.
-func (o *Outbox) Retry(name string, ids []uint64, all bool) (int, error) {
+// delivered again, and wakes the output. It returns how many. also, when
+// set, runs in the same transaction with that count (an audit entry).
+func (o *Outbox) Retry(name string, ids []uint64, all bool, also func(tx *store.Tx, n int) error) (int, error) {
 	w, err := o.worker(name)
 	if err != nil {
 		return 0, err
@@ -487,8 +488,10 @@ func (o *Outbox) Retry(name string, ids []uint64, all bool) (int, error) {
 	}
 	var n int
 	err = o.opts.Store.Update(func(tx *store.Tx) (err error) {
-		n, err = tx.RequeueDeadLetters(name, ids)
-		return err
+		if n, err = tx.RequeueDeadLetters(name, ids); err != nil || also == nil {
+			return err
+		}
+		return also(tx, n)
 	})
 	if err != nil {
 		return 0, err

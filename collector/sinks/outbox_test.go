@@ -243,14 +243,14 @@ func TestDeadLettersAndRetry(t *testing.T) {
 	if s := sinks[0]; s.GetCursor() != 4 || s.GetDeadLetters() != 4 {
 		t.Errorf("status: %v", s)
 	}
-	if _, err := o.Retry("nope", nil, true); !errors.Is(err, ErrUnknownOutput) {
+	if _, err := o.Retry("nope", nil, true, nil); !errors.Is(err, ErrUnknownOutput) {
 		t.Errorf("retry of an unknown output: %v", err)
 	}
-	if _, err := o.Retry("secops", []uint64{9}, false); !errors.Is(err, store.ErrNotFound) {
+	if _, err := o.Retry("secops", []uint64{9}, false, nil); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("retry of an event with no dead letter: %v", err)
 	}
 	r.setMode("up")
-	if n, err := o.Retry("secops", []uint64{2}, false); err != nil || n != 1 {
+	if n, err := o.Retry("secops", []uint64{2}, false, nil); err != nil || n != 1 {
 		t.Fatalf("retry 2: %d %v", n, err)
 	}
 	waitFor(t, "event 2 delivered on retry", 10*time.Second, func() bool { return r.ackedCount() == 1 })
@@ -258,7 +258,7 @@ func TestDeadLettersAndRetry(t *testing.T) {
 	// The rest are requeued, then the outbox stops before delivering: the
 	// requeue survives a restart.
 	r.setMode("503")
-	if n, err := o.Retry("secops", nil, true); err != nil || n != 3 {
+	if n, err := o.Retry("secops", nil, true, nil); err != nil || n != 3 {
 		t.Fatalf("retry all: %d %v", n, err)
 	}
 	o.Stop()
