@@ -328,6 +328,12 @@ func ParseSecret(s string) ([]byte, error) {
 	return key, nil
 }
 
+// String names the output without its secret, so that printing or logging
+// an Output (%v, %+v, slog) never shows the key.
+func (o *Output) String() string {
+	return fmt.Sprintf("output %q (%s, %s)", o.Name, o.Type, o.Target())
+}
+
 // Target is where the output sends, safe to show: a URL without its path
 // for Slack (the path is the secret), without query for a webhook; the
 // file path; or host:port.

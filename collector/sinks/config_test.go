@@ -1,6 +1,7 @@
 package sinks
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -60,6 +61,11 @@ func TestConfigAcceptsTheDocumentedExample(t *testing.T) {
 	}
 	if file.MaxSizeMB != DefaultMaxSizeMB || file.MaxBackups != DefaultMaxBackups {
 		t.Errorf("jsonl defaults: %d MB, %d backups", file.MaxSizeMB, file.MaxBackups)
+	}
+	for _, f := range []string{"%v", "%+v", "%s"} {
+		if got := fmt.Sprintf(f, wh); strings.Contains(got, strings.Trim(fmt.Sprint(wh.secret), "[]")) || strings.Contains(got, fmt.Sprintf("%x", wh.secret)) || !strings.Contains(got, "secops") {
+			t.Errorf("%s of an output: %s", f, got)
+		}
 	}
 	if got := wh.Target(); got != "https://hooks.example.com/farmwatch" {
 		t.Errorf("webhook target %q: want no query", got)

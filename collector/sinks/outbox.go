@@ -50,6 +50,11 @@ type Options struct {
 	// Poll is how often an idle output reads the log even without a signal
 	// (a safety net; zero: 30s).
 	Poll time.Duration
+	// StopGrace is how long Stop lets deliveries in flight finish before
+	// cutting them short (zero: 3s): a receiver that has taken an event
+	// gets its acknowledgement recorded, rather than the event again after
+	// the restart.
+	StopGrace time.Duration
 	// Logger (nil: slog.Default()).
 	Logger *slog.Logger
 	// Now is the clock (nil: time.Now).
@@ -67,9 +72,11 @@ type Outbox struct {
 	workers []*worker
 	byName  map[string]*worker
 
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
-	once   sync.Once
+	// soft ends the workers' loops and waits; hard cuts short a delivery
+	// in flight.
+	soft, hard context.CancelFunc
+	wg         sync.WaitGroup
+	once       sync.Once
 }
 
 type worker struct {
@@ -102,6 +109,9 @@ func NewOutbox(cfg *Config, opts Options) (*Outbox, error) {
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.StopGrace <= 0 {
+		opts.StopGrace = 3 * time.Second
 	}
 	o := &Outbox{opts: opts, log: opts.Logger, byName: map[string]*worker{}}
 	if o.log == nil {
@@ -151,26 +161,36 @@ func (o *Outbox) Start() error {
 	if err != nil {
 		return fmt.Errorf("outputs: read their cursors: %w", err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	o.cancel = cancel
+	hard, hardCancel := context.WithCancel(context.Background())
+	soft, softCancel := context.WithCancel(hard)
+	o.soft, o.hard = softCancel, hardCancel
 	for _, w := range o.workers {
 		o.log.Info("output started", "sink", w.out.Name, "type", w.out.Type, "target", w.out.Target(), "cursor", w.cursor)
 		o.wg.Add(1)
 		go func() {
 			defer o.wg.Done()
-			w.run(ctx)
+			w.run(soft, hard)
 		}()
 	}
 	return nil
 }
 
-// Stop ends every output's goroutine, cutting short a delivery in flight
-// (the event is delivered again at the next start), and closes the
-// outputs' files and connections. The store stays open.
+// Stop ends every output's goroutine and closes the outputs' files and
+// connections. A delivery in flight has StopGrace to finish; past it, it
+// is cut short and the event delivered again at the next start. The store
+// stays open.
 func (o *Outbox) Stop() {
 	o.once.Do(func() {
-		if o.cancel != nil {
-			o.cancel()
+		if o.soft != nil {
+			o.soft()
+			done := make(chan struct{})
+			go func() { o.wg.Wait(); close(done) }()
+			select {
+			case <-done:
+			case <-time.After(o.opts.StopGrace):
+				o.log.Warn("outputs: a delivery is still in flight at shutdown; cutting it short (it is sent again at the next start)")
+			}
+			o.hard()
 		}
 		o.wg.Wait()
 		for _, w := range o.workers {
@@ -225,11 +245,12 @@ func (out *Output) match(ev *pb.AlertEvent) bool {
 
 const readBatch = 256
 
-func (w *worker) run(ctx context.Context) {
+// run delivers until ctx ends; hard bounds a delivery in flight.
+func (w *worker) run(ctx, hard context.Context) {
 	log := w.o.log.With("sink", w.out.Name)
 	failures := 0
 	for ctx.Err() == nil {
-		w.redeliver(ctx, log)
+		w.redeliver(ctx, hard, log)
 		sig := w.o.opts.Log.AlertEventsSignal()
 		w.mu.Lock()
 		cursor := w.cursor
@@ -264,7 +285,7 @@ func (w *worker) run(ctx context.Context) {
 			}
 			// The commit after the delivery moves the cursor past the
 			// events skipped before this one too.
-			if !w.deliver(ctx, log, ev, nil) {
+			if !w.deliver(ctx, hard, log, ev, nil) {
 				break
 			}
 			cursor, skipped = ev.GetId(), false
@@ -289,7 +310,7 @@ func (w *worker) setCursor(log *slog.Logger, id uint64) {
 // commits the outcome: the cursor past it, or (dead is non-nil for a
 // requeued dead letter) the dead letter deleted or updated. It returns
 // false only when the outbox stops first, with nothing committed.
-func (w *worker) deliver(ctx context.Context, log *slog.Logger, ev *pb.AlertEvent, dead *pb.DeadLetter) bool {
+func (w *worker) deliver(ctx, hard context.Context, log *slog.Logger, ev *pb.AlertEvent, dead *pb.DeadLetter) bool {
 	first := w.o.opts.Now()
 	prior := uint32(0)
 	if dead != nil {
@@ -297,7 +318,10 @@ func (w *worker) deliver(ctx context.Context, log *slog.Logger, ev *pb.AlertEven
 		first = dead.GetFirstAttempt().AsTime()
 	}
 	for attempt := 1; ; attempt++ {
-		actx, cancel := context.WithTimeout(ctx, w.out.Timeout)
+		if ctx.Err() != nil {
+			return false
+		}
+		actx, cancel := context.WithTimeout(hard, w.out.Timeout)
 		start := time.Now()
 		_, err := w.d.deliver(actx, ev)
 		took := time.Since(start)
@@ -370,7 +394,7 @@ func (w *worker) commit(log *slog.Logger, ev *pb.AlertEvent, requeued, newDead *
 }
 
 // redeliver delivers the dead letters a reviewer requeued.
-func (w *worker) redeliver(ctx context.Context, log *slog.Logger) {
+func (w *worker) redeliver(ctx, hard context.Context, log *slog.Logger) {
 	var ids []uint64
 	if err := w.o.opts.Store.View(func(tx *store.Tx) error {
 		ids = tx.RequeuedDeadLetters(w.out.Name)
@@ -404,7 +428,7 @@ func (w *worker) redeliver(ctx context.Context, log *slog.Logger) {
 			continue
 		}
 		log.Info("delivering a requeued dead letter", "event_id", id)
-		if !w.deliver(ctx, log, evs[0], dl) {
+		if !w.deliver(ctx, hard, log, evs[0], dl) {
 			return
 		}
 	}

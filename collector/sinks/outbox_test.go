@@ -158,8 +158,8 @@ func TestWebhookReceiverGoesDownAndComesBack(t *testing.T) {
 		log.add("farm", "evidence_changed", 0.8)
 	}
 	waitFor(t, "failed attempts while the receiver answers 503", 10*time.Second, func() bool { return failed.Load() >= 3 })
-	r.down()
-	r.setMode("up")
+	r.down() // still answering 503 should a request already read finish now
+	time.Sleep(20 * time.Millisecond)
 	for i := 35; i < 50; i++ {
 		log.add("device", "review_crossed", 0.9)
 	}
@@ -175,6 +175,7 @@ func TestWebhookReceiverGoesDownAndComesBack(t *testing.T) {
 	if s := sinks[0]; s.GetCursor() != 20 || s.GetLastEventId() != 50 || s.GetAttempts() == 0 || s.GetLastError() == "" {
 		t.Errorf("status while down: %v", s)
 	}
+	r.setMode("up")
 	r.up()
 	for i := 50; i < n; i++ {
 		log.add("device", "acknowledged", 0.9)
