@@ -12,9 +12,13 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/protobuf/types/known/timestamppb"
+
 	"github.com/farmwatch/farmwatch/collector/server"
 	"github.com/farmwatch/farmwatch/collector/sinks"
+	"github.com/farmwatch/farmwatch/collector/store"
 	"github.com/farmwatch/farmwatch/internal/testcollector"
+	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
 )
 
 // TestWebhooksCommands: list, test and retry against a collector with a
@@ -44,6 +48,7 @@ func TestWebhooksCommands(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Logf("webhooks list:\n%s", out)
 	if !strings.Contains(out, "secops") || !strings.Contains(out, "webhook") || !strings.Contains(out, rcv.URL+"/in") || strings.Contains(out, "dead letters") {
 		t.Errorf("webhooks list:\n%s", out)
 	}
@@ -80,5 +85,26 @@ func TestWebhooksCommands(t *testing.T) {
 	out, _, err = runCLI(t, c.Data, "webhooks", "retry", "secops", "--all")
 	if err != nil || !strings.Contains(out, "secops: 0 dead letters requeued") {
 		t.Errorf("retry --all with none: %v\n%s", err, out)
+	}
+
+	// A dead letter shows under the outputs, and is requeued by id.
+	err = c.Store().Update(func(tx *store.Tx) error {
+		return tx.PutDeadLetter(&pb.DeadLetter{Sink: "secops", EventId: 7, AlertId: "A-000007", EventType: "opened", Attempts: 8,
+			LastError: "POST http://x/in: the receiver answered 503 Service Unavailable", DeadAt: timestamppb.Now()})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _, err = runCLI(t, c.Data, "webhooks", "list")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("webhooks list:\n%s", out)
+	if !strings.Contains(out, "dead letters (farmwatch webhooks retry") || !strings.Contains(out, "A-000007") || !strings.Contains(out, "503") {
+		t.Errorf("webhooks list with a dead letter:\n%s", out)
+	}
+	out, _, err = runCLI(t, c.Data, "webhooks", "retry", "secops", "--event", "7")
+	if err != nil || !strings.Contains(out, "secops: 1 dead letters requeued") {
+		t.Errorf("retry --event 7: %v\n%s", err, out)
 	}
 }
