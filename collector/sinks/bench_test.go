@@ -2,8 +2,11 @@ package sinks
 
 import (
 	"fmt"
+	"io"
+	"log/slog"
 	"net"
 	"testing"
+	"time"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -13,8 +16,8 @@ import (
 
 // BenchmarkWritesBesideOutput: alert writes to the store (each one an
 // event in the log) with no output, beside a dead one (connection
-// refused) and beside a hung one (accepts, never answers). Outputs only
-// read the log, so the three should match.
+// refused) and beside a hung one (accepts, never answers), with the
+// production backoff. Outputs only read the log, so the three should match.
 func BenchmarkWritesBesideOutput(b *testing.B) {
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -31,7 +34,8 @@ func BenchmarkWritesBesideOutput(b *testing.B) {
 				b.Setenv("FW_SECRET", testSecret)
 				cfg := webhookConfig(b, "out", c.url, "    max_attempts: 1000000\n")
 				cfg.Outputs[0].Timeout = 1 << 40
-				startOutbox(b, cfg, log, st, Options{})
+				startOutbox(b, cfg, log, st, Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+					BackoffBase: time.Second, BackoffCap: 5 * time.Minute}) // the production backoff
 			}
 			now := timestamppb.Now()
 			b.ResetTimer()
