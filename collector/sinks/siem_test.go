@@ -139,6 +139,8 @@ type syslogReceiver struct {
 	mu    sync.Mutex
 	msgs  []string
 	conns int
+	// dropped is closed once the first connection is closed (dropFirst).
+	dropped chan struct{}
 }
 
 func (r *syslogReceiver) serve(t *testing.T, lis net.Listener, dropFirst bool) {
@@ -173,6 +175,8 @@ func (r *syslogReceiver) serve(t *testing.T, lis net.Listener, dropFirst bool) {
 				r.msgs = append(r.msgs, string(b))
 				r.mu.Unlock()
 				if first && dropFirst {
+					c.Close()
+					close(r.dropped)
 					return
 				}
 			}
@@ -224,16 +228,23 @@ func TestSyslogTCP(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer lis.Close()
-	rcv := &syslogReceiver{}
+	rcv := &syslogReceiver{dropped: make(chan struct{})}
 	go rcv.serve(t, lis, true)
 	st := openStore(t, t.TempDir())
 	defer st.Close()
 	log := newFakeLog()
 	startOutbox(t, mustParse(t, "outputs:\n  - name: siem\n    type: syslog\n    address: "+lis.Addr().String()+"\n"), log, st, Options{})
 	const n = 20
-	for i := 0; i < n; i++ {
-		log.add("device", "opened", 0.7, func(ev *pb.AlertEvent) { ev.Alert.Summary = `quote " and ] bracket` })
-		time.Sleep(2 * time.Millisecond) // let the dropped connection's close arrive between messages
+	edit := func(ev *pb.AlertEvent) { ev.Alert.Summary = `quote " and ] bracket` }
+	log.add("device", "opened", 0.7, edit)
+	select { // the receiver drops the connection after the first message
+	case <-rcv.dropped:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no first message")
+	}
+	time.Sleep(10 * time.Millisecond) // the close reaches the output's end
+	for i := 1; i < n; i++ {
+		log.add("device", "opened", 0.7, edit)
 	}
 	waitFor(t, "every syslog message", 10*time.Second, func() bool { return rcv.count() >= n })
 	rcv.mu.Lock()
