@@ -31,6 +31,7 @@ func TestEmptyListsGolden(t *testing.T) {
 		"clusters-list":   {"clusters", "list"},
 		"audit":           {"audit"},
 		"applicants-list": {"applicants", "list"},
+		"webhooks-list":   {"webhooks", "list"},
 	}
 	for name, args := range commands {
 		t.Run(name, func(t *testing.T) {

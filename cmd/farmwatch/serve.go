@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/farmwatch/farmwatch/collector/server"
+	"github.com/farmwatch/farmwatch/collector/sinks"
 )
 
 func newServeCmd() *cobra.Command {
@@ -52,6 +53,13 @@ func newServeCmd() *cobra.Command {
 			}
 			if l, from := server.TuneMemoryLimit(limit); from != "none" {
 				slog.Info("soft memory limit", "MiB", l>>20, "from", from)
+			}
+			// A bad outputs file is a bad flag value: refused before the
+			// collector opens anything.
+			if cfg.Outputs != "" {
+				if _, err := sinks.LoadConfig(cfg.Outputs); err != nil {
+					return usagef("--outputs: %w", err)
+				}
 			}
 			srv, err := server.New(cfg)
 			if err != nil {
@@ -98,6 +106,7 @@ func newServeCmd() *cobra.Command {
 	f.DurationVar(&cfg.TokenTTL, "token-ttl", 72*time.Hour, "default lifetime of enrollment tokens")
 	f.IntVar(&gcPercent, "gc-percent", server.DefaultGCPercent, "garbage-collection target (Go's GOGC; the GOGC environment variable wins): lower trades CPU for memory")
 	f.StringVar(&memLimit, "memory-limit", "auto", "soft memory limit past which garbage collection works harder, e.g. 12GiB; auto is 3/4 of the machine's or cgroup's memory, none disables it (GOMEMLIMIT wins when set)")
+	f.StringVar(&cfg.Outputs, "outputs", "", "alert outputs file (YAML: webhooks, Slack, JSON lines, syslog; docs/ALERTS-OUT.md); a bad one stops the collector at start")
 	f.DurationVar(&cfg.Retention, "retention", 0, "delete stored reports older than this, e.g. 4320h (180 days); 0 keeps them")
 	f.StringVar(&logFormat, "log-format", "text", "log format on stderr: text (key=value) or json (one object per line); times are RFC 3339 in UTC")
 	f.StringVar(&logLevel, "log-level", "info", "least severe log level written: debug, info, warn or error")

@@ -60,6 +60,8 @@ var reviewerMethods = map[string]bool{
 	pb.AdminService_Backup_FullMethodName:           true,
 	pb.AdminService_RevokeToken_FullMethodName:      true,
 	pb.AdminService_RevokeAdmin_FullMethodName:      true,
+	pb.AdminService_TestWebhook_FullMethodName:      true,
+	pb.AdminService_RetryWebhook_FullMethodName:     true,
 }
 
 // roleRank orders the admin roles: an issuer may mint its own role or a

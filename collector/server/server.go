@@ -25,6 +25,7 @@ import (
 
 	"github.com/farmwatch/farmwatch/collector/analysis"
 	"github.com/farmwatch/farmwatch/collector/pki"
+	"github.com/farmwatch/farmwatch/collector/sinks"
 	"github.com/farmwatch/farmwatch/collector/store"
 	"github.com/farmwatch/farmwatch/geo"
 	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
@@ -72,6 +73,9 @@ type Config struct {
 	// DeviceDailyBudget is the bytes of reports one device may add to the
 	// store per UTC day: 0 means DefaultDeviceDailyBudget, below 0 none.
 	DeviceDailyBudget int64
+	// Outputs is the alert outputs file (webhooks, Slack, JSON lines,
+	// syslog; collector/sinks); empty: none.
+	Outputs string
 	// Now is the collector's clock (tests replace it).
 	Now func() time.Time
 	// Store tunes the store (tests: NoSync to replay days of reports that
@@ -99,6 +103,8 @@ type Server struct {
 	csrsSigned atomic.Uint64
 	// screening holds the applicants in memory for screening.
 	screening *applicantScreening
+	// outbox delivers the alert event log to the outputs (nil: none).
+	outbox *sinks.Outbox
 
 	stopSweep chan struct{}
 	sweepDone chan struct{}
@@ -136,6 +142,14 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The outputs file is read (secrets too) before anything opens: a bad
+	// one stops the collector at start, not at its first alert.
+	var outputs *sinks.Config
+	if cfg.Outputs != "" {
+		if outputs, err = sinks.LoadConfig(cfg.Outputs); err != nil {
+			return nil, err
+		}
+	}
 	var resolver *geo.Resolver
 	if cfg.GeoCity != "" || cfg.GeoASN != "" {
 		resolver, err = geo.Open(cfg.GeoCity, cfg.GeoASN)
@@ -169,6 +183,11 @@ func New(cfg Config) (*Server, error) {
 	s, err := newServer(cfg, st, resolver, engine)
 	if err != nil {
 		st.Close()
+		return nil, err
+	}
+	if err := s.startOutputs(outputs); err != nil {
+		s.Stop(context.Background()) // ends the loops, closes the store
+		s.lis.Close()
 		return nil, err
 	}
 	return s, nil
@@ -338,6 +357,9 @@ func (s *Server) Stop(ctx context.Context) {
 	select {
 	case <-s.sweepDone:
 	case <-time.After(10 * time.Second):
+	}
+	if s.outbox != nil {
+		s.outbox.Stop()
 	}
 	if err := s.store.Close(); err != nil {
 		s.log.Error("close store", "err", err)

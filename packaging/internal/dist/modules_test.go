@@ -24,7 +24,7 @@ var shippedModules = map[string][]string{
 		"github.com/spf13/cobra", "github.com/spf13/pflag", "github.com/tidwall/geojson", "github.com/twpayne/go-polyline",
 		"go.etcd.io/bbolt", "go.yaml.in/yaml/v3", "golang.org/x/net", "golang.org/x/sys", "golang.org/x/text",
 		"golang.org/x/time", "google.golang.org/genproto/googleapis/rpc", "google.golang.org/grpc",
-		"google.golang.org/protobuf",
+		"google.golang.org/protobuf", "gopkg.in/natefinch/lumberjack.v2",
 	},
 	"farmwatch-agent": {
 		"github.com/mdlayher/genetlink", "github.com/mdlayher/netlink", "github.com/mdlayher/socket",
