@@ -40,6 +40,7 @@ func runCollectorChild(args []string) error {
 	fs.StringVar(&cfg.GeoCity, "geoip-city", "", "City database")
 	fs.StringVar(&cfg.GeoASN, "geoip-asn", "", "ASN database")
 	fs.StringVar(&profile, "cpuprofile", "", "CPU profile, written from SIGUSR1 until SIGTERM")
+	fs.StringVar(&cfg.Outputs, "outputs", "", "alert outputs file (farmwatch serve --outputs)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

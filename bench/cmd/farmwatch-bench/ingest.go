@@ -187,7 +187,7 @@ func benchIngest(ctx context.Context, o options, t *table) error {
 		if n == largest {
 			profile, loadProfile = o.cpuProfile, o.loadProfile
 		}
-		ing, err := benchCollector(ctx, filepath.Join(o.tmp, fmt.Sprintf("ingest-%d", n)), city, asn, fleet, tmpl, o, profile, loadProfile)
+		ing, err := benchCollector(ctx, filepath.Join(o.tmp, fmt.Sprintf("ingest-%d", n)), city, asn, fleet, tmpl, o, profile, loadProfile, "")
 		if err != nil {
 			return fmt.Errorf("ingest of %d agents: %w", n, err)
 		}
@@ -216,7 +216,7 @@ func benchIngest(ctx context.Context, o options, t *table) error {
 			rate(float64(n)/ing.enroll.Seconds(), "/s"), fmt.Sprintf("register %s hires + tokens: %s; reports/s of 1st report (TLS handshake) %s, 2nd (farm forms) %s",
 				thousands(int64(n)), ing.register.Round(100*time.Millisecond), thousands(int64(float64(n)/ing.rounds[0].Seconds())), thousands(int64(float64(n)/ing.rounds[1].Seconds()))))
 	}
-	return nil
+	return benchDeadOutputs(ctx, o, t, city, asn)
 }
 
 type ingestResult struct {
@@ -226,13 +226,20 @@ type ingestResult struct {
 	enroll, register time.Duration
 	rounds           [2]time.Duration // first and second report of every device
 	hwm, anon        int64            // the collector's peak resident set, and its heap and stacks at the end
+	// sinks is the outputs' delivery state at the end of a run with outputs.
+	sinks []*pb.AlertSink
 }
 
-func benchCollector(ctx context.Context, data, city, asn string, fleet *sim.Fleet, tmpl []*pb.Report, o options, profile, loadProfilePath string) (ingestResult, error) {
+// outputs, when set, is an alert outputs file the collector delivers to
+// (farmwatch serve --outputs).
+func benchCollector(ctx context.Context, data, city, asn string, fleet *sim.Fleet, tmpl []*pb.Report, o options, profile, loadProfilePath, outputs string) (ingestResult, error) {
 	var res ingestResult
 	args := []string{"collector", "--data", data, "--geoip-city", city, "--geoip-asn", asn}
 	if profile != "" {
 		args = append(args, "--cpuprofile", profile)
+	}
+	if outputs != "" {
+		args = append(args, "--outputs", outputs)
 	}
 	var loadProfile *os.File
 	if loadProfilePath != "" {
@@ -331,6 +338,13 @@ func benchCollector(ctx context.Context, data, city, asn string, fleet *sim.Flee
 		return res, fmt.Errorf("%d report calls failed, first: %v", st.errors, st.firstErr)
 	}
 	res.stats = st
+	if outputs != "" {
+		ws, err := admin.ListWebhooks(ctx, &pb.ListWebhooksRequest{})
+		if err != nil {
+			return res, fmt.Errorf("outputs' state: %w", err)
+		}
+		res.sinks = ws.GetSinks()
+	}
 	res.cpuPerReport = float64(cpu.Microseconds()) / float64(max(st.calls, 1))
 	res.loadCPUPerReport = float64(load.Microseconds()) / float64(max(st.calls, 1))
 	logf("collector, %d agents: %.0f reports/s, p50 %s, p99 %s, %.0f µs CPU/report (load generator %.0f µs)", n, st.perSecond(), st.pct(50), st.pct(99),

@@ -37,7 +37,7 @@ func TestIngestRunPlacesDevicesThroughProxyProtocol(t *testing.T) {
 	fleet := sim.Plan(24, 1)
 	o := options{concurrency: 8, warmup: 200 * time.Millisecond, duration: time.Second}
 	data := filepath.Join(dir, "collector")
-	res, err := benchCollector(ctx, data, city, asn, fleet, templates(fleet), o, "", "")
+	res, err := benchCollector(ctx, data, city, asn, fleet, templates(fleet), o, "", "", "")
 	if err != nil {
 		t.Fatal(err)
 	}
