@@ -143,7 +143,11 @@ func (s *Store) writer() {
 				break drain
 			}
 		}
+		start := time.Now()
 		s.commit(batch)
+		if s.onCommit != nil {
+			s.onCommit(n, time.Since(start))
+		}
 	}
 }
 

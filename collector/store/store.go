@@ -80,6 +80,7 @@ type Store struct {
 	// report; nil means no analysis.
 	analyze  AnalyzeFunc
 	event    EventFunc
+	onCommit func(reports int, took time.Duration)
 	maxBatch int
 	hires    *sharedCache[*pb.Hire]
 	alerts   *sharedCache[*pb.Alert]
@@ -111,6 +112,10 @@ type Options struct {
 	// defaultMmapSize, a negative value lets bbolt grow it from nothing
 	// (tests that need remaps).
 	InitialMmapSize int
+	// OnCommit, when set, is called by the ingest writer after each batch
+	// transaction with the reports the batch carried and how long the
+	// transaction took (the collector's metrics).
+	OnCommit func(reports int, took time.Duration)
 }
 
 // ErrLocked means another process holds the store's file lock: a collector
@@ -156,6 +161,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		codec:    newCodec(),
 		analyze:  opts.Analyze,
 		event:    opts.Event,
+		onCommit: opts.OnCommit,
 		maxBatch: max,
 		hires:    newHireCache(),
 		alerts:   newAlertCache(),
