@@ -18,6 +18,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/farmwatch/farmwatch/collector/analysis"
 	"github.com/farmwatch/farmwatch/collector/store"
 	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
 )
@@ -275,6 +276,15 @@ func (c *fleetCollector) counts(now time.Time) (*fleetCounts, error) {
 	acfg := s.engine.Config()
 	review, silentAfter := acfg.ReviewThreshold, acfg.SilenceAfter()
 	fc := &fleetCounts{at: now, alerts: map[[3]string]int{}, devices: map[string]int{}}
+	// Every kind, band and status a series, zero or not, so that rules
+	// and dashboards see 0 rather than no data.
+	for _, kind := range []string{analysis.AlertKindDevice, analysis.AlertKindFarm, analysis.KindApplicant} {
+		for _, band := range []string{BandBelowReview, BandReview, BandHigh} {
+			for _, st := range []string{"open", "acknowledged"} {
+				fc.alerts[[3]string{kind, band, st}] = 0
+			}
+		}
+	}
 	err := s.store.View(func(tx *store.Tx) error {
 		if err := tx.OpenAlerts(func(a *pb.Alert) bool {
 			fc.alerts[[3]string{a.GetKind(), scoreBand(a.GetScore(), review), a.GetStatus()}]++
