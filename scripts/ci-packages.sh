@@ -4,11 +4,12 @@
 # node_exporter as the footprint benchmark's baseline, and the IEEE MAC
 # registries (ieee-data) that the agent's KVM vendor list is checked against,
 # and gnupg and rpm, with which the package tests sign a .deb and .rpm with a
-# throwaway key and verify them.
+# throwaway key and verify them, and Prometheus (its promtool checks the
+# collector's /metrics and the sample alerting rules).
 # Idempotent: installs only what is missing. Run as root (CI images) or with sudo.
 set -euo pipefail
 
-packages=(xvfb x11vnc prometheus-node-exporter ieee-data gnupg rpm)
+packages=(xvfb x11vnc prometheus-node-exporter prometheus ieee-data gnupg rpm)
 
 missing=()
 for p in "${packages[@]}"; do
@@ -28,9 +29,10 @@ fi
 echo "ci-packages: installing ${missing[*]}"
 $sudo apt-get update -qq
 DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}"
-# The Debian package starts node_exporter as a service where systemd runs;
-# the benchmark starts its own copy on a loopback port, so the service is
-# not needed.
+# The Debian packages start node_exporter and Prometheus as services where
+# systemd runs; the benchmark starts its own node_exporter on a loopback
+# port and the tests need only promtool, so the services are not needed.
 if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
   $sudo systemctl disable --now prometheus-node-exporter >/dev/null 2>&1 || true
+  $sudo systemctl disable --now prometheus >/dev/null 2>&1 || true
 fi

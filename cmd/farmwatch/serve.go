@@ -33,6 +33,7 @@ func newServeCmd() *cobra.Command {
 			}
 			slog.SetDefault(slog.New(h))
 			cfg.DataDir = conn.data
+			cfg.Version = version
 			for _, p := range proxies {
 				pfx, err := parsePrefix(p)
 				if err != nil {
@@ -95,6 +96,7 @@ func newServeCmd() *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.StringVar(&cfg.Listen, "listen", "127.0.0.1:7443", "address to listen on")
+	f.StringVar(&cfg.MetricsListen, "metrics-listen", "", "serve Prometheus /metrics, /healthz and /readyz over plain HTTP on this address, e.g. 127.0.0.1:9464 (a loopback or management address: no TLS, no authentication); empty serves none")
 	f.StringVar(&cfg.GeoCity, "geoip-city", "", "City database, any MaxMind-format file (make geodata's dbip-city-lite.mmdb, DB-IP's, GeoIP2/GeoLite2); reloaded on SIGHUP or when replaced")
 	f.StringVar(&cfg.GeoASN, "geoip-asn", "", "ASN database, any MaxMind-format file (make geodata's dbip-asn-lite.mmdb, GeoLite2-ASN); reloaded on SIGHUP or when replaced")
 	f.StringVar(&cfg.AnalysisConfig, "config", "", "analysis config (weights, thresholds, allowlists) overriding the defaults")

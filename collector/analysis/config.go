@@ -369,6 +369,10 @@ func (c *Config) silenceAfter() time.Duration {
 	return max(time.Duration(c.Silence.Intervals*float64(interval)), c.Silence.MinSilent)
 }
 
+// SilenceAfter is how long without a report makes an agent silent (the
+// collector's metrics count silent devices by it).
+func (c *Config) SilenceAfter() time.Duration { return c.silenceAfter() }
+
 // excludedASN tells whether a public IP in this network never links
 // devices (a mobile carrier's CGNAT pool, or an operator's addition).
 func (c *Config) excludedASN(asn uint32) bool { return c.excludeASNs[asn] }

@@ -29,6 +29,12 @@ type agentService struct {
 const deviceCertValidity = 365 * 24 * time.Hour
 
 func (a *agentService) Enroll(ctx context.Context, req *pb.EnrollRequest) (*pb.EnrollResponse, error) {
+	resp, err := a.enroll(ctx, req)
+	a.s.metrics.enrolled(err)
+	return resp, err
+}
+
+func (a *agentService) enroll(ctx context.Context, req *pb.EnrollRequest) (*pb.EnrollResponse, error) {
 	s := a.s
 	if req.GetToken() == "" {
 		return nil, status.Error(codes.InvalidArgument, "token: missing (create one with `farmwatch tokens create --hire ID`)")
@@ -164,12 +170,14 @@ func (a *agentService) Report(ctx context.Context, req *pb.ReportRequest) (*pb.R
 		return nil, status.Error(codes.InvalidArgument, "reports: empty batch")
 	}
 	if len(req.GetReports()) > s.limits.MaxBatch {
-		return nil, status.Errorf(codes.InvalidArgument, "reports: %d in one batch, limit %d", len(req.GetReports()), s.limits.MaxBatch)
+		return nil, s.metrics.reject(RejectBatchTooLarge, len(req.GetReports()),
+			status.Errorf(codes.InvalidArgument, "reports: %d in one batch, limit %d", len(req.GetReports()), s.limits.MaxBatch))
 	}
 	now := s.cfg.Now()
 	for i, r := range req.GetReports() {
 		if err := s.limits.ValidateReport(r, now); err != nil {
-			return nil, status.Errorf(codes.InvalidArgument, "reports[%d] (seq %d): %v", i, r.GetSeq(), err)
+			return nil, s.metrics.reject(RejectInvalidReport, len(req.GetReports()),
+				status.Errorf(codes.InvalidArgument, "reports[%d] (seq %d): %v", i, r.GetSeq(), err))
 		}
 	}
 	ip := clientAddr(ctx)
@@ -199,24 +207,33 @@ func (a *agentService) Report(ctx context.Context, req *pb.ReportRequest) (*pb.R
 		return nil
 	})
 	if err != nil {
-		if _, ok := status.FromError(err); ok {
-			return nil, err
+		n := len(stored)
+		if st, ok := status.FromError(err); ok { // from the admission check above
+			reason := RejectUnavailable
+			switch st.Code() {
+			case codes.PermissionDenied:
+				reason = RejectDeviceRevoked
+			case codes.FailedPrecondition:
+				reason = RejectMonitoringEnded
+			}
+			return nil, s.metrics.reject(reason, n, err)
 		}
 		var jump *store.SeqJumpError
 		if errors.As(err, &jump) {
-			return nil, status.Errorf(codes.InvalidArgument, "reports: %v; nothing from this batch was stored", jump)
+			return nil, s.metrics.reject(RejectSeqJump, n, status.Errorf(codes.InvalidArgument, "reports: %v; nothing from this batch was stored", jump))
 		}
 		if over := (*store.OverBudgetError)(nil); errors.As(err, &over) {
-			return nil, status.Errorf(codes.ResourceExhausted, "%v; nothing from this batch was stored, keep it and retry then", over)
+			return nil, s.metrics.reject(RejectOverBudget, n, status.Errorf(codes.ResourceExhausted, "%v; nothing from this batch was stored, keep it and retry then", over))
 		}
 		if errors.Is(err, store.ErrNotFound) {
-			return nil, status.Errorf(codes.PermissionDenied, "device %s is not enrolled here (deleted): re-enroll with a new token", id.Name)
+			return nil, s.metrics.reject(RejectNotEnrolled, n, status.Errorf(codes.PermissionDenied, "device %s is not enrolled here (deleted): re-enroll with a new token", id.Name))
 		}
 		if errors.Is(err, store.ErrClosed) {
-			return nil, status.Error(codes.Unavailable, "collector is shutting down; retry")
+			return nil, s.metrics.reject(RejectUnavailable, n, status.Error(codes.Unavailable, "collector is shutting down; retry"))
 		}
-		return nil, status.Errorf(codes.Unavailable, "store: %v; nothing from this batch was acknowledged, retry", err)
+		return nil, s.metrics.reject(RejectUnavailable, n, status.Errorf(codes.Unavailable, "store: %v; nothing from this batch was acknowledged, retry", err))
 	}
+	s.metrics.stored(res)
 	return &pb.ReportResponse{
 		Acknowledged: res.Acknowledged, Duplicates: res.Duplicates,
 		ServerTimeUnixMs:      s.cfg.Now().UnixMilli(),

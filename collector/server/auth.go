@@ -64,6 +64,13 @@ var reviewerMethods = map[string]bool{
 	pb.AdminService_RetryWebhook_FullMethodName:     true,
 }
 
+// gRPC reflection (v1 and v1alpha) lists the services and their messages:
+// for admins' tools (grpcurl), never for agents or certificate-less callers.
+var reflectionMethods = map[string]bool{
+	"/grpc.reflection.v1.ServerReflection/ServerReflectionInfo":      true,
+	"/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo": true,
+}
+
 // roleRank orders the admin roles: an issuer may mint its own role or a
 // lower one, never a higher.
 var roleRank = map[string]int{pki.RoleViewer: 1, pki.RoleReviewer: 2}
@@ -106,7 +113,7 @@ func (s *Server) authorize(ctx context.Context, method string) (context.Context,
 		if id.Role != pki.RoleDevice {
 			return nil, status.Errorf(codes.PermissionDenied, "%s calls need a device certificate, got role %q", method, id.Role)
 		}
-	case strings.HasPrefix(method, "/farmwatch.v1.AdminService/"):
+	case strings.HasPrefix(method, "/farmwatch.v1.AdminService/"), reflectionMethods[method]:
 		if id.Role != pki.RoleViewer && id.Role != pki.RoleReviewer {
 			return nil, status.Errorf(codes.PermissionDenied, "%s needs an admin certificate (viewer or reviewer), got role %q", method, id.Role)
 		}

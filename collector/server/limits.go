@@ -183,7 +183,12 @@ func (s *Server) limitInterceptor(ctx context.Context, req any, info *grpc.Unary
 	if info.FullMethod == pb.AgentService_Report_FullMethodName {
 		id := identityFrom(ctx)
 		if !s.limiter.allowDevice(id.Name) {
-			return nil, status.Errorf(codes.ResourceExhausted, "device %s is over %g calls a second: back off and retry", id.Name, s.limiter.cfg.DeviceRate)
+			n := 0
+			if r, ok := req.(*pb.ReportRequest); ok {
+				n = len(r.GetReports())
+			}
+			return nil, s.metrics.reject(RejectRateLimited, n,
+				status.Errorf(codes.ResourceExhausted, "device %s is over %g calls a second: back off and retry", id.Name, s.limiter.cfg.DeviceRate))
 		}
 	}
 	return handler(ctx, req)

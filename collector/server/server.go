@@ -21,6 +21,7 @@ import (
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/reflection"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/farmwatch/farmwatch/collector/analysis"
@@ -76,6 +77,11 @@ type Config struct {
 	// Outputs is the alert outputs file (webhooks, Slack, JSON lines,
 	// syslog; collector/sinks); empty: none.
 	Outputs string
+	// MetricsListen is the address of the plain-HTTP /metrics, /healthz and
+	// /readyz listener; empty serves none.
+	MetricsListen string
+	// Version is the collector's version, for farmwatch_build_info.
+	Version string
 	// Now is the collector's clock (tests replace it).
 	Now func() time.Time
 	// Store tunes the store (tests: NoSync to replay days of reports that
@@ -105,6 +111,11 @@ type Server struct {
 	screening *applicantScreening
 	// outbox delivers the alert event log to the outputs (nil: none).
 	outbox *sinks.Outbox
+	// metrics are the Prometheus metrics; metricsHTTP serves them (nil: off);
+	// phase is starting, serving or stopping, for /readyz.
+	metrics     *Metrics
+	metricsHTTP *metricsServer
+	phase       atomic.Int32
 
 	stopSweep chan struct{}
 	sweepDone chan struct{}
@@ -170,6 +181,11 @@ func New(cfg Config) (*Server, error) {
 	storeOpts.ReviewThreshold = func() float64 { return engine.Config().ReviewThreshold }
 	storeOpts.Now = cfg.Now
 	storeOpts.OnAlertEvents = chainAlertEvents(logAlertEvents, cfg.Store.OnAlertEvents)
+	if cfg.Version == "" {
+		cfg.Version = "dev"
+	}
+	metrics := newMetrics(cfg.Version)
+	storeOpts.OnCommit = metrics.observeCommit
 	// The store's file lock comes before any other write to the data dir: a
 	// second collector on a dir in use must not replace the running one's
 	// certificates.
@@ -180,7 +196,7 @@ func New(cfg Config) (*Server, error) {
 		}
 		return nil, err
 	}
-	s, err := newServer(cfg, st, resolver, engine)
+	s, err := newServer(cfg, st, resolver, engine, metrics)
 	if err != nil {
 		st.Close()
 		return nil, err
@@ -194,7 +210,7 @@ func New(cfg Config) (*Server, error) {
 }
 
 // newServer sets up TLS and gRPC over an open (locked) store.
-func newServer(cfg Config, st *store.Store, resolver *geo.Resolver, engine *analysis.Engine) (*Server, error) {
+func newServer(cfg Config, st *store.Store, resolver *geo.Resolver, engine *analysis.Engine, metrics *Metrics) (*Server, error) {
 	var err error
 	tlsDir := filepath.Join(cfg.DataDir, "tls")
 	var ca *pki.CA
@@ -262,7 +278,7 @@ func newServer(cfg Config, st *store.Store, resolver *geo.Resolver, engine *anal
 		MinVersion: tls.VersionTLS13,
 	}
 	s := &Server{cfg: cfg, store: st, geo: resolver, ca: ca, engine: engine, lis: lis, log: log,
-		limits: DefaultLimits(), stopSweep: make(chan struct{}), sweepDone: make(chan struct{})}
+		limits: DefaultLimits(), stopSweep: make(chan struct{}), sweepDone: make(chan struct{}), metrics: metrics}
 	if cfg.RateLimits == (RateLimits{}) {
 		cfg.RateLimits = DefaultRateLimits()
 	}
@@ -270,6 +286,13 @@ func newServer(cfg Config, st *store.Store, resolver *geo.Resolver, engine *anal
 	if err := s.loadApplicants(); err != nil {
 		lis.Close()
 		return nil, err
+	}
+	// Before anything else starts: an address in use fails the start.
+	if cfg.MetricsListen != "" {
+		if err := s.startMetrics(cfg.MetricsListen); err != nil {
+			lis.Close()
+			return nil, err
+		}
 	}
 	s.certless = &certlessCreds{TransportCredentials: credentials.NewTLS(tlsCfg), max: cfg.Conns.CertlessMax,
 		lifetime: cfg.Conns.CertlessLifetime, log: log}
@@ -311,8 +334,10 @@ func newServer(cfg Config, st *store.Store, resolver *geo.Resolver, engine *anal
 	pb.RegisterAdminServiceServer(s.grpc, &adminService{s: s})
 	s.health = health.NewServer()
 	healthpb.RegisterHealthServer(s.grpc, s.health)
+	reflection.Register(s.grpc) // v1 and v1alpha; admin certificates only (auth.go)
 	if err := pki.WriteFileAtomic(filepath.Join(cfg.DataDir, AddrFile), []byte(boundDialAddr(cfg.Listen, lis.Addr())+"\n"), 0o644); err != nil {
 		lis.Close()
+		s.stopMetrics()
 		return nil, err
 	}
 	return s, nil
@@ -331,6 +356,7 @@ func (s *Server) Store() *store.Store { return s.store }
 func (s *Server) Serve() error {
 	s.log.Info("collector listening", "addr", s.Addr(), "data", s.cfg.DataDir,
 		"ca_fingerprint", s.ca.Fingerprint(), "geo", s.geo != nil, "report_interval", s.cfg.ReportInterval)
+	s.phase.CompareAndSwap(phaseStarting, phaseServing)
 	err := s.grpc.Serve(proxyListener(s.lis, s.cfg.TrustedProxies))
 	if errors.Is(err, grpc.ErrServerStopped) {
 		return nil
@@ -341,6 +367,8 @@ func (s *Server) Serve() error {
 // Stop finishes in-flight calls (so every batch being written is committed
 // and acknowledged), then closes the store.
 func (s *Server) Stop(ctx context.Context) {
+	s.phase.Store(phaseStopping)
+	defer s.stopMetrics()
 	s.health.Shutdown()
 	select {
 	case <-s.stopSweep:

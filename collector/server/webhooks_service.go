@@ -27,10 +27,8 @@ func (s *Server) startOutputs(cfg *sinks.Config) error {
 	}
 	ob, err := sinks.NewOutbox(cfg, sinks.Options{
 		Log: s.store, Store: s.store, Logger: s.log,
-		// Observe is the delivery metrics hook (deliveries by outcome and
-		// their latency); it stays unset where the collector exports no
-		// metrics.
-		Observe: nil,
+		// Deliveries by outcome and their latency, for /metrics.
+		Observe: s.metrics.AlertDelivery,
 	})
 	if err == nil {
 		err = ob.Start()

@@ -143,7 +143,7 @@ func (s *Store) writer() {
 				break drain
 			}
 		}
-		s.commit(batch)
+		s.commit(batch, n)
 	}
 }
 
@@ -153,7 +153,8 @@ type refusal struct{ err error }
 
 func (r *refusal) Error() string { return r.err.Error() }
 
-func (s *Store) commit(batch []*ingestJob) {
+func (s *Store) commit(batch []*ingestJob, reports int) {
+	start := time.Now()
 	results := make([]IngestResult, len(batch))
 	refused := make([]error, len(batch))
 	err := updateBatch(s.db, func(btx *bolt.Tx) (bool, error) {
@@ -176,6 +177,9 @@ func (s *Store) commit(batch []*ingestJob) {
 		}
 		return wrote, nil
 	})
+	if s.onCommit != nil { // before the answers: a caller sees its batch counted
+		s.onCommit(reports, time.Since(start))
+	}
 	for i, job := range batch {
 		if err == nil && refused[i] != nil {
 			job.done <- ingestDone{err: refused[i]}

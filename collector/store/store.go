@@ -83,6 +83,7 @@ type Store struct {
 	// report; nil means no analysis.
 	analyze  AnalyzeFunc
 	event    EventFunc
+	onCommit func(reports int, took time.Duration)
 	maxBatch int
 	hires    *sharedCache[*pb.Hire]
 	alerts   *sharedCache[*pb.Alert]
@@ -133,6 +134,10 @@ type Options struct {
 	// event's alert holds its id, kind, status, score and peak score only
 	// (the log, AlertEvents, has the whole alert).
 	OnAlertEvents func([]*pb.AlertEvent)
+	// OnCommit, when set, is called by the ingest writer after each batch
+	// transaction with the reports the batch carried and how long the
+	// transaction took (the collector's metrics).
+	OnCommit func(reports int, took time.Duration)
 }
 
 // ErrLocked means another process holds the store's file lock: a collector
@@ -178,6 +183,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		codec:    newCodec(),
 		analyze:  opts.Analyze,
 		event:    opts.Event,
+		onCommit: opts.OnCommit,
 		maxBatch: max,
 		hires:    newHireCache(),
 		alerts:   newAlertCache(),

@@ -25,6 +25,11 @@ var shippedModules = map[string][]string{
 		"go.etcd.io/bbolt", "go.yaml.in/yaml/v3", "golang.org/x/net", "golang.org/x/sys", "golang.org/x/text",
 		"golang.org/x/time", "google.golang.org/genproto/googleapis/rpc", "google.golang.org/grpc",
 		"google.golang.org/protobuf", "gopkg.in/natefinch/lumberjack.v2",
+		// --metrics-listen: the Prometheus client, its data model and text format, and their
+		// dependencies (quantile streams, hashing, content negotiation, /proc for process metrics).
+		"github.com/prometheus/client_golang", "github.com/prometheus/client_model", "github.com/prometheus/common",
+		"github.com/prometheus/procfs", "github.com/beorn7/perks", "github.com/cespare/xxhash/v2",
+		"github.com/munnerz/goautoneg",
 	},
 	"farmwatch-agent": {
 		"github.com/mdlayher/genetlink", "github.com/mdlayher/netlink", "github.com/mdlayher/socket",
