@@ -54,7 +54,7 @@ func TestAlertEventsReachTheOutputs(t *testing.T) {
 	t.Setenv("FARMWATCH_E2E_SECRET", webhookSecret)
 	os.WriteFile(outputs, []byte("outputs:\n  - name: secops\n    type: webhook\n    url: "+rcv.URL+
 		"/in\n    secret_env: FARMWATCH_E2E_SECRET\n    kinds: [farm]\n  - name: siem\n    type: jsonl\n    path: "+jsonl+"\n"), 0o600)
-	c := testcollector.Start(t, func(cfg *server.Config) { cfg.Outputs = outputs })
+	c := testcollector.Start(t, func(cfg *server.Config) { cfg.Outputs, cfg.MetricsListen = outputs, "127.0.0.1:0" })
 	ctx := context.Background()
 	fp, _ := c.Options().CAFingerprint()
 	fleet := sim.Plan(6, 2)
@@ -124,6 +124,23 @@ func TestAlertEventsReachTheOutputs(t *testing.T) {
 			t.Errorf("%s delivered %d times", id, n)
 		}
 	}
+	delivered := len(seen)
+	mu.Unlock()
+	// /metrics counts each delivery the receiver took (the count follows
+	// the receiver's answer, so it may trail it for a moment).
+	deadline = time.Now().Add(10 * time.Second)
+	for {
+		_, fams := scrape(t, c.MetricsAddr())
+		v, _ := value(fams, "farmwatch_alert_deliveries_total", map[string]string{"sink": "secops", "type": "webhook", "outcome": "delivered"})
+		if int(v) == delivered {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("farmwatch_alert_deliveries_total{sink=secops,outcome=delivered} = %v, want %d", v, delivered)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	mu.Lock()
 	// The JSON-lines file has every event, of every kind, up to the newest.
 	newest, _ := c.Store().LastAlertEventID()
 	deadline = time.Now().Add(20 * time.Second)
