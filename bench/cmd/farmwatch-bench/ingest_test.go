@@ -70,3 +70,54 @@ func TestIngestRunPlacesDevicesThroughProxyProtocol(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestIngestRunWithDeadOutputs runs the ingest measurement with the bench's
+// refused and hung webhooks: the collector takes the outputs file, every
+// call is acknowledged, and each output ends with events in the log that
+// it could not deliver.
+func TestIngestRunWithDeadOutputs(t *testing.T) {
+	dir := t.TempDir()
+	city, asn, err := geotest.WriteDatabases(dir, geotest.DemoNetworks())
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused, err := refusedAddr()
+	if err != nil {
+		t.Fatal(err)
+	}
+	hung, err := newHungListener()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hung.close()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	for _, d := range []struct{ name, addr string }{{"refused", refused}, {"hung", hung.addr()}} {
+		file, err := writeDeadOutputs(dir, d.name, d.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fleet := sim.Plan(24, 1)
+		o := options{concurrency: 8, warmup: 200 * time.Millisecond, duration: time.Second}
+		res, err := benchCollector(ctx, filepath.Join(dir, d.name), city, asn, fleet, templates(fleet), o, "", "", file)
+		fleet.Close()
+		if err != nil {
+			t.Fatalf("%s: %v", d.name, err)
+		}
+		if res.stats.calls == 0 {
+			t.Fatalf("%s: no report call completed in the measured window", d.name)
+		}
+		if len(res.sinks) != 1 || res.sinks[0].GetName() != "dead-"+d.name {
+			t.Fatalf("%s: outputs %v, want the one dead webhook", d.name, res.sinks)
+		}
+		s := res.sinks[0]
+		if s.GetLastEventId() == 0 || s.GetCursor() != 0 {
+			t.Errorf("%s: %d events in the log, cursor %d: want events, none delivered", d.name, s.GetLastEventId(), s.GetCursor())
+		}
+		// A refused connection fails at once; the hung receiver's first
+		// attempt is still waiting out its 10 s timeout.
+		if d.name == "refused" && s.GetLastError() == "" {
+			t.Errorf("refused: no delivery error recorded")
+		}
+	}
+}

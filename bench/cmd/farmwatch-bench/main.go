@@ -81,7 +81,7 @@ func run(args []string) error {
 	fs.StringVar(&o.tmp, "tmp", "", "directory for stores and databases (default: a new temporary directory, removed afterwards)")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the collector during the largest ingest run to this file")
 	fs.StringVar(&o.loadProfile, "loadprofile", "", "write a CPU profile of the load generator (the simulated agents) during the largest ingest run to this file")
-	fs.IntVar(&o.outputRepeats, "output-repeats", 3, "interleaved ingest runs of the smallest fleet with no alert output, a refused and a hung webhook (0: none)")
+	fs.IntVar(&o.outputRepeats, "output-repeats", 5, "interleaved ingest runs of the smallest fleet with no alert output, a refused and a hung webhook (0: none)")
 	fs.BoolVar(&o.skipQueries, "skip-queries", false, "skip the 100,000-device query store")
 	fs.StringVar(&o.markdown, "markdown", "", "also write the table as Markdown to this file")
 	if err := fs.Parse(args); err != nil {
