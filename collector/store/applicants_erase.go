@@ -3,11 +3,8 @@ package store
 import (
 	"bytes"
 	"errors"
-	"fmt"
 	"slices"
 	"strings"
-
-	"google.golang.org/protobuf/proto"
 
 	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
 )
@@ -86,12 +83,7 @@ func (tx *Tx) EraseApplicant(id string) (ApplicantErasure, error) {
 // applying twice: the other application keeps its own name).
 func (tx *Tx) eraseApplicantAlerts(ap *pb.Applicant, n *ApplicantErasure) error {
 	id, name := ap.GetId(), strings.TrimSpace(ap.GetName())
-	b, idx := tx.tx.Bucket(bucketAlerts), tx.tx.Bucket(bucketAlertIndex)
-	type change struct {
-		key []byte
-		a   *pb.Alert // nil: delete
-	}
-	var changes []change
+	idx := tx.tx.Bucket(bucketAlertIndex)
 	erase := func(a *pb.Alert) (drop, changed bool) {
 		if a.GetApplicantId() == id {
 			return true, false
@@ -126,39 +118,9 @@ func (tx *Tx) eraseApplicantAlerts(ap *pb.Applicant, n *ApplicantErasure) error 
 		}
 		return false, scrubWith(a.ProtoReflect(), clean) || changed
 	}
-	c := b.Cursor()
-	for k, v := c.First(); k != nil; k, v = c.Next() {
-		if v == nil {
-			continue
-		}
-		a := &pb.Alert{}
-		if err := proto.Unmarshal(v, a); err != nil {
-			return fmt.Errorf("alert %s: %w", k, err)
-		}
-		switch drop, changed := erase(a); {
-		case drop:
-			changes = append(changes, change{bytes.Clone(k), nil})
-		case changed:
-			changes = append(changes, change{bytes.Clone(k), a})
-		}
-	}
-	// The alert event log holds each alert as every change left it.
 	var err error
-	if n.AlertEvents, n.AlertEventsScrubbed, err = tx.eraseAlertEvents(erase); err != nil {
+	if n.Alerts, n.AlertsScrubbed, n.AlertEvents, n.AlertEventsScrubbed, err = tx.applyAlertErasure(erase); err != nil {
 		return err
-	}
-	for _, ch := range changes {
-		if ch.a == nil {
-			n.Alerts++
-			if err := b.Delete(ch.key); err != nil {
-				return err
-			}
-			continue
-		}
-		n.AlertsScrubbed++
-		if err := putProto(b, ch.key, ch.a); err != nil {
-			return err
-		}
 	}
 	// The open-alert index: applicant 0 kind -> alert id.
 	prefix := append([]byte(id), 0)

@@ -134,12 +134,7 @@ func (tx *Tx) EraseHire(id string) (Erasure, error) {
 }
 
 func (tx *Tx) eraseAlerts(hire string, devices, personal []string, n *Erasure) error {
-	b, idx := tx.tx.Bucket(bucketAlerts), tx.tx.Bucket(bucketAlertIndex)
-	type change struct {
-		key []byte
-		a   *pb.Alert // nil: delete
-	}
-	var changes []change
+	idx := tx.tx.Bucket(bucketAlertIndex)
 	// erase says whether an alert is the hire's own (it goes), or takes
 	// the hire out of it and says whether that changed it.
 	erase := func(a *pb.Alert) (drop, changed bool) {
@@ -160,39 +155,9 @@ func (tx *Tx) eraseAlerts(hire string, devices, personal []string, n *Erasure) e
 		}
 		return false, scrub(a.ProtoReflect(), append(append([]string{}, personal...), devices...)) || changed
 	}
-	c := b.Cursor()
-	for k, v := c.First(); k != nil; k, v = c.Next() {
-		if v == nil {
-			continue
-		}
-		a := &pb.Alert{}
-		if err := proto.Unmarshal(v, a); err != nil {
-			return fmt.Errorf("alert %s: %w", k, err)
-		}
-		switch drop, changed := erase(a); {
-		case drop:
-			changes = append(changes, change{bytes.Clone(k), nil})
-		case changed:
-			changes = append(changes, change{bytes.Clone(k), a})
-		}
-	}
-	// The alert event log holds each alert as every change left it.
 	var err error
-	if n.AlertEvents, n.AlertEventsScrubbed, err = tx.eraseAlertEvents(erase); err != nil {
+	if n.Alerts, n.AlertsScrubbed, n.AlertEvents, n.AlertEventsScrubbed, err = tx.applyAlertErasure(erase); err != nil {
 		return err
-	}
-	for _, ch := range changes {
-		if ch.a == nil {
-			n.Alerts++
-			if err := b.Delete(ch.key); err != nil {
-				return err
-			}
-			continue
-		}
-		n.AlertsScrubbed++
-		if err := putProto(b, ch.key, ch.a); err != nil {
-			return err
-		}
 	}
 	// The open-alert index: subject (device) 0 kind -> alert id.
 	for _, d := range devices {
@@ -440,4 +405,50 @@ func (s *Store) scrubFreePages(f *os.File, next *int) (n int, done bool, err err
 		return nil
 	})
 	return n, done, err
+}
+
+// applyAlertErasure runs an erasure's decision over every alert: erase says
+// whether an alert is the erased person's own (it goes) or takes them out
+// of it and says whether that changed it. The alert event log, which holds
+// each alert as every change left it, is erased by the same decision.
+func (tx *Tx) applyAlertErasure(erase func(*pb.Alert) (drop, changed bool)) (deleted, scrubbed, events, eventsScrubbed int, err error) {
+	b := tx.tx.Bucket(bucketAlerts)
+	type change struct {
+		key []byte
+		a   *pb.Alert // nil: delete
+	}
+	var changes []change
+	c := b.Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		if v == nil {
+			continue
+		}
+		a := &pb.Alert{}
+		if err := proto.Unmarshal(v, a); err != nil {
+			return 0, 0, 0, 0, fmt.Errorf("alert %s: %w", k, err)
+		}
+		switch drop, changed := erase(a); {
+		case drop:
+			changes = append(changes, change{bytes.Clone(k), nil})
+		case changed:
+			changes = append(changes, change{bytes.Clone(k), a})
+		}
+	}
+	if events, eventsScrubbed, err = tx.eraseAlertEvents(erase); err != nil {
+		return 0, 0, 0, 0, err
+	}
+	for _, ch := range changes {
+		if ch.a == nil {
+			deleted++
+			if err := b.Delete(ch.key); err != nil {
+				return 0, 0, 0, 0, err
+			}
+			continue
+		}
+		scrubbed++
+		if err := putProto(b, ch.key, ch.a); err != nil {
+			return 0, 0, 0, 0, err
+		}
+	}
+	return deleted, scrubbed, events, eventsScrubbed, nil
 }
