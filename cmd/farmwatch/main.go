@@ -57,7 +57,7 @@ flag value).`,
 	}
 	addConnFlags(root)
 	root.AddCommand(newServeCmd(), newHiresCmd(), newApplicantsCmd(), newTokensCmd(), newDevicesCmd(), newAlertsCmd(), newClustersCmd(),
-		newAuditCmd(), newModelCmd(), newAdminCmd(), newBackupCmd(), newGeoCmd(), newProfileCmd(), newStatusCmd(), newWebhooksCmd())
+		newAuditCmd(), newModelCmd(), newAdminCmd(), newBackupCmd(), newGeoCmd(), newProfileCmd(), newStatusCmd(), newWebhooksCmd(), newConsoleCmd())
 	cli.Harden(root)
 	return root
 }
