@@ -82,9 +82,7 @@ func New(cfg Config) (*Console, error) {
 		return nil, fmt.Errorf("console: launch secret: %w", err)
 	}
 	c := &Console{cfg: cfg, secret: base64.RawURLEncoding.EncodeToString(raw)}
-	mac := hmac.New(sha256.New, []byte(c.secret))
-	mac.Write([]byte("farmwatch console csrf"))
-	c.csrf = base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
+	c.csrf = TokenFor(c.secret)
 	_, port, _ := net.SplitHostPort(cfg.Addr)
 	c.cookie = "farmwatch_console_" + port
 	var err error
@@ -102,11 +100,14 @@ func New(cfg Config) (*Console, error) {
 // to the reviewer only, never logged.
 func (c *Console) URL() string { return "http://" + c.cfg.Addr + "/?k=" + c.secret }
 
-// CSRFToken is the token a state-changing form carries.
-func (c *Console) CSRFToken() string { return c.csrf }
-
-// CookieName is the name of the session cookie.
-func (c *Console) CookieName() string { return c.cookie }
+// TokenFor is the CSRF token of a launch secret, which every POST must
+// carry: an HMAC of the secret, so it is bound to this launch and is no
+// use without the secret's cookie.
+func TokenFor(secret string) string {
+	mac := hmac.New(sha256.New, []byte(secret))
+	mac.Write([]byte("farmwatch console csrf"))
+	return base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
+}
 
 // Serve serves the console on ln until ctx ends.
 func (c *Console) Serve(ctx context.Context, ln net.Listener) error {
