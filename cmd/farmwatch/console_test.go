@@ -434,6 +434,15 @@ func TestConsole(t *testing.T) {
 			t.Errorf("the viewer changed the alert: %s", a.GetStatus())
 		}
 	})
+
+	t.Run("collector gone", func(t *testing.T) {
+		s.t = t
+		c.Stop()
+		resp, body := s.do("GET", "/", nil, nil)
+		if resp.StatusCode != http.StatusGatewayTimeout || !strings.Contains(body, "unavailable") || !strings.Contains(body, `role="alert"`) {
+			t.Errorf("the queue with the collector stopped: %s\n%s", resp.Status, body)
+		}
+	})
 }
 
 // cookieName is the console's cookie name for this port.

@@ -30,7 +30,6 @@ var funcs = template.FuncMap{
 	"signed": func(f float64) string { return fmt.Sprintf("%+.2f", f) },
 	"km":     func(f float64) string { return strconv.FormatFloat(f, 'f', 0, 64) + " km" },
 	"peak":   func(a *pb.Alert) float64 { return max(a.GetPeakScore(), a.GetScore()) },
-	"device": alertDevice,
 	"facts": func(m map[string]string) []string {
 		out := make([]string, 0, len(m))
 		for k, v := range m {
@@ -52,9 +51,6 @@ func parsePages() (map[string]*template.Template, error) {
 	}
 	return out, nil
 }
-
-// alertDevice is the device an alert is about, if one.
-func alertDevice(a *pb.Alert) string { return a.GetDeviceId() }
 
 func (c *Console) routes() {
 	m := http.NewServeMux()
@@ -173,7 +169,7 @@ func parseQueueFilter(q url.Values) (queueFilter, error) {
 			continue
 		}
 		v, err := strconv.ParseFloat(s, 64)
-		if err != nil || v < 0 || v > 1 {
+		if err != nil || !(v >= 0 && v <= 1) { // NaN too
 			return f, fmt.Errorf("%s %q: want a score from 0 to 1", p.name, s)
 		}
 		*p.dst = v
