@@ -304,7 +304,8 @@ func shapePaths(pr Projection, shapes []atlasShape) []string {
 			last := ""
 			for i, pt := range ring {
 				x, y := pr.Point(pt)
-				xy := num(x) + " " + num(y)
+				// Whole pixels: the outlines need no more, and a page stays small.
+				xy := strconv.Itoa(int(math.Round(x))) + " " + strconv.Itoa(int(math.Round(y)))
 				if xy == last {
 					continue
 				}
