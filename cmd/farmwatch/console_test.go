@@ -355,7 +355,7 @@ func TestConsole(t *testing.T) {
 			if strings.Contains(svg, "<script") || !strings.Contains(svg, "&lt;script&gt;") {
 				t.Errorf("%s: the hire named %s is not escaped in the map", path, scriptTag)
 			}
-			if !strings.Contains(body, "IP geolocation by DB-IP") || !strings.Contains(body, "claimed home (circle)") {
+			if !strings.Contains(body, `IP geolocation by <a href="https://db-ip.com">DB-IP</a>`) || !strings.Contains(body, "claimed home (circle)") {
 				t.Errorf("%s: the map lacks its legend or the DB-IP attribution", path)
 			}
 		}
@@ -523,7 +523,7 @@ func TestConsole(t *testing.T) {
 			}
 		}
 		for _, want := range []string{"Contribution", "Alert " + device.GetId(), "Alert " + farm.GetId(), "verdict confirmed", "alert.ack", "alert.resolve",
-			"local-operator", "Timeline", "enrolled", "&lt;script&gt;alert(1)&lt;/script&gt;", "IP geolocation by DB-IP"} {
+			"local-operator", "Timeline", "enrolled", "&lt;script&gt;alert(1)&lt;/script&gt;", "IP geolocation by DB-IP (db-ip.com)"} {
 			if !strings.Contains(page, want) {
 				t.Errorf("the report lacks %q", want)
 			}

@@ -1,6 +1,7 @@
 package console
 
 import (
+	"cmp"
 	"embed"
 	"fmt"
 	"math"
@@ -129,6 +130,7 @@ type MapPlace struct {
 	Kind       MarkKind
 	At         LonLat
 	Label      string
+	Short      string  // written beside the marker; the Label when empty
 	AccuracyKm float64 // observed places: the radius of the IP location's accuracy
 }
 
@@ -155,6 +157,7 @@ type svgMark struct {
 	D, Fill, Stroke  string
 	Title, Label     string
 	LabelX, LabelY   string
+	Anchor           string // text-anchor of the label: start, or end near the right edge
 	CircleR          string // accuracy circle, when there is one
 	CircleX, CircleY string
 	StrokeWidth      string
@@ -181,6 +184,9 @@ type mapView struct {
 	Marks        []svgMark
 	Legend       []legendEntry
 	Attribution  bool
+	// Offline maps (the case report) name db-ip.com in plain text rather
+	// than link to it: the page references nothing outside itself.
+	Offline bool
 }
 
 var markStyle = map[MarkKind]struct{ name, fill, stroke, legend string }{
@@ -249,7 +255,10 @@ func (m *Map) view() (*mapView, error) {
 		x, y := pr.Point(p.At)
 		st := markStyle[p.Kind]
 		mk := svgMark{Kind: st.name, D: markPath(p.Kind, x, y), Fill: st.fill, Stroke: st.stroke, StrokeWidth: "1.5",
-			Title: p.Label, Label: shortLabel(p.Label), LabelX: num(x + 10), LabelY: num(y + 4)}
+			Title: p.Label, Label: shortLabel(cmp.Or(p.Short, p.Label)), LabelX: num(x + 10), LabelY: num(y + 4), Anchor: "start"}
+		if x > 0.6*mapW {
+			mk.LabelX, mk.Anchor = num(x-10), "end"
+		}
 		if p.Kind == MarkPeer {
 			mk.StrokeWidth = "3"
 		}
@@ -301,7 +310,7 @@ func shapePaths(pr Projection, shapes []atlasShape) []string {
 		}
 		b.Reset()
 		for _, ring := range s.rings {
-			last := ""
+			last, split := "", false
 			for i, pt := range ring {
 				x, y := pr.Point(pt)
 				// Whole pixels: the outlines need no more, and a page stays small.
@@ -309,7 +318,10 @@ func shapePaths(pr Projection, shapes []atlasShape) []string {
 				if xy == last {
 					continue
 				}
-				if i == 0 {
+				// A ring that crosses the antimeridian (Russia, Fiji) jumps across the
+				// map: lift the pen rather than draw a line around the world.
+				if i == 0 || math.Abs(pt.Lon-ring[i-1].Lon) > 180 {
+					split = split || i > 0
 					b.WriteString("M")
 				} else {
 					b.WriteString("L")
@@ -317,7 +329,9 @@ func shapePaths(pr Projection, shapes []atlasShape) []string {
 				b.WriteString(xy)
 				last = xy
 			}
-			b.WriteString("z")
+			if !split {
+				b.WriteString("z")
+			}
 		}
 		out = append(out, b.String())
 	}
@@ -357,10 +371,17 @@ func hireMap(caption string, h *pb.Hire, devices []*pb.DeviceDetail) *Map {
 	if hm := h.GetHome(); claimed(hm) {
 		home = &LonLat{hm.GetLongitude(), hm.GetLatitude()}
 		homeCountry = hm.GetCountry()
-		m.Places = append(m.Places, MapPlace{Kind: MarkHome, At: *home, Label: "claimed home of " + h.GetName() + " (" + hm.GetPlace() + ")"})
+		m.Places = append(m.Places, MapPlace{Kind: MarkHome, At: *home, Label: "claimed home of " + h.GetName() + " (" + hm.GetPlace() + ")", Short: "claimed home"})
 	}
 	if sh := h.GetShipping(); claimed(sh) {
-		m.Places = append(m.Places, MapPlace{Kind: MarkShipping, At: LonLat{sh.GetLongitude(), sh.GetLatitude()}, Label: "shipping address (" + sh.GetPlace() + ")"})
+		ll := LonLat{sh.GetLongitude(), sh.GetLatitude()}
+		if home != nil && distanceKm(*home, ll) < 1 {
+			// One marker for one place: the home's label says it is the shipping address too.
+			m.Places[0].Label = "claimed home and shipping address of " + h.GetName() + " (" + h.GetHome().GetPlace() + ")"
+			m.Places[0].Short = "claimed home and shipping"
+		} else {
+			m.Places = append(m.Places, MapPlace{Kind: MarkShipping, At: ll, Label: "shipping address (" + sh.GetPlace() + ")", Short: "shipping address"})
+		}
 	}
 	type key struct{ lon, lat float64 }
 	round := func(ll LonLat) key { return key{math.Round(ll.Lon * 100), math.Round(ll.Lat * 100)} }
@@ -402,7 +423,7 @@ func hireMap(caption string, h *pb.Hire, devices []*pb.DeviceDetail) *Map {
 				peers[p.GetIp()] = true
 				ll := LonLat{pl.GetLongitude(), pl.GetLatitude()}
 				label := p.GetToolId() + " peer " + p.GetIp() + " (" + placeName(pl) + ")"
-				m.Places = append(m.Places, MapPlace{Kind: MarkPeer, At: ll, Label: label})
+				m.Places = append(m.Places, MapPlace{Kind: MarkPeer, At: ll, Label: label, Short: p.GetToolId() + " peer, " + pl.GetCountry()})
 				from := at
 				if from == nil {
 					from = home

@@ -149,6 +149,11 @@ func WriteReport(ctx context.Context, admin pb.AdminServiceClient, hireID string
 		r.FarmMaps = append(r.FarmMaps, drawMap(farmMap("Map of cluster "+cl.GetId()+": every member's claimed home and the place they are observed at", cl, homes)))
 	}
 
+	for _, m := range append([]mapData{r.HireMap}, r.FarmMaps...) {
+		if m.Map != nil {
+			m.Map.Offline = true
+		}
+	}
 	t, err := template.New("report").Funcs(funcs).ParseFS(files, "templates/map.html", "templates/report.html")
 	if err != nil {
 		return fmt.Errorf("report template: %w", err)
