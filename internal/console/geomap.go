@@ -57,19 +57,52 @@ var loadAtlas = sync.OnceValues(func() (*atlas, error) {
 	return &a, nil
 })
 
-// Projection is an equirectangular (plate carrée) projection with its
-// standard parallel at the middle of the view, fitted to a box of W by H
-// pixels: x grows east, y grows south.
+// Projection maps places to pixels in a box of W by H, x growing east and
+// y south: an equirectangular (plate carrée) projection with its standard
+// parallel in the middle of the view, or, when every point is in the
+// contiguous United States, an Albers equal-area conic (standard parallels
+// 29.5 and 45.5 N, central meridian 96 W, as the U.S. Geological Survey
+// and d3's geoAlbers draw it). Either is fitted to the points with a margin.
 type Projection struct {
 	W, H       float64
-	k          float64 // cos of the standard parallel: east-west shrink
-	scale      float64 // pixels per degree of latitude
+	Conic      bool
+	k          float64 // equirectangular: cos of the standard parallel, the east-west shrink
+	unitKm     float64 // km in one unit of the raw projection, north-south
+	scale      float64 // pixels per raw unit
 	offX, offY float64
 }
 
 // Minimum span of a fitted view in degrees of latitude, so that one point,
 // or points in one town, still show the country around them.
 const minSpanDeg = 8
+
+// The contiguous United States, where the conic projection serves.
+var conus = struct{ min, max LonLat }{LonLat{-125, 24}, LonLat{-66.5, 49.5}}
+
+// Around it, the shapes a conic view may show.
+var conusNear = struct{ min, max LonLat }{LonLat{-140, 10}, LonLat{-50, 62}}
+
+// Albers equal-area conic constants (unit sphere).
+var albers = func() (c struct{ n, c, rho0, lon0 float64 }) {
+	rad := math.Pi / 180
+	phi1, phi2, phi0 := 29.5*rad, 45.5*rad, 23*rad
+	c.n = (math.Sin(phi1) + math.Sin(phi2)) / 2
+	c.c = math.Cos(phi1)*math.Cos(phi1) + 2*c.n*math.Sin(phi1)
+	c.rho0 = math.Sqrt(c.c-2*c.n*math.Sin(phi0)) / c.n
+	c.lon0 = -96
+	return c
+}()
+
+// raw is the projection before fitting: x east, y north.
+func (p Projection) raw(ll LonLat) (x, y float64) {
+	if p.Conic {
+		rad := math.Pi / 180
+		rho := math.Sqrt(albers.c-2*albers.n*math.Sin(ll.Lat*rad)) / albers.n
+		theta := albers.n * (ll.Lon - albers.lon0) * rad
+		return rho * math.Sin(theta), albers.rho0 - rho*math.Cos(theta)
+	}
+	return ll.Lon * p.k, ll.Lat
+}
 
 // FitProjection fits the points into W by H pixels with a margin.
 func FitProjection(pts []LonLat, w, h float64) Projection {
@@ -81,30 +114,48 @@ func FitProjection(pts []LonLat, w, h float64) Projection {
 	if len(pts) == 0 {
 		minLon, minLat, maxLon, maxLat = -180, -60, 180, 80
 	}
-	midLat := (minLat + maxLat) / 2
-	k := max(math.Cos(midLat*math.Pi/180), 0.3)
-	// The box in projected degrees, with a margin and a minimum size.
-	x0, x1, y0, y1 := minLon*k, maxLon*k, minLat, maxLat
+	pr := Projection{W: w, H: h, unitKm: 111.32}
+	if len(pts) > 0 && minLon >= conus.min.Lon && maxLon <= conus.max.Lon && minLat >= conus.min.Lat && maxLat <= conus.max.Lat {
+		pr.Conic, pr.unitKm = true, 6371
+	} else {
+		pr.k = max(math.Cos((minLat+maxLat)/2*math.Pi/180), 0.3)
+	}
+	// The box in raw units, with a margin and a minimum size.
+	x0, y0, x1, y1 := math.Inf(1), math.Inf(1), math.Inf(-1), math.Inf(-1)
+	grow := func(ll LonLat) {
+		x, y := pr.raw(ll)
+		x0, x1, y0, y1 = min(x0, x), max(x1, x), min(y0, y), max(y1, y)
+	}
+	if len(pts) == 0 {
+		grow(LonLat{minLon, minLat})
+		grow(LonLat{maxLon, maxLat})
+	}
+	for _, p := range pts {
+		grow(p)
+	}
 	mx, my := (x1-x0)*0.15, (y1-y0)*0.15
 	x0, x1, y0, y1 = x0-mx, x1+mx, y0-my, y1+my
-	if d := minSpanDeg - (y1 - y0); d > 0 {
+	minSpan := minSpanDeg * 111.32 / pr.unitKm
+	if d := minSpan - (y1 - y0); d > 0 {
 		y0, y1 = y0-d/2, y1+d/2
 	}
-	if d := minSpanDeg*w/h - (x1 - x0); d > 0 {
+	if d := minSpan*w/h - (x1 - x0); d > 0 {
 		x0, x1 = x0-d/2, x1+d/2
 	}
-	scale := min(w/(x1-x0), h/(y1-y0))
+	pr.scale = min(w/(x1-x0), h/(y1-y0))
 	cx, cy := (x0+x1)/2, (y0+y1)/2
-	return Projection{W: w, H: h, k: k, scale: scale, offX: w/2 - cx*scale, offY: h/2 + cy*scale}
+	pr.offX, pr.offY = w/2-cx*pr.scale, h/2+cy*pr.scale
+	return pr
 }
 
 // Point projects a place to pixels.
 func (p Projection) Point(ll LonLat) (x, y float64) {
-	return ll.Lon*p.k*p.scale + p.offX, -ll.Lat*p.scale + p.offY
+	rx, ry := p.raw(ll)
+	return rx*p.scale + p.offX, -ry*p.scale + p.offY
 }
 
-// pixelsPerKm is the scale at the standard parallel, north-south.
-func (p Projection) pixelsPerKm() float64 { return p.scale / 111.32 }
+// pixelsPerKm is the scale north-south at the middle of the view.
+func (p Projection) pixelsPerKm() float64 { return p.scale / p.unitKm }
 
 // MarkKind is what a point on a map stands for; each has its own shape, so
 // the map reads without colour.
@@ -298,14 +349,30 @@ func shortLabel(s string) string {
 	return s
 }
 
+// mayShow tells whether a box of places may fall in the view: its corners
+// and edge middles, projected, span a box that meets the view (a conic
+// bends the edges, so the middles count too).
+func (p Projection) mayShow(lo, hi LonLat) bool {
+	// The conic wraps the far side of the globe around the view (Antarctica
+	// would enclose it): only North America's shapes are drawn on it.
+	if p.Conic && (hi.Lon < conusNear.min.Lon || lo.Lon > conusNear.max.Lon || hi.Lat < conusNear.min.Lat || lo.Lat > conusNear.max.Lat) {
+		return false
+	}
+	x0, y0, x1, y1 := math.Inf(1), math.Inf(1), math.Inf(-1), math.Inf(-1)
+	midLon, midLat := (lo.Lon+hi.Lon)/2, (lo.Lat+hi.Lat)/2
+	for _, ll := range []LonLat{lo, hi, {lo.Lon, hi.Lat}, {hi.Lon, lo.Lat}, {midLon, lo.Lat}, {midLon, hi.Lat}, {lo.Lon, midLat}, {hi.Lon, midLat}} {
+		x, y := p.Point(ll)
+		x0, x1, y0, y1 = min(x0, x), max(x1, x), min(y0, y), max(y1, y)
+	}
+	return x1 >= 0 && x0 <= p.W && y1 >= 0 && y0 <= p.H
+}
+
 // shapePaths is the SVG path data of the shapes that fall in the view.
 func shapePaths(pr Projection, shapes []atlasShape) []string {
 	var out []string
 	var b strings.Builder
 	for _, s := range shapes {
-		x0, y1 := pr.Point(s.min)
-		x1, y0 := pr.Point(s.max)
-		if x1 < 0 || x0 > pr.W || y1 < 0 || y0 > pr.H {
+		if !pr.mayShow(s.min, s.max) {
 			continue
 		}
 		b.Reset()

@@ -137,12 +137,43 @@ func TestProjectionFits(t *testing.T) {
 	if !(ax < nx && ay > ny) {
 		t.Errorf("Austin at %.0f,%.0f, New York at %.0f,%.0f: want Austin left of and below New York", ax, ay, nx, ny)
 	}
+	// Only the contiguous United States: the Albers conic, with the same order.
+	seattle, miami := LonLat{-122.33, 47.61}, LonLat{-80.19, 25.76}
+	us := FitProjection([]LonLat{austin, nyc, seattle, miami}, 960, 540)
+	if !us.Conic {
+		t.Error("no conic for the contiguous United States")
+	}
+	sx, sy := us.Point(seattle)
+	mx, my := us.Point(miami)
+	ax, ay = us.Point(austin)
+	nx, ny = us.Point(nyc)
+	if !(sx < ax && ax < nx && nx < mx+60 && sy < ny && ny < ay && ay < my) {
+		t.Errorf("conic order: Seattle %.0f,%.0f Austin %.0f,%.0f New York %.0f,%.0f Miami %.0f,%.0f", sx, sy, ax, ay, nx, ny, mx, my)
+	}
+	for _, p := range []LonLat{austin, nyc, seattle, miami} {
+		if x, y := us.Point(p); x < 0 || x > 960 || y < 0 || y > 540 {
+			t.Errorf("conic: %v at %.0f,%.0f", p, x, y)
+		}
+	}
+	// Distances hold on the conic: Austin to New York is about 2,430 km.
+	if d := math.Hypot(nx-ax, ny-ay) / us.pixelsPerKm(); d < 2200 || d > 2700 {
+		t.Errorf("Austin to New York on the conic: %.0f km", d)
+	}
+	// The far side of the globe wraps around a conic: Antarctica is left out.
+	if us.mayShow(LonLat{-180, -90}, LonLat{180, -60}) || !us.mayShow(LonLat{-106, 25}, LonLat{-93, 36}) {
+		t.Error("the conic view draws Antarctica, or not Texas")
+	}
+	if FitProjection([]LonLat{austin, manila}, 960, 540).Conic {
+		t.Error("conic for a view beyond the United States")
+	}
 	// One point still shows a region around it: 8 degrees of latitude at least.
-	pr = FitProjection([]LonLat{austin}, 960, 540)
-	_, y0 := pr.Point(LonLat{austin.Lon, austin.Lat - 4})
-	_, y1 := pr.Point(LonLat{austin.Lon, austin.Lat + 4})
-	if y0-y1 > 540 || y0-y1 < 100 {
-		t.Errorf("8 degrees span %.0f pixels", y0-y1)
+	for _, p := range []LonLat{austin, manila} {
+		pr = FitProjection([]LonLat{p}, 960, 540)
+		_, y0 := pr.Point(LonLat{p.Lon, p.Lat - 4})
+		_, y1 := pr.Point(LonLat{p.Lon, p.Lat + 4})
+		if y0-y1 > 540 || y0-y1 < 100 {
+			t.Errorf("8 degrees around %v span %.0f pixels", p, y0-y1)
+		}
 	}
 }
 
