@@ -265,3 +265,25 @@ func TestHireMapPeersAbroad(t *testing.T) {
 		t.Errorf("empty map: %s", out)
 	}
 }
+
+// FuzzDecodeTopoJSON: odd bytes give an error or shapes, never a panic.
+func FuzzDecodeTopoJSON(f *testing.F) {
+	f.Add([]byte(tinyTopology))
+	f.Add([]byte(`{"type":"Topology","objects":{"squares":{"type":"GeometryCollection","geometries":[{"type":"Polygon","arcs":[[-1]]}]}},"arcs":[[[0,0],[1,1],[0,1]]]}`))
+	f.Add([]byte(`{"type":"Topology","objects":{"squares":{"type":"GeometryCollection","geometries":[{"type":"MultiPolygon","arcs":[[[-9]]]}]}},"arcs":[]}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		fs, err := DecodeTopoJSON(data, "squares")
+		if err != nil {
+			return
+		}
+		for _, ft := range fs {
+			for _, p := range ft.Polygons {
+				for _, r := range p {
+					if len(r) < 3 {
+						t.Fatalf("a ring of %d points", len(r))
+					}
+				}
+			}
+		}
+	})
+}
