@@ -513,6 +513,13 @@ func TestConsole(t *testing.T) {
 		if n := strings.Count(page, `<figure class="map">`); n < 2 {
 			t.Errorf("%d maps, want the hire's and the farm's", n)
 		}
+		ids := map[string]bool{}
+		for _, m := range regexp.MustCompile(` id="([^"]+)"`).FindAllStringSubmatch(page, -1) {
+			if ids[m[1]] {
+				t.Errorf("the id %q is not unique in the report", m[1])
+			}
+			ids[m[1]] = true
+		}
 		a, err := c.Admin.GetAlert(ctx, &pb.GetAlertRequest{Id: device.GetId()})
 		if err != nil {
 			t.Fatal(err)

@@ -229,6 +229,7 @@ type legendEntry struct {
 // string still raw (the template escapes it).
 type mapView struct {
 	W, H         int
+	ID           string // of the title element: unique in the page
 	Caption      string
 	Land, States []string
 	Lines        []svgLine
@@ -287,7 +288,7 @@ func (m *Map) view() (*mapView, error) {
 		}
 	}
 	pr := FitProjection(pts, mapW, mapH)
-	v := &mapView{W: mapW, H: mapH, Caption: m.Caption}
+	v := &mapView{W: mapW, H: mapH, ID: "map-title", Caption: m.Caption}
 	v.Land = shapePaths(pr, a.countries)
 	v.States = shapePaths(pr, a.states)
 	seenLink := map[LinkKind]bool{}

@@ -149,9 +149,10 @@ func WriteReport(ctx context.Context, admin pb.AdminServiceClient, hireID string
 		r.FarmMaps = append(r.FarmMaps, drawMap(farmMap("Map of cluster "+cl.GetId()+": every member's claimed home and the place they are observed at", cl, homes)))
 	}
 
-	for _, m := range append([]mapData{r.HireMap}, r.FarmMaps...) {
+	for i, m := range append([]mapData{r.HireMap}, r.FarmMaps...) {
 		if m.Map != nil {
 			m.Map.Offline = true
+			m.Map.ID = fmt.Sprintf("map-title-%d", i)
 		}
 	}
 	t, err := template.New("report").Funcs(funcs).ParseFS(files, "templates/map.html", "templates/report.html")
