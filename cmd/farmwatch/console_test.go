@@ -352,6 +352,10 @@ func TestConsole(t *testing.T) {
 			if n := strings.Count(svg, `<line class="link"`); n != len(homes) {
 				t.Errorf("%s: %d lines, want %d converging on the observed place", path, n, len(homes))
 			}
+			// The CSP forbids inline style: the map draws with presentation attributes only.
+			if strings.Contains(svg, "style=") || strings.Contains(svg, "<style") {
+				t.Errorf("%s: the map uses inline style, which the console's CSP blocks", path)
+			}
 			if strings.Contains(svg, "<script") || !strings.Contains(svg, "&lt;script&gt;") {
 				t.Errorf("%s: the hire named %s is not escaped in the map", path, scriptTag)
 			}
