@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"net/http"
@@ -320,6 +321,60 @@ func TestConsole(t *testing.T) {
 		}
 	})
 
+	t.Run("maps", func(t *testing.T) {
+		s.t = t
+		cl, err := c.Admin.GetCluster(ctx, &pb.GetClusterRequest{Id: farm.GetClusterId()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cl.GetObservedLatitude() == 0 && cl.GetObservedLongitude() == 0 {
+			t.Fatalf("the simulated farm has no observed place: %v", cl)
+		}
+		homes := map[string]bool{}
+		for _, m := range cl.GetMembers() {
+			h, err := c.Admin.GetHire(ctx, &pb.GetHireRequest{Id: m.GetHireId()})
+			if err == nil && (h.GetHome().GetLatitude() != 0 || h.GetHome().GetLongitude() != 0) {
+				homes[h.GetId()] = true
+			}
+		}
+		if len(homes) < 2 {
+			t.Fatalf("want at least two member homes with coordinates, got %d", len(homes))
+		}
+		for _, path := range []string{"/clusters/" + cl.GetId(), "/alerts/" + farm.GetId()} {
+			body := s.page(path)
+			svg := mapSVG(t, path, body)
+			if n := strings.Count(svg, `class="mark mark-home"`); n != len(homes) {
+				t.Errorf("%s: %d home markers, want one per member hire, %d", path, n, len(homes))
+			}
+			if n := strings.Count(svg, `class="mark mark-observed"`); n != 1 {
+				t.Errorf("%s: %d observed places, want 1", path, n)
+			}
+			if n := strings.Count(svg, `<line class="link"`); n != len(homes) {
+				t.Errorf("%s: %d lines, want %d converging on the observed place", path, n, len(homes))
+			}
+			// The CSP forbids inline style: the map draws with presentation attributes only.
+			if strings.Contains(svg, "style=") || strings.Contains(svg, "<style") {
+				t.Errorf("%s: the map uses inline style, which the console's CSP blocks", path)
+			}
+			if strings.Contains(svg, "<script") || !strings.Contains(svg, "&lt;script&gt;") {
+				t.Errorf("%s: the hire named %s is not escaped in the map", path, scriptTag)
+			}
+			if !strings.Contains(body, `IP geolocation by <a href="https://db-ip.com">DB-IP</a>`) || !strings.Contains(body, "claimed home (circle)") {
+				t.Errorf("%s: the map lacks its legend or the DB-IP attribution", path)
+			}
+		}
+		body := s.page("/devices/" + farmDev.ID())
+		svg := mapSVG(t, "device", body)
+		if !strings.Contains(svg, "mark-observed") || !strings.Contains(svg, `<circle class="accuracy"`) || strings.Contains(svg, "<script") {
+			t.Errorf("the device map lacks the observed place or its accuracy, or an escape")
+		}
+		body = s.page("/hires/" + farmDev.Hire.GetId())
+		svg = mapSVG(t, "hire", body)
+		if !strings.Contains(svg, "mark-home") || !strings.Contains(svg, "mark-observed") {
+			t.Errorf("the hire map lacks the claimed home or the observed place")
+		}
+	})
+
 	t.Run("csrf and origin", func(t *testing.T) {
 		s.t = t
 		body := s.page("/alerts/" + device.GetId())
@@ -435,6 +490,80 @@ func TestConsole(t *testing.T) {
 		}
 	})
 
+	t.Run("report", func(t *testing.T) {
+		hire := farmDev.Hire.GetId()
+		file := filepath.Join(t.TempDir(), "case.html")
+		if _, stderr, err := runCLI(t, c.Data, "report", hire, "--format", "html", "-o", file); err != nil {
+			t.Fatalf("report: %v\n%s", err, stderr)
+		}
+		raw, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		page := string(raw)
+		if !strings.HasPrefix(page, "<!doctype html>") || !strings.Contains(page, "<style>") {
+			t.Fatalf("not a self-contained page:\n%.300s", page)
+		}
+		// Self-contained: no outside address, no script, nothing loaded.
+		if m := regexp.MustCompile(`(?i)https?://|<script|<link|\ssrc=|url\(`).FindString(page); m != "" {
+			t.Errorf("the report references %q", m)
+		}
+		svg := mapSVG(t, "report", page)
+		for _, want := range []string{"mark-home", "mark-observed", `<line class="link"`} {
+			if !strings.Contains(svg, want) {
+				t.Errorf("the report's map lacks %s", want)
+			}
+		}
+		if n := strings.Count(page, `<figure class="map">`); n < 2 {
+			t.Errorf("%d maps, want the hire's and the farm's", n)
+		}
+		ids := map[string]bool{}
+		for _, m := range regexp.MustCompile(` id="([^"]+)"`).FindAllStringSubmatch(page, -1) {
+			if ids[m[1]] {
+				t.Errorf("the id %q is not unique in the report", m[1])
+			}
+			ids[m[1]] = true
+		}
+		a, err := c.Admin.GetAlert(ctx, &pb.GetAlertRequest{Id: device.GetId()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ev := range a.GetEvidence() {
+			if !strings.Contains(page, "<th scope=\"row\">"+ev.GetRule()+"</th>") {
+				t.Errorf("the report lacks the evidence line %s", ev.GetRule())
+			}
+		}
+		for _, want := range []string{"Contribution", "Alert " + device.GetId(), "Alert " + farm.GetId(), "verdict confirmed", "alert.ack", "alert.resolve",
+			"local-operator", "Timeline", "enrolled", "&lt;script&gt;alert(1)&lt;/script&gt;", "IP geolocation by DB-IP (db-ip.com)"} {
+			if !strings.Contains(page, want) {
+				t.Errorf("the report lacks %q", want)
+			}
+		}
+		if strings.Contains(page, scriptTag) {
+			t.Error("a laptop- or HR-supplied string is not escaped in the report")
+		}
+		// Standard output when no file is named.
+		out, _, err := runCLI(t, c.Data, "report", hire)
+		if err != nil || !strings.HasPrefix(out, "<!doctype html>") {
+			t.Errorf("report to standard output: %v\n%.200s", err, out)
+		}
+		if _, _, err := runCLI(t, c.Data, "report", hire, "--format", "docx"); err == nil || !strings.Contains(err.Error(), "want html or pdf") {
+			t.Errorf("--format docx: %v", err)
+		}
+		if _, _, err := runCLI(t, c.Data, "report", "no-such-hire"); err == nil || !strings.Contains(err.Error(), "notfound") {
+			t.Errorf("a missing hire: %v", err)
+		}
+		pdf := filepath.Join(t.TempDir(), "case.pdf")
+		_, _, err = runCLI(t, c.Data, "report", hire, "--format", "pdf", "-o", pdf)
+		if _, statErr := os.Stat("/usr/bin/chromium"); statErr != nil {
+			if err == nil || !strings.Contains(err.Error(), "Chromium") {
+				t.Errorf("--format pdf without a browser: %v", err)
+			}
+		} else if b, _ := os.ReadFile(pdf); err != nil || !bytes.HasPrefix(b, []byte("%PDF")) {
+			t.Errorf("--format pdf: %v, %d bytes", err, len(b))
+		}
+	})
+
 	t.Run("collector gone", func(t *testing.T) {
 		s.t = t
 		c.Stop()
@@ -443,6 +572,20 @@ func TestConsole(t *testing.T) {
 			t.Errorf("the queue with the collector stopped: %s\n%s", resp.Status, body)
 		}
 	})
+}
+
+// mapSVG is the map of a page: the inline SVG in its figure.
+func mapSVG(t *testing.T, what, body string) string {
+	t.Helper()
+	i := strings.Index(body, `<figure class="map">`)
+	j := strings.Index(body, "</figure>")
+	if i < 0 || j < i || !strings.Contains(body[i:j], "<svg") {
+		t.Fatalf("%s: no map:\n%s", what, body)
+	}
+	if dir := os.Getenv("FARMWATCH_CONSOLE_DUMP"); dir != "" {
+		os.WriteFile(filepath.Join(dir, strings.NewReplacer("/", "_").Replace(what)+".html"), []byte(body), 0o644)
+	}
+	return body[i:j]
 }
 
 // cookieName is the console's cookie name for this port.

@@ -56,7 +56,7 @@ flag value).`,
 		SilenceErrors: true,
 	}
 	addConnFlags(root)
-	root.AddCommand(newServeCmd(), newHiresCmd(), newApplicantsCmd(), newTokensCmd(), newDevicesCmd(), newAlertsCmd(), newClustersCmd(),
+	root.AddCommand(newServeCmd(), newHiresCmd(), newApplicantsCmd(), newTokensCmd(), newDevicesCmd(), newAlertsCmd(), newClustersCmd(), newReportCmd(),
 		newAuditCmd(), newModelCmd(), newAdminCmd(), newBackupCmd(), newGeoCmd(), newProfileCmd(), newStatusCmd(), newWebhooksCmd(), newConsoleCmd())
 	cli.Harden(root)
 	return root

@@ -40,7 +40,7 @@ import (
 	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
 )
 
-//go:embed templates/*.html static/console.css
+//go:embed templates/*.html static/console.css static/report.css
 var files embed.FS
 
 // Config is what a console needs: the admin client it speaks through, the

@@ -43,7 +43,7 @@ var funcs = template.FuncMap{
 func parsePages() (map[string]*template.Template, error) {
 	out := map[string]*template.Template{}
 	for _, name := range pageNames {
-		t, err := template.New(name).Funcs(funcs).ParseFS(files, "templates/layout.html", "templates/"+name+".html")
+		t, err := template.New(name).Funcs(funcs).ParseFS(files, "templates/layout.html", "templates/map.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("console: template %s: %w", name, err)
 		}
@@ -217,6 +217,7 @@ type alertData struct {
 	// AuditNote says why the audit lines are missing, if they are.
 	AuditNote string
 	Done      string
+	mapData
 }
 
 func (c *Console) alert(w http.ResponseWriter, r *http.Request) {
@@ -264,7 +265,32 @@ func (c *Console) alert(w http.ResponseWriter, r *http.Request) {
 	}
 	add(a.GetUpdatedAt(), "last updated", "")
 	sort.SliceStable(d.Timeline, func(i, j int) bool { return d.Timeline[i].At.Before(d.Timeline[j].At) })
+	d.mapData = c.alertMap(r, a)
 	c.render(w, http.StatusOK, "alert", "Alert "+a.GetId(), d)
+}
+
+// alertMap is the map of an alert: a farm's homes converging on the
+// observed place, or a device alert's hire and laptop.
+func (c *Console) alertMap(r *http.Request, a *pb.Alert) mapData {
+	switch {
+	case a.GetClusterId() != "":
+		cl, err := call(c, r, func(ctx context.Context, adm pb.AdminServiceClient) (*pb.Cluster, error) {
+			return adm.GetCluster(ctx, &pb.GetClusterRequest{Id: a.GetClusterId()})
+		})
+		if err != nil {
+			return mapData{MapNote: "map not drawn: " + plain(err)}
+		}
+		return drawMap(farmMap("Map of farm alert "+a.GetId()+": every member's claimed home and the place they are observed at", cl, c.clusterHires(r, cl)))
+	case a.GetDeviceId() != "":
+		d, err := call(c, r, func(ctx context.Context, adm pb.AdminServiceClient) (*pb.DeviceDetail, error) {
+			return adm.GetDevice(ctx, &pb.GetDeviceRequest{Id: a.GetDeviceId()})
+		})
+		if err != nil {
+			return mapData{MapNote: "map not drawn: " + plain(err)}
+		}
+		return drawMap(hireMap("Map of alert "+a.GetId()+": claimed home and where the laptop is", d.GetHire(), []*pb.DeviceDetail{d}))
+	}
+	return mapData{}
 }
 
 func (c *Console) ack(w http.ResponseWriter, r *http.Request) {
@@ -295,6 +321,68 @@ type hireData struct {
 	Hire    *pb.Hire
 	Devices []*pb.Device
 	Alerts  []*pb.Alert
+	mapData
+}
+
+// mapData is the map of a page, or why there is none.
+type mapData struct {
+	Map     *mapView
+	MapNote string
+}
+
+func drawMap(m *Map) mapData {
+	v, err := m.view()
+	switch {
+	case err != nil:
+		return mapData{MapNote: "map not drawn: " + err.Error()}
+	case v == nil:
+		return mapData{MapNote: "No place with coordinates to draw."}
+	}
+	return mapData{Map: v}
+}
+
+// Most devices and hires one map fetches: a page stays quick, and a
+// bigger farm is still drawn by its first members.
+const (
+	mapMaxDevices = 20
+	mapMaxHires   = 100
+)
+
+// deviceDetails fetches the details (recent reports) of devices for a map;
+// a device that cannot be read is left out of the map.
+func (c *Console) deviceDetails(r *http.Request, devs []*pb.Device) []*pb.DeviceDetail {
+	var out []*pb.DeviceDetail
+	for i, d := range devs {
+		if i == mapMaxDevices {
+			break
+		}
+		det, err := call(c, r, func(ctx context.Context, adm pb.AdminServiceClient) (*pb.DeviceDetail, error) {
+			return adm.GetDevice(ctx, &pb.GetDeviceRequest{Id: d.GetId()})
+		})
+		if err == nil {
+			out = append(out, det)
+		}
+	}
+	return out
+}
+
+// clusterHires fetches the hires of a cluster's members, for their claimed
+// homes' coordinates.
+func (c *Console) clusterHires(r *http.Request, cl *pb.Cluster) map[string]*pb.Hire {
+	out := map[string]*pb.Hire{}
+	for _, m := range cl.GetMembers() {
+		id := m.GetHireId()
+		if id == "" || out[id] != nil || len(out) == mapMaxHires {
+			continue
+		}
+		h, err := call(c, r, func(ctx context.Context, adm pb.AdminServiceClient) (*pb.Hire, error) {
+			return adm.GetHire(ctx, &pb.GetHireRequest{Id: id})
+		})
+		if err == nil {
+			out[id] = h
+		}
+	}
+	return out
 }
 
 func (c *Console) hire(w http.ResponseWriter, r *http.Request) {
@@ -321,6 +409,7 @@ func (c *Console) hire(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d := hireData{Hire: h, Devices: devs.GetDevices()}
+	d.mapData = drawMap(hireMap("Map of "+h.GetName()+": claimed home, shipping address and where the laptops are", h, c.deviceDetails(r, d.Devices)))
 	for _, a := range alerts.GetAlerts() {
 		if a.GetHireId() == id || contains(a.GetMemberHires(), id) {
 			d.Alerts = append(d.Alerts, a)
@@ -347,7 +436,10 @@ func (c *Console) device(w http.ResponseWriter, r *http.Request) {
 		c.failCall(w, r, err)
 		return
 	}
-	c.render(w, http.StatusOK, "device", "Device "+d.GetDevice().GetId(), d)
+	c.render(w, http.StatusOK, "device", "Device "+d.GetDevice().GetId(), struct {
+		*pb.DeviceDetail
+		mapData
+	}{d, drawMap(hireMap("Map of device "+d.GetDevice().GetHostname()+": claimed home and where the laptop is", d.GetHire(), []*pb.DeviceDetail{d}))})
 }
 
 func (c *Console) clusters(w http.ResponseWriter, r *http.Request) {
@@ -374,5 +466,8 @@ func (c *Console) cluster(w http.ResponseWriter, r *http.Request) {
 		c.failCall(w, r, err)
 		return
 	}
-	c.render(w, http.StatusOK, "cluster", "Cluster "+cl.GetId(), cl)
+	c.render(w, http.StatusOK, "cluster", "Cluster "+cl.GetId(), struct {
+		*pb.Cluster
+		mapData
+	}{cl, drawMap(farmMap("Map of cluster "+cl.GetId()+": every member's claimed home and the place they are observed at", cl, c.clusterHires(r, cl)))})
 }
