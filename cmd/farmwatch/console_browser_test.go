@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"image/png"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"os/exec"
@@ -462,6 +464,57 @@ func TestConsoleInBrowser(t *testing.T) {
 		tb.must(t, "cluster", "table[aria-labelledby='shared'] tbody tr", "p.attribution a")
 		tb.maps(t, "cluster")
 		tb.page(t, "cluster")
+	})
+
+	// The case report of a farm member, in the same browser, when this build
+	// has `farmwatch report`: served from a loopback server of its own, it
+	// must make no request to any other origin either.
+	t.Run("report", func(t *testing.T) {
+		root := newRoot()
+		cmd, _, err := root.Find([]string{"report"})
+		if err != nil || cmd == root || cmd.Name() != "report" {
+			t.Log("no farmwatch report command in this build yet: the case report is not checked")
+			return
+		}
+		args := []string{"report", farmDev.Hire.GetId(), "--format", "html"}
+		file := filepath.Join(t.TempDir(), "report.html")
+		for _, name := range []string{"output", "out"} {
+			if cmd.Flags().Lookup(name) != nil {
+				args = append(args, "--"+name, file)
+				break
+			}
+		}
+		stdout, stderr, err := runCLI(t, c.Data, args...)
+		if err != nil {
+			t.Fatalf("farmwatch %s: %v\n%s", strings.Join(args, " "), err, stderr)
+		}
+		html := []byte(stdout)
+		if b, err := os.ReadFile(file); err == nil {
+			html = b
+		}
+		if !bytes.Contains(bytes.ToLower(html), []byte("<html")) {
+			t.Fatalf("farmwatch %s wrote no HTML page:\n%.400s", strings.Join(args, " "), html)
+		}
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path != "/report.html" {
+				http.NotFound(w, r)
+				return
+			}
+			w.Header().Set("Content-Type", "text/html; charset=utf-8")
+			w.Write(html)
+		}))
+		t.Cleanup(srv.Close)
+		rt := newTab(t, browserCtx, strings.TrimPrefix(srv.URL, "http://"), dir, "report-")
+		rt.open(t, "/report.html", 200)
+		if body := rt.text(t, "body"); !strings.Contains(body, farmDev.Hire.GetId()) || !strings.Contains(body, farmDev.ID()) {
+			t.Errorf("the case report lacks the hire %s or its device %s", farmDev.Hire.GetId(), farmDev.ID())
+		}
+		if n := rt.count(t, "svg.map"); n == 0 {
+			t.Error("the case report has no map (svg.map)")
+		}
+		rt.maps(t, "report")
+		rt.shot(t, "hire")
+		rt.check(t, "report")
 	})
 
 	t.Run("viewer", func(t *testing.T) {
