@@ -9,7 +9,7 @@ LDFLAGS := -s -w -X github.com/farmwatch/farmwatch/agent/collect.Version=$(VERSI
 TAGS    ?= grpcnotrace
 PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 windows/arm64
 
-.PHONY: all build test vet gofmt unit suite fuzz fuzz-short proto proto-check cross demo clean tools
+.PHONY: all build test vet gofmt unit suite fuzz fuzz-short proto proto-check cross demo clean tools console-assets
 
 all: build
 
@@ -93,6 +93,11 @@ cross:
 		CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -tags '$(TAGS)' -o /dev/null ./cmd/farmwatch-agent; \
 		CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -tags '$(TAGS)' -o /dev/null ./cmd/farmwatch; \
 	done
+
+# The console's map shapes (internal/console/atlas, committed) from the pinned npm packages
+# world-atlas and us-atlas; needs npm and the registry, a fresh clone does not.
+console-assets:
+	$(GO) run ./internal/console/internal/atlasgen -out internal/console/atlas
 
 demo: build
 	scripts/demo.sh $(BIN)

@@ -5,11 +5,12 @@
 # registries (ieee-data) that the agent's KVM vendor list is checked against,
 # and gnupg and rpm, with which the package tests sign a .deb and .rpm with a
 # throwaway key and verify them, and Prometheus (its promtool checks the
-# collector's /metrics and the sample alerting rules).
+# collector's /metrics and the sample alerting rules), and Chromium, in which
+# the console's browser test runs headless.
 # Idempotent: installs only what is missing. Run as root (CI images) or with sudo.
 set -euo pipefail
 
-packages=(xvfb x11vnc prometheus-node-exporter prometheus ieee-data gnupg rpm)
+packages=(xvfb x11vnc prometheus-node-exporter prometheus ieee-data gnupg rpm chromium)
 
 missing=()
 for p in "${packages[@]}"; do

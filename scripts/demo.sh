@@ -10,7 +10,12 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 work="$(mktemp -d -t farmwatch-demo.XXXXXX)"
 data="$work/collector"
 pid=""
+cpid=""
 cleanup() {
+  if [ -n "$cpid" ] && kill -0 "$cpid" 2>/dev/null; then
+    kill -TERM "$cpid" 2>/dev/null || true
+    wait "$cpid" 2>/dev/null || true
+  fi
   if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
     kill -TERM "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
@@ -100,5 +105,27 @@ say "An honest hire, for comparison"
 hid="$(grep -B2 '"scenario": "honest"' "$work/labels.json" | sed -n 's/.*"hire_id": "\(.*\)".*/\1/p' | head -n 1)"
 dev="$(grep -B1 "\"hire_id\": \"$hid\"" "$work/labels.json" | sed -n 's/.*"device_id": "\(.*\)".*/\1/p' | head -n 1)"
 fw devices show "$dev" | sed -n '1,12p;/^Alerts:/,$p'
+
+say "The reviewer console and a case report"
+# The console serves the web view on loopback with this launch's secret in
+# its URL (docs/CONSOLE.md); the case report is one self-contained page.
+"$bin/farmwatch" --data "$data" console --open=false >"$work/console.url" 2>"$work/console.log" &
+cpid=$!
+for _ in $(seq 1 100); do
+  [ -s "$work/console.url" ] && break
+  kill -0 "$cpid" 2>/dev/null || { cat "$work/console.log"; exit 1; }
+  sleep 0.1
+done
+echo "  console: $(cat "$work/console.url")"
+fhid="$(grep -B2 '"scenario": "farm"' "$work/labels.json" | sed -n 's/.*"hire_id": "\(.*\)".*/\1/p' | head -n 1)"
+if [ -n "$fhid" ]; then
+  fw report "$fhid" --format html --out "$bin/demo-case-report.html"
+fi
+if [ "${DEMO_KEEP:-}" = 1 ]; then
+  echo "  DEMO_KEEP=1: the collector and the console run until Ctrl-C"
+  wait "$cpid" || true
+else
+  echo "  (make demo DEMO_KEEP=1 keeps the collector and the console running until Ctrl-C)"
+fi
 
 say "Done: stopping the collector"

@@ -56,8 +56,8 @@ flag value).`,
 		SilenceErrors: true,
 	}
 	addConnFlags(root)
-	root.AddCommand(newServeCmd(), newHiresCmd(), newApplicantsCmd(), newTokensCmd(), newDevicesCmd(), newAlertsCmd(), newClustersCmd(),
-		newAuditCmd(), newModelCmd(), newAdminCmd(), newBackupCmd(), newGeoCmd(), newProfileCmd(), newStatusCmd(), newWebhooksCmd())
+	root.AddCommand(newServeCmd(), newHiresCmd(), newApplicantsCmd(), newTokensCmd(), newDevicesCmd(), newAlertsCmd(), newClustersCmd(), newReportCmd(),
+		newAuditCmd(), newModelCmd(), newAdminCmd(), newBackupCmd(), newGeoCmd(), newProfileCmd(), newStatusCmd(), newWebhooksCmd(), newConsoleCmd())
 	cli.Harden(root)
 	return root
 }

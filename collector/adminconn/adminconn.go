@@ -124,3 +124,18 @@ func DialConn(o Options) (*grpc.ClientConn, error) {
 	}
 	return cc, nil
 }
+
+// Identity is the name and role (viewer or reviewer) the admin certificate
+// carries: what the collector will see and check, read from the certificate
+// itself, for a client that shows only what its role may do.
+func (o Options) Identity() (name, role string, err error) {
+	b, err := o.read(o.Cert, o.profilePart(func(p *Profile) string { return p.Cert }), pki.AdminFile)
+	if err != nil {
+		return "", "", fmt.Errorf("admin certificate: %w (give --cert and --key, or --profile NAME)", err)
+	}
+	c, err := pki.ParseCertPEM(b)
+	if err != nil {
+		return "", "", fmt.Errorf("admin certificate: %w", err)
+	}
+	return c.Subject.CommonName, pki.Role(c), nil
+}

@@ -89,3 +89,32 @@ func haveIPv6Loopback() bool {
 	l.Close()
 	return true
 }
+
+// TestIdentity reads the name and role from the admin certificate the
+// options lead to: the data dir's, a --cert file, a profile's copy.
+func TestIdentity(t *testing.T) {
+	c := testcollector.Start(t, nil)
+	name, role, err := c.Options().Identity()
+	if err != nil || name != "local-operator" || role != "reviewer" {
+		t.Fatalf("data dir: %q %q %v", name, role, err)
+	}
+	certPEM, keyPEM, err := c.CA().IssueAdmin("auditor", "viewer", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	cert := filepath.Join(dir, "auditor.pem")
+	os.WriteFile(cert, certPEM, 0o600)
+	o := adminconn.Options{Data: c.Data, Cert: cert}
+	if name, role, err = o.Identity(); err != nil || name != "auditor" || role != "viewer" {
+		t.Fatalf("--cert: %q %q %v", name, role, err)
+	}
+	o = adminconn.Options{Profile: &adminconn.Profile{Cert: string(certPEM), Key: string(keyPEM)}}
+	if name, role, err = o.Identity(); err != nil || name != "auditor" || role != "viewer" {
+		t.Fatalf("profile: %q %q %v", name, role, err)
+	}
+	o = adminconn.Options{Data: t.TempDir()}
+	if _, _, err = o.Identity(); err == nil || !strings.Contains(err.Error(), "give --cert and --key, or --profile NAME") {
+		t.Fatalf("no certificate: %v", err)
+	}
+}
