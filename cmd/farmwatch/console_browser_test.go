@@ -25,8 +25,6 @@ import (
 
 	"github.com/farmwatch/farmwatch/collector/pki"
 	"github.com/farmwatch/farmwatch/internal/testcollector"
-	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
-	"github.com/farmwatch/farmwatch/sim"
 )
 
 // pageTimeout bounds each step in the browser: generous, for a loaded machine.
@@ -291,47 +289,9 @@ func TestConsoleInBrowser(t *testing.T) {
 	dir := artifactDir(t)
 
 	c := testcollector.Start(t, nil)
-	ctx := context.Background()
 	fp, _ := c.Options().CAFingerprint()
-	fleet := sim.Plan(8, 5)
+	fleet, farmDev, farm, device, alerts := simulatedFarm(t, c, fp)
 	defer fleet.Close()
-	var farmDev *sim.Device
-	for _, d := range fleet.Devices {
-		if d.Scenario == sim.Farm && farmDev == nil {
-			farmDev = d
-			d.Hostname = scriptTag
-		}
-	}
-	if farmDev == nil {
-		t.Fatal("the simulated fleet has no farm")
-	}
-	if err := fleet.Register(ctx, c.Admin); err != nil {
-		t.Fatal(err)
-	}
-	if err := fleet.Enroll(ctx, c.Addr(), fp, 4); err != nil {
-		t.Fatal(err)
-	}
-	for round := 0; round < 2; round++ {
-		if _, err := fleet.Send(ctx, time.Now(), 1, 4); err != nil {
-			t.Fatal(err)
-		}
-	}
-	all, err := c.Admin.ListAlerts(ctx, &pb.ListAlertsRequest{})
-	if err != nil || len(all.GetAlerts()) == 0 {
-		t.Fatalf("no alerts from the simulated farm: %v", err)
-	}
-	var farm, device *pb.Alert
-	for _, a := range all.GetAlerts() {
-		switch {
-		case a.GetKind() == "farm" && farm == nil:
-			farm = a
-		case a.GetKind() == "device" && device == nil && a.GetDeviceId() == farmDev.ID():
-			device = a
-		}
-	}
-	if farm == nil || device == nil || device.GetHireId() == "" {
-		t.Fatalf("want a farm alert and a device alert of %s with its hire, got %v", farmDev.ID(), all.GetAlerts())
-	}
 	t.Logf("collector and simulated farm ready in %s", time.Since(start).Round(time.Millisecond))
 
 	s := startConsole(t, "--data", c.Data)
@@ -381,8 +341,8 @@ func TestConsoleInBrowser(t *testing.T) {
 		if got := tb.text(t, "main table caption"); got != "Alerts" {
 			t.Errorf("the queue's table caption is %q", got)
 		}
-		if n := tb.count(t, "main table tbody tr"); n != len(all.GetAlerts()) {
-			t.Errorf("the queue shows %d rows, want %d", n, len(all.GetAlerts()))
+		if n := tb.count(t, "main table tbody tr"); n != len(alerts) {
+			t.Errorf("the queue shows %d rows, want %d", n, len(alerts))
 		}
 		row := "main table tbody tr:has(a[href='/alerts/" + farm.GetId() + "'])"
 		tb.must(t, "queue", row, "label[for='f-kind']", "select#f-kind", "thead th[scope='col'] a")

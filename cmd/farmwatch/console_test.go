@@ -165,47 +165,8 @@ func TestConsole(t *testing.T) {
 	c := testcollector.Start(t, nil)
 	ctx := context.Background()
 	fp, _ := c.Options().CAFingerprint()
-	fleet := sim.Plan(8, 5)
+	fleet, farmDev, farm, device, alerts := simulatedFarm(t, c, fp)
 	defer fleet.Close()
-	// Laptop- and HR-supplied strings that a page must escape.
-	var farmDev *sim.Device
-	for _, d := range fleet.Devices {
-		if d.Scenario == sim.Farm {
-			if farmDev == nil {
-				farmDev = d
-				d.Hostname = scriptTag
-			} else {
-				d.Hire.Name = scriptTag
-			}
-		}
-	}
-	if err := fleet.Register(ctx, c.Admin); err != nil {
-		t.Fatal(err)
-	}
-	if err := fleet.Enroll(ctx, c.Addr(), fp, 4); err != nil {
-		t.Fatal(err)
-	}
-	for round := 0; round < 2; round++ {
-		if _, err := fleet.Send(ctx, time.Now(), 1, 4); err != nil {
-			t.Fatal(err)
-		}
-	}
-	all, err := c.Admin.ListAlerts(ctx, &pb.ListAlertsRequest{})
-	if err != nil || len(all.GetAlerts()) == 0 {
-		t.Fatalf("no alerts from the simulated farm: %v", err)
-	}
-	var farm, device *pb.Alert
-	for _, a := range all.GetAlerts() {
-		switch {
-		case a.GetKind() == "farm" && farm == nil:
-			farm = a
-		case a.GetKind() == "device" && device == nil && a.GetDeviceId() == farmDev.ID():
-			device = a
-		}
-	}
-	if farm == nil || device == nil {
-		t.Fatalf("want a farm alert and a device alert of %s, got %v", farmDev.ID(), all.GetAlerts())
-	}
 
 	s := startConsole(t, "--data", c.Data)
 
@@ -240,7 +201,7 @@ func TestConsole(t *testing.T) {
 	t.Run("queue and filters", func(t *testing.T) {
 		s.t = t
 		body := s.page("/")
-		for _, a := range all.GetAlerts() {
+		for _, a := range alerts {
 			if !strings.Contains(body, `href="/alerts/`+a.GetId()+`"`) {
 				t.Errorf("the queue lacks %s", a.GetId())
 			}
@@ -594,3 +555,62 @@ func (s *consoleSession) cookieName() string { return "farmwatch_console_" + s.u
 // csrfToken is the token the console's review forms would carry: a viewer's
 // pages have none, so a forger derives it from the launch secret.
 func (s *consoleSession) csrfToken() string { return console.TokenFor(s.secret) }
+
+// simulatedFarm registers, enrolls and runs a small simulated fleet against
+// c until its farm is found. The first farm device's hostname and the other
+// farm members' hire names are a <script> tag that every page must escape.
+// It returns the fleet (to close), that device, the farm alert, the
+// device's own alert, which names its hire, and every alert.
+func simulatedFarm(t *testing.T, c *testcollector.Collector, fp string) (*sim.Fleet, *sim.Device, *pb.Alert, *pb.Alert, []*pb.Alert) {
+	t.Helper()
+	ctx := context.Background()
+	fleet := sim.Plan(8, 5)
+	var farmDev *sim.Device
+	for _, d := range fleet.Devices {
+		if d.Scenario == sim.Farm {
+			if farmDev == nil {
+				farmDev = d
+				d.Hostname = scriptTag
+			} else {
+				d.Hire.Name = scriptTag
+			}
+		}
+	}
+	if farmDev == nil {
+		fleet.Close()
+		t.Fatal("the simulated fleet has no farm")
+	}
+	if err := fleet.Register(ctx, c.Admin); err != nil {
+		fleet.Close()
+		t.Fatal(err)
+	}
+	if err := fleet.Enroll(ctx, c.Addr(), fp, 4); err != nil {
+		fleet.Close()
+		t.Fatal(err)
+	}
+	for round := 0; round < 2; round++ {
+		if _, err := fleet.Send(ctx, time.Now(), 1, 4); err != nil {
+			fleet.Close()
+			t.Fatal(err)
+		}
+	}
+	all, err := c.Admin.ListAlerts(ctx, &pb.ListAlertsRequest{})
+	if err != nil || len(all.GetAlerts()) == 0 {
+		fleet.Close()
+		t.Fatalf("no alerts from the simulated farm: %v", err)
+	}
+	var farm, device *pb.Alert
+	for _, a := range all.GetAlerts() {
+		switch {
+		case a.GetKind() == "farm" && farm == nil:
+			farm = a
+		case a.GetKind() == "device" && device == nil && a.GetDeviceId() == farmDev.ID():
+			device = a
+		}
+	}
+	if farm == nil || device == nil || device.GetHireId() == "" {
+		fleet.Close()
+		t.Fatalf("want a farm alert and a device alert of %s with its hire, got %v", farmDev.ID(), all.GetAlerts())
+	}
+	return fleet, farmDev, farm, device, all.GetAlerts()
+}
