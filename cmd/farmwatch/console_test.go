@@ -329,6 +329,18 @@ func TestConsole(t *testing.T) {
 		if !strings.Contains(svg, "mark-observed") || !strings.Contains(svg, `<circle class="accuracy"`) || strings.Contains(svg, "<script") {
 			t.Errorf("the device map lacks the observed place or its accuracy, or an escape")
 		}
+		// A farm member's device alert draws its own laptop, not the farm:
+		// the peer abroad its evidence names is on it.
+		body = s.page("/alerts/" + device.GetId())
+		svg = mapSVG(t, "device alert", body)
+		if !strings.Contains(svg, "mark-observed") || strings.Count(svg, `class="mark mark-home"`) > 1 {
+			t.Errorf("the device alert's map is not its laptop's (observed place, at most one home)")
+		}
+		for _, e := range device.GetEvidence() {
+			if e.GetRule() == "geo.high_risk_peer" && !strings.Contains(svg, `class="mark mark-peer"`) {
+				t.Errorf("the device alert names a peer abroad (%s) that its map does not draw", e.GetExplanation())
+			}
+		}
 		body = s.page("/hires/" + farmDev.Hire.GetId())
 		svg = mapSVG(t, "hire", body)
 		if !strings.Contains(svg, "mark-home") || !strings.Contains(svg, "mark-observed") {

@@ -270,10 +270,12 @@ func (c *Console) alert(w http.ResponseWriter, r *http.Request) {
 }
 
 // alertMap is the map of an alert: a farm's homes converging on the
-// observed place, or a device alert's hire and laptop.
+// observed place, or a device alert's hire and laptop with its peers (a
+// device alert of a farm member names the cluster too: its own map shows
+// what its evidence is about, the farm's is one link away).
 func (c *Console) alertMap(r *http.Request, a *pb.Alert) mapData {
 	switch {
-	case a.GetClusterId() != "":
+	case a.GetKind() == "farm" && a.GetClusterId() != "":
 		cl, err := call(c, r, func(ctx context.Context, adm pb.AdminServiceClient) (*pb.Cluster, error) {
 			return adm.GetCluster(ctx, &pb.GetClusterRequest{Id: a.GetClusterId()})
 		})
