@@ -114,26 +114,7 @@ func TestAlertsWatchResumesAcrossRestart(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- root.ExecuteContext(watchCtx) }()
 
-	printed := func() []uint64 {
-		var ids []uint64
-		for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
-			if line == "" {
-				continue
-			}
-			var doc struct {
-				ID string `json:"id"`
-			}
-			if err := json.Unmarshal([]byte(line), &doc); err != nil {
-				t.Fatalf("alerts watch printed a line that is not JSON: %q", line)
-			}
-			id, err := strconv.ParseUint(doc.ID, 10, 64)
-			if err != nil {
-				t.Fatalf("event id %q: %v", doc.ID, err)
-			}
-			ids = append(ids, id)
-		}
-		return ids
-	}
+	printed := func() []uint64 { return jsonEventIDs(t, out.String()) }
 	waitFor := func(last uint64) {
 		t.Helper()
 		deadline := time.Now().Add(60 * time.Second)
@@ -259,23 +240,7 @@ func TestAlertsWatchBinaryAcrossServeRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { watch.Process.Kill(); watch.Wait() })
-	ids := func() []uint64 {
-		var ids []uint64
-		for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
-			if line == "" {
-				continue
-			}
-			var doc struct {
-				ID string `json:"id"`
-			}
-			if err := json.Unmarshal([]byte(line), &doc); err != nil {
-				t.Fatalf("not a JSON line: %q", line)
-			}
-			id, _ := strconv.ParseUint(doc.ID, 10, 64)
-			ids = append(ids, id)
-		}
-		return ids
-	}
+	ids := func() []uint64 { return jsonEventIDs(t, out.String()) }
 	waitCount := func(n int) {
 		t.Helper()
 		deadline := time.Now().Add(60 * time.Second)
@@ -358,4 +323,28 @@ func TestAlertsWatchBinaryAcrossServeRestart(t *testing.T) {
 	if s := strings.TrimSpace(tailOut.String()); s != "" {
 		t.Errorf("events after the last printed one that the watch never printed:\n%s", s)
 	}
+}
+
+// jsonEventIDs is the ids of the events `alerts watch -o json` printed,
+// one JSON object per line, in order.
+func jsonEventIDs(t *testing.T, out string) []uint64 {
+	t.Helper()
+	var ids []uint64
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		if line == "" {
+			continue
+		}
+		var doc struct {
+			ID string `json:"id"`
+		}
+		if err := json.Unmarshal([]byte(line), &doc); err != nil {
+			t.Fatalf("alerts watch printed a line that is not JSON: %q", line)
+		}
+		id, err := strconv.ParseUint(doc.ID, 10, 64)
+		if err != nil {
+			t.Fatalf("event id %q: %v", doc.ID, err)
+		}
+		ids = append(ids, id)
+	}
+	return ids
 }
