@@ -1,0 +1,81 @@
+package store
+
+// The store reads and writes ordered key-value buckets through a kvEngine, so
+// that one body of code (hires, devices, reports, alerts, the analysis
+// buckets) runs on either backend: bbolt, embedded in one collector
+// (engine_bolt.go), or a PostgreSQL-protocol database shared by several
+// collectors (engine_pg.go). A bucket is an ordered map of byte keys to byte
+// values; keys compare as unsigned bytes on both backends.
+//
+// Errors of reads: Get and the cursor methods return no error, as bbolt's do.
+// A backend whose reads can fail (a lost connection) remembers the first such
+// error in the transaction, answers every later call as if the data were
+// absent, and fails Commit with it, so a transaction that read wrongly never
+// commits.
+
+// kvEngine opens transactions on one store.
+type kvEngine interface {
+	// View runs fn in a read-only transaction.
+	View(fn func(kvTx) error) error
+	// Update runs fn in a writable transaction and commits it when fn
+	// returns nil. A backend with optimistic concurrency (serializable
+	// isolation) may run fn more than once when a commit conflicts: fn must
+	// keep no effect of an attempt outside the transaction other than
+	// through kvTx.OnCommit.
+	Update(fn func(kvTx) error) error
+	// Close releases the engine; transactions still open are invalid.
+	Close() error
+}
+
+// kvTx is one transaction.
+type kvTx interface {
+	// Bucket returns a top-level bucket, or nil when it does not exist.
+	Bucket(name []byte) kvBucket
+	CreateBucketIfNotExists(name []byte) (kvBucket, error)
+	DeleteBucket(name []byte) error
+	// OnCommit runs fn after the transaction has committed (and never for
+	// an attempt that rolled back).
+	OnCommit(fn func())
+	Writable() bool
+}
+
+// kvBucket is an ordered map of keys to values, which may hold buckets of
+// its own.
+type kvBucket interface {
+	// Get returns the value of key, or nil when the key is absent (or names
+	// a nested bucket). An empty value is a non-nil empty slice. The value is
+	// valid only until the transaction ends and must not be changed.
+	Get(key []byte) []byte
+	Put(key, value []byte) error
+	Delete(key []byte) error
+	Cursor() kvCursor
+	// ForEach calls fn for each key in order until fn returns an error;
+	// nested buckets are not visited (ForEachBucket lists them).
+	ForEach(fn func(k, v []byte) error) error
+	// ForEachBucket calls fn with the name of each nested bucket, in order.
+	ForEachBucket(fn func(name []byte) error) error
+	// NextSequence returns the bucket's next sequence number: 1, 2, 3...
+	// Rolled back attempts may leave gaps on some backends.
+	NextSequence() (uint64, error)
+	// KeyN counts the keys.
+	KeyN() int
+	// Bucket returns a nested bucket, or nil.
+	Bucket(name []byte) kvBucket
+	CreateBucketIfNotExists(name []byte) (kvBucket, error)
+	DeleteBucket(name []byte) error
+}
+
+// kvCursor walks a bucket in key order. Each method returns the key and
+// value it lands on, or nil, nil past either end. Nested buckets are
+// skipped. Writes to the bucket during a walk are allowed; the walk then
+// goes on from the key it is on, in key order.
+type kvCursor interface {
+	First() (k, v []byte)
+	Last() (k, v []byte)
+	// Seek moves to the first key >= seek.
+	Seek(seek []byte) (k, v []byte)
+	Next() (k, v []byte)
+	Prev() (k, v []byte)
+	// Delete removes the key the cursor is on.
+	Delete() error
+}

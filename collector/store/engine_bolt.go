@@ -1,0 +1,100 @@
+package store
+
+import (
+	bolt "go.etcd.io/bbolt"
+)
+
+// boltEngine is the embedded backend: one bbolt file, one writer at a time.
+type boltEngine struct{ db *bolt.DB }
+
+func (e boltEngine) View(fn func(kvTx) error) error {
+	return e.db.View(func(tx *bolt.Tx) error { return fn(boltTx{tx}) })
+}
+
+func (e boltEngine) Update(fn func(kvTx) error) error {
+	return e.db.Update(func(tx *bolt.Tx) error { return fn(boltTx{tx}) })
+}
+
+func (e boltEngine) Close() error { return e.db.Close() }
+
+type boltTx struct{ tx *bolt.Tx }
+
+func (t boltTx) Bucket(name []byte) kvBucket { return wrapBoltBucket(t.tx.Bucket(name)) }
+
+func (t boltTx) CreateBucketIfNotExists(name []byte) (kvBucket, error) {
+	b, err := t.tx.CreateBucketIfNotExists(name)
+	if err != nil {
+		return nil, err
+	}
+	return boltBucket{b}, nil
+}
+
+func (t boltTx) DeleteBucket(name []byte) error { return t.tx.DeleteBucket(name) }
+func (t boltTx) OnCommit(fn func())             { t.tx.OnCommit(fn) }
+func (t boltTx) Writable() bool                 { return t.tx.Writable() }
+
+// wrapBoltBucket keeps an absent bucket a nil interface.
+func wrapBoltBucket(b *bolt.Bucket) kvBucket {
+	if b == nil {
+		return nil
+	}
+	return boltBucket{b}
+}
+
+type boltBucket struct{ b *bolt.Bucket }
+
+func (b boltBucket) Get(key []byte) []byte          { return b.b.Get(key) }
+func (b boltBucket) Put(key, value []byte) error    { return b.b.Put(key, value) }
+func (b boltBucket) Delete(key []byte) error        { return b.b.Delete(key) }
+func (b boltBucket) Cursor() kvCursor               { return boltCursor{b.b.Cursor()} }
+func (b boltBucket) NextSequence() (uint64, error)  { return b.b.NextSequence() }
+func (b boltBucket) KeyN() int                      { return b.b.Stats().KeyN }
+func (b boltBucket) Bucket(name []byte) kvBucket    { return wrapBoltBucket(b.b.Bucket(name)) }
+func (b boltBucket) DeleteBucket(name []byte) error { return b.b.DeleteBucket(name) }
+
+func (b boltBucket) CreateBucketIfNotExists(name []byte) (kvBucket, error) {
+	nb, err := b.b.CreateBucketIfNotExists(name)
+	if err != nil {
+		return nil, err
+	}
+	return boltBucket{nb}, nil
+}
+
+// ForEach visits values only: bbolt hands a nested bucket to ForEach with a
+// nil value, which is how it is told apart (an empty value is non-nil).
+func (b boltBucket) ForEach(fn func(k, v []byte) error) error {
+	return b.b.ForEach(func(k, v []byte) error {
+		if v == nil {
+			return nil
+		}
+		return fn(k, v)
+	})
+}
+
+func (b boltBucket) ForEachBucket(fn func(name []byte) error) error {
+	return b.b.ForEachBucket(fn)
+}
+
+// boltCursor skips nested buckets, which bbolt's cursor returns with a nil
+// value.
+type boltCursor struct{ c *bolt.Cursor }
+
+func (c boltCursor) skip(k, v []byte, step func() ([]byte, []byte)) ([]byte, []byte) {
+	for k != nil && v == nil {
+		k, v = step()
+	}
+	return k, v
+}
+
+func (c boltCursor) First() ([]byte, []byte) { k, v := c.c.First(); return c.skip(k, v, c.c.Next) }
+func (c boltCursor) Last() ([]byte, []byte)  { k, v := c.c.Last(); return c.skip(k, v, c.c.Prev) }
+func (c boltCursor) Next() ([]byte, []byte)  { k, v := c.c.Next(); return c.skip(k, v, c.c.Next) }
+func (c boltCursor) Prev() ([]byte, []byte)  { k, v := c.c.Prev(); return c.skip(k, v, c.c.Prev) }
+func (c boltCursor) Delete() error           { return c.c.Delete() }
+
+func (c boltCursor) Seek(seek []byte) ([]byte, []byte) {
+	k, v := c.c.Seek(seek)
+	return c.skip(k, v, c.c.Next)
+}
+
+var _ kvEngine = boltEngine{}
