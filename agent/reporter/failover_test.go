@@ -22,6 +22,7 @@ import (
 	"github.com/farmwatch/farmwatch/agent/uplink"
 	"github.com/farmwatch/farmwatch/collector/server"
 	"github.com/farmwatch/farmwatch/internal/testcollector"
+	"github.com/farmwatch/farmwatch/internal/testrelay"
 	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
 )
 
@@ -351,5 +352,60 @@ func TestNameWithTwoAddresses(t *testing.T) {
 	_, err = wconn.Send(ctx, nil)
 	if err == nil || !strings.Contains(err.Error(), "certificate is valid for") {
 		t.Fatalf("a name the collector's certificate does not carry: %v, want a certificate error", err)
+	}
+}
+
+// A collector whose connection goes silent (the path to it dies, nothing
+// closes) is failed over when the call's deadline passes: the same cycle
+// then delivers to the next collector.
+func TestFailoverOnTimeout(t *testing.T) {
+	a, b, id := twoCollectors(t, nil)
+	path := testrelay.Start(t, a.Addr(), testrelay.Options{})
+	id.Collectors = []string{path.Addr(), b.Addr()}
+	sp, err := spool.Open(filepath.Join(t.TempDir(), "spool.db"), 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sp.Close()
+	conn, err := uplink.Dial(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	const callTimeout = 2 * time.Second
+	conn.CallTimeout = callTimeout
+	conn.ReturnInterval = time.Hour
+	r := &Reporter{Spool: sp, Conn: conn, Env: collect.HostEnv(), Interval: time.Minute}
+	if err := r.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := r.Cycle(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := conn.Current(); got != path.Addr() {
+		t.Fatalf("current collector %s, want the preferred %s", got, path.Addr())
+	}
+
+	path.Stall()
+	start := time.Now()
+	cctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	if err := r.Cycle(cctx); err != nil {
+		t.Fatalf("cycle with the preferred collector's path dead: %v, want delivery to the next", err)
+	}
+	took := time.Since(start)
+	if got := conn.Current(); got != b.Addr() {
+		t.Fatalf("current collector %s after a timeout, want %s", got, b.Addr())
+	}
+	if took < callTimeout {
+		t.Errorf("failed over after %s, before the call deadline of %s", took, callTimeout)
+	}
+	t.Logf("delivered to B %s after the preferred collector's path died (call deadline %s)", took.Round(time.Millisecond), callTimeout)
+	if st, _ := sp.Stats(); st.Pending != 0 {
+		t.Fatalf("%d reports left in the spool", st.Pending)
+	}
+	if n := len(storedSeqs(t, b, id.DeviceID)); n != 1 {
+		t.Fatalf("B stored %d reports, want the second", n)
 	}
 }
