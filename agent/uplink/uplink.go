@@ -343,6 +343,9 @@ func (c *Conn) maybeReturn(ctx context.Context) {
 		}
 		if !reachable(ctx, cc) {
 			cc.Close()
+			if ctx.Err() != nil {
+				return // the caller gave up: no verdict on the collector
+			}
 			continue
 		}
 		c.mu.Lock()
