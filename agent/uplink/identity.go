@@ -17,9 +17,14 @@ import (
 
 // Identity is what enrollment gives a device.
 type Identity struct {
-	DeviceID  string `json:"device_id"`
-	HireID    string `json:"hire_id"`
+	DeviceID string `json:"device_id"`
+	HireID   string `json:"hire_id"`
+	// Collector is the collector address the device enrolled with, the
+	// preferred one when it was given several.
 	Collector string `json:"collector"`
+	// Collectors are all the collector addresses, the preferred first, when
+	// the device was given more than one.
+	Collectors []string `json:"collectors,omitempty"`
 	// ReportIntervalSeconds is the collector's report interval when the
 	// device enrolled (0 from an older collector or identity): the agent
 	// starts with it rather than with its install config's.
@@ -27,6 +32,17 @@ type Identity struct {
 	CertPEM               []byte `json:"-"`
 	KeyPEM                []byte `json:"-"`
 	CAPEM                 []byte `json:"-"`
+}
+
+// Targets are the collector addresses to deliver to, the preferred first.
+func (id *Identity) Targets() []string {
+	if len(id.Collectors) > 0 {
+		return id.Collectors
+	}
+	if id.Collector == "" {
+		return nil
+	}
+	return []string{id.Collector}
 }
 
 // Files inside the agent's state dir.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"strconv"
 	"strings"
@@ -67,6 +68,61 @@ func resolveCollector(ctx context.Context, addr string) error {
 			err = errors.New(dnsErr.Err)
 		}
 		return fmt.Errorf("cannot resolve collector host %s: %w", host, err)
+	}
+	return nil
+}
+
+// collectorAddrs is the list of collector addresses IT gave, comma-separated
+// ("a.example.com:7443,b.example.com:7443"), in order of preference, each
+// as collectorAddr makes it. An empty entry or one given twice is refused:
+// both are typos that would otherwise go unnoticed until a failover.
+func collectorAddrs(s string) ([]string, error) {
+	if strings.TrimSpace(s) == "" {
+		return nil, errors.New("collector address is empty: want HOST[:PORT], or several separated by commas")
+	}
+	parts := strings.Split(s, ",")
+	if len(parts) == 1 {
+		addr, err := collectorAddr(s)
+		if err != nil {
+			return nil, err
+		}
+		return []string{addr}, nil
+	}
+	addrs := make([]string, 0, len(parts))
+	seen := map[string]int{}
+	for i, p := range parts {
+		if strings.TrimSpace(p) == "" {
+			return nil, fmt.Errorf("collector list %q: entry %d is empty (a stray comma?)", s, i+1)
+		}
+		addr, err := collectorAddr(p)
+		if err != nil {
+			return nil, fmt.Errorf("collector list, entry %d: %w", i+1, err)
+		}
+		if j, ok := seen[addr]; ok {
+			return nil, fmt.Errorf("collector list %q: entries %d and %d are both %s", s, j, i+1, addr)
+		}
+		seen[addr] = i + 1
+		addrs = append(addrs, addr)
+	}
+	return addrs, nil
+}
+
+// resolveCollectors resolves every collector host name (resolveCollector).
+// One that does not resolve fails the list only when none does: a fallback
+// whose DNS record is not there yet must not stop the enrollment, but is
+// named on warn.
+func resolveCollectors(ctx context.Context, addrs []string, warn io.Writer) error {
+	var errs []error
+	for _, addr := range addrs {
+		if err := resolveCollector(ctx, addr); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) == len(addrs) {
+		return errors.Join(errs...)
+	}
+	for _, err := range errs {
+		fmt.Fprintf(warn, "warning: %v; the agent tries it again at each failover\n", err)
 	}
 	return nil
 }

@@ -3,24 +3,78 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"time"
 
+	"github.com/farmwatch/farmwatch/agent/uplink"
 	"github.com/farmwatch/farmwatch/internal/agentlimits"
 )
 
 // installConfig is the one file IT pushes to every laptop, on every OS.
 type installConfig struct {
-	Collector      string `json:"collector"`
-	Token          string `json:"enrollment_token,omitempty"`
-	CAFingerprint  string `json:"ca_fingerprint,omitempty"`
-	ReportInterval string `json:"report_interval,omitempty"`
-	StateDir       string `json:"state_dir,omitempty"`
-	SpoolMax       int    `json:"spool_max_reports,omitempty"`
-	raw            []byte
+	Collector      collectorList `json:"collector"`
+	Token          string        `json:"enrollment_token,omitempty"`
+	CAFingerprint  string        `json:"ca_fingerprint,omitempty"`
+	ReportInterval string        `json:"report_interval,omitempty"`
+	// CollectorReturnInterval: how long an agent on a fallback collector
+	// waits before it checks the preferred one again.
+	CollectorReturnInterval string `json:"collector_return_interval,omitempty"`
+	StateDir                string `json:"state_dir,omitempty"`
+	SpoolMax                int    `json:"spool_max_reports,omitempty"`
+	raw                     []byte
+}
+
+// collectorList is the install config's "collector": one address, several
+// separated by commas, or a JSON list of addresses (an MDM's plist array
+// becomes one), kept as the comma-separated form that collectorAddrs reads.
+type collectorList string
+
+func (l *collectorList) UnmarshalJSON(b []byte) error {
+	var one string
+	if err := json.Unmarshal(b, &one); err == nil {
+		*l = collectorList(one)
+		return nil
+	}
+	var list []string
+	if err := json.Unmarshal(b, &list); err != nil {
+		return errors.New(`"collector": want "HOST[:PORT]", several separated by commas, or a list of them`)
+	}
+	for i, e := range list {
+		if strings.Contains(e, ",") {
+			return fmt.Errorf(`"collector" list, entry %d %q: one HOST[:PORT] per entry`, i+1, e)
+		}
+		if strings.TrimSpace(e) == "" {
+			return fmt.Errorf(`"collector" list, entry %d is empty`, i+1)
+		}
+	}
+	*l = collectorList(strings.Join(list, ","))
+	return nil
+}
+
+// collectors are the config's collector addresses, the preferred first.
+func (c *installConfig) collectors() ([]string, error) {
+	return collectorAddrs(string(c.Collector))
+}
+
+// MinCollectorReturnInterval bounds collector_return_interval: an agent
+// on a fallback must not keep knocking at a collector that is down.
+const MinCollectorReturnInterval = 30 * time.Second
+
+func (c *installConfig) returnInterval() (time.Duration, error) {
+	if c.CollectorReturnInterval == "" {
+		return uplink.DefaultReturnInterval, nil
+	}
+	d, err := time.ParseDuration(c.CollectorReturnInterval)
+	if err != nil || d < MinCollectorReturnInterval {
+		return 0, fmt.Errorf("collector_return_interval %q: want a duration of at least %s, e.g. \"5m\"",
+			c.CollectorReturnInterval, MinCollectorReturnInterval)
+	}
+	return d, nil
 }
 
 func loadInstallConfig(path string) (*installConfig, error) {
@@ -38,6 +92,9 @@ func loadInstallConfig(path string) (*installConfig, error) {
 	if c.Collector == "" {
 		return nil, fmt.Errorf("config %s: \"collector\" (HOST:PORT) is required", path)
 	}
+	if _, err := c.collectors(); err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
 	if err := c.checkLimits(); err != nil {
 		return nil, fmt.Errorf("config %s: %w", path, err)
 	}
@@ -49,6 +106,9 @@ func loadInstallConfig(path string) (*installConfig, error) {
 // further ahead than such an agent's could.
 func (c *installConfig) checkLimits() error {
 	if _, err := c.interval(); err != nil {
+		return err
+	}
+	if _, err := c.returnInterval(); err != nil {
 		return err
 	}
 	if c.SpoolMax < 0 || c.SpoolMax > agentlimits.SpoolReports {

@@ -27,7 +27,7 @@ func parseManagedPreferences(b []byte, source string) (*installConfig, error) {
 		return nil, fmt.Errorf("managed preferences %s: %w", source, err)
 	}
 	known := map[string]bool{"collector": true, "enrollment_token": true, "ca_fingerprint": true,
-		"report_interval": true, "state_dir": true, "spool_max_reports": true}
+		"report_interval": true, "collector_return_interval": true, "state_dir": true, "spool_max_reports": true}
 	keep := map[string]json.RawMessage{}
 	var unknown []string
 	for k, v := range m {
@@ -53,6 +53,9 @@ func parseManagedPreferences(b []byte, source string) (*installConfig, error) {
 	}
 	if c.Collector == "" {
 		return nil, fmt.Errorf("managed preferences %s: \"collector\" (HOST:PORT) is required", source)
+	}
+	if _, err := c.collectors(); err != nil {
+		return nil, fmt.Errorf("managed preferences %s: %w", source, err)
 	}
 	if err := c.checkLimits(); err != nil {
 		return nil, fmt.Errorf("managed preferences %s: %w", source, err)

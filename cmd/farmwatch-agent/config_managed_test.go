@@ -26,6 +26,12 @@ func TestParseManagedPreferences(t *testing.T) {
 		{name: "spool too large", in: `{"collector":"c:7443","spool_max_reports":20000}`, wantErr: "spool_max_reports 20000: want 1 to 10000"},
 		{name: "wrong type", in: `{"collector":"c:7443","spool_max_reports":"many"}`, wantErr: "spool_max_reports"},
 		{name: "not json", in: `<plist>`, wantErr: "invalid character"},
+		{name: "collector array", in: `{"collector":["a.example.com:7443","b.example.com"],"collector_return_interval":"10m"}`,
+			wantCollector: "a.example.com:7443,b.example.com", wantInterval: 5 * time.Minute},
+		{name: "collector array with a duplicate", in: `{"collector":["a.example.com","a.example.com:7443"]}`,
+			wantErr: "entries 1 and 2 are both a.example.com:7443"},
+		{name: "short return interval", in: `{"collector":"c:7443","collector_return_interval":"5s"}`,
+			wantErr: "collector_return_interval \"5s\": want a duration of at least 30s"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -40,7 +46,7 @@ func TestParseManagedPreferences(t *testing.T) {
 				t.Fatal(err)
 			}
 			d, _ := c.interval()
-			if c.Collector != tt.wantCollector || d != tt.wantInterval || c.SpoolMax != tt.wantSpool {
+			if string(c.Collector) != tt.wantCollector || d != tt.wantInterval || c.SpoolMax != tt.wantSpool {
 				t.Errorf("got collector %q interval %v spool %d", c.Collector, d, c.SpoolMax)
 			}
 		})

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -22,7 +23,7 @@ func newEnrollCmd() *cobra.Command {
 	var stateDir string
 	var force bool
 	cmd := &cobra.Command{
-		Use:   "enroll --collector HOST[:PORT] --token TOKEN [--ca-fingerprint SHA256]",
+		Use:   "enroll --collector HOST[:PORT][,HOST[:PORT]...] --token TOKEN [--ca-fingerprint SHA256]",
 		Short: "Enroll this laptop with the collector using a one-time token",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if o.Collector == "" || o.Token == "" {
@@ -34,7 +35,7 @@ func newEnrollCmd() *cobra.Command {
 			return enroll(cmd.Context(), cmd, o, stateDir, force)
 		},
 	}
-	cmd.Flags().StringVar(&o.Collector, "collector", "", fmt.Sprintf("collector address HOST[:PORT] (port %d when left out)", DefaultCollectorPort))
+	cmd.Flags().StringVar(&o.Collector, "collector", "", fmt.Sprintf("collector address HOST[:PORT] (port %d when left out); several, comma-separated, in order of preference, for failover", DefaultCollectorPort))
 	cmd.Flags().StringVar(&o.Token, "token", "", "one-time enrollment token from `farmwatch tokens create`")
 	cmd.Flags().StringVar(&o.CAFingerprint, "ca-fingerprint", "", "SHA-256 fingerprint of the collector CA to pin (recommended)")
 	cmd.Flags().StringVar(&stateDir, "state", "", "directory for the device identity and spool (default: $"+StateDirEnv+", else "+defaultStateDir()+")")
@@ -48,21 +49,24 @@ func enroll(ctx context.Context, cmd *cobra.Command, o uplink.EnrollOptions, sta
 			id.DeviceID, id.HireID, id.Collector)
 		return nil
 	}
-	addr, err := collectorAddr(o.Collector)
+	addrs, err := collectorAddrs(o.Collector)
 	if err != nil {
 		return err
 	}
-	o.Collector = addr
+	o.Collector, o.Collectors = addrs[0], nil
+	if len(addrs) > 1 {
+		o.Collectors = addrs
+	}
 	host, _ := os.Hostname()
 	o.Hostname, o.OS, o.AgentVersion = host, runtime.GOOS, collect.Version
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, time.Duration(len(addrs))*uplink.EnrollTimeout)
 	defer cancel()
-	if err := resolveCollector(ctx, o.Collector); err != nil {
+	if err := resolveCollectors(ctx, addrs, cmd.ErrOrStderr()); err != nil {
 		return err
 	}
 	id, fp, err := uplink.Enroll(ctx, o)
 	if err != nil {
-		return fmt.Errorf("enroll with %s: %w", o.Collector, err)
+		return fmt.Errorf("enroll with %s: %w", strings.Join(addrs, ", "), err)
 	}
 	if err := id.Save(stateDir); err != nil {
 		return err

@@ -233,7 +233,7 @@ func startAgentService(tb testing.TB) *service {
 		"--ca-fingerprint", fp, "--state", state).CombinedOutput(); err != nil {
 		tb.Fatalf("farmwatch-agent enroll: %v\n%s", err, out)
 	}
-	cfg, err := json.Marshal(installConfig{Collector: c.Addr(), CAFingerprint: fp,
+	cfg, err := json.Marshal(installConfig{Collector: collectorList(c.Addr()), CAFingerprint: fp,
 		ReportInterval: footprintInterval.String(), StateDir: state})
 	if err != nil {
 		tb.Fatal(err)

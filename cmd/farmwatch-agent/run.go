@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"syscall"
 	"time"
 
@@ -35,7 +36,7 @@ func newRunCmd() *cobra.Command {
 			return run(ctx, cmd, configPath, stateDir, once)
 		},
 	}
-	cmd.Flags().StringVar(&configPath, "config", "", "install config (JSON: collector, enrollment_token, ca_fingerprint, report_interval, state_dir)")
+	cmd.Flags().StringVar(&configPath, "config", "", "install config (JSON: collector, enrollment_token, ca_fingerprint, report_interval, collector_return_interval, state_dir)")
 	cmd.Flags().StringVar(&stateDir, "state", "", "directory for the device identity and spool (default: $"+StateDirEnv+", else the config's state_dir, else "+defaultStateDir()+")")
 	cmd.Flags().BoolVar(&once, "once", false, "collect and deliver one report now, then exit (non-zero if delivery failed)")
 	return cmd
@@ -69,7 +70,7 @@ func run(ctx context.Context, cmd *cobra.Command, configPath, stateDir string, o
 	identityExisted := err == nil
 	if errors.Is(err, uplink.ErrNotEnrolled) && cfg.Token != "" {
 		// First start after install: enroll with the token IT pushed.
-		if err := enroll(ctx, cmd, uplink.EnrollOptions{Collector: cfg.Collector, Token: cfg.Token,
+		if err := enroll(ctx, cmd, uplink.EnrollOptions{Collector: string(cfg.Collector), Token: cfg.Token,
 			CAFingerprint: cfg.CAFingerprint}, stateDir, false); err != nil {
 			return err
 		}
@@ -78,7 +79,22 @@ func run(ctx context.Context, cmd *cobra.Command, configPath, stateDir string, o
 	if err != nil {
 		return err
 	}
+	if cfg.Collector != "" {
+		// The install config's collectors win over those the device enrolled
+		// with: IT adds a collector, or moves one, by pushing a new config,
+		// without enrolling the fleet again. They share the pinned CA.
+		addrs, _ := cfg.collectors() // checked when the config was read
+		if !slices.Equal(addrs, id.Targets()) {
+			slog.Info("delivering to the install config's collectors, not those the device enrolled with",
+				"collectors", addrs, "enrolled_with", id.Targets())
+			id.Collector, id.Collectors = addrs[0], nil
+			if len(addrs) > 1 {
+				id.Collectors = addrs
+			}
+		}
+	}
 	interval, _ := cfg.interval()
+	returnInterval, _ := cfg.returnInterval()
 	configured, from := time.Duration(0), "default, until the collector answers"
 	if cfg.ReportInterval != "" {
 		configured, from = interval, "install config, until the collector answers"
@@ -93,13 +109,14 @@ func run(ctx context.Context, cmd *cobra.Command, configPath, stateDir string, o
 		return err
 	}
 	defer conn.Close()
+	conn.ReturnInterval = returnInterval
 	rep := &reporter.Reporter{Spool: sp, Conn: conn, Env: collect.HostEnv(), Interval: interval,
 		ConfiguredInterval: configured, IntervalFrom: from,
 		ConfigSHA256: reporter.HashConfig(cfg.raw), Log: slog.Default()}
 	// The collector's interval from enrollment: the one in effect until an
 	// acknowledgement brings a newer one.
 	rep.AdoptInterval(time.Duration(id.ReportIntervalSeconds) * time.Second)
-	slog.Info("farmwatch-agent running", "device", id.DeviceID, "collector", id.Collector,
+	slog.Info("farmwatch-agent running", "device", id.DeviceID, "collectors", conn.Collectors(),
 		"interval", rep.Interval, "interval_from", rep.IntervalFrom, "once", once)
 	if once {
 		if err := rep.Start(); err != nil {
@@ -115,7 +132,8 @@ func run(ctx context.Context, cmd *cobra.Command, configPath, stateDir string, o
 			return fmt.Errorf("delivery failed, %d report(s) kept in the spool: %w", st.Pending, err)
 		}
 		st, _ := sp.Stats()
-		fmt.Fprintf(cmd.OutOrStdout(), "device %s: report %d delivered, %d pending\n", id.DeviceID, st.NextSeq-1, st.Pending)
+		fmt.Fprintf(cmd.OutOrStdout(), "device %s: report %d delivered, %d pending (collector %s)\n",
+			id.DeviceID, st.NextSeq-1, st.Pending, conn.Current())
 		return nil
 	}
 	serviceMemory()

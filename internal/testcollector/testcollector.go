@@ -26,7 +26,8 @@ type Collector struct {
 	done  chan error
 }
 
-// Start runs a collector until the test ends; mutate adjusts its config.
+// Start runs a collector until the test ends; mutate adjusts its config
+// (a DataDir it sets, say a copy of another collector's, is used as is).
 func Start(t testing.TB, mutate func(*server.Config)) *Collector {
 	t.Helper()
 	data := t.TempDir()
@@ -42,9 +43,9 @@ func Start(t testing.TB, mutate func(*server.Config)) *Collector {
 	if mutate != nil {
 		mutate(&cfg)
 	}
-	c := &Collector{Data: data, cfg: cfg}
+	c := &Collector{Data: cfg.DataDir, cfg: cfg}
 	c.serve(t)
-	admin, closeAdmin, err := adminconn.Dial(adminconn.Options{Data: data})
+	admin, closeAdmin, err := adminconn.Dial(adminconn.Options{Data: c.Data})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,6 +83,20 @@ func (c *Collector) Stop() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	c.Server.Stop(ctx)
+	<-c.done
+	c.done = nil
+}
+
+// Kill stops the collector the hard way: connections are closed at once,
+// calls in flight among them, whose batches may be stored without their
+// answer reaching the agent (idempotent).
+func (c *Collector) Kill() {
+	if c.done == nil {
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
 	c.Server.Stop(ctx)
 	<-c.done
 	c.done = nil

@@ -10,7 +10,8 @@
        Administrators only and registers the service (automatic start, restart after 1 minute on failure,
        failure count reset after 1 day);
     3. writes the install config ProgramData\farmwatch\agent.json when -Collector is given (an upgrade
-       without -Collector keeps the existing one);
+       without -Collector keeps the existing one); several collectors, in order of preference, are
+       given as a list (-Collector a.example.com:7443,b.example.com:7443) for failover;
     4. starts the service, which enrolls on first start and keeps its identity and spool in
        ProgramData\farmwatch\agent across upgrades.
 
@@ -24,7 +25,7 @@
 #>
 [CmdletBinding(DefaultParameterSetName = 'Install')]
 param(
-  [Parameter(ParameterSetName = 'Install')][string]$Collector,
+  [Parameter(ParameterSetName = 'Install')][string[]]$Collector,
   [Parameter(ParameterSetName = 'Install')][string]$EnrollmentToken,
   [Parameter(ParameterSetName = 'Install')][string]$CAFingerprint,
   [Parameter(ParameterSetName = 'Install')][string]$ReportInterval = '5m',
@@ -75,7 +76,9 @@ Copy-Item -Force $Binary $exe
 Invoke-Agent @('service', 'install', '--config', $config)
 
 if ($Collector) {
-  $settings = [ordered]@{ collector = $Collector; report_interval = $ReportInterval }
+  # One collector, or several in order of preference: the agent reads them
+  # comma-separated.
+  $settings = [ordered]@{ collector = ($Collector -join ','); report_interval = $ReportInterval }
   if ($EnrollmentToken) { $settings.enrollment_token = $EnrollmentToken }
   if ($CAFingerprint) { $settings.ca_fingerprint = $CAFingerprint }
   # UTF-8 without a byte-order mark: the agent reads plain JSON. The file
