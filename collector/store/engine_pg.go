@@ -164,21 +164,19 @@ func (e *pgEngine) connectError(err error, cfg *pgx.ConnConfig) error {
 		return fmt.Errorf("store: PostgreSQL at %s refused the connection: %s (SQLSTATE %s)", hostPort, pgErr.Message, pgErr.Code)
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
-		return fmt.Errorf("store: cannot reach PostgreSQL at %s: no answer within the connect timeout (%s): %v", hostPort, cfg.ConnectTimeout, innermost(err))
+		return fmt.Errorf("store: cannot reach PostgreSQL at %s: no answer within the connect timeout (%s): %s", hostPort, cfg.ConnectTimeout, connectCause(err))
 	}
-	return fmt.Errorf("store: cannot reach PostgreSQL at %s: %v", hostPort, innermost(err))
+	return fmt.Errorf("store: cannot reach PostgreSQL at %s: %s", hostPort, connectCause(err))
 }
 
-// innermost drops pgx's wrapping ("failed to connect to user=... database=...")
-// down to the cause: the dial error, the timeout.
-func innermost(err error) error {
-	for {
-		next := errors.Unwrap(err)
-		if next == nil {
-			return err
-		}
-		err = next
+// connectCause drops pgx's "failed to connect to user=... database=..."
+// and puts the attempts it joined (TLS, then plain) on one line.
+func connectCause(err error) string {
+	var cerr *pgconn.ConnectError
+	if errors.As(err, &cerr) && cerr.Unwrap() != nil {
+		err = cerr.Unwrap()
 	}
+	return strings.ReplaceAll(err.Error(), "\n", "; ")
 }
 
 // hidePassword removes the URL's password from an error, whatever layer
@@ -380,6 +378,9 @@ type pgTx struct {
 	pending  []pgOp // writes not sent yet
 	err      error  // the first failure (sticky)
 	done     bool
+	// committing: the batch in flight carries COMMIT, so a lost connection
+	// leaves the outcome unknown
+	committing bool
 
 	buckets  map[string]bool                // bucket path -> exists, once known
 	cache    map[string]map[string]pgCached // bucket path -> key -> value read or written
@@ -405,9 +406,18 @@ func (tx *pgTx) beginSQL() string {
 }
 
 func (tx *pgTx) fail(err error) {
-	if tx.err == nil {
-		tx.err = fmt.Errorf("store: PostgreSQL at %s: %w", tx.e.target, err)
+	if tx.err != nil {
+		return
 	}
+	if tx.conn != nil && tx.conn.Conn().IsClosed() {
+		if tx.committing {
+			tx.err = fmt.Errorf("store: PostgreSQL at %s: the connection was lost at commit; the transaction may or may not have committed: %w", tx.e.target, err)
+		} else {
+			tx.err = fmt.Errorf("store: PostgreSQL at %s: the connection was lost mid-transaction, which rolled back: %w", tx.e.target, err)
+		}
+		return
+	}
+	tx.err = fmt.Errorf("store: PostgreSQL at %s: %w", tx.e.target, err)
 }
 
 // roundTrip sends, in one pipelined batch, the BEGIN if not sent yet, the
@@ -497,6 +507,7 @@ func (tx *pgTx) commit() error {
 		return nil // nothing reached the server: nothing to commit
 	}
 	var tag pgconn.CommandTag
+	tx.committing = true
 	err := tx.roundTrip(&pgOp{sql: "COMMIT"}, func(rows pgx.Rows) error {
 		for rows.Next() {
 		}
