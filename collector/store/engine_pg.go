@@ -881,7 +881,8 @@ func (c *pgCursor) fetch(op string, bound []byte, desc bool) {
 	} else {
 		sql += ` ORDER BY k`
 	}
-	sql += ` LIMIT ` + strconv.Itoa(c.limit)
+	sql += ` LIMIT $` + strconv.Itoa(len(args)+1)
+	args = append(args, c.limit)
 	var page []pgKV
 	err := c.b.tx.roundTrip(&pgOp{sql: sql, args: args}, func(rows pgx.Rows) error {
 		for rows.Next() {
