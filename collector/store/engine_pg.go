@@ -350,19 +350,26 @@ func (e *pgEngine) Update(fn func(kvTx) error) error {
 			}
 			return nil
 		}
-		if !pgRetryable(err) {
+		// A conflict, or a connection lost before the commit (a server
+		// restarted, a pooled connection that died idle): the attempt
+		// rolled back and may run again. A connection lost during the
+		// commit is not retried: the commit may have happened.
+		if !pgRetryable(err) && !tx.lost {
 			return err
 		}
 		last = err
 	}
-	return fmt.Errorf("store: the transaction conflicted with concurrent ones %d times in a row; giving up: %w", e.maxAttempts, last)
+	if pgRetryable(last) {
+		return fmt.Errorf("store: the transaction conflicted with concurrent ones %d times in a row; giving up: %w", e.maxAttempts, last)
+	}
+	return fmt.Errorf("store: the transaction failed %d times in a row; giving up: %w", e.maxAttempts, last)
 }
 
 func (e *pgEngine) begin(writable bool) (*pgTx, error) {
 	ctx := context.Background()
 	conn, err := e.pool.Acquire(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("store: PostgreSQL at %s: %w", e.target, err)
+		return nil, e.connectError(err, e.pool.Config().ConnConfig)
 	}
 	return &pgTx{e: e, conn: conn, ctx: ctx, writable: writable,
 		buckets: map[string]bool{}, cache: map[string]map[string]pgCached{}, gen: map[string]uint64{}}, nil
@@ -381,6 +388,9 @@ type pgTx struct {
 	// committing: the batch in flight carries COMMIT, so a lost connection
 	// leaves the outcome unknown
 	committing bool
+	// lost: the connection broke before COMMIT was sent, so nothing
+	// committed and the attempt can run again on another connection
+	lost bool
 
 	buckets  map[string]bool                // bucket path -> exists, once known
 	cache    map[string]map[string]pgCached // bucket path -> key -> value read or written
@@ -413,6 +423,7 @@ func (tx *pgTx) fail(err error) {
 		if tx.committing {
 			tx.err = fmt.Errorf("store: PostgreSQL at %s: the connection was lost at commit; the transaction may or may not have committed: %w", tx.e.target, err)
 		} else {
+			tx.lost = true
 			tx.err = fmt.Errorf("store: PostgreSQL at %s: the connection was lost mid-transaction, which rolled back: %w", tx.e.target, err)
 		}
 		return

@@ -427,3 +427,93 @@ func TestPGReadCacheAndReadOnly(t *testing.T) {
 		t.Fatalf("a write in a View reached the server: %v", err)
 	}
 }
+
+// PostgreSQL restarted under load: writers keep going; an Update that
+// returned nil is stored, one that failed says why, and once the server is
+// back every Update succeeds again.
+func TestPGRestartUnderLoad(t *testing.T) {
+	c := pgtest.Start(t)
+	e := openPGTestEngine(t, c.NewDatabase(t))
+	kvFill(t, e, "b")
+	var (
+		mu      sync.Mutex
+		ok      []string
+		failed  []error
+		stop    = make(chan struct{})
+		writers sync.WaitGroup
+	)
+	for w := range 3 {
+		writers.Add(1)
+		go func() {
+			defer writers.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				key := fmt.Sprintf("w%d-%05d", w, i)
+				err := e.Update(func(tx kvTx) error {
+					b := tx.Bucket([]byte("b"))
+					b.Get([]byte(key))
+					return b.Put([]byte(key), []byte("x"))
+				})
+				mu.Lock()
+				if err == nil {
+					ok = append(ok, key)
+				} else {
+					failed = append(failed, err)
+				}
+				mu.Unlock()
+				if err != nil {
+					time.Sleep(20 * time.Millisecond)
+				}
+			}
+		}()
+	}
+	count := func() int { mu.Lock(); defer mu.Unlock(); return len(ok) }
+	waitFor := func(n int) {
+		deadline := time.Now().Add(30 * time.Second)
+		for count() < n {
+			if time.Now().After(deadline) {
+				t.Fatalf("only %d Updates succeeded, want %d", count(), n)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	waitFor(30)
+	for _, halt := range []func() error{c.Stop, c.Kill} {
+		if err := halt(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(300 * time.Millisecond)
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(count() + 30)
+	}
+	close(stop)
+	writers.Wait()
+	stored := map[string]bool{}
+	kvView(t, e, func(tx kvTx) error {
+		return tx.Bucket([]byte("b")).ForEach(func(k, _ []byte) error { stored[string(k)] = true; return nil })
+	})
+	for _, k := range ok {
+		if !stored[k] {
+			t.Fatalf("Update of %s returned nil but the key is not stored", k)
+		}
+	}
+	for _, err := range failed {
+		if !strings.Contains(err.Error(), "PostgreSQL at 127.0.0.1:"+strconv.Itoa(c.Port())) {
+			t.Errorf("an Update failed without naming the server: %v", err)
+		}
+	}
+	t.Logf("%d Updates committed, %d failed while the server was down (first: %v), %d attempts run again", len(ok), len(failed), firstErr(failed), e.Retries())
+}
+
+func firstErr(errs []error) error {
+	if len(errs) == 0 {
+		return nil
+	}
+	return errs[0]
+}

@@ -55,7 +55,8 @@ type options struct {
 // cut, which the other tests of this package must not hide.
 func WithoutFsync() Option { return Setting("fsync", "off") }
 
-// Setting sets a server configuration parameter (postgresql.conf).
+// Setting sets a server configuration parameter, value written as in
+// postgresql.conf (strings quoted: Setting("work_mem", "'8MB'")).
 func Setting(name, value string) Option {
 	return func(o *options) { o.settings[name] = value }
 }
