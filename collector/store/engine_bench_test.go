@@ -142,4 +142,3 @@ func BenchmarkKVEngine(b *testing.B) {
 		})
 	}
 }
-
