@@ -32,6 +32,13 @@ import (
 // read or with the COMMIT, and a key read or written once is answered from
 // the transaction's cache afterwards. Cursors read pages of keys (keyset
 // queries), so a walk over a large bucket holds one page at a time.
+//
+// Where it differs from bbolt, in ways the store does not rely on: a key
+// and a nested bucket may share a name (bbolt refuses the second); KeyN
+// counts the bucket's own keys, also those written earlier in the same
+// transaction (bbolt's counts nested buckets and their keys, and only what
+// is committed); a walk goes on in key order after a write without a Seek
+// (bbolt's cursor must be repositioned).
 type pgEngine struct {
 	pool   *pgxpool.Pool
 	target string // host:port/database, for messages
