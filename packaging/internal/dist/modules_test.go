@@ -30,6 +30,10 @@ var shippedModules = map[string][]string{
 		"github.com/prometheus/client_golang", "github.com/prometheus/client_model", "github.com/prometheus/common",
 		"github.com/prometheus/procfs", "github.com/beorn7/perks", "github.com/cespare/xxhash/v2",
 		"github.com/munnerz/goautoneg",
+		// The store on PostgreSQL: the pgx driver, its connection pool (puddle, with x/sync's
+		// semaphore) and its readers of ~/.pgpass and pg_service.conf.
+		"github.com/jackc/pgx/v5", "github.com/jackc/puddle/v2", "github.com/jackc/pgpassfile",
+		"github.com/jackc/pgservicefile", "golang.org/x/sync",
 	},
 	"farmwatch-agent": {
 		"github.com/mdlayher/genetlink", "github.com/mdlayher/netlink", "github.com/mdlayher/socket",
