@@ -8,7 +8,6 @@ import (
 	"runtime"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/farmwatch/farmwatch/internal/crashpoint"
@@ -157,7 +156,9 @@ func (s *Store) commit(batch []*ingestJob, reports int) {
 	start := time.Now()
 	results := make([]IngestResult, len(batch))
 	refused := make([]error, len(batch))
-	err := updateBatch(s.db, func(btx *bolt.Tx) (bool, error) {
+	err := updateBatch(s.kv, func(btx kvTx) (bool, error) {
+		// A backend may run this more than once (kvEngine.Update): each
+		// attempt starts from a fresh Tx and fresh results.
 		tx := &Tx{tx: btx, s: s}
 		for i := range results {
 			results[i], refused[i] = IngestResult{}, nil
@@ -192,24 +193,23 @@ func (s *Store) commit(batch []*ingestJob, reports int) {
 	}
 }
 
-// updateBatch is db.Update with a crash point (internal/crashpoint) between
-// writing and committing a batch that stores new reports: a test that stops
-// the collector there finds every write made and none of it durable, so no
-// call of that batch may have had its answer.
-func updateBatch(db *bolt.DB, fn func(*bolt.Tx) (wrote bool, err error)) error {
-	btx, err := db.Begin(true)
-	if err != nil {
-		return err
-	}
-	defer btx.Rollback() // undoes on an error or a panic; a no-op after Commit
-	wrote, err := fn(btx)
-	if err != nil {
-		return err
-	}
-	if wrote {
-		crashpoint.Reach("ingest.before-commit")
-	}
-	return btx.Commit()
+// updateBatch is the engine's Update with a crash point (internal/crashpoint)
+// between writing and committing a batch that stores new reports: a test
+// that stops the collector there finds every write made and none of it
+// durable, so no call of that batch may have had its answer. The point is
+// the end of fn, after its last write: the engine commits only once fn has
+// returned.
+func updateBatch(e kvEngine, fn func(kvTx) (wrote bool, err error)) error {
+	return e.Update(func(tx kvTx) error {
+		wrote, err := fn(tx)
+		if err != nil {
+			return err
+		}
+		if wrote {
+			crashpoint.Reach("ingest.before-commit")
+		}
+		return nil
+	})
 }
 
 func (tx *Tx) ingestJob(job *ingestJob) (IngestResult, error) {

@@ -9,7 +9,6 @@ import (
 	"math"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/proto"
 
 	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
@@ -17,7 +16,7 @@ import (
 
 // Tx is a store transaction, read-only or writable.
 type Tx struct {
-	tx *bolt.Tx
+	tx kvTx
 	s  *Store
 	// held is the device an ingest job is writing: its state and spool
 	// ledger are kept here until the job stores the device, so that a report
@@ -40,15 +39,15 @@ type heldDevice struct {
 
 // View runs fn in a read-only transaction.
 func (s *Store) View(fn func(*Tx) error) error {
-	return s.db.View(func(btx *bolt.Tx) error { return fn(&Tx{tx: btx, s: s}) })
+	return s.kv.View(func(btx kvTx) error { return fn(&Tx{tx: btx, s: s}) })
 }
 
 // Update runs fn in a writable transaction (outside the ingest writer).
 func (s *Store) Update(fn func(*Tx) error) error {
-	return s.db.Update(func(btx *bolt.Tx) error { return fn(&Tx{tx: btx, s: s}) })
+	return s.kv.Update(func(btx kvTx) error { return fn(&Tx{tx: btx, s: s}) })
 }
 
-func getProto[T proto.Message](b *bolt.Bucket, key []byte, m T) error {
+func getProto[T proto.Message](b kvBucket, key []byte, m T) error {
 	v := b.Get(key)
 	if v == nil {
 		return ErrNotFound
@@ -56,7 +55,7 @@ func getProto[T proto.Message](b *bolt.Bucket, key []byte, m T) error {
 	return proto.Unmarshal(v, m)
 }
 
-func putProto(b *bolt.Bucket, key []byte, m proto.Message) error {
+func putProto(b kvBucket, key []byte, m proto.Message) error {
 	v, err := proto.MarshalOptions{Deterministic: true}.Marshal(m)
 	if err != nil {
 		return err
@@ -294,7 +293,7 @@ func (tx *Tx) Reports(deviceID string, limit int) ([]*pb.StoredReport, error) {
 	reports := tx.tx.Bucket(bucketReports)
 	// One cursor per generation, each at the generation's newest entry.
 	type head struct {
-		c    *bolt.Cursor
+		c    kvCursor
 		k, v []byte
 	}
 	var heads []*head
@@ -347,7 +346,7 @@ const maxReportGenerations = 4 * maxSpoolEpochs
 
 // ReportCount counts every stored report (for tests and tools).
 func (tx *Tx) ReportCount() int {
-	return tx.tx.Bucket(bucketReports).Stats().KeyN
+	return tx.tx.Bucket(bucketReports).KeyN()
 }
 
 // HasReport tells whether seq is stored under the device's newest spool
