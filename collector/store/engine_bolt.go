@@ -44,13 +44,39 @@ func wrapBoltBucket(b *bolt.Bucket) kvBucket {
 type boltBucket struct{ b *bolt.Bucket }
 
 func (b boltBucket) Get(key []byte) []byte          { return b.b.Get(key) }
-func (b boltBucket) Put(key, value []byte) error    { return b.b.Put(key, value) }
 func (b boltBucket) Delete(key []byte) error        { return b.b.Delete(key) }
 func (b boltBucket) Cursor() kvCursor               { return boltCursor{b.b.Cursor()} }
 func (b boltBucket) NextSequence() (uint64, error)  { return b.b.NextSequence() }
-func (b boltBucket) KeyN() int                      { return b.b.Stats().KeyN }
 func (b boltBucket) Bucket(name []byte) kvBucket    { return wrapBoltBucket(b.b.Bucket(name)) }
 func (b boltBucket) DeleteBucket(name []byte) error { return b.b.DeleteBucket(name) }
+
+// emptyValue is what a nil value is stored as. bbolt keeps the value given
+// to Put as it is until the commit, and its cursor and ForEach hand a nil
+// value back in that transaction, which is how they mark a nested bucket:
+// a key put with a nil value would read as absent (Get) or be skipped as a
+// bucket (cursors, ForEach) until the commit.
+var emptyValue = []byte{}
+
+func (b boltBucket) Put(key, value []byte) error {
+	if value == nil {
+		value = emptyValue
+	}
+	return b.b.Put(key, value)
+}
+
+// KeyN walks the bucket's keys rather than taking bbolt's Stats().KeyN,
+// which counts the keys of nested buckets and the buckets too, and counts
+// only pages already written, not the writes of the transaction it is in.
+func (b boltBucket) KeyN() int {
+	n := 0
+	c := b.b.Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		if v != nil {
+			n++
+		}
+	}
+	return n
+}
 
 func (b boltBucket) CreateBucketIfNotExists(name []byte) (kvBucket, error) {
 	nb, err := b.b.CreateBucketIfNotExists(name)
