@@ -124,3 +124,27 @@ func (c boltCursor) Seek(seek []byte) ([]byte, []byte) {
 }
 
 var _ kvEngine = boltEngine{}
+
+// walkFrom calls fn for each key of b from seek on, in key order, until fn
+// returns false; nested buckets are skipped, as a kvCursor skips them. A
+// kvCursor is an interface, so the bbolt cursor under it is allocated on the
+// heap; on a bbolt bucket this walks with a cursor the compiler keeps on the
+// stack, as the store did before the engine contract: the analysis scans
+// the fingerprint index several times for every report.
+func walkFrom(b kvBucket, seek []byte, fn func(k, v []byte) bool) {
+	if bb, ok := b.(boltBucket); ok {
+		c := bb.b.Cursor()
+		for k, v := c.Seek(seek); k != nil; k, v = c.Next() {
+			if v != nil && !fn(k, v) {
+				return
+			}
+		}
+		return
+	}
+	c := b.Cursor()
+	for k, v := c.Seek(seek); k != nil; k, v = c.Next() {
+		if !fn(k, v) {
+			return
+		}
+	}
+}

@@ -38,23 +38,15 @@ func (tx *Tx) Delete(bucket, key []byte) error { return tx.tx.Bucket(bucket).Del
 // Scan calls fn for every key of bucket that starts with prefix, in order,
 // until fn returns false.
 func (tx *Tx) Scan(bucket, prefix []byte, fn func(k, v []byte) bool) {
-	c := tx.tx.Bucket(bucket).Cursor()
-	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
-		if !fn(k, v) {
-			return
-		}
-	}
+	walkFrom(tx.tx.Bucket(bucket), prefix, func(k, v []byte) bool {
+		return bytes.HasPrefix(k, prefix) && fn(k, v)
+	})
 }
 
 // ScanFrom calls fn for each key of bucket from `from` on, in order, until
 // fn returns false.
 func (tx *Tx) ScanFrom(bucket, from []byte, fn func(k, v []byte) bool) {
-	c := tx.tx.Bucket(bucket).Cursor()
-	for k, v := c.Seek(from); k != nil; k, v = c.Next() {
-		if !fn(k, v) {
-			return
-		}
-	}
+	walkFrom(tx.tx.Bucket(bucket), from, fn)
 }
 
 // NextID hands out ids of a bucket in creation order: PREFIX-000001.

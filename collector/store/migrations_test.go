@@ -327,6 +327,7 @@ func TestMigrateV4IndexToSpoolGenerations(t *testing.T) {
 //
 //	go test -run '^$' -bench MigrateSchema5 -benchtime 3x ./collector/store/
 func BenchmarkMigrateSchema5(b *testing.B) {
+	requireBolt(b)
 	const devices, per = 1000, 200
 	for range b.N {
 		b.StopTimer()

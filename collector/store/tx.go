@@ -42,7 +42,10 @@ func (s *Store) View(fn func(*Tx) error) error {
 	return s.kv.View(func(btx kvTx) error { return fn(&Tx{tx: btx, s: s}) })
 }
 
-// Update runs fn in a writable transaction (outside the ingest writer).
+// Update runs fn in a writable transaction (outside the ingest writer). A
+// backend that retries conflicting commits (kvEngine.Update) may run fn more
+// than once: fn must keep nothing of an attempt outside the transaction
+// except through what it sets afresh on each run.
 func (s *Store) Update(fn func(*Tx) error) error {
 	return s.kv.Update(func(btx kvTx) error { return fn(&Tx{tx: btx, s: s}) })
 }
