@@ -25,14 +25,14 @@ func (tx *Tx) Applicant(id string) (*pb.Applicant, error) {
 
 // ApplicantExists tells whether an applicant id is taken.
 func (tx *Tx) ApplicantExists(id string) bool {
-	return tx.tx.Bucket(bucketApplicants).Get([]byte(id)) != nil
+	return kvGet(tx.tx.Bucket(bucketApplicants), []byte(id)) != nil
 }
 
 // PutApplicant stores an applicant and keeps the email index in step.
 func (tx *Tx) PutApplicant(a *pb.Applicant) error {
 	b := tx.tx.Bucket(bucketApplicants)
 	emails := tx.tx.Bucket(bucketApplicantEmails)
-	if v := b.Get([]byte(a.GetId())); v != nil {
+	if v := kvGet(b, []byte(a.GetId())); v != nil {
 		old := &pb.Applicant{}
 		if err := proto.Unmarshal(v, old); err != nil {
 			return fmt.Errorf("applicant %q: %w", a.GetId(), err)
@@ -47,7 +47,7 @@ func (tx *Tx) PutApplicant(a *pb.Applicant) error {
 		if e.GetCanonical() == "" {
 			continue
 		}
-		if err := emails.Put(emailKey(e.GetCanonical(), a.GetId()), nil); err != nil {
+		if err := kvPut(emails, emailKey(e.GetCanonical(), a.GetId()), nil); err != nil {
 			return err
 		}
 	}
@@ -96,7 +96,7 @@ func (tx *Tx) ApplicantCount() int { return tx.tx.Bucket(bucketApplicants).KeyN(
 // ApplicantAlert returns an applicant's latest alert (open, or the latest
 // resolved), or nil.
 func (tx *Tx) ApplicantAlert(applicantID string) (*pb.Alert, error) {
-	id := tx.tx.Bucket(bucketApplicantAlerts).Get([]byte(applicantID))
+	id := kvGet(tx.tx.Bucket(bucketApplicantAlerts), []byte(applicantID))
 	if id == nil {
 		return nil, nil
 	}
@@ -109,7 +109,7 @@ func (tx *Tx) PutApplicantAlert(a *pb.Alert) error {
 	if err := tx.PutAlert(a.GetApplicantId(), a); err != nil {
 		return err
 	}
-	return tx.tx.Bucket(bucketApplicantAlerts).Put([]byte(a.GetApplicantId()), []byte(a.GetId()))
+	return kvPut(tx.tx.Bucket(bucketApplicantAlerts), []byte(a.GetApplicantId()), []byte(a.GetId()))
 }
 
 // An import of applicants is staged, committed, applied and screened:
@@ -184,12 +184,12 @@ func putMarker(btx kvTx, importID string, m ImportMarker) error {
 	if err != nil {
 		return err
 	}
-	return btx.Bucket(bucketApplicantStaging).Put(markerKey(importID), v)
+	return kvPut(btx.Bucket(bucketApplicantStaging), markerKey(importID), v)
 }
 
 func getMarker(btx kvTx, importID string) (ImportMarker, bool, error) {
 	var m ImportMarker
-	v := btx.Bucket(bucketApplicantStaging).Get(markerKey(importID))
+	v := kvGet(btx.Bucket(bucketApplicantStaging), markerKey(importID))
 	if v == nil {
 		return m, false, nil
 	}

@@ -1,6 +1,8 @@
 package store
 
 import (
+	"bytes"
+
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -142,9 +144,29 @@ func walkFrom(b kvBucket, seek []byte, fn func(k, v []byte) bool) {
 		return
 	}
 	c := b.Cursor()
-	for k, v := c.Seek(seek); k != nil; k, v = c.Next() {
+	for k, v := c.Seek(bytes.Clone(seek)); k != nil; k, v = c.Next() {
 		if !fn(k, v) {
 			return
 		}
 	}
+}
+
+// kvGet is b.Get(key) and kvPut b.Put(key, value) for the store's hot path.
+// A key handed to an interface method escapes, so each []byte(id) the
+// callers convert a key from would be allocated on the heap: on bbolt they
+// call bbolt's own methods, which keep no key, so the conversions stay on
+// the callers' stack as before the engine contract; another backend gets
+// a copy of the key (its round trips cost far more).
+func kvGet(b kvBucket, key []byte) []byte {
+	if bb, ok := b.(boltBucket); ok {
+		return bb.b.Get(key)
+	}
+	return b.Get(bytes.Clone(key))
+}
+
+func kvPut(b kvBucket, key, value []byte) error {
+	if bb, ok := b.(boltBucket); ok {
+		return bb.Put(key, value)
+	}
+	return b.Put(bytes.Clone(key), value)
 }

@@ -153,6 +153,14 @@ func TestBoltEngineReadsCostNoAllocations(t *testing.T) {
 		compare("Tx.GetView",
 			func() { raw.Bucket(bucketDevices).Get(key) },
 			func() { tx.GetView(bucketDevices, key) })
+		// Keys converted from strings stay on the caller's stack.
+		id := string(key)
+		compare("Tx.GetView of a converted key",
+			func() { raw.Bucket(bucketDevices).Get([]byte(id)) },
+			func() { tx.GetView(bucketDevices, []byte(id)) })
+		compare("Tx.HireExists",
+			func() { raw.Bucket(bucketHires).Get([]byte("h-" + id)) },
+			func() { tx.HireExists("h-" + id) })
 		scanned := func(n int) {
 			if n == 0 {
 				t.Fatal("the scan saw nothing")

@@ -89,7 +89,7 @@ func (tx *Tx) EraseHire(id string) (Erasure, error) {
 		c := devs.Cursor()
 		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
 			doomed = append(doomed, bytes.Clone(k))
-			if reports.Get(v) != nil {
+			if kvGet(reports, v) != nil {
 				if err := reports.Delete(bytes.Clone(v)); err != nil {
 					return n, err
 				}
@@ -101,13 +101,13 @@ func (tx *Tx) EraseHire(id string) (Erasure, error) {
 				return n, err
 			}
 		}
-		if devs.Get([]byte(d)) != nil {
+		if kvGet(devs, []byte(d)) != nil {
 			n.Devices++
 		}
 		if err := devs.Delete([]byte(d)); err != nil {
 			return n, err
 		}
-		if tx.tx.Bucket(BucketClusterOf).Get([]byte(d)) != nil {
+		if kvGet(tx.tx.Bucket(BucketClusterOf), []byte(d)) != nil {
 			n.ClusterMemberships++
 			if err := tx.tx.Bucket(BucketClusterOf).Delete([]byte(d)); err != nil {
 				return n, err
@@ -211,7 +211,7 @@ func (tx *Tx) scrubDeviceStates(personal []string, n *Erasure) error {
 		changes = append(changes, change{bytes.Clone(k), rec})
 	}
 	for _, ch := range changes {
-		if err := b.Put(ch.key, joinDeviceRecord(ch.rec)); err != nil {
+		if err := kvPut(b, ch.key, joinDeviceRecord(ch.rec)); err != nil {
 			return err
 		}
 	}

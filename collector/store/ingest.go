@@ -214,7 +214,7 @@ func updateBatch(e kvEngine, fn func(kvTx) (wrote bool, err error)) error {
 
 func (tx *Tx) ingestJob(job *ingestJob) (IngestResult, error) {
 	var res IngestResult
-	raw := tx.tx.Bucket(bucketDevices).Get([]byte(job.deviceID))
+	raw := kvGet(tx.tx.Bucket(bucketDevices), []byte(job.deviceID))
 	if raw == nil {
 		return res, &refusal{err: fmt.Errorf("device %q: %w", job.deviceID, ErrNotFound)}
 	}
@@ -240,7 +240,7 @@ func (tx *Tx) ingestJob(job *ingestJob) (IngestResult, error) {
 	index := tx.tx.Bucket(bucketDevices)
 	meta := tx.tx.Bucket(bucketMeta)
 	counter := uint64(0)
-	if v := meta.Get(keyCounter); v != nil {
+	if v := kvGet(meta, keyCounter); v != nil {
 		counter = binary.BigEndian.Uint64(v)
 	}
 	changed := false
@@ -257,7 +257,7 @@ func (tx *Tx) ingestJob(job *ingestJob) (IngestResult, error) {
 			return res, err
 		}
 		ikey := ReportIndexKey(job.deviceID, spool.gen, seq)
-		if rkey := index.Get(ikey); rkey != nil {
+		if rkey := kvGet(index, ikey); rkey != nil {
 			if err := tx.compareDuplicate(dev, spools, rkey, sr); err != nil {
 				return res, err
 			}
@@ -273,10 +273,10 @@ func (tx *Tx) ingestJob(job *ingestJob) (IngestResult, error) {
 		rkey := make([]byte, 16)
 		binary.BigEndian.PutUint64(rkey, uint64(sr.GetReceivedAt().AsTime().UnixNano()))
 		binary.BigEndian.PutUint64(rkey[8:], counter)
-		if err := reports.Put(rkey, job.values[i]); err != nil {
+		if err := kvPut(reports, rkey, job.values[i]); err != nil {
 			return res, err
 		}
-		if err := index.Put(ikey, rkey); err != nil {
+		if err := kvPut(index, ikey, rkey); err != nil {
 			return res, err
 		}
 		if err := tx.noteStored(dev, spools, spool, sr); err != nil {
@@ -313,7 +313,7 @@ func (tx *Tx) ingestJob(job *ingestJob) (IngestResult, error) {
 		return res, nil
 	}
 	if changed {
-		if err := meta.Put(keyCounter, u64(counter)); err != nil {
+		if err := kvPut(meta, keyCounter, u64(counter)); err != nil {
 			return res, err
 		}
 	}

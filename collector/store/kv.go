@@ -18,7 +18,7 @@ import (
 // Get reads a key of an analysis bucket (nil when absent); the value is a
 // copy, safe after the transaction.
 func (tx *Tx) Get(bucket, key []byte) []byte {
-	v := tx.tx.Bucket(bucket).Get(key)
+	v := kvGet(tx.tx.Bucket(bucket), key)
 	if v == nil {
 		return nil
 	}
@@ -27,10 +27,10 @@ func (tx *Tx) Get(bucket, key []byte) []byte {
 
 // GetView is Get without the copy: the value is valid only until the
 // transaction ends, and must not be changed.
-func (tx *Tx) GetView(bucket, key []byte) []byte { return tx.tx.Bucket(bucket).Get(key) }
+func (tx *Tx) GetView(bucket, key []byte) []byte { return kvGet(tx.tx.Bucket(bucket), key) }
 
 // Put writes a key of an analysis bucket.
-func (tx *Tx) Put(bucket, key, value []byte) error { return tx.tx.Bucket(bucket).Put(key, value) }
+func (tx *Tx) Put(bucket, key, value []byte) error { return kvPut(tx.tx.Bucket(bucket), key, value) }
 
 // Delete removes a key of an analysis bucket.
 func (tx *Tx) Delete(bucket, key []byte) error { return tx.tx.Bucket(bucket).Delete(key) }

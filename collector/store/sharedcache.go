@@ -39,7 +39,7 @@ func (s *sharedCache[T]) get(id string, raw []byte) (T, error) {
 // sharedRecord reads record id of a bucket through its shared cache; kind
 // names it in errors.
 func sharedRecord[T proto.Message](b kvBucket, c *sharedCache[T], kind, id string) (T, error) {
-	raw := b.Get([]byte(id))
+	raw := kvGet(b, []byte(id))
 	if raw == nil {
 		var zero T
 		return zero, fmt.Errorf("%s %q: %w", kind, id, ErrNotFound)

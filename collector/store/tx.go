@@ -51,7 +51,7 @@ func (s *Store) Update(fn func(*Tx) error) error {
 }
 
 func getProto[T proto.Message](b kvBucket, key []byte, m T) error {
-	v := b.Get(key)
+	v := kvGet(b, key)
 	if v == nil {
 		return ErrNotFound
 	}
@@ -63,7 +63,7 @@ func putProto(b kvBucket, key []byte, m proto.Message) error {
 	if err != nil {
 		return err
 	}
-	return b.Put(key, v)
+	return kvPut(b, key, v)
 }
 
 // Hire returns one hire.
@@ -83,7 +83,7 @@ func (tx *Tx) PutHire(h *pb.Hire) error {
 
 // HireExists tells whether a hire id is taken.
 func (tx *Tx) HireExists(id string) bool {
-	return tx.tx.Bucket(bucketHires).Get([]byte(id)) != nil
+	return kvGet(tx.tx.Bucket(bucketHires), []byte(id)) != nil
 }
 
 // Hires lists every hire in id order.
@@ -119,7 +119,7 @@ func (tx *Tx) HireShared(id string) (*pb.Hire, error) {
 
 // Device returns one device.
 func (tx *Tx) Device(id string) (*pb.Device, error) {
-	v := tx.tx.Bucket(bucketDevices).Get([]byte(id))
+	v := kvGet(tx.tx.Bucket(bucketDevices), []byte(id))
 	if v == nil {
 		return nil, fmt.Errorf("device %q: %w", id, ErrNotFound)
 	}
@@ -148,7 +148,7 @@ func (tx *Tx) PutDevice(d *pb.Device) error {
 	existed := true
 	if h := tx.held; h != nil && h.id == d.GetId() {
 		rec.state, rec.spools = h.state, h.spools
-	} else if old := b.Get([]byte(d.GetId())); old != nil {
+	} else if old := kvGet(b, []byte(d.GetId())); old != nil {
 		var err error
 		if rec, err = splitDeviceRecord(old); err != nil {
 			return fmt.Errorf("device %q: %w", d.GetId(), err)
@@ -161,17 +161,17 @@ func (tx *Tx) PutDevice(d *pb.Device) error {
 		return err
 	}
 	rec.device = v
-	if err := b.Put([]byte(d.GetId()), joinDeviceRecord(rec)); err != nil {
+	if err := kvPut(b, []byte(d.GetId()), joinDeviceRecord(rec)); err != nil {
 		return err
 	}
 	if existed {
 		return nil // indexed by hire when it was first stored: a device's hire never changes
 	}
 	idx, key := tx.tx.Bucket(bucketDevByHire), devByHireKey(d.GetHireId(), d.GetId())
-	if idx.Get(key) != nil {
+	if kvGet(idx, key) != nil {
 		return nil // a device's hire never changes: written once
 	}
-	return idx.Put(key, nil)
+	return kvPut(idx, key, nil)
 }
 
 // Devices lists devices, optionally of one hire.
@@ -229,13 +229,13 @@ func (tx *Tx) PutToken(token string, rec TokenRecord) error {
 	if err != nil {
 		return err
 	}
-	return tx.tx.Bucket(bucketTokens).Put(TokenHash(token), v)
+	return kvPut(tx.tx.Bucket(bucketTokens), TokenHash(token), v)
 }
 
 // Token returns the record of a token.
 func (tx *Tx) Token(token string) (TokenRecord, error) {
 	var rec TokenRecord
-	v := tx.tx.Bucket(bucketTokens).Get(TokenHash(token))
+	v := kvGet(tx.tx.Bucket(bucketTokens), TokenHash(token))
 	if v == nil {
 		return rec, ErrNotFound
 	}
@@ -253,7 +253,7 @@ func (tx *Tx) DeviceStateView(id string) []byte {
 	if h := tx.held; h != nil && h.id == id {
 		return h.state
 	}
-	v := tx.tx.Bucket(bucketDevices).Get([]byte(id))
+	v := kvGet(tx.tx.Bucket(bucketDevices), []byte(id))
 	if v == nil {
 		return nil
 	}
@@ -273,7 +273,7 @@ func (tx *Tx) PutDeviceState(id string, state []byte) error {
 		return nil
 	}
 	b := tx.tx.Bucket(bucketDevices)
-	old := b.Get([]byte(id))
+	old := kvGet(b, []byte(id))
 	if old == nil {
 		return fmt.Errorf("device %q: %w", id, ErrNotFound)
 	}
@@ -282,7 +282,7 @@ func (tx *Tx) PutDeviceState(id string, state []byte) error {
 		return fmt.Errorf("device %q: %w", id, err)
 	}
 	rec.state = state
-	return b.Put([]byte(id), joinDeviceRecord(rec))
+	return kvPut(b, []byte(id), joinDeviceRecord(rec))
 }
 
 // Reports returns a device's stored reports, newest first, at most limit.
@@ -329,7 +329,7 @@ func (tx *Tx) Reports(deviceID string, limit int) ([]*pb.StoredReport, error) {
 		} else {
 			heads = append(heads[:h], heads[h+1:]...)
 		}
-		raw := reports.Get(v)
+		raw := kvGet(reports, v)
 		if raw == nil {
 			continue // pruned by retention
 		}
@@ -360,7 +360,7 @@ func (tx *Tx) HasReport(deviceID string, seq uint64) bool {
 		return false
 	}
 	n := l.newest()
-	return n != nil && tx.tx.Bucket(bucketDevices).Get(ReportIndexKey(deviceID, n.gen, seq)) != nil
+	return n != nil && kvGet(tx.tx.Bucket(bucketDevices), ReportIndexKey(deviceID, n.gen, seq)) != nil
 }
 
 // HasSpoolReport tells whether (device, spool epoch, seq) is stored.
@@ -370,11 +370,11 @@ func (tx *Tx) HasSpoolReport(deviceID string, epoch, seq uint64) bool {
 		return false
 	}
 	e := l.find(epoch)
-	return e != nil && tx.tx.Bucket(bucketDevices).Get(ReportIndexKey(deviceID, e.gen, seq)) != nil
+	return e != nil && kvGet(tx.tx.Bucket(bucketDevices), ReportIndexKey(deviceID, e.gen, seq)) != nil
 }
 
 func (tx *Tx) spoolLedger(deviceID string) (*spoolLedger, error) {
-	v := tx.tx.Bucket(bucketDevices).Get([]byte(deviceID))
+	v := kvGet(tx.tx.Bucket(bucketDevices), []byte(deviceID))
 	if v == nil {
 		return nil, fmt.Errorf("device %q: %w", deviceID, ErrNotFound)
 	}
