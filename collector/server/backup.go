@@ -96,6 +96,8 @@ func backupStatus(err error) error {
 		return err
 	}
 	switch {
+	case errors.Is(err, store.ErrNotBbolt):
+		return status.Error(codes.FailedPrecondition, err.Error())
 	case errors.Is(err, store.ErrBackupRunning), errors.Is(err, store.ErrNoSpace):
 		return status.Error(codes.ResourceExhausted, err.Error())
 	case errors.Is(err, context.DeadlineExceeded):

@@ -251,10 +251,14 @@ func (c *fleetCollector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(c.devices, prometheus.GaugeValue, float64(fc.devices[st]), st)
 		}
 	}
-	if fi, err := os.Stat(s.store.Path()); err == nil {
-		ch <- prometheus.MustNewConstMetric(c.storeSize, prometheus.GaugeValue, float64(fi.Size()))
-	} else {
-		ch <- prometheus.NewInvalidMetric(c.storeSize, err)
+	// A store in a database server has no file: the database reports its
+	// own size, and the metric is left out.
+	if path := s.store.Path(); path != "" {
+		if fi, err := os.Stat(path); err == nil {
+			ch <- prometheus.MustNewConstMetric(c.storeSize, prometheus.GaugeValue, float64(fi.Size()))
+		} else {
+			ch <- prometheus.NewInvalidMetric(c.storeSize, err)
+		}
 	}
 	if s.geo != nil {
 		for _, d := range s.geo.Databases() {

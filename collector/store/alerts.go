@@ -15,7 +15,7 @@ func alertKey(subject, kind string) []byte {
 // OpenAlert returns the open (not resolved) alert of a subject (device or
 // cluster id) and kind, or nil.
 func (tx *Tx) OpenAlert(subject, kind string) (*pb.Alert, error) {
-	id := tx.tx.Bucket(bucketAlertIndex).Get(alertKey(subject, kind))
+	id := kvGet(tx.tx.Bucket(bucketAlertIndex), alertKey(subject, kind))
 	if id == nil {
 		return nil, nil
 	}
@@ -26,7 +26,7 @@ func (tx *Tx) OpenAlert(subject, kind string) (*pb.Alert, error) {
 // other callers and must not be changed (clone it first). The analysis reads
 // a device's alert on every report and changes it on few.
 func (tx *Tx) OpenAlertShared(subject, kind string) (*pb.Alert, error) {
-	id := tx.tx.Bucket(bucketAlertIndex).Get(alertKey(subject, kind))
+	id := kvGet(tx.tx.Bucket(bucketAlertIndex), alertKey(subject, kind))
 	if id == nil {
 		return nil, nil
 	}
@@ -54,7 +54,7 @@ func (tx *Tx) AlertShared(id string) (*pb.Alert, error) {
 // evidence changed) writes it to the alert event log in this transaction.
 func (tx *Tx) PutAlert(subject string, a *pb.Alert) error {
 	b := tx.tx.Bucket(bucketAlerts)
-	if err := tx.recordAlertEvent(b.Get([]byte(a.GetId())), a); err != nil {
+	if err := tx.recordAlertEvent(kvGet(b, []byte(a.GetId())), a); err != nil {
 		return err
 	}
 	if err := putProto(b, []byte(a.GetId()), a); err != nil {
@@ -63,12 +63,12 @@ func (tx *Tx) PutAlert(subject string, a *pb.Alert) error {
 	idx := tx.tx.Bucket(bucketAlertIndex)
 	key := alertKey(subject, a.GetKind())
 	if a.GetStatus() == "resolved" {
-		if cur := idx.Get(key); cur != nil && string(cur) == a.GetId() {
+		if cur := kvGet(idx, key); cur != nil && string(cur) == a.GetId() {
 			return idx.Delete(key)
 		}
 		return nil
 	}
-	return idx.Put(key, []byte(a.GetId()))
+	return kvPut(idx, key, []byte(a.GetId()))
 }
 
 // NextAlertID hands out alert ids in creation order.

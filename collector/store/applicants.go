@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -26,14 +25,14 @@ func (tx *Tx) Applicant(id string) (*pb.Applicant, error) {
 
 // ApplicantExists tells whether an applicant id is taken.
 func (tx *Tx) ApplicantExists(id string) bool {
-	return tx.tx.Bucket(bucketApplicants).Get([]byte(id)) != nil
+	return kvGet(tx.tx.Bucket(bucketApplicants), []byte(id)) != nil
 }
 
 // PutApplicant stores an applicant and keeps the email index in step.
 func (tx *Tx) PutApplicant(a *pb.Applicant) error {
 	b := tx.tx.Bucket(bucketApplicants)
 	emails := tx.tx.Bucket(bucketApplicantEmails)
-	if v := b.Get([]byte(a.GetId())); v != nil {
+	if v := kvGet(b, []byte(a.GetId())); v != nil {
 		old := &pb.Applicant{}
 		if err := proto.Unmarshal(v, old); err != nil {
 			return fmt.Errorf("applicant %q: %w", a.GetId(), err)
@@ -48,7 +47,7 @@ func (tx *Tx) PutApplicant(a *pb.Applicant) error {
 		if e.GetCanonical() == "" {
 			continue
 		}
-		if err := emails.Put(emailKey(e.GetCanonical(), a.GetId()), nil); err != nil {
+		if err := kvPut(emails, emailKey(e.GetCanonical(), a.GetId()), nil); err != nil {
 			return err
 		}
 	}
@@ -92,12 +91,12 @@ func (tx *Tx) ForEachApplicant(fn func(*pb.Applicant) error) error {
 }
 
 // ApplicantCount is how many applicants are stored.
-func (tx *Tx) ApplicantCount() int { return tx.tx.Bucket(bucketApplicants).Stats().KeyN }
+func (tx *Tx) ApplicantCount() int { return tx.tx.Bucket(bucketApplicants).KeyN() }
 
 // ApplicantAlert returns an applicant's latest alert (open, or the latest
 // resolved), or nil.
 func (tx *Tx) ApplicantAlert(applicantID string) (*pb.Alert, error) {
-	id := tx.tx.Bucket(bucketApplicantAlerts).Get([]byte(applicantID))
+	id := kvGet(tx.tx.Bucket(bucketApplicantAlerts), []byte(applicantID))
 	if id == nil {
 		return nil, nil
 	}
@@ -110,7 +109,7 @@ func (tx *Tx) PutApplicantAlert(a *pb.Alert) error {
 	if err := tx.PutAlert(a.GetApplicantId(), a); err != nil {
 		return err
 	}
-	return tx.tx.Bucket(bucketApplicantAlerts).Put([]byte(a.GetApplicantId()), []byte(a.GetId()))
+	return kvPut(tx.tx.Bucket(bucketApplicantAlerts), []byte(a.GetApplicantId()), []byte(a.GetId()))
 }
 
 // An import of applicants is staged, committed, applied and screened:
@@ -160,7 +159,7 @@ const markerSuffix = ".marker"
 // StageApplicants writes staged rows first..first+len(list)-1 of an import
 // in one transaction.
 func (s *Store) StageApplicants(importID string, first uint64, list []*pb.Applicant) error {
-	return s.db.Update(func(btx *bolt.Tx) error {
+	return s.kv.Update(func(btx kvTx) error {
 		b, err := btx.Bucket(bucketApplicantStaging).CreateBucketIfNotExists([]byte(importID))
 		if err != nil {
 			return fmt.Errorf("stage import %s: %w", importID, err)
@@ -177,20 +176,20 @@ func (s *Store) StageApplicants(importID string, first uint64, list []*pb.Applic
 // CommitImport writes an import's marker: the import is then durable.
 func (s *Store) CommitImport(importID string, m ImportMarker) error {
 	m.Phase, m.Next = ImportApply, 0
-	return s.db.Update(func(btx *bolt.Tx) error { return putMarker(btx, importID, m) })
+	return s.kv.Update(func(btx kvTx) error { return putMarker(btx, importID, m) })
 }
 
-func putMarker(btx *bolt.Tx, importID string, m ImportMarker) error {
+func putMarker(btx kvTx, importID string, m ImportMarker) error {
 	v, err := json.Marshal(m)
 	if err != nil {
 		return err
 	}
-	return btx.Bucket(bucketApplicantStaging).Put(markerKey(importID), v)
+	return kvPut(btx.Bucket(bucketApplicantStaging), markerKey(importID), v)
 }
 
-func getMarker(btx *bolt.Tx, importID string) (ImportMarker, bool, error) {
+func getMarker(btx kvTx, importID string) (ImportMarker, bool, error) {
 	var m ImportMarker
-	v := btx.Bucket(bucketApplicantStaging).Get(markerKey(importID))
+	v := kvGet(btx.Bucket(bucketApplicantStaging), markerKey(importID))
 	if v == nil {
 		return m, false, nil
 	}
@@ -210,7 +209,8 @@ func (s *Store) ApplyImport(importID string, now time.Time, applied func([]*pb.A
 	for {
 		var m ImportMarker
 		var batch []*pb.Applicant
-		err := s.db.Update(func(btx *bolt.Tx) error {
+		err := s.kv.Update(func(btx kvTx) error {
+			batch = batch[:0] // an attempt the engine ran again left nothing
 			var ok bool
 			var err error
 			if m, ok, err = getMarker(btx, importID); err != nil {
@@ -284,7 +284,8 @@ func (tx *Tx) applyStaged(a *pb.Applicant, m *ImportMarker, now time.Time) error
 // from, stopping before sequence until (0: no bound); next is where to
 // continue (0 at the end).
 func (s *Store) StagedApplicants(importID string, from, until uint64, n int) (out []*pb.Applicant, next uint64, err error) {
-	err = s.db.View(func(btx *bolt.Tx) error {
+	err = s.kv.View(func(btx kvTx) error {
+		out, next = out[:0], 0 // per attempt
 		rows := btx.Bucket(bucketApplicantStaging).Bucket([]byte(importID))
 		if rows == nil {
 			return nil
@@ -312,7 +313,7 @@ func (s *Store) StagedApplicants(importID string, from, until uint64, n int) (ou
 
 // DiscardImport deletes an import's staged rows and marker.
 func (s *Store) DiscardImport(importID string) error {
-	return s.db.Update(func(btx *bolt.Tx) error {
+	return s.kv.Update(func(btx kvTx) error {
 		b := btx.Bucket(bucketApplicantStaging)
 		if b.Bucket([]byte(importID)) != nil {
 			if err := b.DeleteBucket([]byte(importID)); err != nil {
@@ -327,24 +328,27 @@ func (s *Store) DiscardImport(importID string) error {
 // first, and discards staging that never committed.
 func (s *Store) PendingImports() ([]string, error) {
 	var committed, stale []string
-	err := s.db.View(func(btx *bolt.Tx) error {
+	err := s.kv.View(func(btx kvTx) error {
+		committed, stale = nil, nil
 		markers := map[string]bool{}
-		var staged []string
-		err := btx.Bucket(bucketApplicantStaging).ForEach(func(k, v []byte) error {
-			if v == nil {
-				staged = append(staged, string(k))
-			} else if id, ok := strings.CutSuffix(string(k), markerSuffix); ok {
+		b := btx.Bucket(bucketApplicantStaging)
+		// The markers are keys, the staged rows nested buckets, which
+		// ForEach does not visit.
+		if err := b.ForEach(func(k, _ []byte) error {
+			if id, ok := strings.CutSuffix(string(k), markerSuffix); ok {
 				markers[id] = true
 				committed = append(committed, id)
 			}
 			return nil
-		})
-		for _, id := range staged {
-			if !markers[id] {
-				stale = append(stale, id)
-			}
+		}); err != nil {
+			return err
 		}
-		return err
+		return b.ForEachBucket(func(name []byte) error {
+			if !markers[string(name)] {
+				stale = append(stale, string(name))
+			}
+			return nil
+		})
 	})
 	if err != nil {
 		return nil, err
@@ -359,7 +363,7 @@ func (s *Store) PendingImports() ([]string, error) {
 
 // Import reads an import's marker.
 func (s *Store) Import(importID string) (m ImportMarker, ok bool, err error) {
-	err = s.db.View(func(btx *bolt.Tx) error {
+	err = s.kv.View(func(btx kvTx) error {
 		m, ok, err = getMarker(btx, importID)
 		return err
 	})

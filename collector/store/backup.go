@@ -63,7 +63,12 @@ type backupSlot struct {
 // transaction only for the copy, which must finish within copyLimit. It
 // refuses while another snapshot is open, and when the disk would keep less
 // than snapshotHeadroom free after the copy.
+//
+// On a backend other than bbolt it fails with an error wrapping ErrNotBbolt.
 func (s *Store) Snapshot(ctx context.Context) (*Snapshot, error) {
+	if s.bolt == nil {
+		return nil, errBackupNotBbolt
+	}
 	if err := s.beginBackup(); err != nil {
 		return nil, err
 	}
@@ -76,8 +81,8 @@ func (s *Store) Snapshot(ctx context.Context) (*Snapshot, error) {
 }
 
 func (s *Store) snapshot(ctx context.Context) (*Snapshot, error) {
-	dir := filepath.Dir(s.db.Path())
-	btx, err := s.db.Begin(false)
+	dir := filepath.Dir(s.bolt.Path())
+	btx, err := s.bolt.Begin(false)
 	if err != nil {
 		return nil, fmt.Errorf("backup: begin read transaction: %w", err)
 	}

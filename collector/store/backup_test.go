@@ -45,8 +45,9 @@ func swap[T any](t *testing.T, v *T, with T) {
 }
 
 func TestSnapshotHoldsNoTransaction(t *testing.T) {
+	requireBolt(t)
 	dir := t.TempDir()
-	s := openTest(t, dir, nil)
+	s := openTest(t, dir, Options{})
 	defer s.Close()
 	addDevice(t, s, "d-1")
 	ingestN(t, s, "d-1", 1, 50)
@@ -56,7 +57,7 @@ func TestSnapshotHoldsNoTransaction(t *testing.T) {
 	}
 	defer sn.Close()
 	// The copy is made; no read transaction stays open for its reader.
-	if n := s.db.Stats().OpenTxN; n != 0 {
+	if n := s.bolt.Stats().OpenTxN; n != 0 {
 		t.Fatalf("%d read transactions open while the snapshot waits for its reader", n)
 	}
 	if c := copies(t, dir); len(c) != 1 {
@@ -93,7 +94,8 @@ func TestSnapshotHoldsNoTransaction(t *testing.T) {
 }
 
 func TestSnapshotOneAtATime(t *testing.T) {
-	s := openTest(t, t.TempDir(), nil)
+	requireBolt(t)
+	s := openTest(t, t.TempDir(), Options{})
 	defer s.Close()
 	first, err := s.Snapshot(context.Background())
 	if err != nil {
@@ -113,11 +115,12 @@ func TestSnapshotOneAtATime(t *testing.T) {
 }
 
 func TestSnapshotRefusedWithoutSpace(t *testing.T) {
+	requireBolt(t)
 	dir := t.TempDir()
-	s := openTest(t, dir, nil)
+	s := openTest(t, dir, Options{})
 	defer s.Close()
 	var size int64
-	s.db.View(func(tx *bolt.Tx) error { size = tx.Size(); return nil })
+	s.bolt.View(func(tx *bolt.Tx) error { size = tx.Size(); return nil })
 	// One byte short of the store plus the headroom ingest keeps.
 	swap(t, &diskFree, func(string) (uint64, error) { return uint64(size+snapshotHeadroom(size)) - 1, nil })
 	_, err := s.Snapshot(context.Background())
@@ -136,8 +139,9 @@ func TestSnapshotRefusedWithoutSpace(t *testing.T) {
 }
 
 func TestSnapshotCopyTimeLimit(t *testing.T) {
+	requireBolt(t)
 	dir := t.TempDir()
-	s := openTest(t, dir, nil)
+	s := openTest(t, dir, Options{})
 	defer s.Close()
 	swap(t, &copyLimit, func(int64) time.Duration { return 0 })
 	_, err := s.Snapshot(context.Background())
@@ -147,7 +151,7 @@ func TestSnapshotCopyTimeLimit(t *testing.T) {
 	if c := copies(t, dir); len(c) != 0 {
 		t.Fatalf("a failed copy left %v", c)
 	}
-	if n := s.db.Stats().OpenTxN; n != 0 {
+	if n := s.bolt.Stats().OpenTxN; n != 0 {
 		t.Fatalf("%d read transactions left open", n)
 	}
 	copyLimit = func(int64) time.Duration { return time.Minute }
@@ -159,8 +163,9 @@ func TestSnapshotCopyTimeLimit(t *testing.T) {
 }
 
 func TestOpenRemovesSnapshotLeftovers(t *testing.T) {
+	requireBolt(t)
 	dir := t.TempDir()
-	s := openTest(t, dir, nil)
+	s := openTest(t, dir, Options{})
 	s.Close()
 	left := filepath.Join(dir, "farmwatch.db.backup-123.tmp")
 	other := filepath.Join(dir, "notes.tmp")
@@ -169,7 +174,7 @@ func TestOpenRemovesSnapshotLeftovers(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	s = openTest(t, dir, nil)
+	s = openTest(t, dir, Options{})
 	defer s.Close()
 	if _, err := os.Stat(left); !os.IsNotExist(err) {
 		t.Errorf("a copy left by a crash is still there: %v", err)

@@ -25,13 +25,10 @@ func padded(dev string, seq uint64, at time.Time, n int) *pb.StoredReport {
 func TestDailyBudget(t *testing.T) {
 	const budget = 20_000
 	var events []IngestEvent
-	s, err := Open(t.TempDir(), Options{DailyBudget: budget, Event: func(_ *Tx, _ *pb.Device, ev IngestEvent) error {
+	s := openTest(t, t.TempDir(), Options{DailyBudget: budget, Event: func(_ *Tx, _ *pb.Device, ev IngestEvent) error {
 		events = append(events, ev)
 		return nil
 	}})
-	if err != nil {
-		t.Fatal(err)
-	}
 	defer s.Close()
 	addDevice(t, s, "d-1")
 	day1 := time.Date(2026, 11, 30, 22, 0, 0, 0, time.UTC)
@@ -116,10 +113,7 @@ func TestDailyBudget(t *testing.T) {
 
 // In a batch, reports are stored in order while they fit; the rest wait.
 func TestDailyBudgetPartialBatch(t *testing.T) {
-	s, err := Open(t.TempDir(), Options{DailyBudget: 10_000})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := openTest(t, t.TempDir(), Options{DailyBudget: 10_000})
 	defer s.Close()
 	addDevice(t, s, "d-1")
 	at := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)

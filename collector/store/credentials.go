@@ -78,7 +78,7 @@ func (tx *Tx) PutTokenEntry(e TokenEntry) error {
 	if err != nil {
 		return err
 	}
-	return tx.tx.Bucket(bucketTokens).Put(e.Hash, v)
+	return kvPut(tx.tx.Bucket(bucketTokens), e.Hash, v)
 }
 
 // NormalizeSerial writes a certificate serial the way the registry keys it:

@@ -89,7 +89,7 @@ func (tx *Tx) EraseHire(id string) (Erasure, error) {
 		c := devs.Cursor()
 		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
 			doomed = append(doomed, bytes.Clone(k))
-			if reports.Get(v) != nil {
+			if kvGet(reports, v) != nil {
 				if err := reports.Delete(bytes.Clone(v)); err != nil {
 					return n, err
 				}
@@ -101,13 +101,13 @@ func (tx *Tx) EraseHire(id string) (Erasure, error) {
 				return n, err
 			}
 		}
-		if devs.Get([]byte(d)) != nil {
+		if kvGet(devs, []byte(d)) != nil {
 			n.Devices++
 		}
 		if err := devs.Delete([]byte(d)); err != nil {
 			return n, err
 		}
-		if tx.tx.Bucket(BucketClusterOf).Get([]byte(d)) != nil {
+		if kvGet(tx.tx.Bucket(BucketClusterOf), []byte(d)) != nil {
 			n.ClusterMemberships++
 			if err := tx.tx.Bucket(BucketClusterOf).Delete([]byte(d)); err != nil {
 				return n, err
@@ -211,7 +211,7 @@ func (tx *Tx) scrubDeviceStates(personal []string, n *Erasure) error {
 		changes = append(changes, change{bytes.Clone(k), rec})
 	}
 	for _, ch := range changes {
-		if err := b.Put(ch.key, joinDeviceRecord(ch.rec)); err != nil {
+		if err := kvPut(b, ch.key, joinDeviceRecord(ch.rec)); err != nil {
 			return err
 		}
 	}
@@ -347,11 +347,15 @@ var scrubChunkPages = 16384
 // reused; an erasure calls this after its commit so that no byte of the
 // erased data stays in the file. It waits (up to wait in all) for read
 // transactions that began before the erasure to end, since they may still
-// read those pages. It returns the pages zeroed.
+// read those pages. It returns the pages zeroed. On a backend other than
+// bbolt it fails with an error wrapping ErrNotBbolt.
 func (s *Store) ScrubFreePages(wait time.Duration) (int, error) {
-	f, err := os.OpenFile(s.db.Path(), os.O_WRONLY, 0)
+	if s.bolt == nil {
+		return 0, errScrubNotBbolt
+	}
+	f, err := os.OpenFile(s.bolt.Path(), os.O_WRONLY, 0)
 	if err != nil {
-		return 0, fmt.Errorf("open %s to scrub free pages: %w", s.db.Path(), err)
+		return 0, fmt.Errorf("open %s to scrub free pages: %w", s.bolt.Path(), err)
 	}
 	defer f.Close()
 	deadline := time.Now().Add(wait)
@@ -375,13 +379,13 @@ func (s *Store) ScrubFreePages(wait time.Duration) (int, error) {
 // write transaction, and moves *next past it; done when the file's end is
 // reached.
 func (s *Store) scrubFreePages(f *os.File, next *int) (n int, done bool, err error) {
-	err = s.db.Update(func(btx *bolt.Tx) error {
+	err = s.bolt.Update(func(btx *bolt.Tx) error {
 		// Beginning this write transaction released the pages no open
 		// reader can see; with no reader open every free page is unused.
-		if s.db.Stats().OpenTxN > 0 {
+		if s.bolt.Stats().OpenTxN > 0 {
 			return errReadersOpen
 		}
-		size := s.db.Info().PageSize
+		size := s.bolt.Info().PageSize
 		zeros := make([]byte, size)
 		pages := int(btx.Size()) / size
 		end := min(*next+scrubChunkPages, pages)
@@ -420,9 +424,6 @@ func (tx *Tx) applyAlertErasure(erase func(*pb.Alert) (drop, changed bool)) (del
 	var changes []change
 	c := b.Cursor()
 	for k, v := c.First(); k != nil; k, v = c.Next() {
-		if v == nil {
-			continue
-		}
 		a := &pb.Alert{}
 		if err := proto.Unmarshal(v, a); err != nil {
 			return 0, 0, 0, 0, fmt.Errorf("alert %s: %w", k, err)

@@ -154,7 +154,8 @@ func (s *Store) AlertEvents(after uint64, limit int) ([]*pb.AlertEvent, error) {
 	if limit <= 0 || after == math.MaxUint64 {
 		return nil, nil
 	}
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.kv.View(func(tx kvTx) error {
+		out = out[:0] // per attempt
 		c := tx.Bucket(bucketAlertEvents).Cursor()
 		for k, v := c.Seek(u64(after + 1)); k != nil && len(out) < limit; k, v = c.Next() {
 			ev := &pb.AlertEvent{}
@@ -170,17 +171,17 @@ func (s *Store) AlertEvents(after uint64, limit int) ([]*pb.AlertEvent, error) {
 
 // LastAlertEventID is the newest event's id (0 when none).
 func (s *Store) LastAlertEventID() (uint64, error) {
-	return s.alertEventEnd(func(c *bolt.Cursor) ([]byte, []byte) { return c.Last() })
+	return s.alertEventEnd(func(c kvCursor) ([]byte, []byte) { return c.Last() })
 }
 
 // FirstAlertEventID is the oldest kept event's id (0 when none).
 func (s *Store) FirstAlertEventID() (uint64, error) {
-	return s.alertEventEnd(func(c *bolt.Cursor) ([]byte, []byte) { return c.First() })
+	return s.alertEventEnd(func(c kvCursor) ([]byte, []byte) { return c.First() })
 }
 
-func (s *Store) alertEventEnd(end func(*bolt.Cursor) ([]byte, []byte)) (uint64, error) {
+func (s *Store) alertEventEnd(end func(kvCursor) ([]byte, []byte)) (uint64, error) {
 	var id uint64
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.kv.View(func(tx kvTx) error {
 		if k, _ := end(tx.Bucket(bucketAlertEvents).Cursor()); k != nil {
 			id = binary.BigEndian.Uint64(k)
 		}
@@ -198,8 +199,10 @@ var pruneEventsChunk = 5000
 func (s *Store) PruneAlertEvents(before time.Time) (int, error) {
 	total := 0
 	for {
-		n, more := 0, false
-		err := s.db.Update(func(tx *bolt.Tx) error {
+		var n int
+		var more bool
+		err := s.kv.Update(func(tx kvTx) error {
+			n, more = 0, false // per attempt: the engine may run this again
 			b := tx.Bucket(bucketAlertEvents)
 			lastK, _ := b.Cursor().Last()
 			lastK = bytes.Clone(lastK) // the newest is never deleted

@@ -8,7 +8,6 @@ import (
 	"runtime"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/farmwatch/farmwatch/internal/crashpoint"
@@ -157,7 +156,9 @@ func (s *Store) commit(batch []*ingestJob, reports int) {
 	start := time.Now()
 	results := make([]IngestResult, len(batch))
 	refused := make([]error, len(batch))
-	err := updateBatch(s.db, func(btx *bolt.Tx) (bool, error) {
+	err := updateBatch(s.kv, func(btx kvTx) (bool, error) {
+		// A backend may run this more than once (kvEngine.Update): each
+		// attempt starts from a fresh Tx and fresh results.
 		tx := &Tx{tx: btx, s: s}
 		for i := range results {
 			results[i], refused[i] = IngestResult{}, nil
@@ -192,29 +193,28 @@ func (s *Store) commit(batch []*ingestJob, reports int) {
 	}
 }
 
-// updateBatch is db.Update with a crash point (internal/crashpoint) between
-// writing and committing a batch that stores new reports: a test that stops
-// the collector there finds every write made and none of it durable, so no
-// call of that batch may have had its answer.
-func updateBatch(db *bolt.DB, fn func(*bolt.Tx) (wrote bool, err error)) error {
-	btx, err := db.Begin(true)
-	if err != nil {
-		return err
-	}
-	defer btx.Rollback() // undoes on an error or a panic; a no-op after Commit
-	wrote, err := fn(btx)
-	if err != nil {
-		return err
-	}
-	if wrote {
-		crashpoint.Reach("ingest.before-commit")
-	}
-	return btx.Commit()
+// updateBatch is the engine's Update with a crash point (internal/crashpoint)
+// between writing and committing a batch that stores new reports: a test
+// that stops the collector there finds every write made and none of it
+// durable, so no call of that batch may have had its answer. The point is
+// the end of fn, after its last write: the engine commits only once fn has
+// returned.
+func updateBatch(e kvEngine, fn func(kvTx) (wrote bool, err error)) error {
+	return e.Update(func(tx kvTx) error {
+		wrote, err := fn(tx)
+		if err != nil {
+			return err
+		}
+		if wrote {
+			crashpoint.Reach("ingest.before-commit")
+		}
+		return nil
+	})
 }
 
 func (tx *Tx) ingestJob(job *ingestJob) (IngestResult, error) {
 	var res IngestResult
-	raw := tx.tx.Bucket(bucketDevices).Get([]byte(job.deviceID))
+	raw := kvGet(tx.tx.Bucket(bucketDevices), []byte(job.deviceID))
 	if raw == nil {
 		return res, &refusal{err: fmt.Errorf("device %q: %w", job.deviceID, ErrNotFound)}
 	}
@@ -240,7 +240,7 @@ func (tx *Tx) ingestJob(job *ingestJob) (IngestResult, error) {
 	index := tx.tx.Bucket(bucketDevices)
 	meta := tx.tx.Bucket(bucketMeta)
 	counter := uint64(0)
-	if v := meta.Get(keyCounter); v != nil {
+	if v := kvGet(meta, keyCounter); v != nil {
 		counter = binary.BigEndian.Uint64(v)
 	}
 	changed := false
@@ -257,7 +257,7 @@ func (tx *Tx) ingestJob(job *ingestJob) (IngestResult, error) {
 			return res, err
 		}
 		ikey := ReportIndexKey(job.deviceID, spool.gen, seq)
-		if rkey := index.Get(ikey); rkey != nil {
+		if rkey := kvGet(index, ikey); rkey != nil {
 			if err := tx.compareDuplicate(dev, spools, rkey, sr); err != nil {
 				return res, err
 			}
@@ -273,10 +273,10 @@ func (tx *Tx) ingestJob(job *ingestJob) (IngestResult, error) {
 		rkey := make([]byte, 16)
 		binary.BigEndian.PutUint64(rkey, uint64(sr.GetReceivedAt().AsTime().UnixNano()))
 		binary.BigEndian.PutUint64(rkey[8:], counter)
-		if err := reports.Put(rkey, job.values[i]); err != nil {
+		if err := kvPut(reports, rkey, job.values[i]); err != nil {
 			return res, err
 		}
-		if err := index.Put(ikey, rkey); err != nil {
+		if err := kvPut(index, ikey, rkey); err != nil {
 			return res, err
 		}
 		if err := tx.noteStored(dev, spools, spool, sr); err != nil {
@@ -313,7 +313,7 @@ func (tx *Tx) ingestJob(job *ingestJob) (IngestResult, error) {
 		return res, nil
 	}
 	if changed {
-		if err := meta.Put(keyCounter, u64(counter)); err != nil {
+		if err := kvPut(meta, keyCounter, u64(counter)); err != nil {
 			return res, err
 		}
 	}

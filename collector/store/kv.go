@@ -18,7 +18,7 @@ import (
 // Get reads a key of an analysis bucket (nil when absent); the value is a
 // copy, safe after the transaction.
 func (tx *Tx) Get(bucket, key []byte) []byte {
-	v := tx.tx.Bucket(bucket).Get(key)
+	v := kvGet(tx.tx.Bucket(bucket), key)
 	if v == nil {
 		return nil
 	}
@@ -27,10 +27,10 @@ func (tx *Tx) Get(bucket, key []byte) []byte {
 
 // GetView is Get without the copy: the value is valid only until the
 // transaction ends, and must not be changed.
-func (tx *Tx) GetView(bucket, key []byte) []byte { return tx.tx.Bucket(bucket).Get(key) }
+func (tx *Tx) GetView(bucket, key []byte) []byte { return kvGet(tx.tx.Bucket(bucket), key) }
 
 // Put writes a key of an analysis bucket.
-func (tx *Tx) Put(bucket, key, value []byte) error { return tx.tx.Bucket(bucket).Put(key, value) }
+func (tx *Tx) Put(bucket, key, value []byte) error { return kvPut(tx.tx.Bucket(bucket), key, value) }
 
 // Delete removes a key of an analysis bucket.
 func (tx *Tx) Delete(bucket, key []byte) error { return tx.tx.Bucket(bucket).Delete(key) }
@@ -38,23 +38,15 @@ func (tx *Tx) Delete(bucket, key []byte) error { return tx.tx.Bucket(bucket).Del
 // Scan calls fn for every key of bucket that starts with prefix, in order,
 // until fn returns false.
 func (tx *Tx) Scan(bucket, prefix []byte, fn func(k, v []byte) bool) {
-	c := tx.tx.Bucket(bucket).Cursor()
-	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
-		if !fn(k, v) {
-			return
-		}
-	}
+	walkFrom(tx.tx.Bucket(bucket), prefix, func(k, v []byte) bool {
+		return bytes.HasPrefix(k, prefix) && fn(k, v)
+	})
 }
 
 // ScanFrom calls fn for each key of bucket from `from` on, in order, until
 // fn returns false.
 func (tx *Tx) ScanFrom(bucket, from []byte, fn func(k, v []byte) bool) {
-	c := tx.tx.Bucket(bucket).Cursor()
-	for k, v := c.Seek(from); k != nil; k, v = c.Next() {
-		if !fn(k, v) {
-			return
-		}
-	}
+	walkFrom(tx.tx.Bucket(bucket), from, fn)
 }
 
 // NextID hands out ids of a bucket in creation order: PREFIX-000001.

@@ -35,6 +35,17 @@ var migrations = []migration{
 	{To: 9, Name: "keep the alert event log", Run: keepAlertEvents},
 }
 
+// migrateBolt makes the buckets a store holds where they are missing and
+// runs migrate, in the transaction that opens a bbolt file.
+func migrateBolt(tx *bolt.Tx) error {
+	for _, b := range allBuckets {
+		if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+			return err
+		}
+	}
+	return migrate(tx)
+}
+
 // migrate stamps a new store with the current schema, runs the migrations
 // an older one needs, and refuses a store written by a newer farmwatch.
 func migrate(tx *bolt.Tx) error {

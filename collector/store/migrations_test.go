@@ -65,6 +65,7 @@ func writeV1(t *testing.T, dir string) {
 }
 
 func TestMigrateV1ToCurrent(t *testing.T) {
+	requireBolt(t)
 	dir := t.TempDir()
 	writeV1(t, dir)
 	s, err := Open(dir, Options{})
@@ -135,6 +136,7 @@ func TestMigrateV1ToCurrent(t *testing.T) {
 }
 
 func TestRefuseNewerSchema(t *testing.T) {
+	requireBolt(t)
 	dir := t.TempDir()
 	s, err := Open(dir, Options{})
 	if err != nil {
@@ -149,6 +151,7 @@ func TestRefuseNewerSchema(t *testing.T) {
 }
 
 func TestFailedMigrationChangesNothing(t *testing.T) {
+	requireBolt(t)
 	dir := t.TempDir()
 	writeV1(t, dir)
 	saved := migrations
@@ -240,6 +243,7 @@ var v4Start = time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)
 // schema-4 store go under generation 0 (no epoch), each device with reports
 // gets a ledger of that epoch, and dedupe and the sequence checks carry on.
 func TestMigrateV4IndexToSpoolGenerations(t *testing.T) {
+	requireBolt(t)
 	dir := t.TempDir()
 	writeV4(t, dir)
 	saved := migrationChunk
@@ -323,6 +327,7 @@ func TestMigrateV4IndexToSpoolGenerations(t *testing.T) {
 //
 //	go test -run '^$' -bench MigrateSchema5 -benchtime 3x ./collector/store/
 func BenchmarkMigrateSchema5(b *testing.B) {
+	requireBolt(b)
 	const devices, per = 1000, 200
 	for range b.N {
 		b.StopTimer()
@@ -370,6 +375,7 @@ func BenchmarkMigrateSchema5(b *testing.B) {
 // evidence of their latest report and their event evidence become
 // remembered evidence, last seen when it fired.
 func TestMigrateV4RemembersEvidence(t *testing.T) {
+	requireBolt(t)
 	dir := t.TempDir()
 	s, err := Open(dir, Options{})
 	if err != nil {

@@ -22,6 +22,7 @@ func mapped(t *testing.T, s *Store) int64 {
 // without a remap (which would wait for every read transaction); with
 // bbolt's own growth the same writes remap, so the test can see one.
 func TestOpenMapsRoomToGrow(t *testing.T) {
+	requireBolt(t)
 	for _, tt := range []struct {
 		name    string
 		mmap    int
@@ -38,7 +39,7 @@ func TestOpenMapsRoomToGrow(t *testing.T) {
 			}
 			defer s.Close()
 			addDevice(t, s, "d-1")
-			before, base := mapped(t, s), s.db.Info().Data
+			before, base := mapped(t, s), s.bolt.Info().Data
 			if before < tt.atLeast {
 				t.Fatalf("the store maps %d bytes, want at least %d", before, tt.atLeast)
 			}
@@ -46,9 +47,9 @@ func TestOpenMapsRoomToGrow(t *testing.T) {
 				ingestN(t, s, "d-1", 1+i*500, 500)
 			}
 			after := mapped(t, s)
-			remapped := after != before || s.db.Info().Data != base
+			remapped := after != before || s.bolt.Info().Data != base
 			var size int64
-			s.db.View(func(tx *bolt.Tx) error { size = tx.Size(); return nil })
+			s.bolt.View(func(tx *bolt.Tx) error { size = tx.Size(); return nil })
 			t.Logf("map %d -> %d bytes as the store grew to %d bytes", before, after, size)
 			if remapped != tt.remaps {
 				t.Fatalf("map %d -> %d bytes: remapped %v, want %v", before, after, remapped, tt.remaps)
@@ -60,6 +61,7 @@ func TestOpenMapsRoomToGrow(t *testing.T) {
 // TestOpenFallsBackWhenMapRefused: a map the address space cannot hold
 // leaves the store on bbolt's own growth instead of failing to start.
 func TestOpenFallsBackWhenMapRefused(t *testing.T) {
+	requireBolt(t)
 	s, err := Open(t.TempDir(), Options{InitialMmapSize: math.MaxInt})
 	if err != nil {
 		t.Fatalf("open with a map too large to make: %v", err)

@@ -15,16 +15,13 @@ func TestOnCommitSeesEveryBatch(t *testing.T) {
 	var mu sync.Mutex
 	calls, reports := 0, 0
 	var took []time.Duration
-	s, err := Open(t.TempDir(), Options{OnCommit: func(n int, d time.Duration) {
+	s := openTest(t, t.TempDir(), Options{OnCommit: func(n int, d time.Duration) {
 		mu.Lock()
 		defer mu.Unlock()
 		calls++
 		reports += n
 		took = append(took, d)
 	}})
-	if err != nil {
-		t.Fatal(err)
-	}
 	addDevice(t, s, "d1")
 	now := time.Now()
 	for i, batch := range [][]*pb.StoredReport{

@@ -67,7 +67,8 @@ func OpenReadOnly(path string) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{
-		db:       db,
+		kv:       boltEngine{db},
+		bolt:     db,
 		ingest:   make(chan *ingestJob),
 		stopped:  make(chan struct{}),
 		codec:    newCodec(),

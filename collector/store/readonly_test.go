@@ -16,8 +16,9 @@ import (
 )
 
 func TestOpenReadOnlyReadsAStoppedStoreWithoutChangingIt(t *testing.T) {
+	requireBolt(t)
 	dir := t.TempDir()
-	s := openTest(t, dir, nil)
+	s := openTest(t, dir, Options{})
 	addDevice(t, s, "d-1")
 	t0 := time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
 	if _, err := s.Ingest("d-1", []*pb.StoredReport{stored("d-1", 1, t0), stored("d-1", 2, t0.Add(time.Hour))}); err != nil {
@@ -61,6 +62,7 @@ func TestOpenReadOnlyReadsAStoppedStoreWithoutChangingIt(t *testing.T) {
 }
 
 func TestOpenReadOnlyRefusesWhatIsNoStore(t *testing.T) {
+	requireBolt(t)
 	dir := t.TempDir()
 	write := func(name string, b []byte) string {
 		p := filepath.Join(dir, name)

@@ -3,8 +3,6 @@ package store
 import (
 	"fmt"
 
-	bolt "go.etcd.io/bbolt"
-
 	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
 )
 
@@ -41,7 +39,7 @@ func (s *Store) IngestInOrder(reports []*pb.StoredReport) (OrderedResult, error)
 		}
 		jobs = append(jobs, &ingestJob{deviceID: sr.GetDeviceId(), reports: []*pb.StoredReport{sr}, values: [][]byte{v}})
 	}
-	err := s.db.Update(func(btx *bolt.Tx) error {
+	err := s.kv.Update(func(btx kvTx) error {
 		tx := &Tx{tx: btx, s: s}
 		res = OrderedResult{}
 		for _, job := range jobs {

@@ -3,8 +3,6 @@ package store
 import (
 	"encoding/binary"
 	"time"
-
-	bolt "go.etcd.io/bbolt"
 )
 
 // Prune deletes stored reports received before cutoff, oldest first, at most
@@ -15,7 +13,8 @@ import (
 func (s *Store) Prune(cutoff time.Time, max int) (int, error) {
 	n := 0
 	end := uint64(cutoff.UnixNano())
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.kv.Update(func(tx kvTx) error {
+		n = 0 // per attempt: the engine may run this again
 		c := tx.Bucket(bucketReports).Cursor()
 		for k, _ := c.First(); k != nil && n < max; k, _ = c.First() {
 			if binary.BigEndian.Uint64(k[:8]) >= end {

@@ -8,7 +8,7 @@ import (
 )
 
 func TestPruneKeepsRecentAndDedupe(t *testing.T) {
-	s := openTest(t, t.TempDir(), nil)
+	s := openTest(t, t.TempDir(), Options{})
 	defer s.Close()
 	addDevice(t, s, "d-1")
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)

@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
-
 	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
 )
 
@@ -32,7 +30,8 @@ func keyTime(k []byte) time.Time { return time.Unix(0, int64(binary.BigEndian.Ui
 // report received in [since, until) (a zero time leaves that end open); ok
 // is false when there is none.
 func (s *Store) ReportSpan(since, until time.Time) (first, last time.Time, ok bool, err error) {
-	err = s.db.View(func(btx *bolt.Tx) error {
+	err = s.kv.View(func(btx kvTx) error {
+		first, last, ok = time.Time{}, time.Time{}, false // per attempt
 		c := btx.Bucket(bucketReports).Cursor()
 		var k []byte
 		if since.IsZero() {
@@ -78,7 +77,8 @@ func (s *Store) ScanReports(ctx context.Context, since, until time.Time, chunk i
 			return err
 		}
 		rows := make([]raw, 0, chunk)
-		err := s.db.View(func(btx *bolt.Tx) error {
+		err := s.kv.View(func(btx kvTx) error {
+			rows = rows[:0] // per attempt
 			c := btx.Bucket(bucketReports).Cursor()
 			var k, v []byte
 			switch {

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	bolt "go.etcd.io/bbolt"
+
 	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
 )
 
@@ -27,7 +29,7 @@ func arrivals(reports []*pb.StoredReport) []arrival {
 }
 
 func TestScanReportsInArrivalOrder(t *testing.T) {
-	s := openTest(t, t.TempDir(), nil)
+	s := openTest(t, t.TempDir(), Options{})
 	defer s.Close()
 	ctx := context.Background()
 	if _, _, ok, err := s.ReportSpan(time.Time{}, time.Time{}); ok || err != nil {
@@ -110,7 +112,8 @@ func TestScanReportsInArrivalOrder(t *testing.T) {
 // ingest called from inside the scan would never finish if the scan held
 // one. Reports stored meanwhile, after the scan's position, are scanned too.
 func TestScanReportsLetsIngestGrowTheFile(t *testing.T) {
-	s := openTest(t, t.TempDir(), nil)
+	requireBolt(t)
+	s := openTest(t, t.TempDir(), Options{})
 	defer s.Close()
 	addDevice(t, s, "d-1")
 	addDevice(t, s, "d-2")
@@ -165,7 +168,7 @@ func TestScanReportsLetsIngestGrowTheFile(t *testing.T) {
 func fileSize(t *testing.T, s *Store) int64 {
 	t.Helper()
 	var n int64
-	if err := s.View(func(tx *Tx) error { n = tx.tx.Size(); return nil }); err != nil {
+	if err := s.bolt.View(func(tx *bolt.Tx) error { n = tx.Size(); return nil }); err != nil {
 		t.Fatal(err)
 	}
 	return n
@@ -173,10 +176,10 @@ func fileSize(t *testing.T, s *Store) int64 {
 
 func TestIngestInOrderKeepsTheOrderAcrossDevices(t *testing.T) {
 	var analysed []arrival
-	s := openTest(t, t.TempDir(), func(tx *Tx, dev *pb.Device, sr *pb.StoredReport) error {
+	s := openTest(t, t.TempDir(), Options{Analyze: func(tx *Tx, dev *pb.Device, sr *pb.StoredReport) error {
 		analysed = append(analysed, arrival{dev.GetId(), sr.GetReport().GetSeq()})
 		return nil
-	})
+	}})
 	defer s.Close()
 	addDevice(t, s, "d-1")
 	addDevice(t, s, "d-2")

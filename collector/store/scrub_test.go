@@ -14,6 +14,7 @@ import (
 // (one short write transaction each) still leaves no byte of deleted data
 // in any free page, and waits for a reader that could still see them.
 func TestScrubFreePagesInChunks(t *testing.T) {
+	requireBolt(t)
 	old := scrubChunkPages
 	scrubChunkPages = 8
 	t.Cleanup(func() { scrubChunkPages = old })

@@ -430,7 +430,7 @@ func (tx *Tx) noteStored(dev *pb.Device, l *spoolLedger, e *spoolEpoch, sr *pb.S
 // from another machine. The stored report is read only here, for a
 // duplicate; a report already pruned by retention is not compared.
 func (tx *Tx) compareDuplicate(dev *pb.Device, l *spoolLedger, rkey []byte, sr *pb.StoredReport) error {
-	raw := tx.tx.Bucket(bucketReports).Get(rkey)
+	raw := kvGet(tx.tx.Bucket(bucketReports), rkey)
 	if raw == nil {
 		return nil
 	}

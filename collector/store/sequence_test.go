@@ -52,10 +52,7 @@ var enrolledAt = time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
 func openEvents(t *testing.T) (*Store, *eventLog) {
 	t.Helper()
 	log := &eventLog{}
-	s, err := Open(t.TempDir(), Options{Event: log.record})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := openTest(t, t.TempDir(), Options{Event: log.record})
 	t.Cleanup(func() { s.Close() })
 	if err := s.Update(func(tx *Tx) error {
 		if err := tx.PutHire(&pb.Hire{Id: "h-1", Name: "N"}); err != nil {

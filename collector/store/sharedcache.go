@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"fmt"
 
-	bolt "go.etcd.io/bbolt"
-
 	"google.golang.org/protobuf/proto"
 
 	"github.com/farmwatch/farmwatch/internal/rawcache"
@@ -40,8 +38,8 @@ func (s *sharedCache[T]) get(id string, raw []byte) (T, error) {
 
 // sharedRecord reads record id of a bucket through its shared cache; kind
 // names it in errors.
-func sharedRecord[T proto.Message](b *bolt.Bucket, c *sharedCache[T], kind, id string) (T, error) {
-	raw := b.Get([]byte(id))
+func sharedRecord[T proto.Message](b kvBucket, c *sharedCache[T], kind, id string) (T, error) {
+	raw := kvGet(b, []byte(id))
 	if raw == nil {
 		var zero T
 		return zero, fmt.Errorf("%s %q: %w", kind, id, ErrNotFound)

@@ -32,7 +32,7 @@ func init() {
 // SinkCursor returns the last event id the output delivered; ok is false
 // when the output has none yet (a new output).
 func (tx *Tx) SinkCursor(name string) (id uint64, ok bool) {
-	v := tx.tx.Bucket(bucketSinkCursors).Get([]byte(name))
+	v := kvGet(tx.tx.Bucket(bucketSinkCursors), []byte(name))
 	if len(v) != 8 {
 		return 0, false
 	}
@@ -41,7 +41,7 @@ func (tx *Tx) SinkCursor(name string) (id uint64, ok bool) {
 
 // SetSinkCursor records the last event id the output delivered.
 func (tx *Tx) SetSinkCursor(name string, id uint64) error {
-	return tx.tx.Bucket(bucketSinkCursors).Put([]byte(name), u64(id))
+	return kvPut(tx.tx.Bucket(bucketSinkCursors), []byte(name), u64(id))
 }
 
 func deadKey(sink string, eventID uint64) []byte { return sinkKey(sink, 0, eventID) }
@@ -107,7 +107,7 @@ func (tx *Tx) DeadLetter(sink string, eventID uint64) (*pb.DeadLetter, error) {
 func (tx *Tx) DeleteDeadLetter(sink string, eventID uint64) error {
 	b := tx.tx.Bucket(bucketSinkDead)
 	k := deadKey(sink, eventID)
-	if b.Get(k) == nil {
+	if kvGet(b, k) == nil {
 		return fmt.Errorf("dead letter of %s for event %d: %w", sink, eventID, ErrNotFound)
 	}
 	if err := b.Delete(requeueKey(sink, eventID)); err != nil {
@@ -137,13 +137,13 @@ func (tx *Tx) RequeueDeadLetters(sink string, ids []uint64) (int, error) {
 	b := tx.tx.Bucket(bucketSinkDead)
 	seen := map[uint64]bool{}
 	for _, id := range ids {
-		if b.Get(deadKey(sink, id)) == nil {
+		if kvGet(b, deadKey(sink, id)) == nil {
 			return 0, fmt.Errorf("dead letter of %s for event %d: %w", sink, id, ErrNotFound)
 		}
 		seen[id] = true
 	}
 	for id := range seen {
-		if err := b.Put(requeueKey(sink, id), []byte{}); err != nil {
+		if err := kvPut(b, requeueKey(sink, id), []byte{}); err != nil {
 			return 0, err
 		}
 	}

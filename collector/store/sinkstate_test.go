@@ -13,7 +13,7 @@ import (
 // marks) are kept per output in the bbolt file, across a reopen.
 func TestSinkStatePersists(t *testing.T) {
 	dir := t.TempDir()
-	s := openTest(t, dir, nil)
+	s := openTest(t, dir, Options{})
 	err := s.Update(func(tx *Tx) error {
 		if _, ok := tx.SinkCursor("secops"); ok {
 			t.Error("a new output has a cursor")
@@ -38,7 +38,7 @@ func TestSinkStatePersists(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	s = openTest(t, dir, nil)
+	s = openTest(t, dir, Options{})
 	defer s.Close()
 	err = s.Update(func(tx *Tx) error {
 		if c, ok := tx.SinkCursor("secops"); !ok || c != 41 {
@@ -76,7 +76,7 @@ func TestSinkStatePersists(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Close()
-	s = openTest(t, dir, nil)
+	s = openTest(t, dir, Options{})
 	defer s.Close()
 	err = s.Update(func(tx *Tx) error {
 		if got := tx.RequeuedDeadLetters("secops"); !equalIDs(got, []uint64{5, 300}) {

@@ -1,5 +1,6 @@
-// Package store keeps the collector's state in one bbolt file: hires,
-// enrollment tokens (hashed), devices, reports, alerts and the analysis state.
+// Package store keeps the collector's state: hires, enrollment tokens
+// (hashed), devices, reports, alerts and the analysis state, in ordered
+// key-value buckets of a kvEngine (engine.go): one bbolt file by default.
 package store
 
 import (
@@ -73,9 +74,14 @@ var (
 // ErrNotFound is returned when a hire, device, token or alert does not exist.
 var ErrNotFound = errors.New("not found")
 
-// Store is the collector's bbolt store. It is safe for concurrent use.
+// Store is the collector's store. It is safe for concurrent use.
 type Store struct {
-	db      *bolt.DB
+	// kv runs every transaction. bolt is the same file's handle when the
+	// backend is bbolt (nil on any other), kept only for what exists on a
+	// bbolt file alone: the file copy of a backup, scrubbing its free pages,
+	// its path and memory map (bolt.go).
+	kv      kvEngine
+	bolt    *bolt.DB
 	ingest  chan *ingestJob
 	stopped chan struct{}
 	codec   *codec
@@ -161,23 +167,56 @@ func Open(dir string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
 	removeSnapshotLeftovers(dir)
-	if err := db.Update(func(tx *bolt.Tx) error {
-		for _, b := range allBuckets {
-			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
-				return err
-			}
-		}
-		return migrate(tx)
-	}); err != nil {
+	// Migrations of an older file run on bbolt's own transaction (they
+	// exist for bbolt files alone); newStore then finds every bucket made.
+	if err := db.Update(migrateBolt); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("initialise store %s: %w", path, err)
+	}
+	s, err := newStore(boltEngine{db}, db, opts)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("initialise store %s: %w", path, err)
+	}
+	return s, nil
+}
+
+// newStore builds a Store on an engine: it creates the buckets a store
+// holds where they are missing, then starts the ingest writer. boltDB is the
+// engine's bbolt file, or nil on another backend; the caller has already
+// brought the data to SchemaVersion. On an error the engine stays open.
+func newStore(e kvEngine, boltDB *bolt.DB, opts Options) (*Store, error) {
+	if err := e.Update(func(tx kvTx) error {
+		for _, b := range allBuckets {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return fmt.Errorf("create bucket %s: %w", b, err)
+			}
+		}
+		meta := tx.Bucket(bucketMeta)
+		v := meta.Get(keySchema)
+		switch {
+		case v == nil: // a new store
+			return meta.Put(keySchema, u64(SchemaVersion))
+		case len(v) != 8:
+			return fmt.Errorf("the store's schema version is %d bytes long, not 8: this is not a farmwatch store", len(v))
+		case binary.BigEndian.Uint64(v) > SchemaVersion:
+			return fmt.Errorf("store schema %d is newer than this collector understands (%d): upgrade farmwatch",
+				binary.BigEndian.Uint64(v), SchemaVersion)
+		case binary.BigEndian.Uint64(v) < SchemaVersion:
+			return fmt.Errorf("store schema %d is older than this collector reads (%d) and was not migrated",
+				binary.BigEndian.Uint64(v), SchemaVersion)
+		}
+		return nil
+	}); err != nil {
+		return nil, err
 	}
 	max := opts.MaxBatchReports
 	if max <= 0 {
 		max = 4096
 	}
 	s := &Store{
-		db:       db,
+		kv:       e,
+		bolt:     boltDB,
 		ingest:   make(chan *ingestJob, 1024),
 		stopped:  make(chan struct{}),
 		codec:    newCodec(),
@@ -224,14 +263,8 @@ func openBolt(path string, opts Options) (*bolt.DB, error) {
 	return bolt.Open(path, 0o600, bopts)
 }
 
-// Path is the bbolt file.
-func (s *Store) Path() string { return s.db.Path() }
-
-// DB exposes the bbolt handle for consistent backups and read-only tools.
-func (s *Store) DB() *bolt.DB { return s.db }
-
 // Close stops the ingest writer after it has committed every queued batch,
-// then closes the file.
+// then closes the engine.
 func (s *Store) Close() error {
 	s.closeMu.Lock()
 	if !s.closed {
@@ -240,7 +273,7 @@ func (s *Store) Close() error {
 	}
 	s.closeMu.Unlock()
 	<-s.stopped
-	return s.db.Close()
+	return s.kv.Close()
 }
 
 func u64(v uint64) []byte {

@@ -15,13 +15,34 @@ import (
 	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
 )
 
-func openTest(t *testing.T, dir string, analyze AnalyzeFunc) *Store {
+// testBackend, when set, opens the stores of the tests on another backend
+// than bbolt: the store tests are then a conformance suite of that backend.
+// dir names the store: opening the same dir again opens the same data (the
+// tests that reopen a store). It fails the test when it cannot open one.
+var testBackend func(t testing.TB, dir string, opts Options) *Store
+
+// openTest opens the store every store test uses: on bbolt in dir, or
+// through testBackend when set.
+func openTest(t testing.TB, dir string, opts Options) *Store {
 	t.Helper()
-	s, err := Open(dir, Options{Analyze: analyze})
+	if testBackend != nil {
+		return testBackend(t, dir, opts)
+	}
+	s, err := Open(dir, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return s
+}
+
+// requireBolt skips a test of what exists only for a store in a bbolt file
+// (the file, its copy, its pages, its memory map, its lock, its migrations)
+// when the tests run on another backend.
+func requireBolt(t testing.TB) {
+	t.Helper()
+	if testBackend != nil {
+		t.Skip("tests a feature of bbolt files; the tests run on another backend")
+	}
 }
 
 func addDevice(t *testing.T, s *Store, id string) {
@@ -43,7 +64,7 @@ func stored(dev string, seq uint64, at time.Time) *pb.StoredReport {
 
 func TestIngestDedupeAndReopen(t *testing.T) {
 	dir := t.TempDir()
-	s := openTest(t, dir, nil)
+	s := openTest(t, dir, Options{})
 	addDevice(t, s, "d-1")
 	t0 := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
 	res, err := s.Ingest("d-1", []*pb.StoredReport{stored("d-1", 1, t0), stored("d-1", 2, t0.Add(time.Minute)), stored("d-1", 2, t0.Add(time.Minute))})
@@ -57,7 +78,7 @@ func TestIngestDedupeAndReopen(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Everything acknowledged is there after a reopen, and a replay is a duplicate.
-	s = openTest(t, dir, nil)
+	s = openTest(t, dir, Options{})
 	defer s.Close()
 	res, err = s.Ingest("d-1", []*pb.StoredReport{stored("d-1", 1, t0)})
 	if err != nil || len(res.Duplicates) != 1 {
@@ -95,7 +116,7 @@ func seqs(rs []*pb.StoredReport) []uint64 {
 }
 
 func TestReportsDoNotMixDevices(t *testing.T) {
-	s := openTest(t, t.TempDir(), nil)
+	s := openTest(t, t.TempDir(), Options{})
 	defer s.Close()
 	// "d-1" is a prefix of "d-10": the index must keep them apart.
 	for _, d := range []string{"d-1", "d-10", "d-2"} {
@@ -131,7 +152,7 @@ func TestReportsDoNotMixDevices(t *testing.T) {
 // away, fails alone: calls of other devices committed in the same
 // transaction are stored, and the refused call stores nothing.
 func TestIngestRefusalFailsThatCallOnly(t *testing.T) {
-	s := openTest(t, t.TempDir(), nil)
+	s := openTest(t, t.TempDir(), Options{})
 	defer s.Close()
 	const devices, per = 8, 20
 	for i := range devices {
@@ -196,7 +217,7 @@ func TestIngestRefusalFailsThatCallOnly(t *testing.T) {
 // A shared hire is decoded once and reused while its bytes are unchanged; an
 // update is seen at once.
 func TestHireSharedFollowsUpdates(t *testing.T) {
-	s := openTest(t, t.TempDir(), nil)
+	s := openTest(t, t.TempDir(), Options{})
 	defer s.Close()
 	addDevice(t, s, "d-1")
 	var first, again *pb.Hire
@@ -234,7 +255,7 @@ func TestHireSharedFollowsUpdates(t *testing.T) {
 
 // Concurrent writers share transactions; each gets exactly its own result.
 func TestConcurrentIngestBatches(t *testing.T) {
-	s := openTest(t, t.TempDir(), nil)
+	s := openTest(t, t.TempDir(), Options{})
 	const devices, per = 20, 25
 	for i := range devices {
 		addDevice(t, s, fmt.Sprintf("d-%02d", i))
@@ -341,8 +362,9 @@ func TestCodecReadsEveryFormat(t *testing.T) {
 }
 
 func TestLockedStoreSaysWhy(t *testing.T) {
+	requireBolt(t)
 	dir := t.TempDir()
-	s := openTest(t, dir, nil)
+	s := openTest(t, dir, Options{})
 	defer s.Close()
 	_, err := Open(dir, Options{})
 	if err == nil {
@@ -356,7 +378,7 @@ func TestLockedStoreSaysWhy(t *testing.T) {
 // A shared alert follows the stored bytes too: the farm's alert is read on
 // every member's report and changed on few.
 func TestAlertSharedFollowsUpdates(t *testing.T) {
-	s := openTest(t, t.TempDir(), nil)
+	s := openTest(t, t.TempDir(), Options{})
 	defer s.Close()
 	put := func(score float64) {
 		t.Helper()

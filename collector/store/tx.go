@@ -9,7 +9,6 @@ import (
 	"math"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/proto"
 
 	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
@@ -17,7 +16,7 @@ import (
 
 // Tx is a store transaction, read-only or writable.
 type Tx struct {
-	tx *bolt.Tx
+	tx kvTx
 	s  *Store
 	// held is the device an ingest job is writing: its state and spool
 	// ledger are kept here until the job stores the device, so that a report
@@ -40,28 +39,31 @@ type heldDevice struct {
 
 // View runs fn in a read-only transaction.
 func (s *Store) View(fn func(*Tx) error) error {
-	return s.db.View(func(btx *bolt.Tx) error { return fn(&Tx{tx: btx, s: s}) })
+	return s.kv.View(func(btx kvTx) error { return fn(&Tx{tx: btx, s: s}) })
 }
 
-// Update runs fn in a writable transaction (outside the ingest writer).
+// Update runs fn in a writable transaction (outside the ingest writer). A
+// backend that retries conflicting commits (kvEngine.Update) may run fn more
+// than once: fn must keep nothing of an attempt outside the transaction
+// except through what it sets afresh on each run.
 func (s *Store) Update(fn func(*Tx) error) error {
-	return s.db.Update(func(btx *bolt.Tx) error { return fn(&Tx{tx: btx, s: s}) })
+	return s.kv.Update(func(btx kvTx) error { return fn(&Tx{tx: btx, s: s}) })
 }
 
-func getProto[T proto.Message](b *bolt.Bucket, key []byte, m T) error {
-	v := b.Get(key)
+func getProto[T proto.Message](b kvBucket, key []byte, m T) error {
+	v := kvGet(b, key)
 	if v == nil {
 		return ErrNotFound
 	}
 	return proto.Unmarshal(v, m)
 }
 
-func putProto(b *bolt.Bucket, key []byte, m proto.Message) error {
+func putProto(b kvBucket, key []byte, m proto.Message) error {
 	v, err := proto.MarshalOptions{Deterministic: true}.Marshal(m)
 	if err != nil {
 		return err
 	}
-	return b.Put(key, v)
+	return kvPut(b, key, v)
 }
 
 // Hire returns one hire.
@@ -81,7 +83,7 @@ func (tx *Tx) PutHire(h *pb.Hire) error {
 
 // HireExists tells whether a hire id is taken.
 func (tx *Tx) HireExists(id string) bool {
-	return tx.tx.Bucket(bucketHires).Get([]byte(id)) != nil
+	return kvGet(tx.tx.Bucket(bucketHires), []byte(id)) != nil
 }
 
 // Hires lists every hire in id order.
@@ -117,7 +119,7 @@ func (tx *Tx) HireShared(id string) (*pb.Hire, error) {
 
 // Device returns one device.
 func (tx *Tx) Device(id string) (*pb.Device, error) {
-	v := tx.tx.Bucket(bucketDevices).Get([]byte(id))
+	v := kvGet(tx.tx.Bucket(bucketDevices), []byte(id))
 	if v == nil {
 		return nil, fmt.Errorf("device %q: %w", id, ErrNotFound)
 	}
@@ -146,7 +148,7 @@ func (tx *Tx) PutDevice(d *pb.Device) error {
 	existed := true
 	if h := tx.held; h != nil && h.id == d.GetId() {
 		rec.state, rec.spools = h.state, h.spools
-	} else if old := b.Get([]byte(d.GetId())); old != nil {
+	} else if old := kvGet(b, []byte(d.GetId())); old != nil {
 		var err error
 		if rec, err = splitDeviceRecord(old); err != nil {
 			return fmt.Errorf("device %q: %w", d.GetId(), err)
@@ -159,17 +161,17 @@ func (tx *Tx) PutDevice(d *pb.Device) error {
 		return err
 	}
 	rec.device = v
-	if err := b.Put([]byte(d.GetId()), joinDeviceRecord(rec)); err != nil {
+	if err := kvPut(b, []byte(d.GetId()), joinDeviceRecord(rec)); err != nil {
 		return err
 	}
 	if existed {
 		return nil // indexed by hire when it was first stored: a device's hire never changes
 	}
 	idx, key := tx.tx.Bucket(bucketDevByHire), devByHireKey(d.GetHireId(), d.GetId())
-	if idx.Get(key) != nil {
+	if kvGet(idx, key) != nil {
 		return nil // a device's hire never changes: written once
 	}
-	return idx.Put(key, nil)
+	return kvPut(idx, key, nil)
 }
 
 // Devices lists devices, optionally of one hire.
@@ -227,13 +229,13 @@ func (tx *Tx) PutToken(token string, rec TokenRecord) error {
 	if err != nil {
 		return err
 	}
-	return tx.tx.Bucket(bucketTokens).Put(TokenHash(token), v)
+	return kvPut(tx.tx.Bucket(bucketTokens), TokenHash(token), v)
 }
 
 // Token returns the record of a token.
 func (tx *Tx) Token(token string) (TokenRecord, error) {
 	var rec TokenRecord
-	v := tx.tx.Bucket(bucketTokens).Get(TokenHash(token))
+	v := kvGet(tx.tx.Bucket(bucketTokens), TokenHash(token))
 	if v == nil {
 		return rec, ErrNotFound
 	}
@@ -251,7 +253,7 @@ func (tx *Tx) DeviceStateView(id string) []byte {
 	if h := tx.held; h != nil && h.id == id {
 		return h.state
 	}
-	v := tx.tx.Bucket(bucketDevices).Get([]byte(id))
+	v := kvGet(tx.tx.Bucket(bucketDevices), []byte(id))
 	if v == nil {
 		return nil
 	}
@@ -271,7 +273,7 @@ func (tx *Tx) PutDeviceState(id string, state []byte) error {
 		return nil
 	}
 	b := tx.tx.Bucket(bucketDevices)
-	old := b.Get([]byte(id))
+	old := kvGet(b, []byte(id))
 	if old == nil {
 		return fmt.Errorf("device %q: %w", id, ErrNotFound)
 	}
@@ -280,7 +282,7 @@ func (tx *Tx) PutDeviceState(id string, state []byte) error {
 		return fmt.Errorf("device %q: %w", id, err)
 	}
 	rec.state = state
-	return b.Put([]byte(id), joinDeviceRecord(rec))
+	return kvPut(b, []byte(id), joinDeviceRecord(rec))
 }
 
 // Reports returns a device's stored reports, newest first, at most limit.
@@ -294,7 +296,7 @@ func (tx *Tx) Reports(deviceID string, limit int) ([]*pb.StoredReport, error) {
 	reports := tx.tx.Bucket(bucketReports)
 	// One cursor per generation, each at the generation's newest entry.
 	type head struct {
-		c    *bolt.Cursor
+		c    kvCursor
 		k, v []byte
 	}
 	var heads []*head
@@ -327,7 +329,7 @@ func (tx *Tx) Reports(deviceID string, limit int) ([]*pb.StoredReport, error) {
 		} else {
 			heads = append(heads[:h], heads[h+1:]...)
 		}
-		raw := reports.Get(v)
+		raw := kvGet(reports, v)
 		if raw == nil {
 			continue // pruned by retention
 		}
@@ -347,7 +349,7 @@ const maxReportGenerations = 4 * maxSpoolEpochs
 
 // ReportCount counts every stored report (for tests and tools).
 func (tx *Tx) ReportCount() int {
-	return tx.tx.Bucket(bucketReports).Stats().KeyN
+	return tx.tx.Bucket(bucketReports).KeyN()
 }
 
 // HasReport tells whether seq is stored under the device's newest spool
@@ -358,7 +360,7 @@ func (tx *Tx) HasReport(deviceID string, seq uint64) bool {
 		return false
 	}
 	n := l.newest()
-	return n != nil && tx.tx.Bucket(bucketDevices).Get(ReportIndexKey(deviceID, n.gen, seq)) != nil
+	return n != nil && kvGet(tx.tx.Bucket(bucketDevices), ReportIndexKey(deviceID, n.gen, seq)) != nil
 }
 
 // HasSpoolReport tells whether (device, spool epoch, seq) is stored.
@@ -368,11 +370,11 @@ func (tx *Tx) HasSpoolReport(deviceID string, epoch, seq uint64) bool {
 		return false
 	}
 	e := l.find(epoch)
-	return e != nil && tx.tx.Bucket(bucketDevices).Get(ReportIndexKey(deviceID, e.gen, seq)) != nil
+	return e != nil && kvGet(tx.tx.Bucket(bucketDevices), ReportIndexKey(deviceID, e.gen, seq)) != nil
 }
 
 func (tx *Tx) spoolLedger(deviceID string) (*spoolLedger, error) {
-	v := tx.tx.Bucket(bucketDevices).Get([]byte(deviceID))
+	v := kvGet(tx.tx.Bucket(bucketDevices), []byte(deviceID))
 	if v == nil {
 		return nil, fmt.Errorf("device %q: %w", deviceID, ErrNotFound)
 	}
