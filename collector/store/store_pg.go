@@ -1,0 +1,32 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strings"
+)
+
+// IsPostgresURL tells whether a --store value names a PostgreSQL-protocol
+// database (PostgreSQL, CockroachDB, YugabyteDB) rather than a data dir.
+func IsPostgresURL(s string) bool {
+	return strings.HasPrefix(s, "postgres://") || strings.HasPrefix(s, "postgresql://")
+}
+
+// OpenPostgres opens the store in a PostgreSQL-protocol database shared by
+// any number of collectors: it applies the schema files the binary carries
+// (refusing a database of a newer schema, unaltered), creates the store's
+// buckets where missing and starts the ingest writer. Every transaction is
+// serializable; the ingest writer's batches are retried whole on a conflict
+// with another collector.
+func OpenPostgres(ctx context.Context, url string, opts Options) (*Store, error) {
+	e, err := openPGEngine(ctx, url)
+	if err != nil {
+		return nil, err
+	}
+	s, err := newStore(e, nil, opts)
+	if err != nil {
+		e.Close()
+		return nil, fmt.Errorf("initialise store at PostgreSQL %s: %w", e.target, err)
+	}
+	return s, nil
+}
