@@ -289,17 +289,14 @@ func copyStore(ctx context.Context, db *bolt.DB, e *pgEngine, opts CopyOptions) 
 					return fmt.Errorf("store: copy interrupted (%w) after %d keys: %s holds a partial copy: drop and recreate the database, then copy again", err, keys, e.target)
 				}
 				err := e.Update(func(tx kvTx) error {
-					pb, err := kvCreateBucketAt(tx, cb.names)
-					if err != nil {
+					if _, err := kvCreateBucketAt(tx, cb.names); err != nil {
 						return err
 					}
 					if first {
 						tx.(*pgTx).setSequence(cb.path, seq)
 					}
-					for i := range ks {
-						if err := pb.Put(ks[i], vs[i]); err != nil {
-							return err
-						}
+					if len(ks) > 0 {
+						tx.(*pgTx).putRows(cb.path, ks, vs)
 					}
 					return nil
 				})
@@ -477,6 +474,19 @@ func storeChecksum(buckets []BucketSum) [sha256.Size]byte {
 // the transaction.
 func (tx *pgTx) setSequence(path string, seq uint64) {
 	tx.queue(`UPDATE kv_buckets SET seq = $2 WHERE name = $1`, path, int64(seq))
+}
+
+// putRows inserts keys into the bucket at path, created earlier in the
+// transaction, with one statement: a copy sends a statement per batch, not
+// per key. The keys are new (the database was empty), so a key already
+// there is an error rather than an overwrite.
+func (tx *pgTx) putRows(path string, ks, vs [][]byte) {
+	for i, v := range vs {
+		if v == nil {
+			vs[i] = []byte{} // nil would be NULL
+		}
+	}
+	tx.queue(`INSERT INTO kv (bucket, k, v) SELECT $1, t.k, t.v FROM unnest($2::BYTEA[], $3::BYTEA[]) AS t (k, v)`, path, ks, vs)
 }
 
 // checkCopyTarget refuses a database that holds any store data: a copy
