@@ -123,7 +123,7 @@ func storeProgress(w io.Writer, now func() time.Time) func(store.CopyProgress) {
 		if p.Phase == "verify" {
 			verb = "compared"
 		}
-		fmt.Fprintf(w, "%s %d keys (%s) in %s; now at bucket %s\n", verb, p.Keys, megabytes(p.Bytes), t.Sub(start).Round(time.Second), terminalSafe(p.Bucket))
+		fmt.Fprintf(w, "%s %d keys (%s) in %s; bucket %s\n", verb, p.Keys, megabytes(p.Bytes), t.Sub(start).Round(time.Second), terminalSafe(p.Bucket))
 	}
 }
 
