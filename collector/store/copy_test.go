@@ -266,6 +266,11 @@ func TestCopyToPostgres(t *testing.T) {
 	if n := len(src.keys["reports"]); n != 400 {
 		t.Errorf("the test store holds %d reports, want 400", n)
 	}
+	for _, p := range []string{"hires", "devices", "devices_by_hire", "alerts", "alerts_by_key", "alert_events", "audit", "meta"} {
+		if len(src.keys[p]) == 0 {
+			t.Errorf("the test store's bucket %s is empty", p)
+		}
+	}
 	if res.Checksum == ([32]byte{}) {
 		t.Error("no checksum")
 	}
