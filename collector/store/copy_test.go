@@ -231,14 +231,30 @@ func TestCopyToPostgres(t *testing.T) {
 	dir := copyTestStore(t, 400)
 	url := pgtest.Shared(t).NewDatabase(t)
 	var phases []string
-	res, err := CopyToPostgres(context.Background(), dir, url, CopyOptions{BatchKeys: 50, BatchBytes: 64 << 10,
+	var last CopyProgress
+	commits := 0
+	res, err := CopyToPostgres(context.Background(), dir, url, CopyOptions{BatchKeys: 50, BatchBytes: 2 << 10,
 		Progress: func(p CopyProgress) {
 			if len(phases) == 0 || phases[len(phases)-1] != p.Phase {
 				phases = append(phases, p.Phase)
 			}
+			if p.Phase != "copy" {
+				return
+			}
+			// Each transaction holds at most 50 keys and 2 KiB, but for
+			// a single larger value.
+			commits++
+			keys, size := p.Keys-last.Keys, p.Bytes-last.Bytes
+			if keys > 50 || (size > 2<<10 && keys != 1) {
+				t.Errorf("a transaction of %d keys, %d bytes in bucket %s", keys, size, p.Bucket)
+			}
+			last = p
 		}})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if commits < 400/50 {
+		t.Errorf("%d transactions for 400 reports and more, at most 50 keys each", commits)
 	}
 	src := dumpBolt(t, dir)
 	sameDump(t, src, dumpPG(t, url))
