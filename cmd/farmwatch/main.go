@@ -57,7 +57,7 @@ flag value).`,
 	}
 	addConnFlags(root)
 	root.AddCommand(newServeCmd(), newHiresCmd(), newApplicantsCmd(), newTokensCmd(), newDevicesCmd(), newAlertsCmd(), newClustersCmd(), newReportCmd(),
-		newAuditCmd(), newModelCmd(), newAdminCmd(), newBackupCmd(), newGeoCmd(), newProfileCmd(), newStatusCmd(), newWebhooksCmd(), newConsoleCmd())
+		newAuditCmd(), newModelCmd(), newAdminCmd(), newBackupCmd(), newStoreCmd(), newGeoCmd(), newProfileCmd(), newStatusCmd(), newWebhooksCmd(), newConsoleCmd())
 	cli.Harden(root)
 	return root
 }
