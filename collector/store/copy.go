@@ -510,10 +510,18 @@ func (e *pgEngine) checkCopyTarget(ctx context.Context) error {
 		}
 		return fmt.Errorf("store: %s already holds a farmwatch store (schema %s): a copy goes only into an empty database and never merges or overwrites; give a new, empty database (createdb NAME), or drop and recreate this one if its data is not needed; nothing was changed", e.target, schema)
 	case errors.Is(err, pgx.ErrNoRows):
-		return fmt.Errorf("store: %s holds a partial copy of a store (its completion marker is missing: a copy was interrupted or failed): drop and recreate the database (dropdb NAME; createdb NAME), then copy again; nothing was changed", e.target)
+		return &partialCopyError{target: e.target}
 	default:
 		return fmt.Errorf("store: PostgreSQL at %s: look for store data: %w", e.target, err)
 	}
+}
+
+// partialCopyError is a database holding store data without the schema
+// marker that store copy writes last.
+type partialCopyError struct{ target string }
+
+func (e *partialCopyError) Error() string {
+	return fmt.Sprintf("store: %s holds a partial copy of a store (its completion marker is missing: a copy was interrupted or failed): drop and recreate the database (dropdb NAME; createdb NAME), then copy again; nothing was changed", e.target)
 }
 
 // bucketSequences lists every bucket of the database with its sequence.

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 )
@@ -21,6 +22,14 @@ func IsPostgresURL(s string) bool {
 func OpenPostgres(ctx context.Context, url string, opts Options) (*Store, error) {
 	e, err := openPGEngine(ctx, url)
 	if err != nil {
+		return nil, err
+	}
+	// A database holding store data without its schema marker is a copy
+	// that did not finish (store copy writes the marker last): opening it
+	// would stamp it as a new store and hide what is missing.
+	var partial *partialCopyError
+	if err := e.checkCopyTarget(ctx); errors.As(err, &partial) {
+		e.Close()
 		return nil, err
 	}
 	s, err := newStore(e, nil, opts)
