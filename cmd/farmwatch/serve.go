@@ -15,6 +15,7 @@ import (
 
 	"github.com/farmwatch/farmwatch/collector/server"
 	"github.com/farmwatch/farmwatch/collector/sinks"
+	"github.com/farmwatch/farmwatch/collector/store"
 )
 
 func newServeCmd() *cobra.Command {
@@ -24,8 +25,8 @@ func newServeCmd() *cobra.Command {
 	var memLimit, budget string
 	var logFormat, logLevel string
 	cmd := &cobra.Command{
-		Use:   "serve [--data DIR] [--listen ADDR] [--geoip-city FILE] [--geoip-asn FILE] [--config FILE]",
-		Short: "Run the collector: gRPC over mutual TLS, reports stored in bbolt",
+		Use:   "serve [--data DIR] [--store postgres://...] [--listen ADDR] [--geoip-city FILE] [--geoip-asn FILE] [--config FILE]",
+		Short: "Run the collector: gRPC over mutual TLS, reports stored in bbolt or PostgreSQL",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			h, err := newLogHandler(cmd.ErrOrStderr(), logFormat, logLevel)
 			if err != nil {
@@ -33,6 +34,9 @@ func newServeCmd() *cobra.Command {
 			}
 			slog.SetDefault(slog.New(h))
 			cfg.DataDir = conn.data
+			if cfg.StoreURL != "" && !store.IsPostgresURL(cfg.StoreURL) {
+				return usagef("--store: want a PostgreSQL URL, postgres://USER:PASSWORD@HOST:PORT/DATABASE (without --store the store is bbolt in --data)")
+			}
 			cfg.Version = version
 			for _, p := range proxies {
 				pfx, err := parsePrefix(p)
@@ -95,6 +99,7 @@ func newServeCmd() *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
+	f.StringVar(&cfg.StoreURL, "store", "", "keep the store in a PostgreSQL-protocol database shared by several collectors, postgres://USER:PASSWORD@HOST:PORT/DATABASE (PGPASSWORD and ~/.pgpass are read too); --data then holds only this collector's own files. Default: bbolt in --data")
 	f.StringVar(&cfg.Listen, "listen", "127.0.0.1:7443", "address to listen on")
 	f.StringVar(&cfg.MetricsListen, "metrics-listen", "", "serve Prometheus /metrics, /healthz and /readyz over plain HTTP on this address, e.g. 127.0.0.1:9464 (a loopback or management address: no TLS, no authentication); empty serves none")
 	f.StringVar(&cfg.GeoCity, "geoip-city", "", "City database, any MaxMind-format file (make geodata's dbip-city-lite.mmdb, DB-IP's, GeoIP2/GeoLite2); reloaded on SIGHUP or when replaced")

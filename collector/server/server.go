@@ -43,7 +43,12 @@ const AddrFile = "collector.addr"
 // Config configures a collector.
 type Config struct {
 	DataDir string
-	Listen  string
+	// StoreURL, when set, keeps the store in a PostgreSQL-protocol database
+	// (postgres://...) that any number of collectors share; the data dir then
+	// holds only this collector's own files (its TLS certificates, the local
+	// admin certificate, the address file). Empty: bbolt in the data dir.
+	StoreURL string
+	Listen   string
 	// TrustedProxies are the addresses of L4 load balancers whose PROXY
 	// protocol header names the client of a connection. Nobody else's is
 	// read (see proxyListener).
@@ -189,11 +194,8 @@ func New(cfg Config) (*Server, error) {
 	// The store's file lock comes before any other write to the data dir: a
 	// second collector on a dir in use must not replace the running one's
 	// certificates.
-	st, err := store.Open(cfg.DataDir, storeOpts)
+	st, err := openStore(cfg, storeOpts)
 	if err != nil {
-		if errors.Is(err, store.ErrLocked) {
-			return nil, lockedError(cfg.DataDir, err)
-		}
 		return nil, err
 	}
 	s, err := newServer(cfg, st, resolver, engine, metrics)
@@ -207,6 +209,22 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// openStore opens the bbolt store in the data dir, or the shared database
+// of cfg.StoreURL.
+func openStore(cfg Config, opts store.Options) (*store.Store, error) {
+	if cfg.StoreURL != "" {
+		return store.OpenPostgres(context.Background(), cfg.StoreURL, opts)
+	}
+	st, err := store.Open(cfg.DataDir, opts)
+	if err != nil {
+		if errors.Is(err, store.ErrLocked) {
+			return nil, lockedError(cfg.DataDir, err)
+		}
+		return nil, err
+	}
+	return st, nil
 }
 
 // newServer sets up TLS and gRPC over an open (locked) store.
