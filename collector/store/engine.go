@@ -67,8 +67,11 @@ type kvBucket interface {
 
 // kvCursor walks a bucket in key order. Each method returns the key and
 // value it lands on, or nil, nil past either end. Nested buckets are
-// skipped. Writes to the bucket during a walk are allowed; the walk then
-// goes on from the key it is on, in key order.
+// skipped. After a write to the bucket during a walk (a Put, a Delete, the
+// cursor's own Delete), the caller repositions with First, Last or Seek
+// before stepping again: bbolt's cursor may skip a key when stepped after a
+// write (the PostgreSQL engine's goes on from the key it is on, which is
+// also correct for a caller that repositions).
 type kvCursor interface {
 	First() (k, v []byte)
 	Last() (k, v []byte)
