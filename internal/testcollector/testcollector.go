@@ -19,6 +19,7 @@ import (
 
 	"github.com/farmwatch/farmwatch/collector/adminconn"
 	"github.com/farmwatch/farmwatch/collector/server"
+	"github.com/farmwatch/farmwatch/collector/store"
 	"github.com/farmwatch/farmwatch/geo/geotest"
 	"github.com/farmwatch/farmwatch/internal/pgtest"
 	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
@@ -133,6 +134,19 @@ func (c *Collector) Kill() {
 	c.Server.Stop(ctx)
 	<-c.done
 	c.done = nil
+}
+
+// StoreURL is the collector's PostgreSQL database, empty when its store is
+// the bbolt file in its data dir.
+func (c *Collector) StoreURL() string { return c.cfg.StoreURL }
+
+// OpenStore opens the stopped collector's store where it keeps it: the
+// bbolt file in its data dir or its PostgreSQL database.
+func (c *Collector) OpenStore(opts store.Options) (*store.Store, error) {
+	if c.cfg.StoreURL != "" {
+		return store.OpenPostgres(context.Background(), c.cfg.StoreURL, opts)
+	}
+	return store.Open(c.Data, opts)
 }
 
 // Options are the admin connection options of this collector.
