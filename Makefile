@@ -50,17 +50,23 @@ suite:
 	$(GO) test -count=1 -v -run '^TestApplicantSuite$$' ./sim
 
 # The PostgreSQL backend's conformance pass: the store's tests (under the race
-# detector), the scenario suite at both report intervals (its weight
+# detector), then the scenario suite at both report intervals (its weight
 # sensitivity, thirty replays into scratch bbolt stores, runs in suite only) and
 # the collector's tests, every store in a database of a throw-away PostgreSQL
-# cluster (internal/pgtest), then the cluster harness's own tests. Without
-# PostgreSQL installed these tests skip; with FARMWATCH_CI set (.ci/run) they
-# fail.
+# cluster of each test binary (internal/pgtest; unit runs the harness's own
+# tests). Without PostgreSQL installed these tests skip; with FARMWATCH_CI set
+# (.ci/run) they fail. The suite and the collector's tests wait on database
+# round trips more than they use the CPU, so they run side by side (each
+# package's output comes whole when it ends); the store's tests run alone, as
+# their conflict tests time concurrent transactions.
 test-postgres:
 	FARMWATCH_TEST_STORE=postgres $(GO) test -race -count=1 ./collector/store/
-	FARMWATCH_TEST_STORE=postgres $(GO) test -count=1 -run '^TestScenarioSuite$$/^(1h0m0s|5m0s)$$/^$$' ./sim
-	FARMWATCH_TEST_STORE=postgres $(GO) test -count=1 ./collector/server/
-	$(GO) test -count=1 ./internal/pgtest/
+	@set -e; pids=""; for args in "-count=1 -run ^TestScenarioSuite$$/^(1h0m0s|5m0s)$$/^$$ ./sim" "-count=1 ./collector/server/"; do \
+		echo "FARMWATCH_TEST_STORE=postgres $(GO) test $$args"; \
+		FARMWATCH_TEST_STORE=postgres $(GO) test $$args & pids="$$pids $$!"; \
+	done; \
+	failed=0; for p in $$pids; do wait $$p || failed=1; done; \
+	if [ $$failed = 1 ]; then echo "test-postgres: FAIL"; exit 1; fi
 
 # Fuzz targets: every `func FuzzXxx` in a _test.go file, found by name so a
 # new target cannot be left out. `make test` gives each a short run (its seed
