@@ -1,6 +1,6 @@
 # farmwatch. The two commands that work on a fresh machine:
 #   make demo   build everything, run a collector with a simulated fleet and this machine's agent, print alerts
-#   make test   vet, race tests, stale-proto check, cross-compile for six targets
+#   make test   vet, race tests, stale-proto check, the store on PostgreSQL, cross-compile for six targets
 GO      ?= go
 BIN     ?= bin
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
@@ -9,7 +9,7 @@ LDFLAGS := -s -w -X github.com/farmwatch/farmwatch/agent/collect.Version=$(VERSI
 TAGS    ?= grpcnotrace
 PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 windows/arm64
 
-.PHONY: all build test vet gofmt unit suite fuzz fuzz-short proto proto-check cross demo clean tools console-assets
+.PHONY: all build test test-postgres vet gofmt unit suite fuzz fuzz-short proto proto-check cross demo clean tools console-assets
 
 all: build
 
@@ -22,7 +22,7 @@ build:
 	@mkdir -p $(BIN)
 	CGO_ENABLED=0 $(GO) build -trimpath -tags '$(TAGS)' -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/...
 
-test: gofmt vet proto-check unit suite fuzz-short cross
+test: gofmt vet proto-check unit suite test-postgres fuzz-short cross
 
 gofmt:
 	@out="$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.tools/*'))"; \
@@ -48,6 +48,25 @@ unit:
 suite:
 	$(GO) test -count=1 -run '^TestScenarioSuite$$' ./sim
 	$(GO) test -count=1 -v -run '^TestApplicantSuite$$' ./sim
+
+# The PostgreSQL backend's conformance pass: the store's tests (under the race
+# detector), then the scenario suite at both report intervals (its weight
+# sensitivity, thirty replays into scratch bbolt stores, runs in suite only) and
+# the collector's tests, every store in a database of a throw-away PostgreSQL
+# cluster of each test binary (internal/pgtest; unit runs the harness's own
+# tests). Without PostgreSQL installed these tests skip; with FARMWATCH_CI set
+# (.ci/run) they fail. The suite and the collector's tests wait on database
+# round trips more than they use the CPU, so they run side by side (each
+# package's output comes whole when it ends); the store's tests run alone, as
+# their conflict tests time concurrent transactions.
+test-postgres:
+	FARMWATCH_TEST_STORE=postgres $(GO) test -race -count=1 ./collector/store/
+	@set -e; pids=""; for args in "-count=1 -run ^TestScenarioSuite$$/^(1h0m0s|5m0s)$$/^$$ ./sim" "-count=1 ./collector/server/"; do \
+		echo "FARMWATCH_TEST_STORE=postgres $(GO) test $$args"; \
+		FARMWATCH_TEST_STORE=postgres $(GO) test $$args & pids="$$pids $$!"; \
+	done; \
+	failed=0; for p in $$pids; do wait $$p || failed=1; done; \
+	if [ $$failed = 1 ]; then echo "test-postgres: FAIL"; exit 1; fi
 
 # Fuzz targets: every `func FuzzXxx` in a _test.go file, found by name so a
 # new target cannot be left out. `make test` gives each a short run (its seed

@@ -222,7 +222,7 @@ func TestApplicantImportBadRowStoresNothing(t *testing.T) {
 		t.Errorf("a failed import stored %d applicants", len(list.GetApplicants()))
 	}
 	c.Stop()
-	st, err := store.Open(c.Data, store.Options{})
+	st, err := c.OpenStore(store.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -299,7 +299,7 @@ func TestApplicantReimportUpdatesByID(t *testing.T) {
 func TestApplicantImportRollsForward(t *testing.T) {
 	c := testcollector.Start(t, nil)
 	c.Stop()
-	st, err := store.Open(c.Data, store.Options{})
+	st, err := c.OpenStore(store.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -344,7 +344,7 @@ func TestApplicantImportRollsForward(t *testing.T) {
 		t.Errorf("the rolled-forward import was not screened: %v", alerts.GetAlerts())
 	}
 	c.Stop()
-	st, err = store.Open(c.Data, store.Options{})
+	st, err = c.OpenStore(store.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

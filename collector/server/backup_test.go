@@ -117,6 +117,7 @@ func readBackup(stream pb.AdminService_BackupClient) (size, got uint64, err erro
 }
 
 func TestBackupOneAtATimeAndRemovedOnDisconnect(t *testing.T) {
+	testcollector.SkipOnPostgres(t, "the admin API's backup streams a copy of the bbolt file; a PostgreSQL store is backed up with pg_dump or base backups")
 	c, _, id := enrolled(t, nil)
 	fillStore(t, c, id.DeviceID, 4<<20)
 	admin := backupReviewer(t, c)
@@ -165,6 +166,7 @@ func TestBackupOneAtATimeAndRemovedOnDisconnect(t *testing.T) {
 }
 
 func TestBackupStalledClientIsCutOff(t *testing.T) {
+	testcollector.SkipOnPostgres(t, "the admin API's backup streams a copy of the bbolt file; a PostgreSQL store is backed up with pg_dump or base backups")
 	server.SetBackupStallLimit(t, 300*time.Millisecond)
 	c, _, id := enrolled(t, nil)
 	fillStore(t, c, id.DeviceID, 4<<20)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/farmwatch/farmwatch/collector/server"
 	"github.com/farmwatch/farmwatch/internal/reportlimit"
+	"github.com/farmwatch/farmwatch/internal/testcollector"
 	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
 )
 
@@ -36,14 +37,29 @@ func junkReport(seq uint64, at time.Time, neighbours int) *pb.Report {
 	return r
 }
 
-// storeUsed is the part of the bbolt file in use (its high-water mark).
-func storeUsed(t *testing.T, db *bolt.DB) int64 {
+// storeUsed is the part of the bbolt file in use (its high-water mark),
+// or on PostgreSQL the bytes of the store's keys and values.
+func storeUsed(t *testing.T, c *testcollector.Collector) int64 {
 	t.Helper()
+	db := c.Store().DB()
+	if db == nil {
+		return storeBytes(t, c) // PostgreSQL: what its keys and values take
+	}
 	var n int64
 	if err := db.View(func(tx *bolt.Tx) error { n = tx.Size(); return nil }); err != nil {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// storeFileSize is the size of the bbolt file, 0 on PostgreSQL, whose files
+// are the database's.
+func storeFileSize(t *testing.T, c *testcollector.Collector) int64 {
+	t.Helper()
+	if db := c.Store().DB(); db != nil {
+		return fileSize(t, db.Path())
+	}
+	return 0
 }
 
 // TestLaptopCannotGrowStorePastBudget: an enrolled laptop, over real mutual
@@ -71,7 +87,6 @@ func TestLaptopCannotGrowStorePastBudget(t *testing.T) {
 		cfg.RateLimits.DeviceRate = 1000 // this test is about bytes, not calls
 	})
 	ctx := context.Background()
-	db := c.Store().DB()
 	seq := uint64(0)
 	send := func(r *pb.Report) error {
 		_, err := conn.Send(ctx, []*pb.Report{r})
@@ -86,7 +101,7 @@ func TestLaptopCannotGrowStorePastBudget(t *testing.T) {
 	}
 	wantStatus(t, send(huge), codes.InvalidArgument, fmt.Sprintf("report: %d bytes, limit %d", proto.Size(huge), reportlimit.MaxReportBytes))
 
-	usedBefore, fileBefore := storeUsed(t, db), fileSize(t, db.Path())
+	usedBefore, fileBefore := storeUsed(t, c), storeFileSize(t, c)
 	honest, junk := 0, 0
 	var refusal error
 	for sent := 0; refusal == nil && sent < 3*budget; {
@@ -115,7 +130,7 @@ func TestLaptopCannotGrowStorePastBudget(t *testing.T) {
 	seq++
 	wantStatus(t, send(report(seq)), codes.ResourceExhausted, "daily budget")
 
-	used, file := storeUsed(t, db)-usedBefore, fileSize(t, db.Path())-fileBefore
+	used, file := storeUsed(t, c)-usedBefore, storeFileSize(t, c)-fileBefore
 	t.Logf("budget %d bytes: %d honest and %d junk reports taken; store in use grew %d bytes, file %d bytes",
 		budget, honest, junk, used, file)
 	if junk < 50 {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"os"
-	"path/filepath"
 	"strconv"
 	"testing"
 
@@ -136,8 +135,7 @@ func withUnknown(t *testing.T, m proto.Message, n int) []byte {
 // limit in them.
 func TestUnknownFieldsDiscarded(t *testing.T) {
 	c, _, id := enrolled(t, nil)
-	dbPath := filepath.Join(c.Data, "farmwatch.db")
-	before := fileSize(t, dbPath)
+	before := storeBytes(t, c)
 	for seq := uint64(1); seq <= 5; seq++ {
 		// 3 MiB inside the report's host, and 1 KiB more in the report itself.
 		r := report(seq)
@@ -166,7 +164,7 @@ func TestUnknownFieldsDiscarded(t *testing.T) {
 			t.Fatalf("known fields lost: %v", r.GetHost())
 		}
 	}
-	if grown := fileSize(t, dbPath) - before; grown > 1<<20 {
+	if grown := storeBytes(t, c) - before; grown > 1<<20 {
 		t.Errorf("store grew by %d bytes for five small reports", grown)
 	}
 }

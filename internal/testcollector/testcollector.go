@@ -3,17 +3,25 @@
 // databases, with 127.0.0.1 as the trusted proxy so that simulated devices,
 // which connect from there with a PROXY protocol header, are placed at
 // public IPs.
+//
+// With FARMWATCH_TEST_STORE=postgres the store is instead a fresh database
+// of the test binary's shared throw-away PostgreSQL cluster (internal/pgtest),
+// so the same tests run on both backends. A package that uses it calls
+// pgtest.Main from its TestMain, which removes the cluster at the end.
 package testcollector
 
 import (
 	"context"
 	"net/netip"
+	"os"
 	"testing"
 	"time"
 
 	"github.com/farmwatch/farmwatch/collector/adminconn"
 	"github.com/farmwatch/farmwatch/collector/server"
+	"github.com/farmwatch/farmwatch/collector/store"
 	"github.com/farmwatch/farmwatch/geo/geotest"
+	"github.com/farmwatch/farmwatch/internal/pgtest"
 	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
 )
 
@@ -26,8 +34,34 @@ type Collector struct {
 	done  chan error
 }
 
+// Postgres reports whether the tests' stores are on PostgreSQL
+// (FARMWATCH_TEST_STORE=postgres), for tests of what only a bbolt store has
+// (its file, its backup, the data dir's lock) to skip.
+func Postgres() bool { return os.Getenv("FARMWATCH_TEST_STORE") == "postgres" }
+
+// SkipOnPostgres skips a test of a bbolt-only feature when the tests' stores
+// are on PostgreSQL, saying why.
+func SkipOnPostgres(t testing.TB, why string) {
+	t.Helper()
+	if Postgres() {
+		t.Skipf("bbolt only (%s): FARMWATCH_TEST_STORE=postgres", why)
+	}
+}
+
+// StoreURL is the store URL of a new test collector: empty for bbolt in
+// its data dir, else a fresh database of the shared PostgreSQL cluster.
+func StoreURL(t testing.TB) string {
+	t.Helper()
+	if !Postgres() {
+		return ""
+	}
+	return pgtest.Shared(t).NewDatabase(t)
+}
+
 // Start runs a collector until the test ends; mutate adjusts its config
-// (a DataDir it sets, say a copy of another collector's, is used as is).
+// (a DataDir it sets, say a copy of another collector's, is used as is; so
+// is the StoreURL, which on PostgreSQL names the new database and can be
+// set to another collector's to share its store).
 func Start(t testing.TB, mutate func(*server.Config)) *Collector {
 	t.Helper()
 	data := t.TempDir()
@@ -37,7 +71,7 @@ func Start(t testing.TB, mutate func(*server.Config)) *Collector {
 		t.Fatal(err)
 	}
 	cfg := server.Config{
-		DataDir: data, Listen: "127.0.0.1:0", GeoCity: city, GeoASN: asn,
+		DataDir: data, StoreURL: StoreURL(t), Listen: "127.0.0.1:0", GeoCity: city, GeoASN: asn,
 		TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")},
 	}
 	if mutate != nil {
@@ -100,6 +134,19 @@ func (c *Collector) Kill() {
 	c.Server.Stop(ctx)
 	<-c.done
 	c.done = nil
+}
+
+// StoreURL is the collector's PostgreSQL database, empty when its store is
+// the bbolt file in its data dir.
+func (c *Collector) StoreURL() string { return c.cfg.StoreURL }
+
+// OpenStore opens the stopped collector's store where it keeps it: the
+// bbolt file in its data dir or its PostgreSQL database.
+func (c *Collector) OpenStore(opts store.Options) (*store.Store, error) {
+	if c.cfg.StoreURL != "" {
+		return store.OpenPostgres(context.Background(), c.cfg.StoreURL, opts)
+	}
+	return store.Open(c.Data, opts)
 }
 
 // Options are the admin connection options of this collector.
