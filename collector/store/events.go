@@ -129,17 +129,49 @@ func (s *Store) now() time.Time {
 // alertEventsCommitted runs after a commit that wrote events: it wakes the
 // readers of the log, then hands the events to Options.OnAlertEvents.
 func (s *Store) alertEventsCommitted(events []*pb.AlertEvent) {
-	s.signalMu.Lock()
-	close(s.signal.ch)
-	s.signal.ch = make(chan struct{})
-	s.signalMu.Unlock()
+	s.wakeEventReaders()
 	if s.onAlertEvents != nil {
 		s.onAlertEvents(events)
 	}
 }
 
+// pollAlertEvents wakes the readers of a shared store's event log when
+// another collector committed events: the local signal knows only this
+// collector's commits. One read of the newest id a poll; readers wake only
+// when it moved.
+func (s *Store) pollAlertEvents(every time.Duration) {
+	defer close(s.pollDone)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	seen, _ := s.LastAlertEventID()
+	for {
+		select {
+		case <-s.pollStop:
+			return
+		case <-t.C:
+		}
+		last, err := s.LastAlertEventID()
+		// A failed read (the database restarting) wakes nobody: the next
+		// poll tries again.
+		if err != nil || last == seen {
+			continue
+		}
+		seen = last
+		s.wakeEventReaders()
+	}
+}
+
+// wakeEventReaders closes the signal the readers of the log wait on.
+func (s *Store) wakeEventReaders() {
+	s.signalMu.Lock()
+	close(s.signal.ch)
+	s.signal.ch = make(chan struct{})
+	s.signalMu.Unlock()
+}
+
 // AlertEventsSignal returns a channel closed at the next commit that writes
-// an alert event. Take the channel before reading the log, then read, then
+// an alert event (on a shared store, also when a poll finds events another
+// collector committed). Take the channel before reading the log, then read, then
 // wait on it: an event committed between the read and the wait closes the
 // channel already taken, so no wakeup is lost.
 func (s *Store) AlertEventsSignal() <-chan struct{} {
