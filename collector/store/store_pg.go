@@ -39,3 +39,13 @@ func OpenPostgres(ctx context.Context, url string, opts Options) (*Store, error)
 	}
 	return s, nil
 }
+
+// Retries is how many transaction attempts this store ran again after a
+// conflict with another transaction (a serialization failure or deadlock on
+// a shared database); always 0 on bbolt, which has one writer.
+func (s *Store) Retries() int64 {
+	if r, ok := s.kv.(interface{ Retries() int64 }); ok {
+		return r.Retries()
+	}
+	return 0
+}
