@@ -8,8 +8,8 @@ import (
 
 	"github.com/farmwatch/farmwatch/internal/pgtest"
 	"github.com/farmwatch/farmwatch/internal/testcollector"
-	"github.com/farmwatch/farmwatch/sim"
 	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
+	"github.com/farmwatch/farmwatch/sim"
 )
 
 // A farm whose laptops report to different collectors is one farm: half
