@@ -49,3 +49,9 @@ func (s *Store) Retries() int64 {
 	}
 	return 0
 }
+
+// Shared tells whether other collectors may write this store at the same
+// time (PostgreSQL), so that work only one of them must do (delivering an
+// alert output) is arbitrated through the store; false on bbolt, whose file
+// one collector holds locked.
+func (s *Store) Shared() bool { return s.bolt == nil }
