@@ -1,6 +1,10 @@
 package multicollector_test
 
 import (
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -26,6 +30,7 @@ func TestSweepsOnTwoCollectorsUnderLoad(t *testing.T) {
 	withRetention := func(cfg *server.Config) {
 		collectorConfig(url, ca)(cfg)
 		cfg.Retention = 24 * time.Hour
+		cfg.MetricsListen = "127.0.0.1:0"
 	}
 	a, b := testcollector.Start(t, withRetention), testcollector.Start(t, withRetention)
 	agents := enrollAgents(t, []*testcollector.Collector{a, b}, 6)
@@ -85,6 +90,39 @@ func TestSweepsOnTwoCollectorsUnderLoad(t *testing.T) {
 		t.Error("no report was acknowledged while the sweeps ran")
 	}
 	t.Logf("%d reports acknowledged while the sweeps ran; serialization retries: A %d, B %d", during, a.Store().Retries(), b.Store().Retries())
+	// The retries are on each collector's /metrics.
+	for _, c := range []*testcollector.Collector{a, b} {
+		want := c.Store().Retries()
+		if got := retriesMetric(t, c.MetricsAddr()); got < want {
+			t.Errorf("%s: farmwatch_store_conflict_retries_total %d, want at least %d", c.Addr(), got, want)
+		}
+	}
 	drain(t, agents)
 	checkStoredOnce(t, a.Admin, agents)
+}
+
+// retriesMetric reads farmwatch_store_conflict_retries_total from a
+// collector's /metrics.
+func retriesMetric(t *testing.T, addr string) int64 {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(body), "\n") {
+		if v, ok := strings.CutPrefix(line, "farmwatch_store_conflict_retries_total "); ok {
+			n, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatalf("%q: %v", line, err)
+			}
+			return int64(n)
+		}
+	}
+	t.Fatalf("no farmwatch_store_conflict_retries_total on %s/metrics", addr)
+	return 0
 }
