@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/farmwatch/farmwatch/internal/pgtest"
-	"github.com/farmwatch/farmwatch/internal/testcollector"
 )
 
 // Agents deliver to two collectors on one PostgreSQL store, half of them
@@ -21,7 +20,7 @@ func TestKillOneCollectorUnderLoad(t *testing.T) {
 	url := pgtest.Shared(t).NewDatabase(t)
 	ca := newCA(t)
 	a, b := startCollector(t, url, ca), startCollector(t, url, ca)
-	agents := enrollAgents(t, []*testcollector.Collector{a, b}, 8)
+	agents := enrollAgents(t, a.Admin, []string{a.Addr(), b.Addr()}, 8)
 
 	start := time.Now()
 	stop := load(agents)

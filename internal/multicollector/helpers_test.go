@@ -114,14 +114,13 @@ type agent struct {
 	ackedOn map[string]int
 }
 
-// enrollAgents adds n hires and tokens through the first collector and
-// enrolls agent i with collector i%len(cs) (a token made on one collector
-// used on another), then gives each agent every collector, its enrolling
-// one first.
-func enrollAgents(t *testing.T, cs []*testcollector.Collector, n int) []*agent {
+// enrollAgents adds n hires and tokens through admin (one collector's) and
+// enrolls agent i with the collector at addrs[i%len(addrs)] (a token made on
+// one collector used on another), then gives each agent every collector,
+// its enrolling one first.
+func enrollAgents(t *testing.T, admin pb.AdminServiceClient, addrs []string, n int) []*agent {
 	t.Helper()
 	ctx := context.Background()
-	admin := cs[0].Admin
 	hires := make([]*pb.Hire, n)
 	for i := range hires {
 		hires[i] = &pb.Hire{Id: fmt.Sprintf("h%03d", i), Name: fmt.Sprintf("Hire %d", i), ClaimedHome: "Denver, CO, US"}
@@ -137,15 +136,15 @@ func enrollAgents(t *testing.T, cs []*testcollector.Collector, n int) []*agent {
 		if err != nil {
 			t.Fatal(err)
 		}
-		pref := cs[i%len(cs)]
-		id, _, err := uplink.Enroll(ctx, uplink.EnrollOptions{Collector: pref.Addr(), Token: tok.GetToken(), Hostname: fmt.Sprintf("laptop-%d", i)})
+		pref := addrs[i%len(addrs)]
+		id, _, err := uplink.Enroll(ctx, uplink.EnrollOptions{Collector: pref, Token: tok.GetToken(), Hostname: fmt.Sprintf("laptop-%d", i)})
 		if err != nil {
-			t.Fatalf("enroll agent %d with %s: %v", i, pref.Addr(), err)
+			t.Fatalf("enroll agent %d with %s: %v", i, pref, err)
 		}
-		id.Collectors = []string{pref.Addr()}
-		for _, c := range cs {
-			if c != pref {
-				id.Collectors = append(id.Collectors, c.Addr())
+		id.Collectors = []string{pref}
+		for _, a := range addrs {
+			if a != pref {
+				id.Collectors = append(id.Collectors, a)
 			}
 		}
 		sp, err := spool.Open(filepath.Join(t.TempDir(), "spool.db"), 100000)

@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/farmwatch/farmwatch/internal/pgtest"
-	"github.com/farmwatch/farmwatch/internal/testcollector"
 )
 
 // PostgreSQL stops under load and starts again on the same port: while it
@@ -20,7 +19,7 @@ func TestPostgresRestartUnderLoad(t *testing.T) {
 	url := pg.NewDatabase(t)
 	ca := newCA(t)
 	a, b := startCollector(t, url, ca), startCollector(t, url, ca)
-	agents := enrollAgents(t, []*testcollector.Collector{a, b}, 6)
+	agents := enrollAgents(t, a.Admin, []string{a.Addr(), b.Addr()}, 6)
 
 	stop := load(agents)
 	stopped := false

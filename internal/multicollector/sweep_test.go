@@ -33,7 +33,7 @@ func TestSweepsOnTwoCollectorsUnderLoad(t *testing.T) {
 		cfg.MetricsListen = "127.0.0.1:0"
 	}
 	a, b := testcollector.Start(t, withRetention), testcollector.Start(t, withRetention)
-	agents := enrollAgents(t, []*testcollector.Collector{a, b}, 6)
+	agents := enrollAgents(t, a.Admin, []string{a.Addr(), b.Addr()}, 6)
 	stop := load(agents)
 	stopped := false
 	defer func() {
