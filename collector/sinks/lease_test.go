@@ -60,7 +60,13 @@ func TestSharedStoreOutputDeliveredOnce(t *testing.T) {
 	const ttl = 600 * time.Millisecond
 	obs := map[string]*Outbox{}
 	for name, st := range map[string]*store.Store{"A": stA, "B": stB} {
-		obs[name] = startOutbox(t, webhookConfig(t, "secops", r.url(), ""), st, st, Options{Holder: name, LeaseTTL: ttl})
+		// An attempt's timeout below half the lease: the lease keeps its term.
+		cfg, err := ParseConfig([]byte("outputs:\n  - name: secops\n    type: webhook\n    url: "+r.url()+
+			"\n    secret_env: FW_SECRET\n    timeout: 250ms\n"), func(k string) (string, bool) { return testSecret, k == "FW_SECRET" })
+		if err != nil {
+			t.Fatal(err)
+		}
+		obs[name] = startOutbox(t, cfg, st, st, Options{Holder: name, LeaseTTL: ttl})
 	}
 	openAlerts(t, stA, 1, 5)
 	openAlerts(t, stB, 6, 5)

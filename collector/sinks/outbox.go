@@ -278,11 +278,11 @@ func (w *worker) run(ctx, hard context.Context) {
 	if w.o.opts.Holder != "" {
 		// An idle holder wakes to renew its lease; the others to see
 		// whether it is still renewed.
-		poll = min(poll, w.o.opts.LeaseTTL/3)
+		poll = min(poll, w.leaseTTL()/3)
 	}
 	for ctx.Err() == nil {
 		if !w.lease(log) {
-			sleep(ctx, w.o.opts.LeaseTTL/3)
+			sleep(ctx, w.leaseTTL()/3)
 			continue
 		}
 		w.redeliver(ctx, hard, log)
@@ -344,7 +344,7 @@ func (w *worker) lease(log *slog.Logger) bool {
 	if o.opts.Holder == "" {
 		return true
 	}
-	now, ttl := o.opts.Now(), o.opts.LeaseTTL
+	now, ttl := o.opts.Now(), w.leaseTTL()
 	if !w.leased.IsZero() && now.Before(w.leased.Add(-2*ttl/3)) {
 		return true
 	}
@@ -393,6 +393,14 @@ func (w *worker) lease(log *slog.Logger) bool {
 	}
 	w.leased, w.follower = now.Add(ttl), false
 	return true
+}
+
+// leaseTTL is the output's lease term: Options.LeaseTTL, or twice the
+// output's timeout when that is longer. The lease is renewed before each
+// attempt with at least two thirds of its term left, so an attempt, which
+// lasts at most the timeout, ends while the lease holds.
+func (w *worker) leaseTTL() time.Duration {
+	return max(w.o.opts.LeaseTTL, 2*w.out.Timeout)
 }
 
 // checkLease fails a transaction recording an output's progress when
