@@ -121,6 +121,14 @@ func (s *Server) loadApplicants() error {
 	}
 	for _, id := range pending {
 		resp, err := s.finishImport(id)
+		if err != nil && s.store.Shared() {
+			// On a shared store the import may be another collector's, in
+			// progress or finished meanwhile: that collector finishes it,
+			// and so does the next one to start when it died.
+			s.log.Warn("an applicant import committed but not finished could not be rolled forward here; the collector running it, or the next to start, finishes it",
+				"import", id, "err", err)
+			continue
+		}
 		if err != nil {
 			return fmt.Errorf("roll applicant import %s forward: %w", id, err)
 		}
