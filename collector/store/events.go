@@ -129,6 +129,9 @@ func (s *Store) now() time.Time {
 // alertEventsCommitted runs after a commit that wrote events: it wakes the
 // readers of the log, then hands the events to Options.OnAlertEvents.
 func (s *Store) alertEventsCommitted(events []*pb.AlertEvent) {
+	if len(events) > 0 {
+		s.sawAlertEvent(events[len(events)-1].GetId())
+	}
 	s.wakeEventReaders()
 	if s.onAlertEvents != nil {
 		s.onAlertEvents(events)
@@ -143,7 +146,9 @@ func (s *Store) pollAlertEvents(every time.Duration) {
 	defer close(s.pollDone)
 	t := time.NewTicker(every)
 	defer t.Stop()
-	seen, _ := s.LastAlertEventID()
+	if last, err := s.LastAlertEventID(); err == nil {
+		s.sawAlertEvent(last)
+	}
 	for {
 		select {
 		case <-s.pollStop:
@@ -152,12 +157,26 @@ func (s *Store) pollAlertEvents(every time.Duration) {
 		}
 		last, err := s.LastAlertEventID()
 		// A failed read (the database restarting) wakes nobody: the next
-		// poll tries again.
-		if err != nil || last == seen {
+		// poll tries again. Nor does an event this collector committed:
+		// its commit woke the readers already.
+		if err != nil || !s.sawAlertEvent(last) {
 			continue
 		}
-		seen = last
 		s.wakeEventReaders()
+	}
+}
+
+// sawAlertEvent records id as the newest event id seen by this collector,
+// its own commits' or a poll's; false when it is not newer.
+func (s *Store) sawAlertEvent(id uint64) bool {
+	for {
+		seen := s.eventsSeen.Load()
+		if id <= seen {
+			return false
+		}
+		if s.eventsSeen.CompareAndSwap(seen, id) {
+			return true
+		}
 	}
 }
 

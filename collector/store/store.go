@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -115,6 +116,9 @@ type Store struct {
 	// pollDone tells it ended.
 	pollStop, pollDone chan struct{}
 	pollOnce           sync.Once
+	// eventsSeen is the newest event id this collector committed or a
+	// poll found (sawAlertEvent).
+	eventsSeen atomic.Uint64
 }
 
 // Options tune a Store.
