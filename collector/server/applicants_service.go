@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc"
@@ -37,11 +38,52 @@ const screenBatch = 1000
 // applicantScreening is the collector's side of applicant screening: the
 // in-memory index of every stored applicant, and one import at a time.
 type applicantScreening struct {
-	index *analysis.ApplicantIndex
+	env analysis.ApplicantEnv
+	cur atomic.Pointer[analysis.ApplicantIndex]
 	// importMu serialises imports: an id checked as new while staging stays
-	// new until the import is applied.
+	// new until the import is applied. It guards version.
 	importMu   sync.Mutex
 	lastImport int64
+	// version is the store's ApplicantsVersion the index was built at: on
+	// a shared store other collectors import and erase applicants too, and
+	// the index is rebuilt when it moved (syncApplicants).
+	version uint64
+}
+
+func (sc *applicantScreening) index() *analysis.ApplicantIndex { return sc.cur.Load() }
+
+// syncApplicants rebuilds the screening index from a shared store when the
+// applicants changed since it was built, by this collector or another: an
+// applicant another collector imported is screened against, one it erased
+// is not. The caller holds importMu. On bbolt this collector is the only
+// writer and its index is always in step.
+func (s *Server) syncApplicants() error {
+	sc := s.screening
+	if !s.store.Shared() {
+		return nil
+	}
+	// The version is read before the applicants: a change committed in
+	// between makes the next sync rebuild again, never skip one.
+	v, err := s.store.ApplicantsVersion()
+	if err != nil {
+		return fmt.Errorf("read the applicants' version: %w", err)
+	}
+	if v == sc.version && sc.index() != nil {
+		return nil
+	}
+	x := analysis.NewApplicantIndex(sc.env)
+	err = s.store.View(func(tx *store.Tx) error {
+		return tx.ForEachApplicant(func(a *pb.Applicant) error {
+			x.Put(a)
+			return nil
+		})
+	})
+	if err != nil {
+		return fmt.Errorf("load applicants: %w", err)
+	}
+	sc.cur.Store(x)
+	sc.version = v
+	return nil
 }
 
 // loadApplicants builds the index from the store and rolls forward the
@@ -51,18 +93,26 @@ func (s *Server) loadApplicants() error {
 	if s.geo != nil {
 		env.Locate = func(ip netip.Addr) geo.Location { return s.geo.Lookup(ip) }
 	}
-	s.screening = &applicantScreening{index: analysis.NewApplicantIndex(env)}
+	s.screening = &applicantScreening{env: env}
 	start := time.Now()
-	err := s.store.View(func(tx *store.Tx) error {
-		return tx.ForEachApplicant(func(a *pb.Applicant) error {
-			s.screening.index.Put(a)
-			return nil
+	if s.store.Shared() {
+		if err := s.syncApplicants(); err != nil {
+			return err
+		}
+	} else {
+		x := analysis.NewApplicantIndex(env)
+		err := s.store.View(func(tx *store.Tx) error {
+			return tx.ForEachApplicant(func(a *pb.Applicant) error {
+				x.Put(a)
+				return nil
+			})
 		})
-	})
-	if err != nil {
-		return fmt.Errorf("load applicants: %w", err)
+		if err != nil {
+			return fmt.Errorf("load applicants: %w", err)
+		}
+		s.screening.cur.Store(x)
 	}
-	if n := s.screening.index.Len(); n > 0 {
+	if n := s.screening.index().Len(); n > 0 {
 		s.log.Info("applicants loaded for screening", "applicants", n, "took", time.Since(start).Round(time.Millisecond))
 	}
 	pending, err := s.store.PendingImports()
@@ -71,6 +121,14 @@ func (s *Server) loadApplicants() error {
 	}
 	for _, id := range pending {
 		resp, err := s.finishImport(id)
+		if err != nil && s.store.Shared() {
+			// On a shared store the import may be another collector's, in
+			// progress or finished meanwhile: that collector finishes it,
+			// and so does the next one to start when it died.
+			s.log.Warn("an applicant import committed but not finished could not be rolled forward here; the collector running it, or the next to start, finishes it",
+				"import", id, "err", err)
+			continue
+		}
 		if err != nil {
 			return fmt.Errorf("roll applicant import %s forward: %w", id, err)
 		}
@@ -88,6 +146,9 @@ func (a *adminService) ImportApplicants(stream grpc.ClientStreamingServer[pb.Imp
 	sc := s.screening
 	sc.importMu.Lock()
 	defer sc.importMu.Unlock()
+	if err := s.syncApplicants(); err != nil {
+		return status.Errorf(codes.Unavailable, "%v; nothing was stored", err)
+	}
 	now := s.cfg.Now()
 	// Import ids sort in time order and never repeat, even on a clock step.
 	sc.lastImport = max(sc.lastImport+1, now.UnixNano())
@@ -304,7 +365,7 @@ func (s *Server) finishImport(importID string) (*pb.ImportApplicantsResponse, er
 	affected := map[string]struct{}{}
 	put := func(list []*pb.Applicant) {
 		for _, a := range list {
-			for _, id := range s.screening.index.Put(a) {
+			for _, id := range s.screening.index().Put(a) {
 				affected[id] = struct{}{}
 			}
 		}
@@ -397,7 +458,7 @@ func (s *Server) screenApplicants(ids []string, now time.Time) (int, error) {
 				go func() {
 					defer wg.Done()
 					for i := w; i < len(b.ids); i += workers {
-						b.screens[i] = s.screening.index.Screen(b.ids[i], now)
+						b.screens[i] = s.screening.index().Screen(b.ids[i], now)
 					}
 				}()
 			}
@@ -508,7 +569,15 @@ func (a *adminService) GetApplicant(ctx context.Context, req *pb.GetApplicantReq
 	if err != nil {
 		return nil, asStatus(err)
 	}
-	sc := a.s.screening.index.Screen(req.GetId(), a.s.cfg.Now())
+	// An import or erasure running here keeps the index in step itself.
+	if scr := a.s.screening; scr.importMu.TryLock() {
+		err := a.s.syncApplicants()
+		scr.importMu.Unlock()
+		if err != nil {
+			return nil, status.Errorf(codes.Unavailable, "screen applicant %s: %v", req.GetId(), err)
+		}
+	}
+	sc := a.s.screening.index().Screen(req.GetId(), a.s.cfg.Now())
 	out.Score, out.Evidence, out.Related = sc.Score, sc.Evidence, sc.Related
 	return out, nil
 }
@@ -633,6 +702,9 @@ func (a *adminService) DeleteApplicant(ctx context.Context, req *pb.DeleteApplic
 	// An import applied meanwhile would index the applicant's ties anew.
 	sc.importMu.Lock()
 	defer sc.importMu.Unlock()
+	if err := s.syncApplicants(); err != nil {
+		return nil, status.Errorf(codes.Unavailable, "%v; nothing was erased", err)
+	}
 	var ap *pb.Applicant
 	err := s.store.View(func(tx *store.Tx) error {
 		var err error
@@ -646,10 +718,10 @@ func (a *adminService) DeleteApplicant(ctx context.Context, req *pb.DeleteApplic
 		return nil, asStatus(err)
 	}
 	now, who, cfg := s.cfg.Now(), identityFrom(ctx).Name, s.engine.Config()
-	tied := sc.index.Remove(id)
+	tied := sc.index().Remove(id)
 	screens := make([]analysis.ApplicantScreen, len(tied))
 	for i, o := range tied {
-		screens[i] = sc.index.Screen(o, now)
+		screens[i] = sc.index().Screen(o, now)
 	}
 	resp := &pb.DeleteApplicantResponse{ApplicantId: id, Rescreened: uint32(len(tied))}
 	err = s.store.Update(func(tx *store.Tx) error {
@@ -675,7 +747,7 @@ func (a *adminService) DeleteApplicant(ctx context.Context, req *pb.DeleteApplic
 		return tx.Audit(now, who, "applicant.delete", id, detail+"; "+req.GetNote())
 	})
 	if err != nil {
-		sc.index.Put(ap) // nothing was erased: screening keeps them
+		sc.index().Put(ap) // nothing was erased: screening keeps them
 		return nil, asStatus(err)
 	}
 	if pages, err := s.store.ScrubFreePages(30 * time.Second); errors.Is(err, store.ErrNotBbolt) {

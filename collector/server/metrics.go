@@ -211,6 +211,7 @@ type fleetCollector struct {
 	cached *fleetCounts
 
 	alertsOpen, devices, storeSize, geoAge, geoBuilt *prometheus.Desc
+	storeRetries                                     *prometheus.Desc
 }
 
 func newFleetCollector(s *Server) *fleetCollector {
@@ -222,6 +223,8 @@ func newFleetCollector(s *Server) *fleetCollector {
 			"Enrolled devices by state (enrolled, reporting, silent, revoked); counted at most every 10 s.",
 			[]string{"state"}, nil),
 		storeSize: prometheus.NewDesc("farmwatch_store_size_bytes", "Size of the store's file.", nil, nil),
+		storeRetries: prometheus.NewDesc("farmwatch_store_conflict_retries_total",
+			"Transactions run again after a conflict with another transaction (serialization failure or deadlock) on a shared store.", nil, nil),
 		geoAge: prometheus.NewDesc("farmwatch_geo_database_age_seconds",
 			"Age of a loaded geo database (city or asn), from its build time.", []string{"db"}, nil),
 		geoBuilt: prometheus.NewDesc("farmwatch_geo_database_build_timestamp_seconds",
@@ -233,6 +236,7 @@ func (c *fleetCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.alertsOpen
 	ch <- c.devices
 	ch <- c.storeSize
+	ch <- c.storeRetries
 	ch <- c.geoAge
 	ch <- c.geoBuilt
 }
@@ -259,6 +263,10 @@ func (c *fleetCollector) Collect(ch chan<- prometheus.Metric) {
 		} else {
 			ch <- prometheus.NewInvalidMetric(c.storeSize, err)
 		}
+	}
+	// Only a shared store has conflicts: bbolt has one writer.
+	if s.store.Shared() {
+		ch <- prometheus.MustNewConstMetric(c.storeRetries, prometheus.CounterValue, float64(s.store.Retries()))
 	}
 	if s.geo != nil {
 		for _, d := range s.geo.Databases() {

@@ -82,6 +82,10 @@ type Config struct {
 	// Outputs is the alert outputs file (webhooks, Slack, JSON lines,
 	// syslog; collector/sinks); empty: none.
 	Outputs string
+	// OutputLeaseTTL is how long a collector's lease on an output lasts
+	// unrenewed on a shared store, which bounds how long an output waits
+	// after its collector died (0: sinks.DefaultLeaseTTL).
+	OutputLeaseTTL time.Duration
 	// MetricsListen is the address of the plain-HTTP /metrics, /healthz and
 	// /readyz listener; empty serves none.
 	MetricsListen string

@@ -2,8 +2,10 @@ package server
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 
 	"google.golang.org/grpc/codes"
@@ -25,11 +27,18 @@ func (s *Server) startOutputs(cfg *sinks.Config) error {
 	if cfg == nil {
 		return nil
 	}
-	ob, err := sinks.NewOutbox(cfg, sinks.Options{
+	opts := sinks.Options{
 		Log: s.store, Store: s.store, Logger: s.log,
 		// Deliveries by outcome and their latency, for /metrics.
 		Observe: s.metrics.AlertDelivery,
-	})
+	}
+	if s.store.Shared() {
+		// Every collector of a shared store runs the same outputs file;
+		// each output is delivered by the one holding its lease.
+		opts.Holder = leaseHolder(s.Addr())
+		opts.LeaseTTL = s.cfg.OutputLeaseTTL
+	}
+	ob, err := sinks.NewOutbox(cfg, opts)
 	if err == nil {
 		err = ob.Start()
 	}
@@ -38,6 +47,16 @@ func (s *Server) startOutputs(cfg *sinks.Config) error {
 	}
 	s.outbox = ob
 	return nil
+}
+
+// leaseHolder names this collector process in the outputs' leases: its
+// host and address for the operator reading them, and a random part so that
+// a collector restarted on the same address is a new holder.
+func leaseHolder(addr string) string {
+	host, _ := os.Hostname()
+	var r [4]byte
+	rand.Read(r[:])
+	return fmt.Sprintf("%s %s %x", host, addr, r)
 }
 
 func outputStatus(err error) error {

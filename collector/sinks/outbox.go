@@ -59,7 +59,22 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock (nil: time.Now).
 	Now func() time.Time
+	// Holder names this collector among the collectors of a shared store.
+	// Set, an output is delivered only while this collector holds its
+	// lease, a record in the store taken and renewed in a transaction, so
+	// that several collectors running one outputs file deliver each event
+	// once between them rather than once each. Empty: no lease (the only
+	// collector of a bbolt store).
+	Holder string
+	// LeaseTTL is how long a lease lasts unrenewed (zero: DefaultLeaseTTL):
+	// the holder renews it every third of that, and when the holder dies
+	// another collector takes the output over within about LeaseTTL. The
+	// collectors' clocks must agree to well within it.
+	LeaseTTL time.Duration
 }
+
+// DefaultLeaseTTL is how long an output's lease lasts without renewal.
+const DefaultLeaseTTL = 15 * time.Second
 
 // ErrUnknownOutput is returned for a name no configured output has.
 var ErrUnknownOutput = errors.New("no such output")
@@ -91,6 +106,12 @@ type worker struct {
 	attempts    uint32
 	lastSuccess time.Time
 	lastError   string
+
+	// leased is when this collector's lease on the output ends as it last
+	// wrote it (zero: not held; only with Options.Holder). follower: the
+	// log said another collector delivers the output.
+	leased   time.Time
+	follower bool
 }
 
 // NewOutbox prepares the outputs of cfg; Start starts their goroutines.
@@ -112,6 +133,9 @@ func NewOutbox(cfg *Config, opts Options) (*Outbox, error) {
 	}
 	if opts.StopGrace <= 0 {
 		opts.StopGrace = 3 * time.Second
+	}
+	if opts.LeaseTTL <= 0 {
+		opts.LeaseTTL = DefaultLeaseTTL
 	}
 	o := &Outbox{opts: opts, log: opts.Logger, byName: map[string]*worker{}}
 	if o.log == nil {
@@ -193,6 +217,7 @@ func (o *Outbox) Stop() {
 			o.hard()
 		}
 		o.wg.Wait()
+		o.releaseLeases()
 		for _, w := range o.workers {
 			if err := w.d.close(); err != nil {
 				o.log.Warn("output close", "sink", w.out.Name, "err", err)
@@ -249,7 +274,17 @@ const readBatch = 256
 func (w *worker) run(ctx, hard context.Context) {
 	log := w.o.log.With("sink", w.out.Name)
 	failures := 0
+	poll := w.o.opts.Poll
+	if w.o.opts.Holder != "" {
+		// An idle holder wakes to renew its lease; the others to see
+		// whether it is still renewed.
+		poll = min(poll, w.leaseTTL()/3)
+	}
 	for ctx.Err() == nil {
+		if !w.lease(log) {
+			sleep(ctx, w.leaseTTL()/3)
+			continue
+		}
 		w.redeliver(ctx, hard, log)
 		sig := w.o.opts.Log.AlertEventsSignal()
 		w.mu.Lock()
@@ -264,7 +299,7 @@ func (w *worker) run(ctx, hard context.Context) {
 		}
 		failures = 0
 		if len(evs) == 0 {
-			t := time.NewTimer(w.o.opts.Poll)
+			t := time.NewTimer(poll)
 			select {
 			case <-sig:
 			case <-w.kick:
@@ -296,9 +331,124 @@ func (w *worker) run(ctx, hard context.Context) {
 	}
 }
 
+// errLeaseLost: another collector took the output's lease over.
+var errLeaseLost = errors.New("another collector took the output's lease over")
+
+// lease keeps the output's lease when Options.Holder is set: true while
+// this collector holds it. A free, given-up or expired lease is taken, a
+// held one renewed a third of the way into its term, in one serializable
+// transaction each, so two collectors never both take it. Taking it over
+// reloads the cursor the previous holder left.
+func (w *worker) lease(log *slog.Logger) bool {
+	o := w.o
+	if o.opts.Holder == "" {
+		return true
+	}
+	now, ttl := o.opts.Now(), w.leaseTTL()
+	if !w.leased.IsZero() && now.Before(w.leased.Add(-2*ttl/3)) {
+		return true
+	}
+	var (
+		held, hasCursor bool
+		holder          string
+		cursor          uint64
+	)
+	err := o.opts.Store.Update(func(tx *store.Tx) error {
+		var until time.Time
+		holder, until = tx.SinkLease(w.out.Name)
+		held = holder == "" || holder == o.opts.Holder || !now.Before(until)
+		if !held {
+			return nil
+		}
+		cursor, hasCursor = tx.SinkCursor(w.out.Name)
+		return tx.SetSinkLease(w.out.Name, o.opts.Holder, now.Add(ttl))
+	})
+	if err != nil {
+		// Unrenewed, the lease is still ours until its term ends; past it
+		// another collector may hold it.
+		log.Error("renew the output's lease", "err", err)
+		if !w.leased.IsZero() && !now.Before(w.leased) {
+			log.Warn("the output's lease ran out unrenewed: this collector stops delivering it")
+			w.leased = time.Time{}
+		}
+		return !w.leased.IsZero()
+	}
+	if !held {
+		if !w.leased.IsZero() {
+			log.Warn("another collector holds the output's lease: this one stops delivering it", "holder", holder)
+			w.leased = time.Time{}
+		} else if !w.follower {
+			log.Info("another collector delivers this output; this one takes over if it stops renewing its lease", "holder", holder)
+		}
+		w.follower = true
+		return false
+	}
+	if w.leased.IsZero() {
+		if hasCursor {
+			w.mu.Lock()
+			w.cursor = cursor
+			w.mu.Unlock()
+		}
+		log.Info("this collector holds the output's lease and delivers it", "cursor", cursor, "previous_holder", holder)
+	}
+	w.leased, w.follower = now.Add(ttl), false
+	return true
+}
+
+// leaseTTL is the output's lease term: Options.LeaseTTL, or twice the
+// output's timeout when that is longer. The lease is renewed before each
+// attempt with at least two thirds of its term left, so an attempt, which
+// lasts at most the timeout, ends while the lease holds.
+func (w *worker) leaseTTL() time.Duration {
+	return max(w.o.opts.LeaseTTL, 2*w.out.Timeout)
+}
+
+// checkLease fails a transaction recording an output's progress when
+// another collector took the output over meanwhile: its own progress is
+// the one that counts.
+func (w *worker) checkLease(tx *store.Tx) error {
+	if h := w.o.opts.Holder; h != "" {
+		if holder, _ := tx.SinkLease(w.out.Name); holder != h {
+			return errLeaseLost
+		}
+	}
+	return nil
+}
+
+// releaseLeases gives up the leases this collector holds as it stops, so
+// that another collector takes the outputs over at once rather than when
+// the leases expire.
+func (o *Outbox) releaseLeases() {
+	for _, w := range o.workers {
+		if w.leased.IsZero() {
+			continue
+		}
+		err := o.opts.Store.Update(func(tx *store.Tx) error {
+			if holder, _ := tx.SinkLease(w.out.Name); holder != o.opts.Holder {
+				return nil
+			}
+			return tx.DeleteSinkLease(w.out.Name)
+		})
+		if err != nil {
+			o.log.Warn("give up an output's lease (another collector takes it over when it expires)", "sink", w.out.Name, "err", err)
+		}
+		w.leased = time.Time{}
+	}
+}
+
 // setCursor records the cursor past events the filters skipped.
 func (w *worker) setCursor(log *slog.Logger, id uint64) {
-	if err := w.o.opts.Store.Update(func(tx *store.Tx) error { return tx.SetSinkCursor(w.out.Name, id) }); err != nil {
+	err := w.o.opts.Store.Update(func(tx *store.Tx) error {
+		if err := w.checkLease(tx); err != nil {
+			return err
+		}
+		return tx.SetSinkCursor(w.out.Name, id)
+	})
+	if errors.Is(err, errLeaseLost) {
+		w.leased = time.Time{}
+		return
+	}
+	if err != nil {
 		log.Error("save the output's cursor", "cursor", id, "err", err)
 	}
 	w.mu.Lock()
@@ -318,7 +468,9 @@ func (w *worker) deliver(ctx, hard context.Context, log *slog.Logger, ev *pb.Ale
 		first = dead.GetFirstAttempt().AsTime()
 	}
 	for attempt := 1; ; attempt++ {
-		if ctx.Err() != nil {
+		// A lease lost (or not renewed) meanwhile, during a backoff say:
+		// the output's new holder delivers the event.
+		if ctx.Err() != nil || !w.lease(log) {
 			return false
 		}
 		actx, cancel := context.WithTimeout(hard, w.out.Timeout)
@@ -367,6 +519,9 @@ func (w *worker) deliver(ctx, hard context.Context, log *slog.Logger, ev *pb.Ale
 // dead letter when the event failed for good.
 func (w *worker) commit(log *slog.Logger, ev *pb.AlertEvent, requeued, newDead *pb.DeadLetter) {
 	err := w.o.opts.Store.Update(func(tx *store.Tx) error {
+		if err := w.checkLease(tx); err != nil {
+			return err
+		}
 		if newDead != nil {
 			if err := tx.PutDeadLetter(newDead); err != nil {
 				return err
@@ -381,7 +536,15 @@ func (w *worker) commit(log *slog.Logger, ev *pb.AlertEvent, requeued, newDead *
 		}
 		return nil
 	})
-	if err != nil {
+	switch {
+	case errors.Is(err, errLeaseLost):
+		// The collector that took the output over goes on from the
+		// progress recorded before it did: it may deliver this event
+		// once more (receivers dedupe on webhook-id).
+		log.Warn("the output's lease passed to another collector during a delivery; it may deliver the event again",
+			"event_id", ev.GetId())
+		w.leased = time.Time{}
+	case err != nil:
 		// The event stays delivered in memory; after a restart it may be
 		// delivered once more (receivers dedupe on webhook-id).
 		log.Error("save the output's progress", "event_id", ev.GetId(), "err", err)
@@ -464,10 +627,17 @@ func (o *Outbox) Sinks(name string) ([]*pb.AlertSink, error) {
 			if err != nil {
 				return err
 			}
+			// On a shared store the output may be delivered by another
+			// collector: its progress is the one recorded in the store.
+			stored, ok := tx.SinkCursor(w.out.Name)
 			w.mu.Lock()
+			cursor := w.cursor
+			if o.opts.Holder != "" && ok {
+				cursor = stored
+			}
 			s := &pb.AlertSink{Name: w.out.Name, Type: w.out.Type, Target: w.out.Target(),
 				Kinds: append([]string(nil), w.out.Kinds...), MinScore: w.out.MinScore,
-				Cursor: w.cursor, LastEventId: last, DeadLetters: uint32(len(dead)),
+				Cursor: cursor, LastEventId: last, DeadLetters: uint32(len(dead)),
 				LastError: w.lastError, Attempts: w.attempts}
 			if !w.lastSuccess.IsZero() {
 				s.LastSuccess = timestamppb.New(w.lastSuccess)

@@ -51,7 +51,45 @@ func (tx *Tx) PutApplicant(a *pb.Applicant) error {
 			return err
 		}
 	}
+	if err := tx.bumpApplicants(); err != nil {
+		return err
+	}
 	return putProto(b, []byte(a.GetId()), a)
+}
+
+// keyApplicantsVersion, in the meta bucket, counts the transactions that
+// changed the stored applicants: a collector sharing the store with others
+// keeps its screening index in memory and rebuilds it when this moved.
+var keyApplicantsVersion = []byte("applicants_version")
+
+// bumpApplicants moves the applicants' version, once per transaction.
+func (tx *Tx) bumpApplicants() error {
+	if tx.applicantsBumped {
+		return nil
+	}
+	m := tx.tx.Bucket(bucketMeta)
+	var v uint64
+	if b := kvGet(m, keyApplicantsVersion); len(b) == 8 {
+		v = binary.BigEndian.Uint64(b)
+	}
+	if err := kvPut(m, keyApplicantsVersion, u64(v+1)); err != nil {
+		return err
+	}
+	tx.applicantsBumped = true
+	return nil
+}
+
+// ApplicantsVersion changes with every committed transaction that stored or
+// erased an applicant (0 before the first).
+func (s *Store) ApplicantsVersion() (uint64, error) {
+	var v uint64
+	err := s.kv.View(func(tx kvTx) error {
+		if b := kvGet(tx.Bucket(bucketMeta), keyApplicantsVersion); len(b) == 8 {
+			v = binary.BigEndian.Uint64(b)
+		}
+		return nil
+	})
+	return v, err
 }
 
 func emailKey(canonical, id string) []byte {

@@ -74,6 +74,9 @@ func (tx *Tx) EraseApplicant(id string) (ApplicantErasure, error) {
 	if err := tx.redactAuditApplicant(ap, &n); err != nil {
 		return n, err
 	}
+	if err := tx.bumpApplicants(); err != nil {
+		return n, err
+	}
 	return n, tx.tx.Bucket(bucketApplicants).Delete([]byte(id))
 }
 

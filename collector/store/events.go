@@ -129,17 +129,68 @@ func (s *Store) now() time.Time {
 // alertEventsCommitted runs after a commit that wrote events: it wakes the
 // readers of the log, then hands the events to Options.OnAlertEvents.
 func (s *Store) alertEventsCommitted(events []*pb.AlertEvent) {
-	s.signalMu.Lock()
-	close(s.signal.ch)
-	s.signal.ch = make(chan struct{})
-	s.signalMu.Unlock()
+	if len(events) > 0 {
+		s.sawAlertEvent(events[len(events)-1].GetId())
+	}
+	s.wakeEventReaders()
 	if s.onAlertEvents != nil {
 		s.onAlertEvents(events)
 	}
 }
 
+// pollAlertEvents wakes the readers of a shared store's event log when
+// another collector committed events: the local signal knows only this
+// collector's commits. One read of the newest id a poll; readers wake only
+// when it moved.
+func (s *Store) pollAlertEvents(every time.Duration) {
+	defer close(s.pollDone)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	if last, err := s.LastAlertEventID(); err == nil {
+		s.sawAlertEvent(last)
+	}
+	for {
+		select {
+		case <-s.pollStop:
+			return
+		case <-t.C:
+		}
+		last, err := s.LastAlertEventID()
+		// A failed read (the database restarting) wakes nobody: the next
+		// poll tries again. Nor does an event this collector committed:
+		// its commit woke the readers already.
+		if err != nil || !s.sawAlertEvent(last) {
+			continue
+		}
+		s.wakeEventReaders()
+	}
+}
+
+// sawAlertEvent records id as the newest event id seen by this collector,
+// its own commits' or a poll's; false when it is not newer.
+func (s *Store) sawAlertEvent(id uint64) bool {
+	for {
+		seen := s.eventsSeen.Load()
+		if id <= seen {
+			return false
+		}
+		if s.eventsSeen.CompareAndSwap(seen, id) {
+			return true
+		}
+	}
+}
+
+// wakeEventReaders closes the signal the readers of the log wait on.
+func (s *Store) wakeEventReaders() {
+	s.signalMu.Lock()
+	close(s.signal.ch)
+	s.signal.ch = make(chan struct{})
+	s.signalMu.Unlock()
+}
+
 // AlertEventsSignal returns a channel closed at the next commit that writes
-// an alert event. Take the channel before reading the log, then read, then
+// an alert event (on a shared store, also when a poll finds events another
+// collector committed). Take the channel before reading the log, then read, then
 // wait on it: an event committed between the read and the wait closes the
 // channel already taken, so no wakeup is lost.
 func (s *Store) AlertEventsSignal() <-chan struct{} {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"time"
 
 	"google.golang.org/protobuf/proto"
 
@@ -20,13 +21,39 @@ var (
 	// endian) -> DeadLetter: the events an output gave up on after its
 	// retry limit, until they are retried or deleted.
 	bucketSinkDead = []byte("alert_sink_dead")
+	// bucketSinkLeases maps an output's name -> its lease (8 bytes big
+	// endian expiry in Unix nanoseconds, then the holder's name): on a store
+	// shared by several collectors the one holding an output's unexpired
+	// lease is the one that delivers it.
+	bucketSinkLeases = []byte("alert_sink_leases")
 )
 
 // Both buckets are created when the store opens, like every other: an older
 // store gains them empty, which reads as "no output has delivered anything",
 // so no migration step is needed.
 func init() {
-	allBuckets = append(allBuckets, bucketSinkCursors, bucketSinkDead)
+	allBuckets = append(allBuckets, bucketSinkCursors, bucketSinkDead, bucketSinkLeases)
+}
+
+// SinkLease returns who holds the output's delivery lease and until when;
+// holder is "" when nobody ever took it or it was given up.
+func (tx *Tx) SinkLease(name string) (holder string, expires time.Time) {
+	v := kvGet(tx.tx.Bucket(bucketSinkLeases), []byte(name))
+	if len(v) < 8 {
+		return "", time.Time{}
+	}
+	return string(v[8:]), time.Unix(0, int64(binary.BigEndian.Uint64(v[:8])))
+}
+
+// SetSinkLease records holder as the output's deliverer until expires.
+func (tx *Tx) SetSinkLease(name, holder string, expires time.Time) error {
+	v := binary.BigEndian.AppendUint64(nil, uint64(expires.UnixNano()))
+	return kvPut(tx.tx.Bucket(bucketSinkLeases), []byte(name), append(v, holder...))
+}
+
+// DeleteSinkLease gives the output's lease up.
+func (tx *Tx) DeleteSinkLease(name string) error {
+	return tx.tx.Bucket(bucketSinkLeases).Delete([]byte(name))
 }
 
 // SinkCursor returns the last event id the output delivered; ok is false

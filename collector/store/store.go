@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -111,6 +112,13 @@ type Store struct {
 	onAlertEvents func([]*pb.AlertEvent)
 	signalMu      sync.Mutex
 	signal        eventSignal
+	// pollStop ends the poll of a shared store's event log (nil: none),
+	// pollDone tells it ended.
+	pollStop, pollDone chan struct{}
+	pollOnce           sync.Once
+	// eventsSeen is the newest event id this collector committed or a
+	// poll found (sawAlertEvent).
+	eventsSeen atomic.Uint64
 }
 
 // Options tune a Store.
@@ -144,7 +152,17 @@ type Options struct {
 	// transaction with the reports the batch carried and how long the
 	// transaction took (the collector's metrics).
 	OnCommit func(reports int, took time.Duration)
+	// EventPoll is how often a store shared with other collectors
+	// (PostgreSQL) looks for alert events they committed, to wake this
+	// collector's readers of the log (0: DefaultEventPoll). A bbolt store
+	// has no other writer and does not poll.
+	EventPoll time.Duration
 }
+
+// DefaultEventPoll is how often a shared store looks for alert events
+// committed by other collectors: a watch or an output on one collector sees
+// another's events within about this long, for one small read a poll.
+const DefaultEventPoll = 250 * time.Millisecond
 
 // ErrLocked means another process holds the store's file lock: a collector
 // already runs on the data dir, or a backup or backtest has it open.
@@ -234,6 +252,14 @@ func newStore(e kvEngine, boltDB *bolt.DB, opts Options) (*Store, error) {
 	}
 	s.dailyBudget = opts.DailyBudget
 	go s.writer()
+	if boltDB == nil {
+		poll := opts.EventPoll
+		if poll <= 0 {
+			poll = DefaultEventPoll
+		}
+		s.pollStop, s.pollDone = make(chan struct{}), make(chan struct{})
+		go s.pollAlertEvents(poll)
+	}
 	return s, nil
 }
 
@@ -273,6 +299,10 @@ func (s *Store) Close() error {
 	}
 	s.closeMu.Unlock()
 	<-s.stopped
+	if s.pollStop != nil {
+		s.pollOnce.Do(func() { close(s.pollStop) })
+		<-s.pollDone
+	}
 	return s.kv.Close()
 }
 

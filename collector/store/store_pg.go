@@ -39,3 +39,19 @@ func OpenPostgres(ctx context.Context, url string, opts Options) (*Store, error)
 	}
 	return s, nil
 }
+
+// Retries is how many transaction attempts this store ran again after a
+// conflict with another transaction (a serialization failure or deadlock on
+// a shared database); always 0 on bbolt, which has one writer.
+func (s *Store) Retries() int64 {
+	if r, ok := s.kv.(interface{ Retries() int64 }); ok {
+		return r.Retries()
+	}
+	return 0
+}
+
+// Shared tells whether other collectors may write this store at the same
+// time (PostgreSQL), so that work only one of them must do (delivering an
+// alert output) is arbitrated through the store; false on bbolt, whose file
+// one collector holds locked.
+func (s *Store) Shared() bool { return s.bolt == nil }

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/farmwatch/farmwatch/internal/pgtest"
+	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
 )
 
 // A database with store data but no schema marker is a copy that did not
@@ -49,5 +51,69 @@ func TestOpenPostgresRefusesAPartialCopy(t *testing.T) {
 		return nil
 	}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Two stores on one database are two collectors: a reader of the event log
+// on one wakes for the events the other commits, within a few polls, and a
+// poll that finds nothing new wakes no one.
+func TestSharedStoreWakesForOtherWritersEvents(t *testing.T) {
+	url := pgtest.Shared(t).NewDatabase(t)
+	const poll = 50 * time.Millisecond
+	a, err := OpenPostgres(context.Background(), url, Options{EventPoll: poll})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := OpenPostgres(context.Background(), url, Options{EventPoll: poll})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+
+	sig := b.AlertEventsSignal()
+	select {
+	case <-sig:
+		t.Fatal("b's signal closed with no event committed")
+	case <-time.After(5 * poll):
+	}
+	start := time.Now()
+	if err := a.Update(func(tx *Tx) error {
+		return tx.PutAlert("d-1", &pb.Alert{Id: "A-000001", Kind: "device", DeviceId: "d-1", Status: "open", Score: 0.9})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-sig:
+		t.Logf("b woke %s after a's commit (poll %s)", time.Since(start).Round(time.Millisecond), poll)
+	case <-time.After(5 * time.Second):
+		t.Fatal("b's readers were not woken for an event a committed")
+	}
+	evs, err := b.AlertEvents(0, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) != 1 || evs[0].GetAlert().GetId() != "A-000001" {
+		t.Fatalf("b reads %v, want the event a committed", evs)
+	}
+	// The poll has seen that id: no further wakeup without a new event.
+	sig = b.AlertEventsSignal()
+	select {
+	case <-sig:
+		t.Error("b's signal closed again with no new event")
+	case <-time.After(5 * poll):
+	}
+	// b's own commit wakes its readers once, at the commit; its poll then
+	// finds nothing new.
+	if err := b.Update(func(tx *Tx) error {
+		return tx.PutAlert("d-2", &pb.Alert{Id: "A-000002", Kind: "device", DeviceId: "d-2", Status: "open", Score: 0.9})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	sig = b.AlertEventsSignal()
+	select {
+	case <-sig:
+		t.Error("b's poll woke its readers for b's own event")
+	case <-time.After(5 * poll):
 	}
 }

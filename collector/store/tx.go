@@ -29,6 +29,9 @@ type Tx struct {
 	// (SetActor); events are those written so far (events.go).
 	actor  string
 	events []*pb.AlertEvent
+	// applicantsBumped: this transaction moved the applicants' version
+	// (ApplicantsVersion) already.
+	applicantsBumped bool
 }
 
 type heldDevice struct {
