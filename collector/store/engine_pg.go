@@ -134,7 +134,12 @@ func openPGEngine(ctx context.Context, rawURL string) (*pgEngine, error) {
 	}
 	e := &pgEngine{
 		target:      net.JoinHostPort(cfg.ConnConfig.Host, strconv.Itoa(int(cfg.ConnConfig.Port))) + "/" + cfg.ConnConfig.Database,
-		maxAttempts: 12, backoff: 2 * time.Millisecond,
+		// 24 attempts wait about 4 s in all: a transaction that keeps
+		// losing to a busy writer on the same keys (two collectors' ingest
+		// writers on one farm) gets through under load rather than failing
+		// after a second, and an ingest batch that still fails is retried by
+		// its agents from their spools.
+		maxAttempts: 24, backoff: 2 * time.Millisecond,
 		pageMin: 16, pageMax: 1024,
 	}
 	e.pool, err = pgxpool.NewWithConfig(ctx, cfg)
