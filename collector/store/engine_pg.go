@@ -133,7 +133,7 @@ func openPGEngine(ctx context.Context, rawURL string) (*pgEngine, error) {
 		cfg.ConnConfig.ConnectTimeout = pgConnectTimeout
 	}
 	e := &pgEngine{
-		target:      net.JoinHostPort(cfg.ConnConfig.Host, strconv.Itoa(int(cfg.ConnConfig.Port))) + "/" + cfg.ConnConfig.Database,
+		target: net.JoinHostPort(cfg.ConnConfig.Host, strconv.Itoa(int(cfg.ConnConfig.Port))) + "/" + cfg.ConnConfig.Database,
 		// 24 attempts wait about 4 s in all: a transaction that keeps
 		// losing to a busy writer on the same keys (two collectors' ingest
 		// writers on one farm) gets through under load rather than failing
