@@ -130,6 +130,13 @@ func newMetrics(version string) *Metrics {
 	return m
 }
 
+// watchStore adds the metrics read from the open store.
+func (m *Metrics) watchStore(st *store.Store) {
+	m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "farmwatch_store_retries_total",
+		Help: "Store transactions run again after a conflict with a concurrent one (PostgreSQL serialization failures and deadlocks; always 0 on bbolt)."},
+		func() float64 { return float64(st.Retries()) }))
+}
+
 // Registry is the registry /metrics serves.
 func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
 

@@ -39,3 +39,15 @@ func OpenPostgres(ctx context.Context, url string, opts Options) (*Store, error)
 	}
 	return s, nil
 }
+
+// Retries counts the transactions run again since the store was opened
+// because they conflicted with another one (a serialization failure or a
+// deadlock, most often with another collector's): always 0 on bbolt, whose
+// writers never conflict. A rate of them that grows with the collectors is
+// contention on shared keys.
+func (s *Store) Retries() int64 {
+	if e, ok := s.kv.(*pgEngine); ok {
+		return e.Retries()
+	}
+	return 0
+}

@@ -2,8 +2,10 @@ package store
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/farmwatch/farmwatch/internal/pgtest"
@@ -49,5 +51,62 @@ func TestOpenPostgresRefusesAPartialCopy(t *testing.T) {
 		return nil
 	}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Two collectors' read-modify-writes of one key conflict, and Retries
+// counts the attempts run again (what farmwatch_store_retries_total
+// shows); a bbolt store's count stays 0.
+func TestStoreRetriesCountsConflicts(t *testing.T) {
+	url := pgtest.Shared(t).NewDatabase(t)
+	var stores [2]*Store
+	for i := range stores {
+		s, err := OpenPostgres(context.Background(), url, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		stores[i] = s
+	}
+	key := []byte("bench-counter")
+	var wg sync.WaitGroup
+	errs := make(chan error, 2)
+	for _, s := range stores {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 100 {
+				if err := s.Update(func(tx *Tx) error {
+					b := tx.tx.Bucket(bucketMeta)
+					n := uint64(0)
+					if v := b.Get(key); v != nil {
+						n = binary.BigEndian.Uint64(v)
+					}
+					return b.Put(key, binary.BigEndian.AppendUint64(nil, n+1))
+				}); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if r := stores[0].Retries() + stores[1].Retries(); r == 0 {
+		t.Fatal("no retry counted in 200 concurrent read-modify-writes of one key from two stores")
+	}
+	bs, err := Open(t.TempDir(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bs.Close()
+	if err := bs.Update(func(tx *Tx) error { return tx.tx.Bucket(bucketMeta).Put(key, []byte{1}) }); err != nil {
+		t.Fatal(err)
+	}
+	if r := bs.Retries(); r != 0 {
+		t.Fatalf("bbolt store Retries = %d, want 0", r)
 	}
 }
