@@ -4,11 +4,14 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/farmwatch/farmwatch/internal/pgtest"
+	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
 )
 
 // A database with store data but no schema marker is a copy that did not
@@ -109,4 +112,57 @@ func TestStoreRetriesCountsConflicts(t *testing.T) {
 	if r := bs.Retries(); r != 0 {
 		t.Fatalf("bbolt store Retries = %d, want 0", r)
 	}
+}
+
+// Two collectors sharing a database ingest at once, reports received in the
+// same nanosecond: every report is stored under a key of its own, each
+// store's under its own writer number.
+func TestTwoStoresIngestConcurrently(t *testing.T) {
+	url := pgtest.Shared(t).NewDatabase(t)
+	var stores [2]*Store
+	for i := range stores {
+		s, err := OpenPostgres(context.Background(), url, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		stores[i] = s
+	}
+	const devices, perDevice = 8, 25
+	for d := range devices {
+		addDevice(t, stores[0], fmt.Sprintf("d-%d", d))
+	}
+	at := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+	var wg sync.WaitGroup
+	errs := make(chan error, devices)
+	for d := range devices {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			id := fmt.Sprintf("d-%d", d)
+			for seq := range uint64(perDevice) {
+				if _, err := stores[d%2].Ingest(id, []*pb.StoredReport{stored(id, seq+1, at)}); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	keys := reportKeys(t, stores[0])
+	if len(keys) != devices*perDevice {
+		t.Fatalf("%d reports stored, want %d", len(keys), devices*perDevice)
+	}
+	writers := map[uint64]int{}
+	for _, k := range keys {
+		writers[binary.BigEndian.Uint64(k[8:])>>reportWordCountBits]++
+	}
+	if len(writers) != 2 {
+		t.Fatalf("reports by writer number %v: want two writers", writers)
+	}
+	t.Logf("%d reports from two stores, %d and %d conflict retries", len(keys), stores[0].Retries(), stores[1].Retries())
 }
