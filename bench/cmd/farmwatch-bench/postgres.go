@@ -44,6 +44,7 @@ func startPostgres(o options) (*postgres, string, error) {
 		pgcluster.Setting("shared_buffers", "'512MB'"),
 		pgcluster.Setting("max_wal_size", "'4GB'"),
 		pgcluster.Setting("max_connections", "100"),
+		pgcluster.Setting("max_pred_locks_per_transaction", "4096"),
 	)
 	if errors.Is(err, pgcluster.ErrNoBinaries) {
 		return nil, err.Error() + " (Debian: apt-get install postgresql; or set FARMWATCH_PG_BIN)", nil
@@ -158,7 +159,8 @@ func benchPostgresIngest(ctx context.Context, o options, t *table, pg *postgres,
 				if err != nil {
 					return err
 				}
-				sst = sharedStore{url: url, collectors: kind.collectors, dbCPU: pg.cpu}
+				sst = sharedStore{url: url, collectors: kind.collectors, dbCPU: pg.cpu,
+					size: func() (int64, int64, error) { return storeSize(ctx, url) }}
 			}
 			logf("ingest %d agents on %s, run %d of %d", n, kind.name, rep+1, o.pgRepeats)
 			res, err := benchCollectors(ctx, data, city, asn, fleet, templates(fleet), o, "", "", "", sst)
@@ -170,8 +172,8 @@ func benchPostgresIngest(ctx context.Context, o options, t *table, pg *postgres,
 				if run.bytes, run.count, err = storeSize(ctx, sst.url); err != nil {
 					return fmt.Errorf("size of the PostgreSQL store: %w", err)
 				}
-				logf("ingest on %s: %d conflict retries (%d in the window), store %d MB for %d reports, PostgreSQL %.0f µs CPU/report",
-					kind.name, res.retries, res.windowRetries, run.bytes>>20, run.count, res.dbCPUPerReport)
+				logf("ingest on %s: %d conflict retries (%d in the window), %d calls answered Unavailable, store %d MB for %d reports, PostgreSQL %.0f µs CPU/report",
+					kind.name, res.retries, res.windowRetries, res.stats.unavailable, run.bytes>>20, run.count, res.dbCPUPerReport)
 			}
 			runs[k] = append(runs[k], run)
 			os.RemoveAll(data)
@@ -216,12 +218,13 @@ func benchPostgresIngest(ctx context.Context, o options, t *table, pg *postgres,
 		t.info(fmt.Sprintf("ingest %s agents, %s: CPU per report", agents, kinds[k].name),
 			fmt.Sprintf("collector%s %.0f µs + PostgreSQL %.0f µs", plural(kinds[k].collectors), cpu, db),
 			fmt.Sprintf("bbolt's collector %.0f µs; medians", bcpu))
-		var retries []string
+		var retries, unavailable []string
 		for _, r := range runs[k] {
-			retries = append(retries, fmt.Sprintf("%d (%.1f%% of the window's calls)", r.res.windowRetries, 100*float64(r.res.windowRetries)/float64(max(r.res.stats.calls, 1))))
+			retries = append(retries, fmt.Sprintf("%d", r.res.windowRetries))
+			unavailable = append(unavailable, fmt.Sprintf("%d", r.res.stats.unavailable))
 		}
 		t.info(fmt.Sprintf("ingest %s agents, %s: conflict retries in the window", agents, kinds[k].name), strings.Join(retries, ", "),
-			"transactions run again after a serialization failure or deadlock (farmwatch_store_retries_total)")
+			"store transactions run again after a serialization failure or deadlock (farmwatch_store_retries_total); calls answered Unavailable after 12 conflicts in a row, sent again: "+strings.Join(unavailable, ", "))
 	}
 	// The one-collector store's size: its reports, device records and
 	// analysis state of n devices.
@@ -229,6 +232,16 @@ func benchPostgresIngest(ctx context.Context, o options, t *table, pg *postgres,
 	if last.count > 0 {
 		t.info("PostgreSQL bytes per report, ingest store", fmt.Sprintf("%.0f B", float64(last.bytes)/float64(last.count)),
 			fmt.Sprintf("%.0f MB tables and indexes (pg_total_relation_size) / %s reports of %s devices, after the ingest", float64(last.bytes)/1e6, thousands(last.count), agents))
+	}
+	var grown []string
+	for _, r := range runs[1] {
+		if r.res.grownReports > 0 {
+			grown = append(grown, fmt.Sprintf("%.0f B", float64(r.res.grownBytes)/float64(r.res.grownReports)))
+		}
+	}
+	if len(grown) > 0 {
+		t.info("PostgreSQL bytes per added report, ingest", strings.Join(grown, ", "),
+			fmt.Sprintf("growth of tables and indexes / reports added from the window's start to the end (1 collector, %s devices): the report, its index entry, and the device state rewritten meanwhile", agents))
 	}
 	return nil
 }
