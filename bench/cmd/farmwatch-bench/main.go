@@ -65,6 +65,7 @@ type options struct {
 	postgres       bool
 	pgRepeats      int
 	pgQueryReports int
+	pgLog          string
 }
 
 func run(args []string) error {
@@ -88,6 +89,7 @@ func run(args []string) error {
 	fs.BoolVar(&o.skipQueries, "skip-queries", false, "skip the 100,000-device query store")
 	fs.StringVar(&o.markdown, "markdown", "", "also write the table as Markdown to this file")
 	fs.BoolVar(&o.postgres, "postgres", true, "also measure the collector on PostgreSQL, on a throw-away cluster started here (skipped, with the reason in the table, when PostgreSQL is not installed)")
+	fs.StringVar(&o.pgLog, "pg-log", "", "copy the PostgreSQL server's log (serialization failures with the statement and key) to this file at the end")
 	fs.IntVar(&o.pgRepeats, "pg-repeats", 3, "interleaved ingest runs of the smallest fleet on bbolt, PostgreSQL with one collector and with two")
 	fs.IntVar(&o.pgQueryReports, "pg-query-reports", 1000000, "reports in the query store copied into PostgreSQL (its devices: -query-devices; 0: no PostgreSQL query rows)")
 	if err := fs.Parse(args); err != nil {

@@ -45,6 +45,9 @@ func startPostgres(o options) (*postgres, string, error) {
 		pgcluster.Setting("max_wal_size", "'4GB'"),
 		pgcluster.Setting("max_connections", "100"),
 		pgcluster.Setting("max_pred_locks_per_transaction", "4096"),
+		// A statement that fails (a serialization failure above all) is
+		// logged with its parameters (bucket, key), for -pg-log.
+		pgcluster.Setting("log_parameter_max_length_on_error", "64"),
 	)
 	if errors.Is(err, pgcluster.ErrNoBinaries) {
 		return nil, err.Error() + " (Debian: apt-get install postgresql; or set FARMWATCH_PG_BIN)", nil
@@ -333,6 +336,13 @@ func benchPostgres(ctx context.Context, o options, t *table) error {
 		return nil
 	}
 	defer pg.close()
+	if o.pgLog != "" {
+		defer func() {
+			if b, err := os.ReadFile(pg.c.LogFile()); err == nil {
+				os.WriteFile(o.pgLog, b, 0o644)
+			}
+		}()
+	}
 	geoDir := filepath.Join(o.tmp, "pg-geo")
 	if err := os.MkdirAll(geoDir, 0o700); err != nil {
 		return err
