@@ -26,7 +26,9 @@ import (
 // Query goals of the issue.
 const (
 	queryP99Goal = 100 * time.Millisecond
-	rssGoal      = 1 << 30
+	// queryBudget bounds the time of one query's repeated calls.
+	queryBudget = 2 * time.Minute
+	rssGoal     = 1 << 30
 	// analysedRounds of every device's reports go through the rules (so the
 	// store holds the device state, fingerprints, clusters and alerts a
 	// collector builds); the rest are appended with analysis off.
@@ -170,7 +172,13 @@ func runQueries(ctx context.Context, o options, t *table, admin pb.AdminServiceC
 	for _, q := range queries {
 		var st callStats
 		size := 0
+		// A query far slower than its goal stops after queryBudget: its
+		// p99 is then the slowest of fewer calls, which the row says.
+		start := time.Now()
 		for range q.n {
+			if len(st.latencies) > 0 && time.Since(start) > queryBudget {
+				break
+			}
 			t0 := time.Now()
 			n, err := q.call()
 			if err != nil {
@@ -198,7 +206,7 @@ func runQueries(ctx context.Context, o options, t *table, admin pb.AdminServiceC
 		}
 		logf("%s%s: p50 %s, p99 %s (%s)", q.name, on, st.pct(50), st.pct(99), what)
 		t.add(fmt.Sprintf("query `%s`%s p50 / p99", q.name, on), ms(st.pct(50))+" / "+ms(st.pct(99)),
-			fmt.Sprintf("%s devices, %s reports, %d calls; %s", thousands(int64(len(ids))), thousands(int64(reports)), q.n, what),
+			fmt.Sprintf("%s devices, %s reports, %d calls; %s", thousands(int64(len(ids))), thousands(int64(reports)), len(st.latencies), what),
 			"p99 < 100 ms", st.pct(99) < queryP99Goal)
 	}
 	return nil
