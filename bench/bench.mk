@@ -6,8 +6,12 @@
 #                     of 100,000 devices and 10,000,000 reports; the running agent service against a
 #                     running prometheus-node-exporter (20 cycles 10 s apart, about 4 minutes); geo lookups;
 #                     ingest of 1,000 agents beside a dead webhook (refused, hung) against none, 5 interleaved
-#                     repeats (about 9 minutes).
-#   make bench-quick  the same table from small sizes (under a minute), to check the tooling.
+#                     repeats (about 9 minutes); then the PostgreSQL rows on a throw-away cluster this tool
+#                     starts (initdb, fsync on; skipped with the reason when PostgreSQL is not installed):
+#                     ingest of 1,000 agents on bbolt, on PostgreSQL with one collector and with two sharing
+#                     the database, 3 interleaved repeats, and the admin queries against the 100,000-device
+#                     store (1,000,000 reports) copied into PostgreSQL by `farmwatch store copy`'s code.
+#   make bench-quick  the same table from small sizes (about two minutes), to check the tooling.
 #
 # Benchmarks only: `make test` runs none of this, and nothing here fails because a machine is slow.
 # BENCH_FLAGS passes extra flags, e.g. BENCH_FLAGS='-cpuprofile collector.pprof'.
@@ -35,4 +39,5 @@ bench: bench-tool
 bench-quick: bench-tool
 	@$(GO) test -run '^$$' -bench Lookup -benchtime 200000x ./geo/ > $(BENCH_OUT)/geo.txt 2>&1 || { cat $(BENCH_OUT)/geo.txt; exit 1; }; \
 	$(BENCH_OUT)/farmwatch-bench -fleets 1000 -duration 5s -warmup 2s -raw-records 20000 \
-		-query-devices 10000 -query-reports 200000 -query-repeats 10 -output-repeats 1 -geo $(BENCH_OUT)/geo.txt $(BENCH_FLAGS)
+		-query-devices 10000 -query-reports 200000 -query-repeats 10 -output-repeats 1 -pg-repeats 1 -pg-query-reports 20000 \
+		-geo $(BENCH_OUT)/geo.txt $(BENCH_FLAGS)

@@ -130,6 +130,13 @@ func newMetrics(version string) *Metrics {
 	return m
 }
 
+// watchStore adds the metrics read from the open store.
+func (m *Metrics) watchStore(st *store.Store) {
+	m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "farmwatch_store_retries_total",
+		Help: "Store transactions run again after a conflict with a concurrent one (PostgreSQL serialization failures and deadlocks; always 0 on bbolt)."},
+		func() float64 { return float64(st.Retries()) }))
+}
+
 // Registry is the registry /metrics serves.
 func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
 
@@ -211,7 +218,6 @@ type fleetCollector struct {
 	cached *fleetCounts
 
 	alertsOpen, devices, storeSize, geoAge, geoBuilt *prometheus.Desc
-	storeRetries                                     *prometheus.Desc
 }
 
 func newFleetCollector(s *Server) *fleetCollector {
@@ -223,8 +229,6 @@ func newFleetCollector(s *Server) *fleetCollector {
 			"Enrolled devices by state (enrolled, reporting, silent, revoked); counted at most every 10 s.",
 			[]string{"state"}, nil),
 		storeSize: prometheus.NewDesc("farmwatch_store_size_bytes", "Size of the store's file.", nil, nil),
-		storeRetries: prometheus.NewDesc("farmwatch_store_conflict_retries_total",
-			"Transactions run again after a conflict with another transaction (serialization failure or deadlock) on a shared store.", nil, nil),
 		geoAge: prometheus.NewDesc("farmwatch_geo_database_age_seconds",
 			"Age of a loaded geo database (city or asn), from its build time.", []string{"db"}, nil),
 		geoBuilt: prometheus.NewDesc("farmwatch_geo_database_build_timestamp_seconds",
@@ -236,7 +240,6 @@ func (c *fleetCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.alertsOpen
 	ch <- c.devices
 	ch <- c.storeSize
-	ch <- c.storeRetries
 	ch <- c.geoAge
 	ch <- c.geoBuilt
 }
@@ -263,10 +266,6 @@ func (c *fleetCollector) Collect(ch chan<- prometheus.Metric) {
 		} else {
 			ch <- prometheus.NewInvalidMetric(c.storeSize, err)
 		}
-	}
-	// Only a shared store has conflicts: bbolt has one writer.
-	if s.store.Shared() {
-		ch <- prometheus.MustNewConstMetric(c.storeRetries, prometheus.CounterValue, float64(s.store.Retries()))
 	}
 	if s.geo != nil {
 		for _, d := range s.geo.Databases() {

@@ -202,6 +202,7 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	metrics.watchStore(st)
 	s, err := newServer(cfg, st, resolver, engine, metrics)
 	if err != nil {
 		st.Close()

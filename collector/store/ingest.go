@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -154,6 +156,13 @@ func (r *refusal) Error() string { return r.err.Error() }
 
 func (s *Store) commit(batch []*ingestJob, reports int) {
 	start := time.Now()
+	if err := s.words.take(s.kv); err != nil {
+		for _, job := range batch {
+			job.done <- ingestDone{err: err}
+		}
+		slog.Error("ingest transaction failed", "reports", len(batch), "err", err)
+		return
+	}
 	results := make([]IngestResult, len(batch))
 	refused := make([]error, len(batch))
 	err := updateBatch(s.kv, func(btx kvTx) (bool, error) {
@@ -238,12 +247,6 @@ func (tx *Tx) ingestJob(job *ingestJob) (IngestResult, error) {
 	}
 	reports := tx.tx.Bucket(bucketReports)
 	index := tx.tx.Bucket(bucketDevices)
-	meta := tx.tx.Bucket(bucketMeta)
-	counter := uint64(0)
-	if v := kvGet(meta, keyCounter); v != nil {
-		counter = binary.BigEndian.Uint64(v)
-	}
-	changed := false
 	var at time.Time // the collector's receive time: the budget's clock
 	if len(job.reports) > 0 {
 		at = job.reports[0].GetReceivedAt().AsTime()
@@ -269,10 +272,13 @@ func (tx *Tx) ingestJob(job *ingestJob) (IngestResult, error) {
 			refused++ // in order: nothing after a refused report is stored
 			continue
 		}
-		counter++
+		word, err := tx.s.words.next()
+		if err != nil {
+			return res, err
+		}
 		rkey := make([]byte, 16)
 		binary.BigEndian.PutUint64(rkey, uint64(sr.GetReceivedAt().AsTime().UnixNano()))
-		binary.BigEndian.PutUint64(rkey[8:], counter)
+		binary.BigEndian.PutUint64(rkey[8:], word)
 		if err := kvPut(reports, rkey, job.values[i]); err != nil {
 			return res, err
 		}
@@ -289,7 +295,6 @@ func (tx *Tx) ingestJob(job *ingestJob) (IngestResult, error) {
 			}
 		}
 		res.Acknowledged = append(res.Acknowledged, seq)
-		changed = true
 	}
 	if spools.dirty {
 		tx.held.spools = spools.encode()
@@ -311,11 +316,6 @@ func (tx *Tx) ingestJob(job *ingestJob) (IngestResult, error) {
 	}
 	if !spools.dirty && refused == 0 { // duplicates only, nothing recorded
 		return res, nil
-	}
-	if changed {
-		if err := kvPut(meta, keyCounter, u64(counter)); err != nil {
-			return res, err
-		}
 	}
 	return res, tx.PutDevice(dev)
 }
@@ -353,4 +353,58 @@ func ReportIndexKey(deviceID string, generation uint32, seq uint64) []byte {
 	k = append(k, 0)
 	k = binary.BigEndian.AppendUint32(k, ^generation)
 	return binary.BigEndian.AppendUint64(k, ^seq)
+}
+
+// reportWords hands out the second half of report keys (receive time, then
+// this word), unique among all the stores that ever wrote to the data: the
+// high 24 bits are a writer number the store takes once, before its first
+// report, from the meta bucket's sequence (a new one at every open, and one
+// per collector sharing a database), the low 40 bits count this open
+// store's reports. No key is read and rewritten by every ingest batch: with
+// one counter in the meta bucket, as before, every batch of two collectors
+// sharing a PostgreSQL database conflicted with the other's, and both ran
+// their batches again and again. Writer numbers start at 1, so words stay
+// above every counter an older store wrote; after 2^24-1 opens they come
+// round again, and a word repeats only if its count does too, for a report
+// received in the same nanosecond.
+type reportWords struct {
+	mu     sync.Mutex
+	writer atomic.Uint64 // 0: not taken yet
+	n      atomic.Uint64
+}
+
+const (
+	reportWordCountBits = 40
+	reportWordWriters   = 1<<(64-reportWordCountBits) - 1
+)
+
+// take takes the writer number if the store has none yet, in a transaction
+// of its own: before the caller's, which must not roll it back.
+func (w *reportWords) take(e kvEngine) error {
+	if w.writer.Load() != 0 {
+		return nil
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.writer.Load() != 0 {
+		return nil
+	}
+	var n uint64
+	if err := e.Update(func(tx kvTx) (err error) {
+		n, err = tx.Bucket(bucketMeta).NextSequence()
+		return err
+	}); err != nil {
+		return fmt.Errorf("store: take a writer number for report keys: %w", err)
+	}
+	w.writer.Store((n-1)%reportWordWriters + 1)
+	return nil
+}
+
+// next is the next word; take must have succeeded.
+func (w *reportWords) next() (uint64, error) {
+	wr := w.writer.Load()
+	if wr == 0 {
+		return 0, errors.New("store: report key without a writer number")
+	}
+	return wr<<reportWordCountBits | w.n.Add(1)&(1<<reportWordCountBits-1), nil
 }

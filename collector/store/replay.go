@@ -39,6 +39,9 @@ func (s *Store) IngestInOrder(reports []*pb.StoredReport) (OrderedResult, error)
 		}
 		jobs = append(jobs, &ingestJob{deviceID: sr.GetDeviceId(), reports: []*pb.StoredReport{sr}, values: [][]byte{v}})
 	}
+	if err := s.words.take(s.kv); err != nil {
+		return res, err
+	}
 	err := s.kv.Update(func(btx kvTx) error {
 		tx := &Tx{tx: btx, s: s}
 		res = OrderedResult{}

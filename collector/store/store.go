@@ -68,7 +68,10 @@ var (
 		bucketApplicants, bucketApplicantEmails, bucketApplicantAlerts, bucketApplicantStaging, bucketAlertEvents,
 		BucketFingerprints, BucketClusters, BucketClusterOf}
 
-	keySchema  = []byte("schema_version")
+	keySchema = []byte("schema_version")
+	// keyCounter held the last report key's counter, which every ingest
+	// batch read and rewrote; stores written before report words
+	// (reportWord) hold it still, and nothing reads it.
 	keyCounter = []byte("report_counter")
 )
 
@@ -92,8 +95,10 @@ type Store struct {
 	event    EventFunc
 	onCommit func(reports int, took time.Duration)
 	maxBatch int
-	hires    *sharedCache[*pb.Hire]
-	alerts   *sharedCache[*pb.Alert]
+	// words hands out the counter half of report keys (reportWord).
+	words  reportWords
+	hires  *sharedCache[*pb.Hire]
+	alerts *sharedCache[*pb.Alert]
 
 	closeMu sync.RWMutex
 	closed  bool

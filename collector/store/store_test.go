@@ -1,6 +1,8 @@
 package store
 
 import (
+	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"strings"
@@ -398,5 +400,75 @@ func TestAlertSharedFollowsUpdates(t *testing.T) {
 	s.View(func(tx *Tx) error { b, _ = tx.AlertShared("A-1"); return nil })
 	if b.GetScore() != 0.9 || a.GetScore() != 0.5 {
 		t.Fatalf("after an update: %v (earlier copy %v)", b.GetScore(), a.GetScore())
+	}
+}
+
+// reportKeys lists the keys of the reports bucket.
+func reportKeys(t *testing.T, s *Store) [][]byte {
+	t.Helper()
+	var keys [][]byte
+	if err := s.View(func(tx *Tx) error {
+		return tx.tx.Bucket(bucketReports).ForEach(func(k, _ []byte) error {
+			keys = append(keys, bytes.Clone(k))
+			return nil
+		})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return keys
+}
+
+// Report keys stay unique without a counter every batch rewrites: a store
+// reopened, and another store sharing the data, each take a writer number
+// of their own, so reports received in the same nanosecond keep apart.
+func TestReportKeysUniqueAcrossWriters(t *testing.T) {
+	dir := t.TempDir()
+	s := openTest(t, dir, Options{})
+	at := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+	for _, d := range []string{"d-1", "d-2", "d-3"} {
+		addDevice(t, s, d)
+	}
+	if _, err := s.Ingest("d-1", []*pb.StoredReport{stored("d-1", 1, at)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = openTest(t, dir, Options{})
+	defer s.Close()
+	if _, err := s.Ingest("d-2", []*pb.StoredReport{stored("d-2", 1, at)}); err != nil {
+		t.Fatal(err)
+	}
+	// A replay (IngestInOrder) writes with the same store's number.
+	if res, err := s.IngestInOrder([]*pb.StoredReport{func() *pb.StoredReport {
+		r := stored("d-3", 1, at)
+		r.DeviceId = "d-3"
+		return r
+	}()}); err != nil || res.Stored != 1 {
+		t.Fatalf("IngestInOrder: %+v, %v", res, err)
+	}
+	keys := reportKeys(t, s)
+	if len(keys) != 3 {
+		t.Fatalf("%d reports stored, want 3: reports received in the same nanosecond overwrote each other", len(keys))
+	}
+	writers := map[uint64]bool{}
+	for _, k := range keys {
+		word := binary.BigEndian.Uint64(k[8:])
+		writers[word>>reportWordCountBits] = true
+		if word>>reportWordCountBits == 0 {
+			t.Fatalf("report key %x has no writer number", k)
+		}
+	}
+	if len(writers) != 2 {
+		t.Fatalf("writer numbers %v: want one per open store", writers)
+	}
+	// No batch reads or writes a shared counter any more.
+	if err := s.View(func(tx *Tx) error {
+		if v := tx.tx.Bucket(bucketMeta).Get(keyCounter); v != nil {
+			t.Errorf("the meta bucket holds a report counter %x", v)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -94,14 +94,14 @@ func TestSweepsOnTwoCollectorsUnderLoad(t *testing.T) {
 	for _, c := range []*testcollector.Collector{a, b} {
 		want := c.Store().Retries()
 		if got := retriesMetric(t, c.MetricsAddr()); got < want {
-			t.Errorf("%s: farmwatch_store_conflict_retries_total %d, want at least %d", c.Addr(), got, want)
+			t.Errorf("%s: farmwatch_store_retries_total %d, want at least %d", c.Addr(), got, want)
 		}
 	}
 	drain(t, agents)
 	checkStoredOnce(t, a.Admin, agents)
 }
 
-// retriesMetric reads farmwatch_store_conflict_retries_total from a
+// retriesMetric reads farmwatch_store_retries_total from a
 // collector's /metrics.
 func retriesMetric(t *testing.T, addr string) int64 {
 	t.Helper()
@@ -115,7 +115,7 @@ func retriesMetric(t *testing.T, addr string) int64 {
 		t.Fatal(err)
 	}
 	for _, line := range strings.Split(string(body), "\n") {
-		if v, ok := strings.CutPrefix(line, "farmwatch_store_conflict_retries_total "); ok {
+		if v, ok := strings.CutPrefix(line, "farmwatch_store_retries_total "); ok {
 			n, err := strconv.ParseFloat(v, 64)
 			if err != nil {
 				t.Fatalf("%q: %v", line, err)
@@ -123,6 +123,6 @@ func retriesMetric(t *testing.T, addr string) int64 {
 			return int64(n)
 		}
 	}
-	t.Fatalf("no farmwatch_store_conflict_retries_total on %s/metrics", addr)
+	t.Fatalf("no farmwatch_store_retries_total on %s/metrics", addr)
 	return 0
 }

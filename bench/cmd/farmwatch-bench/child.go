@@ -18,6 +18,7 @@ import (
 	"runtime/pprof"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -41,6 +42,9 @@ func runCollectorChild(args []string) error {
 	fs.StringVar(&cfg.GeoASN, "geoip-asn", "", "ASN database")
 	fs.StringVar(&profile, "cpuprofile", "", "CPU profile, written from SIGUSR1 until SIGTERM")
 	fs.StringVar(&cfg.Outputs, "outputs", "", "alert outputs file (farmwatch serve --outputs)")
+	fs.StringVar(&cfg.StoreURL, "store", "", "PostgreSQL URL of the store (farmwatch serve --store)")
+	fs.StringVar(&cfg.CACert, "ca-cert", "", "CA certificate shared with another collector (farmwatch serve --ca-cert)")
+	fs.StringVar(&cfg.CAKey, "ca-key", "", "its key")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -54,6 +58,9 @@ func runCollectorChild(args []string) error {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve() }()
+	// The store's conflict retries, all and those since the measured window
+	// began (SIGUSR1), are written to the data dir at the end.
+	var retries0 int64
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGUSR1)
 	for {
@@ -62,6 +69,7 @@ func runCollectorChild(args []string) error {
 			return err
 		case s := <-sigs:
 			if s == syscall.SIGUSR1 {
+				retries0 = srv.Store().Retries()
 				if profile != "" {
 					f, err := os.Create(profile)
 					if err != nil {
@@ -78,9 +86,24 @@ func runCollectorChild(args []string) error {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			srv.Stop(ctx)
 			cancel()
-			return nil
+			r := srv.Store().Retries()
+			return os.WriteFile(filepath.Join(cfg.DataDir, retriesFile), fmt.Appendf(nil, "%d %d\n", r, r-retries0), 0o644)
 		}
 	}
+}
+
+// retriesFile is where a collector child leaves its store's conflict
+// retries: all of them, then those of the measured window.
+const retriesFile = "bench-store-retries"
+
+// readRetries reads a stopped collector child's retriesFile.
+func readRetries(data string) (all, window int64, err error) {
+	b, err := os.ReadFile(filepath.Join(data, retriesFile))
+	if err != nil {
+		return 0, 0, err
+	}
+	_, err = fmt.Sscan(string(b), &all, &window)
+	return all, window, err
 }
 
 // child is a collector or echo server started by this binary.
@@ -88,6 +111,9 @@ type child struct {
 	cmd  *exec.Cmd
 	logs bytes.Buffer
 	done chan error
+
+	stopOnce sync.Once
+	stopErr  error
 }
 
 func startChild(args ...string) (*child, error) {
@@ -122,15 +148,18 @@ func (c *child) waitFile(path string) (string, error) {
 
 func (c *child) signal(s os.Signal) { c.cmd.Process.Signal(s) }
 
+// stop ends the child (once; later calls return the first's result).
 func (c *child) stop() error {
-	c.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case err := <-c.done:
-		return err
-	case <-time.After(60 * time.Second):
-		c.cmd.Process.Kill()
-		return errors.New("child did not stop in 60 s; killed")
-	}
+	c.stopOnce.Do(func() {
+		c.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case c.stopErr = <-c.done:
+		case <-time.After(60 * time.Second):
+			c.cmd.Process.Kill()
+			c.stopErr = errors.New("child did not stop in 60 s; killed")
+		}
+	})
+	return c.stopErr
 }
 
 // cpu is the user+system CPU time the child has used so far.

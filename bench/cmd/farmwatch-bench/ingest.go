@@ -18,7 +18,9 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/farmwatch/farmwatch/collector/adminconn"
@@ -45,6 +47,9 @@ type callStats struct {
 	latencies []time.Duration
 	errors    int
 	firstErr  error
+	// unavailable counts the errors that were gRPC Unavailable (a batch
+	// the collector gave up, which the agent sends again).
+	unavailable int
 }
 
 func (s callStats) perSecond() float64 { return float64(s.calls) / s.window.Seconds() }
@@ -74,7 +79,7 @@ func drive(ctx context.Context, n, workers int, warmup, window time.Duration, ca
 		go func() {
 			defer wg.Done()
 			var lats []time.Duration
-			errs := 0
+			errs, unavail := 0, 0
 			var firstErr error
 			seq := map[int]uint64{}
 			for i := w; ctx.Err() == nil; i += workers {
@@ -90,9 +95,15 @@ func drive(ctx context.Context, n, workers int, warmup, window time.Duration, ca
 				t1 := time.Now()
 				if err != nil {
 					errs++
+					if status.Code(err) == codes.Unavailable {
+						unavail++
+					}
 					if firstErr == nil {
 						firstErr = err
 					}
+					// The report was not acknowledged: the device sends it
+					// again, as an agent's spool does.
+					seq[i]--
 					continue
 				}
 				if !t0.Before(from) && t1.Before(to) {
@@ -103,6 +114,7 @@ func drive(ctx context.Context, n, workers int, warmup, window time.Duration, ca
 			st.latencies = append(st.latencies, lats...)
 			st.calls += len(lats)
 			st.errors += errs
+			st.unavailable += unavail
 			if st.firstErr == nil {
 				st.firstErr = firstErr
 			}
@@ -228,11 +240,40 @@ type ingestResult struct {
 	hwm, anon        int64            // the collector's peak resident set, and its heap and stacks at the end
 	// sinks is the outputs' delivery state at the end of a run with outputs.
 	sinks []*pb.AlertSink
+	// retries and windowRetries are the store's conflict retries of all
+	// collectors over the whole run and in the measured window (PostgreSQL).
+	retries, windowRetries int64
+	// dbCPUPerReport is the µs of the PostgreSQL server's processes per
+	// report in the window (0: not measured).
+	dbCPUPerReport float64
+	// grownBytes and grownReports are what the store grew by from the
+	// start of the window to the end of the run (sharedStore.size).
+	grownBytes, grownReports int64
 }
 
 // outputs, when set, is an alert outputs file the collector delivers to
 // (farmwatch serve --outputs).
 func benchCollector(ctx context.Context, data, city, asn string, fleet *sim.Fleet, tmpl []*pb.Report, o options, profile, loadProfilePath, outputs string) (ingestResult, error) {
+	return benchCollectors(ctx, data, city, asn, fleet, tmpl, o, profile, loadProfilePath, outputs, sharedStore{collectors: 1})
+}
+
+// sharedStore is where the collectors of an ingest run keep their store: in
+// their data dir (bbolt, one collector), or in the PostgreSQL database url
+// shared by collectors (1 or 2) whose server's processes are counted by
+// dbCPU (nil: not counted).
+type sharedStore struct {
+	url        string
+	collectors int
+	dbCPU      func() time.Duration
+	// size reads the store's size and report count (nil: not read).
+	size func() (bytes, reports int64, err error)
+}
+
+// benchCollectors is benchCollector on the store st. With two collectors the
+// second shares the first's CA and database, and the devices are split
+// between them alternately (enrolled with, and reporting to, one each), so
+// the members of a farm report to both.
+func benchCollectors(ctx context.Context, data, city, asn string, fleet *sim.Fleet, tmpl []*pb.Report, o options, profile, loadProfilePath, outputs string, sst sharedStore) (ingestResult, error) {
 	var res ingestResult
 	args := []string{"collector", "--data", data, "--geoip-city", city, "--geoip-asn", asn}
 	if profile != "" {
@@ -240,6 +281,9 @@ func benchCollector(ctx context.Context, data, city, asn string, fleet *sim.Flee
 	}
 	if outputs != "" {
 		args = append(args, "--outputs", outputs)
+	}
+	if sst.url != "" {
+		args = append(args, "--store", sst.url)
 	}
 	var loadProfile *os.File
 	if loadProfilePath != "" {
@@ -259,6 +303,30 @@ func benchCollector(ctx context.Context, data, city, asn string, fleet *sim.Flee
 	if err != nil {
 		return res, err
 	}
+	cs, datas, addrs := []*child{c}, []string{data}, []string{addr}
+	if sst.collectors > 1 {
+		// Started once the first has applied the schema.
+		data2 := data + "-2"
+		tlsDir := filepath.Join(data, "tls")
+		c2, err := startChild("collector", "--data", data2, "--geoip-city", city, "--geoip-asn", asn, "--store", sst.url,
+			"--ca-cert", filepath.Join(tlsDir, pki.CAFile), "--ca-key", filepath.Join(tlsDir, pki.CAKeyFile))
+		if err != nil {
+			return res, err
+		}
+		defer c2.stop()
+		addr2, err := c2.waitFile(filepath.Join(data2, server.AddrFile))
+		if err != nil {
+			return res, err
+		}
+		cs, datas, addrs = append(cs, c2), append(datas, data2), append(addrs, addr2)
+	}
+	cpuOf := func() time.Duration {
+		var d time.Duration
+		for _, c := range cs {
+			d += c.cpu()
+		}
+		return d
+	}
 	admin, closeAdmin, err := adminconn.Dial(adminconn.Options{Data: data})
 	if err != nil {
 		return res, err
@@ -275,8 +343,14 @@ func benchCollector(ctx context.Context, data, city, asn string, fleet *sim.Flee
 	}
 	res.register = time.Since(t0)
 	t0 = time.Now()
-	if err := fleet.Enroll(ctx, addr, fp, 64); err != nil {
-		return res, err
+	for k, addr := range addrs {
+		part := &sim.Fleet{}
+		for i := k; i < n; i += len(addrs) {
+			part.Devices = append(part.Devices, fleet.Devices[i])
+		}
+		if err := part.Enroll(ctx, addr, fp, 64); err != nil {
+			return res, err
+		}
 	}
 	defer fleet.Close()
 	res.enroll = time.Since(t0)
@@ -300,7 +374,9 @@ func benchCollector(ctx context.Context, data, city, asn string, fleet *sim.Flee
 		logf("collector, %d agents: report %d of each device in %s", n, round+1, res.rounds[round].Round(time.Millisecond))
 	}
 
-	var cpu0, load0 time.Duration
+	var cpu0, load0, db0 time.Duration
+	var size0, count0 int64
+	var sizeErr error
 	var profiling atomic.Bool
 	// windowStarted is closed once cpu0 and load0 are taken (or the run was
 	// cancelled): they are read only after it, however late a loaded
@@ -311,8 +387,16 @@ func benchCollector(ctx context.Context, data, city, asn string, fleet *sim.Flee
 		// The profiles and the CPU counts start with the measured window.
 		select {
 		case <-time.After(o.warmup):
-			cpu0, load0 = c.cpu(), procCPU(os.Getpid())
-			c.signal(syscall.SIGUSR1)
+			cpu0, load0 = cpuOf(), procCPU(os.Getpid())
+			if sst.dbCPU != nil {
+				db0 = sst.dbCPU()
+			}
+			if sst.size != nil {
+				size0, count0, sizeErr = sst.size()
+			}
+			for _, c := range cs {
+				c.signal(syscall.SIGUSR1)
+			}
 			if loadProfile != nil {
 				profiling.Store(pprof.StartCPUProfile(loadProfile) == nil)
 			}
@@ -329,12 +413,18 @@ func benchCollector(ctx context.Context, data, city, asn string, fleet *sim.Flee
 		return err
 	})
 	<-windowStarted
-	cpu, load := c.cpu()-cpu0, procCPU(os.Getpid())-load0
+	cpu, load := cpuOf()-cpu0, procCPU(os.Getpid())-load0
+	var db time.Duration
+	if sst.dbCPU != nil {
+		db = sst.dbCPU() - db0
+	}
 	res.hwm, _, res.anon = c.memory()
 	if profiling.Load() {
 		pprof.StopCPUProfile()
 	}
-	if st.errors > 0 {
+	// On PostgreSQL a batch that kept conflicting is answered Unavailable
+	// and sent again (drive does); those are counted, anything else fails.
+	if st.errors > 0 && (sst.url == "" || st.errors > st.unavailable) {
 		return res, fmt.Errorf("%d report calls failed, first: %v", st.errors, st.firstErr)
 	}
 	res.stats = st
@@ -347,6 +437,27 @@ func benchCollector(ctx context.Context, data, city, asn string, fleet *sim.Flee
 	}
 	res.cpuPerReport = float64(cpu.Microseconds()) / float64(max(st.calls, 1))
 	res.loadCPUPerReport = float64(load.Microseconds()) / float64(max(st.calls, 1))
+	res.dbCPUPerReport = float64(db.Microseconds()) / float64(max(st.calls, 1))
+	if sst.size != nil && sizeErr == nil {
+		size1, count1, err := sst.size()
+		if err != nil {
+			return res, fmt.Errorf("store size: %w", err)
+		}
+		res.grownBytes, res.grownReports = size1-size0, count1-count0
+	}
+	if sst.url != "" {
+		for k, c := range cs {
+			if err := c.stop(); err != nil {
+				return res, fmt.Errorf("collector %d: %w\n%s", k+1, err, c.logs.String())
+			}
+			all, window, err := readRetries(datas[k])
+			if err != nil {
+				return res, fmt.Errorf("collector %d's store retries: %w", k+1, err)
+			}
+			res.retries += all
+			res.windowRetries += window
+		}
+	}
 	logf("collector, %d agents: %.0f reports/s, p50 %s, p99 %s, %.0f µs CPU/report (load generator %.0f µs)", n, st.perSecond(), st.pct(50), st.pct(99),
 		res.cpuPerReport, res.loadCPUPerReport)
 	return res, nil

@@ -46,22 +46,26 @@ func exitOn(err error) {
 }
 
 type options struct {
-	fleets        []int
-	duration      time.Duration
-	warmup        time.Duration
-	concurrency   int
-	rawRecords    int
-	queryDevices  int
-	queryReports  int
-	queryRepeats  int
-	footprintFile string
-	geoFile       string
-	tmp           string
-	cpuProfile    string
-	loadProfile   string
-	skipQueries   bool
-	outputRepeats int
-	markdown      string
+	fleets         []int
+	duration       time.Duration
+	warmup         time.Duration
+	concurrency    int
+	rawRecords     int
+	queryDevices   int
+	queryReports   int
+	queryRepeats   int
+	footprintFile  string
+	geoFile        string
+	tmp            string
+	cpuProfile     string
+	loadProfile    string
+	skipQueries    bool
+	outputRepeats  int
+	markdown       string
+	postgres       bool
+	pgRepeats      int
+	pgQueryReports int
+	pgLog          string
 }
 
 func run(args []string) error {
@@ -84,6 +88,10 @@ func run(args []string) error {
 	fs.IntVar(&o.outputRepeats, "output-repeats", 5, "interleaved ingest runs of the smallest fleet with no alert output, a refused and a hung webhook (0: none)")
 	fs.BoolVar(&o.skipQueries, "skip-queries", false, "skip the 100,000-device query store")
 	fs.StringVar(&o.markdown, "markdown", "", "also write the table as Markdown to this file")
+	fs.BoolVar(&o.postgres, "postgres", true, "also measure the collector on PostgreSQL, on a throw-away cluster started here (skipped, with the reason in the table, when PostgreSQL is not installed)")
+	fs.StringVar(&o.pgLog, "pg-log", "", "copy the PostgreSQL server's log (serialization failures with the statement and key) to this file at the end")
+	fs.IntVar(&o.pgRepeats, "pg-repeats", 3, "interleaved ingest runs of the smallest fleet on bbolt, PostgreSQL with one collector and with two")
+	fs.IntVar(&o.pgQueryReports, "pg-query-reports", 1000000, "reports in the query store copied into PostgreSQL (its devices: -query-devices; 0: no PostgreSQL query rows)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -93,6 +101,9 @@ func run(args []string) error {
 			return fmt.Errorf("-fleets: %q is not a fleet size of 8 or more", f)
 		}
 		o.fleets = append(o.fleets, n)
+	}
+	if o.pgRepeats < 1 {
+		return fmt.Errorf("-pg-repeats: %d: want 1 or more", o.pgRepeats)
 	}
 	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -116,6 +127,9 @@ func run(args []string) error {
 		if err := benchQueries(ctx, o, t); err != nil {
 			return err
 		}
+	}
+	if err := benchPostgres(ctx, o, t); err != nil {
+		return err
 	}
 	if o.footprintFile != "" {
 		if err := footprintRows(o.footprintFile, t); err != nil {

@@ -1,14 +1,14 @@
 //go:build !linux
 
-package pgtest
+package pgcluster
 
 import (
 	"os"
 	"syscall"
 )
 
-// account is who runs the server. Outside Linux the tests run the server as
-// the current user and do not switch credentials.
+// account is who runs the server. Outside Linux the server runs as
+// the current user, without switching credentials.
 type account struct {
 	uid, gid int
 	asRoot   bool

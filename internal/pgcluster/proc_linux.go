@@ -1,4 +1,4 @@
-package pgtest
+package pgcluster
 
 import (
 	"fmt"
@@ -9,11 +9,11 @@ import (
 )
 
 // account is who runs the server: PostgreSQL refuses to run as root, so a
-// test running as root hands the cluster to the unprivileged account nobody
+// program running as root hands the cluster to the unprivileged account nobody
 // (created by every Debian base system).
 type account struct {
 	uid, gid int
-	asRoot   bool // the test runs as root: switch credentials
+	asRoot   bool // the caller runs as root: switch credentials
 }
 
 func serverAccount() (account, error) {
@@ -22,7 +22,7 @@ func serverAccount() (account, error) {
 	}
 	u, err := user.Lookup("nobody")
 	if err != nil {
-		return account{}, fmt.Errorf("the tests run as root, which PostgreSQL refuses, and there is no unprivileged account nobody to run it as: %w", err)
+		return account{}, fmt.Errorf("running as root, which PostgreSQL refuses, and there is no unprivileged account nobody to run it as: %w", err)
 	}
 	uid, err1 := strconv.Atoi(u.Uid)
 	gid, err2 := strconv.Atoi(u.Gid)
@@ -33,8 +33,8 @@ func serverAccount() (account, error) {
 }
 
 // sysProcAttr runs a child as the account and, for the server, ties its
-// life to the test binary's: the kernel sends the postmaster SIGQUIT (an
-// immediate shutdown) when the test process dies, so a test binary killed
+// life to the calling program's: the kernel sends the postmaster SIGQUIT (an
+// immediate shutdown) when the caller dies, so a test binary killed
 // by a timeout leaves no server running.
 func (a account) sysProcAttr(server bool) *syscall.SysProcAttr {
 	attr := &syscall.SysProcAttr{}
