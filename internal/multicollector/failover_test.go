@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/farmwatch/farmwatch/internal/pgtest"
+	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
 )
 
 // Agents deliver to two collectors on one PostgreSQL store, half of them
@@ -21,7 +22,31 @@ func TestKillOneCollectorUnderLoad(t *testing.T) {
 	ca := newCA(t)
 	a, b := startCollector(t, url, ca), startCollector(t, url, ca)
 	agents := enrollAgents(t, a.Admin, []string{a.Addr(), b.Addr()}, 8)
+	var retriesA int64
+	r := killUnderLoad(t, agents, a.Addr(), b.Addr(), b.Admin, func() {
+		a.Kill()
+		retriesA = a.Store().Retries()
+	})
+	t.Logf("%d agents, %s: %d reports acknowledged (%d by A in %s before its kill, %d by B), %d at the kill; %d deliveries failed; serialization retries: A %d, B %d",
+		len(agents), r.took, r.acked, r.ackedOn[a.Addr()], r.killedAfter, r.ackedOn[b.Addr()],
+		r.atKill, r.failed, retriesA, b.Store().Retries())
+}
 
+// failoverRun is what one kill under load saw.
+type failoverRun struct {
+	took, killedAfter time.Duration
+	acked, atKill     int
+	failed            int64
+	ackedOn           map[string]int
+}
+
+// killUnderLoad runs agents preferring A or B until 2,000 reports are
+// acknowledged, some by A; kill then stops A. Every agent must be
+// delivering to B within a minute, and the run goes on to 5,000 reports and
+// 1,500 past the kill. Then the agents drain their spools, and every report
+// acknowledged must be stored exactly once (read through B's admin API).
+func killUnderLoad(t *testing.T, agents []*agent, addrA, addrB string, adminB pb.AdminServiceClient, kill func()) failoverRun {
+	t.Helper()
 	start := time.Now()
 	stop := load(agents)
 	stopped := false
@@ -34,47 +59,41 @@ func TestKillOneCollectorUnderLoad(t *testing.T) {
 	onA := 0
 	for _, ag := range agents {
 		ag.mu.Lock()
-		onA += ag.ackedOn[a.Addr()]
+		onA += ag.ackedOn[addrA]
 		ag.mu.Unlock()
 	}
 	if onA == 0 {
 		t.Fatal("no report was acknowledged by A before it was killed")
 	}
-	a.Kill()
-	killedAt := time.Now()
-	atKill := totalAcked(agents)
-	retriesA := a.Store().Retries()
+	kill()
+	r := failoverRun{killedAfter: time.Since(start).Round(time.Millisecond), atKill: totalAcked(agents)}
 	// Every agent that preferred A is on B and delivering within seconds.
 	for i, ag := range agents {
 		before := ag.sp.ackedCount()
 		took := waitFor(t, "an agent's first delivery after the kill", time.Minute, func() bool {
-			return ag.conn.Current() == b.Addr() && ag.sp.ackedCount() > before
+			return ag.conn.Current() == addrB && ag.sp.ackedCount() > before
 		})
 		if i%2 == 0 {
 			t.Logf("agent %d (preferred A): delivering to B %s after A was killed", i, took.Round(time.Millisecond))
 		}
 	}
 	waitFor(t, "5,000 reports acknowledged", 3*time.Minute, func() bool {
-		return totalAcked(agents) >= 5000 && totalAcked(agents) >= atKill+1500
+		return totalAcked(agents) >= 5000 && totalAcked(agents) >= r.atKill+1500
 	})
 	stop()
 	stopped = true
-	took := time.Since(start)
+	r.took = time.Since(start).Round(time.Millisecond)
 	drain(t, agents)
 
-	acked, failed := totalAcked(agents), int64(0)
-	ackedOn := map[string]int{}
+	r.acked, r.failed = totalAcked(agents), failures(agents)
+	r.ackedOn = map[string]int{}
 	for _, ag := range agents {
-		failed += ag.failed.Load()
 		for c, n := range ag.ackedOn {
-			ackedOn[c] += n
+			r.ackedOn[c] += n
 		}
 	}
-	stored := checkStoredOnce(t, b.Admin, agents)
-	if stored != acked {
-		t.Errorf("%d reports stored, %d acknowledged", stored, acked)
+	if stored := checkStoredOnce(t, adminB, agents); stored != r.acked {
+		t.Errorf("%d reports stored, %d acknowledged", stored, r.acked)
 	}
-	t.Logf("%d agents, %s: %d reports acknowledged (%d by A in %s before its kill, %d by B), %d at the kill; %d deliveries failed; serialization retries: A %d, B %d",
-		len(agents), took.Round(time.Millisecond), acked, ackedOn[a.Addr()], killedAt.Sub(start).Round(time.Millisecond), ackedOn[b.Addr()],
-		atKill, failed, retriesA, b.Store().Retries())
+	return r
 }

@@ -117,59 +117,12 @@ func TestSIGKILLCollectorProcessUnderLoad(t *testing.T) {
 	b := startServeProcess(t, bin, url, ca)
 	agents := enrollAgents(t, a.admin, []string{a.addr, b.addr}, 8)
 
-	start := time.Now()
-	stop := load(agents)
-	stopped := false
-	defer func() {
-		if !stopped {
-			stop()
+	r := killUnderLoad(t, agents, a.addr, b.addr, b.admin, func() {
+		if err := a.cmd.Process.Kill(); err != nil {
+			t.Fatal(err)
 		}
-	}()
-	waitFor(t, "2,000 reports acknowledged", 3*time.Minute, func() bool { return totalAcked(agents) >= 2000 })
-	onA := 0
-	for _, ag := range agents {
-		ag.mu.Lock()
-		onA += ag.ackedOn[a.addr]
-		ag.mu.Unlock()
-	}
-	if onA == 0 {
-		t.Fatal("no report was acknowledged by A before it was killed")
-	}
-	if err := a.cmd.Process.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	killedAt := time.Now()
-	atKill := totalAcked(agents)
-	a.cmd.Wait()
-	for i, ag := range agents {
-		before := ag.sp.ackedCount()
-		took := waitFor(t, "an agent's first delivery after the kill", time.Minute, func() bool {
-			return ag.conn.Current() == b.addr && ag.sp.ackedCount() > before
-		})
-		if i%2 == 0 {
-			t.Logf("agent %d (preferred A): delivering to B %s after A was killed", i, took.Round(time.Millisecond))
-		}
-	}
-	waitFor(t, "5,000 reports acknowledged", 3*time.Minute, func() bool {
-		return totalAcked(agents) >= 5000 && totalAcked(agents) >= atKill+1500
+		a.cmd.Wait()
 	})
-	stop()
-	stopped = true
-	took := time.Since(start)
-	drain(t, agents)
-
-	acked, failed := totalAcked(agents), failures(agents)
-	ackedOn := map[string]int{}
-	for _, ag := range agents {
-		for c, n := range ag.ackedOn {
-			ackedOn[c] += n
-		}
-	}
-	stored := checkStoredOnce(t, b.admin, agents)
-	if stored != acked {
-		t.Errorf("%d reports stored, %d acknowledged", stored, acked)
-	}
 	t.Logf("%d agents, %s: %d reports acknowledged (%d by A in %s before its SIGKILL, %d by B), %d at the kill; %d deliveries failed",
-		len(agents), took.Round(time.Millisecond), acked, ackedOn[a.addr], killedAt.Sub(start).Round(time.Millisecond), ackedOn[b.addr],
-		atKill, failed)
+		len(agents), r.took, r.acked, r.ackedOn[a.addr], r.killedAfter, r.ackedOn[b.addr], r.atKill, r.failed)
 }

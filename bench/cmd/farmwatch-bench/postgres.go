@@ -14,8 +14,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/farmwatch/farmwatch/collector/adminconn"
-	"github.com/farmwatch/farmwatch/collector/server"
 	"github.com/farmwatch/farmwatch/collector/store"
 	"github.com/farmwatch/farmwatch/geo/geotest"
 	"github.com/farmwatch/farmwatch/internal/pgcluster"
@@ -296,20 +294,11 @@ func benchPostgresQueries(ctx context.Context, o options, t *table, pg *postgres
 	if err := os.Remove(filepath.Join(data, "farmwatch.db")); err != nil {
 		return err
 	}
-	c, err := startChild("collector", "--data", data, "--geoip-city", city, "--geoip-asn", asn, "--store", url)
+	c, err := queryCollector(ctx, o, t, data, city, asn, ids, reports, "PostgreSQL", "--store", url)
+	if c != nil {
+		defer c.stop()
+	}
 	if err != nil {
-		return err
-	}
-	defer c.stop()
-	if _, err := c.waitFile(filepath.Join(data, server.AddrFile)); err != nil {
-		return err
-	}
-	admin, closeAdmin, err := adminconn.Dial(adminconn.Options{Data: data})
-	if err != nil {
-		return err
-	}
-	defer closeAdmin()
-	if err := runQueries(ctx, o, t, admin, ids, reports, "PostgreSQL"); err != nil {
 		return err
 	}
 	t.info("PostgreSQL bytes per report, query store", fmt.Sprintf("%.0f B", float64(size)/float64(count)),

@@ -114,20 +114,11 @@ func benchQueries(ctx context.Context, o options, t *table) error {
 	perReport := float64(fi.Size()) / float64(reports)
 	logf("query store: %d devices, %d reports, %.1f GB in %s", len(devs), reports, float64(fi.Size())/1e9, built.Round(time.Second))
 
-	c, err := startChild("collector", "--data", data, "--geoip-city", city, "--geoip-asn", asn)
+	c, err := queryCollector(ctx, o, t, data, city, asn, ids, reports, "")
+	if c != nil {
+		defer c.stop()
+	}
 	if err != nil {
-		return err
-	}
-	defer c.stop()
-	if _, err := c.waitFile(filepath.Join(data, server.AddrFile)); err != nil {
-		return err
-	}
-	admin, closeAdmin, err := adminconn.Dial(adminconn.Options{Data: data})
-	if err != nil {
-		return err
-	}
-	defer closeAdmin()
-	if err := runQueries(ctx, o, t, admin, ids, reports, ""); err != nil {
 		return err
 	}
 	t.info("bytes on disk per report", fmt.Sprintf("%.0f B", perReport),
@@ -144,6 +135,27 @@ func benchQueries(ctx context.Context, o options, t *table) error {
 // runQueries times the admin queries against a collector whose store holds
 // the devices ids and reports; backend names the store in the rows ("":
 // bbolt, as the rows always were).
+// queryCollector starts a collector on the query store in data (extra
+// flags choose its backend: --store for PostgreSQL) and runs the admin
+// queries against it, labelled with backend. The collector is returned
+// still running, for its memory figures: the caller stops it, also after
+// an error.
+func queryCollector(ctx context.Context, o options, t *table, data, city, asn string, ids []string, reports int, backend string, extra ...string) (*child, error) {
+	c, err := startChild(append([]string{"collector", "--data", data, "--geoip-city", city, "--geoip-asn", asn}, extra...)...)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := c.waitFile(filepath.Join(data, server.AddrFile)); err != nil {
+		return c, err
+	}
+	admin, closeAdmin, err := adminconn.Dial(adminconn.Options{Data: data})
+	if err != nil {
+		return c, err
+	}
+	defer closeAdmin()
+	return c, runQueries(ctx, o, t, admin, ids, reports, backend)
+}
+
 func runQueries(ctx context.Context, o options, t *table, admin pb.AdminServiceClient, ids []string, reports int, backend string) error {
 	rng := rand.New(rand.NewPCG(7, 8))
 	type query struct {
