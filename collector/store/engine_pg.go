@@ -215,7 +215,13 @@ func (e *pgEngine) migrate(ctx context.Context) error {
 			return nil
 		}
 		code := pgCode(err)
-		if attempt >= 5 || !(pgRetryable(err) || code == "23505" || code == "42P07") {
+		// 23514: a collector of an older schema wrote rows the change
+		// must move after it read them (pgschema/0003_kv_check.sql); the
+		// next attempt moves them.
+		if code == "23514" && attempt >= 5 {
+			return fmt.Errorf("%w: a collector of an older farmwatch keeps writing to the store; stop the older collectors, then start this one again", err)
+		}
+		if attempt >= 5 || !(pgRetryable(err) || code == "23505" || code == "42P07" || code == "23514") {
 			return err
 		}
 		time.Sleep(e.backoffFor(attempt))

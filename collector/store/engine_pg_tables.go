@@ -400,48 +400,78 @@ var pgDataMoves = map[int]func(context.Context, pgx.Tx) error{
 }
 
 // pgMoveToTables moves the keys of the buckets that have tables of their
-// own (schema file 0002) out of kv, a page at a time. A key that does not
-// fit its table stops the change, which rolls back whole: the database is
-// left at the schema it had.
+// own (schema file 0002) out of kv. Each bucket is read once through a
+// cursor, in no particular order (a page query per step would depend on
+// the planner: without statistics on a freshly loaded kv it sorts the
+// bucket for every page), and its rows are written with COPY, the bulk
+// load that PostgreSQL, CockroachDB and YugabyteDB all speak. A key that
+// does not fit its table stops the change, which rolls back whole: the
+// database is left at the schema it had.
 func pgMoveToTables(ctx context.Context, tx pgx.Tx) error {
 	const page = 5000
 	for _, t := range pgTablesInOrder() {
-		after := []byte{} // not nil: k > NULL matches nothing
-		for {
-			rows, err := tx.Query(ctx, `SELECT k, v FROM kv WHERE bucket = $1 AND k > $2 ORDER BY k LIMIT $3`, t.bucket, after, page)
-			if err != nil {
-				return fmt.Errorf("read bucket %s: %w", t.bucket, err)
-			}
-			var ks, vs [][]byte
-			for rows.Next() {
-				var k, v []byte
-				if err := rows.Scan(&k, &v); err != nil {
-					rows.Close()
-					return err
-				}
-				ks, vs = append(ks, k), append(vs, v)
-			}
-			rows.Close()
-			if err := rows.Err(); err != nil {
-				return fmt.Errorf("read bucket %s: %w", t.bucket, err)
-			}
-			if len(ks) == 0 {
-				break
-			}
-			cols, err := t.columnArrays(ks, vs)
-			if err != nil {
-				return err
-			}
-			if _, err := tx.Exec(ctx, t.copySQL, cols...); err != nil {
-				return fmt.Errorf("move bucket %s to table %s: %w", t.bucket, t.name, err)
-			}
-			after = ks[len(ks)-1]
-		}
-		if _, err := tx.Exec(ctx, `DELETE FROM kv WHERE bucket = $1`, t.bucket); err != nil {
+		if err := t.moveFromKV(ctx, tx, page); err != nil {
 			return fmt.Errorf("move bucket %s to table %s: %w", t.bucket, t.name, err)
 		}
 	}
 	return nil
+}
+
+func (t *pgTable) moveFromKV(ctx context.Context, tx pgx.Tx, page int) error {
+	if _, err := tx.Exec(ctx, `DECLARE farmwatch_move CURSOR FOR SELECT k, v FROM kv WHERE bucket = $1`, t.bucket); err != nil {
+		return err
+	}
+	fetch := `FETCH ` + strconv.Itoa(page) + ` FROM farmwatch_move`
+	cols := names(t.columns())
+	for {
+		rows, err := tx.Query(ctx, fetch)
+		if err != nil {
+			return err
+		}
+		var out [][]any
+		for rows.Next() {
+			var k, v []byte
+			if err := rows.Scan(&k, &v); err != nil {
+				rows.Close()
+				return err
+			}
+			row, err := t.row(k, v)
+			if err != nil {
+				rows.Close()
+				return err
+			}
+			out = append(out, row)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if len(out) == 0 {
+			break
+		}
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{t.name}, cols, pgx.CopyFromRows(out)); err != nil {
+			return err
+		}
+	}
+	if _, err := tx.Exec(ctx, `CLOSE farmwatch_move`); err != nil {
+		return err
+	}
+	_, err := tx.Exec(ctx, `DELETE FROM kv WHERE bucket = $1`, t.bucket)
+	return err
+}
+
+// row is the table row of key k and value v: the key's columns, then the
+// value's.
+func (t *pgTable) row(k, v []byte) ([]any, error) {
+	kv, _, _, err := t.splitKey(k, false)
+	if err != nil {
+		return nil, err
+	}
+	vv, err := t.encodeVal(v)
+	if err != nil {
+		return nil, fmt.Errorf("%w (key %x)", err, k)
+	}
+	return append(kv, vv...), nil
 }
 
 // pgTablesInOrder lists the tables by bucket, so that a schema change or
@@ -462,15 +492,11 @@ func (t *pgTable) columnArrays(ks, vs [][]byte) ([]any, error) {
 	bytesCols := make([][][]byte, len(all))
 	intCols := make([][]int64, len(all))
 	for i := range ks {
-		kv, _, _, err := t.splitKey(ks[i], false)
+		row, err := t.row(ks[i], vs[i])
 		if err != nil {
 			return nil, err
 		}
-		vv, err := t.encodeVal(vs[i])
-		if err != nil {
-			return nil, fmt.Errorf("%w (key %x)", err, ks[i])
-		}
-		for j, x := range append(kv, vv...) {
+		for j, x := range row {
 			if all[j].typ == pgInt {
 				intCols[j] = append(intCols[j], x.(int64))
 			} else {

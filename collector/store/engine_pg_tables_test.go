@@ -8,6 +8,9 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/farmwatch/farmwatch/internal/pgtest"
 )
@@ -192,19 +195,9 @@ func TestPGTableRefusesKeysOfAnotherShape(t *testing.T) {
 // keys of the buckets that have tables into them, in the schema change's
 // transaction, and the store reads them as before.
 func TestPGMigrationMovesKeysToTables(t *testing.T) {
-	c := pgtest.Shared(t)
-	url := c.NewDatabase(t)
+	c, url := pgSchema1(t)
 	db := pgDBName(url)
 	ctx := context.Background()
-	migs, err := pgMigrations()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Exec(ctx, db, migs[0].sql+`;
-		CREATE TABLE farmwatch_schema (id INT4 PRIMARY KEY, version INT8 NOT NULL);
-		INSERT INTO farmwatch_schema VALUES (1, 1)`); err != nil {
-		t.Fatal(err)
-	}
 	// Every bucket of the schema-1 store, with more keys than a move's page
 	// in one of them, and a bucket that stays in kv.
 	rng := rand.New(rand.NewPCG(7, 7))
@@ -274,27 +267,29 @@ func TestPGMigrationMovesKeysToTables(t *testing.T) {
 		THEN RAISE 'not moved'; END IF; END $$`, len(want["devices"]), len(want["reports"]), pgSchemaVersion())); err != nil {
 		t.Fatal(err)
 	}
+	// A collector of the first schema still running writes these buckets'
+	// keys to kv, where no upgraded collector would read them: its write
+	// fails instead, and what it was storing is not acknowledged.
+	for _, tb := range pgTablesInOrder() {
+		err := c.Exec(ctx, db, `INSERT INTO kv (bucket, k, v) VALUES ($1, $2, $3) ON CONFLICT (bucket, k) DO UPDATE SET v = excluded.v`,
+			tb.bucket, []byte("k"), []byte("v"))
+		if err == nil || !strings.Contains(err.Error(), "kv_buckets_in_tables") {
+			t.Errorf("a first-schema write to bucket %s: %v, want a check violation", tb.bucket, err)
+		}
+	}
 }
 
 // A key that cannot move stops the schema change, and the database stays
 // at schema 1 with its keys where they were.
 func TestPGMigrationRefusesUnfitKey(t *testing.T) {
-	c := pgtest.Shared(t)
-	url := c.NewDatabase(t)
+	c, url := pgSchema1(t)
 	db := pgDBName(url)
 	ctx := context.Background()
-	migs, err := pgMigrations()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Exec(ctx, db, migs[0].sql+`;
-		CREATE TABLE farmwatch_schema (id INT4 PRIMARY KEY, version INT8 NOT NULL);
-		INSERT INTO farmwatch_schema VALUES (1, 1);
-		INSERT INTO kv_buckets (name) VALUES ('alert_events');
+	if err := c.Exec(ctx, db, `INSERT INTO kv_buckets (name) VALUES ('alert_events');
 		INSERT INTO kv (bucket, k, v) VALUES ('alert_events', '\x0000000000000001', 'ok'), ('alert_events', '\x01', 'bad')`); err != nil {
 		t.Fatal(err)
 	}
-	_, err = openPGEngine(ctx, url)
+	_, err := openPGEngine(ctx, url)
 	if err == nil || !strings.Contains(err.Error(), "0002_tables.sql") || !strings.Contains(err.Error(), "8-byte event id") {
 		t.Fatalf("open with a key that does not fit: %v", err)
 	}
@@ -303,5 +298,121 @@ func TestPGMigrationRefusesUnfitKey(t *testing.T) {
 			OR EXISTS (SELECT 1 FROM pg_tables WHERE tablename = 'alert_events')
 		THEN RAISE 'changed'; END IF; END $$`); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// pgSchema1 is a new database at the first schema, as a collector of that
+// schema left it.
+func pgSchema1(t testing.TB) (*pgtest.Cluster, string) {
+	t.Helper()
+	c := pgtest.Shared(t)
+	url := c.NewDatabase(t)
+	migs, err := pgMigrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Exec(context.Background(), pgDBName(url), migs[0].sql+`;
+		CREATE TABLE farmwatch_schema (id INT4 PRIMARY KEY, version INT8 NOT NULL);
+		INSERT INTO farmwatch_schema VALUES (1, 1)`); err != nil {
+		t.Fatal(err)
+	}
+	return c, url
+}
+
+// The schema change's move of a first-schema store's reports into their
+// table: what an upgrade costs per report (reports are nearly all of a
+// store's rows). Reported as ns/report.
+func BenchmarkPGMoveToTables(b *testing.B) {
+	const reports = 200_000
+	report := bytes.Repeat([]byte("r"), 1200) // about a stored report's size
+	for b.Loop() {
+		b.StopTimer()
+		c, url := pgSchema1(b)
+		if err := c.Exec(context.Background(), pgDBName(url), `INSERT INTO kv_buckets (name) VALUES ('reports')`); err != nil {
+			b.Fatal(err)
+		}
+		if err := c.Exec(context.Background(), pgDBName(url), `INSERT INTO kv (bucket, k, v) SELECT 'reports', int8send(1700000000000000000 + i) || int8send((1::int8 << 40) | i), $1
+			FROM generate_series(1, `+fmt.Sprint(reports)+`) AS i`, report); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		e, err := openPGEngine(context.Background(), url)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		e.Close()
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*reports), "ns/report")
+}
+
+// A collector of the first schema writing a report while an upgraded one
+// changes the schema: the report is moved with the others, never left in
+// kv where no upgraded collector would read it.
+func TestPGMigrationMovesConcurrentWrite(t *testing.T) {
+	c, url := pgSchema1(t)
+	db := pgDBName(url)
+	ctx := context.Background()
+	key := func(i uint64) []byte {
+		return binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(nil, 1_700_000_000_000_000_000+i), 1<<40|i)
+	}
+	if err := c.Exec(ctx, db, `INSERT INTO kv_buckets (name) VALUES ('reports')`); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Exec(ctx, db, `INSERT INTO kv (bucket, k, v) VALUES ('reports', $1, 'before')`, key(1)); err != nil {
+		t.Fatal(err)
+	}
+	// The older collector's transaction: its write is in, not yet
+	// committed, when the upgrade starts.
+	old, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer old.Close(ctx)
+	oldTx, err := old.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := oldTx.Exec(ctx, `INSERT INTO kv (bucket, k, v) VALUES ('reports', $1, 'during')`, key(2)); err != nil {
+		t.Fatal(err)
+	}
+	opened := make(chan error, 1)
+	go func() {
+		e, err := openPGEngine(ctx, url)
+		if err == nil {
+			e.Close()
+		}
+		opened <- err
+	}()
+	// The upgrade waits for kv's lock; then the older write commits.
+	watch, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer watch.Close(ctx)
+	for waiting := false; !waiting; {
+		if err := watch.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_locks WHERE relation = 'kv'::regclass AND NOT granted)`).Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case err := <-opened:
+			t.Fatalf("the upgrade did not wait for the older collector's transaction: %v", err)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	if err := oldTx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-opened; err != nil {
+		t.Fatalf("upgrade: %v", err)
+	}
+	if err := c.Exec(ctx, db, `DO $$ BEGIN
+		IF (SELECT count(*) FROM kv) <> 0 OR (SELECT count(*) FROM reports) <> 2 THEN RAISE 'a report left behind'; END IF; END $$`); err != nil {
+		t.Fatal(err)
+	}
+	// From now on the older collector's writes fail.
+	if _, err := old.Exec(ctx, `INSERT INTO kv (bucket, k, v) VALUES ('reports', $1, 'after')`, key(3)); err == nil || !strings.Contains(err.Error(), "kv_buckets_in_tables") {
+		t.Fatalf("an older collector's write after the upgrade: %v", err)
 	}
 }

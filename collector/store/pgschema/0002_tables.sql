@@ -6,6 +6,15 @@
 -- comes from the laptop and may hold any character, a zero byte included,
 -- which TEXT refuses; BYTEA also compares as bytes, in any locale.
 
+-- First, and so before any row moves: the buckets that move can no longer
+-- be written to kv. ALTER TABLE locks kv until the change commits, so a
+-- collector of the first schema still running waits, then its write fails:
+-- the batch it was storing is not acknowledged, and the agent sends it
+-- again, to an upgraded collector. NOT VALID: kv still holds those rows
+-- until the move (0003 validates).
+ALTER TABLE kv ADD CONSTRAINT kv_buckets_in_tables
+	CHECK (bucket NOT IN ('reports', 'fingerprints', 'cluster_of', 'alerts_by_key', 'alert_events')) NOT VALID;
+
 -- A report by the time it was received (unix nanoseconds) and the report
 -- word: the writer number the collector took at start and its count.
 CREATE TABLE reports (
