@@ -97,6 +97,10 @@ func pgMigrations() ([]pgMigration, error) {
 	return migs, nil
 }
 
+// PostgresSchemaVersion is the schema of a PostgreSQL store that this
+// binary writes (the number of its schema files, pgschema/).
+func PostgresSchemaVersion() int { return pgSchemaVersion() }
+
 // pgSchemaVersion is the schema this binary writes.
 func pgSchemaVersion() int {
 	migs, err := pgMigrations()
