@@ -38,6 +38,11 @@ import (
 // error naming the bucket: the store writes none, so one would be a bug,
 // and it fails its transaction rather than being stored where a walk would
 // not find it.
+//
+// A database of the first schema keeps these buckets in kv: the schema
+// change moves their rows (pgMoveToTables), and a check on kv refuses them
+// from then on, so that a collector of the first schema still running
+// cannot write where no upgraded collector reads (pgschema/0002, 0003).
 
 // pgColType is a column's SQL type.
 type pgColType int
