@@ -740,19 +740,7 @@ func TestEngineDifferential(t *testing.T) {
 			script := kvRandomScript(seed, 60, 25)
 			want := kvRunScript(t, makers[0].open(t), script)
 			got := kvRunScript(t, makers[1].open(t), script)
-			for i := range max(len(want), len(got)) {
-				var w, g string
-				if i < len(want) {
-					w = want[i]
-				}
-				if i < len(got) {
-					g = got[i]
-				}
-				if w != g {
-					t.Fatalf("seed %d, step %d:\nbolt %s\n  pg %s", seed, i, w, g)
-				}
-			}
-			t.Logf("seed %d: %d steps agree", seed, len(want))
+			kvDiff(t, fmt.Sprintf("seed %d", seed), want, got)
 		})
 	}
 }
