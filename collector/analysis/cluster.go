@@ -161,7 +161,9 @@ func locallyAdministered(mac string) bool {
 func normMAC(m string) string {
 	m = strings.ToLower(strings.TrimSpace(m))
 	m = strings.ReplaceAll(m, "-", ":")
-	if m == "" || m == "00:00:00:00:00:00" || m == "ff:ff:ff:ff:ff:ff" {
+	// A zero byte is no part of a MAC address, and it separates the parts
+	// of the fingerprint index's keys: such a value links nothing.
+	if m == "" || m == "00:00:00:00:00:00" || m == "ff:ff:ff:ff:ff:ff" || strings.IndexByte(m, 0) >= 0 {
 		return ""
 	}
 	return m

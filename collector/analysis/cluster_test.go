@@ -289,3 +289,20 @@ func TestFingerprintIndexPruned(t *testing.T) {
 		t.Fatalf("a pass of 100 left %d entries, next %q", n, next)
 	}
 }
+
+// A BSSID holding a zero byte (the laptop sent it; ingest checks the
+// gateway's MAC but not the Wi-Fi's) is no MAC address: it makes no
+// fingerprint, whose index key separates its parts with zero bytes.
+func TestFingerprintsDropZeroBytes(t *testing.T) {
+	cfg := DefaultConfig()
+	sr := &pb.StoredReport{Report: &pb.Report{Network: &pb.Network{GatewayMac: "00:11:22:33:44:55",
+		Wifi: &pb.Wifi{Bssid: "00:11:22:33:44\x0066", Nearby: []*pb.BSS{{Bssid: "00:17:88:00:00\x0001", SignalDbm: -40}, {Bssid: "00:17:88:00:00:02", SignalDbm: -50}}}}}}
+	var got []string
+	for _, fp := range fingerprints(&cfg, sr) {
+		got = append(got, fp.Kind+"="+fp.Value)
+	}
+	want := []string{FPGatewayMAC + "=00:11:22:33:44:55", FPNearby + "=00:17:88:00:00:02"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("fingerprints: %q, want %q", got, want)
+	}
+}

@@ -3,6 +3,8 @@ package server_test
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -13,9 +15,10 @@ import (
 )
 
 // storeContent is every byte a collector's store holds: its bbolt file,
-// freed pages included, or every bucket name, key and value of its
-// PostgreSQL database (whose dead row versions are the database's to
-// vacuum, not the collector's to scrub).
+// freed pages included, or every value in every table of its PostgreSQL
+// database (whose dead row versions are the database's to vacuum, not the
+// collector's to scrub): the kv table's bucket names, keys and values, and
+// the columns of the tables some buckets have of their own.
 func storeContent(t *testing.T, c *testcollector.Collector) []byte {
 	t.Helper()
 	if c.StoreURL() == "" {
@@ -26,34 +29,64 @@ func storeContent(t *testing.T, c *testcollector.Collector) []byte {
 		return raw
 	}
 	var b bytes.Buffer
-	queryStore(t, c, "SELECT bucket::bytea, k, v FROM kv", func(rows pgx.Rows) error {
-		var bucket, k, v []byte
-		if err := rows.Scan(&bucket, &k, &v); err != nil {
-			return err
-		}
-		b.Write(bucket)
-		b.WriteByte(0)
-		b.Write(k)
-		b.WriteByte(0)
+	eachStoreValue(t, c, func(v []byte) {
 		b.Write(v)
 		b.WriteByte(0)
-		return nil
 	})
 	return b.Bytes()
 }
 
 // storeBytes is the size of a collector's store: its bbolt file, or the
-// bytes of every key and value of its PostgreSQL database.
+// bytes of every value in its PostgreSQL database's tables (8 for a
+// number).
 func storeBytes(t *testing.T, c *testcollector.Collector) int64 {
 	t.Helper()
 	if c.StoreURL() == "" {
 		return fileSize(t, filepath.Join(c.Data, "farmwatch.db"))
 	}
 	var n int64
-	queryStore(t, c, "SELECT coalesce(sum(octet_length(k) + octet_length(v)), 0)::int8 FROM kv", func(rows pgx.Rows) error {
-		return rows.Scan(&n)
-	})
+	eachStoreValue(t, c, func(v []byte) { n += int64(len(v)) })
 	return n
+}
+
+// eachStoreValue calls fn with every value of every table in the
+// collector's PostgreSQL database: byte strings and text as they are,
+// numbers as 8 big-endian bytes.
+func eachStoreValue(t *testing.T, c *testcollector.Collector, fn func([]byte)) {
+	t.Helper()
+	var tables []string
+	queryStore(t, c, "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() ORDER BY tablename", func(rows pgx.Rows) error {
+		var name string
+		tables = append(tables, name)
+		return rows.Scan(&tables[len(tables)-1])
+	})
+	if len(tables) < 3 {
+		t.Fatalf("store tables: %v", tables)
+	}
+	for _, table := range tables {
+		queryStore(t, c, "SELECT * FROM "+pgx.Identifier{table}.Sanitize(), func(rows pgx.Rows) error {
+			vals, err := rows.Values()
+			if err != nil {
+				return err
+			}
+			for _, v := range vals {
+				switch v := v.(type) {
+				case []byte:
+					fn(v)
+				case string:
+					fn([]byte(v))
+				case int64:
+					fn(binary.BigEndian.AppendUint64(nil, uint64(v)))
+				case int32:
+					fn(binary.BigEndian.AppendUint32(nil, uint32(v)))
+				case nil:
+				default:
+					return fmt.Errorf("table %s: a value of type %T", table, v)
+				}
+			}
+			return nil
+		})
+	}
 }
 
 // queryStore runs a query on the collector's PostgreSQL database, on a

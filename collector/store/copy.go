@@ -486,6 +486,15 @@ func (tx *pgTx) putRows(path string, ks, vs [][]byte) {
 			vs[i] = []byte{} // nil would be NULL
 		}
 	}
+	if t := pgTables[path]; t != nil {
+		cols, err := t.columnArrays(ks, vs)
+		if err != nil {
+			tx.fail(err)
+			return
+		}
+		tx.queue(t.copySQL, cols...)
+		return
+	}
 	tx.queue(`INSERT INTO kv (bucket, k, v) SELECT $1, t.k, t.v FROM unnest($2::BYTEA[], $3::BYTEA[]) AS t (k, v)`, path, ks, vs)
 }
 
@@ -493,7 +502,11 @@ func (tx *pgTx) putRows(path string, ks, vs [][]byte) {
 // goes into an empty database only.
 func (e *pgEngine) checkCopyTarget(ctx context.Context) error {
 	var buckets, keys bool
-	err := e.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM kv_buckets), EXISTS (SELECT 1 FROM kv)`).Scan(&buckets, &keys)
+	q := `SELECT EXISTS (SELECT 1 FROM kv_buckets), EXISTS (SELECT 1 FROM kv)`
+	for _, t := range pgTablesInOrder() {
+		q += ` OR EXISTS (SELECT 1 FROM ` + t.name + `)`
+	}
+	err := e.pool.QueryRow(ctx, q).Scan(&buckets, &keys)
 	if err != nil {
 		return fmt.Errorf("store: PostgreSQL at %s: look for store data: %w", e.target, err)
 	}

@@ -60,7 +60,7 @@ func benchReportStore(b *testing.B) string {
 }
 
 // benchValueStore is a store with n keys of random values of size bytes in
-// its reports bucket.
+// its reports bucket, under keys of a report's layout.
 func benchValueStore(b *testing.B, n, size int) string {
 	dir := b.TempDir()
 	s, err := Open(dir, Options{NoSync: true})
@@ -82,7 +82,8 @@ func benchValueStore(b *testing.B, n, size int) string {
 				for j := range v {
 					v[j] = byte(rng.Uint32())
 				}
-				if err := bk.Put(u64(uint64(i)), v); err != nil {
+				// A report key: receive time, then writer 1's count.
+				if err := bk.Put(append(u64(uint64(i)), u64(1<<reportWordCountBits|uint64(i))...), v); err != nil {
 					return err
 				}
 			}

@@ -620,14 +620,21 @@ func kvRandomScript(seed uint64, txs, opsPerTx int) [][]kvOp {
 // kvRunScript runs the script on e, each inner list in one Update (every
 // fifth one rolled back), and logs what every step saw.
 func kvRunScript(t *testing.T, e kvEngine, script [][]kvOp) []string {
+	return kvRunScriptOn(t, e, [2]string{"b0", "b1"}, script)
+}
+
+// kvRunScriptOn is kvRunScript on the top-level buckets named (the script's
+// buckets 0 and 1; its bucket 2 is nested in the first).
+func kvRunScriptOn(t *testing.T, e kvEngine, names [2]string, script [][]kvOp) []string {
+	b0, b1 := []byte(names[0]), []byte(names[1])
 	var log []string
 	kvUpdate(t, e, func(tx kvTx) error {
-		for _, n := range []string{"b0", "b1"} {
+		for _, n := range names {
 			if _, err := tx.CreateBucketIfNotExists([]byte(n)); err != nil {
 				return err
 			}
 		}
-		_, err := tx.Bucket([]byte("b0")).CreateBucketIfNotExists([]byte("nested"))
+		_, err := tx.Bucket(b0).CreateBucketIfNotExists([]byte("nested"))
 		return err
 	})
 	rollback := errors.New("rollback")
@@ -637,10 +644,10 @@ func kvRunScript(t *testing.T, e kvEngine, script [][]kvOp) []string {
 			txLog = txLog[:0] // a retried attempt logs afresh
 			logf := func(format string, a ...any) { txLog = append(txLog, fmt.Sprintf(format, a...)) }
 			for _, op := range ops {
-				b := tx.Bucket([]byte("b0"))
+				b := tx.Bucket(b0)
 				switch op.bucket {
 				case 1:
-					b = tx.Bucket([]byte("b1"))
+					b = tx.Bucket(b1)
 				case 2:
 					b = b.Bucket([]byte("nested"))
 				}
@@ -713,11 +720,11 @@ func kvRunScript(t *testing.T, e kvEngine, script [][]kvOp) []string {
 		}
 		log = append(log, txLog...)
 		kvView(t, e, func(tx kvTx) error {
-			for _, b := range []kvBucket{tx.Bucket([]byte("b0")), tx.Bucket([]byte("b1")), tx.Bucket([]byte("b0")).Bucket([]byte("nested"))} {
+			for _, b := range []kvBucket{tx.Bucket(b0), tx.Bucket(b1), tx.Bucket(b0).Bucket([]byte("nested"))} {
 				log = append(log, fmt.Sprintf("after %d: %q", i, kvWalk(t, b)))
 			}
 			// bbolt's KeyN of b0 also counts its nested bucket.
-			log = append(log, fmt.Sprintf("keyn %d %d", tx.Bucket([]byte("b1")).KeyN(), tx.Bucket([]byte("b0")).Bucket([]byte("nested")).KeyN()))
+			log = append(log, fmt.Sprintf("keyn %d %d", tx.Bucket(b1).KeyN(), tx.Bucket(b0).Bucket([]byte("nested")).KeyN()))
 			return nil
 		})
 	}
@@ -733,19 +740,7 @@ func TestEngineDifferential(t *testing.T) {
 			script := kvRandomScript(seed, 60, 25)
 			want := kvRunScript(t, makers[0].open(t), script)
 			got := kvRunScript(t, makers[1].open(t), script)
-			for i := range max(len(want), len(got)) {
-				var w, g string
-				if i < len(want) {
-					w = want[i]
-				}
-				if i < len(got) {
-					g = got[i]
-				}
-				if w != g {
-					t.Fatalf("seed %d, step %d:\nbolt %s\n  pg %s", seed, i, w, g)
-				}
-			}
-			t.Logf("seed %d: %d steps agree", seed, len(want))
+			kvDiff(t, fmt.Sprintf("seed %d", seed), want, got)
 		})
 	}
 }

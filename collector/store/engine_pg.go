@@ -97,6 +97,10 @@ func pgMigrations() ([]pgMigration, error) {
 	return migs, nil
 }
 
+// PostgresSchemaVersion is the schema of a PostgreSQL store that this
+// binary writes (the number of its schema files, pgschema/).
+func PostgresSchemaVersion() int { return pgSchemaVersion() }
+
 // pgSchemaVersion is the schema this binary writes.
 func pgSchemaVersion() int {
 	migs, err := pgMigrations()
@@ -215,7 +219,13 @@ func (e *pgEngine) migrate(ctx context.Context) error {
 			return nil
 		}
 		code := pgCode(err)
-		if attempt >= 5 || !(pgRetryable(err) || code == "23505" || code == "42P07") {
+		// 23514: a collector of an older schema wrote rows the change
+		// must move after it read them (pgschema/0003_kv_check.sql); the
+		// next attempt moves them.
+		if code == "23514" && attempt >= 5 {
+			return fmt.Errorf("%w: a collector of an older farmwatch keeps writing to the store; stop the older collectors, then start this one again", err)
+		}
+		if attempt >= 5 || !(pgRetryable(err) || code == "23505" || code == "42P07" || code == "23514") {
 			return err
 		}
 		time.Sleep(e.backoffFor(attempt))
@@ -265,6 +275,11 @@ func (e *pgEngine) migrateOnce(ctx context.Context, migs []pgMigration) error {
 		// may hold several statements.
 		if _, err := tx.Exec(ctx, m.sql); err != nil {
 			return fmt.Errorf("store: apply schema file %s: %w", m.name, err)
+		}
+		if move := pgDataMoves[m.version]; move != nil {
+			if err := move(ctx, tx); err != nil {
+				return fmt.Errorf("store: apply schema file %s: %w", m.name, err)
+			}
 		}
 	}
 	if _, err := tx.Exec(ctx, `INSERT INTO farmwatch_schema (id, version) VALUES (1, $1)
@@ -633,7 +648,7 @@ func (tx *pgTx) bucket(p string) kvBucket {
 		if !exists {
 			return nil
 		}
-		return &pgBucket{tx: tx, path: p}
+		return tx.handle(p)
 	}
 	exists := false
 	err := tx.roundTrip(&pgOp{sql: `SELECT 1 FROM kv_buckets WHERE name = $1`, args: []any{p}}, func(rows pgx.Rows) error {
@@ -641,14 +656,17 @@ func (tx *pgTx) bucket(p string) kvBucket {
 		return nil
 	})
 	if err != nil {
-		return &pgBucket{tx: tx, path: p}
+		return tx.handle(p)
 	}
 	tx.buckets[p] = exists
 	if !exists {
 		return nil
 	}
-	return &pgBucket{tx: tx, path: p}
+	return tx.handle(p)
 }
+
+// handle is the handle on the bucket at p, which exists.
+func (tx *pgTx) handle(p string) *pgBucket { return &pgBucket{tx: tx, path: p, t: pgTables[p]} }
 
 func (tx *pgTx) createBucket(p string, name []byte) (kvBucket, error) {
 	if !tx.writable {
@@ -661,7 +679,7 @@ func (tx *pgTx) createBucket(p string, name []byte) (kvBucket, error) {
 		tx.queue(`INSERT INTO kv_buckets (name) VALUES ($1) ON CONFLICT (name) DO NOTHING`, p)
 		tx.buckets[p] = true
 	}
-	return &pgBucket{tx: tx, path: p}, tx.err
+	return tx.handle(p), tx.err
 }
 
 // deleteBucket removes the bucket at p, its keys and its nested buckets.
@@ -688,6 +706,11 @@ func (tx *pgTx) deleteBucket(p string) error {
 		return errPGBucketNotFound
 	}
 	tx.queue(`DELETE FROM kv WHERE bucket = ANY($1)`, paths)
+	for _, sub := range paths {
+		if t := pgTables[sub]; t != nil {
+			tx.queue(t.clearSQL)
+		}
+	}
 	tx.queue(`DELETE FROM kv_buckets WHERE name = ANY($1)`, paths)
 	for _, sub := range paths {
 		tx.buckets[sub] = false
@@ -718,6 +741,7 @@ func (tx *pgTx) DeleteBucket(name []byte) error { return tx.deleteBucket(pgBucke
 type pgBucket struct {
 	tx   *pgTx
 	path string
+	t    *pgTable // the bucket's own table, or nil: its keys are in kv
 }
 
 func (b *pgBucket) Bucket(name []byte) kvBucket { return b.tx.bucket(pgBucketPath(b.path, name)) }
@@ -745,14 +769,32 @@ func (b *pgBucket) Get(key []byte) []byte {
 	}
 	var v []byte
 	found := false
-	err := b.tx.roundTrip(&pgOp{sql: `SELECT v FROM kv WHERE bucket = $1 AND k = $2`, args: []any{b.path, key}},
-		func(rows pgx.Rows) error {
-			if rows.Next() {
-				found = true
-				return rows.Scan(&v)
-			}
+	q := &pgOp{sql: `SELECT v FROM kv WHERE bucket = $1 AND k = $2`, args: []any{b.path, key}}
+	scan := func(rows pgx.Rows) error { return rows.Scan(&v) }
+	if t := b.t; t != nil {
+		args, _, _, err := t.splitKey(key, false)
+		if err != nil {
+			// No key of another shape can be stored, so it is absent.
+			b.cached()[string(key)] = pgCached{}
 			return nil
-		})
+		}
+		q = &pgOp{sql: t.getSQL, args: args}
+		scan = func(rows pgx.Rows) error {
+			cols := dest(t.val)
+			if err := rows.Scan(cols...); err != nil {
+				return err
+			}
+			v = t.decodeVal(cols)
+			return nil
+		}
+	}
+	err := b.tx.roundTrip(q, func(rows pgx.Rows) error {
+		if rows.Next() {
+			found = true
+			return scan(rows)
+		}
+		return nil
+	})
 	if err != nil {
 		return nil
 	}
@@ -777,7 +819,19 @@ func (b *pgBucket) Put(key, value []byte) error {
 	// The batch is sent later: keep copies, the caller may reuse its buffers.
 	k := bytes.Clone(key)
 	v := append([]byte{}, value...) // never nil: nil would be sent as NULL
-	b.tx.queue(`INSERT INTO kv (bucket, k, v) VALUES ($1, $2, $3) ON CONFLICT (bucket, k) DO UPDATE SET v = excluded.v`, b.path, k, v)
+	if t := b.t; t != nil {
+		args, _, _, err := t.splitKey(k, false)
+		if err != nil {
+			return err
+		}
+		vals, err := t.encodeVal(v)
+		if err != nil {
+			return err
+		}
+		b.tx.queue(t.putSQL, append(args, vals...)...)
+	} else {
+		b.tx.queue(`INSERT INTO kv (bucket, k, v) VALUES ($1, $2, $3) ON CONFLICT (bucket, k) DO UPDATE SET v = excluded.v`, b.path, k, v)
+	}
 	b.cached()[string(key)] = pgCached{v: v, ok: true}
 	b.tx.gen[b.path]++
 	return b.tx.err
@@ -787,7 +841,14 @@ func (b *pgBucket) Delete(key []byte) error {
 	if !b.tx.writable {
 		return errPGNotWritable
 	}
-	b.tx.queue(`DELETE FROM kv WHERE bucket = $1 AND k = $2`, b.path, bytes.Clone(key))
+	if t := b.t; t != nil {
+		// A key of another shape is not there to delete.
+		if args, _, _, err := t.splitKey(key, false); err == nil {
+			b.tx.queue(t.delSQL, args...)
+		}
+	} else {
+		b.tx.queue(`DELETE FROM kv WHERE bucket = $1 AND k = $2`, b.path, bytes.Clone(key))
+	}
 	b.cached()[string(key)] = pgCached{}
 	b.tx.gen[b.path]++
 	return b.tx.err
@@ -818,7 +879,11 @@ func (b *pgBucket) NextSequence() (uint64, error) {
 
 func (b *pgBucket) KeyN() int {
 	var n int64
-	b.tx.roundTrip(&pgOp{sql: `SELECT count(*) FROM kv WHERE bucket = $1`, args: []any{b.path}}, func(rows pgx.Rows) error {
+	q := &pgOp{sql: `SELECT count(*) FROM kv WHERE bucket = $1`, args: []any{b.path}}
+	if b.t != nil {
+		q = &pgOp{sql: b.t.countSQL}
+	}
+	b.tx.roundTrip(q, func(rows pgx.Rows) error {
 		if rows.Next() {
 			return rows.Scan(&n)
 		}
@@ -893,6 +958,10 @@ func (c *pgCursor) fresh() bool { return c.gen == c.b.tx.gen[c.b.path] }
 // fetch reads a page: keys after (or from, or before) bound, or from the
 // start or end when bound is nil.
 func (c *pgCursor) fetch(op string, bound []byte, desc bool) {
+	if c.b.t != nil {
+		c.fetchTable(op, bound, desc)
+		return
+	}
 	sql := `SELECT k, v FROM kv WHERE bucket = $1`
 	args := []any{c.b.path}
 	if bound != nil {
@@ -920,6 +989,11 @@ func (c *pgCursor) fetch(op string, bound []byte, desc bool) {
 		}
 		return nil
 	})
+	c.setPage(page, err, bound == nil, desc)
+}
+
+// setPage makes page (read in descending order when desc) the cursor's.
+func (c *pgCursor) setPage(page []pgKV, err error, unbounded, desc bool) {
 	full := len(page) == c.limit
 	c.limit = min(c.limit*2, c.b.tx.e.pageMax)
 	c.gen = c.b.tx.gen[c.b.path]
@@ -931,9 +1005,9 @@ func (c *pgCursor) fetch(op string, bound []byte, desc bool) {
 		for i, j := 0, len(page)-1; i < j; i, j = i+1, j-1 {
 			page[i], page[j] = page[j], page[i]
 		}
-		c.page, c.hiEnd, c.loEnd, c.i = page, bound == nil, !full, len(page)-1
+		c.page, c.hiEnd, c.loEnd, c.i = page, unbounded, !full, len(page)-1
 	} else {
-		c.page, c.loEnd, c.hiEnd, c.i = page, bound == nil, !full, 0
+		c.page, c.loEnd, c.hiEnd, c.i = page, unbounded, !full, 0
 	}
 	c.on = len(page) > 0
 }

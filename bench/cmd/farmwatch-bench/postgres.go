@@ -127,8 +127,11 @@ func storeSize(ctx context.Context, url string) (bytes, reports int64, err error
 		return 0, 0, err
 	}
 	defer conn.Close(ctx)
-	err = conn.QueryRow(ctx, `SELECT pg_total_relation_size('kv') + pg_total_relation_size('kv_buckets'),
-		(SELECT count(*) FROM kv WHERE bucket = 'reports')`).Scan(&bytes, &reports)
+	// Every table of the store: kv and kv_buckets, and the tables of the
+	// buckets kept in their own (reports among them).
+	err = conn.QueryRow(ctx, `SELECT (SELECT sum(pg_total_relation_size(c.oid))::int8 FROM pg_class c
+			JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = current_schema() AND c.relkind = 'r'),
+		(SELECT count(*) FROM reports)`).Scan(&bytes, &reports)
 	return bytes, reports, err
 }
 

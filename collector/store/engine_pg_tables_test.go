@@ -1,0 +1,418 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/farmwatch/farmwatch/internal/pgtest"
+)
+
+// The buckets kept in tables of their own answer the key-value contract as
+// bbolt does: the differential script runs on them with keys of their
+// shapes, and with Seek bounds of any shape (cut short, too long, past
+// every key a table can hold), on both engines.
+
+// kvShape makes keys and values of one bucket's layout.
+type kvShape struct {
+	key func(rng *rand.Rand) []byte // a key the bucket holds
+	val func(rng *rand.Rand) []byte
+}
+
+func pick[T any](rng *rand.Rand, xs ...T) T { return xs[rng.IntN(len(xs))] }
+
+func randBytes(rng *rand.Rand, n int, alphabet ...byte) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = pick(rng, alphabet...)
+	}
+	return b
+}
+
+var kvShapes = map[string]kvShape{
+	"reports": {
+		key: func(rng *rand.Rand) []byte {
+			// Receive times and report words at the edges of their columns:
+			// the largest INT8, the largest writer number (24 bits) and
+			// count (40 bits).
+			ns := pick[uint64](rng, 0, 1<<62, 1<<63-1)
+			word := pick[uint64](rng, 1, 1<<40-1) | pick[uint64](rng, 0, 1<<24-1)<<40
+			return binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(nil, ns), word)
+		},
+		val: func(rng *rand.Rand) []byte { return randBytes(rng, rng.IntN(4), 'a', 'b', 0, 0xff) },
+	},
+	"alert_events": {
+		key: func(rng *rand.Rand) []byte {
+			return binary.BigEndian.AppendUint64(nil, pick[uint64](rng, 0, 1, 2, 255, 256, 1<<63-1))
+		},
+		val: func(rng *rand.Rand) []byte { return randBytes(rng, rng.IntN(3), 'x', 0) },
+	},
+	"fingerprints": {
+		// Kinds and device ids hold no zero byte; values hold none either
+		// (the analysis drops such a value).
+		key: func(rng *rand.Rand) []byte {
+			k := []byte(pick(rng, "b", "g", "gw"))
+			k = append(append(k, 0), pick(rng, "", "a", "a\x01", "ab", "\xff")...)
+			return append(append(k, 0), pick(rng, "", "d", "d1", "e")...)
+		},
+		val: func(rng *rand.Rand) []byte {
+			v := binary.BigEndian.AppendUint64(nil, pick[uint64](rng, 0, 1_700_000_000, 1<<63-1))
+			return binary.BigEndian.AppendUint32(v, pick[uint32](rng, 0, 1, 1<<32-1))
+		},
+	},
+	"alerts_by_key": {
+		// A subject holds no zero byte; the kind may.
+		key: func(rng *rand.Rand) []byte {
+			return append(append([]byte(pick(rng, "", "s", "s1", "t")), 0), pick(rng, "", "k", "k\x00x", "kz")...)
+		},
+		val: func(rng *rand.Rand) []byte { return randBytes(rng, 1+rng.IntN(3), '0', '9') },
+	},
+	"cluster_of": {
+		key: func(rng *rand.Rand) []byte { return randBytes(rng, 1+rng.IntN(3), 'a', 'b', 0, 0xff) },
+		val: func(rng *rand.Rand) []byte { return randBytes(rng, rng.IntN(3), 'c', 0) },
+	},
+}
+
+// kvTableScript is kvRandomScript on buckets of the given shapes (the
+// nested bucket, 2, takes any key).
+func kvTableScript(seed uint64, shapes [2]kvShape, txs, opsPerTx int) [][]kvOp {
+	rng := rand.New(rand.NewPCG(seed, 2))
+	anyKey := func() []byte { return randBytes(rng, 1+rng.IntN(3), 0, 'a', 0xff) }
+	var script [][]kvOp
+	for range txs {
+		var tx []kvOp
+		for range 1 + rng.IntN(opsPerTx) {
+			op := kvOp{kind: rng.IntN(opPrune + 1), bucket: rng.IntN(3), n: rng.IntN(8)}
+			if op.bucket == 2 {
+				op.key, op.val = anyKey(), anyKey()
+				tx = append(tx, op)
+				continue
+			}
+			s := shapes[op.bucket]
+			op.key = s.key(rng)
+			switch {
+			case op.kind == opPut:
+				op.val = s.val(rng)
+			case rng.IntN(3) == 0:
+				// A key of another shape: cut short, made longer, or
+				// any bytes (0xff... sorts past every report).
+				switch rng.IntN(3) {
+				case 0:
+					op.key = op.key[:rng.IntN(len(op.key))]
+				case 1:
+					op.key = append(op.key, randBytes(rng, 1+rng.IntN(2), 0, 1, 0xff)...)
+				default:
+					op.key = anyKey()
+				}
+			}
+			tx = append(tx, op)
+		}
+		script = append(script, tx)
+	}
+	return script
+}
+
+// kvDiff fails at the first step the two logs disagree on.
+func kvDiff(t *testing.T, what string, want, got []string) {
+	t.Helper()
+	for i := range max(len(want), len(got)) {
+		var w, g string
+		if i < len(want) {
+			w = want[i]
+		}
+		if i < len(got) {
+			g = got[i]
+		}
+		if w != g {
+			t.Fatalf("%s, step %d:\nbolt %s\n  pg %s", what, i, w, g)
+		}
+	}
+	t.Logf("%s: %d steps agree", what, len(want))
+}
+
+func TestEngineDifferentialTables(t *testing.T) {
+	makers := kvEngineMakers()
+	for _, pair := range [][2]string{{"reports", "fingerprints"}, {"alert_events", "alerts_by_key"}, {"cluster_of", "fingerprints"}} {
+		if pgTables[pair[0]] == nil || pgTables[pair[1]] == nil {
+			t.Fatalf("%v: not kept in tables of their own", pair)
+		}
+		for _, seed := range []uint64{1, 2} {
+			t.Run(fmt.Sprintf("%s+%s/%d", pair[0], pair[1], seed), func(t *testing.T) {
+				script := kvTableScript(seed, [2]kvShape{kvShapes[pair[0]], kvShapes[pair[1]]}, 60, 25)
+				want := kvRunScriptOn(t, makers[0].open(t), pair, script)
+				got := kvRunScriptOn(t, makers[1].open(t), pair, script)
+				kvDiff(t, fmt.Sprintf("%v seed %d", pair, seed), want, got)
+			})
+		}
+	}
+}
+
+// A key or value that does not fit its table fails the write, naming the
+// bucket, and the transaction stores nothing.
+func TestPGTableRefusesKeysOfAnotherShape(t *testing.T) {
+	_, _, e := pgTestEngine(t)
+	for _, c := range []struct {
+		bucket   string
+		key, val []byte
+		want     string
+	}{
+		{"reports", []byte("short"), []byte("r"), "does not fit bucket reports"},
+		{"reports", bytes.Repeat([]byte{0xff}, 16), []byte("r"), "receive time past 2262"},
+		{"fingerprints", []byte("g\x00v"), make([]byte, 12), "want kind, 0, value, 0, device id"},
+		{"fingerprints", []byte("g\x00v\x00d"), make([]byte, 8), "12 bytes"},
+		{"alerts_by_key", []byte("subject"), []byte("1"), "want subject, 0, kind"},
+		{"alert_events", []byte{1}, []byte("e"), "8-byte event id"},
+	} {
+		err := e.Update(func(tx kvTx) error {
+			b, err := tx.CreateBucketIfNotExists([]byte(c.bucket))
+			if err != nil {
+				return err
+			}
+			return b.Put(c.key, c.val)
+		})
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("Put %x=%x in %s: %v, want an error containing %q", c.key, c.val, c.bucket, err, c.want)
+		}
+	}
+	kvView(t, e, func(tx kvTx) error {
+		for _, name := range []string{"reports", "fingerprints", "alerts_by_key", "alert_events"} {
+			if b := tx.Bucket([]byte(name)); b != nil && b.KeyN() != 0 {
+				t.Errorf("%s: %d keys after refused writes", name, b.KeyN())
+			}
+		}
+		return nil
+	})
+}
+
+// A database at schema 1 keeps every bucket in kv; opening it moves the
+// keys of the buckets that have tables into them, in the schema change's
+// transaction, and the store reads them as before.
+func TestPGMigrationMovesKeysToTables(t *testing.T) {
+	c, url := pgSchema1(t)
+	db := pgDBName(url)
+	ctx := context.Background()
+	// Every bucket of the schema-1 store, with more keys than a move's page
+	// in one of them, and a bucket that stays in kv.
+	rng := rand.New(rand.NewPCG(7, 7))
+	want := map[string]map[string]string{}
+	names := []string{"reports", "fingerprints", "alerts_by_key", "alert_events", "cluster_of", "devices"}
+	for _, name := range names {
+		want[name] = map[string]string{}
+		if err := c.Exec(ctx, db, `INSERT INTO kv_buckets (name) VALUES ($1)`, name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var ks, vs [][]byte
+	var bs []string
+	add := func(bucket string, k, v []byte) {
+		if _, dup := want[bucket][string(k)]; dup {
+			return
+		}
+		want[bucket][string(k)] = string(v)
+		bs, ks, vs = append(bs, bucket), append(ks, k), append(vs, v)
+	}
+	for i := range 12_000 {
+		k := binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(nil, uint64(1_700_000_000_000_000_000+i)), uint64(i%3)<<40|uint64(i))
+		add("reports", k, []byte(fmt.Sprintf("report %d", i)))
+	}
+	for _, name := range names[1:] {
+		s, ok := kvShapes[name]
+		if !ok {
+			s = kvShapes["cluster_of"]
+		}
+		for range 200 {
+			add(name, s.key(rng), s.val(rng))
+		}
+	}
+	if err := c.Exec(ctx, db, `INSERT INTO kv (bucket, k, v) SELECT * FROM unnest($1::TEXT[], $2::BYTEA[], $3::BYTEA[])`, bs, ks, vs); err != nil {
+		t.Fatal(err)
+	}
+
+	e := openPGTestEngine(t, url)
+	kvView(t, e, func(tx kvTx) error {
+		for _, name := range names {
+			got := map[string]string{}
+			var prev []byte
+			tx.Bucket([]byte(name)).ForEach(func(k, v []byte) error {
+				if prev != nil && bytes.Compare(prev, k) >= 0 {
+					t.Errorf("%s: %x after %x", name, k, prev)
+				}
+				prev = bytes.Clone(k)
+				got[string(k)] = string(v)
+				return nil
+			})
+			if len(got) != len(want[name]) {
+				t.Errorf("%s: %d keys after the move, want %d", name, len(got), len(want[name]))
+			}
+			for k, v := range want[name] {
+				if got[k] != v {
+					t.Errorf("%s: %x = %x, want %x", name, k, got[k], v)
+					break
+				}
+			}
+		}
+		return nil
+	})
+	// kv holds only the bucket without a table; the tables hold the rest.
+	if err := c.Exec(ctx, db, fmt.Sprintf(`DO $$ BEGIN
+		IF (SELECT count(*) FROM kv WHERE bucket <> 'devices') <> 0 OR (SELECT count(*) FROM kv) <> %d
+			OR (SELECT count(*) FROM reports) <> %d OR (SELECT version FROM farmwatch_schema) <> %d
+		THEN RAISE 'not moved'; END IF; END $$`, len(want["devices"]), len(want["reports"]), pgSchemaVersion())); err != nil {
+		t.Fatal(err)
+	}
+	// A collector of the first schema still running writes these buckets'
+	// keys to kv, where no upgraded collector would read them: its write
+	// fails instead, and what it was storing is not acknowledged.
+	for _, tb := range pgTablesInOrder() {
+		err := c.Exec(ctx, db, `INSERT INTO kv (bucket, k, v) VALUES ($1, $2, $3) ON CONFLICT (bucket, k) DO UPDATE SET v = excluded.v`,
+			tb.bucket, []byte("k"), []byte("v"))
+		if err == nil || !strings.Contains(err.Error(), "kv_buckets_in_tables") {
+			t.Errorf("a first-schema write to bucket %s: %v, want a check violation", tb.bucket, err)
+		}
+	}
+}
+
+// A key that cannot move stops the schema change, and the database stays
+// at schema 1 with its keys where they were.
+func TestPGMigrationRefusesUnfitKey(t *testing.T) {
+	c, url := pgSchema1(t)
+	db := pgDBName(url)
+	ctx := context.Background()
+	if err := c.Exec(ctx, db, `INSERT INTO kv_buckets (name) VALUES ('alert_events');
+		INSERT INTO kv (bucket, k, v) VALUES ('alert_events', '\x0000000000000001', 'ok'), ('alert_events', '\x01', 'bad')`); err != nil {
+		t.Fatal(err)
+	}
+	_, err := openPGEngine(ctx, url)
+	if err == nil || !strings.Contains(err.Error(), "0002_tables.sql") || !strings.Contains(err.Error(), "8-byte event id") {
+		t.Fatalf("open with a key that does not fit: %v", err)
+	}
+	if err := c.Exec(ctx, db, `DO $$ BEGIN
+		IF (SELECT version FROM farmwatch_schema) <> 1 OR (SELECT count(*) FROM kv) <> 2
+			OR EXISTS (SELECT 1 FROM pg_tables WHERE tablename = 'alert_events')
+		THEN RAISE 'changed'; END IF; END $$`); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// pgSchema1 is a new database at the first schema, as a collector of that
+// schema left it.
+func pgSchema1(t testing.TB) (*pgtest.Cluster, string) {
+	t.Helper()
+	c := pgtest.Shared(t)
+	url := c.NewDatabase(t)
+	migs, err := pgMigrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Exec(context.Background(), pgDBName(url), migs[0].sql+`;
+		CREATE TABLE farmwatch_schema (id INT4 PRIMARY KEY, version INT8 NOT NULL);
+		INSERT INTO farmwatch_schema VALUES (1, 1)`); err != nil {
+		t.Fatal(err)
+	}
+	return c, url
+}
+
+// The schema change's move of a first-schema store's reports into their
+// table: what an upgrade costs per report (reports are nearly all of a
+// store's rows). Reported as ns/report.
+func BenchmarkPGMoveToTables(b *testing.B) {
+	const reports = 200_000
+	report := bytes.Repeat([]byte("r"), 1200) // about a stored report's size
+	for b.Loop() {
+		b.StopTimer()
+		c, url := pgSchema1(b)
+		if err := c.Exec(context.Background(), pgDBName(url), `INSERT INTO kv_buckets (name) VALUES ('reports')`); err != nil {
+			b.Fatal(err)
+		}
+		if err := c.Exec(context.Background(), pgDBName(url), `INSERT INTO kv (bucket, k, v) SELECT 'reports', int8send(1700000000000000000 + i) || int8send((1::int8 << 40) | i), $1
+			FROM generate_series(1, `+fmt.Sprint(reports)+`) AS i`, report); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		e, err := openPGEngine(context.Background(), url)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		e.Close()
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*reports), "ns/report")
+}
+
+// A collector of the first schema writing a report while an upgraded one
+// changes the schema: the report is moved with the others, never left in
+// kv where no upgraded collector would read it.
+func TestPGMigrationMovesConcurrentWrite(t *testing.T) {
+	c, url := pgSchema1(t)
+	db := pgDBName(url)
+	ctx := context.Background()
+	key := func(i uint64) []byte {
+		return binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(nil, 1_700_000_000_000_000_000+i), 1<<40|i)
+	}
+	if err := c.Exec(ctx, db, `INSERT INTO kv_buckets (name) VALUES ('reports')`); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Exec(ctx, db, `INSERT INTO kv (bucket, k, v) VALUES ('reports', $1, 'before')`, key(1)); err != nil {
+		t.Fatal(err)
+	}
+	// The older collector's transaction: its write is in, not yet
+	// committed, when the upgrade starts.
+	old, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer old.Close(ctx)
+	oldTx, err := old.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := oldTx.Exec(ctx, `INSERT INTO kv (bucket, k, v) VALUES ('reports', $1, 'during')`, key(2)); err != nil {
+		t.Fatal(err)
+	}
+	opened := make(chan error, 1)
+	go func() {
+		e, err := openPGEngine(ctx, url)
+		if err == nil {
+			e.Close()
+		}
+		opened <- err
+	}()
+	// The upgrade waits for kv's lock; then the older write commits.
+	watch, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer watch.Close(ctx)
+	for waiting := false; !waiting; {
+		if err := watch.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_locks WHERE relation = 'kv'::regclass AND NOT granted)`).Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case err := <-opened:
+			t.Fatalf("the upgrade did not wait for the older collector's transaction: %v", err)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	if err := oldTx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-opened; err != nil {
+		t.Fatalf("upgrade: %v", err)
+	}
+	if err := c.Exec(ctx, db, `DO $$ BEGIN
+		IF (SELECT count(*) FROM kv) <> 0 OR (SELECT count(*) FROM reports) <> 2 THEN RAISE 'a report left behind'; END IF; END $$`); err != nil {
+		t.Fatal(err)
+	}
+	// From now on the older collector's writes fail.
+	if _, err := old.Exec(ctx, `INSERT INTO kv (bucket, k, v) VALUES ('reports', $1, 'after')`, key(3)); err == nil || !strings.Contains(err.Error(), "kv_buckets_in_tables") {
+		t.Fatalf("an older collector's write after the upgrade: %v", err)
+	}
+}
