@@ -52,13 +52,6 @@ const (
 	pgInt                    // INT8
 )
 
-func (c pgColType) sql() string {
-	if c == pgInt {
-		return "INT8"
-	}
-	return "BYTEA"
-}
-
 type pgColumn struct {
 	name string
 	typ  pgColType
@@ -84,8 +77,8 @@ type pgTable struct {
 	joinVal  func(cols []any) []byte
 
 	// Statements, built once.
-	getSQL, putSQL, delSQL, countSQL, clearSQL, copySQL string
-	pages                                               map[pgPageKind]string
+	getSQL, putSQL, delSQL, countSQL, clearSQL string
+	pages                                      map[pgPageKind]string
 }
 
 // pgPageKind names a cursor page query: its bound's operator ("" for none)
@@ -146,17 +139,12 @@ func (t *pgTable) build() {
 	t.delSQL = "DELETE FROM " + t.name + " WHERE " + t.keyMatch()
 	t.countSQL = "SELECT count(*) FROM " + t.name
 	t.clearSQL = "DELETE FROM " + t.name
-	arrays := make([]string, len(all))
-	for i, c := range all {
-		arrays[i] = "$" + strconv.Itoa(i+1) + "::" + c.typ.sql() + "[]"
-	}
 	t.pages = map[pgPageKind]string{}
 	for _, op := range []string{"", ">=", ">", "<"} {
 		for _, desc := range []bool{false, true} {
 			t.pages[pgPageKind{op, desc}] = t.pageSQL(op, desc)
 		}
 	}
-	t.copySQL = "INSERT INTO " + t.name + " (" + strings.Join(names(all), ", ") + ") SELECT * FROM unnest(" + strings.Join(arrays, ", ") + ")"
 }
 
 // pageSQL reads up to a page of rows in key order (desc: backwards), after
@@ -488,34 +476,4 @@ func pgTablesInOrder() []*pgTable {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].bucket < out[j].bucket })
 	return out
-}
-
-// columnArrays turns keys and values into one array per column, the
-// arguments of copySQL.
-func (t *pgTable) columnArrays(ks, vs [][]byte) ([]any, error) {
-	all := t.columns()
-	bytesCols := make([][][]byte, len(all))
-	intCols := make([][]int64, len(all))
-	for i := range ks {
-		row, err := t.row(ks[i], vs[i])
-		if err != nil {
-			return nil, err
-		}
-		for j, x := range row {
-			if all[j].typ == pgInt {
-				intCols[j] = append(intCols[j], x.(int64))
-			} else {
-				bytesCols[j] = append(bytesCols[j], x.([]byte))
-			}
-		}
-	}
-	out := make([]any, len(all))
-	for j, c := range all {
-		if c.typ == pgInt {
-			out[j] = intCols[j]
-		} else {
-			out[j] = bytesCols[j]
-		}
-	}
-	return out, nil
 }
