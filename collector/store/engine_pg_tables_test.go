@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/farmwatch/farmwatch/internal/pgtest"
+	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
 )
 
 // The buckets kept in tables of their own answer the key-value contract as
@@ -22,8 +23,8 @@ import (
 
 // kvShape makes keys and values of one bucket's layout.
 type kvShape struct {
-	key func(rng *rand.Rand) []byte // a key the bucket holds
-	val func(rng *rand.Rand) []byte
+	key func(rng *rand.Rand) []byte           // a key the bucket holds
+	val func(rng *rand.Rand, k []byte) []byte // a value for key k
 }
 
 func pick[T any](rng *rand.Rand, xs ...T) T { return xs[rng.IntN(len(xs))] }
@@ -36,23 +37,25 @@ func randBytes(rng *rand.Rand, n int, alphabet ...byte) []byte {
 	return b
 }
 
+// randReportKey is a reports key with receive times and report words at
+// the edges of their columns: the largest INT8, the largest writer number
+// (24 bits) and count (40 bits).
+func randReportKey(rng *rand.Rand) []byte {
+	ns := pick[uint64](rng, 0, 1<<62, 1<<63-1)
+	word := pick[uint64](rng, 1, 1<<40-1) | pick[uint64](rng, 0, 1<<24-1)<<40
+	return binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(nil, ns), word)
+}
+
 var kvShapes = map[string]kvShape{
 	"reports": {
-		key: func(rng *rand.Rand) []byte {
-			// Receive times and report words at the edges of their columns:
-			// the largest INT8, the largest writer number (24 bits) and
-			// count (40 bits).
-			ns := pick[uint64](rng, 0, 1<<62, 1<<63-1)
-			word := pick[uint64](rng, 1, 1<<40-1) | pick[uint64](rng, 0, 1<<24-1)<<40
-			return binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(nil, ns), word)
-		},
-		val: func(rng *rand.Rand) []byte { return randBytes(rng, rng.IntN(4), 'a', 'b', 0, 0xff) },
+		key: randReportKey,
+		val: func(rng *rand.Rand, _ []byte) []byte { return randBytes(rng, rng.IntN(4), 'a', 'b', 0, 0xff) },
 	},
 	"alert_events": {
 		key: func(rng *rand.Rand) []byte {
 			return binary.BigEndian.AppendUint64(nil, pick[uint64](rng, 0, 1, 2, 255, 256, 1<<63-1))
 		},
-		val: func(rng *rand.Rand) []byte { return randBytes(rng, rng.IntN(3), 'x', 0) },
+		val: func(rng *rand.Rand, _ []byte) []byte { return randBytes(rng, rng.IntN(3), 'x', 0) },
 	},
 	"fingerprints": {
 		// Kinds and device ids hold no zero byte; values hold none either
@@ -62,7 +65,7 @@ var kvShapes = map[string]kvShape{
 			k = append(append(k, 0), pick(rng, "", "a", "a\x01", "ab", "\xff")...)
 			return append(append(k, 0), pick(rng, "", "d", "d1", "e")...)
 		},
-		val: func(rng *rand.Rand) []byte {
+		val: func(rng *rand.Rand, _ []byte) []byte {
 			v := binary.BigEndian.AppendUint64(nil, pick[uint64](rng, 0, 1_700_000_000, 1<<63-1))
 			return binary.BigEndian.AppendUint32(v, pick[uint32](rng, 0, 1, 1<<32-1))
 		},
@@ -72,11 +75,37 @@ var kvShapes = map[string]kvShape{
 		key: func(rng *rand.Rand) []byte {
 			return append(append([]byte(pick(rng, "", "s", "s1", "t")), 0), pick(rng, "", "k", "k\x00x", "kz")...)
 		},
-		val: func(rng *rand.Rand) []byte { return randBytes(rng, 1+rng.IntN(3), '0', '9') },
+		val: func(rng *rand.Rand, _ []byte) []byte { return randBytes(rng, 1+rng.IntN(3), '0', '9') },
+	},
+	"devices": {
+		// Device records (an id: no zero byte) and the report index (an id,
+		// 0, ^generation, ^seq), with generations and seqs at the edges of
+		// their ranks: the index's keys of one device sort among the
+		// records of the ids around it.
+		key: func(rng *rand.Rand) []byte {
+			id := []byte(pick(rng, "d", "d1", "dd", "e", "\xff"))
+			if rng.IntN(2) == 0 {
+				return id
+			}
+			return ReportIndexKey(string(id), pick[uint32](rng, 0, 1, 1<<32-1), pick[uint64](rng, 0, 1, 1<<63-1, 1<<63, 1<<64-1))
+		},
+		val: func(rng *rand.Rand, k []byte) []byte {
+			if bytes.IndexByte(k, 0) >= 0 {
+				return randReportKey(rng) // the report's key
+			}
+			rec := deviceRecord{device: randBytes(rng, rng.IntN(3), 'p', 0)}
+			if rng.IntN(2) == 0 {
+				rec.state = randBytes(rng, 1+rng.IntN(3), 's', 0)
+			}
+			if rng.IntN(2) == 0 {
+				rec.spools = randBytes(rng, 1+rng.IntN(3), 'l', 0xff)
+			}
+			return joinDeviceRecord(rec)
+		},
 	},
 	"cluster_of": {
 		key: func(rng *rand.Rand) []byte { return randBytes(rng, 1+rng.IntN(3), 'a', 'b', 0, 0xff) },
-		val: func(rng *rand.Rand) []byte { return randBytes(rng, rng.IntN(3), 'c', 0) },
+		val: func(rng *rand.Rand, _ []byte) []byte { return randBytes(rng, rng.IntN(3), 'c', 0) },
 	},
 }
 
@@ -99,7 +128,7 @@ func kvTableScript(seed uint64, shapes [2]kvShape, txs, opsPerTx int) [][]kvOp {
 			op.key = s.key(rng)
 			switch {
 			case op.kind == opPut:
-				op.val = s.val(rng)
+				op.val = s.val(rng, op.key)
 			case rng.IntN(3) == 0:
 				// A key of another shape: cut short, made longer, or
 				// any bytes (0xff... sorts past every report).
@@ -139,7 +168,8 @@ func kvDiff(t *testing.T, what string, want, got []string) {
 
 func TestEngineDifferentialTables(t *testing.T) {
 	makers := kvEngineMakers()
-	for _, pair := range [][2]string{{"reports", "fingerprints"}, {"alert_events", "alerts_by_key"}, {"cluster_of", "fingerprints"}} {
+	for _, pair := range [][2]string{{"reports", "fingerprints"}, {"alert_events", "alerts_by_key"}, {"cluster_of", "fingerprints"},
+		{"devices", "reports"}} {
 		if pgTables[pair[0]] == nil || pgTables[pair[1]] == nil {
 			t.Fatalf("%v: not kept in tables of their own", pair)
 		}
@@ -169,6 +199,10 @@ func TestPGTableRefusesKeysOfAnotherShape(t *testing.T) {
 		{"fingerprints", []byte("g\x00v\x00d"), make([]byte, 8), "12 bytes"},
 		{"alerts_by_key", []byte("subject"), []byte("1"), "want subject, 0, kind"},
 		{"alert_events", []byte{1}, []byte("e"), "8-byte event id"},
+		{"devices", []byte("d\x00short"), make([]byte, 16), "want device id, 0, 4-byte generation, 8-byte seq"},
+		{"devices", ReportIndexKey("d", 1, 1), []byte("short"), "a report key is 16 bytes"},
+		{"devices", []byte("d"), []byte("not a record"), "device record"},
+		{"devices", []byte("d"), append(joinDeviceRecord(deviceRecord{device: []byte("p")}), 0x22, 1, 'x'), "parts beyond"},
 	} {
 		err := e.Update(func(tx kvTx) error {
 			b, err := tx.CreateBucketIfNotExists([]byte(c.bucket))
@@ -182,7 +216,7 @@ func TestPGTableRefusesKeysOfAnotherShape(t *testing.T) {
 		}
 	}
 	kvView(t, e, func(tx kvTx) error {
-		for _, name := range []string{"reports", "fingerprints", "alerts_by_key", "alert_events"} {
+		for _, name := range []string{"reports", "fingerprints", "alerts_by_key", "alert_events", "devices"} {
 			if b := tx.Bucket([]byte(name)); b != nil && b.KeyN() != 0 {
 				t.Errorf("%s: %d keys after refused writes", name, b.KeyN())
 			}
@@ -202,7 +236,7 @@ func TestPGMigrationMovesKeysToTables(t *testing.T) {
 	// in one of them, and a bucket that stays in kv.
 	rng := rand.New(rand.NewPCG(7, 7))
 	want := map[string]map[string]string{}
-	names := []string{"reports", "fingerprints", "alerts_by_key", "alert_events", "cluster_of", "devices"}
+	names := []string{"reports", "fingerprints", "alerts_by_key", "alert_events", "cluster_of", "devices", "tokens"}
 	for _, name := range names {
 		want[name] = map[string]string{}
 		if err := c.Exec(ctx, db, `INSERT INTO kv_buckets (name) VALUES ($1)`, name); err != nil {
@@ -228,7 +262,8 @@ func TestPGMigrationMovesKeysToTables(t *testing.T) {
 			s = kvShapes["cluster_of"]
 		}
 		for range 200 {
-			add(name, s.key(rng), s.val(rng))
+			k := s.key(rng)
+			add(name, k, s.val(rng, k))
 		}
 	}
 	if err := c.Exec(ctx, db, `INSERT INTO kv (bucket, k, v) SELECT * FROM unnest($1::TEXT[], $2::BYTEA[], $3::BYTEA[])`, bs, ks, vs); err != nil {
@@ -262,9 +297,10 @@ func TestPGMigrationMovesKeysToTables(t *testing.T) {
 	})
 	// kv holds only the bucket without a table; the tables hold the rest.
 	if err := c.Exec(ctx, db, fmt.Sprintf(`DO $$ BEGIN
-		IF (SELECT count(*) FROM kv WHERE bucket <> 'devices') <> 0 OR (SELECT count(*) FROM kv) <> %d
-			OR (SELECT count(*) FROM reports) <> %d OR (SELECT version FROM farmwatch_schema) <> %d
-		THEN RAISE 'not moved'; END IF; END $$`, len(want["devices"]), len(want["reports"]), pgSchemaVersion())); err != nil {
+		IF (SELECT count(*) FROM kv WHERE bucket <> 'tokens') <> 0 OR (SELECT count(*) FROM kv) <> %d
+			OR (SELECT count(*) FROM reports) <> %d OR (SELECT count(*) FROM devices) + (SELECT count(*) FROM device_reports) <> %d
+			OR (SELECT version FROM farmwatch_schema) <> %d
+		THEN RAISE 'not moved'; END IF; END $$`, len(want["tokens"]), len(want["reports"]), len(want["devices"]), pgSchemaVersion())); err != nil {
 		t.Fatal(err)
 	}
 	// A collector of the first schema still running writes these buckets'
@@ -273,7 +309,7 @@ func TestPGMigrationMovesKeysToTables(t *testing.T) {
 	for _, tb := range pgTablesInOrder() {
 		err := c.Exec(ctx, db, `INSERT INTO kv (bucket, k, v) VALUES ($1, $2, $3) ON CONFLICT (bucket, k) DO UPDATE SET v = excluded.v`,
 			tb.bucket, []byte("k"), []byte("v"))
-		if err == nil || !strings.Contains(err.Error(), "kv_buckets_in_tables") {
+		if err == nil || !strings.Contains(err.Error(), "_in_tables") {
 			t.Errorf("a first-schema write to bucket %s: %v, want a check violation", tb.bucket, err)
 		}
 	}
@@ -347,20 +383,34 @@ func BenchmarkPGMoveToTables(b *testing.B) {
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*reports), "ns/report")
 }
 
-// A collector of the first schema writing a report while an upgraded one
-// changes the schema: the report is moved with the others, never left in
-// kv where no upgraded collector would read it.
+// A collector of an older schema writing a report, or a device, while an
+// upgraded one changes the schema: the key is moved with the others, never
+// left in kv where no upgraded collector would read it.
 func TestPGMigrationMovesConcurrentWrite(t *testing.T) {
+	reportKey := func(i uint64) []byte {
+		return binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(nil, 1_700_000_000_000_000_000+i), 1<<40|i)
+	}
+	device := joinDeviceRecord(deviceRecord{device: []byte("p")})
+	for _, c := range []struct {
+		bucket, table string
+		key           func(i uint64) []byte
+		val           []byte
+	}{
+		{"reports", "reports", reportKey, []byte("report")},
+		{"devices", "devices", func(i uint64) []byte { return []byte(fmt.Sprint("d-", i)) }, device},
+	} {
+		t.Run(c.bucket, func(t *testing.T) { testPGMigrationMovesConcurrentWrite(t, c.bucket, c.table, c.key, c.val) })
+	}
+}
+
+func testPGMigrationMovesConcurrentWrite(t *testing.T, bucket, table string, key func(uint64) []byte, val []byte) {
 	c, url := pgSchema1(t)
 	db := pgDBName(url)
 	ctx := context.Background()
-	key := func(i uint64) []byte {
-		return binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(nil, 1_700_000_000_000_000_000+i), 1<<40|i)
-	}
-	if err := c.Exec(ctx, db, `INSERT INTO kv_buckets (name) VALUES ('reports')`); err != nil {
+	if err := c.Exec(ctx, db, `INSERT INTO kv_buckets (name) VALUES ($1)`, bucket); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Exec(ctx, db, `INSERT INTO kv (bucket, k, v) VALUES ('reports', $1, 'before')`, key(1)); err != nil {
+	if err := c.Exec(ctx, db, `INSERT INTO kv (bucket, k, v) VALUES ($1, $2, $3)`, bucket, key(1), val); err != nil {
 		t.Fatal(err)
 	}
 	// The older collector's transaction: its write is in, not yet
@@ -374,7 +424,7 @@ func TestPGMigrationMovesConcurrentWrite(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := oldTx.Exec(ctx, `INSERT INTO kv (bucket, k, v) VALUES ('reports', $1, 'during')`, key(2)); err != nil {
+	if _, err := oldTx.Exec(ctx, `INSERT INTO kv (bucket, k, v) VALUES ($1, $2, $3)`, bucket, key(2), val); err != nil {
 		t.Fatal(err)
 	}
 	opened := make(chan error, 1)
@@ -408,11 +458,126 @@ func TestPGMigrationMovesConcurrentWrite(t *testing.T) {
 		t.Fatalf("upgrade: %v", err)
 	}
 	if err := c.Exec(ctx, db, `DO $$ BEGIN
-		IF (SELECT count(*) FROM kv) <> 0 OR (SELECT count(*) FROM reports) <> 2 THEN RAISE 'a report left behind'; END IF; END $$`); err != nil {
+		IF (SELECT count(*) FROM kv) <> 0 OR (SELECT count(*) FROM `+table+`) <> 2 THEN RAISE 'a key left behind'; END IF; END $$`); err != nil {
 		t.Fatal(err)
 	}
 	// From now on the older collector's writes fail.
-	if _, err := old.Exec(ctx, `INSERT INTO kv (bucket, k, v) VALUES ('reports', $1, 'after')`, key(3)); err == nil || !strings.Contains(err.Error(), "kv_buckets_in_tables") {
+	if _, err := old.Exec(ctx, `INSERT INTO kv (bucket, k, v) VALUES ($1, $2, $3)`, bucket, key(3), val); err == nil || !strings.Contains(err.Error(), "_in_tables") {
 		t.Fatalf("an older collector's write after the upgrade: %v", err)
+	}
+}
+
+// A store of the schema the devices bucket was last kept in kv at (3): its
+// devices, analysis states, spool ledgers and report index move to their
+// tables when an upgraded collector opens it, and the store reads every
+// device and report as before. The rows read in SQL as schema 0004 says.
+func TestPGMigrationMovesDevices(t *testing.T) {
+	ctx := context.Background()
+	c := pgtest.Shared(t)
+	url := c.NewDatabase(t)
+	db := pgDBName(url)
+	s, err := OpenPostgres(ctx, url, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+	ids := []string{"d-0", "d-1", "d-10", "e"}
+	for i, id := range ids {
+		addDevice(t, s, id)
+		for seq := range uint64(3 + i) {
+			if _, err := s.Ingest(id, []*pb.StoredReport{stored(id, seq+1, at.Add(time.Duration(seq)*time.Minute))}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := s.Update(func(tx *Tx) error { return tx.PutDeviceState("d-1", []byte("analysis state")) }); err != nil {
+		t.Fatal(err)
+	}
+	// What the store shows of each device, to compare after the upgrade.
+	view := func(s *Store) string {
+		var sb strings.Builder
+		if err := s.View(func(tx *Tx) error {
+			devs, err := tx.Devices("")
+			if err != nil {
+				return err
+			}
+			for _, d := range devs {
+				reports, err := tx.Reports(d.GetId(), 100)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(&sb, "%s last=%d state=%q has3=%v reports:", d.GetId(), d.GetLastSeq(), tx.DeviceStateView(d.GetId()), tx.HasReport(d.GetId(), 3))
+				for _, r := range reports {
+					fmt.Fprintf(&sb, " %d@%s", r.GetReport().GetSeq(), r.GetReceivedAt().AsTime().Format(time.TimeOnly))
+				}
+				sb.WriteString("\n")
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return sb.String()
+	}
+	before := view(s)
+	if !strings.Contains(before, `d-1 last=4 state="analysis state" has3=true reports: 4@12:03:00 3@12:02:00`) {
+		t.Fatalf("before the upgrade:\n%s", before)
+	}
+	// Typed rows: generation and seq read back from the ranks, the state
+	// in its column.
+	var seqs []int64
+	var states int
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	rows, _ := conn.Query(ctx, `SELECT 9223372036854775807 - seq_rank FROM device_reports
+		WHERE device_id = 'e' AND 4294967295 - gen_rank = 0 ORDER BY gen_rank, seq_rank`)
+	if seqs, err = pgx.CollectRows(rows, pgx.RowTo[int64]); err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.QueryRow(ctx, `SELECT count(*) FROM devices WHERE analysis_state = 'analysis state' AND spool_ledger IS NOT NULL`).Scan(&states); err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(seqs) != "[6 5 4 3 2 1]" || states != 1 {
+		t.Fatalf("device e's seqs in generation 0, newest first: %v; devices with the state set: %d", seqs, states)
+	}
+	s.Close()
+
+	// Back to schema 3: the devices bucket's keys in kv, as a collector of
+	// that schema kept them.
+	e := openPGTestEngine(t, url)
+	var ks, vs [][]byte
+	kvView(t, e, func(tx kvTx) error {
+		return tx.Bucket(bucketDevices).ForEach(func(k, v []byte) error {
+			ks, vs = append(ks, bytes.Clone(k)), append(vs, bytes.Clone(v))
+			return nil
+		})
+	})
+	e.Close()
+	if len(ks) != len(ids)+3+4+5+6 {
+		t.Fatalf("%d keys in the devices bucket, want %d", len(ks), len(ids)+18)
+	}
+	if err := c.Exec(ctx, db, `DROP TABLE devices, device_reports; ALTER TABLE kv DROP CONSTRAINT kv_devices_in_tables;
+		UPDATE farmwatch_schema SET version = 3`); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Exec(ctx, db, `INSERT INTO kv (bucket, k, v) SELECT 'devices', t.k, t.v FROM unnest($1::BYTEA[], $2::BYTEA[]) AS t (k, v)`, ks, vs); err != nil {
+		t.Fatal(err)
+	}
+
+	s, err = OpenPostgres(ctx, url, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if after := view(s); after != before {
+		t.Fatalf("after the upgrade:\n%s\nbefore:\n%s", after, before)
+	}
+	if err := c.Exec(ctx, db, fmt.Sprintf(`DO $$ BEGIN
+		IF EXISTS (SELECT 1 FROM kv WHERE bucket = 'devices') OR (SELECT count(*) FROM devices) <> %d
+			OR (SELECT count(*) FROM device_reports) <> 18 OR (SELECT version FROM farmwatch_schema) <> %d
+		THEN RAISE 'not moved'; END IF; END $$`, len(ids), pgSchemaVersion())); err != nil {
+		t.Fatal(err)
 	}
 }
