@@ -385,3 +385,51 @@ func TestUnresolvedAlertsMatchTheHistory(t *testing.T) {
 		}
 	}
 }
+
+// The open queue against the whole history it sits in: 100 unresolved
+// alerts among 10,000 (the rest resolved), listed by scanning every alert
+// and through the open-alert index.
+func BenchmarkAlertQueue(b *testing.B) {
+	s := openTest(b, b.TempDir(), Options{})
+	defer s.Close()
+	const total, unresolved = 10_000, 100
+	for start := 0; start < total; start += 1000 {
+		if err := s.Update(func(tx *Tx) error {
+			for i := start; i < start+1000; i++ {
+				st := "resolved"
+				if i%(total/unresolved) == 0 {
+					st = "open"
+				}
+				subject := fmt.Sprintf("d-%d", i)
+				a := &pb.Alert{Id: fmt.Sprintf("A-%06d", i+1), DeviceId: subject, Kind: "device", Status: st, Score: 0.7,
+					Evidence: []*pb.Evidence{{Rule: "remote_access_tool", Explanation: "a remote-access tool listening", Weight: 0.4}}}
+				if err := tx.PutAlert(subject, a); err != nil {
+					return err
+				}
+			}
+			return nil
+		}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	open := func(a *pb.Alert) bool { return a.GetStatus() == "open" }
+	for _, c := range []struct {
+		name string
+		list func(*Tx) ([]*pb.Alert, error)
+	}{
+		{"history", func(tx *Tx) ([]*pb.Alert, error) { return tx.Alerts(open) }},
+		{"index", func(tx *Tx) ([]*pb.Alert, error) { return tx.UnresolvedAlerts(open) }},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			for b.Loop() {
+				var got []*pb.Alert
+				if err := s.View(func(tx *Tx) (err error) { got, err = c.list(tx); return err }); err != nil {
+					b.Fatal(err)
+				}
+				if len(got) != unresolved {
+					b.Fatalf("%d open alerts, want %d", len(got), unresolved)
+				}
+			}
+		})
+	}
+}
