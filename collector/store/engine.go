@@ -82,3 +82,12 @@ type kvCursor interface {
 	// Delete removes the key the cursor is on.
 	Delete() error
 }
+
+// kvPrefetcher is a transaction that can read many keys of a top-level
+// bucket in one step, ahead of the Gets that will ask for them: on
+// PostgreSQL a query per thousand keys instead of a round trip per key.
+// bbolt has nothing to gain (its Gets read mapped pages) and does not
+// implement it. Prefetching changes no result, only the number of trips.
+type kvPrefetcher interface {
+	Prefetch(bucket []byte, keys [][]byte)
+}

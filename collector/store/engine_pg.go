@@ -412,6 +412,7 @@ type pgTx struct {
 	pending  []pgOp // writes not sent yet
 	err      error  // the first failure (sticky)
 	done     bool
+	trips    int // batches sent: what the tests count
 	// committing: the batch in flight carries COMMIT, so a lost connection
 	// leaves the outcome unknown
 	committing bool
@@ -481,6 +482,7 @@ func (tx *pgTx) roundTrip(q *pgOp, read func(pgx.Rows) error) error {
 	}
 	writes := len(tx.pending)
 	tx.pending = nil
+	tx.trips++
 	br := tx.conn.SendBatch(tx.ctx, b)
 	err := func() error {
 		if !tx.begun {

@@ -676,3 +676,93 @@ func pgTablesInOrder() []*pgTable {
 	})
 	return out
 }
+
+// Prefetch reads the keys of bucket not yet in the transaction's cache, a
+// thousand a query, and caches what it finds and what it does not: the
+// Gets that follow answer from the cache. Keys of a table whose key has
+// several columns are left to their Gets.
+func (tx *pgTx) Prefetch(bucket []byte, keys [][]byte) {
+	const chunk = 1000
+	path := pgBucketPath("", bucket)
+	b := tx.handle(path)
+	cached := b.cached()
+	groups := map[*pgTable][][]byte{} // nil: kv
+	asked := map[string]bool{}
+	for _, k := range keys {
+		if _, ok := cached[string(k)]; ok || len(k) == 0 || asked[string(k)] {
+			continue
+		}
+		asked[string(k)] = true
+		t, err := b.table(k)
+		if err != nil || (t != nil && len(t.key) != 1) {
+			continue
+		}
+		if t != nil {
+			if _, _, _, err := t.splitKey(k, false); err != nil {
+				continue
+			}
+		}
+		groups[t] = append(groups[t], k)
+	}
+	for t, ks := range groups {
+		for len(ks) > 0 {
+			n := min(chunk, len(ks))
+			part := ks[:n]
+			ks = ks[n:]
+			found := map[string][]byte{}
+			var err error
+			if t == nil {
+				err = tx.roundTrip(&pgOp{sql: `SELECT k, v FROM kv WHERE bucket = $1 AND k = ANY($2)`, args: []any{path, part}},
+					func(rows pgx.Rows) error {
+						for rows.Next() {
+							var k, v []byte
+							if err := rows.Scan(&k, &v); err != nil {
+								return err
+							}
+							if v == nil {
+								v = []byte{}
+							}
+							found[string(k)] = v
+						}
+						return nil
+					})
+			} else {
+				sql := "SELECT " + strings.Join(names(t.columns()), ", ") + " FROM " + t.name + " WHERE " + t.key[0].name + " = ANY($1)"
+				// The key's column values, as an array of the column's type.
+				var arg any
+				if t.key[0].typ == pgInt {
+					ints := make([]int64, len(part))
+					for i, k := range part {
+						vals, _, _, _ := t.splitKey(k, false)
+						ints[i] = vals[0].(int64)
+					}
+					arg = ints
+				} else {
+					bs := make([][]byte, len(part))
+					for i, k := range part {
+						vals, _, _, _ := t.splitKey(k, false)
+						bs[i] = vals[0].([]byte)
+					}
+					arg = bs
+				}
+				err = tx.roundTrip(&pgOp{sql: sql, args: []any{arg}}, func(rows pgx.Rows) error {
+					for rows.Next() {
+						keys, vals := dest(t.key), dest(t.val)
+						if err := rows.Scan(append(keys, vals...)...); err != nil {
+							return err
+						}
+						found[string(t.joinKey(keys))] = t.decodeVal(vals)
+					}
+					return nil
+				})
+			}
+			if err != nil {
+				return // the transaction has failed: its Gets find nothing and its commit fails
+			}
+			for _, k := range part {
+				v, ok := found[string(k)]
+				cached[string(k)] = pgCached{v: v, ok: ok}
+			}
+		}
+	}
+}

@@ -630,3 +630,75 @@ func TestPGMigrationMovesDevices(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Prefetch reads many keys in a few queries, and the Gets after it answer
+// what they answer without it: values of kv buckets and of tables, absent
+// keys, and what the transaction itself wrote or deleted before.
+func TestPGPrefetch(t *testing.T) {
+	_, _, e := pgTestEngine(t)
+	rec := func(i int) []byte { return joinDeviceRecord(deviceRecord{device: []byte(fmt.Sprint("device ", i)), state: []byte{byte(i)}}) }
+	var devs, hires [][]byte
+	kvUpdate(t, e, func(tx kvTx) error {
+		d, _ := tx.CreateBucketIfNotExists(bucketDevices)
+		h, _ := tx.CreateBucketIfNotExists(bucketHires)
+		for i := range 2500 {
+			devs, hires = append(devs, []byte(fmt.Sprint("dev-", i))), append(hires, []byte(fmt.Sprint("hire-", i)))
+			if err := d.Put(devs[i], rec(i)); err != nil {
+				return err
+			}
+			if err := d.Put(ReportIndexKey(string(devs[i]), 0, 1), make([]byte, 16)); err != nil {
+				return err
+			}
+			if err := h.Put(hires[i], []byte(fmt.Sprint("hire record ", i))); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	// Every other key asked for exists; some are asked for twice.
+	var ask [][]byte
+	for i := range 3000 {
+		ask = append(ask, []byte(fmt.Sprint("dev-", 2*i%3500)))
+	}
+	read := func(tx kvTx, bucket []byte, keys [][]byte) []string {
+		var out []string
+		b := tx.Bucket(bucket)
+		for _, k := range keys {
+			out = append(out, fmt.Sprintf("%s=%x", k, b.Get(k)))
+		}
+		return out
+	}
+	var want, got []string
+	kvView(t, e, func(tx kvTx) error { want = read(tx, bucketDevices, ask); return nil })
+	kvView(t, e, func(tx kvTx) error {
+		ptx := tx.(*pgTx)
+		tx.Bucket(bucketDevices) // the bucket's existence: a round trip of its own
+		before := ptx.trips
+		ptx.Prefetch(bucketDevices, ask)
+		prefetch := ptx.trips - before
+		got = read(tx, bucketDevices, ask)
+		// 1,750 distinct keys, a thousand a query.
+		if gets := ptx.trips - before - prefetch; prefetch != 2 || gets != 0 {
+			t.Errorf("%d keys: %d queries to prefetch, %d round trips of Gets after it; want 2 and none", len(ask), prefetch, gets)
+		}
+		return nil
+	})
+	kvDiff(t, "devices, with and without prefetch", want, got)
+
+	// In a writing transaction: a key put or deleted before the prefetch
+	// reads as the transaction left it.
+	kvUpdate(t, e, func(tx kvTx) error {
+		h := tx.Bucket(bucketHires)
+		if err := h.Put(hires[1], []byte("changed")); err != nil {
+			return err
+		}
+		if err := h.Delete(hires[2]); err != nil {
+			return err
+		}
+		tx.(*pgTx).Prefetch(bucketHires, hires[:4])
+		got := read(tx, bucketHires, hires[:4])
+		want := []string{"hire-0=" + fmt.Sprintf("%x", "hire record 0"), "hire-1=" + fmt.Sprintf("%x", "changed"), "hire-2=", "hire-3=" + fmt.Sprintf("%x", "hire record 3")}
+		kvDiff(t, "hires written in the transaction", want, got)
+		return nil
+	})
+}
