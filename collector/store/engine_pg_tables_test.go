@@ -636,7 +636,9 @@ func TestPGMigrationMovesDevices(t *testing.T) {
 // keys, and what the transaction itself wrote or deleted before.
 func TestPGPrefetch(t *testing.T) {
 	_, _, e := pgTestEngine(t)
-	rec := func(i int) []byte { return joinDeviceRecord(deviceRecord{device: []byte(fmt.Sprint("device ", i)), state: []byte{byte(i)}}) }
+	rec := func(i int) []byte {
+		return joinDeviceRecord(deviceRecord{device: []byte(fmt.Sprint("device ", i)), state: []byte{byte(i)}})
+	}
 	var devs, hires [][]byte
 	kvUpdate(t, e, func(tx kvTx) error {
 		d, _ := tx.CreateBucketIfNotExists(bucketDevices)
