@@ -75,8 +75,11 @@ type pgTable struct {
 	// owns tells whether a key is this table's, for a bucket kept in
 	// several tables; nil: every key of the bucket.
 	owns func(k []byte) bool
-	key  []pgColumn
-	val  []pgColumn
+	// records: the table holds the bucket's keys without a zero byte, and
+	// only those (forEachRecord walks it alone).
+	records bool
+	key     []pgColumn
+	val     []pgColumn
 	// splitKey turns a key into its column values. With seek set, k is a
 	// Seek bound, any byte string: the values returned are the smallest row
 	// at or after it (strict: after it), or beyond says that no key the
@@ -399,7 +402,7 @@ func alertsByKeyTable() *pgTable {
 // joinDeviceRecord). A device id holds no zero byte; a key with one is the
 // report index's (device_reports).
 func devicesTable() *pgTable {
-	t := &pgTable{bucket: pgBucketPath("", bucketDevices), name: "devices",
+	t := &pgTable{bucket: pgBucketPath("", bucketDevices), name: "devices", records: true,
 		owns: func(k []byte) bool { return bytes.IndexByte(k, 0) < 0 },
 		key:  []pgColumn{{"device_id", pgBytes}},
 		val:  []pgColumn{{"device", pgBytes}, {"analysis_state", pgBytes}, {"spool_ledger", pgBytes}}}
@@ -765,4 +768,18 @@ func (tx *pgTx) Prefetch(bucket []byte, keys [][]byte) {
 			}
 		}
 	}
+}
+
+// ForEachRecord walks the table that holds the bucket's records alone,
+// when the bucket has one: listing 100,000 devices then reads pages of
+// devices, not a seek per device past its report index.
+func (b *pgBucket) ForEachRecord(fn func(k, v []byte) error) (bool, error) {
+	for _, t := range b.ts {
+		if !t.records {
+			continue
+		}
+		only := &pgBucket{tx: b.tx, path: b.path, ts: []*pgTable{t}}
+		return true, only.ForEach(fn)
+	}
+	return false, nil
 }

@@ -190,22 +190,17 @@ func (tx *Tx) Devices(hireID string) ([]*pb.Device, error) {
 		}
 		return out, nil
 	}
-	// The bucket holds each device's report index after its record: skip
-	// from one record to the next.
-	c := tx.tx.Bucket(bucketDevices).Cursor()
-	for k, v := c.First(); k != nil; {
-		if i := bytes.IndexByte(k, 0); i >= 0 { // index entries without a record
-			k, v = c.Seek(append(bytes.Clone(k[:i]), 1))
-			continue
-		}
+	// The bucket holds each device's report index after its record: walk
+	// the records alone.
+	err := forEachRecord(tx.tx.Bucket(bucketDevices), func(k, v []byte) error {
 		d, _, err := decodeDevice(string(k), v)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		out = append(out, d)
-		k, v = c.Seek(append(bytes.Clone(k), 1))
-	}
-	return out, nil
+		return nil
+	})
+	return out, err
 }
 
 // TokenRecord is what the collector keeps of an enrollment token: its hash,
