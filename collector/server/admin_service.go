@@ -200,7 +200,11 @@ func (a *adminService) ListAlerts(ctx context.Context, req *pb.ListAlertsRequest
 	}
 	var out []*pb.Alert
 	err := a.s.store.View(func(tx *store.Tx) (err error) {
-		out, err = tx.Alerts(func(al *pb.Alert) bool {
+		list := tx.Alerts
+		if st := req.GetStatus(); st == "open" || st == "acknowledged" {
+			list = tx.UnresolvedAlerts // the queue, through the open-alert index
+		}
+		out, err = list(func(al *pb.Alert) bool {
 			return (req.GetStatus() == "" || al.GetStatus() == req.GetStatus()) &&
 				al.GetScore() >= req.GetMinScore() && peakOf(al) >= req.GetMinPeak() &&
 				(req.GetDeviceId() == "" || al.GetDeviceId() == req.GetDeviceId())

@@ -163,14 +163,18 @@ func (a *adminService) UpdateHire(ctx context.Context, req *pb.UpdateHireRequest
 func (a *adminService) ListClusters(ctx context.Context, req *pb.ListClustersRequest) (*pb.ListClustersResponse, error) {
 	out := &pb.ListClustersResponse{}
 	err := a.s.store.View(func(tx *store.Tx) error {
-		cls, err := analysis.Clusters(tx)
+		all, err := analysis.Clusters(tx)
 		if err != nil {
 			return err
 		}
-		for _, cl := range cls {
-			if req.GetFarmsOnly() && !cl.Farm {
-				continue
+		var cls []*analysis.Cluster
+		for _, cl := range all {
+			if !req.GetFarmsOnly() || cl.Farm {
+				cls = append(cls, cl)
 			}
+		}
+		analysis.PrefetchMembers(tx, cls...)
+		for _, cl := range cls {
 			v, err := analysis.ClusterView(tx, cl)
 			if err != nil {
 				return err
@@ -196,6 +200,7 @@ func (a *adminService) GetCluster(ctx context.Context, req *pb.GetClusterRequest
 		if err != nil {
 			return err
 		}
+		analysis.PrefetchMembers(tx, cl)
 		out, err = analysis.ClusterView(tx, cl)
 		return err
 	})

@@ -486,32 +486,43 @@ func (tx *pgTx) putRows(path string, ks, vs [][]byte) {
 			vs[i] = []byte{} // nil would be NULL
 		}
 	}
-	if t := pgTables[path]; t != nil {
-		tx.copyRows(t, ks, vs)
+	if ts := pgTables[path]; len(ts) > 0 {
+		tx.copyRows(path, ts, ks, vs)
 		return
 	}
 	tx.queue(`INSERT INTO kv (bucket, k, v) SELECT $1, t.k, t.v FROM unnest($2::BYTEA[], $3::BYTEA[]) AS t (k, v)`, path, ks, vs)
 }
 
-// copyRows loads keys into the table of the bucket t with COPY, several
-// times faster than an INSERT of unnested arrays for rows of reports'
-// size (BenchmarkPGMoveToTables). COPY does not ride in a pipelined batch:
-// what is queued, and BEGIN, go first.
-func (tx *pgTx) copyRows(t *pgTable, ks, vs [][]byte) {
-	rows := make([][]any, len(ks))
+// copyRows loads keys into the tables of the bucket at path with COPY,
+// several times faster than an INSERT of unnested arrays for rows of
+// reports' size (BenchmarkPGMoveToTables). COPY does not ride in a
+// pipelined batch: what is queued, and BEGIN, go first.
+func (tx *pgTx) copyRows(path string, ts []*pgTable, ks, vs [][]byte) {
+	rows := make(map[*pgTable][][]any, len(ts))
 	for i := range ks {
+		t := pgTableFor(ts, ks[i])
+		if t == nil {
+			tx.fail(fmt.Errorf("store: key %x fits none of the tables of bucket %s", ks[i], path))
+			return
+		}
 		row, err := t.row(ks[i], vs[i])
 		if err != nil {
 			tx.fail(err)
 			return
 		}
-		rows[i] = row
+		rows[t] = append(rows[t], row)
 	}
 	if tx.roundTrip(nil, nil) != nil {
 		return
 	}
-	if _, err := tx.conn.CopyFrom(tx.ctx, pgx.Identifier{t.name}, names(t.columns()), pgx.CopyFromRows(rows)); err != nil {
-		tx.fail(err)
+	for _, t := range ts {
+		if len(rows[t]) == 0 {
+			continue
+		}
+		if _, err := tx.conn.CopyFrom(tx.ctx, pgx.Identifier{t.name}, names(t.columns()), pgx.CopyFromRows(rows[t])); err != nil {
+			tx.fail(err)
+			return
+		}
 	}
 }
 

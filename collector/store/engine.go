@@ -13,6 +13,8 @@ package store
 // absent, and fails Commit with it, so a transaction that read wrongly never
 // commits.
 
+import "bytes"
+
 // kvEngine opens transactions on one store.
 type kvEngine interface {
 	// View runs fn in a read-only transaction.
@@ -81,4 +83,46 @@ type kvCursor interface {
 	Prev() (k, v []byte)
 	// Delete removes the key the cursor is on.
 	Delete() error
+}
+
+// kvPrefetcher is a transaction that can read many keys of a top-level
+// bucket in one step, ahead of the Gets that will ask for them: on
+// PostgreSQL a query per thousand keys instead of a round trip per key.
+// bbolt has nothing to gain (its Gets read mapped pages) and does not
+// implement it. Prefetching changes no result, only the number of trips.
+type kvPrefetcher interface {
+	Prefetch(bucket []byte, keys [][]byte)
+}
+
+// forEachRecord calls fn for each key of b that holds no zero byte, in
+// order: the records of a bucket that keeps entries of its own after each
+// record's key (the devices bucket: a device, then its report index under
+// its id, a zero byte and more), without visiting those entries. A backend
+// that keeps the records apart walks them alone (kvRecordWalker); bbolt
+// seeks from one record to the next past each one's entries.
+func forEachRecord(b kvBucket, fn func(k, v []byte) error) error {
+	if w, ok := b.(kvRecordWalker); ok {
+		if done, err := w.ForEachRecord(fn); done {
+			return err
+		}
+	}
+	c := b.Cursor()
+	for k, v := c.First(); k != nil; {
+		if i := bytes.IndexByte(k, 0); i >= 0 { // entries without a record
+			k, v = c.Seek(append(bytes.Clone(k[:i]), 1))
+			continue
+		}
+		if err := fn(k, v); err != nil {
+			return err
+		}
+		k, v = c.Seek(append(bytes.Clone(k), 1))
+	}
+	return nil
+}
+
+// kvRecordWalker is a bucket that may keep its records (keys without a zero
+// byte) apart from the entries after them; done says it walked them, or
+// that forEachRecord must.
+type kvRecordWalker interface {
+	ForEachRecord(fn func(k, v []byte) error) (done bool, err error)
 }

@@ -64,7 +64,7 @@ func kvUpdate(t *testing.T, e kvEngine, fn func(kvTx) error) {
 	}
 }
 
-func kvView(t *testing.T, e kvEngine, fn func(kvTx) error) {
+func kvView(t testing.TB, e kvEngine, fn func(kvTx) error) {
 	t.Helper()
 	if err := e.View(fn); err != nil {
 		t.Fatalf("View: %v", err)

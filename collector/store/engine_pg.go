@@ -412,6 +412,7 @@ type pgTx struct {
 	pending  []pgOp // writes not sent yet
 	err      error  // the first failure (sticky)
 	done     bool
+	trips    int // batches sent: what the tests count
 	// committing: the batch in flight carries COMMIT, so a lost connection
 	// leaves the outcome unknown
 	committing bool
@@ -481,6 +482,7 @@ func (tx *pgTx) roundTrip(q *pgOp, read func(pgx.Rows) error) error {
 	}
 	writes := len(tx.pending)
 	tx.pending = nil
+	tx.trips++
 	br := tx.conn.SendBatch(tx.ctx, b)
 	err := func() error {
 		if !tx.begun {
@@ -666,7 +668,7 @@ func (tx *pgTx) bucket(p string) kvBucket {
 }
 
 // handle is the handle on the bucket at p, which exists.
-func (tx *pgTx) handle(p string) *pgBucket { return &pgBucket{tx: tx, path: p, t: pgTables[p]} }
+func (tx *pgTx) handle(p string) *pgBucket { return &pgBucket{tx: tx, path: p, ts: pgTables[p]} }
 
 func (tx *pgTx) createBucket(p string, name []byte) (kvBucket, error) {
 	if !tx.writable {
@@ -707,7 +709,7 @@ func (tx *pgTx) deleteBucket(p string) error {
 	}
 	tx.queue(`DELETE FROM kv WHERE bucket = ANY($1)`, paths)
 	for _, sub := range paths {
-		if t := pgTables[sub]; t != nil {
+		for _, t := range pgTables[sub] {
 			tx.queue(t.clearSQL)
 		}
 	}
@@ -741,7 +743,19 @@ func (tx *pgTx) DeleteBucket(name []byte) error { return tx.deleteBucket(pgBucke
 type pgBucket struct {
 	tx   *pgTx
 	path string
-	t    *pgTable // the bucket's own table, or nil: its keys are in kv
+	ts   []*pgTable // the bucket's own tables, or none: its keys are in kv
+}
+
+// table is the table that holds key, or nil when the bucket's keys are in
+// kv.
+func (b *pgBucket) table(key []byte) (*pgTable, error) {
+	if len(b.ts) == 0 {
+		return nil, nil
+	}
+	if t := pgTableFor(b.ts, key); t != nil {
+		return t, nil
+	}
+	return nil, fmt.Errorf("store: key %x fits none of the tables of bucket %s", key, b.path)
 }
 
 func (b *pgBucket) Bucket(name []byte) kvBucket { return b.tx.bucket(pgBucketPath(b.path, name)) }
@@ -771,7 +785,12 @@ func (b *pgBucket) Get(key []byte) []byte {
 	found := false
 	q := &pgOp{sql: `SELECT v FROM kv WHERE bucket = $1 AND k = $2`, args: []any{b.path, key}}
 	scan := func(rows pgx.Rows) error { return rows.Scan(&v) }
-	if t := b.t; t != nil {
+	t, err := b.table(key)
+	if err != nil {
+		b.cached()[string(key)] = pgCached{}
+		return nil
+	}
+	if t != nil {
 		args, _, _, err := t.splitKey(key, false)
 		if err != nil {
 			// No key of another shape can be stored, so it is absent.
@@ -788,7 +807,7 @@ func (b *pgBucket) Get(key []byte) []byte {
 			return nil
 		}
 	}
-	err := b.tx.roundTrip(q, func(rows pgx.Rows) error {
+	err = b.tx.roundTrip(q, func(rows pgx.Rows) error {
 		if rows.Next() {
 			found = true
 			return scan(rows)
@@ -819,7 +838,11 @@ func (b *pgBucket) Put(key, value []byte) error {
 	// The batch is sent later: keep copies, the caller may reuse its buffers.
 	k := bytes.Clone(key)
 	v := append([]byte{}, value...) // never nil: nil would be sent as NULL
-	if t := b.t; t != nil {
+	t, err := b.table(k)
+	if err != nil {
+		return err
+	}
+	if t != nil {
 		args, _, _, err := t.splitKey(k, false)
 		if err != nil {
 			return err
@@ -841,10 +864,12 @@ func (b *pgBucket) Delete(key []byte) error {
 	if !b.tx.writable {
 		return errPGNotWritable
 	}
-	if t := b.t; t != nil {
+	if len(b.ts) > 0 {
 		// A key of another shape is not there to delete.
-		if args, _, _, err := t.splitKey(key, false); err == nil {
-			b.tx.queue(t.delSQL, args...)
+		if t, _ := b.table(key); t != nil {
+			if args, _, _, err := t.splitKey(key, false); err == nil {
+				b.tx.queue(t.delSQL, args...)
+			}
 		}
 	} else {
 		b.tx.queue(`DELETE FROM kv WHERE bucket = $1 AND k = $2`, b.path, bytes.Clone(key))
@@ -880,8 +905,12 @@ func (b *pgBucket) NextSequence() (uint64, error) {
 func (b *pgBucket) KeyN() int {
 	var n int64
 	q := &pgOp{sql: `SELECT count(*) FROM kv WHERE bucket = $1`, args: []any{b.path}}
-	if b.t != nil {
-		q = &pgOp{sql: b.t.countSQL}
+	if len(b.ts) > 0 {
+		counts := make([]string, len(b.ts))
+		for i, t := range b.ts {
+			counts[i] = "(" + t.countSQL + ")"
+		}
+		q = &pgOp{sql: "SELECT " + strings.Join(counts, " + ")}
 	}
 	b.tx.roundTrip(q, func(rows pgx.Rows) error {
 		if rows.Next() {
@@ -958,8 +987,8 @@ func (c *pgCursor) fresh() bool { return c.gen == c.b.tx.gen[c.b.path] }
 // fetch reads a page: keys after (or from, or before) bound, or from the
 // start or end when bound is nil.
 func (c *pgCursor) fetch(op string, bound []byte, desc bool) {
-	if c.b.t != nil {
-		c.fetchTable(op, bound, desc)
+	if len(c.b.ts) > 0 {
+		c.fetchTables(op, bound, desc)
 		return
 	}
 	sql := `SELECT k, v FROM kv WHERE bucket = $1`
@@ -989,12 +1018,12 @@ func (c *pgCursor) fetch(op string, bound []byte, desc bool) {
 		}
 		return nil
 	})
-	c.setPage(page, err, bound == nil, desc)
+	c.setPage(page, err, bound == nil, desc, len(page) == c.limit)
 }
 
-// setPage makes page (read in descending order when desc) the cursor's.
-func (c *pgCursor) setPage(page []pgKV, err error, unbounded, desc bool) {
-	full := len(page) == c.limit
+// setPage makes page (read in descending order when desc) the cursor's;
+// full says it may not reach the bucket's end in that direction.
+func (c *pgCursor) setPage(page []pgKV, err error, unbounded, desc, full bool) {
 	c.limit = min(c.limit*2, c.b.tx.e.pageMax)
 	c.gen = c.b.tx.gen[c.b.path]
 	c.deleted = nil

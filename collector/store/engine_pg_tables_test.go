@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/farmwatch/farmwatch/internal/pgtest"
+	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
 )
 
 // The buckets kept in tables of their own answer the key-value contract as
@@ -22,8 +23,8 @@ import (
 
 // kvShape makes keys and values of one bucket's layout.
 type kvShape struct {
-	key func(rng *rand.Rand) []byte // a key the bucket holds
-	val func(rng *rand.Rand) []byte
+	key func(rng *rand.Rand) []byte           // a key the bucket holds
+	val func(rng *rand.Rand, k []byte) []byte // a value for key k
 }
 
 func pick[T any](rng *rand.Rand, xs ...T) T { return xs[rng.IntN(len(xs))] }
@@ -36,23 +37,25 @@ func randBytes(rng *rand.Rand, n int, alphabet ...byte) []byte {
 	return b
 }
 
+// randReportKey is a reports key with receive times and report words at
+// the edges of their columns: the largest INT8, the largest writer number
+// (24 bits) and count (40 bits).
+func randReportKey(rng *rand.Rand) []byte {
+	ns := pick[uint64](rng, 0, 1<<62, 1<<63-1)
+	word := pick[uint64](rng, 1, 1<<40-1) | pick[uint64](rng, 0, 1<<24-1)<<40
+	return binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(nil, ns), word)
+}
+
 var kvShapes = map[string]kvShape{
 	"reports": {
-		key: func(rng *rand.Rand) []byte {
-			// Receive times and report words at the edges of their columns:
-			// the largest INT8, the largest writer number (24 bits) and
-			// count (40 bits).
-			ns := pick[uint64](rng, 0, 1<<62, 1<<63-1)
-			word := pick[uint64](rng, 1, 1<<40-1) | pick[uint64](rng, 0, 1<<24-1)<<40
-			return binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(nil, ns), word)
-		},
-		val: func(rng *rand.Rand) []byte { return randBytes(rng, rng.IntN(4), 'a', 'b', 0, 0xff) },
+		key: randReportKey,
+		val: func(rng *rand.Rand, _ []byte) []byte { return randBytes(rng, rng.IntN(4), 'a', 'b', 0, 0xff) },
 	},
 	"alert_events": {
 		key: func(rng *rand.Rand) []byte {
 			return binary.BigEndian.AppendUint64(nil, pick[uint64](rng, 0, 1, 2, 255, 256, 1<<63-1))
 		},
-		val: func(rng *rand.Rand) []byte { return randBytes(rng, rng.IntN(3), 'x', 0) },
+		val: func(rng *rand.Rand, _ []byte) []byte { return randBytes(rng, rng.IntN(3), 'x', 0) },
 	},
 	"fingerprints": {
 		// Kinds and device ids hold no zero byte; values hold none either
@@ -62,7 +65,7 @@ var kvShapes = map[string]kvShape{
 			k = append(append(k, 0), pick(rng, "", "a", "a\x01", "ab", "\xff")...)
 			return append(append(k, 0), pick(rng, "", "d", "d1", "e")...)
 		},
-		val: func(rng *rand.Rand) []byte {
+		val: func(rng *rand.Rand, _ []byte) []byte {
 			v := binary.BigEndian.AppendUint64(nil, pick[uint64](rng, 0, 1_700_000_000, 1<<63-1))
 			return binary.BigEndian.AppendUint32(v, pick[uint32](rng, 0, 1, 1<<32-1))
 		},
@@ -72,11 +75,37 @@ var kvShapes = map[string]kvShape{
 		key: func(rng *rand.Rand) []byte {
 			return append(append([]byte(pick(rng, "", "s", "s1", "t")), 0), pick(rng, "", "k", "k\x00x", "kz")...)
 		},
-		val: func(rng *rand.Rand) []byte { return randBytes(rng, 1+rng.IntN(3), '0', '9') },
+		val: func(rng *rand.Rand, _ []byte) []byte { return randBytes(rng, 1+rng.IntN(3), '0', '9') },
+	},
+	"devices": {
+		// Device records (an id: no zero byte) and the report index (an id,
+		// 0, ^generation, ^seq), with generations and seqs at the edges of
+		// their ranks: the index's keys of one device sort among the
+		// records of the ids around it.
+		key: func(rng *rand.Rand) []byte {
+			id := []byte(pick(rng, "d", "d1", "dd", "e", "\xff"))
+			if rng.IntN(2) == 0 {
+				return id
+			}
+			return ReportIndexKey(string(id), pick[uint32](rng, 0, 1, 1<<32-1), pick[uint64](rng, 0, 1, 1<<63-1, 1<<63, 1<<64-1))
+		},
+		val: func(rng *rand.Rand, k []byte) []byte {
+			if bytes.IndexByte(k, 0) >= 0 {
+				return randReportKey(rng) // the report's key
+			}
+			rec := deviceRecord{device: randBytes(rng, rng.IntN(3), 'p', 0)}
+			if rng.IntN(2) == 0 {
+				rec.state = randBytes(rng, 1+rng.IntN(3), 's', 0)
+			}
+			if rng.IntN(2) == 0 {
+				rec.spools = randBytes(rng, 1+rng.IntN(3), 'l', 0xff)
+			}
+			return joinDeviceRecord(rec)
+		},
 	},
 	"cluster_of": {
 		key: func(rng *rand.Rand) []byte { return randBytes(rng, 1+rng.IntN(3), 'a', 'b', 0, 0xff) },
-		val: func(rng *rand.Rand) []byte { return randBytes(rng, rng.IntN(3), 'c', 0) },
+		val: func(rng *rand.Rand, _ []byte) []byte { return randBytes(rng, rng.IntN(3), 'c', 0) },
 	},
 }
 
@@ -99,7 +128,7 @@ func kvTableScript(seed uint64, shapes [2]kvShape, txs, opsPerTx int) [][]kvOp {
 			op.key = s.key(rng)
 			switch {
 			case op.kind == opPut:
-				op.val = s.val(rng)
+				op.val = s.val(rng, op.key)
 			case rng.IntN(3) == 0:
 				// A key of another shape: cut short, made longer, or
 				// any bytes (0xff... sorts past every report).
@@ -139,7 +168,8 @@ func kvDiff(t *testing.T, what string, want, got []string) {
 
 func TestEngineDifferentialTables(t *testing.T) {
 	makers := kvEngineMakers()
-	for _, pair := range [][2]string{{"reports", "fingerprints"}, {"alert_events", "alerts_by_key"}, {"cluster_of", "fingerprints"}} {
+	for _, pair := range [][2]string{{"reports", "fingerprints"}, {"alert_events", "alerts_by_key"}, {"cluster_of", "fingerprints"},
+		{"devices", "reports"}} {
 		if pgTables[pair[0]] == nil || pgTables[pair[1]] == nil {
 			t.Fatalf("%v: not kept in tables of their own", pair)
 		}
@@ -169,6 +199,10 @@ func TestPGTableRefusesKeysOfAnotherShape(t *testing.T) {
 		{"fingerprints", []byte("g\x00v\x00d"), make([]byte, 8), "12 bytes"},
 		{"alerts_by_key", []byte("subject"), []byte("1"), "want subject, 0, kind"},
 		{"alert_events", []byte{1}, []byte("e"), "8-byte event id"},
+		{"devices", []byte("d\x00short"), make([]byte, 16), "want device id, 0, 4-byte generation, 8-byte seq"},
+		{"devices", ReportIndexKey("d", 1, 1), []byte("short"), "a report key is 16 bytes"},
+		{"devices", []byte("d"), []byte("not a record"), "device record"},
+		{"devices", []byte("d"), append(joinDeviceRecord(deviceRecord{device: []byte("p")}), 0x22, 1, 'x'), "parts beyond"},
 	} {
 		err := e.Update(func(tx kvTx) error {
 			b, err := tx.CreateBucketIfNotExists([]byte(c.bucket))
@@ -182,7 +216,7 @@ func TestPGTableRefusesKeysOfAnotherShape(t *testing.T) {
 		}
 	}
 	kvView(t, e, func(tx kvTx) error {
-		for _, name := range []string{"reports", "fingerprints", "alerts_by_key", "alert_events"} {
+		for _, name := range []string{"reports", "fingerprints", "alerts_by_key", "alert_events", "devices"} {
 			if b := tx.Bucket([]byte(name)); b != nil && b.KeyN() != 0 {
 				t.Errorf("%s: %d keys after refused writes", name, b.KeyN())
 			}
@@ -202,7 +236,7 @@ func TestPGMigrationMovesKeysToTables(t *testing.T) {
 	// in one of them, and a bucket that stays in kv.
 	rng := rand.New(rand.NewPCG(7, 7))
 	want := map[string]map[string]string{}
-	names := []string{"reports", "fingerprints", "alerts_by_key", "alert_events", "cluster_of", "devices"}
+	names := []string{"reports", "fingerprints", "alerts_by_key", "alert_events", "cluster_of", "devices", "tokens"}
 	for _, name := range names {
 		want[name] = map[string]string{}
 		if err := c.Exec(ctx, db, `INSERT INTO kv_buckets (name) VALUES ($1)`, name); err != nil {
@@ -228,7 +262,8 @@ func TestPGMigrationMovesKeysToTables(t *testing.T) {
 			s = kvShapes["cluster_of"]
 		}
 		for range 200 {
-			add(name, s.key(rng), s.val(rng))
+			k := s.key(rng)
+			add(name, k, s.val(rng, k))
 		}
 	}
 	if err := c.Exec(ctx, db, `INSERT INTO kv (bucket, k, v) SELECT * FROM unnest($1::TEXT[], $2::BYTEA[], $3::BYTEA[])`, bs, ks, vs); err != nil {
@@ -262,9 +297,10 @@ func TestPGMigrationMovesKeysToTables(t *testing.T) {
 	})
 	// kv holds only the bucket without a table; the tables hold the rest.
 	if err := c.Exec(ctx, db, fmt.Sprintf(`DO $$ BEGIN
-		IF (SELECT count(*) FROM kv WHERE bucket <> 'devices') <> 0 OR (SELECT count(*) FROM kv) <> %d
-			OR (SELECT count(*) FROM reports) <> %d OR (SELECT version FROM farmwatch_schema) <> %d
-		THEN RAISE 'not moved'; END IF; END $$`, len(want["devices"]), len(want["reports"]), pgSchemaVersion())); err != nil {
+		IF (SELECT count(*) FROM kv WHERE bucket <> 'tokens') <> 0 OR (SELECT count(*) FROM kv) <> %d
+			OR (SELECT count(*) FROM reports) <> %d OR (SELECT count(*) FROM devices) + (SELECT count(*) FROM device_reports) <> %d
+			OR (SELECT version FROM farmwatch_schema) <> %d
+		THEN RAISE 'not moved'; END IF; END $$`, len(want["tokens"]), len(want["reports"]), len(want["devices"]), pgSchemaVersion())); err != nil {
 		t.Fatal(err)
 	}
 	// A collector of the first schema still running writes these buckets'
@@ -273,7 +309,7 @@ func TestPGMigrationMovesKeysToTables(t *testing.T) {
 	for _, tb := range pgTablesInOrder() {
 		err := c.Exec(ctx, db, `INSERT INTO kv (bucket, k, v) VALUES ($1, $2, $3) ON CONFLICT (bucket, k) DO UPDATE SET v = excluded.v`,
 			tb.bucket, []byte("k"), []byte("v"))
-		if err == nil || !strings.Contains(err.Error(), "kv_buckets_in_tables") {
+		if err == nil || !strings.Contains(err.Error(), "_in_tables") {
 			t.Errorf("a first-schema write to bucket %s: %v, want a check violation", tb.bucket, err)
 		}
 	}
@@ -303,7 +339,10 @@ func TestPGMigrationRefusesUnfitKey(t *testing.T) {
 
 // pgSchema1 is a new database at the first schema, as a collector of that
 // schema left it.
-func pgSchema1(t testing.TB) (*pgtest.Cluster, string) {
+func pgSchema1(t testing.TB) (*pgtest.Cluster, string) { return pgSchemaAt(t, 1) }
+
+// pgSchemaAt is a new, empty database at schema version.
+func pgSchemaAt(t testing.TB, version int) (*pgtest.Cluster, string) {
 	t.Helper()
 	c := pgtest.Shared(t)
 	url := c.NewDatabase(t)
@@ -311,9 +350,13 @@ func pgSchema1(t testing.TB) (*pgtest.Cluster, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Exec(context.Background(), pgDBName(url), migs[0].sql+`;
-		CREATE TABLE farmwatch_schema (id INT4 PRIMARY KEY, version INT8 NOT NULL);
-		INSERT INTO farmwatch_schema VALUES (1, 1)`); err != nil {
+	var sql strings.Builder
+	for _, m := range migs[:version] {
+		sql.WriteString(m.sql + ";\n")
+	}
+	fmt.Fprintf(&sql, `CREATE TABLE farmwatch_schema (id INT4 PRIMARY KEY, version INT8 NOT NULL);
+		INSERT INTO farmwatch_schema VALUES (1, %d)`, version)
+	if err := c.Exec(context.Background(), pgDBName(url), sql.String()); err != nil {
 		t.Fatal(err)
 	}
 	return c, url
@@ -347,20 +390,76 @@ func BenchmarkPGMoveToTables(b *testing.B) {
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*reports), "ns/report")
 }
 
-// A collector of the first schema writing a report while an upgraded one
-// changes the schema: the report is moved with the others, never left in
-// kv where no upgraded collector would read it.
+// The schema change's move of a schema-3 store's devices bucket into its
+// tables: 20,000 device records (with analysis state and spool ledger) and
+// the report index of 200,000 reports. Reported per report, as the index
+// is nearly all of the bucket's rows.
+func BenchmarkPGMoveDevices(b *testing.B) {
+	const devices, reports = 20_000, 200_000
+	rec := joinDeviceRecord(deviceRecord{device: bytes.Repeat([]byte("d"), 200), state: bytes.Repeat([]byte("s"), 300),
+		spools: bytes.Repeat([]byte("l"), 20)})
+	for b.Loop() {
+		b.StopTimer()
+		c, url := pgSchemaAt(b, 3)
+		db := pgDBName(url)
+		if err := c.Exec(context.Background(), db, `INSERT INTO kv_buckets (name) VALUES ('devices')`); err != nil {
+			b.Fatal(err)
+		}
+		if err := c.Exec(context.Background(), db, `INSERT INTO kv (bucket, k, v) SELECT 'devices', convert_to('dev-' || i, 'UTF8'), $1
+			FROM generate_series(1, `+fmt.Sprint(devices)+`) AS i`, rec); err != nil {
+			b.Fatal(err)
+		}
+		if err := c.Exec(context.Background(), db, `INSERT INTO kv (bucket, k, v)
+			SELECT 'devices', convert_to('dev-' || (1 + i % `+fmt.Sprint(devices)+`), 'UTF8') || '\x00ffffffff'::BYTEA || int8send(-1 - i / `+fmt.Sprint(devices)+`),
+				int8send(1700000000000000000 + i) || int8send((1::int8 << 40) | i)
+			FROM generate_series(1, `+fmt.Sprint(reports)+`) AS i`); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		e, err := openPGEngine(context.Background(), url)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		var n int
+		kvView(b, e, func(tx kvTx) error { n = tx.Bucket(bucketDevices).KeyN(); return nil })
+		if n != devices+reports {
+			b.Fatalf("%d keys in the devices bucket after the move, want %d", n, devices+reports)
+		}
+		e.Close()
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*reports), "ns/report")
+}
+
+// A collector of an older schema writing a report, or a device, while an
+// upgraded one changes the schema: the key is moved with the others, never
+// left in kv where no upgraded collector would read it.
 func TestPGMigrationMovesConcurrentWrite(t *testing.T) {
+	reportKey := func(i uint64) []byte {
+		return binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(nil, 1_700_000_000_000_000_000+i), 1<<40|i)
+	}
+	device := joinDeviceRecord(deviceRecord{device: []byte("p")})
+	for _, c := range []struct {
+		bucket, table string
+		key           func(i uint64) []byte
+		val           []byte
+	}{
+		{"reports", "reports", reportKey, []byte("report")},
+		{"devices", "devices", func(i uint64) []byte { return []byte(fmt.Sprint("d-", i)) }, device},
+	} {
+		t.Run(c.bucket, func(t *testing.T) { testPGMigrationMovesConcurrentWrite(t, c.bucket, c.table, c.key, c.val) })
+	}
+}
+
+func testPGMigrationMovesConcurrentWrite(t *testing.T, bucket, table string, key func(uint64) []byte, val []byte) {
 	c, url := pgSchema1(t)
 	db := pgDBName(url)
 	ctx := context.Background()
-	key := func(i uint64) []byte {
-		return binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(nil, 1_700_000_000_000_000_000+i), 1<<40|i)
-	}
-	if err := c.Exec(ctx, db, `INSERT INTO kv_buckets (name) VALUES ('reports')`); err != nil {
+	if err := c.Exec(ctx, db, `INSERT INTO kv_buckets (name) VALUES ($1)`, bucket); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Exec(ctx, db, `INSERT INTO kv (bucket, k, v) VALUES ('reports', $1, 'before')`, key(1)); err != nil {
+	if err := c.Exec(ctx, db, `INSERT INTO kv (bucket, k, v) VALUES ($1, $2, $3)`, bucket, key(1), val); err != nil {
 		t.Fatal(err)
 	}
 	// The older collector's transaction: its write is in, not yet
@@ -374,7 +473,7 @@ func TestPGMigrationMovesConcurrentWrite(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := oldTx.Exec(ctx, `INSERT INTO kv (bucket, k, v) VALUES ('reports', $1, 'during')`, key(2)); err != nil {
+	if _, err := oldTx.Exec(ctx, `INSERT INTO kv (bucket, k, v) VALUES ($1, $2, $3)`, bucket, key(2), val); err != nil {
 		t.Fatal(err)
 	}
 	opened := make(chan error, 1)
@@ -408,11 +507,258 @@ func TestPGMigrationMovesConcurrentWrite(t *testing.T) {
 		t.Fatalf("upgrade: %v", err)
 	}
 	if err := c.Exec(ctx, db, `DO $$ BEGIN
-		IF (SELECT count(*) FROM kv) <> 0 OR (SELECT count(*) FROM reports) <> 2 THEN RAISE 'a report left behind'; END IF; END $$`); err != nil {
+		IF (SELECT count(*) FROM kv) <> 0 OR (SELECT count(*) FROM `+table+`) <> 2 THEN RAISE 'a key left behind'; END IF; END $$`); err != nil {
 		t.Fatal(err)
 	}
 	// From now on the older collector's writes fail.
-	if _, err := old.Exec(ctx, `INSERT INTO kv (bucket, k, v) VALUES ('reports', $1, 'after')`, key(3)); err == nil || !strings.Contains(err.Error(), "kv_buckets_in_tables") {
+	if _, err := old.Exec(ctx, `INSERT INTO kv (bucket, k, v) VALUES ($1, $2, $3)`, bucket, key(3), val); err == nil || !strings.Contains(err.Error(), "_in_tables") {
 		t.Fatalf("an older collector's write after the upgrade: %v", err)
 	}
+}
+
+// A store of the schema the devices bucket was last kept in kv at (3): its
+// devices, analysis states, spool ledgers and report index move to their
+// tables when an upgraded collector opens it, and the store reads every
+// device and report as before. The rows read in SQL as schema 0004 says.
+func TestPGMigrationMovesDevices(t *testing.T) {
+	ctx := context.Background()
+	c := pgtest.Shared(t)
+	url := c.NewDatabase(t)
+	db := pgDBName(url)
+	s, err := OpenPostgres(ctx, url, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+	ids := []string{"d-0", "d-1", "d-10", "e"}
+	for i, id := range ids {
+		addDevice(t, s, id)
+		for seq := range uint64(3 + i) {
+			if _, err := s.Ingest(id, []*pb.StoredReport{stored(id, seq+1, at.Add(time.Duration(seq)*time.Minute))}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := s.Update(func(tx *Tx) error { return tx.PutDeviceState("d-1", []byte("analysis state")) }); err != nil {
+		t.Fatal(err)
+	}
+	// What the store shows of each device, to compare after the upgrade.
+	view := func(s *Store) string {
+		var sb strings.Builder
+		if err := s.View(func(tx *Tx) error {
+			devs, err := tx.Devices("")
+			if err != nil {
+				return err
+			}
+			for _, d := range devs {
+				reports, err := tx.Reports(d.GetId(), 100)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(&sb, "%s last=%d state=%q has3=%v reports:", d.GetId(), d.GetLastSeq(), tx.DeviceStateView(d.GetId()), tx.HasReport(d.GetId(), 3))
+				for _, r := range reports {
+					fmt.Fprintf(&sb, " %d@%s", r.GetReport().GetSeq(), r.GetReceivedAt().AsTime().Format(time.TimeOnly))
+				}
+				sb.WriteString("\n")
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return sb.String()
+	}
+	before := view(s)
+	if !strings.Contains(before, `d-1 last=4 state="analysis state" has3=true reports: 4@12:03:00 3@12:02:00`) {
+		t.Fatalf("before the upgrade:\n%s", before)
+	}
+	// Typed rows: generation and seq read back from the ranks, the state
+	// in its column.
+	var seqs []int64
+	var states int
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	rows, _ := conn.Query(ctx, `SELECT 9223372036854775807 - seq_rank FROM device_reports
+		WHERE device_id = 'e' AND 4294967295 - gen_rank = 0 ORDER BY gen_rank, seq_rank`)
+	if seqs, err = pgx.CollectRows(rows, pgx.RowTo[int64]); err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.QueryRow(ctx, `SELECT count(*) FROM devices WHERE analysis_state = 'analysis state' AND spool_ledger IS NOT NULL`).Scan(&states); err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(seqs) != "[6 5 4 3 2 1]" || states != 1 {
+		t.Fatalf("device e's seqs in generation 0, newest first: %v; devices with the state set: %d", seqs, states)
+	}
+	s.Close()
+
+	// Back to schema 3: the devices bucket's keys in kv, as a collector of
+	// that schema kept them.
+	e := openPGTestEngine(t, url)
+	var ks, vs [][]byte
+	kvView(t, e, func(tx kvTx) error {
+		return tx.Bucket(bucketDevices).ForEach(func(k, v []byte) error {
+			ks, vs = append(ks, bytes.Clone(k)), append(vs, bytes.Clone(v))
+			return nil
+		})
+	})
+	e.Close()
+	if len(ks) != len(ids)+3+4+5+6 {
+		t.Fatalf("%d keys in the devices bucket, want %d", len(ks), len(ids)+18)
+	}
+	if err := c.Exec(ctx, db, `DROP TABLE devices, device_reports; ALTER TABLE kv DROP CONSTRAINT kv_devices_in_tables;
+		UPDATE farmwatch_schema SET version = 3`); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Exec(ctx, db, `INSERT INTO kv (bucket, k, v) SELECT 'devices', t.k, t.v FROM unnest($1::BYTEA[], $2::BYTEA[]) AS t (k, v)`, ks, vs); err != nil {
+		t.Fatal(err)
+	}
+
+	s, err = OpenPostgres(ctx, url, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if after := view(s); after != before {
+		t.Fatalf("after the upgrade:\n%s\nbefore:\n%s", after, before)
+	}
+	if err := c.Exec(ctx, db, fmt.Sprintf(`DO $$ BEGIN
+		IF EXISTS (SELECT 1 FROM kv WHERE bucket = 'devices') OR (SELECT count(*) FROM devices) <> %d
+			OR (SELECT count(*) FROM device_reports) <> 18 OR (SELECT version FROM farmwatch_schema) <> %d
+		THEN RAISE 'not moved'; END IF; END $$`, len(ids), pgSchemaVersion())); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Prefetch reads many keys in a few queries, and the Gets after it answer
+// what they answer without it: values of kv buckets and of tables, absent
+// keys, and what the transaction itself wrote or deleted before.
+func TestPGPrefetch(t *testing.T) {
+	_, _, e := pgTestEngine(t)
+	rec := func(i int) []byte {
+		return joinDeviceRecord(deviceRecord{device: []byte(fmt.Sprint("device ", i)), state: []byte{byte(i)}})
+	}
+	var devs, hires [][]byte
+	kvUpdate(t, e, func(tx kvTx) error {
+		d, _ := tx.CreateBucketIfNotExists(bucketDevices)
+		h, _ := tx.CreateBucketIfNotExists(bucketHires)
+		for i := range 2500 {
+			devs, hires = append(devs, []byte(fmt.Sprint("dev-", i))), append(hires, []byte(fmt.Sprint("hire-", i)))
+			if err := d.Put(devs[i], rec(i)); err != nil {
+				return err
+			}
+			if err := d.Put(ReportIndexKey(string(devs[i]), 0, 1), make([]byte, 16)); err != nil {
+				return err
+			}
+			if err := h.Put(hires[i], []byte(fmt.Sprint("hire record ", i))); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	// Every other key asked for exists; some are asked for twice.
+	var ask [][]byte
+	for i := range 3000 {
+		ask = append(ask, []byte(fmt.Sprint("dev-", 2*i%3500)))
+	}
+	read := func(tx kvTx, bucket []byte, keys [][]byte) []string {
+		var out []string
+		b := tx.Bucket(bucket)
+		for _, k := range keys {
+			out = append(out, fmt.Sprintf("%s=%x", k, b.Get(k)))
+		}
+		return out
+	}
+	var want, got []string
+	kvView(t, e, func(tx kvTx) error { want = read(tx, bucketDevices, ask); return nil })
+	kvView(t, e, func(tx kvTx) error {
+		ptx := tx.(*pgTx)
+		tx.Bucket(bucketDevices) // the bucket's existence: a round trip of its own
+		before := ptx.trips
+		ptx.Prefetch(bucketDevices, ask)
+		prefetch := ptx.trips - before
+		got = read(tx, bucketDevices, ask)
+		// 1,750 distinct keys, a thousand a query.
+		if gets := ptx.trips - before - prefetch; prefetch != 2 || gets != 0 {
+			t.Errorf("%d keys: %d queries to prefetch, %d round trips of Gets after it; want 2 and none", len(ask), prefetch, gets)
+		}
+		return nil
+	})
+	kvDiff(t, "devices, with and without prefetch", want, got)
+
+	// In a writing transaction: a key put or deleted before the prefetch
+	// reads as the transaction left it.
+	kvUpdate(t, e, func(tx kvTx) error {
+		h := tx.Bucket(bucketHires)
+		if err := h.Put(hires[1], []byte("changed")); err != nil {
+			return err
+		}
+		if err := h.Delete(hires[2]); err != nil {
+			return err
+		}
+		tx.(*pgTx).Prefetch(bucketHires, hires[:4])
+		got := read(tx, bucketHires, hires[:4])
+		want := []string{"hire-0=" + fmt.Sprintf("%x", "hire record 0"), "hire-1=" + fmt.Sprintf("%x", "changed"), "hire-2=", "hire-3=" + fmt.Sprintf("%x", "hire record 3")}
+		kvDiff(t, "hires written in the transaction", want, got)
+		return nil
+	})
+}
+
+// forEachRecord lists the devices bucket's records, and only those, on
+// both engines alike: devices with report index entries, devices without,
+// and index entries whose device record is gone. On PostgreSQL it walks
+// the devices table alone, in pages, not a seek per device.
+func TestForEachRecord(t *testing.T) {
+	fill := func(tx kvTx) error {
+		b, err := tx.CreateBucketIfNotExists(bucketDevices)
+		if err != nil {
+			return err
+		}
+		for i := range 300 {
+			id := fmt.Sprintf("d-%03d", i)
+			if i%7 != 3 { // some devices left only their index entries
+				if err := b.Put([]byte(id), joinDeviceRecord(deviceRecord{device: []byte(id)})); err != nil {
+					return err
+				}
+			}
+			for seq := range uint64(i % 5) {
+				if err := b.Put(ReportIndexKey(id, 0, seq), make([]byte, 16)); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	walk := func(tx kvTx) []string {
+		var out []string
+		if err := forEachRecord(tx.Bucket(bucketDevices), func(k, v []byte) error {
+			out = append(out, fmt.Sprintf("%s=%x", k, v))
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	bolt := openBoltTestEngine(t)
+	kvUpdate(t, bolt, fill)
+	var want, got []string
+	kvView(t, bolt, func(tx kvTx) error { want = walk(tx); return nil })
+	if len(want) != 300-43 {
+		t.Fatalf("bolt: %d records, want %d", len(want), 300-43)
+	}
+	_, _, pg := pgTestEngine(t)
+	kvUpdate(t, pg, fill)
+	kvView(t, pg, func(tx kvTx) error {
+		tx.Bucket(bucketDevices)
+		before := tx.(*pgTx).trips
+		got = walk(tx)
+		// Pages of 16, 32, ... 256 rows: 5 queries for 257 devices, where a
+		// seek per device made 257.
+		if trips := tx.(*pgTx).trips - before; trips > 6 {
+			t.Errorf("%d round trips to list %d devices", trips, len(got))
+		}
+		return nil
+	})
+	kvDiff(t, "device records", want, got)
 }

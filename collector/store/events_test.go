@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -324,5 +325,111 @@ func TestMigrateKeepsAlertEvents(t *testing.T) {
 	evs, _ := s.AlertEvents(0, 10)
 	if len(evs) != 1 || evs[0].GetId() != 1 || evs[0].GetType() != EventAcknowledged {
 		t.Errorf("the first change after the migration: %v", evs)
+	}
+}
+
+// The reviewers' queue read through the open-alert index lists exactly the
+// open and acknowledged alerts of the whole history, in its order, however
+// many alerts were resolved, reopened on the same subject or replaced.
+func TestUnresolvedAlertsMatchTheHistory(t *testing.T) {
+	s := openTest(t, t.TempDir(), Options{})
+	defer s.Close()
+	statuses := []string{"open", "acknowledged", "resolved"}
+	n := 0
+	for round := range 3 {
+		if err := s.Update(func(tx *Tx) error {
+			for i := range 12 {
+				subject, kind := fmt.Sprintf("d-%d", i%5), []string{"device", "farm"}[i%2]
+				if cur, err := tx.OpenAlert(subject, kind); err != nil {
+					return err
+				} else if cur != nil {
+					// A later round moves an alert on: acknowledged, resolved.
+					cur.Status = statuses[(round+i)%3]
+					if err := tx.PutAlert(subject, cur); err != nil {
+						return err
+					}
+					continue
+				}
+				n++
+				a := &pb.Alert{Id: fmt.Sprintf("A-%06d", n), DeviceId: subject, Kind: kind, Status: statuses[(round+i)%2], Score: float64(i) / 12}
+				if err := tx.PutAlert(subject, a); err != nil {
+					return err
+				}
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		ids := func(as []*pb.Alert) string {
+			var out []string
+			for _, a := range as {
+				out = append(out, a.GetId()+":"+a.GetStatus())
+			}
+			return strings.Join(out, " ")
+		}
+		for _, want := range []string{"open", "acknowledged"} {
+			keep := func(a *pb.Alert) bool { return a.GetStatus() == want }
+			var all, queue []*pb.Alert
+			if err := s.View(func(tx *Tx) (err error) {
+				if all, err = tx.Alerts(keep); err != nil {
+					return err
+				}
+				queue, err = tx.UnresolvedAlerts(keep)
+				return err
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if ids(queue) != ids(all) || len(all) == 0 {
+				t.Fatalf("round %d, %s alerts: through the index %q, in the history %q", round, want, ids(queue), ids(all))
+			}
+		}
+	}
+}
+
+// The open queue against the whole history it sits in: 100 unresolved
+// alerts among 10,000 (the rest resolved), listed by scanning every alert
+// and through the open-alert index.
+func BenchmarkAlertQueue(b *testing.B) {
+	s := openTest(b, b.TempDir(), Options{})
+	defer s.Close()
+	const total, unresolved = 10_000, 100
+	for start := 0; start < total; start += 1000 {
+		if err := s.Update(func(tx *Tx) error {
+			for i := start; i < start+1000; i++ {
+				st := "resolved"
+				if i%(total/unresolved) == 0 {
+					st = "open"
+				}
+				subject := fmt.Sprintf("d-%d", i)
+				a := &pb.Alert{Id: fmt.Sprintf("A-%06d", i+1), DeviceId: subject, Kind: "device", Status: st, Score: 0.7,
+					Evidence: []*pb.Evidence{{Rule: "remote_access_tool", Explanation: "a remote-access tool listening", Weight: 0.4}}}
+				if err := tx.PutAlert(subject, a); err != nil {
+					return err
+				}
+			}
+			return nil
+		}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	open := func(a *pb.Alert) bool { return a.GetStatus() == "open" }
+	for _, c := range []struct {
+		name string
+		list func(*Tx) ([]*pb.Alert, error)
+	}{
+		{"history", func(tx *Tx) ([]*pb.Alert, error) { return tx.Alerts(open) }},
+		{"index", func(tx *Tx) ([]*pb.Alert, error) { return tx.UnresolvedAlerts(open) }},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			for b.Loop() {
+				var got []*pb.Alert
+				if err := s.View(func(tx *Tx) (err error) { got, err = c.list(tx); return err }); err != nil {
+					b.Fatal(err)
+				}
+				if len(got) != unresolved {
+					b.Fatalf("%d open alerts, want %d", len(got), unresolved)
+				}
+			}
+		})
 	}
 }

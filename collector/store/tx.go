@@ -190,22 +190,17 @@ func (tx *Tx) Devices(hireID string) ([]*pb.Device, error) {
 		}
 		return out, nil
 	}
-	// The bucket holds each device's report index after its record: skip
-	// from one record to the next.
-	c := tx.tx.Bucket(bucketDevices).Cursor()
-	for k, v := c.First(); k != nil; {
-		if i := bytes.IndexByte(k, 0); i >= 0 { // index entries without a record
-			k, v = c.Seek(append(bytes.Clone(k[:i]), 1))
-			continue
-		}
+	// The bucket holds each device's report index after its record: walk
+	// the records alone.
+	err := forEachRecord(tx.tx.Bucket(bucketDevices), func(k, v []byte) error {
 		d, _, err := decodeDevice(string(k), v)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		out = append(out, d)
-		k, v = c.Seek(append(bytes.Clone(k), 1))
-	}
-	return out, nil
+		return nil
+	})
+	return out, err
 }
 
 // TokenRecord is what the collector keeps of an enrollment token: its hash,
@@ -386,4 +381,26 @@ func (tx *Tx) spoolLedger(deviceID string) (*spoolLedger, error) {
 		return nil, fmt.Errorf("device %q: %w", deviceID, err)
 	}
 	return decodeSpoolLedger(rec.spools)
+}
+
+// PrefetchDevices and PrefetchHires read these records ahead of the
+// Device, Hire and HireShared calls that will ask for them, in as few
+// steps as the backend allows: a view that reads every member of every
+// cluster costs a query per thousand records on PostgreSQL instead of a
+// round trip per record. Results are the same without them.
+func (tx *Tx) PrefetchDevices(ids []string) { tx.prefetch(bucketDevices, ids) }
+
+// PrefetchHires: see PrefetchDevices.
+func (tx *Tx) PrefetchHires(ids []string) { tx.prefetch(bucketHires, ids) }
+
+func (tx *Tx) prefetch(bucket []byte, ids []string) {
+	p, ok := tx.tx.(kvPrefetcher)
+	if !ok || len(ids) == 0 {
+		return
+	}
+	keys := make([][]byte, len(ids))
+	for i, id := range ids {
+		keys[i] = []byte(id)
+	}
+	p.Prefetch(bucket, keys)
 }
