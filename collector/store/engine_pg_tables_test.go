@@ -368,14 +368,23 @@ func pgSchemaAt(t testing.TB, version int) (*pgtest.Cluster, string) {
 func BenchmarkPGMoveToTables(b *testing.B) {
 	const reports = 200_000
 	report := bytes.Repeat([]byte("r"), 1200) // about a stored report's size
+	benchPGUpgrade(b, 1, reports, func(c *pgtest.Cluster, db string) error {
+		if err := c.Exec(context.Background(), db, `INSERT INTO kv_buckets (name) VALUES ('reports')`); err != nil {
+			return err
+		}
+		return c.Exec(context.Background(), db, `INSERT INTO kv (bucket, k, v) SELECT 'reports', int8send(1700000000000000000 + i) || int8send((1::int8 << 40) | i), $1
+			FROM generate_series(1, `+fmt.Sprint(reports)+`) AS i`, report)
+	}, nil)
+}
+
+// benchPGUpgrade times opening a database of schema from, which load
+// fills before each run, and reports it per report; check looks at the
+// upgraded engine outside the timing.
+func benchPGUpgrade(b *testing.B, from, reports int, load func(c *pgtest.Cluster, db string) error, check func(e *pgEngine)) {
 	for b.Loop() {
 		b.StopTimer()
-		c, url := pgSchema1(b)
-		if err := c.Exec(context.Background(), pgDBName(url), `INSERT INTO kv_buckets (name) VALUES ('reports')`); err != nil {
-			b.Fatal(err)
-		}
-		if err := c.Exec(context.Background(), pgDBName(url), `INSERT INTO kv (bucket, k, v) SELECT 'reports', int8send(1700000000000000000 + i) || int8send((1::int8 << 40) | i), $1
-			FROM generate_series(1, `+fmt.Sprint(reports)+`) AS i`, report); err != nil {
+		c, url := pgSchemaAt(b, from)
+		if err := load(c, pgDBName(url)); err != nil {
 			b.Fatal(err)
 		}
 		b.StartTimer()
@@ -384,6 +393,9 @@ func BenchmarkPGMoveToTables(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.StopTimer()
+		if check != nil {
+			check(e)
+		}
 		e.Close()
 		b.StartTimer()
 	}
@@ -398,38 +410,25 @@ func BenchmarkPGMoveDevices(b *testing.B) {
 	const devices, reports = 20_000, 200_000
 	rec := joinDeviceRecord(deviceRecord{device: bytes.Repeat([]byte("d"), 200), state: bytes.Repeat([]byte("s"), 300),
 		spools: bytes.Repeat([]byte("l"), 20)})
-	for b.Loop() {
-		b.StopTimer()
-		c, url := pgSchemaAt(b, 3)
-		db := pgDBName(url)
+	benchPGUpgrade(b, 3, reports, func(c *pgtest.Cluster, db string) error {
 		if err := c.Exec(context.Background(), db, `INSERT INTO kv_buckets (name) VALUES ('devices')`); err != nil {
-			b.Fatal(err)
+			return err
 		}
 		if err := c.Exec(context.Background(), db, `INSERT INTO kv (bucket, k, v) SELECT 'devices', convert_to('dev-' || i, 'UTF8'), $1
 			FROM generate_series(1, `+fmt.Sprint(devices)+`) AS i`, rec); err != nil {
-			b.Fatal(err)
+			return err
 		}
-		if err := c.Exec(context.Background(), db, `INSERT INTO kv (bucket, k, v)
+		return c.Exec(context.Background(), db, `INSERT INTO kv (bucket, k, v)
 			SELECT 'devices', convert_to('dev-' || (1 + i % `+fmt.Sprint(devices)+`), 'UTF8') || '\x00ffffffff'::BYTEA || int8send(-1 - i / `+fmt.Sprint(devices)+`),
 				int8send(1700000000000000000 + i) || int8send((1::int8 << 40) | i)
-			FROM generate_series(1, `+fmt.Sprint(reports)+`) AS i`); err != nil {
-			b.Fatal(err)
-		}
-		b.StartTimer()
-		e, err := openPGEngine(context.Background(), url)
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.StopTimer()
+			FROM generate_series(1, `+fmt.Sprint(reports)+`) AS i`)
+	}, func(e *pgEngine) {
 		var n int
 		kvView(b, e, func(tx kvTx) error { n = tx.Bucket(bucketDevices).KeyN(); return nil })
 		if n != devices+reports {
 			b.Fatalf("%d keys in the devices bucket after the move, want %d", n, devices+reports)
 		}
-		e.Close()
-		b.StartTimer()
-	}
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*reports), "ns/report")
+	})
 }
 
 // A collector of an older schema writing a report, or a device, while an
