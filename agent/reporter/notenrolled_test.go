@@ -12,7 +12,6 @@ import (
 
 	"github.com/farmwatch/farmwatch/agent/spool"
 	"github.com/farmwatch/farmwatch/agent/uplink"
-	"github.com/farmwatch/farmwatch/collector/pki"
 	"github.com/farmwatch/farmwatch/internal/testcollector"
 	pb "github.com/farmwatch/farmwatch/proto/farmwatch/v1"
 )
@@ -23,15 +22,7 @@ import (
 // spooled report for a later attempt and drops none.
 func TestNotEnrolledKeepsTheSpool(t *testing.T) {
 	c := testcollector.Start(t, nil)
-	keyPEM, csrPEM, err := pki.NewKeyAndCSR("ghost")
-	if err != nil {
-		t.Fatal(err)
-	}
-	certPEM, err := c.CA().SignCSR(csrPEM, "d-00000000deadbeef", time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn, err := uplink.Dial(&uplink.Identity{DeviceID: "d-00000000deadbeef", Collector: c.Addr(), CertPEM: certPEM, KeyPEM: keyPEM, CAPEM: c.CA().PEM})
+	conn, err := uplink.Dial(c.UnknownDevice(t, "d-00000000deadbeef"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,7 +15,6 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/farmwatch/farmwatch/agent/uplink"
-	"github.com/farmwatch/farmwatch/collector/pki"
 	"github.com/farmwatch/farmwatch/collector/server"
 	"github.com/farmwatch/farmwatch/collector/store"
 	"github.com/farmwatch/farmwatch/internal/testcollector"
@@ -158,16 +157,7 @@ func TestUnknownDeviceRefused(t *testing.T) {
 	c, _, _ := enrolled(t, nil)
 	// A certificate from the collector's own CA for a device the store does not know
 	// (as after a deletion): refused, nothing stored.
-	keyPEM, csrPEM, err := pki.NewKeyAndCSR("ghost")
-	if err != nil {
-		t.Fatal(err)
-	}
-	certPEM, err := c.CA().SignCSR(csrPEM, "d-00000000deadbeef", time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ghost := &uplink.Identity{DeviceID: "d-00000000deadbeef", Collector: c.Addr(), CertPEM: certPEM, KeyPEM: keyPEM, CAPEM: c.CA().PEM}
-	conn, err := uplink.Dial(ghost)
+	conn, err := uplink.Dial(c.UnknownDevice(t, "d-00000000deadbeef"))
 	if err != nil {
 		t.Fatal(err)
 	}

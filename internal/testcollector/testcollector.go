@@ -17,7 +17,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/farmwatch/farmwatch/agent/uplink"
 	"github.com/farmwatch/farmwatch/collector/adminconn"
+	"github.com/farmwatch/farmwatch/collector/pki"
 	"github.com/farmwatch/farmwatch/collector/server"
 	"github.com/farmwatch/farmwatch/collector/store"
 	"github.com/farmwatch/farmwatch/geo/geotest"
@@ -151,3 +153,19 @@ func (c *Collector) OpenStore(opts store.Options) (*store.Store, error) {
 
 // Options are the admin connection options of this collector.
 func (c *Collector) Options() adminconn.Options { return adminconn.Options{Data: c.Data} }
+
+// UnknownDevice is an agent identity for deviceID, signed by the
+// collector's own CA, that the collector's store does not know: a device
+// deleted there, or one a collector reading another layout cannot find.
+func (c *Collector) UnknownDevice(t testing.TB, deviceID string) *uplink.Identity {
+	t.Helper()
+	keyPEM, csrPEM, err := pki.NewKeyAndCSR("ghost")
+	if err != nil {
+		t.Fatal(err)
+	}
+	certPEM, err := c.CA().SignCSR(csrPEM, deviceID, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &uplink.Identity{DeviceID: deviceID, Collector: c.Addr(), CertPEM: certPEM, KeyPEM: keyPEM, CAPEM: c.CA().PEM}
+}
