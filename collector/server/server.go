@@ -363,6 +363,12 @@ func newServer(cfg Config, st *store.Store, resolver *geo.Resolver, engine *anal
 		s.stopMetrics()
 		return nil, err
 	}
+	// Logged here, once the socket is bound (connections wait in its
+	// backlog until Serve), not in Serve: `farmwatch serve` announces the
+	// address as New returns, and a stop that follows at once must not
+	// find the record missing from the log.
+	s.log.Info("collector listening", "addr", s.Addr(), "data", s.cfg.DataDir,
+		"ca_fingerprint", s.ca.Fingerprint(), "geo", s.geo != nil, "report_interval", s.cfg.ReportInterval)
 	return s, nil
 }
 
@@ -377,8 +383,6 @@ func (s *Server) Store() *store.Store { return s.store }
 
 // Serve accepts calls until Stop.
 func (s *Server) Serve() error {
-	s.log.Info("collector listening", "addr", s.Addr(), "data", s.cfg.DataDir,
-		"ca_fingerprint", s.ca.Fingerprint(), "geo", s.geo != nil, "report_interval", s.cfg.ReportInterval)
 	s.phase.CompareAndSwap(phaseStarting, phaseServing)
 	err := s.grpc.Serve(proxyListener(s.lis, s.cfg.TrustedProxies))
 	if errors.Is(err, grpc.ErrServerStopped) {
