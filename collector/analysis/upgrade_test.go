@@ -1,8 +1,12 @@
 package analysis
 
 import (
+	"bytes"
 	"encoding/binary"
+	"encoding/json"
+	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -77,4 +81,147 @@ func TestUpgradeKeepsEvidence(t *testing.T) {
 		}
 		before = d.GetScore()
 	}
+}
+
+// A farm stored by a collector of schema 9 (its links inside the cluster
+// record) reads the same after the upgrade moves them into entries of their
+// own, and goes on growing: a new member's report links it.
+func TestUpgradeKeepsFarms(t *testing.T) {
+	dir := t.TempDir()
+	st, err := store.Open(dir, store.Options{Analyze: NewEngine(DefaultConfig()).Analyze})
+	if err != nil {
+		t.Fatal(err)
+	}
+	homes := []*pb.ClaimedHome{
+		{Place: "Austin, Texas, US", Country: "US", Latitude: 30.27, Longitude: -97.74, TimeZone: "America/Chicago"},
+		{Place: "Seattle, Washington, US", Country: "US", Latitude: 47.61, Longitude: -122.33, TimeZone: "America/Los_Angeles"},
+		{Place: "Boston, Massachusetts, US", Country: "US", Latitude: 42.36, Longitude: -71.06, TimeZone: "America/New_York"},
+	}
+	const members = 7
+	if err := st.Update(func(tx *store.Tx) error {
+		for i := range members {
+			h := &pb.Hire{Id: fmt.Sprintf("h-%02d", i), Name: fmt.Sprintf("Hire %d", i), Home: homes[i%len(homes)]}
+			if err := tx.PutHire(h); err != nil {
+				return err
+			}
+			if err := tx.PutDevice(&pb.Device{Id: fmt.Sprintf("d-%02d", i), HireId: h.Id}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2026, 11, 2, 15, 0, 0, 0, time.UTC)
+	report := func(st *store.Store, i, round int) {
+		t.Helper()
+		at := t0.Add(time.Duration(round)*61*time.Minute + time.Duration(i)*time.Second)
+		sr := &pb.StoredReport{ReceivedAt: timestamppb.New(at), PublicIp: "68.2.1.7",
+			Location: &pb.IPLocation{Country: "US", City: "Phoenix", Latitude: 33.45, Longitude: -112.07, AccuracyKm: 20,
+				TimeZone: "America/Phoenix", Geolocatable: true},
+			Report: &pb.Report{Seq: uint64(round + 1), CollectedAt: timestamppb.New(at),
+				Network: &pb.Network{GatewayMac: "50:c7:bf:00:00:01", Wifi: &pb.Wifi{Bssid: "50:c7:bf:00:00:02"}}}}
+		if _, err := st.Ingest(fmt.Sprintf("d-%02d", i), []*pb.StoredReport{sr}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for round := range 3 {
+		for i := range members - 1 { // d-06 comes after the upgrade
+			report(st, i, round)
+		}
+	}
+	views := func(st *store.Store) string {
+		var sb strings.Builder
+		if err := st.View(func(tx *store.Tx) error {
+			cls, err := Clusters(tx)
+			for _, cl := range cls {
+				v, err := ClusterView(tx, cl)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(&sb, "%s farm=%v members=%d\n", v.GetId(), v.GetFarm(), len(v.GetMembers()))
+				for _, f := range v.GetFingerprints() {
+					fmt.Fprintf(&sb, "  %s %s %s %v\n", f.GetKind(), f.GetValue(), f.GetStrength(), f.GetDeviceIds())
+				}
+			}
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return sb.String()
+	}
+	before := views(st)
+	if !strings.Contains(before, "farm=true members=6") || strings.Count(before, "strong") != 2 {
+		t.Fatalf("before the upgrade:\n%s", before)
+	}
+	st.Close()
+
+	// Back to schema 9: each cluster's links inside its record.
+	db, err := bolt.Open(filepath.Join(dir, store.File), 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(store.BucketClusters)
+		records := map[string]map[string]any{}
+		links := map[string]map[string]map[string]any{}
+		var linkKeys [][]byte
+		b.ForEach(func(k, v []byte) error {
+			c, kind, value, dev, ok := store.ParseClusterLinkKey(k)
+			if !ok {
+				var rec map[string]any
+				json.Unmarshal(v, &rec)
+				delete(rec, "rev")
+				records[string(k)] = rec
+				return nil
+			}
+			linkKeys = append(linkKeys, bytes.Clone(k))
+			at, strong, _ := store.ParseClusterLinkValue(v)
+			if links[c] == nil {
+				links[c] = map[string]map[string]any{}
+			}
+			l := links[c][kind+"|"+value]
+			if l == nil {
+				l = map[string]any{"kind": kind, "value": value, "strong": strong, "devices": map[string]time.Time{}}
+				links[c][kind+"|"+value] = l
+			}
+			l["devices"].(map[string]time.Time)[dev] = at
+			return nil
+		})
+		for _, k := range linkKeys {
+			if err := b.Delete(k); err != nil {
+				return err
+			}
+		}
+		for id, rec := range records {
+			rec["links"] = links[id]
+			v, _ := json.Marshal(rec)
+			if err := b.Put([]byte(id), v); err != nil {
+				return err
+			}
+		}
+		if len(linkKeys) != 18 { // six devices, three fingerprints
+			return fmt.Errorf("%d link entries, want 18", len(linkKeys))
+		}
+		return tx.Bucket([]byte("meta")).Put([]byte("schema_version"), binary.BigEndian.AppendUint64(nil, 9))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	if st, err = store.Open(dir, store.Options{Analyze: NewEngine(DefaultConfig()).Analyze}); err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if after := views(st); after != before {
+		t.Fatalf("after the upgrade:\n%s\nbefore:\n%s", after, before)
+	}
+	checkStoredClusters(t, st)
+	for round := 3; round < 6; round++ { // linkable after cluster.min_link_reports
+		report(st, members-1, round)
+	}
+	if after := views(st); !strings.Contains(after, "farm=true members=7") || !strings.Contains(after, "d-06") {
+		t.Fatalf("a new member after the upgrade:\n%s", after)
+	}
+	checkStoredClusters(t, st)
 }

@@ -16,11 +16,14 @@ import (
 )
 
 // migration brings a store from schema To-1 to To, inside the opening
-// transaction: either every step commits or none does.
+// transaction: either every step commits or none does. Run is a step of
+// bbolt files alone (the schemas before a store could live on PostgreSQL);
+// KV runs through the key-value contract, on either backend.
 type migration struct {
 	To   uint64
 	Name string
 	Run  func(tx *bolt.Tx) error
+	KV   func(tx kvTx) error
 }
 
 // migrations, in order. Never edit a released one; add the next.
@@ -33,6 +36,7 @@ var migrations = []migration{
 	{To: 7, Name: "register admin certificates", Run: registerAdminCerts},
 	{To: 8, Name: "keep applicants and their staged imports", Run: keepApplicants},
 	{To: 9, Name: "keep the alert event log", Run: keepAlertEvents},
+	{To: 10, Name: "keep a cluster's links as entries after its record", KV: clusterLinksIntoEntries},
 }
 
 // migrateBolt makes the buckets a store holds where they are missing and
@@ -68,7 +72,11 @@ func migrate(tx *bolt.Tx) error {
 		if m.To != cur+1 {
 			return fmt.Errorf("no migration from schema %d to %d", cur, m.To)
 		}
-		if err := m.Run(tx); err != nil {
+		run := m.Run
+		if run == nil {
+			run = func(tx *bolt.Tx) error { return m.KV(boltTx{tx}) }
+		}
+		if err := run(tx); err != nil {
 			return fmt.Errorf("migrate store to schema %d (%s): %w", m.To, m.Name, err)
 		}
 		slog.Info("store migrated", "schema", m.To, "step", m.Name)
@@ -76,6 +84,33 @@ func migrate(tx *bolt.Tx) error {
 		if err := meta.Put(keySchema, u64(cur)); err != nil {
 			return err
 		}
+	}
+	if cur != SchemaVersion {
+		return fmt.Errorf("store schema %d, want %d: a migration is missing", cur, SchemaVersion)
+	}
+	return nil
+}
+
+// migrateKV runs the migrations from schema cur through the key-value
+// contract, in tx: those of a store on another backend than bbolt, all of
+// which have a KV step (a PostgreSQL store began at schema 9).
+func migrateKV(tx kvTx, cur uint64) error {
+	meta := tx.Bucket(bucketMeta)
+	for _, m := range migrations {
+		if m.To <= cur {
+			continue
+		}
+		if m.KV == nil || m.To != cur+1 {
+			return fmt.Errorf("store schema %d is older than this collector reads (%d) and has no migration on this backend", cur, SchemaVersion)
+		}
+		if err := m.KV(tx); err != nil {
+			return fmt.Errorf("migrate store to schema %d (%s): %w", m.To, m.Name, err)
+		}
+		cur = m.To
+		if err := meta.Put(keySchema, u64(cur)); err != nil {
+			return err
+		}
+		tx.OnCommit(func() { slog.Info("store migrated", "schema", m.To, "step", m.Name) })
 	}
 	if cur != SchemaVersion {
 		return fmt.Errorf("store schema %d, want %d: a migration is missing", cur, SchemaVersion)
