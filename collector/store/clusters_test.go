@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -164,11 +165,22 @@ func TestPGMigrateClusterLinks(t *testing.T) {
 	if err := c.Exec(ctx, db, `INSERT INTO kv (bucket, k, v) SELECT 'clusters', t.k, t.v FROM unnest($1::BYTEA[], $2::BYTEA[]) AS t (k, v)`, ks, vs); err != nil {
 		t.Fatal(err)
 	}
-	s, err := OpenPostgres(ctx, url, Options{})
-	if err != nil {
-		t.Fatal(err)
+	// Two collectors start together: one migrates, the other finds the
+	// store migrated.
+	var stores [2]*Store
+	var errs [2]error
+	var wg sync.WaitGroup
+	for i := range stores {
+		wg.Go(func() { stores[i], errs[i] = OpenPostgres(ctx, url, Options{}) })
 	}
-	defer s.Close()
+	wg.Wait()
+	for i := range stores {
+		if errs[i] != nil {
+			t.Fatal(errs[i])
+		}
+		defer stores[i].Close()
+	}
+	s := stores[0]
 	if got := describeClusters(t, s); got != migratedClusters {
 		t.Fatalf("after the migration:\n%s\nwant:\n%s", got, migratedClusters)
 	}
@@ -180,14 +192,14 @@ func TestPGMigrateClusterLinks(t *testing.T) {
 		THEN RAISE 'not moved'; END IF; END $$`, pgSchemaVersion())); err != nil {
 		t.Fatal(err)
 	}
-	// A second collector opening the migrated store changes nothing.
-	s2, err := OpenPostgres(ctx, url, Options{})
+	// A third collector opening the migrated store changes nothing.
+	s3, err := OpenPostgres(ctx, url, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	s2.Close()
+	s3.Close()
 	if got := describeClusters(t, s); got != migratedClusters {
-		t.Fatalf("after a second open:\n%s", got)
+		t.Fatalf("after a third open:\n%s", got)
 	}
 }
 
@@ -260,4 +272,103 @@ func TestClusterKeysSeekEveryPrefix(t *testing.T) {
 			t.Fatalf("bolt %s\n  pg %s", want[i], got[i])
 		}
 	}
+}
+
+// legacyCluster is a schema-9 cluster record of n devices sharing a router,
+// a Wi-Fi network and a public IP: 3n links inside the record.
+func legacyCluster(id string, n int) []byte {
+	at := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+	members := map[string]any{}
+	devices := map[string]time.Time{}
+	for i := range n {
+		d := fmt.Sprintf("%s-d-%05d", id, i)
+		members[d] = map[string]any{"hire_id": "h-" + d, "joined_at": at}
+		devices[d] = at
+	}
+	links := map[string]any{}
+	for _, f := range [][2]string{{"gateway_mac", "50:c7:bf:00:00:01"}, {"bssid", "50:c7:bf:00:00:02"}, {"public_ip", "68.2.1.7"}} {
+		links[f[0]+"|"+f[1]] = map[string]any{"kind": f[0], "value": f[1], "strong": f[0] != "public_ip", "devices": devices}
+	}
+	v, _ := json.Marshal(map[string]any{"id": id, "members": members, "links": links, "farm": n > 2,
+		"created": at, "updated": at})
+	return v
+}
+
+// The store's migration to schema 10 on either backend: 2,000 clusters of
+// two devices and one farm of 2,000, 18,000 links in all moved out of their
+// records. Reported per link.
+//
+//	go test -run '^$' -bench MigrateClusterLinks ./collector/store/
+//	FARMWATCH_TEST_STORE=postgres go test -run '^$' -bench MigrateClusterLinks ./collector/store/
+func BenchmarkMigrateClusterLinks(b *testing.B) {
+	const pairs, farm = 2000, 2000
+	var ks, vs [][]byte
+	for i := range pairs {
+		id := fmt.Sprintf("C-%06d", i+2)
+		ks, vs = append(ks, []byte(id)), append(vs, legacyCluster(id, 2))
+	}
+	ks, vs = append(ks, []byte("C-000001")), append(vs, legacyCluster("C-000001", farm))
+	links := 3 * (2*pairs + farm)
+	ctx := context.Background()
+	for b.Loop() {
+		b.StopTimer()
+		var open func() (*Store, error)
+		if testBackend == nil {
+			dir := b.TempDir()
+			s, err := Open(dir, Options{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			s.Close()
+			db, err := bolt.Open(filepath.Join(dir, File), 0o600, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := db.Update(func(tx *bolt.Tx) error {
+				for i := range ks {
+					if err := tx.Bucket(BucketClusters).Put(ks[i], vs[i]); err != nil {
+						return err
+					}
+				}
+				return tx.Bucket(bucketMeta).Put(keySchema, u64(9))
+			}); err != nil {
+				b.Fatal(err)
+			}
+			db.Close()
+			open = func() (*Store, error) { return Open(dir, Options{}) }
+		} else {
+			c, url := pgSchemaAt(b, pgSchemaVersion())
+			db := pgDBName(url)
+			if err := c.Exec(ctx, db, `INSERT INTO kv_buckets (name) VALUES ('meta');
+				INSERT INTO kv (bucket, k, v) VALUES ('meta', 'schema_version', '\x0000000000000009'::BYTEA)`); err != nil {
+				b.Fatal(err)
+			}
+			if err := c.Exec(ctx, db, `INSERT INTO clusters (cluster_id, record) SELECT * FROM unnest($1::BYTEA[], $2::BYTEA[])`, ks, vs); err != nil {
+				b.Fatal(err)
+			}
+			open = func() (*Store, error) { return OpenPostgres(ctx, url, Options{}) }
+		}
+		b.StartTimer()
+		s, err := open()
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		var n int
+		s.View(func(tx *Tx) error {
+			tx.Scan(BucketClusters, nil, func(k, _ []byte) bool {
+				if bytes.IndexByte(k, 0) >= 0 {
+					n++
+				}
+				return true
+			})
+			return nil
+		})
+		if n != links {
+			b.Fatalf("%d link entries, want %d", n, links)
+		}
+		s.Close()
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*links), "ns/link")
 }

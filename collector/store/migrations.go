@@ -65,6 +65,30 @@ func migrate(tx *bolt.Tx) error {
 	if cur > SchemaVersion {
 		return fmt.Errorf("store schema %d is newer than this collector understands (%d): upgrade farmwatch", cur, SchemaVersion)
 	}
+	return runMigrations(boltTx{tx}, cur, func(m migration) error {
+		if m.Run != nil {
+			return m.Run(tx)
+		}
+		return m.KV(boltTx{tx})
+	})
+}
+
+// migrateKV runs the migrations from schema cur through the key-value
+// contract, in tx: those of a store on another backend than bbolt, all of
+// which have a KV step (a PostgreSQL store began at schema 9).
+func migrateKV(tx kvTx, cur uint64) error {
+	return runMigrations(tx, cur, func(m migration) error {
+		if m.KV == nil {
+			return fmt.Errorf("a step of bbolt files alone, and this store is not one")
+		}
+		return m.KV(tx)
+	})
+}
+
+// runMigrations runs each migration after schema cur through run, and
+// records in tx each schema it reaches.
+func runMigrations(tx kvTx, cur uint64, run func(migration) error) error {
+	meta := tx.Bucket(bucketMeta)
 	for _, m := range migrations {
 		if m.To <= cur {
 			continue
@@ -72,45 +96,14 @@ func migrate(tx *bolt.Tx) error {
 		if m.To != cur+1 {
 			return fmt.Errorf("no migration from schema %d to %d", cur, m.To)
 		}
-		run := m.Run
-		if run == nil {
-			run = func(tx *bolt.Tx) error { return m.KV(boltTx{tx}) }
-		}
-		if err := run(tx); err != nil {
+		if err := run(m); err != nil {
 			return fmt.Errorf("migrate store to schema %d (%s): %w", m.To, m.Name, err)
-		}
-		slog.Info("store migrated", "schema", m.To, "step", m.Name)
-		cur = m.To
-		if err := meta.Put(keySchema, u64(cur)); err != nil {
-			return err
-		}
-	}
-	if cur != SchemaVersion {
-		return fmt.Errorf("store schema %d, want %d: a migration is missing", cur, SchemaVersion)
-	}
-	return nil
-}
-
-// migrateKV runs the migrations from schema cur through the key-value
-// contract, in tx: those of a store on another backend than bbolt, all of
-// which have a KV step (a PostgreSQL store began at schema 9).
-func migrateKV(tx kvTx, cur uint64) error {
-	meta := tx.Bucket(bucketMeta)
-	for _, m := range migrations {
-		if m.To <= cur {
-			continue
-		}
-		if m.KV == nil || m.To != cur+1 {
-			return fmt.Errorf("store schema %d is older than this collector reads (%d) and has no migration on this backend", cur, SchemaVersion)
-		}
-		if err := m.KV(tx); err != nil {
-			return fmt.Errorf("migrate store to schema %d (%s): %w", m.To, m.Name, err)
-		}
-		cur = m.To
-		if err := meta.Put(keySchema, u64(cur)); err != nil {
-			return err
 		}
 		tx.OnCommit(func() { slog.Info("store migrated", "schema", m.To, "step", m.Name) })
+		cur = m.To
+		if err := meta.Put(keySchema, u64(cur)); err != nil {
+			return err
+		}
 	}
 	if cur != SchemaVersion {
 		return fmt.Errorf("store schema %d, want %d: a migration is missing", cur, SchemaVersion)
