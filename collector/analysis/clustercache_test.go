@@ -350,3 +350,52 @@ func TestSaveWritesTheLinksAsTheyAre(t *testing.T) {
 		t.Fatalf("read cold:\n%s\nsaved:\n%s", a, b)
 	}
 }
+
+// Listing clusters reads the links of those the cache does not hold, in
+// one walk when they are many (a collector just started), each cluster's
+// own when they are few, and hands out the same clusters either way.
+func TestClustersListedCold(t *testing.T) {
+	st, err := store.Open(t.TempDir(), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	saved := map[string]string{}
+	if err := st.Update(func(tx *store.Tx) error {
+		for i := range 40 {
+			cl := bigCluster(2 + i%3)
+			cl.ID = fmt.Sprintf("C-%06d", i+1)
+			cl.Links[FPPublicIP+"|68.2.1.7"] = &ClusterLink{Kind: FPPublicIP, Value: "68.2.1.7",
+				Devices: map[string]time.Time{"d-0000000000000000": cl.Created.Add(time.Duration(i) * time.Minute)}}
+			if err := (clusterer{}).save(tx, cl); err != nil {
+				return err
+			}
+			saved[cl.ID] = describeLinks(cl.Links)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	warm := decodedClusters
+	t.Cleanup(func() { decodedClusters = warm })
+	for _, cached := range []int{0, 37} { // 40 misses, then 3
+		decodedClusters = newClusterCache(32 << 20)
+		st.View(func(tx *store.Tx) error {
+			for i := range cached {
+				if _, err := LoadCluster(tx, fmt.Sprintf("C-%06d", i+1)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			cls, err := Clusters(tx)
+			if err != nil || len(cls) != 40 {
+				t.Fatalf("%d clusters listed, %v", len(cls), err)
+			}
+			for _, cl := range cls {
+				if got := describeLinks(cl.Links); got != saved[cl.ID] {
+					t.Fatalf("%d cached: cluster %s listed with links\n%s\nsaved with\n%s", cached, cl.ID, got, saved[cl.ID])
+				}
+			}
+			return nil
+		})
+	}
+}
