@@ -440,10 +440,13 @@ func (c clusterer) get(tx *store.Tx, id string) (*Cluster, error) {
 // storedLinks reads a cluster's link entries from the store: what a cluster
 // decoded afresh (not found in the cache) holds besides its record.
 func storedLinks(tx *store.Tx) linkReader {
-	return func(id string) (map[string]*ClusterLink, error) {
+	return func(id string, members int) (map[string]*ClusterLink, error) {
 		links := map[string]*ClusterLink{}
 		var err error
-		tx.Scan(store.BucketClusters, store.ClusterLinkPrefix(id), func(k, v []byte) bool {
+		// A member shows a router, a Wi-Fi network and a public IP, and a
+		// few neighbouring networks: read them in one page where it fits.
+		rows := members * (3 + nearbyGuess)
+		tx.ScanSized(store.BucketClusters, store.ClusterLinkPrefix(id), rows, func(k, v []byte) bool {
 			_, kind, value, device, ok := store.ParseClusterLinkKey(k)
 			if !ok {
 				err = fmt.Errorf("cluster %s: link key %q", id, k)
@@ -460,6 +463,11 @@ func storedLinks(tx *store.Tx) linkReader {
 		return links, err
 	}
 }
+
+// nearbyGuess is how many neighbouring networks a member's links are
+// guessed to hold when its cluster's links are read: a guess that only
+// sizes the first page read.
+const nearbyGuess = 1
 
 // save writes the cluster's record with a new revision, and of its link
 // entries those that differ from what is stored: a new link is a row or
@@ -508,9 +516,10 @@ func (c clusterer) save(tx *store.Tx, cl *Cluster) error {
 }
 
 // drop deletes a cluster's record and every link entry after it.
-func drop(tx *store.Tx, id string) error {
+func drop(tx *store.Tx, cl *Cluster) error {
+	id := cl.ID
 	var keys [][]byte
-	tx.Scan(store.BucketClusters, store.ClusterLinkPrefix(id), func(k, _ []byte) bool {
+	tx.ScanSized(store.BucketClusters, store.ClusterLinkPrefix(id), len(cl.Members)*(3+nearbyGuess), func(k, _ []byte) bool {
 		keys = append(keys, bytes.Clone(k))
 		return true
 	})
@@ -568,7 +577,7 @@ func (c clusterer) join(tx *store.Tx, cl *Cluster, dev *pb.Device, other string,
 		if err := mergeAlert(tx, small, big, now); err != nil {
 			return nil, err
 		}
-		if err := drop(tx, small.ID); err != nil {
+		if err := drop(tx, small); err != nil {
 			return nil, err
 		}
 		cl = big
@@ -801,7 +810,7 @@ func Clusters(tx *store.Tx) ([]*Cluster, error) {
 		if err != nil {
 			return nil, err
 		}
-		links = func(id string) (map[string]*ClusterLink, error) {
+		links = func(id string, _ int) (map[string]*ClusterLink, error) {
 			if l := all[id]; l != nil {
 				return l, nil
 			}

@@ -26,9 +26,9 @@ type clusterCache struct {
 	c *rawcache.Cache[*Cluster] // the cache's own copies, marked readOnly
 }
 
-// linkReader reads the link entries of cluster id, for a cluster decoded
-// afresh.
-type linkReader func(id string) (map[string]*ClusterLink, error)
+// linkReader reads the link entries of cluster id, a cluster of members
+// devices, for a cluster decoded afresh.
+type linkReader func(id string, members int) (map[string]*ClusterLink, error)
 
 func newClusterCache(maxBytes int) *clusterCache {
 	return &clusterCache{c: rawcache.New[*Cluster](maxBytes)}
@@ -45,7 +45,7 @@ func (c *clusterCache) decode(id string, raw []byte, links linkReader) (*Cluster
 		return cl, err
 	}
 	var err error
-	if cl.Links, err = links(id); err != nil {
+	if cl.Links, err = links(id, len(cl.Members)); err != nil {
 		return cl, err
 	}
 	own := c.put(id, bytes.Clone(raw), cl)

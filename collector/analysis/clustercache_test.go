@@ -32,7 +32,7 @@ func bigCluster(n int) *Cluster {
 
 // linksOf reads cl's links as the store would: a copy of its own each time.
 func linksOf(cl *Cluster) linkReader {
-	return func(string) (map[string]*ClusterLink, error) { return cl.clone().Links, nil }
+	return func(string, int) (map[string]*ClusterLink, error) { return cl.clone().Links, nil }
 }
 
 // A cached cluster is handed out as a copy, and only for the exact bytes it
@@ -52,7 +52,7 @@ func TestClusterCacheCopiesAndValidates(t *testing.T) {
 	a.Members["d-intruder"] = &Member{HireID: "x"}
 	a.Links[FPBSSID+"|50:c7:bf:00:00:01"].Devices["d-intruder"] = time.Now()
 	a.Observed.Place = "elsewhere"
-	b, err := c.decode("C-000001", raw, func(string) (map[string]*ClusterLink, error) {
+	b, err := c.decode("C-000001", raw, func(string, int) (map[string]*ClusterLink, error) {
 		t.Fatal("links read again for a cached record")
 		return nil, nil
 	})
@@ -201,7 +201,7 @@ func checkClusterCache(t *testing.T, st *store.Store, round int, after string) {
 	}
 	// The cached links are the stored entries, time for time.
 	st.View(func(tx *store.Tx) error {
-		stored, err := storedLinks(tx)(clusterID)
+		stored, err := storedLinks(tx)(clusterID, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -303,7 +303,7 @@ func TestSaveWritesTheLinksAsTheyAre(t *testing.T) {
 	check := func(step string, cl *Cluster) {
 		t.Helper()
 		st.View(func(tx *store.Tx) error {
-			links, err := storedLinks(tx)(cl.ID)
+			links, err := storedLinks(tx)(cl.ID, len(cl.Members))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -211,7 +211,7 @@ func checkStoredClusters(t testing.TB, st *store.Store) {
 			return true
 		})
 		for id, cold := range records {
-			links, err := storedLinks(tx)(id)
+			links, err := storedLinks(tx)(id, len(cold.Members))
 			if err != nil {
 				t.Fatal(err)
 			}

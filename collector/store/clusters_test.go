@@ -372,3 +372,60 @@ func BenchmarkMigrateClusterLinks(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*links), "ns/link")
 }
+
+// ScanSized reads what Scan reads, on both engines; on PostgreSQL a
+// cluster's links, told how many to expect, come in one query.
+func TestScanSizedClusterLinks(t *testing.T) {
+	fill := func(tx kvTx) error {
+		b, err := tx.CreateBucketIfNotExists(BucketClusters)
+		if err != nil {
+			return err
+		}
+		for c := range 30 {
+			id := fmt.Sprintf("C-%06d", c)
+			if err := b.Put([]byte(id), []byte(`{}`)); err != nil {
+				return err
+			}
+			for d := range 3 * c {
+				if err := b.Put(ClusterLinkKey(id, "bssid", "50:c7:bf:00:00:01", fmt.Sprintf("d-%03d", d)), ClusterLinkValue(time.Unix(int64(d), 0), true)); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	scan := func(tx *Tx, sized bool) string {
+		var sb strings.Builder
+		for _, prefix := range []string{"C-000029\x00", "C-000000\x00", "C-00001", "C-000017\x00bssid\x00", "D"} {
+			fn := func(k, _ []byte) bool { fmt.Fprintf(&sb, "%q\n", k); return true }
+			if sized {
+				tx.ScanSized(BucketClusters, []byte(prefix), 87, fn)
+			} else {
+				tx.Scan(BucketClusters, []byte(prefix), fn)
+			}
+			sb.WriteString("--\n")
+		}
+		return sb.String()
+	}
+	bolt := openBoltTestEngine(t)
+	kvUpdate(t, bolt, fill)
+	var want string
+	kvView(t, bolt, func(tx kvTx) error { want = scan(&Tx{tx: tx}, false); return nil })
+	if strings.Count(want, "\n") < 150 {
+		t.Fatalf("bolt scans:\n%s", want)
+	}
+	_, _, pg := pgTestEngine(t)
+	kvUpdate(t, pg, fill)
+	kvView(t, pg, func(tx kvTx) error {
+		if got := scan(&Tx{tx: tx}, true); got != want {
+			t.Errorf("sized scans on PostgreSQL:\n%s\nbolt:\n%s", got, want)
+		}
+		before := tx.(*pgTx).trips
+		n := 0
+		(&Tx{tx: tx}).ScanSized(BucketClusters, ClusterLinkPrefix("C-000029"), 87, func(k, _ []byte) bool { n++; return true })
+		if trips := tx.(*pgTx).trips - before; trips != 1 || n != 87 {
+			t.Errorf("%d round trips for %d links", trips, n)
+		}
+		return nil
+	})
+}

@@ -837,3 +837,22 @@ func (b *pgBucket) ForEachRecord(fn func(k, v []byte) error) (bool, error) {
 	}
 	return false, nil
 }
+
+// PrefixCursor is a cursor for the keys that start with prefix, about rows
+// of them: its first page reads them all (up to pageMax), and a prefix
+// holding a zero byte reads only the tables that keep such keys, not the
+// records' table, which holds none (a cluster's links: one query, not two
+// tables' pages doubling from pageMin).
+func (b *pgBucket) PrefixCursor(prefix []byte, rows int) kvCursor {
+	nb := b
+	if len(b.ts) > 1 && bytes.IndexByte(prefix, 0) >= 0 {
+		var ts []*pgTable
+		for _, t := range b.ts {
+			if !t.records {
+				ts = append(ts, t)
+			}
+		}
+		nb = &pgBucket{tx: b.tx, path: b.path, ts: ts}
+	}
+	return &pgCursor{b: nb, limit: min(max(rows, b.tx.e.pageMin), b.tx.e.pageMax)}
+}
