@@ -53,8 +53,9 @@ type Cluster struct {
 	Hires      int      `json:"hires,omitempty"`
 	Places     int      `json:"places,omitempty"`
 	PlaceNames []string `json:"place_names,omitempty"`
-	// Rev is a random stamp renewed at each save: the record's bytes change
-	// whenever its links may have, which the decoded-cluster cache needs.
+	// Rev is a random stamp renewed at each save that changes the links:
+	// the record's bytes change whenever its links do, which the
+	// decoded-cluster cache needs.
 	Rev uint64 `json:"rev"`
 
 	// stored is the cluster as it is stored (the cache's read-only copy),
@@ -469,13 +470,14 @@ func storedLinks(tx *store.Tx) linkReader {
 // sizes the first page read.
 const nearbyGuess = 1
 
-// save writes the cluster's record with a new revision, and of its link
-// entries those that differ from what is stored: a new link is a row or
-// two, not the farm's every link again.
+// save writes the cluster's record, and of its link entries those that
+// differ from what is stored: a new link is a row or two, not the farm's
+// every link again.
 func (c clusterer) save(tx *store.Tx, cl *Cluster) error {
 	var was map[string]*ClusterLink
+	linksChanged := true
 	if cl.stored != nil && cl.stored.ID == cl.ID {
-		was = cl.stored.Links
+		was, linksChanged = cl.stored.Links, false
 	}
 	for k, l := range cl.Links {
 		old := was[k]
@@ -485,6 +487,7 @@ func (c clusterer) save(tx *store.Tx, cl *Cluster) error {
 					continue
 				}
 			}
+			linksChanged = true
 			if err := tx.Put(store.BucketClusters, store.ClusterLinkKey(cl.ID, l.Kind, l.Value, d), store.ClusterLinkValue(at, l.Strong)); err != nil {
 				return err
 			}
@@ -498,12 +501,19 @@ func (c clusterer) save(tx *store.Tx, cl *Cluster) error {
 					continue
 				}
 			}
+			linksChanged = true
 			if err := tx.Delete(store.BucketClusters, store.ClusterLinkKey(cl.ID, old.Kind, old.Value, d)); err != nil {
 				return err
 			}
 		}
 	}
-	cl.Rev = store.NewRevision()
+	// A new revision when the links changed, so that every collector's
+	// cached copy misses; the same one when they did not, so that a save
+	// that changes nothing leaves the same bytes, and the other collectors'
+	// copies stay good.
+	if linksChanged || cl.Rev == 0 {
+		cl.Rev = store.NewRevision()
+	}
 	b, err := json.Marshal(cl)
 	if err != nil {
 		return err

@@ -16,9 +16,9 @@ import (
 // 1.4 ms against 0.1 ms for a thousand), and a cluster's links are entries
 // of their own to read besides, so clusters are decoded once and copied
 // out. An entry is used only while the stored record's bytes are exactly
-// those it was made from: every save gives the record a new random
-// revision, so a change of the links, made only through a save, changes
-// them too. Callers get a copy, so a rolled back transaction or another
+// those it was made from: a save that changes the links gives the record a
+// new random revision, so a change of the links, made only through a save,
+// changes them too. Callers get a copy, so a rolled back transaction or another
 // store in the same process never sees it.
 var decodedClusters = newClusterCache(32 << 20)
 

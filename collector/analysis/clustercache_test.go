@@ -326,8 +326,20 @@ func TestSaveWritesTheLinksAsTheyAre(t *testing.T) {
 	cl.Links[bssid].Devices["d-new"] = cl.Created.Add(2 * time.Hour)
 	delete(cl.Links[bssid].Devices, "d-0000000000000002")
 	delete(cl.Links, FPPublicIP+"|68.2.1.7")
+	rev := cl.Rev
 	save(cl)
 	check("second save", cl)
+	if cl.Rev == rev {
+		t.Fatal("a save that changed the links kept the revision")
+	}
+	// A save that changes no link keeps the revision: another collector's
+	// cached copy of the links stays good.
+	rev = cl.Rev
+	cl.Observed.Place = "Tempe, AZ, US"
+	save(cl)
+	if cl.Rev != rev {
+		t.Fatal("a save that changed no link renewed the revision")
+	}
 	// A copy of the stored one, changed and saved: its stored copy is the
 	// cache's.
 	var again *Cluster
