@@ -116,6 +116,43 @@ func TestClusterCacheBudgetAndWriteThrough(t *testing.T) {
 	}
 }
 
+// putFarmHires stores n hires, each with a device (h-NUM, d-NUM, the number
+// in format), whose claimed homes are far apart: Austin, Seattle and Boston
+// in turn.
+func putFarmHires(tb testing.TB, st *store.Store, n int, format string) {
+	tb.Helper()
+	homes := []*pb.ClaimedHome{
+		{Place: "Austin, Texas, US", Country: "US", Latitude: 30.27, Longitude: -97.74, TimeZone: "America/Chicago"},
+		{Place: "Seattle, Washington, US", Country: "US", Latitude: 47.61, Longitude: -122.33, TimeZone: "America/Los_Angeles"},
+		{Place: "Boston, Massachusetts, US", Country: "US", Latitude: 42.36, Longitude: -71.06, TimeZone: "America/New_York"},
+	}
+	if err := st.Update(func(tx *store.Tx) error {
+		for i := range n {
+			num := fmt.Sprintf(format, i)
+			h := &pb.Hire{Id: "h-" + num, Name: "Hire " + num, Home: homes[i%len(homes)]}
+			if err := tx.PutHire(h); err != nil {
+				return err
+			}
+			if err := tx.PutDevice(&pb.Device{Id: "d-" + num, HireId: h.Id}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// farmReport is a report from the test farm's network in Phoenix: its
+// router, its Wi-Fi network and its public IP.
+func farmReport(at time.Time, seq uint64) *pb.StoredReport {
+	return &pb.StoredReport{ReceivedAt: timestamppb.New(at), PublicIp: "68.2.1.7",
+		Location: &pb.IPLocation{Country: "US", City: "Phoenix", Latitude: 33.45, Longitude: -112.07, AccuracyKm: 20,
+			TimeZone: "America/Phoenix", Geolocatable: true},
+		Report: &pb.Report{Seq: seq, CollectedAt: timestamppb.New(at),
+			Network: &pb.Network{GatewayMac: "50:c7:bf:00:00:01", Wifi: &pb.Wifi{Bssid: "50:c7:bf:00:00:02"}}}}
+}
+
 // Reports of a farm's members read its cluster shared, without a copy: no
 // report may change the cache's copy, which must always be what its stored
 // bytes say, and the farm must still form and hold every member.
@@ -125,37 +162,14 @@ func TestSharedClusterNeverChanged(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	homes := []*pb.ClaimedHome{
-		{Place: "Austin, Texas, US", Country: "US", Latitude: 30.27, Longitude: -97.74, TimeZone: "America/Chicago"},
-		{Place: "Seattle, Washington, US", Country: "US", Latitude: 47.61, Longitude: -122.33, TimeZone: "America/Los_Angeles"},
-		{Place: "Boston, Massachusetts, US", Country: "US", Latitude: 42.36, Longitude: -71.06, TimeZone: "America/New_York"},
-	}
 	const members = 12
-	if err := st.Update(func(tx *store.Tx) error {
-		for i := range members {
-			h := &pb.Hire{Id: fmt.Sprintf("h-%02d", i), Name: fmt.Sprintf("Hire %d", i), Home: homes[i%len(homes)]}
-			if err := tx.PutHire(h); err != nil {
-				return err
-			}
-			if err := tx.PutDevice(&pb.Device{Id: fmt.Sprintf("d-%02d", i), HireId: h.Id}); err != nil {
-				return err
-			}
-		}
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
+	putFarmHires(t, st, members, "%02d")
 	t0 := time.Date(2026, 11, 2, 15, 0, 0, 0, time.UTC)
 	for round := range 6 {
 		for i := range members {
 			at := t0.Add(time.Duration(round)*61*time.Minute + time.Duration(i)*time.Second) // past fpRefresh: links are looked up again
 			id := fmt.Sprintf("d-%02d", i)
-			sr := &pb.StoredReport{ReceivedAt: timestamppb.New(at), PublicIp: "68.2.1.7",
-				Location: &pb.IPLocation{Country: "US", City: "Phoenix", Latitude: 33.45, Longitude: -112.07, AccuracyKm: 20,
-					TimeZone: "America/Phoenix", Geolocatable: true},
-				Report: &pb.Report{Seq: uint64(round + 1), CollectedAt: timestamppb.New(at),
-					Network: &pb.Network{GatewayMac: "50:c7:bf:00:00:01", Wifi: &pb.Wifi{Bssid: "50:c7:bf:00:00:02"}}}}
-			if _, err := st.Ingest(id, []*pb.StoredReport{sr}); err != nil {
+			if _, err := st.Ingest(id, []*pb.StoredReport{farmReport(at, uint64(round+1))}); err != nil {
 				t.Fatal(err)
 			}
 			checkClusterCache(t, st, round, id)

@@ -92,36 +92,13 @@ func TestUpgradeKeepsFarms(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	homes := []*pb.ClaimedHome{
-		{Place: "Austin, Texas, US", Country: "US", Latitude: 30.27, Longitude: -97.74, TimeZone: "America/Chicago"},
-		{Place: "Seattle, Washington, US", Country: "US", Latitude: 47.61, Longitude: -122.33, TimeZone: "America/Los_Angeles"},
-		{Place: "Boston, Massachusetts, US", Country: "US", Latitude: 42.36, Longitude: -71.06, TimeZone: "America/New_York"},
-	}
 	const members = 7
-	if err := st.Update(func(tx *store.Tx) error {
-		for i := range members {
-			h := &pb.Hire{Id: fmt.Sprintf("h-%02d", i), Name: fmt.Sprintf("Hire %d", i), Home: homes[i%len(homes)]}
-			if err := tx.PutHire(h); err != nil {
-				return err
-			}
-			if err := tx.PutDevice(&pb.Device{Id: fmt.Sprintf("d-%02d", i), HireId: h.Id}); err != nil {
-				return err
-			}
-		}
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
+	putFarmHires(t, st, members, "%02d")
 	t0 := time.Date(2026, 11, 2, 15, 0, 0, 0, time.UTC)
 	report := func(st *store.Store, i, round int) {
 		t.Helper()
 		at := t0.Add(time.Duration(round)*61*time.Minute + time.Duration(i)*time.Second)
-		sr := &pb.StoredReport{ReceivedAt: timestamppb.New(at), PublicIp: "68.2.1.7",
-			Location: &pb.IPLocation{Country: "US", City: "Phoenix", Latitude: 33.45, Longitude: -112.07, AccuracyKm: 20,
-				TimeZone: "America/Phoenix", Geolocatable: true},
-			Report: &pb.Report{Seq: uint64(round + 1), CollectedAt: timestamppb.New(at),
-				Network: &pb.Network{GatewayMac: "50:c7:bf:00:00:01", Wifi: &pb.Wifi{Bssid: "50:c7:bf:00:00:02"}}}}
-		if _, err := st.Ingest(fmt.Sprintf("d-%02d", i), []*pb.StoredReport{sr}); err != nil {
+		if _, err := st.Ingest(fmt.Sprintf("d-%02d", i), []*pb.StoredReport{farmReport(at, uint64(round+1))}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -109,6 +109,32 @@ func describeClusters(t *testing.T, s *Store) string {
 	return sb.String()
 }
 
+// writeSchema9Clusters makes a bbolt store in dir as a collector of schema 9
+// left it, holding the cluster records vs under the ids ks.
+func writeSchema9Clusters(tb testing.TB, dir string, ks, vs [][]byte) {
+	tb.Helper()
+	s, err := Open(dir, Options{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	s.Close()
+	db, err := bolt.Open(filepath.Join(dir, File), 0o600, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.Update(func(tx *bolt.Tx) error {
+		for i := range ks {
+			if err := tx.Bucket(BucketClusters).Put(ks[i], vs[i]); err != nil {
+				return err
+			}
+		}
+		return tx.Bucket(bucketMeta).Put(keySchema, u64(9))
+	}); err != nil {
+		tb.Fatal(err)
+	}
+}
+
 // A bbolt file of schema 9 gains its clusters' link entries at its first
 // open, a cluster at a time between two seeks.
 func TestMigrateClusterLinks(t *testing.T) {
@@ -117,27 +143,12 @@ func TestMigrateClusterLinks(t *testing.T) {
 	migrationChunk = 1
 	t.Cleanup(func() { migrationChunk = saved })
 	dir := t.TempDir()
+	var ks, vs [][]byte
+	for id, rec := range legacyClusters {
+		ks, vs = append(ks, []byte(id)), append(vs, []byte(rec))
+	}
+	writeSchema9Clusters(t, dir, ks, vs)
 	s, err := Open(dir, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.Close()
-	db, err := bolt.Open(filepath.Join(dir, File), 0o600, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Update(func(tx *bolt.Tx) error {
-		for id, rec := range legacyClusters {
-			if err := tx.Bucket(BucketClusters).Put([]byte(id), []byte(rec)); err != nil {
-				return err
-			}
-		}
-		return tx.Bucket(bucketMeta).Put(keySchema, u64(9))
-	}); err != nil {
-		t.Fatal(err)
-	}
-	db.Close()
-	s, err = Open(dir, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -315,26 +326,7 @@ func BenchmarkMigrateClusterLinks(b *testing.B) {
 		var open func() (*Store, error)
 		if testBackend == nil {
 			dir := b.TempDir()
-			s, err := Open(dir, Options{})
-			if err != nil {
-				b.Fatal(err)
-			}
-			s.Close()
-			db, err := bolt.Open(filepath.Join(dir, File), 0o600, nil)
-			if err != nil {
-				b.Fatal(err)
-			}
-			if err := db.Update(func(tx *bolt.Tx) error {
-				for i := range ks {
-					if err := tx.Bucket(BucketClusters).Put(ks[i], vs[i]); err != nil {
-						return err
-					}
-				}
-				return tx.Bucket(bucketMeta).Put(keySchema, u64(9))
-			}); err != nil {
-				b.Fatal(err)
-			}
-			db.Close()
+			writeSchema9Clusters(b, dir, ks, vs)
 			open = func() (*Store, error) { return Open(dir, Options{}) }
 		} else {
 			c, url := pgSchemaAt(b, pgSchemaVersion())
