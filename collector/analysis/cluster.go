@@ -1,6 +1,7 @@
 package analysis
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
@@ -34,9 +35,12 @@ type Fingerprint struct {
 
 // Cluster is a set of devices linked by shared fingerprints.
 type Cluster struct {
-	ID       string                  `json:"id"`
-	Members  map[string]*Member      `json:"members"`
-	Links    map[string]*ClusterLink `json:"links"`
+	ID      string             `json:"id"`
+	Members map[string]*Member `json:"members"`
+	// Links are kept as entries of their own after the record
+	// (store.ClusterLinkKey), not in it: a new link writes a row, not the
+	// whole farm's links again.
+	Links    map[string]*ClusterLink `json:"-"`
 	Farm     bool                    `json:"farm"`
 	IPOnly   bool                    `json:"ip_only,omitempty"`
 	Reason   string                  `json:"reason,omitempty"`
@@ -49,7 +53,15 @@ type Cluster struct {
 	Hires      int      `json:"hires,omitempty"`
 	Places     int      `json:"places,omitempty"`
 	PlaceNames []string `json:"place_names,omitempty"`
+	// Rev is a random stamp renewed at each save that changes the links:
+	// the record's bytes change whenever its links do, which the
+	// decoded-cluster cache needs.
+	Rev uint64 `json:"rev"`
 
+	// stored is the cluster as it is stored (the cache's read-only copy),
+	// nil for one not yet saved under this id: save writes only the link
+	// entries that differ from it.
+	stored *Cluster
 	// readOnly marks the decoded-cluster cache's own copy, handed out by
 	// loadShared: clone it before changing anything. memo holds what is
 	// derived from that copy, computed once.
@@ -409,13 +421,13 @@ func (c clusterer) loadShared(tx *store.Tx, device string) (*Cluster, error) {
 	if id == nil {
 		return nil, nil
 	}
-	// A view, not a copy: a farm's record is hundreds of kilobytes, and the
+	// A view, not a copy: a farm's record is tens of kilobytes, and the
 	// cache copies it only when it keeps a newly decoded one.
 	v := tx.GetView(store.BucketClusters, id)
 	if v == nil {
 		return nil, fmt.Errorf("cluster %s: %w", id, store.ErrNotFound)
 	}
-	return decodedClusters.shared(string(id), v)
+	return decodedClusters.shared(string(id), v, storedLinks(tx))
 }
 
 func (c clusterer) get(tx *store.Tx, id string) (*Cluster, error) {
@@ -423,10 +435,85 @@ func (c clusterer) get(tx *store.Tx, id string) (*Cluster, error) {
 	if v == nil {
 		return nil, fmt.Errorf("cluster %s: %w", id, store.ErrNotFound)
 	}
-	return decodedClusters.decode(id, v)
+	return decodedClusters.decode(id, v, storedLinks(tx))
 }
 
+// storedLinks reads a cluster's link entries from the store: what a cluster
+// decoded afresh (not found in the cache) holds besides its record.
+func storedLinks(tx *store.Tx) linkReader {
+	return func(id string, members int) (map[string]*ClusterLink, error) {
+		links := map[string]*ClusterLink{}
+		var err error
+		// A member shows a router, a Wi-Fi network and a public IP, and a
+		// few neighbouring networks: read them in one page where it fits.
+		rows := members * (3 + nearbyGuess)
+		tx.ScanSized(store.BucketClusters, store.ClusterLinkPrefix(id), rows, func(k, v []byte) bool {
+			_, kind, value, device, ok := store.ParseClusterLinkKey(k)
+			if !ok {
+				err = fmt.Errorf("cluster %s: link key %q", id, k)
+				return false
+			}
+			at, strong, perr := store.ParseClusterLinkValue(v)
+			if perr != nil {
+				err = fmt.Errorf("cluster %s: %w", id, perr)
+				return false
+			}
+			addLink(links, kind, value, device, at, strong)
+			return true
+		})
+		return links, err
+	}
+}
+
+// nearbyGuess is how many neighbouring networks a member's links are
+// guessed to hold when its cluster's links are read: a guess that only
+// sizes the first page read.
+const nearbyGuess = 1
+
+// save writes the cluster's record, and of its link entries those that
+// differ from what is stored: a new link is a row or two, not the farm's
+// every link again.
 func (c clusterer) save(tx *store.Tx, cl *Cluster) error {
+	var was map[string]*ClusterLink
+	linksChanged := true
+	if cl.stored != nil && cl.stored.ID == cl.ID {
+		was, linksChanged = cl.stored.Links, false
+	}
+	for k, l := range cl.Links {
+		old := was[k]
+		for d, at := range l.Devices {
+			if old != nil && old.Strong == l.Strong {
+				if oat, ok := old.Devices[d]; ok && oat.Equal(at) {
+					continue
+				}
+			}
+			linksChanged = true
+			if err := tx.Put(store.BucketClusters, store.ClusterLinkKey(cl.ID, l.Kind, l.Value, d), store.ClusterLinkValue(at, l.Strong)); err != nil {
+				return err
+			}
+		}
+	}
+	for k, old := range was {
+		l := cl.Links[k]
+		for d := range old.Devices {
+			if l != nil {
+				if _, ok := l.Devices[d]; ok {
+					continue
+				}
+			}
+			linksChanged = true
+			if err := tx.Delete(store.BucketClusters, store.ClusterLinkKey(cl.ID, old.Kind, old.Value, d)); err != nil {
+				return err
+			}
+		}
+	}
+	// A new revision when the links changed, so that every collector's
+	// cached copy misses; the same one when they did not, so that a save
+	// that changes nothing leaves the same bytes, and the other collectors'
+	// copies stay good.
+	if linksChanged || cl.Rev == 0 {
+		cl.Rev = store.NewRevision()
+	}
 	b, err := json.Marshal(cl)
 	if err != nil {
 		return err
@@ -434,8 +521,24 @@ func (c clusterer) save(tx *store.Tx, cl *Cluster) error {
 	if err := tx.Put(store.BucketClusters, []byte(cl.ID), b); err != nil {
 		return err
 	}
-	decodedClusters.saved(cl.ID, b, cl)
+	cl.stored = decodedClusters.saved(cl.ID, b, cl)
 	return nil
+}
+
+// drop deletes a cluster's record and every link entry after it.
+func drop(tx *store.Tx, cl *Cluster) error {
+	id := cl.ID
+	var keys [][]byte
+	tx.ScanSized(store.BucketClusters, store.ClusterLinkPrefix(id), len(cl.Members)*(3+nearbyGuess), func(k, _ []byte) bool {
+		keys = append(keys, bytes.Clone(k))
+		return true
+	})
+	for _, k := range keys {
+		if err := tx.Delete(store.BucketClusters, k); err != nil {
+			return err
+		}
+	}
+	return tx.Delete(store.BucketClusters, []byte(id))
 }
 
 // join links dev (whose cluster is cl, possibly nil) with other through fp,
@@ -484,7 +587,7 @@ func (c clusterer) join(tx *store.Tx, cl *Cluster, dev *pb.Device, other string,
 		if err := mergeAlert(tx, small, big, now); err != nil {
 			return nil, err
 		}
-		if err := tx.Delete(store.BucketClusters, []byte(small.ID)); err != nil {
+		if err := drop(tx, small); err != nil {
 			return nil, err
 		}
 		cl = big
@@ -687,16 +790,89 @@ func LoadCluster(tx *store.Tx, id string) (*Cluster, error) { return clusterer{}
 // Clusters lists every cluster for reading only: cached clusters are the
 // cache's own copies, not copied for a list that only reads them (a deep copy
 // of every cluster, farms of hundreds included, on each `clusters list`).
+// The links of the clusters not cached are read in one walk of the bucket
+// when they are many (the first list after a start): on PostgreSQL a page
+// query per thousand links rather than a query per cluster.
 func Clusters(tx *store.Tx) ([]*Cluster, error) {
+	type miss struct {
+		at      int
+		id      string
+		raw     []byte
+		decoded *Cluster
+		pending bool
+	}
 	var out []*Cluster
+	var misses []miss
+	if err := tx.ScanRecords(store.BucketClusters, func(k, v []byte) bool {
+		if cl, ok := decodedClusters.c.Get(string(k), v); ok {
+			out = append(out, cl)
+		} else {
+			misses = append(misses, miss{at: len(out), id: string(k), raw: bytes.Clone(v)})
+			out = append(out, nil)
+		}
+		return true
+	}); err != nil {
+		return nil, err
+	}
+	links := storedLinks(tx)
+	if len(misses) > clustersWalkFrom {
+		all, err := allLinks(tx, len(misses))
+		if err != nil {
+			return nil, err
+		}
+		links = func(id string, _ int) (map[string]*ClusterLink, error) {
+			if l := all[id]; l != nil {
+				return l, nil
+			}
+			return map[string]*ClusterLink{}, nil
+		}
+	}
+	for _, m := range misses {
+		cl, err := decodedClusters.shared(m.id, m.raw, links)
+		if err != nil {
+			return nil, err
+		}
+		out[m.at] = cl
+	}
+	return out, nil
+}
+
+// clustersWalkFrom is how many clusters missing from the cache make
+// Clusters read every link in one walk rather than each cluster's alone.
+const clustersWalkFrom = 16
+
+// allLinks reads every link of the clusters bucket, by cluster.
+func allLinks(tx *store.Tx, clusters int) (map[string]map[string]*ClusterLink, error) {
+	out := make(map[string]map[string]*ClusterLink, clusters)
 	var err error
 	tx.Scan(store.BucketClusters, nil, func(k, v []byte) bool {
-		var cl *Cluster
-		if cl, err = decodedClusters.shared(string(k), v); err != nil {
+		id, kind, value, device, ok := store.ParseClusterLinkKey(k)
+		if !ok {
+			return true // a record
+		}
+		at, strong, perr := store.ParseClusterLinkValue(v)
+		if perr != nil {
+			err = fmt.Errorf("cluster %s: %w", id, perr)
 			return false
 		}
-		out = append(out, cl)
+		links := out[id]
+		if links == nil {
+			links = map[string]*ClusterLink{}
+			out[id] = links
+		}
+		addLink(links, kind, value, device, at, strong)
 		return true
 	})
 	return out, err
+}
+
+// addLink adds one link entry to links.
+func addLink(links map[string]*ClusterLink, kind, value, device string, at time.Time, strong bool) {
+	key := kind + "|" + value
+	l := links[key]
+	if l == nil {
+		l = &ClusterLink{Kind: kind, Value: value, Strong: strong, Devices: map[string]time.Time{}}
+		links[key] = l
+	}
+	l.Devices[device] = at
 }

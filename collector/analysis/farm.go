@@ -195,7 +195,7 @@ func (e *Engine) expireCluster(tx *store.Tx, cfg *Config, cl *Cluster, now time.
 		}
 	}
 	if len(kept) == 0 || kept[0].ID != cl.ID {
-		if err := tx.Delete(store.BucketClusters, []byte(cl.ID)); err != nil {
+		if err := drop(tx, cl); err != nil {
 			return err
 		}
 	}

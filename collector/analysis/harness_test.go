@@ -1,7 +1,9 @@
 package analysis
 
 import (
+	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"testing"
@@ -172,11 +174,60 @@ func (h *harness) alerts(dev string) map[string]*pb.Alert {
 	return out
 }
 
-// cluster reads the cluster of dev, nil if none.
+// cluster reads the cluster of dev, nil if none, after checking that every
+// cluster reads the same from the store as from the cache.
 func (h *harness) cluster(dev string) *Cluster {
+	h.t.Helper()
+	checkStoredClusters(h.t, h.st)
 	var cl *Cluster
 	h.st.View(func(tx *store.Tx) (err error) { cl, err = clusterer{cfg: &h.cfg}.load(tx, dev); return })
 	return cl
+}
+
+// checkStoredClusters reads every cluster from its stored record and link
+// entries, bypassing the cache, and fails if it differs from what the cache
+// hands out, or if a link entry names a cluster without a record or a
+// device that is no member: what a save that wrote the wrong rows leaves.
+func checkStoredClusters(t testing.TB, st *store.Store) {
+	t.Helper()
+	st.View(func(tx *store.Tx) error {
+		records := map[string]*Cluster{}
+		tx.ScanRecords(store.BucketClusters, func(k, v []byte) bool {
+			cl := &Cluster{}
+			if err := json.Unmarshal(v, cl); err != nil {
+				t.Fatalf("cluster %s: %v", k, err)
+			}
+			records[string(k)] = cl
+			return true
+		})
+		tx.Scan(store.BucketClusters, nil, func(k, v []byte) bool {
+			id, _, _, dev, ok := store.ParseClusterLinkKey(k)
+			if !ok {
+				return true // a record
+			}
+			if cl := records[id]; cl == nil || cl.Members[dev] == nil {
+				t.Fatalf("link entry %q of no cluster or no member", k)
+			}
+			return true
+		})
+		for id, cold := range records {
+			links, err := storedLinks(tx)(id, len(cold.Members))
+			if err != nil {
+				t.Fatal(err)
+			}
+			cached, err := LoadCluster(tx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if a, b := describeLinks(cached.Links), describeLinks(links); a != b {
+				t.Fatalf("cluster %s: the cache holds links\n%s\nthe store\n%s", id, a, b)
+			}
+			if !maps.EqualFunc(cold.Members, cached.Members, func(a, b *Member) bool { return a.HireID == b.HireID && a.JoinedAt.Equal(b.JoinedAt) }) {
+				t.Fatalf("cluster %s: members differ between the store and the cache", id)
+			}
+		}
+		return nil
+	})
 }
 
 // writeConfig writes yaml into a file for tests that need a path.

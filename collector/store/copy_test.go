@@ -325,7 +325,7 @@ func TestCopyRefusesTargetWithData(t *testing.T) {
 	}
 	before := dumpPG(t, url)
 	_, err := CopyToPostgres(context.Background(), dir, url, CopyOptions{})
-	if err == nil || !strings.Contains(err.Error(), "already holds a farmwatch store (schema 9)") || !strings.Contains(err.Error(), "never merges or overwrites") {
+	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("already holds a farmwatch store (schema %d)", SchemaVersion)) || !strings.Contains(err.Error(), "never merges or overwrites") {
 		t.Fatalf("second copy: %v", err)
 	}
 	sameDump(t, before, dumpPG(t, url))

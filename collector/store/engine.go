@@ -94,6 +94,14 @@ type kvPrefetcher interface {
 	Prefetch(bucket []byte, keys [][]byte)
 }
 
+// kvPrefixCursorer is a bucket that reads the keys of a prefix better when
+// told about how many there are: on PostgreSQL one query for a cluster's
+// links rather than pages that start small. bbolt reads mapped pages and
+// does not implement it.
+type kvPrefixCursorer interface {
+	PrefixCursor(prefix []byte, rows int) kvCursor
+}
+
 // forEachRecord calls fn for each key of b that holds no zero byte, in
 // order: the records of a bucket that keeps entries of its own after each
 // record's key (the devices bucket: a device, then its report index under

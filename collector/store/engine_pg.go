@@ -225,7 +225,9 @@ func (e *pgEngine) migrate(ctx context.Context) error {
 		if code == "23514" && attempt >= 5 {
 			return fmt.Errorf("%w: a collector of an older farmwatch keeps writing to the store; stop the older collectors, then start this one again", err)
 		}
-		if attempt >= 5 || !(pgRetryable(err) || code == "23505" || code == "42P07" || code == "23514") {
+		// 23505, 42P07, 42710: another collector applied the same file
+		// first (a row, a table, a constraint that now exists).
+		if attempt >= 5 || !(pgRetryable(err) || code == "23505" || code == "42P07" || code == "42710" || code == "23514") {
 			return err
 		}
 		time.Sleep(e.backoffFor(attempt))

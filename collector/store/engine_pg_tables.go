@@ -111,7 +111,7 @@ var pgTables = map[string][]*pgTable{}
 
 func init() {
 	for _, t := range []*pgTable{reportsTable(), fingerprintsTable(), clusterOfTable(), alertsByKeyTable(), alertEventsTable(),
-		devicesTable(), deviceReportsTable()} {
+		devicesTable(), deviceReportsTable(), clustersTable(), clusterLinksTable()} {
 		t.build()
 		pgTables[t.bucket] = append(pgTables[t.bucket], t)
 	}
@@ -486,6 +486,59 @@ func deviceReportsTable() *pgTable {
 	return t
 }
 
+// clusters: a cluster's record (members, place, verdict, revision). A
+// cluster id holds no zero byte; a key with one is a link's
+// (cluster_links).
+func clustersTable() *pgTable {
+	t := &pgTable{bucket: pgBucketPath("", BucketClusters), name: "clusters", records: true,
+		owns: func(k []byte) bool { return bytes.IndexByte(k, 0) < 0 },
+		key:  []pgColumn{{"cluster_id", pgBytes}}, val: []pgColumn{{"record", pgBytes}}}
+	t.splitKey = func(k []byte, seek bool) ([]any, bool, bool, error) {
+		return []any{bytes.Clone(k)}, false, false, nil
+	}
+	t.joinKey = func(cols []any) []byte { return *cols[0].(*[]byte) }
+	return t
+}
+
+// cluster_links: a cluster's links, a row per fingerprint and device
+// (ClusterLinkKey) -> when the device was linked (unix ns) and whether the
+// fingerprint is strong (1) or a public IP (0).
+func clusterLinksTable() *pgTable {
+	t := &pgTable{bucket: pgBucketPath("", BucketClusters), name: "cluster_links",
+		owns: func(k []byte) bool { return bytes.IndexByte(k, 0) >= 0 },
+		key:  []pgColumn{{"cluster_id", pgBytes}, {"kind", pgBytes}, {"value", pgBytes}, {"device_id", pgBytes}},
+		val:  []pgColumn{{"linked_ns", pgInt}, {"strong", pgInt}}}
+	t.splitKey = func(k []byte, seek bool) ([]any, bool, bool, error) {
+		if cluster, kind, value, device, ok := ParseClusterLinkKey(k); ok {
+			return []any{[]byte(cluster), []byte(kind), []byte(value), []byte(device)}, false, false, nil
+		}
+		if !seek {
+			return nil, false, false, t.keyError(k, "want cluster id, 0, kind, 0, value, 0, device id")
+		}
+		// A bound cut short: the parts it has, then the smallest of the
+		// rest. Every link of cluster k sorts after k itself.
+		parts := bytes.SplitN(k, []byte{0}, 3)
+		out := []any{[]byte{}, []byte{}, []byte{}, []byte{}}
+		for i, p := range parts {
+			out[i] = bytes.Clone(p)
+		}
+		return out, false, false, nil
+	}
+	t.joinKey = func(cols []any) []byte {
+		return ClusterLinkKey(string(*cols[0].(*[]byte)), string(*cols[1].(*[]byte)), string(*cols[2].(*[]byte)), string(*cols[3].(*[]byte)))
+	}
+	t.splitVal = func(v []byte) ([]any, error) {
+		if len(v) != 9 || v[8] > 1 {
+			return nil, fmt.Errorf("store: a value of bucket %s (%s) is 9 bytes (linked at, strong), not %x", t.bucket, t.name, v)
+		}
+		return []any{int64(binary.BigEndian.Uint64(v)), int64(v[8])}, nil
+	}
+	t.joinVal = func(cols []any) []byte {
+		return append(binary.BigEndian.AppendUint64(make([]byte, 0, 9), uint64(*cols[0].(*int64))), byte(*cols[1].(*int64)))
+	}
+	return t
+}
+
 // fetchTables is pgCursor.fetch on a bucket kept in tables of its own:
 // each table's page, merged in key order when there are several.
 func (c *pgCursor) fetchTables(op string, bound []byte, desc bool) {
@@ -573,6 +626,7 @@ func (c *pgCursor) tablePage(t *pgTable, op string, bound []byte, desc bool) ([]
 var pgDataMoves = map[int]func(context.Context, pgx.Tx) error{
 	2: pgMoveToTables(bucketReports, BucketFingerprints, BucketClusterOf, bucketAlertIndex, bucketAlertEvents),
 	4: pgMoveToTables(bucketDevices),
+	6: pgMoveToTables(BucketClusters),
 }
 
 // pgMoveToTables moves the keys of buckets that now have tables of their
@@ -782,4 +836,23 @@ func (b *pgBucket) ForEachRecord(fn func(k, v []byte) error) (bool, error) {
 		return true, only.ForEach(fn)
 	}
 	return false, nil
+}
+
+// PrefixCursor is a cursor for the keys that start with prefix, about rows
+// of them: its first page reads them all (up to pageMax), and a prefix
+// holding a zero byte reads only the tables that keep such keys, not the
+// records' table, which holds none (a cluster's links: one query, not two
+// tables' pages doubling from pageMin).
+func (b *pgBucket) PrefixCursor(prefix []byte, rows int) kvCursor {
+	nb := b
+	if len(b.ts) > 1 && bytes.IndexByte(prefix, 0) >= 0 {
+		var ts []*pgTable
+		for _, t := range b.ts {
+			if !t.records {
+				ts = append(ts, t)
+			}
+		}
+		nb = &pgBucket{tx: b.tx, path: b.path, ts: ts}
+	}
+	return &pgCursor{b: nb, limit: min(max(rows, b.tx.e.pageMin), b.tx.e.pageMax)}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -103,6 +104,25 @@ var kvShapes = map[string]kvShape{
 			return joinDeviceRecord(rec)
 		},
 	},
+	"clusters": {
+		// Cluster records (an id: no zero byte) and their links (an id, 0,
+		// kind, 0, value, 0, device id), with ids one of which is a prefix
+		// of another, so that one cluster's links sort among the records
+		// around it, and parts that are empty.
+		key: func(rng *rand.Rand) []byte {
+			id := pick(rng, "C", "C1", "CC", "D", "\xff")
+			if rng.IntN(2) == 0 {
+				return []byte(id)
+			}
+			return ClusterLinkKey(id, pick(rng, "bssid", "gw", ""), pick(rng, "", "a", "a\x01", "\xff"), pick(rng, "", "d", "d1", "e"))
+		},
+		val: func(rng *rand.Rand, k []byte) []byte {
+			if bytes.IndexByte(k, 0) >= 0 {
+				return ClusterLinkValue(time.Unix(0, pick[int64](rng, 0, -1, 1<<62, math.MaxInt64)), rng.IntN(2) == 0)
+			}
+			return randBytes(rng, rng.IntN(4), '{', '}', 0, 0xff)
+		},
+	},
 	"cluster_of": {
 		key: func(rng *rand.Rand) []byte { return randBytes(rng, 1+rng.IntN(3), 'a', 'b', 0, 0xff) },
 		val: func(rng *rand.Rand, _ []byte) []byte { return randBytes(rng, rng.IntN(3), 'c', 0) },
@@ -169,7 +189,7 @@ func kvDiff(t *testing.T, what string, want, got []string) {
 func TestEngineDifferentialTables(t *testing.T) {
 	makers := kvEngineMakers()
 	for _, pair := range [][2]string{{"reports", "fingerprints"}, {"alert_events", "alerts_by_key"}, {"cluster_of", "fingerprints"},
-		{"devices", "reports"}} {
+		{"devices", "reports"}, {"clusters", "cluster_of"}} {
 		if pgTables[pair[0]] == nil || pgTables[pair[1]] == nil {
 			t.Fatalf("%v: not kept in tables of their own", pair)
 		}
@@ -198,6 +218,8 @@ func TestPGTableRefusesKeysOfAnotherShape(t *testing.T) {
 		{"fingerprints", []byte("g\x00v"), make([]byte, 12), "want kind, 0, value, 0, device id"},
 		{"fingerprints", []byte("g\x00v\x00d"), make([]byte, 8), "12 bytes"},
 		{"alerts_by_key", []byte("subject"), []byte("1"), "want subject, 0, kind"},
+		{"clusters", []byte("C\x00bssid\x00v"), ClusterLinkValue(time.Now(), true), "want cluster id, 0, kind, 0, value, 0, device id"},
+		{"clusters", []byte("C\x00bssid\x00v\x00d"), []byte{0, 1}, "9 bytes (linked at, strong)"},
 		{"alert_events", []byte{1}, []byte("e"), "8-byte event id"},
 		{"devices", []byte("d\x00short"), make([]byte, 16), "want device id, 0, 4-byte generation, 8-byte seq"},
 		{"devices", ReportIndexKey("d", 1, 1), []byte("short"), "a report key is 16 bytes"},
@@ -606,7 +628,8 @@ func TestPGMigrationMovesDevices(t *testing.T) {
 	if len(ks) != len(ids)+3+4+5+6 {
 		t.Fatalf("%d keys in the devices bucket, want %d", len(ks), len(ids)+18)
 	}
-	if err := c.Exec(ctx, db, `DROP TABLE devices, device_reports; ALTER TABLE kv DROP CONSTRAINT kv_devices_in_tables;
+	if err := c.Exec(ctx, db, `DROP TABLE devices, device_reports, clusters, cluster_links;
+		ALTER TABLE kv DROP CONSTRAINT kv_devices_in_tables, DROP CONSTRAINT kv_clusters_in_tables;
 		UPDATE farmwatch_schema SET version = 3`); err != nil {
 		t.Fatal(err)
 	}

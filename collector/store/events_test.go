@@ -304,8 +304,8 @@ func TestMigrateKeepsAlertEvents(t *testing.T) {
 	s := openTest(t, dir, Options{})
 	defer s.Close()
 	s.View(func(tx *Tx) error {
-		if v := tx.tx.Bucket(bucketMeta).Get(keySchema); !bytes.Equal(v, u64(9)) {
-			t.Errorf("schema %x after the migration, want 9", v)
+		if v := tx.tx.Bucket(bucketMeta).Get(keySchema); !bytes.Equal(v, u64(SchemaVersion)) {
+			t.Errorf("schema %x after the migration, want %d", v, SchemaVersion)
 		}
 		return nil
 	})

@@ -43,6 +43,25 @@ func (tx *Tx) Scan(bucket, prefix []byte, fn func(k, v []byte) bool) {
 	})
 }
 
+// ScanSized is Scan for a prefix under which about rows keys are expected
+// (a cluster's links, from its members): a backend that fetches keys in
+// pages reads them in one.
+func (tx *Tx) ScanSized(bucket, prefix []byte, rows int, fn func(k, v []byte) bool) {
+	pc, ok := tx.tx.Bucket(bucket).(kvPrefixCursorer)
+	if !ok {
+		tx.Scan(bucket, prefix, fn)
+		return
+	}
+	// One row more: the first key past the prefix ends the scan without
+	// another page.
+	c := pc.PrefixCursor(prefix, rows+1)
+	for k, v := c.Seek(bytes.Clone(prefix)); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+		if !fn(k, v) {
+			return
+		}
+	}
+}
+
 // ScanFrom calls fn for each key of bucket from `from` on, in order, until
 // fn returns false.
 func (tx *Tx) ScanFrom(bucket, from []byte, fn func(k, v []byte) bool) {

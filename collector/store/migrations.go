@@ -16,11 +16,14 @@ import (
 )
 
 // migration brings a store from schema To-1 to To, inside the opening
-// transaction: either every step commits or none does.
+// transaction: either every step commits or none does. Run is a step of
+// bbolt files alone (the schemas before a store could live on PostgreSQL);
+// KV runs through the key-value contract, on either backend.
 type migration struct {
 	To   uint64
 	Name string
 	Run  func(tx *bolt.Tx) error
+	KV   func(tx kvTx) error
 }
 
 // migrations, in order. Never edit a released one; add the next.
@@ -33,6 +36,7 @@ var migrations = []migration{
 	{To: 7, Name: "register admin certificates", Run: registerAdminCerts},
 	{To: 8, Name: "keep applicants and their staged imports", Run: keepApplicants},
 	{To: 9, Name: "keep the alert event log", Run: keepAlertEvents},
+	{To: 10, Name: "keep a cluster's links as entries after its record", KV: clusterLinksIntoEntries},
 }
 
 // migrateBolt makes the buckets a store holds where they are missing and
@@ -61,6 +65,30 @@ func migrate(tx *bolt.Tx) error {
 	if cur > SchemaVersion {
 		return fmt.Errorf("store schema %d is newer than this collector understands (%d): upgrade farmwatch", cur, SchemaVersion)
 	}
+	return runMigrations(boltTx{tx}, cur, func(m migration) error {
+		if m.Run != nil {
+			return m.Run(tx)
+		}
+		return m.KV(boltTx{tx})
+	})
+}
+
+// migrateKV runs the migrations from schema cur through the key-value
+// contract, in tx: those of a store on another backend than bbolt, all of
+// which have a KV step (a PostgreSQL store began at schema 9).
+func migrateKV(tx kvTx, cur uint64) error {
+	return runMigrations(tx, cur, func(m migration) error {
+		if m.KV == nil {
+			return fmt.Errorf("a step of bbolt files alone, and this store is not one")
+		}
+		return m.KV(tx)
+	})
+}
+
+// runMigrations runs each migration after schema cur through run, and
+// records in tx each schema it reaches.
+func runMigrations(tx kvTx, cur uint64, run func(migration) error) error {
+	meta := tx.Bucket(bucketMeta)
 	for _, m := range migrations {
 		if m.To <= cur {
 			continue
@@ -68,10 +96,10 @@ func migrate(tx *bolt.Tx) error {
 		if m.To != cur+1 {
 			return fmt.Errorf("no migration from schema %d to %d", cur, m.To)
 		}
-		if err := m.Run(tx); err != nil {
+		if err := run(m); err != nil {
 			return fmt.Errorf("migrate store to schema %d (%s): %w", m.To, m.Name, err)
 		}
-		slog.Info("store migrated", "schema", m.To, "step", m.Name)
+		tx.OnCommit(func() { slog.Info("store migrated", "schema", m.To, "step", m.Name) })
 		cur = m.To
 		if err := meta.Put(keySchema, u64(cur)); err != nil {
 			return err

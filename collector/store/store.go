@@ -21,7 +21,7 @@ import (
 
 // SchemaVersion is the layout this code reads and writes; migrations.go
 // brings older files up to it.
-const SchemaVersion = 9
+const SchemaVersion = 10
 
 // Bucket names live here and nowhere else.
 var (
@@ -58,7 +58,9 @@ var (
 
 	// BucketFingerprints maps kind 0 value 0 device id -> last seen (unix seconds).
 	BucketFingerprints = []byte("fingerprints")
-	// BucketClusters maps cluster id -> cluster record.
+	// BucketClusters maps cluster id -> cluster record, and after each
+	// record its links: cluster id 0 kind 0 value 0 device id -> linked at
+	// and strength (clusters.go).
 	BucketClusters = []byte("clusters")
 	// BucketClusterOf maps device id -> cluster id.
 	BucketClusterOf = []byte("cluster_of")
@@ -226,8 +228,10 @@ func newStore(e kvEngine, boltDB *bolt.DB, opts Options) (*Store, error) {
 			return fmt.Errorf("store schema %d is newer than this collector understands (%d): upgrade farmwatch",
 				binary.BigEndian.Uint64(v), SchemaVersion)
 		case binary.BigEndian.Uint64(v) < SchemaVersion:
-			return fmt.Errorf("store schema %d is older than this collector reads (%d) and was not migrated",
-				binary.BigEndian.Uint64(v), SchemaVersion)
+			// Several collectors may start together: the first to commit
+			// migrates, and the others' attempts conflict, run again and
+			// find the schema current.
+			return migrateKV(tx, binary.BigEndian.Uint64(v))
 		}
 		return nil
 	}); err != nil {

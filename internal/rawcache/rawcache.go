@@ -19,8 +19,9 @@ type Cache[V any] struct {
 }
 
 type entry[V any] struct {
-	raw []byte
-	v   V
+	raw  []byte
+	v    V
+	size int // what the budget counts
 }
 
 // New returns a cache holding at most maxBytes of record bytes.
@@ -44,28 +45,33 @@ func (c *Cache[V]) Get(id string, raw []byte) (V, bool) {
 // keeps raw: pass a copy of memory that is not the caller's to keep (a
 // memory-mapped page). A record over a quarter of the budget is not kept;
 // to make room, arbitrary entries go (the hot ones come back).
-func (c *Cache[V]) Put(id string, raw []byte, v V) {
-	if len(raw) > c.maxBytes/4 {
-		return
-	}
+func (c *Cache[V]) Put(id string, raw []byte, v V) { c.PutSized(id, raw, v, len(raw)) }
+
+// PutSized is Put for a value that holds more than raw (what was read with
+// it from elsewhere): size, at least len(raw), is what the budget counts.
+func (c *Cache[V]) PutSized(id string, raw []byte, v V, size int) {
+	size = max(size, len(raw))
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if old, ok := c.entries[id]; ok {
-		c.bytes -= len(old.raw)
+		c.bytes -= old.size
 		delete(c.entries, id)
 	}
+	if size > c.maxBytes/4 {
+		return // and the older entry is gone: it no longer matches
+	}
 	for k, e := range c.entries {
-		if c.bytes+len(raw) <= c.maxBytes {
+		if c.bytes+size <= c.maxBytes {
 			break
 		}
-		c.bytes -= len(e.raw)
+		c.bytes -= e.size
 		delete(c.entries, k)
 	}
-	c.entries[id] = entry[V]{raw: raw, v: v}
-	c.bytes += len(raw)
+	c.entries[id] = entry[V]{raw: raw, v: v, size: size}
+	c.bytes += size
 }
 
-// Bytes is the record bytes held; Len the number of records.
+// Bytes is the bytes held, as the budget counts them.
 func (c *Cache[V]) Bytes() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
